@@ -1,0 +1,162 @@
+// Package event is the wire protocol between the kmodvm host and its guest
+// agent: newline-delimited JSON events sent by the guest on a dedicated
+// serial port, and the run configuration the host hands to the guest.
+//
+// It is the only package imported by both host and guest code. Every line is
+// one Event; lines are bounded in size, carry the protocol version, and a
+// reader skips garbage instead of failing, so a truncated or corrupted stream
+// loses only the damaged lines.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the protocol version carried by every event and configuration.
+// Bump it on any incompatible change.
+const Version = 1
+
+// MaxLine bounds the size of one encoded event, newline included. A writer
+// truncates oversized payloads to fit; a reader discards longer lines.
+const MaxLine = 64 << 10
+
+// Paths inside the guest image.
+const (
+	// ConfigPath holds the RunConfig as JSON.
+	ConfigPath = "/kmodvm/run.json"
+	// EventPort is the serial device the agent writes events to; the
+	// console (ttyS0) stays the raw kernel log.
+	EventPort = "/dev/ttyS1"
+	// EnvConfig names the environment variable through which the agent tells
+	// test binaries where the RunConfig is.
+	EnvConfig = "KMODVM_CONFIG"
+	// EnvGuest is set to "1" for every process the agent starts.
+	EnvGuest = "KMODVM_GUEST"
+)
+
+// Type says what an Event reports.
+type Type string
+
+// Event types, in the order a healthy run emits them.
+const (
+	Hello        Type = "hello"         // agent up: Kernel set
+	ModuleLoad   Type = "module_load"   // Module set; Err/Errno on failure
+	BinaryStart  Type = "binary_start"  // Binary set
+	Test         Type = "test"          // Binary and Test (a test2json event) set
+	BinaryEnd    Type = "binary_end"    // Binary and Exit set
+	ModuleUnload Type = "module_unload" // Module set; Err/Errno on failure
+	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
+	Log          Type = "log"           // Msg: an agent diagnostic
+	Done         Type = "done"          // last event before power-off; Err if the run was aborted
+)
+
+// Event is one line of the wire protocol.
+type Event struct {
+	V    int    `json:"v"`
+	Seq  uint64 `json:"seq"`
+	Type Type   `json:"type"`
+	// Mono is the guest's CLOCK_MONOTONIC in nanoseconds, comparable with
+	// kernel log timestamps.
+	Mono int64 `json:"mono"`
+
+	Kernel string      `json:"kernel,omitempty"`
+	Module *Module     `json:"module,omitempty"`
+	Binary string      `json:"binary,omitempty"`
+	Test   *TestEvent  `json:"test,omitempty"`
+	Exit   *Exit       `json:"exit,omitempty"`
+	Kmsg   *KmsgRecord `json:"kmsg,omitempty"`
+	Msg    string      `json:"msg,omitempty"`
+	Err    string      `json:"err,omitempty"`
+	Errno  int         `json:"errno,omitempty"`
+}
+
+// Module names a module being loaded or unloaded.
+type Module struct {
+	Name   string `json:"name"`
+	Path   string `json:"path,omitempty"`
+	Params string `json:"params,omitempty"`
+	// Dep is true for an in-kernel module loaded only because a module
+	// under test depends on it.
+	Dep bool `json:"dep,omitempty"`
+}
+
+// TestEvent is one event of `go test -json` (cmd/test2json), as emitted by a
+// guest test binary run with -test.v=test2json.
+type TestEvent struct {
+	Time    time.Time `json:"Time,omitzero"`
+	Action  string    `json:"Action"`
+	Package string    `json:"Package,omitempty"`
+	Test    string    `json:"Test,omitempty"`
+	Elapsed float64   `json:"Elapsed,omitempty"`
+	Output  string    `json:"Output,omitempty"`
+}
+
+// Exit is how a test binary ended.
+type Exit struct {
+	Code     int     `json:"code"`
+	Signal   string  `json:"signal,omitempty"`
+	TimedOut bool    `json:"timed_out,omitempty"`
+	Elapsed  float64 `json:"elapsed"` // seconds
+	// BlockedTasks holds the kernel log written by the blocked-task dump
+	// (sysrq w) taken before a timed-out binary was killed.
+	BlockedTasks string `json:"blocked_tasks,omitempty"`
+}
+
+// KmsgRecord is one /dev/kmsg record.
+type KmsgRecord struct {
+	Seq      uint64 `json:"seq"`
+	Level    int    `json:"level"`    // 0 (emerg) .. 7 (debug)
+	Facility int    `json:"facility"` // 0 for the kernel
+	Usec     int64  `json:"usec"`     // timestamp since boot, microseconds
+	Text     string `json:"text"`
+	// Cont marks a continuation fragment (flag 'c' on old kernels).
+	Cont bool `json:"cont,omitempty"`
+}
+
+// RunConfig tells the guest agent what to do. The host writes it to
+// ConfigPath in the per-run image layer.
+type RunConfig struct {
+	V int `json:"v"`
+	// Modules are loaded in order: in-kernel dependencies (Dep) first, then
+	// the modules under test. All paths are inside the guest.
+	Modules []Module `json:"modules"`
+	// Tests run in order, each in its own process.
+	Tests []TestBinary `json:"tests"`
+	// Unload unloads the modules under test, in reverse order, after the
+	// tests; a failed unload is reported as a finding.
+	Unload bool `json:"unload"`
+}
+
+// TestBinary is one `go test -c` binary in the guest image.
+type TestBinary struct {
+	Name string   `json:"name"` // import path or short name, used in reports
+	Path string   `json:"path"`
+	Args []string `json:"args,omitempty"` // extra flags, e.g. -test.run
+	Env  []string `json:"env,omitempty"`
+	// Timeout bounds the binary's run; the agent dumps blocked tasks and
+	// kills it when it expires.
+	Timeout Duration `json:"timeout"`
+}
+
+// Duration is a time.Duration that encodes as a Go duration string.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
