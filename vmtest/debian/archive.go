@@ -1,0 +1,396 @@
+package debian
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Keyring is the archive keyring apt verifies the suites' Release files with.
+// Debian's debian-archive-keyring package provides it.
+const Keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// kernelPackage matches the packages a kernel is made of.
+var kernelPackage = regexp.MustCompile(`^linux-(image|binary|modules|base|headers|kbuild)-[0-9]`)
+
+// IsKernelPackage reports whether name is one of the packages an Archive
+// indexes.
+func IsKernelPackage(name string) bool { return kernelPackage.MatchString(name) }
+
+// Archive is Debian's archive as seen through apt with a private
+// configuration rooted at Dir.
+type Archive struct {
+	// Dir holds the private apt configuration, lists, downloads and index.
+	Dir string
+	// Mirrors to use; the zero value means HostMirrors().
+	Mirrors Mirrors
+	// Suites to index; nil means Suites.
+	Suites []string
+	// Log receives apt's output; nil discards it.
+	Log io.Writer
+}
+
+// Index is the set of kernel packages the archive offered at Updated.
+type Index struct {
+	Updated  time.Time `json:"updated"`
+	Mirrors  Mirrors   `json:"mirrors"`
+	Packages []Package `json:"packages"`
+}
+
+// Lookup returns every indexed version of the named package, newest first.
+func (ix *Index) Lookup(name string) []Package {
+	var out []Package
+	for _, p := range ix.Packages {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return CompareVersions(out[i].Version, out[j].Version) > 0 })
+	return out
+}
+
+func (a *Archive) suites() []string {
+	if a.Suites != nil {
+		return a.Suites
+	}
+	return Suites
+}
+
+func (a *Archive) mirrors() (Mirrors, error) {
+	if a.Mirrors.Main != "" {
+		m := a.Mirrors
+		if m.Security == "" {
+			m.Security = strings.TrimSuffix(m.Main, "/debian") + "/debian-security"
+		}
+		return m, nil
+	}
+	return HostMirrors()
+}
+
+func (a *Archive) indexPath() string { return filepath.Join(a.Dir, "index.json") }
+
+// lock serializes apt runs on this archive across processes.
+func (a *Archive) lock(ctx context.Context) (*flock.Flock, error) {
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(a.Dir, "lock"))
+	if _, err := l.TryLockContext(ctx, 100*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", a.Dir, err)
+	}
+	return l, nil
+}
+
+// LoadIndex returns the cached index, updating it first when it is missing,
+// unreadable, made for other mirrors, or older than maxAge.
+func (a *Archive) LoadIndex(ctx context.Context, maxAge time.Duration) (*Index, error) {
+	m, err := a.mirrors()
+	if err != nil {
+		return nil, err
+	}
+	if ix, err := a.readIndex(); err == nil && ix.Mirrors == m && time.Since(ix.Updated) < maxAge {
+		return ix, nil
+	}
+	return a.Update(ctx)
+}
+
+// CachedIndex returns the cached index without touching the network.
+func (a *Archive) CachedIndex() (*Index, error) { return a.readIndex() }
+
+func (a *Archive) readIndex() (*Index, error) {
+	b, err := os.ReadFile(a.indexPath())
+	if err != nil {
+		return nil, err
+	}
+	var ix Index
+	if err := json.Unmarshal(b, &ix); err != nil {
+		return nil, fmt.Errorf("%s: %w", a.indexPath(), err)
+	}
+	return &ix, nil
+}
+
+// Update runs apt-get update with the private configuration and rebuilds
+// the index of kernel packages from the lists it fetched.
+func (a *Archive) Update(ctx context.Context) (*Index, error) {
+	m, err := a.mirrors()
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	conf, err := a.writeConfig(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.apt(ctx, conf, "", "apt-get", "update"); err != nil {
+		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
+	}
+	ix := &Index{Updated: time.Now().UTC(), Mirrors: m}
+	for _, suite := range a.suites() {
+		pkgs, err := a.readLists(suite)
+		if err != nil {
+			return nil, err
+		}
+		ix.Packages = append(ix.Packages, pkgs...)
+	}
+	if len(ix.Packages) == 0 {
+		return nil, fmt.Errorf("apt-get update fetched no kernel packages from %s", m.Main)
+	}
+	b, err := json.Marshal(ix)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(a.indexPath(), b, 0o644); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// readLists parses the Packages lists apt stored for suite.
+func (a *Archive) readLists(suite string) ([]Package, error) {
+	pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-amd64_Packages")
+	files, _ := filepath.Glob(pattern)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)
+	}
+	var out []Package
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		pkgs, err := ParsePackages(fh, suite, IsKernelPackage)
+		fh.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, pkgs...)
+	}
+	return out, nil
+}
+
+// writeConfig writes the private apt configuration and returns its path.
+// Release signatures are checked; their Valid-Until date is not, because
+// snapshot mirrors (pinned archives, as CI machines use) serve expired ones.
+func (a *Archive) writeConfig(m Mirrors) (string, error) {
+	d := a.Dir
+	for _, sub := range []string{"lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state"} {
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+			return "", err
+		}
+	}
+	keyring := ""
+	if _, err := os.Stat(Keyring); err == nil {
+		keyring = Keyring
+	}
+	if err := WriteFileAtomic(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring)), 0o644); err != nil {
+		return "", err
+	}
+	status := filepath.Join(d, "state", "status")
+	if err := WriteFileAtomic(status, nil, 0o644); err != nil {
+		return "", err
+	}
+	sandbox := "root"
+	if u, err := user.Current(); err == nil {
+		sandbox = u.Username
+	}
+	conf := fmt.Sprintf(`Dir::Etc "%[1]s/etc";
+Dir::Etc::main "%[1]s/etc/apt.conf";
+Dir::Etc::parts "%[1]s/etc/apt.conf.d";
+Dir::Etc::sourcelist "%[1]s/etc/sources.list";
+Dir::Etc::sourceparts "%[1]s/etc/sources.list.d";
+Dir::Etc::preferences "%[1]s/etc/preferences";
+Dir::Etc::preferencesparts "%[1]s/etc/preferences.d";
+Dir::State "%[1]s/state";
+Dir::State::lists "%[1]s/lists";
+Dir::State::status "%[2]s";
+Dir::Cache "%[1]s/cache";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+APT::Sandbox::User "%[3]s";
+Acquire::Languages "none";
+Acquire::GzipIndexes "false";
+Acquire::Retries "3";
+Acquire::Check-Valid-Until "false";
+Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
+Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
+Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
+Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
+`, d, status, sandbox)
+	path := filepath.Join(d, "etc", "apt.conf")
+	return path, WriteFileAtomic(path, []byte(conf), 0o644)
+}
+
+// apt runs an apt command with the private configuration in dir.
+func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "APT_CONFIG="+conf, "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
+	var out bytes.Buffer
+	w := io.Writer(&out)
+	if a.Log != nil {
+		w = io.MultiWriter(&out, a.Log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
+		}
+		return fmt.Errorf("%w: %s", err, lastLines(out.String(), 6))
+	}
+	return nil
+}
+
+// lastLines returns the last n non-empty lines of s, joined by "; ".
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// ErrChecksum means a downloaded package does not match the archive's
+// checksum.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// Download fetches pkgs with apt-get download and stores each, verified
+// against its SHA-256, as dir/<sha256>.deb. It returns their paths in the
+// order of pkgs. Packages already in dir and intact are not downloaded.
+func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]string, error) {
+	paths := make([]string, len(pkgs))
+	var missing []Package
+	for i, p := range pkgs {
+		paths[i] = filepath.Join(dir, p.SHA256+".deb")
+		if err := VerifyFile(paths[i], p.Size, p.SHA256); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return paths, nil
+	}
+	m, err := a.mirrors()
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	conf, err := a.writeConfig(m)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(a.Dir, "cache"), "download-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	args := []string{"download"}
+	for _, p := range missing {
+		args = append(args, p.String())
+	}
+	if err := a.apt(ctx, conf, tmp, "apt-get", args...); err != nil {
+		return nil, fmt.Errorf("apt-get download: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, p := range missing {
+		got := filepath.Join(tmp, debFileName(p))
+		if err := VerifyFile(got, p.Size, p.SHA256); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if err := os.Rename(got, filepath.Join(dir, p.SHA256+".deb")); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+// debFileName is the name apt-get download gives a package's file.
+func debFileName(p Package) string {
+	return filepath.Base(p.Filename)
+}
+
+// VerifyFile checks that the file at path has the given size and SHA-256.
+func VerifyFile(path string, size int64, sum string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("%w: %s has %d bytes, want %d (truncated download?)", ErrChecksum, path, n, size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, path, got, sum)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames it
+// into place, so readers never see a partial file.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Extract unpacks a .deb's data into dir with dpkg-deb.
+func Extract(ctx context.Context, deb, dir string) error {
+	out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("dpkg-deb not found: install dpkg (run `make deps`)")
+		}
+		return fmt.Errorf("dpkg-deb -x %s: %w: %s", deb, err, lastLines(string(out), 4))
+	}
+	return nil
+}

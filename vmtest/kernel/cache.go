@@ -1,0 +1,270 @@
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/vmtest/debian"
+)
+
+// EnvCache overrides the cache directory.
+const EnvCache = "KMODVM_CACHE"
+
+// DefaultCacheDir is $KMODVM_CACHE, else $XDG_CACHE_HOME/kmodvm, else
+// ~/.cache/kmodvm.
+func DefaultCacheDir() string {
+	if d := os.Getenv(EnvCache); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "kmodvm")
+	}
+	return filepath.Join(os.TempDir(), "kmodvm-cache")
+}
+
+// Cache is the on-disk store of fetched kernels. Entries are keyed by a hash
+// of their inputs, written under a temporary name and renamed into place, and
+// verified against their manifest before use, so a crash or a concurrent
+// writer never exposes a partial entry.
+type Cache struct {
+	Dir string
+}
+
+// ErrCorrupt means a cache entry failed verification.
+var ErrCorrupt = errors.New("corrupt cache entry")
+
+// manifestVersion changes when the entry layout changes; older entries are
+// then fetched again.
+const manifestVersion = 1
+
+type manifest struct {
+	V      int              `json:"v"`
+	Kernel Kernel           `json:"kernel"` // paths relative to the entry
+	Build  *Build           `json:"build,omitempty"`
+	Files  map[string]int64 `json:"files"` // relative path -> size
+	Made   time.Time        `json:"made"`
+}
+
+func (c *Cache) kernelsDir() string { return filepath.Join(c.Dir, "kernels") }
+func (c *Cache) entryDir(key string) string {
+	return filepath.Join(c.kernelsDir(), key)
+}
+func (c *Cache) abiLink(abi string) string {
+	return filepath.Join(c.kernelsDir(), "by-abi", abi)
+}
+
+// DebsDir is where verified packages are kept.
+func (c *Cache) DebsDir() string { return filepath.Join(c.Dir, "debs", "sha256") }
+
+// AptDir is the private apt state.
+func (c *Cache) AptDir() string { return filepath.Join(c.Dir, "apt") }
+
+// lock takes the cross-process lock called name.
+func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
+	dir := filepath.Join(c.Dir, "locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(dir, name+".lock"))
+	if _, err := l.TryLockContext(ctx, 100*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// Get returns the verified entry for key.
+func (c *Cache) Get(key string) (*Kernel, error) {
+	dir := c.entryDir(key)
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyFiles(dir, m.Files); err != nil {
+		return nil, err
+	}
+	return absolute(m.Kernel, dir), nil
+}
+
+// ByABI returns the cached entry for a kernel release, if any.
+func (c *Cache) ByABI(abi string) (*Kernel, error) {
+	target, err := os.Readlink(c.abiLink(abi))
+	if err != nil {
+		return nil, err
+	}
+	return c.Get(filepath.Base(target))
+}
+
+// List returns every valid entry, by name. Corrupt entries are returned in
+// bad, keyed by directory.
+func (c *Cache) List() (good []*Kernel, bad map[string]error) {
+	bad = map[string]error{}
+	ents, _ := os.ReadDir(c.kernelsDir())
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == "by-abi" || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		k, err := c.Get(e.Name())
+		if err != nil {
+			bad[e.Name()] = err
+			continue
+		}
+		good = append(good, k)
+	}
+	sort.Slice(good, func(i, j int) bool { return good[i].Name < good[j].Name })
+	return good, bad
+}
+
+// Remove deletes an entry and the by-abi link that points at it.
+func (c *Cache) Remove(key string) error {
+	if m, err := readManifest(c.entryDir(key)); err == nil {
+		link := c.abiLink(m.Kernel.ABI)
+		if t, err := os.Readlink(link); err == nil && filepath.Base(t) == key {
+			os.Remove(link)
+		}
+	}
+	return removeTree(c.entryDir(key))
+}
+
+// removeTree renames dir out of the way before deleting it, so that a
+// concurrent reader sees it either whole or absent.
+func removeTree(dir string) error {
+	trash := filepath.Join(filepath.Dir(dir), ".trash-"+filepath.Base(dir)+fmt.Sprint(time.Now().UnixNano()))
+	if err := os.Rename(dir, trash); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.RemoveAll(trash)
+}
+
+// commit moves a fully prepared entry from tmp to its key and points the
+// ABI link at it.
+func (c *Cache) commit(tmp string, m *manifest) (*Kernel, error) {
+	dir := c.entryDir(m.Kernel.Key)
+	if err := removeTree(dir); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	link := c.abiLink(m.Kernel.ABI)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return nil, err
+	}
+	tmpLink := link + ".tmp-" + fmt.Sprint(os.Getpid())
+	os.Remove(tmpLink)
+	if err := os.Symlink(filepath.Join("..", m.Kernel.Key), tmpLink); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmpLink, link); err != nil {
+		return nil, err
+	}
+	return absolute(m.Kernel, dir), nil
+}
+
+func readManifest(dir string) (*manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr == nil {
+				return nil, fmt.Errorf("%w: %s has no manifest (partial write?)", ErrCorrupt, dir)
+			}
+		}
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s/manifest.json: %v", ErrCorrupt, dir, err)
+	}
+	if m.V != manifestVersion {
+		return nil, fmt.Errorf("%w: %s: layout version %d, want %d", ErrCorrupt, dir, m.V, manifestVersion)
+	}
+	return &m, nil
+}
+
+// writeManifest records every regular file under dir with its size, then
+// writes the manifest last: an entry without one is partial.
+func writeManifest(dir string, m *manifest) error {
+	m.V = manifestVersion
+	m.Made = time.Now().UTC()
+	m.Files = map[string]int64{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m.Files[rel] = info.Size()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return debian.WriteFileAtomic(filepath.Join(dir, "manifest.json"), b, 0o644)
+}
+
+// verifyFiles checks that every file of the manifest is there with its size.
+func verifyFiles(dir string, files map[string]int64) error {
+	if len(files) == 0 {
+		return fmt.Errorf("%w: %s: empty manifest", ErrCorrupt, dir)
+	}
+	for rel, size := range files {
+		info, err := os.Lstat(filepath.Join(dir, rel))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %s is missing", ErrCorrupt, dir, rel)
+		}
+		if info.Size() != size {
+			return fmt.Errorf("%w: %s: %s has %d bytes, want %d", ErrCorrupt, dir, rel, info.Size(), size)
+		}
+	}
+	return nil
+}
+
+// relative returns k with its paths made relative to dir, for the manifest.
+func relative(k Kernel, dir string) Kernel {
+	rel := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		r, err := filepath.Rel(dir, p)
+		if err != nil {
+			return p
+		}
+		return r
+	}
+	k.Dir = ""
+	k.BzImage, k.Vmlinux, k.SystemMap = rel(k.BzImage), rel(k.Vmlinux), rel(k.SystemMap)
+	k.Config, k.ModulesDir, k.KDir = rel(k.Config), rel(k.ModulesDir), rel(k.KDir)
+	return k
+}
+
+// absolute is the inverse of relative.
+func absolute(k Kernel, dir string) *Kernel {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	k.Dir = dir
+	k.BzImage, k.Vmlinux, k.SystemMap = abs(k.BzImage), abs(k.Vmlinux), abs(k.SystemMap)
+	k.Config, k.ModulesDir, k.KDir = abs(k.Config), abs(k.ModulesDir), abs(k.KDir)
+	return &k
+}

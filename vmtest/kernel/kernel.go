@@ -1,0 +1,96 @@
+package kernel
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Kernel is a kernel ready to build modules for and to boot.
+type Kernel struct {
+	// Name is how reports name the kernel: the ABI for Debian kernels.
+	Name string `json:"name"`
+	// ABI is the kernel release, as uname -r prints it.
+	ABI     string `json:"abi"`
+	Series  string `json:"series,omitempty"`
+	Flavour string `json:"flavour,omitempty"`
+	// Version is the Debian package version, or empty for local kernels.
+	Version string `json:"version,omitempty"`
+	// Origin says where the kernel came from: "debian <suite>" or "local".
+	Origin string `json:"origin"`
+	// Key is the cache key: a hash of the kernel's inputs.
+	Key string `json:"key"`
+	// Dir is the cache entry (or, for a local kernel, its build tree).
+	Dir string `json:"dir"`
+
+	// BzImage is the compressed boot image.
+	BzImage string `json:"bzimage"`
+	// Vmlinux is an ELF kernel with a PVH entry note, or empty when the
+	// kernel cannot boot through PVH.
+	Vmlinux string `json:"vmlinux,omitempty"`
+	// SystemMap is the kernel's symbol table, or empty when only a
+	// placeholder is available (Debian ships the real one in -dbg packages).
+	SystemMap string `json:"system_map,omitempty"`
+	Config    string `json:"config,omitempty"`
+	// ModulesDir is lib/modules/<ABI> with modules.dep, or empty.
+	ModulesDir string `json:"modules_dir,omitempty"`
+	// KDir is the tree out-of-tree modules build against (make -C KDir).
+	KDir string `json:"kdir,omitempty"`
+	// Compiler is the compiler the kernel was built with, as the build
+	// names it ("gcc-12"), and CompilerText its CONFIG_CC_VERSION_TEXT.
+	Compiler     string `json:"compiler,omitempty"`
+	CompilerText string `json:"compiler_text,omitempty"`
+}
+
+// BootImage is the image QEMU should boot: the PVH vmlinux when there is
+// one, the bzImage otherwise.
+func (k *Kernel) BootImage() string {
+	if k.Vmlinux != "" {
+		return k.Vmlinux
+	}
+	return k.BzImage
+}
+
+var (
+	ccVarRe  = regexp.MustCompile(`^CC\s*[:?]?=\s*(.*)$`)
+	ccNameRe = regexp.MustCompile(`\b((?:x86_64-linux-gnu-)?(?:gcc|clang)(?:-[0-9]+)?)\s*$`)
+	ccTextRe = regexp.MustCompile(`^CONFIG_CC_VERSION_TEXT="(.*)"$`)
+)
+
+// detectCompiler reads the compiler a kernel was built with from Debian's
+// .kernelvariables in kdir and CONFIG_CC_VERSION_TEXT in config.
+func detectCompiler(kdir, config string) (name, text string) {
+	if b, err := os.ReadFile(config); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			if m := ccTextRe.FindStringSubmatch(sc.Text()); m != nil {
+				text = m[1]
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(kdir, ".kernelvariables")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if m := ccVarRe.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+				if n := ccNameRe.FindStringSubmatch(strings.ReplaceAll(m[1], "$(CROSS_COMPILE)", "")); n != nil {
+					name = strings.TrimPrefix(n[1], "x86_64-linux-gnu-")
+				}
+			}
+		}
+	}
+	if name == "" && text != "" {
+		// "gcc-12 (Debian 12.2.0-14) 12.2.0" or "gcc (GCC) 13.1.0".
+		f := strings.Fields(text)
+		name = f[0]
+		if name == "gcc" || name == "clang" {
+			if v := f[len(f)-1]; v != "" {
+				major, _, _ := strings.Cut(v, ".")
+				name += "-" + major
+			}
+		}
+	}
+	return name, text
+}

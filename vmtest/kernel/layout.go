@@ -1,0 +1,124 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// layoutDebian finds the parts of an unpacked Debian kernel under root and
+// prepares them: linux-image-* packages put them in /boot and /lib/modules,
+// 6.19 and later's linux-binary/-modules/-base in /usr/lib/modules/<abi>.
+func layoutDebian(ctx context.Context, root string, k *Kernel) error {
+	abi := k.ABI
+	modDir := firstExisting(
+		filepath.Join(root, "lib", "modules", abi),
+		filepath.Join(root, "usr", "lib", "modules", abi))
+	if modDir == "" {
+		return fmt.Errorf("no lib/modules/%s in the packages", abi)
+	}
+	k.ModulesDir = modDir
+	k.BzImage = firstExisting(filepath.Join(root, "boot", "vmlinuz-"+abi), filepath.Join(modDir, "vmlinuz"))
+	if k.BzImage == "" {
+		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
+	}
+	k.Config = firstExisting(filepath.Join(root, "boot", "config-"+abi), filepath.Join(modDir, "config"))
+	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); realSystemMap(sm) {
+		k.SystemMap = sm
+	}
+	k.KDir = filepath.Join(root, "usr", "src", "linux-headers-"+abi)
+	if err := relocateHeaders(root, k.KDir); err != nil {
+		return err
+	}
+	k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
+	if err := depmod(ctx, root, abi, modDir); err != nil {
+		return err
+	}
+	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
+	switch err := ExtractVmlinux(k.BzImage, vmlinux); {
+	case err == nil:
+		k.Vmlinux = vmlinux
+	case errors.Is(err, ErrNoPVH):
+		// Booting the bzImage works, only slower.
+	default:
+		return err
+	}
+	return nil
+}
+
+func firstExisting(paths ...string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// realSystemMap tells a System.map from Debian's one-line placeholder that
+// points to the -dbg package.
+func realSystemMap(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Size() > 4096
+}
+
+// relocateHeaders rewrites the absolute /usr/src paths in Debian's
+// arch-specific headers Makefile (which includes the common headers'
+// Makefile, and from 7.x sets KBUILD_OUTPUT) into paths relative to the
+// Makefile itself, so that the tree builds wherever the cache lives.
+func relocateHeaders(root, kdir string) error {
+	mk := filepath.Join(kdir, "Makefile")
+	b, err := os.ReadFile(mk)
+	if err != nil {
+		return fmt.Errorf("headers: %w", err)
+	}
+	if bytes.Contains(b, []byte("kmodvm_src")) {
+		return nil
+	}
+	const here = "kmodvm_src := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)\n"
+	fixed := strings.ReplaceAll(string(b), "/usr/src/", "$(kmodvm_src)/")
+	return os.WriteFile(mk, []byte(here+fixed), 0o644)
+}
+
+// depmod generates modules.dep, which Debian's packages leave to their
+// postinst. depmod reads <base>/lib/modules/<abi>; from 6.19 Debian installs
+// into /usr/lib/modules, reached through a lib -> usr/lib link.
+func depmod(ctx context.Context, root, abi, modDir string) error {
+	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(root, "lib")); os.IsNotExist(err) {
+		if err := os.Symlink(filepath.Join("usr", "lib"), filepath.Join(root, "lib")); err != nil {
+			return err
+		}
+	}
+	bin, err := lookDepmod()
+	if err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, bin, "-b", root, abi).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("depmod -b %s %s: %w: %s", root, abi, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err != nil {
+		return fmt.Errorf("depmod wrote no modules.dep in %s", modDir)
+	}
+	return nil
+}
+
+func lookDepmod() (string, error) {
+	if p, err := exec.LookPath("depmod"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/depmod", "/sbin/depmod"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("depmod not found: install kmod (run `make deps`)")
+}

@@ -1,0 +1,206 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/debian"
+)
+
+// Build is one Debian kernel build and the packages it is made of: the image
+// (linux-image-*-unsigned, or linux-binary-* with linux-modules-* and
+// linux-base-* from 6.19 on) and its headers (arch and common headers and the
+// matching linux-kbuild).
+type Build struct {
+	ABI      string           `json:"abi"`
+	Series   string           `json:"series"`
+	Flavour  string           `json:"flavour"`
+	Version  string           `json:"version"`  // Debian version: 6.1.192-3
+	Upstream string           `json:"upstream"` // 6.1.192
+	Suite    string           `json:"suite"`
+	Packages []debian.Package `json:"packages"`
+}
+
+// ErrNotFound means no kernel matches a selector.
+var ErrNotFound = errors.New("no such kernel")
+
+// imageRoots are the package name patterns that define a build, as
+// prefix+ABI+suffix.
+var imageRoots = []struct{ prefix, suffix string }{
+	{"linux-binary-", ""},
+	{"linux-image-", "-unsigned"},
+}
+
+// Builds lists every complete build the index offers, newest first.
+func Builds(ix *debian.Index) []Build {
+	byName := map[string][]debian.Package{}
+	for _, p := range ix.Packages {
+		byName[p.Name] = append(byName[p.Name], p)
+	}
+	for _, ps := range byName {
+		sort.SliceStable(ps, func(i, j int) bool { return debian.CompareVersions(ps[i].Version, ps[j].Version) > 0 })
+	}
+	seen := map[string]bool{}
+	var out []Build
+	for name, versions := range byName {
+		for _, r := range imageRoots {
+			if !strings.HasPrefix(name, r.prefix) || !strings.HasSuffix(name, r.suffix) {
+				continue
+			}
+			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
+			m := abiRe.FindStringSubmatch(abi)
+			if m == nil || seen[abi] {
+				continue
+			}
+			if b, ok := assemble(byName, versions[0], abi); ok {
+				seen[abi] = true
+				b.Series, b.Flavour = m[1], m[2]
+				out = append(out, b)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := debian.CompareVersions(out[i].Version, out[j].Version); c != 0 {
+			return c > 0
+		}
+		return out[i].ABI < out[j].ABI
+	})
+	return out
+}
+
+// assemble collects the packages of the build rooted at root: the image,
+// modules and headers packages of abi, and the kernel packages they depend
+// on, each at the root's version where the archive has it.
+func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (Build, bool) {
+	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: upstreamOf(root.Version)}
+	picked := map[string]bool{}
+	queue := []debian.Dependency{{Name: root.Name, Relation: "=", Version: root.Version}}
+	for _, extra := range []string{"linux-modules-" + abi, "linux-headers-" + abi} {
+		if _, ok := byName[extra]; ok {
+			queue = append(queue, debian.Dependency{Name: extra})
+		}
+	}
+	if _, ok := byName["linux-headers-"+abi]; !ok {
+		return b, false
+	}
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if picked[d.Name] || !debian.IsKernelPackage(d.Name) {
+			continue
+		}
+		p, ok := pick(byName[d.Name], d, root.Version)
+		if !ok {
+			return b, false
+		}
+		picked[d.Name] = true
+		b.Packages = append(b.Packages, p)
+		queue = append(queue, debian.ParseDepends(p.Depends)...)
+	}
+	sort.Slice(b.Packages, func(i, j int) bool { return b.Packages[i].Name < b.Packages[j].Name })
+	return b, true
+}
+
+// pick chooses the version of a package that satisfies d: the build's own
+// version when offered, else the newest that fits.
+func pick(versions []debian.Package, d debian.Dependency, want string) (debian.Package, bool) {
+	for _, p := range versions {
+		if p.Version == want && d.Satisfies(p.Version) {
+			return p, true
+		}
+	}
+	for _, p := range versions {
+		if d.Satisfies(p.Version) {
+			return p, true
+		}
+	}
+	return debian.Package{}, false
+}
+
+// upstreamOf returns the upstream part of a Debian version: 6.1.192-3 gives
+// 6.1.192.
+func upstreamOf(v string) string {
+	if i := strings.LastIndexByte(v, '-'); i > 0 {
+		v = v[:i]
+	}
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	return v
+}
+
+// Resolve returns the build sel names: for a series or latest, the newest
+// matching build.
+func Resolve(builds []Build, sel Selector) (Build, error) {
+	for _, b := range builds {
+		if b.Flavour != sel.Flavour {
+			continue
+		}
+		switch sel.Kind {
+		case Latest:
+			return b, nil
+		case Series:
+			if b.Series == sel.Series {
+				return b, nil
+			}
+		case ABI:
+			if b.ABI == sel.ABI {
+				return b, nil
+			}
+		case Release:
+			if b.Upstream == sel.Release || strings.HasPrefix(b.ABI, sel.Release+"-") {
+				return b, nil
+			}
+		case Path:
+			return Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
+		}
+	}
+	return Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
+		ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
+}
+
+// Nearest suggests series close to sel's, as "series (abi)", newest first
+// among equals.
+func Nearest(builds []Build, sel Selector, n int) []string {
+	best := map[string]Build{}
+	for _, b := range builds {
+		if b.Flavour != sel.Flavour {
+			continue
+		}
+		if _, ok := best[b.Series]; !ok {
+			best[b.Series] = b
+		}
+	}
+	target := seriesNumber(sel.Series)
+	var series []string
+	for s := range best {
+		series = append(series, s)
+	}
+	sort.Slice(series, func(i, j int) bool {
+		di, dj := math.Abs(seriesNumber(series[i])-target), math.Abs(seriesNumber(series[j])-target)
+		if di != dj {
+			return di < dj
+		}
+		return seriesNumber(series[i]) > seriesNumber(series[j])
+	})
+	if len(series) > n {
+		series = series[:n]
+	}
+	out := make([]string, len(series))
+	for i, s := range series {
+		out[i] = fmt.Sprintf("%s (%s)", s, best[s].ABI)
+	}
+	return out
+}
+
+// seriesNumber maps "6.12" to 6012 so that series compare numerically.
+func seriesNumber(s string) float64 {
+	maj, min, _ := strings.Cut(s, ".")
+	a, _ := strconv.Atoi(maj)
+	b, _ := strconv.Atoi(min)
+	return float64(a*1000 + b)
+}

@@ -1,0 +1,125 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Kind says how a Selector names a kernel.
+type Kind int
+
+// Selector kinds.
+const (
+	// Series names the newest build of a series: "6.1", "7.3-rt".
+	Series Kind = iota + 1
+	// Latest names the newest build of any series.
+	Latest
+	// Release names one upstream release: "6.12.113", "6.12.113+deb12".
+	Release
+	// ABI names one build exactly: "6.1.0-57-amd64".
+	ABI
+	// Path names a local kernel build tree or image.
+	Path
+)
+
+// DefaultFlavour is the flavour a selector without one means.
+const DefaultFlavour = "amd64"
+
+// Flavours are Debian's amd64 kernel flavours.
+var Flavours = []string{"amd64", "cloud-amd64", "rt-amd64"}
+
+// Selector is a parsed kernel name.
+type Selector struct {
+	Raw     string
+	Kind    Kind
+	Series  string // "6.1" for Series, Release and ABI
+	Release string // "6.12.113+deb12" for Release
+	ABI     string // for ABI
+	Flavour string // "amd64", "cloud-amd64" or "rt-amd64"
+	Path    string // for Path
+}
+
+// ErrSelector marks a malformed selector.
+var ErrSelector = errors.New("bad kernel selector")
+
+var (
+	seriesRe  = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:-(rt|cloud))?$`)
+	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(rt|cloud))?$`)
+	// Debian ABIs: 6.1.0-57-amd64, 6.1.0-0.deb11.52-rt-amd64,
+	// 6.12.113+deb12-cloud-amd64.
+	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-((?:rt-|cloud-)?amd64)$`)
+)
+
+// ParseSelector parses a kernel selector. A string containing a path
+// separator, or naming an existing file or directory, is a Path.
+func ParseSelector(s string) (Selector, error) {
+	s = strings.TrimSpace(s)
+	sel := Selector{Raw: s, Flavour: DefaultFlavour}
+	switch {
+	case s == "":
+		return sel, fmt.Errorf("%w: empty", ErrSelector)
+	case s == "latest" || s == "latest-rt" || s == "latest-cloud":
+		sel.Kind = Latest
+		sel.Flavour = flavourOf(strings.TrimPrefix(strings.TrimPrefix(s, "latest"), "-"))
+		return sel, nil
+	case strings.ContainsRune(s, '/') || strings.HasPrefix(s, "~") || isLocal(s):
+		sel.Kind = Path
+		p, err := expandPath(s)
+		if err != nil {
+			return sel, err
+		}
+		sel.Path = p
+		return sel, nil
+	}
+	if m := seriesRe.FindStringSubmatch(s); m != nil {
+		sel.Kind, sel.Series, sel.Flavour = Series, m[1], flavourOf(m[2])
+		return sel, nil
+	}
+	if m := abiRe.FindStringSubmatch(s); m != nil {
+		sel.Kind, sel.Series, sel.ABI, sel.Flavour = ABI, m[1], s, m[2]
+		return sel, nil
+	}
+	if m := releaseRe.FindStringSubmatch(s); m != nil {
+		rel := s
+		if m[2] != "" {
+			rel = strings.TrimSuffix(s, "-"+m[2])
+		}
+		sel.Kind, sel.Series, sel.Release, sel.Flavour = Release, m[1], rel, flavourOf(m[2])
+		return sel, nil
+	}
+	return sel, fmt.Errorf("%w: %q: want a series (6.1, 7.3-rt), a release (6.12.113), "+
+		"an ABI (6.1.0-57-amd64), latest, or a path to a kernel build", ErrSelector, s)
+}
+
+func flavourOf(short string) string {
+	if short == "" {
+		return DefaultFlavour
+	}
+	return short + "-amd64"
+}
+
+func isLocal(s string) bool {
+	if strings.HasPrefix(s, ".") {
+		return true
+	}
+	_, err := os.Stat(s)
+	return err == nil
+}
+
+func expandPath(s string) (string, error) {
+	if strings.HasPrefix(s, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		s = filepath.Join(home, s[2:])
+	}
+	return filepath.Abs(s)
+}
+
+// String returns the selector as the user wrote it.
+func (s Selector) String() string { return s.Raw }
