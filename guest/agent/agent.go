@@ -1,0 +1,190 @@
+// Package agent is kmodvm's guest agent, the PID 1 of every test VM: it
+// mounts what tests need, loads the modules under test, runs the Go test
+// binaries with a timeout each, and streams results and every kernel log
+// record to the host as guest/event lines before powering off.
+//
+// Its RunConfig comes from event.ConfigPath in the image; events go to
+// event.EventPort, the console staying the kernel's raw log.
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+)
+
+// Agent runs one RunConfig. The zero value is not usable; Main builds one.
+type Agent struct {
+	enc        *event.Encoder
+	configPath string
+	kmsg       *kmsgStream
+	start      time.Time
+}
+
+// Main runs the agent as PID 1 and powers the VM off; it never returns.
+// Whatever happens, even a panic, it tries to send a final Done event first.
+func Main() {
+	start := time.Now()
+	a := &Agent{configPath: event.ConfigPath, start: start}
+	var setupErrs []error
+	setupErrs = append(setupErrs, mountAll()...)
+	if err := setupConsole(); err != nil {
+		setupErrs = append(setupErrs, err)
+	}
+	port, err := openPort(event.EventPort)
+	var out io.Writer = port
+	if err != nil {
+		// Events on the console are better than none: the host's decoder
+		// skips the kernel's lines around them.
+		setupErrs = append(setupErrs, err)
+		out = os.Stdout
+	}
+	a.enc = event.NewEncoder(out)
+	finish := func(runErr string) {
+		a.drainKmsg()
+		a.emit(event.Event{Type: event.Done, Err: runErr,
+			Msg: fmt.Sprintf("agent ran %v", time.Since(start).Round(time.Millisecond))})
+		if port != nil {
+			drain(port)
+		}
+		powerOff()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			finish(fmt.Sprintf("agent panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease()})
+	for _, e := range setupErrs {
+		a.logf("setup: %v", e)
+	}
+	if err := a.Run(); err != nil {
+		finish(err.Error())
+	}
+	finish("")
+}
+
+// Run reads the configuration and carries it out, reporting as it goes. Its
+// error is what aborted the run; test failures are not errors.
+func (a *Agent) Run() error {
+	k, err := openKmsg(a.emit)
+	if err != nil {
+		a.logf("%v", err)
+	} else {
+		a.kmsg = k
+		a.goSafe(k.follow)
+	}
+	if err := writeFile("/proc/sys/kernel/sysrq", "1"); err != nil {
+		a.logf("enable sysrq: %v", err)
+	}
+	cfg, err := readConfig(a.configPath)
+	if err != nil {
+		return err
+	}
+	a.loadModules(cfg.Modules)
+	for _, tb := range cfg.Tests {
+		a.drainKmsg()
+		a.emit(event.Event{Type: event.BinaryStart, Binary: tb.Name})
+		exit, err := a.runBinary(tb)
+		a.drainKmsg()
+		ev := event.Event{Type: event.BinaryEnd, Binary: tb.Name, Exit: exit}
+		if err != nil {
+			ev.Err = err.Error()
+		}
+		a.emit(ev)
+	}
+	if cfg.Unload {
+		a.unloadModules(cfg.Modules)
+	}
+	return nil
+}
+
+func readConfig(path string) (event.RunConfig, error) {
+	var cfg event.RunConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read run config: %w", err)
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("parse run config %s: %w", path, err)
+	}
+	if cfg.V != event.Version {
+		return cfg, fmt.Errorf("run config %s has version %d, agent speaks %d", path, cfg.V, event.Version)
+	}
+	return cfg, nil
+}
+
+// loadModules loads every module in order. A failure is reported and the
+// run goes on: the host decides what the tests' results then mean.
+func (a *Agent) loadModules(mods []event.Module) {
+	l := &loader{compressed: compressedFinit()}
+	for _, m := range mods {
+		err := l.load(m)
+		a.drainKmsg()
+		ev := event.Event{Type: event.ModuleLoad, Module: &m}
+		if err != nil {
+			ev.Err, ev.Errno = err.Error(), errnoOf(err)
+		}
+		a.emit(ev)
+	}
+}
+
+// unloadModules unloads the modules under test, last loaded first; the
+// in-kernel dependencies stay.
+func (a *Agent) unloadModules(mods []event.Module) {
+	for i := len(mods) - 1; i >= 0; i-- {
+		m := mods[i]
+		if m.Dep {
+			continue
+		}
+		name := m.Name
+		if name == "" {
+			name = m.Path
+		}
+		err := unload(name)
+		a.drainKmsg()
+		ev := event.Event{Type: event.ModuleUnload, Module: &m}
+		if err != nil {
+			ev.Err, ev.Errno = err.Error(), errnoOf(err)
+		}
+		a.emit(ev)
+	}
+}
+
+// emit sends one event. A failing event port cannot be reported anywhere
+// but the console.
+func (a *Agent) emit(ev event.Event) {
+	if err := a.enc.Encode(ev); err != nil {
+		fmt.Fprintf(os.Stderr, "kmodvm-agent: %v\n", err)
+	}
+}
+
+func (a *Agent) logf(format string, args ...any) {
+	a.emit(event.Event{Type: event.Log, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (a *Agent) drainKmsg() {
+	if a.kmsg != nil {
+		a.kmsg.Drain()
+	}
+}
+
+// goSafe runs fn in a goroutine whose panic ends the run with a Done event
+// and a power-off, instead of killing PID 1 (a kernel panic that would hide
+// the cause).
+func (a *Agent) goSafe(fn func()) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				a.emit(event.Event{Type: event.Done, Err: fmt.Sprintf("agent panic: %v\n%s", r, debug.Stack())})
+				powerOff()
+			}
+		}()
+		fn()
+	}()
+}

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// defaultTimeout bounds a binary whose configuration names none.
+	defaultTimeout = 10 * time.Minute
+	// killGrace bounds the wait for a killed binary: a task stuck in an
+	// uninterruptible sleep inside a module never dies, and the run must go
+	// on to report it.
+	killGrace = 5 * time.Second
+)
+
+// baseEnv is the environment of every test binary before the configured one.
+var baseEnv = []string{
+	"PATH=/bin:/bbin:/usr/bin:/sbin:/usr/sbin",
+	"HOME=/tmp",
+	"TMPDIR=/tmp",
+}
+
+// runBinary runs one test binary with -test.v=test2json, streaming its
+// results as Test events, and returns how it ended. The binary runs in its
+// own process group in the directory holding it (its package's testdata/
+// sits beside it), so that a timeout kills it and all its children.
+func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
+	cmd.Dir = filepath.Dir(tb.Path)
+	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
+		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
+	// go test merges stderr into the converter too: panics and crashes
+	// belong to the running test's output.
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", tb.Path, err)
+	}
+
+	conv := newConverter(tb.Name, func(te event.TestEvent) {
+		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te})
+	}, a.drainKmsg)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(conv, r)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	timeout := time.Duration(tb.Timeout)
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	exit := &event.Exit{}
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-time.After(timeout):
+		exit.TimedOut = true
+		exit.BlockedTasks = a.dumpBlockedTasks()
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		select {
+		case waitErr = <-exited:
+		case <-time.After(killGrace):
+			r.Close()
+			exit.Elapsed = time.Since(start).Seconds()
+			exit.Code = -1
+			return exit, fmt.Errorf("%s did not die %v after SIGKILL (uninterruptible sleep?)", tb.Name, killGrace)
+		}
+	}
+	exit.Elapsed = time.Since(start).Seconds()
+	describeExit(exit, cmd.ProcessState, waitErr)
+	// Children that outlived the binary may hold the pipe open.
+	unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+	select {
+	case <-copied:
+	case <-time.After(time.Second):
+		r.Close()
+		<-copied
+	}
+	conv.Close(exit.Code == 0 && exit.Signal == "")
+	return exit, nil
+}
+
+// describeExit records the exit status or the signal that ended a process.
+func describeExit(exit *event.Exit, ps *os.ProcessState, waitErr error) {
+	if ps == nil {
+		exit.Code = -1
+		if waitErr != nil {
+			exit.Signal = waitErr.Error()
+		}
+		return
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled():
+		exit.Code = -1
+		exit.Signal = unix.SignalName(ws.Signal())
+		if ws.CoreDump() {
+			exit.Signal += " (core dumped)"
+		}
+	default:
+		exit.Code = ps.ExitCode()
+	}
+}
+
+// dumpBlockedTasks asks the kernel for the stacks of all tasks in
+// uninterruptible sleep (sysrq w) and returns the records it logged. The
+// full task dump (sysrq t) is far too large for a serial port under TCG.
+func (a *Agent) dumpBlockedTasks() string {
+	if a.kmsg == nil {
+		return ""
+	}
+	var werr error
+	text := a.kmsg.Capture(func() {
+		werr = writeFile("/proc/sysrq-trigger", "w")
+	})
+	if werr != nil {
+		a.logf("sysrq w: %v", werr)
+	}
+	return text
+}
