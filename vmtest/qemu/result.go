@@ -1,0 +1,51 @@
+package qemu
+
+import "time"
+
+// ExitReason says how a VM ended.
+type ExitReason string
+
+// Exit reasons, from the healthiest to the most broken.
+const (
+	// ExitPoweroff: the guest powered off (QMP SHUTDOWN, guest-shutdown).
+	ExitPoweroff ExitReason = "poweroff"
+	// ExitReset: the guest reset without a panic on its console, e.g. a
+	// triple fault or a reboot; -no-reboot turns it into an exit.
+	ExitReset ExitReason = "reset"
+	// ExitPanic: the console showed "Kernel panic - not syncing", or QEMU
+	// reported GUEST_PANICKED.
+	ExitPanic ExitReason = "panic"
+	// ExitTimeout: the VM ran past its deadline and was killed.
+	ExitTimeout ExitReason = "timeout"
+	// ExitCanceled: the caller's context was canceled and the VM killed.
+	ExitCanceled ExitReason = "canceled"
+	// ExitCrash: QEMU died while the guest ran, e.g. killed by a signal.
+	ExitCrash ExitReason = "crash"
+	// ExitQEMUError: QEMU failed before the guest started; see Stderr.
+	ExitQEMUError ExitReason = "qemu-error"
+)
+
+// Result is how one VM run ended.
+type Result struct {
+	Exit     ExitReason
+	Accel    Accel
+	Duration time.Duration
+	// ShutdownReason is the reason of QMP's SHUTDOWN event, e.g.
+	// "guest-shutdown" or "guest-reset"; empty if QEMU sent none.
+	ShutdownReason string
+	// Panic is the console line announcing a kernel panic, and PanicAt
+	// when the host read it, counted from QEMU's start.
+	Panic   string
+	PanicAt time.Duration
+	// On a timeout: Registers is QEMU's "info registers -a", RIP the
+	// instruction pointer of each CPU (symbolized when Config.SystemMap is
+	// set), and Backtrace the console output of the guest's own panic,
+	// forced with an NMI, which names the code each CPU was running.
+	Registers string
+	RIP       []Location
+	Backtrace string
+	// ExitStatus is QEMU's process state ("exit status 0", "signal:
+	// killed"); Stderr the tail of its standard error and output.
+	ExitStatus string
+	Stderr     string
+}

@@ -1,0 +1,165 @@
+package qemu
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHasVirtFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		cpuinfo string
+		want    bool
+	}{
+		{"intel", "processor\t: 0\nflags\t\t: fpu vme vmx sse\n", true},
+		{"amd", "flags\t\t: fpu svm\n", true},
+		{"none", "flags\t\t: fpu vme sse hypervisor\n", false},
+		{"vmx in another field", "model name\t: vmx\nflags\t\t: fpu\n", false},
+		{"prefix only", "flags\t\t: vmxnet svm_lock\n", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hasVirtFlag([]byte(tt.cpuinfo)); got != tt.want {
+				t.Errorf("hasVirtFlag = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseAccel(t *testing.T) {
+	for in, want := range map[string]Accel{"": AccelAuto, "auto": AccelAuto, "kvm": AccelKVM, "tcg": AccelTCG} {
+		if got, err := ParseAccel(in); err != nil || got != want {
+			t.Errorf("ParseAccel(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseAccel("hvf"); err == nil {
+		t.Error("ParseAccel(hvf) succeeded")
+	}
+}
+
+// On this project's machines /dev/kvm opens but the CPU lacks vmx/svm.
+func TestResolveNeverPicksUnusableKVM(t *testing.T) {
+	if AccelAuto.Resolve() == AccelKVM && ProbeKVM() != nil {
+		t.Error("auto resolved to kvm although ProbeKVM failed")
+	}
+	if AccelTCG.Resolve() != AccelTCG || AccelKVM.Resolve() != AccelKVM {
+		t.Error("an explicit accelerator was overridden")
+	}
+}
+
+func TestArgs(t *testing.T) {
+	c := Config{Kernel: "vmlinux", Initrd: "initrd", Append: []string{"loglevel=8"}}
+	args := c.Args(AccelTCG, "/d/qmp.sock")
+	joined := strings.Join(args, " ")
+	for _, want := range []string{
+		"-M q35 -nodefaults", "-display none", "-no-reboot", "-m 256", "-smp 1",
+		"-accel tcg -cpu max", "-kernel vmlinux", "-initrd initrd",
+		"-qmp unix:/d/qmp.sock,server=on,wait=on",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("args lack %q: %s", want, joined)
+		}
+	}
+	if slices.Contains(args, "-nographic") {
+		t.Error("-nographic adds a serial port of its own")
+	}
+	i := slices.Index(args, "-append")
+	if cl := args[i+1]; !strings.HasPrefix(cl, "console=ttyS0 ") || !strings.HasSuffix(cl, " loglevel=8") {
+		t.Errorf("command line %q: want defaults first, Config.Append last", cl)
+	}
+	kc := Config{MemoryMiB: 512, CPUs: 2}
+	kvm := strings.Join(kc.Args(AccelKVM, "s"), " ")
+	if !strings.Contains(kvm, "-accel kvm -cpu host") || !strings.Contains(kvm, "-m 512 -smp 2") {
+		t.Errorf("kvm args: %s", kvm)
+	}
+}
+
+const sampleMap = `ffffffff81000000 T _text
+ffffffff81000000 T startup_64
+ffffffff81a592e0 t native_safe_halt
+ffffffff81a592f0 T default_idle
+ffffffff81a59300 D some_data
+ffffffff81a59400 T last_func
+`
+
+func TestSymbolsLookup(t *testing.T) {
+	syms, err := ParseSymbols(strings.NewReader(sampleMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr uint64
+		want string
+	}{
+		{0xffffffff81a592eb, "native_safe_halt+0xb/0x10"},
+		{0xffffffff81a592f0, "default_idle+0x0/0x110"}, // data symbols are skipped
+		{0xffffffff81000010, "_text+0x10/0xa592e0"},    // aliases: the first name
+		{0xffffffff80000000, "0xffffffff80000000"},     // below every symbol
+		{0xffffffffc0000000, "0xffffffffc0000000"},     // far past the last one
+	}
+	for _, tt := range tests {
+		if got := syms.Lookup(tt.addr).String(); got != tt.want {
+			t.Errorf("Lookup(%#x) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+}
+
+func TestParseSymbolsRejectsDebianStub(t *testing.T) {
+	stub := "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"
+	if _, err := ParseSymbols(strings.NewReader(stub)); err == nil {
+		t.Error("the stub System.map was accepted")
+	}
+}
+
+func TestParseRIPs(t *testing.T) {
+	regs := "CPU#0\nRAX=0000000000000000 RBX=0000000000000000\nRSI=0 RDI=0\n" +
+		"RIP=ffffffff81a592eb RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n" +
+		"CPU#1\nRIP=ffffffff81000abc RFL=00000246\n"
+	got := ParseRIPs(regs)
+	want := []uint64{0xffffffff81a592eb, 0xffffffff81000abc}
+	if !slices.Equal(got, want) {
+		t.Errorf("ParseRIPs = %x, want %x", got, want)
+	}
+}
+
+// The panic line may arrive split over reads, with \r\n endings.
+func TestConsoleDetectsPanicAcrossReads(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	c := newConsole(nil, time.Now(), func(l string) { seen = l })
+	done := make(chan struct{})
+	go func() { c.run(r); close(done) }()
+	for _, chunk := range []string{"[ 1.0] ok\r\n[ 1.1] Kernel pa", "nic - not syncing: boom\r\n", "[ 1.2] Kernel panic - not syncing: again\r\n"} {
+		if _, err := w.WriteString(chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.Close()
+	<-done
+	select {
+	case <-c.panicCh:
+	default:
+		t.Fatal("panic channel not closed")
+	}
+	line, _ := c.panicked()
+	if want := "[ 1.1] Kernel panic - not syncing: boom"; line != want || seen != want {
+		t.Errorf("panic line %q, callback %q; want %q", line, seen, want)
+	}
+}
+
+func TestTailKeepsTheEnd(t *testing.T) {
+	var tl tail
+	tl.Write([]byte(strings.Repeat("a", maxCapture)))
+	tl.Write([]byte("end"))
+	if s := tl.String(); len(s) != maxCapture || !strings.HasSuffix(s, "aend") {
+		t.Errorf("tail kept %d bytes ending %q", len(s), s[len(s)-4:])
+	}
+}

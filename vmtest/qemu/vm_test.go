@@ -1,0 +1,248 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests boot a real kernel under QEMU. KMODVM_TEST_KERNEL names the
+// kernel (a PVH vmlinux or a bzImage); KMODVM_TEST_SYSTEM_MAP, if set, a
+// System.map with real symbols for it.
+
+// vmTimeout bounds every test VM; TCG boots take 2-7 s here.
+const vmTimeout = 90 * time.Second
+
+func testKernel(t *testing.T) string {
+	t.Helper()
+	k := os.Getenv("KMODVM_TEST_KERNEL")
+	if k == "" {
+		t.Skip("KMODVM_TEST_KERNEL is not set: no kernel to boot")
+	}
+	if _, err := exec.LookPath(DefaultBinary); err != nil {
+		t.Skipf("%s not installed", DefaultBinary)
+	}
+	return k
+}
+
+// syncBuffer is a bytes.Buffer safe for the console goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// boot runs the test init in the given mode.
+func boot(t *testing.T, mode string, cfg Config) (*Result, string) {
+	t.Helper()
+	cfg.Kernel = testKernel(t)
+	cfg.Initrd = testInitramfs(t)
+	cfg.Append = append(cfg.Append, "kmodvmtest="+mode)
+	if cfg.Timeout == 0 {
+		cfg.Timeout = vmTimeout
+	}
+	var console syncBuffer
+	cfg.Console = &console
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("%s: exit %s after %v (%s, shutdown %q)", mode, res.Exit, res.Duration.Round(time.Millisecond),
+		res.ExitStatus, res.ShutdownReason)
+	return res, console.String()
+}
+
+func TestRunPoweroff(t *testing.T) {
+	res, console := boot(t, "poweroff", Config{})
+	if res.Exit != ExitPoweroff || res.ShutdownReason != "guest-shutdown" {
+		t.Errorf("exit %s (shutdown %q), want poweroff; console:\n%s\nstderr: %s",
+			res.Exit, res.ShutdownReason, console, res.Stderr)
+	}
+	if !strings.Contains(console, `init: mode "poweroff"`) {
+		t.Errorf("console lacks the init's line:\n%s", console)
+	}
+}
+
+func TestRunEventPort(t *testing.T) {
+	var events syncBuffer
+	res, console := boot(t, "events", Config{Events: &events})
+	if res.Exit != ExitPoweroff {
+		t.Fatalf("exit %s, want poweroff; console:\n%s", res.Exit, console)
+	}
+	if got := events.String(); !strings.Contains(got, "hello from ttyS1") {
+		t.Errorf("event port got %q, want the init's line", got)
+	}
+}
+
+func TestRunPanicIsReportedFast(t *testing.T) {
+	var called atomic.Bool
+	res, console := boot(t, "panic", Config{OnPanic: func(string) { called.Store(true) }})
+	if res.Exit != ExitPanic {
+		t.Fatalf("exit %s, want panic; console:\n%s", res.Exit, console)
+	}
+	if !strings.Contains(res.Panic, "Kernel panic - not syncing: sysrq triggered crash") {
+		t.Errorf("Panic = %q, want the sysrq panic line", res.Panic)
+	}
+	if !called.Load() {
+		t.Error("OnPanic was not called")
+	}
+	if after := res.Duration - res.PanicAt; after > time.Second {
+		t.Errorf("run ended %v after the panic line was read, want under 1s", after)
+	}
+	t.Logf("panic line read at %v, run over %v later", res.PanicAt.Round(time.Millisecond),
+		(res.Duration - res.PanicAt).Round(time.Millisecond))
+}
+
+func TestRunHangTimesOutWithDiagnosis(t *testing.T) {
+	cfg := Config{Timeout: 15 * time.Second, SystemMap: os.Getenv("KMODVM_TEST_SYSTEM_MAP")}
+	if cfg.SystemMap == "" {
+		cfg.SystemMap = guestSymbols(t)
+	}
+	res, console := boot(t, "hang", cfg)
+	if res.Exit != ExitTimeout {
+		t.Fatalf("exit %s, want timeout; console:\n%s", res.Exit, console)
+	}
+	if !strings.Contains(console, `init: mode "hang"`) {
+		t.Fatalf("guest never reached init before the timeout:\n%s", console)
+	}
+	if len(res.RIP) != 1 || res.RIP[0].Addr == 0 {
+		t.Errorf("RIP = %v, want one CPU's instruction pointer; registers:\n%s", res.RIP, res.Registers)
+	}
+	// The idle CPU halts in one place: the backtrace of the guest's NMI
+	// panic must name the function System.map names for QEMU's RIP.
+	if len(res.RIP) == 1 && (res.RIP[0].Func == "" ||
+		!strings.Contains(res.Backtrace, "RIP: 0010:"+res.RIP[0].String())) {
+		t.Errorf("RIP %v (from %s) does not match the NMI backtrace:\n%s", res.RIP[0], cfg.SystemMap, res.Backtrace)
+	}
+	t.Logf("RIP %v; backtrace:\n%s", res.RIP, res.Backtrace)
+}
+
+func TestRunQEMUKilledIsACrash(t *testing.T) {
+	qemu, err := exec.LookPath(DefaultBinary)
+	if err != nil {
+		t.Skipf("%s not installed", DefaultBinary)
+	}
+	// A wrapper records QEMU's pid: it execs QEMU in place.
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	wrapper := filepath.Join(dir, "qemu")
+	script := "#!/bin/sh\necho $$ > " + pidFile + "\nexec " + qemu + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	cfg := Config{Binary: wrapper, OnPanic: nil}
+	cfg.Console = nil
+	killer := &lineHook{match: "init: mode", fn: func() {
+		once.Do(func() {
+			b, _ := os.ReadFile(pidFile)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+	}}
+	cfg.Kernel, cfg.Initrd = testKernel(t), testInitramfs(t)
+	cfg.Append = []string{"kmodvmtest=hang"}
+	cfg.Timeout = vmTimeout
+	cfg.Console = killer
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Exit != ExitCrash || !strings.Contains(res.ExitStatus, "killed") {
+		t.Errorf("exit %s (%s), want crash by SIGKILL", res.Exit, res.ExitStatus)
+	}
+}
+
+// lineHook calls fn whenever the console output seen so far contains match.
+type lineHook struct {
+	mu    sync.Mutex
+	seen  []byte
+	match string
+	fn    func()
+}
+
+func (h *lineHook) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	h.seen = append(h.seen, p...)
+	hit := bytes.Contains(h.seen, []byte(h.match))
+	h.mu.Unlock()
+	if hit {
+		h.fn()
+	}
+	return len(p), nil
+}
+
+func TestRunMissingBinary(t *testing.T) {
+	dir := t.TempDir()
+	k := filepath.Join(dir, "k")
+	if err := os.WriteFile(k, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), Config{Kernel: k, Initrd: k, Binary: "kmodvm-no-such-qemu"})
+	if !errors.Is(err, ErrNoQEMU) || !strings.Contains(err.Error(), "apt-get install qemu-system-x86") {
+		t.Errorf("err = %v, want ErrNoQEMU naming the package to install", err)
+	}
+}
+
+func TestRunQEMUErrorCarriesStderr(t *testing.T) {
+	if _, err := exec.LookPath(DefaultBinary); err != nil {
+		t.Skipf("%s not installed", DefaultBinary)
+	}
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "not-a-kernel")
+	if err := os.WriteFile(junk, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{Kernel: junk, Initrd: junk, Dir: dir, Timeout: vmTimeout})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Exit != ExitQEMUError || res.Stderr == "" {
+		t.Errorf("exit %s, stderr %q; want qemu-error with QEMU's message", res.Exit, res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "qmp.sock")); !os.IsNotExist(err) {
+		t.Errorf("QMP socket left behind: %v", err)
+	}
+	t.Logf("stderr: %s", strings.TrimSpace(res.Stderr))
+}
+
+// guestSymbols writes the test kernel's text symbols, as the booted kernel
+// lists them in /proc/kallsyms, to a System.map file. Debian ships only a
+// stub System.map; with nokaslr the runtime addresses are the link-time ones.
+func guestSymbols(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "System.map")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, console := boot(t, "kallsyms", Config{Events: f})
+	if res.Exit != ExitPoweroff {
+		t.Fatalf("kallsyms boot: exit %s; console:\n%s", res.Exit, console)
+	}
+	return path
+}
