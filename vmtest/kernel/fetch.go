@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
@@ -29,6 +30,9 @@ type Fetcher struct {
 	// Offline forbids network access: only cached kernels and the cached
 	// archive index are used.
 	Offline bool
+
+	mu sync.Mutex
+	ix *debian.Index // the index this Fetcher settled on, shared by its fetches
 }
 
 func (f *Fetcher) archive() *debian.Archive {
@@ -47,6 +51,19 @@ func (f *Fetcher) logf(format string, args ...any) {
 // Index returns the archive index: the cached one while it is fresh (or
 // when offline, or when the network fails and a stale one exists).
 func (f *Fetcher) Index(ctx context.Context) (*debian.Index, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ix != nil {
+		return f.ix, nil
+	}
+	ix, err := f.loadIndex(ctx)
+	if err == nil {
+		f.ix = ix
+	}
+	return ix, err
+}
+
+func (f *Fetcher) loadIndex(ctx context.Context) (*debian.Index, error) {
 	a := f.archive()
 	cached, cerr := a.CachedIndex()
 	if cerr == nil && (f.Offline || time.Since(cached.Updated) < IndexMaxAge) {
@@ -77,6 +94,9 @@ func (f *Fetcher) Resolve(ctx context.Context, sel Selector) (Build, error) {
 	if errors.Is(err, ErrNotFound) && !f.Offline && time.Since(ix.Updated) > time.Hour {
 		// The archive may have moved on since the cached index was made.
 		if ix, uerr := f.archive().Update(ctx); uerr == nil {
+			f.mu.Lock()
+			f.ix = ix
+			f.mu.Unlock()
 			return Resolve(Builds(ix), sel)
 		}
 	}

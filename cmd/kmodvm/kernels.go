@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/spf13/cobra"
+)
+
+// DefaultKernels is the matrix kmodvm runs when none is named.
+var DefaultKernels = []string{"5.10", "6.1", "6.12", "7.3"}
+
+func (g *globalFlags) fetcher() *kernel.Fetcher {
+	dir := g.cache
+	if dir == "" {
+		dir = kernel.DefaultCacheDir()
+	}
+	var log io.Writer = os.Stderr
+	if g.quiet {
+		log = nil
+	}
+	return &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: log, Offline: g.offline}
+}
+
+func parseSelectors(args []string) ([]kernel.Selector, error) {
+	if len(args) == 0 {
+		args = DefaultKernels
+	}
+	var sels []kernel.Selector
+	for _, a := range args {
+		for _, s := range strings.Split(a, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			sel, err := kernel.ParseSelector(s)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			sels = append(sels, sel)
+		}
+	}
+	return sels, nil
+}
+
+func newKernelsCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kernels",
+		Short: "List, fetch and prune kernels",
+		Long: `Kernels are named by selectors: a series (5.10, 6.1, 6.12, 7.3, with an
+optional flavour: 6.1-rt, 6.12-cloud), latest, a release (6.12.113+deb12), an
+exact ABI (6.1.0-57-amd64), or a path to a local kernel build.`,
+	}
+	cmd.AddCommand(newKernelsListCmd(g), newKernelsFetchCmd(g), newKernelsPruneCmd(g))
+	return cmd
+}
+
+// kernelRow is one line of `kmodvm kernels list --json`.
+type kernelRow struct {
+	Selector string `json:"selector"`
+	ABI      string `json:"abi"`
+	Series   string `json:"series,omitempty"`
+	Flavour  string `json:"flavour,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Suite    string `json:"suite,omitempty"`
+	Compiler string `json:"compiler,omitempty"`
+	Cached   bool   `json:"cached"`
+	Error    string `json:"error,omitempty"`
+}
+
+func newKernelsListCmd(g *globalFlags) *cobra.Command {
+	var available, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [selector...]",
+		Short: "Show what selectors resolve to and what is cached",
+		Long: `Show what the selectors (default: the default matrix) resolve to and
+whether each is cached. --available lists every build the archive offers;
+--json prints a list for CI matrices.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := g.fetcher()
+			f.Log = nil
+			ix, err := f.Index(cmd.Context())
+			if err != nil {
+				return err
+			}
+			builds := kernel.Builds(ix)
+			var rows []kernelRow
+			if available {
+				for _, b := range builds {
+					rows = append(rows, rowFor(f, b.ABI, b))
+				}
+			} else {
+				sels, err := parseSelectors(args)
+				if err != nil {
+					return err
+				}
+				for _, sel := range sels {
+					if sel.Kind == kernel.Path {
+						k, err := f.Local(cmd.Context(), sel.Path, "")
+						if err != nil {
+							rows = append(rows, kernelRow{Selector: sel.Raw, Error: err.Error()})
+						} else {
+							rows = append(rows, kernelRow{Selector: sel.Raw, ABI: k.ABI, Compiler: k.Compiler, Cached: true})
+						}
+						continue
+					}
+					b, err := kernel.Resolve(builds, sel)
+					if err != nil {
+						rows = append(rows, kernelRow{Selector: sel.Raw, Error: err.Error()})
+						continue
+					}
+					rows = append(rows, rowFor(f, sel.Raw, b))
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			printRows(cmd.OutOrStdout(), rows, ix.Updated)
+			for _, r := range rows {
+				if r.Error != "" {
+					return &exitError{code: exitUsage}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&available, "available", false, "list every kernel build the archive offers")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func rowFor(f *kernel.Fetcher, sel string, b kernel.Build) kernelRow {
+	r := kernelRow{Selector: sel, ABI: b.ABI, Series: b.Series, Flavour: b.Flavour, Version: b.Version, Suite: b.Suite}
+	if k, err := f.Cache.ByABI(b.ABI); err == nil && k.Version == b.Version {
+		r.Cached, r.Compiler = true, k.Compiler
+	}
+	return r
+}
+
+func printRows(w io.Writer, rows []kernelRow, updated time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SELECTOR\tKERNEL\tVERSION\tSUITE\tCACHED")
+	for _, r := range rows {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", r.Selector, r.Error)
+			continue
+		}
+		cached := "no"
+		if r.Cached {
+			cached = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Selector, r.ABI, r.Version, r.Suite, cached)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "(archive index of %s)\n", updated.Local().Format("2006-01-02 15:04"))
+}
+
+func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fetch [selector...]",
+		Short: "Download kernels and their headers into the cache",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sels, err := parseSelectors(args)
+			if err != nil {
+				return err
+			}
+			f := g.fetcher()
+			var failed []string
+			for _, sel := range sels {
+				start := time.Now()
+				k, err := f.Fetch(cmd.Context(), sel)
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", sel, err)
+					failed = append(failed, sel.Raw)
+					if cmd.Context().Err() != nil {
+						break
+					}
+					continue
+				}
+				boot := "vmlinux (PVH)"
+				if k.Vmlinux == "" {
+					boot = "bzImage (no PVH note)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-24s %s, %s, built with %s (%s)\n",
+					sel.Raw, k.Name, k.Origin, boot, k.Compiler, time.Since(start).Round(time.Millisecond))
+			}
+			if len(failed) > 0 {
+				code := exitInfra
+				return &exitError{code: code, err: fmt.Errorf("could not fetch: %s", strings.Join(failed, ", "))}
+			}
+			return nil
+		},
+	}
+}
+
+func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "prune [abi...]",
+		Short: "Remove cached kernels: corrupt ones, the named ones, or --all",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := g.fetcher()
+			good, bad := f.Cache.List()
+			var keys []string
+			for key, err := range bad {
+				fmt.Fprintf(cmd.OutOrStdout(), "removing corrupt entry %s: %v\n", key, err)
+				keys = append(keys, key)
+			}
+			for _, k := range good {
+				if all || contains(args, k.ABI) || contains(args, k.Name) {
+					fmt.Fprintf(cmd.OutOrStdout(), "removing %s\n", k.Name)
+					keys = append(keys, k.Key)
+				}
+			}
+			sort.Strings(keys)
+			var errs []error
+			for _, key := range keys {
+				errs = append(errs, f.Cache.Remove(key))
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "remove every cached kernel")
+	return cmd
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,238 @@
+package kbuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+// Options describe one module build.
+type Options struct {
+	// Source is the module's directory, with a Kbuild or Makefile.
+	Source string
+	// Out is the build directory for this kernel; the source is copied
+	// there. It is emptied first.
+	Out string
+	// MakeArgs are extra make arguments, e.g. "W=1".
+	MakeArgs []string
+	// Werror turns compiler warnings into a failed build.
+	Werror bool
+	// Jobs is make's -j; 0 means the number of CPUs.
+	Jobs int
+}
+
+// Result is the outcome of a module build.
+type Result struct {
+	Kernel    string        `json:"kernel"`
+	Toolchain string        `json:"toolchain"`
+	Modules   []Module      `json:"modules"`
+	Warnings  []Diagnostic  `json:"warnings,omitempty"`
+	Errors    []Diagnostic  `json:"errors,omitempty"`
+	LogPath   string        `json:"log"`
+	Log       []byte        `json:"-"`
+	Duration  time.Duration `json:"duration"`
+}
+
+// ErrBuild marks a failed module build; the Result holds its diagnostics.
+var ErrBuild = errors.New("module build failed")
+
+// Build builds the module at o.Source for k with toolchain tc, logging the
+// full build output to Out/build.log. A failed build returns a Result with
+// the compiler's diagnostics and an error wrapping ErrBuild.
+func Build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Result, error) {
+	start := time.Now()
+	r := &Result{Kernel: k.Name, Toolchain: tc.String(), LogPath: filepath.Join(o.Out, "build.log")}
+	if k.KDir == "" {
+		return r, fmt.Errorf("%s has no headers to build against", k.Name)
+	}
+	src, err := filepath.Abs(o.Source)
+	if err != nil {
+		return r, err
+	}
+	if !hasKbuild(src) {
+		return r, fmt.Errorf("%s: no Kbuild or Makefile: not a kernel module directory", src)
+	}
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return r, err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return r, err
+	}
+	work := filepath.Join(out, "src")
+	if err := copyTree(src, work); err != nil {
+		return r, fmt.Errorf("copy %s: %w", src, err)
+	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, o.MakeArgs...)
+	args = append(args, "modules")
+	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
+	var log bytes.Buffer
+	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
+	cmd.Stdout, cmd.Stderr = &log, &log
+	runErr := cmd.Run()
+	r.Log = log.Bytes()
+	r.Duration = time.Since(start)
+	if err := os.WriteFile(r.LogPath, r.Log, 0o644); err != nil {
+		return r, err
+	}
+	r.Warnings, r.Errors = ParseDiagnostics(r.Log, work, src)
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		return r, fmt.Errorf("%w for %s: %v%s", ErrBuild, k.Name, runErr, firstErrors(r.Errors, r.Log))
+	}
+	mods, err := collectModules(work)
+	if err != nil {
+		return r, err
+	}
+	r.Modules = mods
+	if len(mods) == 0 {
+		return r, fmt.Errorf("%w for %s: make succeeded but produced no .ko", ErrBuild, k.Name)
+	}
+	if o.Werror && len(r.Warnings) > 0 {
+		return r, fmt.Errorf("%w for %s: %d warning(s) with --werror: %s", ErrBuild, k.Name, len(r.Warnings), r.Warnings[0])
+	}
+	return r, nil
+}
+
+// firstErrors summarises a failed build for its error message.
+func firstErrors(diags []Diagnostic, log []byte) string {
+	if len(diags) == 0 {
+		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+		return ": " + lines[len(lines)-1]
+	}
+	var b strings.Builder
+	for i, d := range diags {
+		if i == 3 {
+			fmt.Fprintf(&b, "\n  (%d more)", len(diags)-3)
+			break
+		}
+		b.WriteString("\n  " + d.String())
+	}
+	return b.String()
+}
+
+func hasKbuild(dir string) bool {
+	for _, f := range []string{"Kbuild", "Makefile", "GNUmakefile"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// command returns cmd run with the toolchain: directly on the host, or in
+// a private mount namespace where binds (the kernel's cache entry, the
+// build directory) appear at their host paths inside the userland.
+func (t *Toolchain) command(ctx context.Context, binds []string, name string, args ...string) *exec.Cmd {
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/tmp", "KBUILD_BUILD_TIMESTAMP=kmodvm"}
+	if t.Root == "" {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		return cmd
+	}
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for _, b := range binds {
+		fmt.Fprintf(&script, "mkdir -p %[2]s%[1]s\nmount --bind %[1]s %[2]s%[1]s\n", shellQuote(b), shellQuote(t.Root))
+	}
+	fmt.Fprintf(&script, "mount -t proc proc %s/proc\n", shellQuote(t.Root))
+	fmt.Fprintf(&script, "exec chroot %s", shellQuote(t.Root))
+	for _, a := range append([]string{name}, args...) {
+		script.WriteString(" " + shellQuote(a))
+	}
+	cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script.String())
+	cmd.Env = env
+	return cmd
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// copyTree copies the regular files and directories of src to dst,
+// skipping build products and version-control metadata.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if rel != "." && (d.Name() == ".git" || d.Name() == ".tmp_versions") {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() || isBuildProduct(d.Name()) {
+			return nil
+		}
+		return copyFile(p, filepath.Join(dst, rel))
+	})
+}
+
+func isBuildProduct(name string) bool {
+	for _, suf := range []string{".o", ".ko", ".mod", ".mod.c", ".cmd", ".symvers", ".order"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// collectModules finds the .ko files a build produced, with their modinfo.
+func collectModules(dir string) ([]Module, error) {
+	var mods []Module
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".ko") {
+			return err
+		}
+		m, err := ReadModule(p)
+		if err != nil {
+			return err
+		}
+		mods = append(mods, *m)
+		return nil
+	})
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
+	return mods, err
+}

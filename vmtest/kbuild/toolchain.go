@@ -1,0 +1,248 @@
+package kbuild
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/vmtest/debian"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+// Toolchain is where a module build runs: on the host, or chrooted into a
+// Debian userland.
+type Toolchain struct {
+	// Compiler is the compiler the kernel expects ("gcc-14").
+	Compiler string
+	// Root is the chroot, or "" for the host.
+	Root string
+	// Suite is the Debian release of Root.
+	Suite string
+}
+
+func (t *Toolchain) String() string {
+	if t.Root == "" {
+		return t.Compiler + " (host)"
+	}
+	return fmt.Sprintf("%s (debian %s userland)", t.Compiler, t.Suite)
+}
+
+// Toolchains provides toolchains, provisioning and caching userlands.
+type Toolchains struct {
+	// Dir holds one userland per suite.
+	Dir string
+	// Mirror is the Debian mirror debootstrap uses; empty means the
+	// host's (debian.HostMirrors).
+	Mirror string
+	// Log receives debootstrap's progress; nil discards it.
+	Log io.Writer
+}
+
+// compilerSuites maps a compiler to the Debian release whose default it is.
+var compilerSuites = map[string]string{
+	"gcc-10": "bullseye",
+	"gcc-12": "bookworm",
+	"gcc-14": "trixie",
+}
+
+// suitePackages are what a userland needs to build modules, per suite.
+var suitePackages = map[string][]string{
+	"bullseye": {"make", "libelf1", "dwarves", "libc6-dev"},
+	"bookworm": {"make", "libelf1", "dwarves", "libc6-dev"},
+	"trixie":   {"make", "libelf1t64", "pahole", "libc6-dev"},
+	"sid":      {"make", "libelf1t64", "pahole", "libc6-dev"},
+}
+
+// SuiteFor returns the Debian release that provides compiler.
+func SuiteFor(compiler string) string {
+	if s, ok := compilerSuites[compiler]; ok {
+		return s
+	}
+	return "sid"
+}
+
+// ErrNeedRoot means a toolchain userland must be made or entered as root.
+var ErrNeedRoot = errors.New("needs root")
+
+// For returns the toolchain to build modules for k: the host when it has
+// the kernel's compiler and can run the kernel's build tools, otherwise a
+// userland of the matching Debian release, made on first use.
+func (t *Toolchains) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, error) {
+	cc := k.Compiler
+	if cc == "" {
+		cc = "gcc"
+	}
+	if hostCanBuild(k, cc) {
+		return &Toolchain{Compiler: cc}, nil
+	}
+	if k.Origin == "local" {
+		return nil, fmt.Errorf("%s was built with %s, which the host lacks: install it", k.Name, cc)
+	}
+	suite := SuiteFor(cc)
+	root, err := t.userland(ctx, suite, cc)
+	if err != nil {
+		return nil, fmt.Errorf("toolchain for %s (%s): %w", k.Name, cc, err)
+	}
+	return &Toolchain{Compiler: cc, Root: root, Suite: suite}, nil
+}
+
+// hostCanBuild reports whether the host has compiler cc and a C library new
+// enough for the kernel's prebuilt build tools (Debian's linux-kbuild for
+// trixie needs glibc 2.38, bookworm has 2.36).
+func hostCanBuild(k *kernel.Kernel, cc string) bool {
+	if _, err := exec.LookPath(cc); err != nil {
+		return false
+	}
+	if k.KDir == "" {
+		return true
+	}
+	need := maxGlibc(k.KDir)
+	have := hostGlibc()
+	return have != [2]int{} && !less(have, need)
+}
+
+func less(a, b [2]int) bool { return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]) }
+
+// hostGlibc returns the host C library's version.
+func hostGlibc() [2]int {
+	out, err := exec.Command("getconf", "GNU_LIBC_VERSION").Output()
+	if err != nil {
+		return [2]int{}
+	}
+	f := strings.Fields(string(out)) // "glibc 2.36"
+	if len(f) != 2 {
+		return [2]int{}
+	}
+	return parseVersion2(f[1])
+}
+
+func parseVersion2(s string) [2]int {
+	maj, min, _ := strings.Cut(s, ".")
+	a, _ := strconv.Atoi(maj)
+	b, _ := strconv.Atoi(strings.SplitN(min, ".", 2)[0])
+	return [2]int{a, b}
+}
+
+// maxGlibc returns the newest GLIBC_x.y symbol version that any executable
+// of the kernel's build tools (scripts/, tools/) requires.
+func maxGlibc(kdir string) [2]int {
+	var max [2]int
+	for _, sub := range []string{"scripts", "tools"} {
+		root, err := filepath.EvalSymlinks(filepath.Join(kdir, sub))
+		if err != nil {
+			continue
+		}
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			if info, err := d.Info(); err != nil || info.Mode()&0o111 == 0 {
+				return nil
+			}
+			f, err := elf.Open(p)
+			if err != nil {
+				return nil
+			}
+			defer f.Close()
+			syms, _ := f.DynamicSymbols()
+			for _, s := range syms {
+				if v, ok := strings.CutPrefix(s.Version, "GLIBC_"); ok {
+					if g := parseVersion2(v); less(max, g) {
+						max = g
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return max
+}
+
+// userland returns a Debian suite's build userland, making it with
+// debootstrap on first use.
+func (t *Toolchains) userland(ctx context.Context, suite, cc string) (string, error) {
+	root := filepath.Join(t.Dir, suite+"-"+cc)
+	if ready(root) {
+		return root, nil
+	}
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("%w: building for this kernel needs a Debian %s userland with %s, made with debootstrap and entered with chroot: run kmodvm as root once (sudo), or install %s on the host", ErrNeedRoot, suite, cc, cc)
+	}
+	if err := os.MkdirAll(t.Dir, 0o755); err != nil {
+		return "", err
+	}
+	l := flock.New(root + ".lock")
+	if _, err := l.TryLockContext(ctx, 200*time.Millisecond); err != nil {
+		return "", err
+	}
+	defer l.Unlock()
+	if ready(root) {
+		return root, nil
+	}
+	mirror := t.Mirror
+	if mirror == "" {
+		m, err := debian.HostMirrors()
+		if err != nil {
+			return "", err
+		}
+		mirror = m.Main
+	}
+	tmp := root + ".tmp"
+	os.RemoveAll(tmp)
+	pkgs := append([]string{cc}, suitePackages[suite]...)
+	args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, tmp, mirror}
+	if _, err := os.Stat(debian.Keyring); err == nil {
+		args = append([]string{"--keyring=" + debian.Keyring}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "debootstrap", args...)
+	out := &tail{max: 8 << 10}
+	w := io.Writer(out)
+	if t.Log != nil {
+		w = io.MultiWriter(out, t.Log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(tmp)
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", errors.New("debootstrap not found: install it (run `make deps`)")
+		}
+		return "", fmt.Errorf("debootstrap %s: %w: %s", suite, err, out.String())
+	}
+	os.RemoveAll(filepath.Join(tmp, "var", "cache", "apt", "archives"))
+	if err := os.WriteFile(filepath.Join(tmp, ".kmodvm-ready"), []byte(cc+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	os.RemoveAll(root)
+	return root, os.Rename(tmp, root)
+}
+
+func ready(root string) bool {
+	_, err := os.Stat(filepath.Join(root, ".kmodvm-ready"))
+	return err == nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return string(t.b) }
