@@ -64,7 +64,7 @@ func (d *Device) Close() error {
 // Size returns the buffer's size in bytes (MMAPDRV_IOC_GET_SIZE).
 func (d *Device) Size() (int64, error) {
 	var size uint64
-	if err := d.ioctl(IoctlGetSize, unsafe.Pointer(&size)); err != nil {
+	if err := d.Ioctl(IoctlGetSize, unsafe.Pointer(&size)); err != nil {
 		return 0, fmt.Errorf("get size: %w", err)
 	}
 	return int64(size), nil
@@ -73,7 +73,7 @@ func (d *Device) Size() (int64, error) {
 // Clear zeroes the whole buffer (MMAPDRV_IOC_CLEAR). The descriptor must be
 // open for writing.
 func (d *Device) Clear() error {
-	if err := d.ioctl(IoctlClear, nil); err != nil {
+	if err := d.Ioctl(IoctlClear, nil); err != nil {
 		return fmt.Errorf("clear: %w", err)
 	}
 	return nil
@@ -82,7 +82,7 @@ func (d *Device) Clear() error {
 // Stats returns the driver's counters (MMAPDRV_IOC_GET_STATS).
 func (d *Device) Stats() (Stats, error) {
 	var st Stats
-	if err := d.ioctl(IoctlGetStats, unsafe.Pointer(&st)); err != nil {
+	if err := d.Ioctl(IoctlGetStats, unsafe.Pointer(&st)); err != nil {
 		return Stats{}, fmt.Errorf("get stats: %w", err)
 	}
 	return st, nil
@@ -90,15 +90,7 @@ func (d *Device) Stats() (Stats, error) {
 
 // Ioctl issues cmd with arg and returns the bare errno, so that tests can
 // send commands the driver does not know.
-func (d *Device) Ioctl(cmd uint32, arg uintptr) error {
-	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(d.fd), uintptr(cmd), arg)
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
-
-func (d *Device) ioctl(cmd uint32, arg unsafe.Pointer) error {
+func (d *Device) Ioctl(cmd uint32, arg unsafe.Pointer) error {
 	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(d.fd), uintptr(cmd), uintptr(arg))
 	if errno != 0 {
 		return errno
