@@ -1,0 +1,59 @@
+// Package testkernel gives kmodvm's own tests real kernels: it fetches them
+// through the shared kmodvm cache, so that a warm cache makes them instant
+// and a fresh machine downloads each kernel once for the whole test run.
+package testkernel
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+// EnvKernels overrides the kernels that Matrix returns (comma-separated
+// selectors).
+const EnvKernels = "KMODVM_TEST_KERNELS"
+
+// Default is the matrix the project supports.
+var Default = []string{"5.10", "6.1", "6.12", "7.3"}
+
+var (
+	mu      sync.Mutex
+	fetched = map[string]*kernel.Kernel{}
+	fetcher = &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}}
+)
+
+// Get returns the kernel sel names, fetching it into the shared cache. In
+// -short mode, tests that need a real kernel are skipped.
+func Get(t testing.TB, sel string) *kernel.Kernel {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real kernel; not in -short mode")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if k, ok := fetched[sel]; ok {
+		return k
+	}
+	s, err := kernel.ParseSelector(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := fetcher.Fetch(t.Context(), s)
+	if err != nil {
+		t.Fatalf("fetch kernel %s: %v", sel, err)
+	}
+	fetched[sel] = k
+	return k
+}
+
+// Matrix returns the selectors of the kernels to test on: $KMODVM_TEST_KERNELS
+// or Default.
+func Matrix() []string {
+	if v := os.Getenv(EnvKernels); v != "" {
+		return strings.Split(v, ",")
+	}
+	return Default
+}

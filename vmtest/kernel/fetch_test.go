@@ -1,0 +1,143 @@
+package kernel_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+func TestFetchedKernelsBootThroughPVH(t *testing.T) {
+	for _, sel := range testkernel.Matrix() {
+		t.Run(sel, func(t *testing.T) {
+			k := testkernel.Get(t, sel)
+			if k.Vmlinux == "" {
+				t.Fatalf("%s has no PVH vmlinux", k.Name)
+			}
+			ok, err := kernel.HasPVHNote(k.Vmlinux)
+			if err != nil || !ok {
+				t.Errorf("HasPVHNote(%s) = %v, %v", k.Vmlinux, ok, err)
+			}
+			for what, p := range map[string]string{"bzImage": k.BzImage, "config": k.Config, "modules.dep": filepath.Join(k.ModulesDir, "modules.dep"), "headers Makefile": filepath.Join(k.KDir, "Makefile")} {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+			}
+			if !strings.HasPrefix(k.Compiler, "gcc-") {
+				t.Errorf("Compiler = %q, want gcc-N", k.Compiler)
+			}
+		})
+	}
+}
+
+func TestSecondFetchNeedsNoNetwork(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	// Offline forbids apt: the fetch must be served by the cache alone.
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
+	for _, s := range []string{"6.1", k.ABI} {
+		sel, _ := kernel.ParseSelector(s)
+		got, err := f.Fetch(t.Context(), sel)
+		if err != nil {
+			t.Fatalf("offline Fetch(%s): %v", s, err)
+		}
+		if got.Key != k.Key {
+			t.Errorf("offline Fetch(%s) = entry %s, want %s", s, got.Key, k.Key)
+		}
+	}
+}
+
+// fetchInChild is run by TestConcurrentFetchesLeaveOneEntry in child
+// processes, so that the cache's locking is tested across processes.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("KMODVM_TEST_FETCH_CHILD"); dir != "" {
+		f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Archive: nil}
+		sel, _ := kernel.ParseSelector(os.Getenv("KMODVM_TEST_FETCH_SEL"))
+		k, err := f.Fetch(context.Background(), sel)
+		if err != nil {
+			os.Stderr.WriteString(err.Error())
+			os.Exit(1)
+		}
+		os.Stdout.WriteString(k.Key)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads a kernel")
+	}
+	testkernel.Get(t, "6.1") // the shared archive index, fresh
+	dir := t.TempDir()
+	// Share the archive index (not the kernels) with the main cache.
+	shared := filepath.Join(kernel.DefaultCacheDir(), "apt")
+	if err := os.Symlink(shared, filepath.Join(dir, "apt")); err != nil {
+		t.Fatal(err)
+	}
+	const sel = "6.1-cloud" // the smallest amd64 image
+	var cmds []*exec.Cmd
+	outs := make([]*strings.Builder, 2)
+	for i := range outs {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "KMODVM_TEST_FETCH_CHILD="+dir, "KMODVM_TEST_FETCH_SEL="+sel)
+		outs[i] = &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("child %d: %v: %s", i, err, outs[i])
+		}
+	}
+	if outs[0].String() != outs[1].String() {
+		t.Fatalf("children got different entries: %q and %q", outs[0], outs[1])
+	}
+	c := &kernel.Cache{Dir: dir}
+	good, bad := c.List()
+	if len(good) != 1 || len(bad) != 0 {
+		t.Fatalf("cache holds %d good and %d bad entries, want exactly one good", len(good), len(bad))
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "kernels"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("leftover temporary %s", e.Name())
+		}
+	}
+
+	// A damaged entry is noticed and rebuilt from the verified packages.
+	k := good[0]
+	if err := os.Truncate(k.Vmlinux, 100); err != nil {
+		t.Fatal(err)
+	}
+	f := &kernel.Fetcher{Cache: c}
+	s, _ := kernel.ParseSelector(sel)
+	again, err := f.Fetch(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kernel.HasPVHNote(again.Vmlinux); err != nil || !ok {
+		t.Errorf("re-fetched vmlinux is not a PVH ELF: %v %v", ok, err)
+	}
+	if _, err := c.Get(k.Key); err != nil {
+		t.Errorf("entry still damaged after re-fetch: %v", err)
+	}
+}
+
+func TestUnknownKernelFailsWithSuggestions(t *testing.T) {
+	testkernel.Get(t, "6.1")
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
+	sel, _ := kernel.ParseSelector("6.3")
+	_, err := f.Fetch(t.Context(), sel)
+	if !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), "nearest available") {
+		t.Errorf("Fetch(6.3) = %v, want ErrNotFound with suggestions", err)
+	}
+}
