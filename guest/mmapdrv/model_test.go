@@ -34,10 +34,16 @@ func newModel(size, pageSize int64) *bufModel {
 // mappable is the most bytes one mapping may cover.
 func (m *bufModel) mappable() int64 { return int64(len(m.data)) }
 
-// verifyArea mirrors rw_verify_area: negative positions and ranges that
-// overflow loff_t are refused before the driver sees them.
-func verifyArea(off int64, n int) unix.Errno {
-	if off < 0 || off+int64(n) < 0 {
+// checkIO mirrors the checks before the driver's read or write: pread and
+// pwrite refuse a negative offset first, then vfs_read/vfs_write the access
+// mode, then rw_verify_area a range that overflows loff_t.
+func checkIO(off int64, n int, allowed bool) unix.Errno {
+	switch {
+	case off < 0:
+		return unix.EINVAL
+	case !allowed:
+		return unix.EBADF
+	case off+int64(n) < 0:
 		return unix.EINVAL
 	}
 	return 0
@@ -46,10 +52,7 @@ func verifyArea(off int64, n int) unix.Errno {
 // read predicts pread(n bytes at off): the count, or an errno. The bytes
 // read are m.data[off:off+count].
 func (m *bufModel) read(f *fdModel, n int, off int64) (int, unix.Errno) {
-	if !f.readable {
-		return 0, unix.EBADF
-	}
-	if e := verifyArea(off, n); e != 0 {
+	if e := checkIO(off, n, f.readable); e != 0 {
 		return 0, e
 	}
 	if n == 0 || off >= m.size {
@@ -62,10 +65,7 @@ func (m *bufModel) read(f *fdModel, n int, off int64) (int, unix.Errno) {
 
 // write predicts pwrite(p at off) and applies it.
 func (m *bufModel) write(f *fdModel, p []byte, off int64) (int, unix.Errno) {
-	if !f.writable {
-		return 0, unix.EBADF
-	}
-	if e := verifyArea(off, len(p)); e != 0 {
+	if e := checkIO(off, len(p), f.writable); e != 0 {
 		return 0, e
 	}
 	if len(p) == 0 {
@@ -162,26 +162,45 @@ func TestModelPredictsDocumentedSemantics(t *testing.T) {
 		{"read past end is 0", func(m *bufModel) (int64, unix.Errno) { n, e := m.read(rw(), 1, size+page); return int64(n), e }, 0, 0},
 		{"read negative", func(m *bufModel) (int64, unix.Errno) { n, e := m.read(rw(), 1, -1); return int64(n), e }, 0, unix.EINVAL},
 		{"read write-only", func(m *bufModel) (int64, unix.Errno) { n, e := m.read(wo(), 1, 0); return int64(n), e }, 0, unix.EBADF},
-		{"write across end is short", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(rw(), make([]byte, 100), size-10); return int64(n), e }, 10, 0},
+		{"write across end is short", func(m *bufModel) (int64, unix.Errno) {
+			n, e := m.write(rw(), make([]byte, 100), size-10)
+			return int64(n), e
+		}, 10, 0},
 		{"write at end", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(rw(), []byte{1}, size); return int64(n), e }, 0, unix.ENOSPC},
 		{"empty write at end", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(rw(), nil, size); return int64(n), e }, 0, 0},
+		{"pwrite read-only at a negative offset", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(ro(), []byte{1}, -1); return int64(n), e }, 0, unix.EINVAL},
 		{"write read-only", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(ro(), []byte{1}, 0); return int64(n), e }, 0, unix.EBADF},
-		{"write overflowing loff_t", func(m *bufModel) (int64, unix.Errno) { n, e := m.write(rw(), []byte{1, 2}, 1<<63-1); return int64(n), e }, 0, unix.EINVAL},
+		{"write overflowing loff_t", func(m *bufModel) (int64, unix.Errno) {
+			n, e := m.write(rw(), []byte{1, 2}, 1<<63-1)
+			return int64(n), e
+		}, 0, unix.EINVAL},
 		{"seek end", func(m *bufModel) (int64, unix.Errno) { return m.seek(rw(), 0, unix.SEEK_END) }, size, 0},
 		{"seek past end", func(m *bufModel) (int64, unix.Errno) { return m.seek(rw(), size+1, unix.SEEK_SET) }, 0, unix.EINVAL},
 		{"seek negative", func(m *bufModel) (int64, unix.Errno) { return m.seek(rw(), -1, unix.SEEK_CUR) }, 0, unix.EINVAL},
-		{"map both pages", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(rw(), 0, 2*page, unix.PROT_READ, unix.MAP_SHARED) }, 0, 0},
-		{"map three pages", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(rw(), 0, 3*page, unix.PROT_READ, unix.MAP_SHARED) }, 0, unix.EINVAL},
-		{"map at end", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(rw(), 2*page, page, unix.PROT_READ, unix.MAP_SHARED) }, 0, unix.EINVAL},
-		{"map unaligned", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(rw(), 1, page, unix.PROT_READ, unix.MAP_SHARED) }, 0, unix.EINVAL},
-		{"map negative offset", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(rw(), -page, page, unix.PROT_READ, unix.MAP_SHARED) }, 0, unix.EOVERFLOW},
+		{"map both pages", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(rw(), 0, 2*page, unix.PROT_READ, unix.MAP_SHARED)
+		}, 0, 0},
+		{"map three pages", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(rw(), 0, 3*page, unix.PROT_READ, unix.MAP_SHARED)
+		}, 0, unix.EINVAL},
+		{"map at end", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(rw(), 2*page, page, unix.PROT_READ, unix.MAP_SHARED)
+		}, 0, unix.EINVAL},
+		{"map unaligned", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(rw(), 1, page, unix.PROT_READ, unix.MAP_SHARED)
+		}, 0, unix.EINVAL},
+		{"map negative offset", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(rw(), -page, page, unix.PROT_READ, unix.MAP_SHARED)
+		}, 0, unix.EOVERFLOW},
 		{"map shared writable read-only", func(m *bufModel) (int64, unix.Errno) {
 			return 0, m.mmap(ro(), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		}, 0, unix.EACCES},
 		{"map private writable read-only", func(m *bufModel) (int64, unix.Errno) {
 			return 0, m.mmap(ro(), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
 		}, 0, 0},
-		{"map write-only", func(m *bufModel) (int64, unix.Errno) { return 0, m.mmap(wo(), 0, page, unix.PROT_WRITE, unix.MAP_SHARED) }, 0, unix.EACCES},
+		{"map write-only", func(m *bufModel) (int64, unix.Errno) {
+			return 0, m.mmap(wo(), 0, page, unix.PROT_WRITE, unix.MAP_SHARED)
+		}, 0, unix.EACCES},
 		{"clear read-only", func(m *bufModel) (int64, unix.Errno) { return 0, m.clear(ro()) }, 0, unix.EBADF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
