@@ -1,0 +1,3 @@
+module example.com/guestpkg
+
+go 1.26
