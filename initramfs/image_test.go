@@ -72,7 +72,7 @@ func TestTestsLayerKeyFollowsModuleFiles(t *testing.T) {
 	}
 	key := func() string {
 		k := newKey()
-		if err := hashTree(k, dir); err != nil {
+		if err := hashTree(k, dir, filepath.Join(dir, "cache")); err != nil {
 			t.Fatal(err)
 		}
 		return k.sum()
@@ -87,6 +87,7 @@ func TestTestsLayerKeyFollowsModuleFiles(t *testing.T) {
 		{".git/HEAD", false},
 		{"nested/n_test.go", false},
 		{"_ignored/x.go", false},
+		{"cache/initramfs/layer.cpio", false},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(dir, tt.file)

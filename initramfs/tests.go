@@ -73,7 +73,15 @@ func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion string) (s
 		return "", err
 	}
 	k := newKey("tests", name, filepath.ToSlash(rel), goVersion, goEnv())
-	if err := hashTree(k, modRoot); err != nil {
+	// A cache inside the module must not key the layers it holds.
+	cache, err := b.cacheDir()
+	if err != nil {
+		return "", err
+	}
+	if cache, err = filepath.Abs(cache); err != nil {
+		return "", err
+	}
+	if err := hashTree(k, modRoot, cache); err != nil {
 		return "", fmt.Errorf("hash module %s: %w", modRoot, err)
 	}
 	return b.cached(ctx, "tests-"+name+"-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
@@ -140,8 +148,8 @@ func findModuleRoot(dir string) (string, error) {
 // hashTree hashes the files of the module rooted at root, in walk order
 // (which is lexical), skipping what cannot be part of its build: version
 // control data, nested modules and directories whose names start with '.'
-// or '_'.
-func hashTree(k *keyHash, root string) error {
+// or '_'; and skip, a directory that is not part of the module.
+func hashTree(k *keyHash, root, skip string) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -150,6 +158,9 @@ func hashTree(k *keyHash, root string) error {
 		if d.IsDir() {
 			if p == root {
 				return nil
+			}
+			if p == skip {
+				return filepath.SkipDir
 			}
 			if n := d.Name(); strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
 				return filepath.SkipDir

@@ -10,7 +10,6 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
 	"time"
@@ -23,29 +22,18 @@ type Agent struct {
 	enc        *event.Encoder
 	configPath string
 	kmsg       *kmsgStream
-	start      time.Time
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
 // Whatever happens, even a panic, it tries to send a final Done event first.
 func Main() {
 	start := time.Now()
-	a := &Agent{configPath: event.ConfigPath, start: start}
-	var setupErrs []error
-	setupErrs = append(setupErrs, mountAll()...)
-	if err := setupConsole(); err != nil {
-		setupErrs = append(setupErrs, err)
-	}
-	port, err := openPort(event.EventPort)
-	var out io.Writer = port
-	if err != nil {
-		// Events on the console are better than none: the host's decoder
-		// skips the kernel's lines around them.
-		setupErrs = append(setupErrs, err)
-		out = os.Stdout
-	}
-	a.enc = event.NewEncoder(out)
+	a := &Agent{configPath: event.ConfigPath}
+	var port *os.File
 	finish := func(runErr string) {
+		if a.enc == nil {
+			a.enc = event.NewEncoder(os.Stdout)
+		}
 		a.drainKmsg()
 		a.emit(event.Event{Type: event.Done, Err: runErr,
 			Msg: fmt.Sprintf("agent ran %v", time.Since(start).Round(time.Millisecond))})
@@ -59,6 +47,20 @@ func Main() {
 			finish(fmt.Sprintf("agent panic: %v\n%s", r, debug.Stack()))
 		}
 	}()
+	setupErrs := mountAll()
+	if err := setupConsole(); err != nil {
+		setupErrs = append(setupErrs, err)
+	}
+	var err error
+	port, err = openPort(event.EventPort)
+	if err != nil {
+		// Events on the console are better than none: the host's decoder
+		// skips the kernel's lines around them.
+		setupErrs = append(setupErrs, err)
+		a.enc = event.NewEncoder(os.Stdout)
+	} else {
+		a.enc = event.NewEncoder(port)
+	}
 	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease()})
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
