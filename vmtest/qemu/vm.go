@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -123,6 +124,13 @@ func (v *vm) supervise(ctx context.Context, sock string) {
 
 	mon, err := connectMonitor(sock, v.exited)
 	if err != nil {
+		// A handshake cut short by QEMU's exit is explained by its
+		// stderr; only a QEMU that is still there needs our error.
+		select {
+		case <-v.exited:
+			err = errExited
+		case <-time.After(time.Second):
+		}
 		v.kill()
 		<-v.exited
 		v.finish(ExitQEMUError)
@@ -195,10 +203,22 @@ func (v *vm) finish(reason ExitReason) {
 	if ps := v.cmd.ProcessState; ps != nil {
 		v.res.ExitStatus = ps.String()
 	}
-	v.res.Stderr = v.stderr.String()
+	v.res.Stderr = dropWaitNotice(v.stderr.String())
 	if reason != ExitTimeout && reason != ExitCanceled {
 		v.res.Panic, v.res.PanicAt = v.console.panicked()
 	}
+}
+
+// dropWaitNotice removes the line QEMU prints on every start while it waits
+// for the QMP connection, so that Stderr holds only what went wrong.
+func dropWaitNotice(stderr string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(stderr, "\n") {
+		if !strings.Contains(line, "info: QEMU waiting for connection on:") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // quit asks QEMU to exit and kills it if it does not in time.

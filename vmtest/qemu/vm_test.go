@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +75,22 @@ func boot(t *testing.T, mode string, cfg Config) (*Result, string) {
 }
 
 func TestRunPoweroff(t *testing.T) {
+	testKernel(t)
+	testInitramfs(t) // built before TMPDIR changes
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	before := runtime.NumGoroutine()
 	res, console := boot(t, "poweroff", Config{})
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("Run left %v in TMPDIR", left)
+	}
+	// Every helper goroutine ends with the VM.
+	for deadline := time.Now().Add(time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Run, %d before", n, before)
+	}
 	if res.Exit != ExitPoweroff || res.ShutdownReason != "guest-shutdown" {
 		t.Errorf("exit %s (shutdown %q), want poweroff; console:\n%s\nstderr: %s",
 			res.Exit, res.ShutdownReason, console, res.Stderr)
