@@ -116,8 +116,21 @@ func Build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 // firstErrors summarises a failed build for its error message.
 func firstErrors(diags []Diagnostic, log []byte) string {
 	if len(diags) == 0 {
-		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-		return ": " + lines[len(lines)-1]
+		// No compiler diagnostic: the lines before make's own errors
+		// usually say what broke (a missing tool, a bad Makefile).
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+			if strings.Contains(l, "***") {
+				break
+			}
+			if !strings.HasPrefix(l, "make") && !strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 3 {
+			lines = lines[len(lines)-3:]
+		}
+		return ":\n  " + strings.Join(lines, "\n  ")
 	}
 	var b strings.Builder
 	for i, d := range diags {

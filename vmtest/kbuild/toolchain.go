@@ -2,6 +2,7 @@ package kbuild
 
 import (
 	"context"
+	"crypto/sha256"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -55,12 +56,14 @@ var compilerSuites = map[string]string{
 	"gcc-14": "trixie",
 }
 
-// suitePackages are what a userland needs to build modules, per suite.
+// suitePackages are what a userland needs to build modules, per suite:
+// make, libelf for objtool, pahole for module BTF, perl and python3 for
+// W=1's kernel-doc (perl up to 6.15, python from 6.16).
 var suitePackages = map[string][]string{
-	"bullseye": {"make", "libelf1", "dwarves", "libc6-dev"},
-	"bookworm": {"make", "libelf1", "dwarves", "libc6-dev"},
-	"trixie":   {"make", "libelf1t64", "pahole", "libc6-dev"},
-	"sid":      {"make", "libelf1t64", "pahole", "libc6-dev"},
+	"bullseye": {"make", "libelf1", "dwarves", "libc6-dev", "perl", "python3"},
+	"bookworm": {"make", "libelf1", "dwarves", "libc6-dev", "perl", "python3"},
+	"trixie":   {"make", "libelf1t64", "pahole", "libc6-dev", "perl", "python3"},
+	"sid":      {"make", "libelf1t64", "pahole", "libc6-dev", "perl", "python3"},
 }
 
 // SuiteFor returns the Debian release that provides compiler.
@@ -171,7 +174,11 @@ func maxGlibc(kdir string) [2]int {
 // userland returns a Debian suite's build userland, making it with
 // debootstrap on first use.
 func (t *Toolchains) userland(ctx context.Context, suite, cc string) (string, error) {
-	root := filepath.Join(t.Dir, suite+"-"+cc)
+	pkgs := append([]string{cc}, suitePackages[suite]...)
+	// The package list is part of the name, so that a userland made with an
+	// older list is replaced rather than reused.
+	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",")))
+	root := filepath.Join(t.Dir, fmt.Sprintf("%s-%s-%x", suite, cc, sum[:3]))
 	if ready(root) {
 		return root, nil
 	}
@@ -199,7 +206,6 @@ func (t *Toolchains) userland(ctx context.Context, suite, cc string) (string, er
 	}
 	tmp := root + ".tmp"
 	os.RemoveAll(tmp)
-	pkgs := append([]string{cc}, suitePackages[suite]...)
 	args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, tmp, mirror}
 	if _, err := os.Stat(debian.Keyring); err == nil {
 		args = append([]string{"--keyring=" + debian.Keyring}, args...)

@@ -1,0 +1,139 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"unicode"
+)
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	r.Schema = SchemaVersion
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON reads a report written by WriteJSON.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("report schema %d, this kmodvm reads %d", r.Schema, SchemaVersion)
+	}
+	for i, k := range r.Kernels {
+		if k == nil || k.Name == "" {
+			return nil, fmt.Errorf("decode report: kernel %d has no name", i)
+		}
+	}
+	return &r, nil
+}
+
+// ReadFile reads a JSON report from path.
+func ReadFile(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// WriteFile writes a rendering of r to path atomically (temp + rename), so
+// that a crash never leaves half a report.
+func WriteFile(path string, render func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := render(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Merge combines reports (for example one per CI job) into one. A kernel
+// present in several keeps its last occurrence. The result is partial if
+// any input was.
+func Merge(reports ...*Report) *Report {
+	out := &Report{Schema: SchemaVersion}
+	byName := map[string]int{}
+	for _, r := range reports {
+		if out.Started.IsZero() || (!r.Started.IsZero() && r.Started.Before(out.Started)) {
+			out.Started = r.Started
+		}
+		if r.Finished.After(out.Finished) {
+			out.Finished = r.Finished
+		}
+		out.Partial = out.Partial || r.Partial
+		if out.Host.Accel == "" {
+			out.Host = r.Host
+			out.Host.Shard = ""
+		}
+		for _, k := range r.Kernels {
+			if i, ok := byName[k.Name]; ok {
+				out.Kernels[i] = k
+				continue
+			}
+			byName[k.Name] = len(out.Kernels)
+			out.Kernels = append(out.Kernels, k)
+		}
+	}
+	out.Sort()
+	return out
+}
+
+// versionLess orders names with numbers compared numerically: 5.10 < 6.1 <
+// 6.12 < 7.3.
+func versionLess(a, b string) bool {
+	for a != "" && b != "" {
+		na, ra := leadingNumber(a)
+		nb, rb := leadingNumber(b)
+		switch {
+		case ra != a && rb != b:
+			if na != nb {
+				return na < nb
+			}
+			a, b = ra, rb
+		case a[0] != b[0]:
+			return a[0] < b[0]
+		default:
+			a, b = a[1:], b[1:]
+		}
+	}
+	return len(a) < len(b)
+}
+
+func leadingNumber(s string) (int, string) {
+	i := 0
+	for i < len(s) && unicode.IsDigit(rune(s[i])) {
+		i++
+	}
+	if i == 0 {
+		return 0, s
+	}
+	n, _ := strconv.Atoi(s[:min(i, 9)])
+	return n, s[i:]
+}

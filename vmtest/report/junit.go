@@ -1,0 +1,204 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// JUnit XML, as CI test tabs read it: one <testsuite> per kernel, with the
+// build, the boot and each module load as test cases of their own so that
+// they show in the tab, then every guest test.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     float64      `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       float64         `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr,omitempty"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes r as JUnit XML.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	out := junitSuites{Name: "kmodvm"}
+	for _, k := range r.Kernels {
+		s := junitSuite{Name: k.Name, Time: k.Timing.Total}
+		for _, p := range [][2]string{{"abi", k.ABI}, {"version", k.Version}, {"origin", k.Origin}, {"status", string(k.Status)}} {
+			if p[1] != "" {
+				s.Properties = append(s.Properties, junitProperty{p[0], p[1]})
+			}
+		}
+		class := "kmodvm." + k.Name
+		s.Cases = append(s.Cases, stepCases(k, class)...)
+		for _, t := range k.Tests {
+			c := junitCase{Name: t.Name, Classname: class + "." + t.Package, Time: t.Elapsed, SystemOut: t.Output}
+			switch {
+			case t.Status == Skip:
+				c.Skipped = &junitMessage{Message: "skipped"}
+			case t.Status.Failed():
+				c.Failure = &junitMessage{Message: string(t.Status) + findingTitles(k, t.Findings), Type: string(t.Status), Text: t.Output}
+			case t.Status == Error:
+				c.Error = &junitMessage{Message: "error", Text: t.Output}
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		var outside []string
+		for _, f := range k.Findings {
+			if f.Test == "" {
+				outside = append(outside, f.Report)
+			}
+		}
+		if len(outside) > 0 {
+			s.Cases = append(s.Cases, junitCase{Name: "kernel log", Classname: class,
+				Failure: &junitMessage{Message: fmt.Sprintf("%d finding(s) outside any test", len(outside)), Text: strings.Join(outside, "\n\n")}})
+		}
+		for _, c := range s.Cases {
+			s.Tests++
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Error != nil:
+				s.Errors++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Skipped += s.Skipped
+		out.Time += s.Time
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// stepCases renders a kernel's build, boot and module loads as test cases.
+func stepCases(k *Kernel, class string) []junitCase {
+	var cases []junitCase
+	if k.Error != "" && k.Build == nil {
+		cases = append(cases, junitCase{Name: "setup", Classname: class, Error: &junitMessage{Message: k.Error}})
+		return cases
+	}
+	if b := k.Build; b != nil {
+		c := junitCase{Name: "build", Classname: class, Time: k.Timing.Build}
+		var diags []string
+		for _, d := range append(append([]Diagnostic{}, b.Errors...), b.Warnings...) {
+			diags = append(diags, d.String())
+		}
+		c.SystemOut = strings.Join(diags, "\n")
+		if b.Status == Fail {
+			c.Failure = &junitMessage{Message: b.Error, Type: "build", Text: c.SystemOut}
+		} else if b.Status == Error {
+			c.Error = &junitMessage{Message: b.Error}
+		}
+		cases = append(cases, c)
+	}
+	if b := k.Boot; b != nil {
+		c := junitCase{Name: "boot", Classname: class, Time: k.Timing.Boot}
+		switch {
+		case b.Status == Error:
+			c.Error = &junitMessage{Message: b.Error, Type: b.Exit, Text: b.Hang}
+		case b.Status != Pass:
+			c.Failure = &junitMessage{Message: firstNonEmpty(b.Error, b.Exit), Type: b.Exit, Text: b.Hang}
+		}
+		cases = append(cases, c)
+	}
+	for _, m := range k.Modules {
+		if m.Dep {
+			continue
+		}
+		c := junitCase{Name: "load " + m.Name, Classname: class}
+		if m.Load != Pass {
+			c.Failure = &junitMessage{Message: m.Error, Type: "load"}
+		}
+		cases = append(cases, c)
+		if m.Unload != "" {
+			u := junitCase{Name: "unload " + m.Name, Classname: class}
+			if m.Unload != Pass {
+				u.Failure = &junitMessage{Message: m.UnloadError, Type: "unload"}
+			}
+			cases = append(cases, u)
+		}
+	}
+	return cases
+}
+
+func findingTitles(k *Kernel, idx []int) string {
+	var titles []string
+	for _, i := range idx {
+		if i >= 0 && i < len(k.Findings) {
+			titles = append(titles, k.Findings[i].Title)
+		}
+	}
+	if len(titles) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(titles, "; ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// String renders a diagnostic as compilers do.
+func (d Diagnostic) String() string {
+	loc := d.File
+	if d.Line > 0 {
+		loc += fmt.Sprintf(":%d", d.Line)
+		if d.Col > 0 {
+			loc += fmt.Sprintf(":%d", d.Col)
+		}
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, d.Severity, d.Message)
+}

@@ -1,0 +1,148 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// marks are the matrix cells' symbols.
+var marks = map[Status]string{
+	Pass: "✅", Fail: "❌", Skip: "⏭️", Timeout: "⏱️", Crash: "💥", Error: "⚠️", NotRun: "·",
+}
+
+// Mark returns the symbol for a status.
+func Mark(s Status) string {
+	if m, ok := marks[s]; ok {
+		return m
+	}
+	return "?"
+}
+
+// TestKey names a test across kernels.
+type TestKey struct{ Package, Name string }
+
+// TestKeys lists every test of the report, in the order they first ran.
+func (r *Report) TestKeys() []TestKey {
+	seen := map[TestKey]bool{}
+	var keys []TestKey
+	for _, k := range r.Kernels {
+		for _, t := range k.Tests {
+			key := TestKey{t.Package, t.Name}
+			if !seen[key] {
+				seen[key] = true
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
+}
+
+// Find returns k's result for a test, or nil.
+func (k *Kernel) Find(key TestKey) *Test {
+	for _, t := range k.Tests {
+		if t.Package == key.Package && t.Name == key.Name {
+			return t
+		}
+	}
+	return nil
+}
+
+// WriteMarkdown writes the matrix (tests down, kernels across) with a
+// summary row per kernel and the findings below it, for
+// $GITHUB_STEP_SUMMARY and pull-request comments.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	title := "kmodvm"
+	if r.Partial {
+		title += " (partial: the run was interrupted)"
+	}
+	fmt.Fprintf(&b, "## %s\n\n", title)
+	b.WriteString("| |")
+	for _, k := range r.Kernels {
+		fmt.Fprintf(&b, " %s |", mdEscape(k.Name))
+	}
+	b.WriteString("\n|---|")
+	b.WriteString(strings.Repeat(":---:|", len(r.Kernels)))
+	b.WriteString("\n")
+	row := func(name string, cell func(k *Kernel) string) {
+		fmt.Fprintf(&b, "| %s |", name)
+		for _, k := range r.Kernels {
+			fmt.Fprintf(&b, " %s |", cell(k))
+		}
+		b.WriteString("\n")
+	}
+	row("**kernel**", func(k *Kernel) string {
+		c := k.Counts()
+		return fmt.Sprintf("%s %d/%d", Mark(k.Status), c.Pass, c.Pass+c.Fail+c.Other)
+	})
+	row("build", func(k *Kernel) string {
+		if k.Build == nil {
+			return Mark(NotRun)
+		}
+		s := Mark(k.Build.Status)
+		if n := len(k.Build.Warnings); n > 0 {
+			s += fmt.Sprintf(" %d⚠", n)
+		}
+		return s
+	})
+	row("boot", func(k *Kernel) string {
+		if k.Boot == nil {
+			return Mark(NotRun)
+		}
+		return Mark(k.Boot.Status)
+	})
+	row("load", func(k *Kernel) string {
+		if len(k.Modules) == 0 {
+			return Mark(NotRun)
+		}
+		st := Pass
+		for _, m := range k.Modules {
+			if m.Load != Pass {
+				st = Fail
+			}
+		}
+		return Mark(st)
+	})
+	for _, key := range r.TestKeys() {
+		row(mdEscape(key.Name), func(k *Kernel) string {
+			t := k.Find(key)
+			if t == nil {
+				return Mark(NotRun)
+			}
+			if len(t.Findings) > 0 {
+				return Mark(t.Status) + " 🐞"
+			}
+			return Mark(t.Status)
+		})
+	}
+	row("findings", func(k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	var notes []string
+	for _, k := range r.Kernels {
+		if k.Error != "" {
+			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
+		}
+		for _, f := range k.Bugs() {
+			where := "outside any test"
+			if f.Test != "" {
+				where = "during " + f.Test
+			}
+			notes = append(notes, fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), where))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
+	}
+	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "`", "'").Replace(s)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

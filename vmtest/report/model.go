@@ -1,0 +1,216 @@
+package report
+
+import (
+	"sort"
+	"time"
+)
+
+// SchemaVersion is the version of the JSON schema; it changes when a field
+// changes meaning or disappears (adding fields does not change it).
+const SchemaVersion = 1
+
+// Status is the outcome of a step, a test or a kernel.
+type Status string
+
+// Statuses, from best to worst. Error means kmodvm or the VM broke (an
+// infrastructure error), not the module.
+const (
+	Pass    Status = "pass"
+	Skip    Status = "skip"
+	Fail    Status = "fail"
+	Timeout Status = "timeout"
+	Crash   Status = "crash"
+	Error   Status = "error"
+	// NotRun marks a step that an earlier failure prevented.
+	NotRun Status = "not-run"
+)
+
+// Failed reports whether s counts as a failure of the module.
+func (s Status) Failed() bool { return s == Fail || s == Timeout || s == Crash }
+
+// Report is the result of one kmodvm run (or of several, merged).
+type Report struct {
+	Schema   int       `json:"schema"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Partial is set when the run was interrupted before every kernel
+	// finished.
+	Partial bool      `json:"partial,omitempty"`
+	Host    Host      `json:"host"`
+	Kernels []*Kernel `json:"kernels"`
+}
+
+// Host describes where the run happened.
+type Host struct {
+	Name    string `json:"name,omitempty"`
+	Accel   string `json:"accel,omitempty"`
+	Kmodvm  string `json:"kmodvm,omitempty"`
+	Shard   string `json:"shard,omitempty"`
+	CPUs    int    `json:"cpus,omitempty"`
+	Command string `json:"command,omitempty"`
+}
+
+// Kernel is everything that happened on one kernel.
+type Kernel struct {
+	Name     string `json:"name"` // the selector's display name: the ABI
+	Selector string `json:"selector,omitempty"`
+	ABI      string `json:"abi,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Origin   string `json:"origin,omitempty"`
+	// Status summarises the kernel: pass, fail, or error when kmodvm could
+	// not get a verdict (fetch failed, VM broke).
+	Status Status `json:"status"`
+	// Error says why the kernel has no verdict or failed outside any test.
+	Error    string            `json:"error,omitempty"`
+	Build    *Build            `json:"build,omitempty"`
+	Boot     *Boot             `json:"boot,omitempty"`
+	Modules  []Module          `json:"modules,omitempty"`
+	Tests    []*Test           `json:"tests,omitempty"`
+	Findings []Finding         `json:"findings,omitempty"`
+	Timing   Timing            `json:"timing"`
+	Files    map[string]string `json:"files,omitempty"` // artifact name -> path
+}
+
+// Build is the module build for one kernel.
+type Build struct {
+	Status    Status       `json:"status"` // pass (warnings allowed) or fail
+	Toolchain string       `json:"toolchain,omitempty"`
+	Warnings  []Diagnostic `json:"warnings,omitempty"`
+	Errors    []Diagnostic `json:"errors,omitempty"`
+	Log       string       `json:"log,omitempty"` // path
+	Error     string       `json:"error,omitempty"`
+}
+
+// Diagnostic is a compiler message about the module's source.
+type Diagnostic struct {
+	File     string `json:"file"`
+	Line     int    `json:"line,omitempty"`
+	Col      int    `json:"col,omitempty"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+}
+
+// Boot is how the VM ran.
+type Boot struct {
+	Status Status `json:"status"` // pass, timeout, crash (kernel panic), error (VM broke)
+	// Exit is QEMU's end as the monitor saw it: poweroff, reset, panic,
+	// timeout, killed, qemu-error.
+	Exit    string `json:"exit,omitempty"`
+	Accel   string `json:"accel,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Hang holds what the monitor saw of a hung guest: registers and the
+	// symbolized instruction pointer.
+	Hang    string `json:"hang,omitempty"`
+	Console string `json:"console,omitempty"` // path
+}
+
+// Module is the load (and unload) of one module.
+type Module struct {
+	Name   string `json:"name"`
+	Params string `json:"params,omitempty"`
+	Dep    bool   `json:"dep,omitempty"`
+	Load   Status `json:"load"`
+	Error  string `json:"error,omitempty"`
+	Errno  int    `json:"errno,omitempty"`
+	Unload Status `json:"unload,omitempty"`
+	// UnloadError is set when the module could not be unloaded: a
+	// reference leak.
+	UnloadError string `json:"unload_error,omitempty"`
+}
+
+// Test is one Go test (or subtest) in the guest.
+type Test struct {
+	Package  string  `json:"package"`
+	Name     string  `json:"name"`
+	Status   Status  `json:"status"`
+	Elapsed  float64 `json:"elapsed"` // seconds
+	Output   string  `json:"output,omitempty"`
+	Findings []int   `json:"findings,omitempty"` // indexes into Kernel.Findings
+}
+
+// Finding is something alarming in the kernel log.
+type Finding struct {
+	Kind   string `json:"kind"`
+	Title  string `json:"title"`
+	Report string `json:"report,omitempty"`
+	Module string `json:"module,omitempty"`
+	// Test names the test that was running, if any.
+	Test string `json:"test,omitempty"`
+}
+
+// Timing is where a kernel's time went, in seconds.
+type Timing struct {
+	Fetch float64 `json:"fetch"`
+	Build float64 `json:"build"`
+	Image float64 `json:"image"`
+	Boot  float64 `json:"boot"` // VM start to the agent's hello
+	Tests float64 `json:"tests"`
+	Total float64 `json:"total"`
+}
+
+// KindTaint is the kind of findings that only record a taint flag
+// (an out-of-tree or unsigned module was loaded): noted, never a failure.
+const KindTaint = "taint"
+
+// Bugs returns k's findings that are bugs, not mere taint notes.
+func (k *Kernel) Bugs() []Finding {
+	var out []Finding
+	for _, f := range k.Findings {
+		if f.Kind != KindTaint {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Counts tallies the tests of a kernel or a report.
+type Counts struct {
+	Pass, Fail, Skip, Other int
+}
+
+// Counts tallies k's tests.
+func (k *Kernel) Counts() Counts {
+	var c Counts
+	for _, t := range k.Tests {
+		switch {
+		case t.Status == Pass:
+			c.Pass++
+		case t.Status == Skip:
+			c.Skip++
+		case t.Status.Failed():
+			c.Fail++
+		default:
+			c.Other++
+		}
+	}
+	return c
+}
+
+// Failed reports whether any kernel failed or has no verdict.
+func (r *Report) Failed() bool {
+	for _, k := range r.Kernels {
+		if k.Status != Pass {
+			return true
+		}
+	}
+	return false
+}
+
+// InfraError reports whether any kernel ended in an infrastructure error.
+func (r *Report) InfraError() bool {
+	for _, k := range r.Kernels {
+		if k.Status == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Sort orders kernels by name and tests by package and name, so that
+// reports compare and merge deterministically.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Kernels, func(i, j int) bool { return kernelLess(r.Kernels[i], r.Kernels[j]) })
+}
+
+func kernelLess(a, b *Kernel) bool { return versionLess(a.Name, b.Name) }
