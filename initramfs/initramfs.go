@@ -95,6 +95,12 @@ func writeAtomic(path string, write func(*os.File) error) error {
 		return err
 	}
 	defer os.Remove(f.Name())
+	// CreateTemp makes the file private; layers and images are not secret,
+	// and QEMU may run as another user.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := write(f); err != nil {
 		f.Close()
 		return err
