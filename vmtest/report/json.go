@@ -32,6 +32,16 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 		if k == nil || k.Name == "" {
 			return nil, fmt.Errorf("decode report: kernel %d has no name", i)
 		}
+		for j, t := range k.Tests {
+			if t == nil {
+				return nil, fmt.Errorf("decode report: kernel %s: test %d is null", k.Name, j)
+			}
+			for _, f := range t.Findings {
+				if f < 0 || f >= len(k.Findings) {
+					return nil, fmt.Errorf("decode report: kernel %s: test %s names finding %d of %d", k.Name, t.Name, f, len(k.Findings))
+				}
+			}
+		}
 	}
 	return &r, nil
 }

@@ -79,9 +79,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			s.Cases = append(s.Cases, c)
 		}
 		var outside []string
-		for _, f := range k.Findings {
+		for _, f := range k.Bugs() {
 			if f.Test == "" {
-				outside = append(outside, f.Report)
+				outside = append(outside, f.Title+"\n"+f.Report)
 			}
 		}
 		if len(outside) > 0 {
