@@ -16,6 +16,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -72,6 +73,24 @@ static void faultmod_softlockup(unsigned long secs)
 	preempt_enable();
 }
 
+static void faultmod_rcu_cb(struct rcu_head *head)
+{
+}
+
+static struct rcu_head faultmod_rcu;
+
+/*
+ * Queue an RCU callback, then spin with preemption off: another CPU's grace
+ * period kthread starts a grace period that this CPU blocks, so the RCU
+ * stall detector fires (after CONFIG_RCU_CPU_STALL_TIMEOUT, 21 s on Debian).
+ * Needs two CPUs: on one, the grace period never starts.
+ */
+static void faultmod_rcu_stall(unsigned long secs)
+{
+	call_rcu(&faultmod_rcu, faultmod_rcu_cb);
+	faultmod_softlockup(secs);
+}
+
 static void faultmod_atomic_sleep(void)
 {
 	spin_lock(&faultmod_lock);
@@ -79,7 +98,32 @@ static void faultmod_atomic_sleep(void)
 	spin_unlock(&faultmod_lock);
 }
 
+/*
+ * Not const, and read with READ_ONCE: if the compiler knew the object's size,
+ * FORTIFY's check_copy_size() would refuse the copy (copy_overflow) before
+ * HARDENED_USERCOPY saw it. faultmod_copy_overflow shows that path.
+ */
+static size_t faultmod_copy_obj_size = FAULTMOD_COPY_OBJ_SIZE;
+
 static long faultmod_usercopy(unsigned long arg)
+{
+	struct faultmod_copy req;
+	void *obj;
+	long ret = 0;
+
+	if (copy_from_user(&req, (void __user *)arg, sizeof(req)))
+		return -EFAULT;
+	obj = kzalloc(READ_ONCE(faultmod_copy_obj_size), GFP_KERNEL);
+	if (!obj)
+		return -ENOMEM;
+	/* req.len past the object is the bug HARDENED_USERCOPY must catch. */
+	if (copy_to_user(u64_to_user_ptr(req.addr), obj, req.len))
+		ret = -EFAULT;
+	kfree(obj);
+	return ret;
+}
+
+static long faultmod_copy_overflow(unsigned long arg)
 {
 	struct faultmod_copy req;
 	void *obj;
@@ -90,7 +134,7 @@ static long faultmod_usercopy(unsigned long arg)
 	obj = kzalloc(FAULTMOD_COPY_OBJ_SIZE, GFP_KERNEL);
 	if (!obj)
 		return -ENOMEM;
-	/* req.len past the object is the bug HARDENED_USERCOPY must catch. */
+	/* The compiler knows obj's size: check_copy_size() refuses the copy. */
 	if (copy_to_user(u64_to_user_ptr(req.addr), obj, req.len))
 		ret = -EFAULT;
 	kfree(obj);
@@ -139,6 +183,9 @@ static long faultmod_ioctl(struct file *file, unsigned int cmd,
 	case FAULTMOD_SOFTLOCKUP:
 		faultmod_softlockup(arg);
 		return 0;
+	case FAULTMOD_RCU_STALL:
+		faultmod_rcu_stall(arg);
+		return 0;
 	case FAULTMOD_ATOMIC_SLEEP:
 		faultmod_atomic_sleep();
 		return 0;
@@ -148,6 +195,8 @@ static long faultmod_ioctl(struct file *file, unsigned int cmd,
 		return 0;
 	case FAULTMOD_USERCOPY:
 		return faultmod_usercopy(arg);
+	case FAULTMOD_COPY_OVERFLOW:
+		return faultmod_copy_overflow(arg);
 	case FAULTMOD_GPF:
 		return faultmod_gpf();
 	case FAULTMOD_LIST_CORRUPT:
@@ -208,6 +257,7 @@ static void __exit faultmod_exit(void)
 {
 	complete_all(&faultmod_unhang);
 	misc_deregister(&faultmod_dev);
+	rcu_barrier();
 }
 
 module_init(faultmod_init);

@@ -15,7 +15,8 @@
 
 #define FAULTMOD_MAGIC 'F'
 
-/* Argument of FAULTMOD_USERCOPY: copy len bytes of a 16-byte object to addr. */
+/* Argument of FAULTMOD_USERCOPY and FAULTMOD_COPY_OVERFLOW: copy len bytes
+ * of a 16-byte object to addr. */
 struct faultmod_copy {
 	__u64 addr;
 	__u64 len;
@@ -34,5 +35,7 @@ struct faultmod_copy {
 #define FAULTMOD_GPF		_IO(FAULTMOD_MAGIC, 11)
 #define FAULTMOD_LIST_CORRUPT	_IO(FAULTMOD_MAGIC, 12)
 #define FAULTMOD_REFCOUNT	_IO(FAULTMOD_MAGIC, 13)
+#define FAULTMOD_COPY_OVERFLOW	_IOW(FAULTMOD_MAGIC, 14, struct faultmod_copy)
+#define FAULTMOD_RCU_STALL	_IO(FAULTMOD_MAGIC, 15)	/* arg: seconds, 0 = 30 */
 
 #endif /* _UAPI_FAULTMOD_H */

@@ -1,0 +1,132 @@
+// Command capture boots a kernel once per faultmod fault and saves what the
+// kernel printed, to make the real-log fixtures of vmtest/dmesg:
+// NAME.console is ttyS0 (the console, at loglevel 7) and NAME.kmsg the raw
+// /dev/kmsg records the guest copied to ttyS1.
+//
+//	go run ./testdata/faultmod/capture -kernel vmlinux -ko faultmod.ko -out DIR [fault...]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+var allFaults = []string{
+	"initfail", "warn", "oops", "bug", "panic", "hang", "softlockup", "atomic",
+	"leak", "usercopy", "overflow", "gpf", "list", "refcount", "rcustall",
+}
+
+// cpus holds the faults that need more than one CPU.
+var cpus = map[string]int{"rcustall": 2}
+
+// spin is the kernel parameter that makes the lockups last 45 s: the soft
+// lockup detector needs 20 s without a console line (each line written to
+// the 8250 console resets it), which a busy host can make hard to get in 30.
+const spin = "faultmod_arg=45"
+
+var extraAppend = map[string][]string{"softlockup": {spin}, "rcustall": {spin}}
+
+func main() {
+	kernel := flag.String("kernel", "", "kernel to boot (vmlinux or bzImage)")
+	ko := flag.String("ko", "", "faultmod.ko built for that kernel")
+	out := flag.String("out", "", "directory for NAME.console and NAME.kmsg")
+	flag.Parse()
+	if *kernel == "" || *ko == "" || *out == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	faults := flag.Args()
+	if len(faults) == 0 {
+		faults = allFaults
+	}
+	tmp, err := os.MkdirTemp("", "faultmod-capture-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	initrd, err := buildInitramfs(tmp, *ko)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range faults {
+		if err := capture(*kernel, initrd, *out, f); err != nil {
+			log.Fatalf("%s: %v", f, err)
+		}
+	}
+}
+
+func capture(kernel, initrd, out, fault string) error {
+	con, err := os.Create(filepath.Join(out, fault+".console"))
+	if err != nil {
+		return err
+	}
+	defer con.Close()
+	kmsg, err := os.Create(filepath.Join(out, fault+".kmsg"))
+	if err != nil {
+		return err
+	}
+	defer kmsg.Close()
+	res, err := qemu.Run(context.Background(), qemu.Config{
+		Kernel:  kernel,
+		Initrd:  initrd,
+		Append:  append([]string{"loglevel=7", "faultmod=" + fault}, extraAppend[fault]...),
+		Console: con,
+		Events:  kmsg,
+		Timeout: 2 * time.Minute,
+		CPUs:    cpus[fault],
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("%s: %s after %v", fault, res.Exit, res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// buildInitramfs packs the trigger as /init and the module as /faultmod.ko.
+func buildInitramfs(dir, ko string) (string, error) {
+	bin := filepath.Join(dir, "init")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/faultmod/trigger")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build trigger: %v: %s", err, out)
+	}
+	initBytes, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	koBytes, err := os.ReadFile(ko)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "initramfs.cpio")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	w := cpio.Newc.Writer(f)
+	records := []cpio.Record{
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.Directory("proc", 0o755),
+		cpio.Directory("sys", 0o755),
+		cpio.StaticFile("init", string(initBytes), 0o755),
+		cpio.StaticFile("faultmod.ko", string(koBytes), 0o644),
+	}
+	if err := cpio.WriteRecordsAndDirs(w, records); err != nil {
+		return "", err
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		return "", err
+	}
+	return path, f.Close()
+}

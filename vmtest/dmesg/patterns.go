@@ -1,0 +1,144 @@
+package dmesg
+
+import "regexp"
+
+// Kind classifies a finding.
+type Kind string
+
+// Finding kinds. Every kind but KindTaint is a kernel bug report.
+const (
+	KindWarning        Kind = "WARNING"
+	KindBUG            Kind = "BUG"
+	KindOops           Kind = "Oops"
+	KindGPF            Kind = "general protection fault"
+	KindKASAN          Kind = "KASAN"
+	KindUBSAN          Kind = "UBSAN"
+	KindLockdep        Kind = "lockdep"
+	KindHungTask       Kind = "hung task"
+	KindSoftLockup     Kind = "soft lockup"
+	KindHardLockup     Kind = "hard lockup"
+	KindRCUStall       Kind = "RCU stall"
+	KindPanic          Kind = "Kernel panic"
+	KindAtomicSleep    Kind = "sleep in atomic context"
+	KindUsercopy       Kind = "usercopy"
+	KindRefcount       Kind = "refcount"
+	KindListCorruption Kind = "list corruption"
+	KindTaint          Kind = "taint"
+)
+
+// IsBug reports whether findings of kind k are kernel bug reports. Taint
+// messages are informational: loading any out-of-tree module taints.
+func (k Kind) IsBug() bool { return k != KindTaint }
+
+// A pattern recognizes one kind of report by its first line. Title is a
+// template: $name expands to the header's named group, and "in $func"
+// stands for " in FUNC" with the guilty function found in the report, and
+// disappears when none is found. The table is ordered: the first matching
+// pattern wins, so specific headers come before generic ones.
+type pattern struct {
+	kind Kind
+	// key is a literal every header of the pattern contains: most log
+	// lines contain no key, and strings.Contains rejects them cheaply.
+	key   string
+	start *regexp.Regexp
+	title string
+	// single: the report is the header line alone.
+	single bool
+	// end, if set, is the line that closes the report (and belongs to
+	// it); such a report runs past its call trace up to that line.
+	end *regexp.Regexp
+}
+
+// funcRE matches a symbolized code location "func+0x1a/0x40 [module]".
+const funcRE = `(?P<func>[A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(?P<module>[A-Za-z0-9_]+)\])?`
+
+var patterns = []pattern{
+	// Lockdep reports begin "WARNING: ..." and must win over WARNING.
+	{kind: KindLockdep, key: "WARNING: possible", start: re(`^WARNING: possible (?:recursive locking|circular locking dependency|irq lock inversion dependency) detected`), title: "possible deadlock in $func"},
+	{kind: KindLockdep, key: "WARNING: inconsistent", start: re(`^WARNING: inconsistent lock state`), title: "inconsistent lock state in $func"},
+	{kind: KindLockdep, key: "WARNING: ", start: re(`^WARNING: (?P<what>suspicious RCU usage|bad unlock balance detected!|held lock freed!|lock held when returning to user space!|still has locks held!)`), title: "lockdep: $what in $func"},
+	{kind: KindLockdep, key: "BUG: ", start: re(`^BUG: (?P<what>held lock freed!|lock held when returning to user space!|bad unlock balance detected!)`), title: "lockdep: $what in $func"},
+	{kind: KindWarning, key: "WARNING: CPU:", start: re(`^WARNING: CPU: \d+ PID: \d+ at \S+ ` + funcRE), title: "WARNING in $func"},
+	{kind: KindWarning, key: "WARNING: ", start: re(`^WARNING: (?:at \S+ )?` + funcRE), title: "WARNING in $func"},
+	{kind: KindKASAN, key: "BUG: KASAN:", start: re(`^BUG: KASAN: (?P<what>[a-z-]+(?: [a-z-]+)?) in ` + funcRE), title: "KASAN: $what in $func", end: separator},
+	{kind: KindUBSAN, key: "UBSAN: ", start: re(`^UBSAN: (?P<what>[a-z- ]+?) in \S+`), title: "UBSAN: $what in $func", end: separator},
+	{kind: KindAtomicSleep, key: "BUG: sleeping function", start: re(`^BUG: sleeping function called from invalid context`), title: "BUG: sleeping function called from invalid context in $func"},
+	{kind: KindAtomicSleep, key: "BUG: scheduling while atomic", start: re(`^BUG: scheduling while atomic`), title: "BUG: scheduling while atomic in $func"},
+	{kind: KindAtomicSleep, key: "BUG: using ", start: re(`^BUG: (?P<what>using smp_processor_id\(\) in preemptible|using __this_cpu_\w+\(\) in preemptible)`), title: "BUG: $what in $func"},
+	{kind: KindSoftLockup, key: "BUG: soft lockup", start: re(`^(?:watchdog: )?BUG: soft lockup - CPU#\d+ stuck`), title: "BUG: soft lockup in $func"},
+	{kind: KindHardLockup, key: "hard LOCKUP", start: re(`^(?:NMI )?[Ww]atchdog(?::| detected) (?:Watchdog detected )?hard LOCKUP on cpu \d+`), title: "hard lockup in $func"},
+	{kind: KindHungTask, key: "INFO: task ", start: re(`^INFO: task \S+ blocked for more than \d+ seconds`), title: "INFO: task hung in $func"},
+	{kind: KindRCUStall, key: "INFO: rcu_", start: re(`^(?:rcu: )?INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected (?:expedited )?stalls?`), title: "INFO: rcu detected stall in $func"},
+	{kind: KindUsercopy, key: "usercopy: ", start: re(`^usercopy: Kernel memory (?P<what>exposure|overwrite) attempt detected`), title: "usercopy: kernel memory $what attempt in $func"},
+	{kind: KindRefcount, key: "refcount_t: ", start: re(`^refcount_t: (?P<what>[^.;]+)`), title: "refcount_t: $what in $func"},
+	{kind: KindListCorruption, key: " corruption", start: re(`^(?P<what>list_(?:add|del)) corruption`), title: "$what corruption in $func"},
+	{kind: KindBUG, key: "kernel BUG at ", start: re(`^kernel BUG at \S+:\d+!`), title: "kernel BUG in $func"},
+	{kind: KindOops, key: "BUG: kernel NULL pointer", start: re(`^BUG: kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
+	{kind: KindOops, key: "BUG: unable to handle", start: re(`^BUG: unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)`), title: "BUG: unable to handle page fault in $func"},
+	{kind: KindGPF, key: "general protection fault", start: re(`^general protection fault`), title: "general protection fault in $func"},
+	{kind: KindOops, key: " [#", start: re(`^(?:Oops|invalid opcode|stack segment|divide error|double fault): [0-9a-f]{4} \[#\d+\]`), title: "Oops in $func"},
+	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
+	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+)`), title: "BUG: $what in $func"},
+	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},
+}
+
+// separator is the ruler that closes sanitizer reports.
+var separator = re(`^={20,}$`)
+
+func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// genericFuncs are frames that report or route a fault rather than cause
+// it; the guilty function is the first frame that is none of them.
+var genericFuncs = re(`^(?:` +
+	`dump_stack(?:_lvl)?|show_stack|panic|nmi_panic|__warn|warn_slowpath_\w+|report_bug|handle_bug|` +
+	`exc_\w+|asm_exc_\w+|asm_sysvec_\w+|sysvec_\w+|__sysvec_\w+|do_error_trap|do_trap|die|__die\w*|oops_end|` +
+	`page_fault_oops|do_user_addr_fault|kernelmode_fixup_or_oops|__bad_area\w*|bad_area\w*|no_context|` +
+	`make_task_dead|do_exit|do_group_exit|` +
+	`usercopy_abort|__check_object_size|check_heap_object|__check_heap_object|_copy_to_user|_copy_from_user|` +
+	`__list_add_valid|__list_del_entry_valid|__list_add|list_add|refcount_warn_saturate|` +
+	`__schedule_bug|__schedule|schedule|schedule_timeout|schedule_preempt_disabled|io_schedule\w*|` +
+	`__wait_for_common|wait_for_common|do_wait_for_common|wait_for_completion\w*|msleep|usleep_range\w*|` +
+	`__might_sleep|__might_resched|___might_sleep|might_sleep|preempt_schedule\w*|` +
+	`_raw_spin_\w+|_raw_read_\w+|_raw_write_\w+|queued_spin_lock_slowpath|native_queued_spin_lock_slowpath|` +
+	`mutex_lock\w*|__mutex_lock\w*|mutex_unlock|down|down_(?:read|write|interruptible|killable|trylock|timeout)\w*|` +
+	`__cond_resched\w*|_cond_resched|__might_fault|might_fault|` +
+	`watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|__run_hrtimer|` +
+	`unknown_nmi_error|default_do_nmi|exc_nmi|end_repeat_nmi|nmi_handle|` +
+	`kasan_\w+|__kasan_\w+|__asan_\w+|print_report|ubsan_\w+|__ubsan_\w+|` +
+	`lock_acquire|lock_release|__lock_acquire|validate_chain|mark_lock\w*|` +
+	`print_(?:circular_bug|deadlock_bug|usage_bug|bad_irq_dependency|lock_contention_bug)\w*|` +
+	`check_(?:noncircular|prev_add|prevs_add|deadlock|irq_usage|usage_\w+)|` +
+	`__copy_overflow|copy_overflow|check_copy_size|` +
+	`rcu_\w+|print_cpu_stall\w*|` +
+	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
+	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +
+	`ret_from_fork|kthread|worker_thread|process_one_work` +
+	`)$`)
+
+// Lines that belong to a trace or a register dump: once a report's call
+// trace has begun, the first line that is none of these ends the report.
+var traceLine = re(`^(?:` +
+	`\s*(?:\? +)?[A-Za-z0-9_.$]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_]+\])?.*|` + // frame
+	`\s*\[<[0-9a-f]+>\].*|` + // old-style frame
+	`\s*</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF|DB|MCE|VC)>|` +
+	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
+	`\s*R\d+: .*|` +
+	`Call Trace:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
+	`CPU: \d+ PID: .*|Hardware name: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
+	`---\[ end .*` +
+	`)$`)
+
+// endMarker ends a report and belongs to it.
+var endMarker = re(`^---\[ end (?:trace|Kernel panic)`)
+
+// callTrace starts a report's call trace.
+var callTrace = re(`^\s*Call Trace:`)
+
+// ripLine names the faulting kernel code: "RIP: 0010:func+0x1/0x2 [mod]".
+var ripLine = re(`^\s*RIP: 0010:` + funcRE)
+
+// frameLine is one call trace frame; questionable frames start with "? ".
+var frameLine = re(`^\s*(?P<q>\? +)?` + funcRE)
+
+// taintedRE finds the taint flags on a "CPU: 0 PID: 1 Comm: x Tainted: G W OE 6.1.0" line.
+var taintedRE = re(`(?:Not tainted|Tainted: (?P<flags>[A-Z ]+?))(?:\s+\d+\.\d+|\s*$)`)

@@ -1,0 +1,242 @@
+package dmesg
+
+import (
+	"bytes"
+	"strings"
+	"time"
+)
+
+// Limits that keep a Scanner's memory bounded whatever it is fed.
+const (
+	maxReportLines = 400      // lines kept in one Finding.Report
+	maxReportBytes = 64 << 10 // bytes kept in one Finding.Report
+	maxPreTrace    = 80       // lines a report may run before its call trace
+	maxFindings    = 1000     // findings returned by one Scan
+)
+
+// Finding is one report the kernel printed.
+type Finding struct {
+	Kind Kind
+	// Title names the report and the function it happened in, like
+	// syzkaller: "WARNING in faultmod_ioctl".
+	Title string
+	// Report is the whole block as it was fed, header to end of trace.
+	Report string
+	// Line is the index of the report's first line among the lines fed.
+	Line int
+	// Time is the kernel timestamp of the first line; zero if it had none.
+	Time time.Duration
+	// Func is the guilty function, Module its module when the trace names
+	// one ("func+0x1/0x2 [module]"); empty when unknown or built in.
+	Func   string
+	Module string
+	// Taint holds the flags of the report's "Tainted:" line, e.g.
+	// "G W OE"; empty when the kernel was not tainted or did not say.
+	Taint string
+}
+
+// Scanner finds reports in a kernel log fed one line at a time, such as
+// console lines or /dev/kmsg records as they arrive. It keeps only the
+// report in progress. A Scanner is not safe for concurrent use.
+type Scanner struct {
+	n    int     // lines fed so far
+	cur  *report // the report in progress
+	last string  // latest taint flags seen
+}
+
+// report is a Finding being assembled.
+type report struct {
+	f        Finding
+	pat      *pattern
+	groups   map[string]string
+	lines    []string
+	size     int
+	inTrace  bool // "Call Trace:" seen
+	preTrace int  // lines before the trace
+	ripFunc  string
+	ripMod   string
+	frames   [][2]string // non-questionable frames: func, module
+}
+
+// Scan returns the reports in a whole log.
+func Scan(log []byte) []Finding {
+	var s Scanner
+	var out []Finding
+	for len(log) > 0 && len(out) < maxFindings {
+		line := log
+		if i := bytes.IndexByte(log, '\n'); i >= 0 {
+			line, log = log[:i], log[i+1:]
+		} else {
+			log = nil
+		}
+		out = append(out, s.Feed(line)...)
+	}
+	out = append(out, s.Flush()...)
+	if len(out) > maxFindings {
+		out = out[:maxFindings]
+	}
+	return out
+}
+
+// Feed adds one line (its trailing newline optional) and returns the
+// findings it completed: at most two, the report it ended and, for
+// one-line reports, itself.
+func (s *Scanner) Feed(b []byte) []Finding {
+	return s.feed(parseLine(b))
+}
+
+// FeedRecord adds one /dev/kmsg record given as its text and timestamp,
+// as the guest agent's kmsg events carry it.
+func (s *Scanner) FeedRecord(text string, ts time.Duration) []Finding {
+	l := parseLine([]byte(text))
+	l.text = strings.TrimRight(l.raw, " \t")
+	l.ts, l.hasTS = ts, true
+	return s.feed(l)
+}
+
+func (s *Scanner) feed(l logLine) []Finding {
+	idx := s.n
+	s.n++
+	if flags, ok := taintFlags(l.text); ok {
+		s.last = flags
+	}
+	var out []Finding
+	if s.cur != nil {
+		done, consumed := s.cur.add(l)
+		if done {
+			out = append(out, s.cur.finish())
+			s.cur = nil
+		}
+		if consumed {
+			return out
+		}
+	}
+	pat, groups := match(l.text)
+	if pat == nil {
+		return out
+	}
+	r := &report{pat: pat, groups: groups}
+	r.f.Kind, r.f.Line = pat.kind, idx
+	if l.hasTS {
+		r.f.Time = l.ts
+	}
+	r.append(l.raw)
+	if pat.single {
+		return append(out, r.finish())
+	}
+	s.cur = r
+	return out
+}
+
+// Flush ends the report in progress, at the end of a log.
+func (s *Scanner) Flush() []Finding {
+	if s.cur == nil {
+		return nil
+	}
+	f := s.cur.finish()
+	s.cur = nil
+	return []Finding{f}
+}
+
+// Taint returns the taint flags of the latest "Tainted:" line fed, or ""
+// if the kernel said it was not tainted or never said.
+func (s *Scanner) Taint() string { return s.last }
+
+// match finds the first pattern whose header matches text.
+func match(text string) (*pattern, map[string]string) {
+	for i := range patterns {
+		p := &patterns[i]
+		if !strings.Contains(text, p.key) {
+			continue
+		}
+		m := p.start.FindStringSubmatch(text)
+		if m == nil {
+			continue
+		}
+		groups := map[string]string{}
+		for j, name := range p.start.SubexpNames() {
+			if name != "" && m[j] != "" {
+				groups[name] = m[j]
+			}
+		}
+		return p, groups
+	}
+	return nil, nil
+}
+
+// add offers line l to the report. done: the report is over. consumed:
+// the line belongs to it; otherwise the caller looks at it afresh.
+func (r *report) add(l logLine) (done, consumed bool) {
+	text := l.text
+	if r.pat.end != nil {
+		if r.pat.end.MatchString(text) {
+			r.append(l.raw)
+			return true, true
+		}
+	} else if r.inTrace {
+		if !traceLine.MatchString(text) {
+			return true, false
+		}
+	} else if pat, groups := match(text); pat != nil && pat.kind != KindTaint {
+		// A second header before any trace is the same report told
+		// twice ("usercopy: ..." then "kernel BUG at ..."): keep the
+		// first header's kind and take a function the second names.
+		if r.groups["func"] == "" && groups["func"] != "" {
+			r.groups["func"], r.groups["module"] = groups["func"], groups["module"]
+		}
+	}
+	r.append(l.raw)
+	r.note(text)
+	switch {
+	case endMarker.MatchString(text):
+		return true, true
+	case len(r.lines) >= maxReportLines || r.size >= maxReportBytes:
+		return true, true
+	case !r.inTrace:
+		r.preTrace++
+		if r.preTrace > maxPreTrace {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+func (r *report) append(raw string) {
+	if len(r.lines) < maxReportLines && r.size+len(raw) < maxReportBytes {
+		r.lines = append(r.lines, raw)
+		r.size += len(raw) + 1
+	}
+}
+
+// note records what a report line says about where the fault happened.
+func (r *report) note(text string) {
+	if callTrace.MatchString(text) {
+		r.inTrace = true
+		return
+	}
+	if flags, ok := taintFlags(text); ok && r.f.Taint == "" {
+		r.f.Taint = flags
+	}
+	if m := ripLine.FindStringSubmatch(text); m != nil && r.ripFunc == "" {
+		r.ripFunc, r.ripMod = m[1], m[2]
+		return
+	}
+	if !r.inTrace {
+		return
+	}
+	if m := frameLine.FindStringSubmatch(text); m != nil && m[1] == "" && len(r.frames) < 64 {
+		r.frames = append(r.frames, [2]string{m[2], m[3]})
+	}
+}
+
+// taintFlags returns the flags of a "Tainted: G W OE" or "Not tainted" line.
+func taintFlags(text string) (string, bool) {
+	if !strings.Contains(text, "ainted") {
+		return "", false
+	}
+	m := taintedRE.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return strings.Join(strings.Fields(m[1]), " "), true
+}

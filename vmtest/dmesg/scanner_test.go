@@ -1,0 +1,158 @@
+package dmesg
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		text string
+		ts   time.Duration
+	}{
+		{"[    2.178450] BUG: x\r\n", "BUG: x", 2178450 * time.Microsecond},
+		{"<4>[   21.158309]       Tainted: G", "      Tainted: G", 21158309 * time.Microsecond},
+		{"[    1.000000][  T83] WARNING: y", "WARNING: y", time.Second},
+		{"4,350,1651149,-;WARNING: CPU: 0", "WARNING: CPU: 0", 1651149 * time.Microsecond},
+		{"4,350,1651149,c,caller=T83;frag", "frag", 1651149 * time.Microsecond},
+		{"plain text", "plain text", 0},
+		{"[not a time] x", "[not a time] x", 0},
+		{"a,b,c,d;e", "a,b,c,d;e", 0},
+	}
+	for _, tt := range tests {
+		l := parseLine([]byte(tt.in))
+		if l.text != tt.text || l.ts != tt.ts {
+			t.Errorf("parseLine(%q) = %q at %v, want %q at %v", tt.in, l.text, l.ts, tt.text, tt.ts)
+		}
+	}
+}
+
+func TestCleanFunc(t *testing.T) {
+	for in, want := range map[string]string{
+		"faultmod_ioctl.cold":        "faultmod_ioctl",
+		"foo.isra.0":                 "foo",
+		"bar.constprop.0.isra.0":     "bar",
+		"__check_object_size.part.0": "__check_object_size",
+		"plain":                      "plain",
+		"x.coldish":                  "x.coldish",
+	} {
+		if got := cleanFunc(in); got != want {
+			t.Errorf("cleanFunc(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Without a guilty function the title is the header's own words.
+func TestTitleWithoutFunction(t *testing.T) {
+	fs := Scan([]byte("[    1.0] BUG: scheduling while atomic: swapper/0/0x00000002\n[    1.1] unrelated\n"))
+	if len(fs) != 1 || fs[0].Title != "BUG: scheduling while atomic" || fs[0].Func != "" {
+		t.Fatalf("findings: %+v", fs)
+	}
+}
+
+// A header whose trace never comes is closed after maxPreTrace lines, and
+// a report never grows past its bounds however long the trace.
+func TestReportsAreBounded(t *testing.T) {
+	var log bytes.Buffer
+	log.WriteString("WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n")
+	for range maxPreTrace + 10 {
+		log.WriteString("some unrelated line\n")
+	}
+	log.WriteString("BUG: kernel NULL pointer dereference, address: 0000000000000000\nCall Trace:\n")
+	for range 10 * maxReportLines {
+		log.WriteString(" g+0x1/0x2 [m]\n")
+	}
+	fs := Scan(log.Bytes())
+	if len(fs) < 2 || fs[0].Kind != KindWarning || fs[1].Kind != KindOops {
+		t.Fatalf("got %s", render(fs))
+	}
+	for _, f := range fs {
+		if n := strings.Count(f.Report, "\n") + 1; n > maxReportLines || len(f.Report) > maxReportBytes {
+			t.Errorf("%s: %d lines, %d bytes", f.Title, n, len(f.Report))
+		}
+	}
+}
+
+func TestScannerTaint(t *testing.T) {
+	var s Scanner
+	s.Feed([]byte("[    1.0] CPU: 0 PID: 83 Comm: init Tainted: G        W  OE      6.1.0-57-amd64 #1"))
+	if got := s.Taint(); got != "G W OE" {
+		t.Errorf("Taint() = %q, want %q", got, "G W OE")
+	}
+	s.Feed([]byte("CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.1.0-57-amd64 #1"))
+	if got := s.Taint(); got != "" {
+		t.Errorf("Taint() = %q after Not tainted", got)
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	logs, _ := filepath.Glob(filepath.Join("testdata", "report", "*.*"))
+	for _, p := range logs {
+		if strings.HasSuffix(p, ".want") || strings.HasSuffix(p, ".md") {
+			continue
+		}
+		// Seeds are the reports, not whole logs: small inputs keep the
+		// fuzzer fast, and the reports hold all the structure.
+		if b, err := os.ReadFile(p); err == nil {
+			for _, fd := range Scan(b) {
+				f.Add([]byte(fd.Report))
+			}
+		}
+	}
+	f.Add([]byte("WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2 [m]\nCall Trace:\n ? x+0x1/0x2\n"))
+	f.Fuzz(func(t *testing.T, log []byte) {
+		fs := Scan(log)
+		if len(fs) > maxFindings {
+			t.Fatalf("%d findings", len(fs))
+		}
+		lines := bytes.Count(log, []byte("\n")) + 1
+		for _, fd := range fs {
+			if len(fd.Report) > maxReportBytes || len(fd.Title) > maxTitle {
+				t.Fatalf("unbounded finding: %d-byte report, %q", len(fd.Report), fd.Title)
+			}
+			if fd.Line < 0 || fd.Line >= lines {
+				t.Fatalf("line %d of %d", fd.Line, lines)
+			}
+			if fd.Title == "" {
+				t.Fatalf("empty title for %s", fd.Kind)
+			}
+		}
+	})
+}
+
+// Records from the agent's kmsg events carry their time beside the text,
+// and their text is never a prefixed console line.
+func TestFeedRecord(t *testing.T) {
+	var s Scanner
+	recs := []string{
+		"WARNING: CPU: 0 PID: 83 at drv.c:12 drv_ioctl+0x1e6/0x3c8 [drv]",
+		"Call Trace:",
+		" <TASK>",
+		" drv_ioctl+0x1e6/0x3c8 [drv]",
+		" </TASK>",
+		"---[ end trace 0000000000000000 ]---",
+	}
+	var fs []Finding
+	for i, r := range recs {
+		fs = append(fs, s.FeedRecord(r, time.Duration(i+1)*time.Second)...)
+	}
+	if len(fs) != 1 || fs[0].Title != "WARNING in drv_ioctl" || fs[0].Module != "drv" || fs[0].Time != time.Second {
+		t.Fatalf("findings: %+v", fs)
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	log, err := os.ReadFile(filepath.Join("testdata", "report", "faultmod-oops.console"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(log)))
+	for b.Loop() {
+		Scan(log)
+	}
+}
