@@ -18,7 +18,7 @@ FUZZTIME ?= 60s
 DEB_DEPS := qemu-system-x86 make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates
 
-.PHONY: all deps build run test unit vet lint fuzz bench soak clean
+.PHONY: all deps build run test unit vet lint fuzz bench clean
 
 all: build
 
@@ -52,3 +52,6 @@ fuzz:
 clean:
 	rm -rf bin $(OUT)
 
+
+bench: deps
+	$(GO) run ./bench -rounds 3

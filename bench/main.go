@@ -1,0 +1,318 @@
+// Command bench measures kmodvm's speed targets on this machine and writes
+// bench/RESULTS.md: the framework cost (a warm `kmodvm run` of a do-nothing
+// module and one empty test, over the floor of the same kernels booting a
+// trivial init that powers off, as many at a time as there are CPUs), the
+// warm guest-image build, warm kernel fetches, and the bundled suite's run.
+//
+// Rounds alternate floor and framework so that machine noise hits both;
+// ratios are taken within a round and the median reported.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+func main() {
+	rounds := flag.Int("rounds", 3, "alternating rounds of floor and framework")
+	out := flag.String("out", "bench/RESULTS.md", "results file")
+	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels, ","), "kernel selectors")
+	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
+	flag.Parse()
+	ctx := context.Background()
+	sels := strings.Split(*kernels, ",")
+
+	cache := kernel.DefaultCacheDir()
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
+	var ks []*kernel.Kernel
+	for _, s := range sels {
+		sel, err := kernel.ParseSelector(s)
+		check(err)
+		k, err := f.Fetch(ctx, sel)
+		check(err)
+		ks = append(ks, k)
+	}
+	warmFetch := timeIt(func() {
+		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
+		for _, s := range sels {
+			sel, _ := kernel.ParseSelector(s)
+			_, err := g.Fetch(ctx, sel)
+			check(err)
+		}
+	})
+
+	tmp, err := os.MkdirTemp("", "kmodvm-bench-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	var colds []coldFetch
+	if *cold {
+		colds = coldFetches(ctx, filepath.Join(tmp, "cold-cache"), sels)
+	}
+	floorImg := buildFloorImage(tmp)
+
+	cfg := vmtest.Config{
+		Kernels: sels, Modules: []string{"bench/nopmod"}, Tests: []string{"bench/emptytest"},
+		OutDir: filepath.Join(tmp, "out"),
+	}
+	log.Print("warm-up run")
+	rep, err := vmtest.RunMatrix(ctx, cfg)
+	check(err)
+	if rep.Failed() {
+		log.Fatalf("warm-up run failed: %+v", rep.Kernels)
+	}
+
+	var floors, frames, ratios []float64
+	for i := 0; i < *rounds; i++ {
+		fl := timeIt(func() { floor(ctx, ks, floorImg) })
+		fr := timeIt(func() {
+			rep, err := vmtest.RunMatrix(ctx, cfg)
+			check(err)
+			if rep.Failed() {
+				log.Fatal("framework run failed")
+			}
+		})
+		log.Printf("round %d: floor %.2fs, framework %.2fs, ratio %.2f", i+1, fl, fr, fr/fl)
+		floors, frames, ratios = append(floors, fl), append(frames, fr), append(ratios, fr/fl)
+	}
+
+	imageWarm := warmImage(ctx, cache, ks[0], rep)
+
+	log.Print("bundled suite")
+	suite := vmtest.Config{Kernels: sels, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"}, OutDir: filepath.Join(tmp, "suite")}
+	var suiteRep = mustRun(ctx, suite)
+	suiteTime := suiteRep.Finished.Sub(suiteRep.Started).Seconds()
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine())
+	fmt.Fprintf(&b, "## Framework cost (goal: within 1.3x of the floor)\n\n")
+	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, PVH vmlinux, 256 MiB.\n", strings.Join(names(ks), ", "), runtime.NumCPU())
+	fmt.Fprintf(&b, "Floor: each kernel boots a static init that powers off at once (same QEMU command line as kmodvm's).\n")
+	fmt.Fprintf(&b, "Framework: a warm `kmodvm run` equivalent (vmtest.RunMatrix) with a do-nothing module (bench/nopmod) and one empty test (bench/emptytest): fetch from cache, module build, image, boot, load, test, unload, power-off.\n\n")
+	fmt.Fprintf(&b, "| round | floor (s) | framework (s) | ratio |\n|---|---|---|---|\n")
+	for i := range floors {
+		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f |\n", i+1, floors[i], frames[i], ratios[i])
+	}
+	fmt.Fprintf(&b, "| **median** | %.2f | %.2f | **%.2f** |\n\n", median(floors), median(frames), median(ratios))
+	fmt.Fprintf(&b, "## Other measurements\n\n| what | value |\n|---|---|\n")
+	fmt.Fprintf(&b, "| warm guest-image build for one kernel (goal < 0.2 s) | %.3f s |\n", imageWarm)
+	fmt.Fprintf(&b, "| warm fetch of %d kernels, offline | %.2f s |\n", len(ks), warmFetch)
+	fmt.Fprintf(&b, "| bundled mmapdrv suite on %d kernels (warm, W=0) | %.1f s |\n", len(ks), suiteTime)
+	for _, k := range suiteRep.Kernels {
+		c := k.Counts()
+		fmt.Fprintf(&b, "| %s: suite | %s, %d passed, %d skipped; boot %.1f s, tests %.1f s |\n", k.Name, k.Status, c.Pass, c.Skip, k.Timing.Boot, k.Timing.Tests)
+	}
+	b.WriteString("\n## Kernels: cold fetch and size on disk\n\n")
+	b.WriteString("Cold: an empty cache, the archive index updated first (not counted per kernel), packages downloaded, verified, unpacked, depmod, vmlinux extracted.\n\n")
+	b.WriteString("| kernel | cold fetch (s) | download (MB) | cache entry on disk |\n|---|---|---|---|\n")
+	for i, k := range ks {
+		c := coldFetch{secs: -1}
+		if i < len(colds) {
+			c = colds[i]
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.Name, orDash(c.secs, "%.1f"), orDash(c.mb, "%.0f"), du(k.Dir))
+	}
+	if len(colds) > 0 {
+		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", colds[0].index)
+	}
+	check(os.WriteFile(*out, []byte(b.String()), 0o644))
+	fmt.Print(b.String())
+}
+
+type coldFetch struct{ secs, mb, index float64 }
+
+// coldFetches fetches each kernel into an empty cache and times it.
+func coldFetches(ctx context.Context, dir string, sels []string) []coldFetch {
+	defer os.RemoveAll(dir)
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: os.Stderr}
+	index := timeIt(func() {
+		_, err := f.Index(ctx)
+		check(err)
+	})
+	var out []coldFetch
+	for _, s := range sels {
+		sel, err := kernel.ParseSelector(s)
+		check(err)
+		b, err := f.Resolve(ctx, sel)
+		check(err)
+		var size int64
+		for _, p := range b.Packages {
+			size += p.Size
+		}
+		secs := timeIt(func() {
+			_, err := f.FetchBuild(ctx, b)
+			check(err)
+		})
+		out = append(out, coldFetch{secs: secs, mb: float64(size) / 1e6, index: index})
+	}
+	return out
+}
+
+func orDash(v float64, format string) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func mustRun(ctx context.Context, cfg vmtest.Config) *report.Report {
+	rep, err := vmtest.RunMatrix(ctx, cfg)
+	check(err)
+	return rep
+}
+
+// floor boots every kernel with the power-off init, one per CPU at a time.
+func floor(ctx context.Context, ks []*kernel.Kernel, img string) {
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for _, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := qemu.Run(ctx, qemu.Config{Kernel: k.BootImage(), Initrd: img, Timeout: 2 * time.Minute})
+			check(err)
+			if res.Exit != qemu.ExitPoweroff {
+				log.Fatalf("floor VM of %s ended %s: %s", k.Name, res.Exit, res.Stderr)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// warmImage times the guest image build for one kernel when every layer is
+// cached, as RunMatrix does it.
+func warmImage(ctx context.Context, cache string, k *kernel.Kernel, rep *report.Report) float64 {
+	b := &initramfs.Builder{CacheDir: cache}
+	var ko []string
+	for _, kr := range rep.Kernels {
+		if kr.Name == k.Name && kr.Build != nil {
+			p, _ := filepath.Glob(filepath.Join(filepath.Dir(kr.Build.Log), "build", "0", "src", "*.ko"))
+			ko = p
+		}
+	}
+	dir, err := os.MkdirTemp("", "kmodvm-bench-image-")
+	check(err)
+	defer os.RemoveAll(dir)
+	build := func() {
+		base, err := b.Base(ctx)
+		check(err)
+		tl, bins, err := b.Tests(ctx, []initramfs.TestPackage{{Dir: "bench/emptytest"}})
+		check(err)
+		kl, mods, err := b.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: ko})
+		check(err)
+		run := filepath.Join(dir, "run.cpio")
+		check(initramfs.WriteRun(run, event.RunConfig{Modules: mods, Tests: bins, Unload: true}))
+		check(initramfs.Concat(filepath.Join(dir, "image.cpio"), append(append([]string{base}, tl...), kl, run)...))
+	}
+	build() // make sure every layer is cached
+	var ts []float64
+	for i := 0; i < 5; i++ {
+		ts = append(ts, timeIt(build))
+	}
+	return median(ts)
+}
+
+func buildFloorImage(dir string) string {
+	bin := filepath.Join(dir, "init")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./bench/floorinit")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log.Fatalf("build floor init: %v\n%s", err, out)
+	}
+	content, err := os.ReadFile(bin)
+	check(err)
+	path := filepath.Join(dir, "floor.cpio")
+	fh, err := os.Create(path)
+	check(err)
+	defer fh.Close()
+	w := cpio.Newc.Writer(fh)
+	check(cpio.WriteRecordsAndDirs(w, []cpio.Record{
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.StaticFile("init", string(content), 0o755),
+	}))
+	check(cpio.WriteTrailer(w))
+	return path
+}
+
+func machine() string {
+	var b strings.Builder
+	model := "unknown"
+	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(ci), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, model, _ = strings.Cut(l, ":")
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "- CPU: %s, %d cores visible\n", strings.TrimSpace(model), runtime.NumCPU())
+	if mi, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fmt.Fprintf(&b, "- %s\n", strings.Join(strings.Fields(strings.Split(string(mi), "\n")[0]), " "))
+	}
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		fmt.Fprintf(&b, "- host kernel: %s", out)
+	}
+	if out, err := exec.Command("qemu-system-x86_64", "--version").Output(); err == nil {
+		fmt.Fprintf(&b, "- %s\n", strings.Split(string(out), "\n")[0])
+	}
+	fmt.Fprintf(&b, "- Go %s; accelerator: %s\n", runtime.Version(), qemu.AccelAuto.Resolve())
+	return b.String()
+}
+
+func du(dir string) string {
+	out, err := exec.Command("du", "-sh", dir).Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(out))[0]
+}
+
+func names(ks []*kernel.Kernel) []string {
+	var n []string
+	for _, k := range ks {
+		n = append(n, k.Name)
+	}
+	return n
+}
+
+func timeIt(fn func()) float64 {
+	t := time.Now()
+	fn()
+	return time.Since(t).Seconds()
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}

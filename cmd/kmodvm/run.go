@@ -1,0 +1,278 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/spf13/cobra"
+)
+
+type runFlags struct {
+	kernels     []string
+	modules     []string
+	params      []string
+	tests       []string
+	testArgs    []string
+	jobs        int
+	accel       string
+	timeout     time.Duration
+	testTimeout time.Duration
+	memory      int
+	out         string
+	junit       string
+	json        string
+	markdown    string
+	werror, w1  bool
+	shard       string
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Build, load and test modules on a kernel matrix",
+		Long: `Build each module for each kernel, boot the kernel in QEMU with the modules
+and the Go test packages, and report per kernel and per test.
+
+With no flags it runs the bundled mmapdrv module and its suite on the default
+matrix (5.10, 6.1, 6.12, 7.3).
+
+Exit status: 0 all passed, 1 a build, load or test failed, 2 usage or
+configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected arguments %q (use --kernels, --module, --tests)", args)
+			}
+			return runRun(cmd, g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.kernels, "kernels", "k", nil, "kernel selectors, comma-separated (default 5.10,6.1,6.12,7.3)")
+	fl.StringArrayVarP(&f.modules, "module", "m", nil, "module source directory (repeatable; default kmod)")
+	fl.StringArrayVarP(&f.params, "param", "p", nil, "module parameter module.name=value (repeatable)")
+	fl.StringArrayVarP(&f.tests, "tests", "t", nil, "Go test package directory run in the guest (repeatable; default guest/mmapdrv)")
+	fl.StringArrayVar(&f.testArgs, "test-arg", nil, "argument for every guest test binary, e.g. -test.run=TestMmap (repeatable)")
+	fl.IntVarP(&f.jobs, "jobs", "j", 0, "kernels run at once (default: one per CPU)")
+	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run (default: from --test-timeout)")
+	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM)")
+	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256)")
+	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
+	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
+	fl.StringVar(&f.json, "json", "", "write the JSON report to this file")
+	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
+	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
+	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
+	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
+	return cmd
+}
+
+func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
+	if len(f.modules) == 0 && len(f.tests) == 0 {
+		root, err := bundledRoot()
+		if err != nil {
+			return usagef("no --module or --tests given and the bundled example was not found: %v", err)
+		}
+		f.modules = []string{filepath.Join(root, "kmod")}
+		f.tests = []string{filepath.Join(root, "guest", "mmapdrv")}
+	}
+	if f.out == "" {
+		f.out = "kmodvm-out"
+	}
+	kernels := f.kernels
+	if f.shard != "" {
+		i, n, err := vmtest.ParseShard(f.shard)
+		if err != nil {
+			return usageError{err}
+		}
+		if len(kernels) == 0 {
+			kernels = vmtest.DefaultKernels
+		}
+		if kernels = vmtest.Shard(kernels, i, n); len(kernels) == 0 {
+			return usagef("--shard %s selects no kernel", f.shard)
+		}
+	}
+	out, err := filepath.Abs(f.out)
+	if err != nil {
+		return err
+	}
+	var log io.Writer = os.Stderr
+	if g.quiet {
+		log = nil
+	}
+	w := cmd.ErrOrStderr()
+	prog := newProgress(w, g.quiet)
+	cfg := vmtest.Config{
+		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
+		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory,
+		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Offline: g.offline,
+		Progress: prog.step, Log: log,
+	}
+	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
+	if err != nil {
+		var ce *vmtest.ErrConfig
+		if errors.As(err, &ce) {
+			return usageError{err}
+		}
+		return err
+	}
+	rep.Host.Command = strings.Join(os.Args, " ")
+	rep.Host.Shard = f.shard
+	paths, werr := writeReports(rep, out, f)
+	printSummary(cmd.OutOrStdout(), rep, g.verbose)
+	for _, p := range paths {
+		fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", p)
+	}
+	if werr != nil {
+		return &exitError{code: exitInfra, err: werr}
+	}
+	switch {
+	case rep.Partial:
+		return &exitError{code: exitInfra, err: errors.New("interrupted: the reports are partial")}
+	case rep.InfraError():
+		return &exitError{code: exitInfra, err: errors.New("infrastructure error on some kernels (see above)")}
+	case rep.Failed():
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+// writeReports writes report.json into the artifacts directory and the
+// reports the flags ask for.
+func writeReports(rep *report.Report, out string, f *runFlags) ([]string, error) {
+	type target struct {
+		path   string
+		render func(io.Writer) error
+	}
+	targets := []target{{filepath.Join(out, "report.json"), rep.WriteJSON}}
+	if f.json != "" {
+		targets = append(targets, target{f.json, rep.WriteJSON})
+	}
+	if f.junit != "" {
+		targets = append(targets, target{f.junit, rep.WriteJUnit})
+	}
+	if f.markdown != "" {
+		targets = append(targets, target{f.markdown, rep.WriteMarkdown})
+	}
+	var paths []string
+	var errs []error
+	for _, t := range targets {
+		if err := report.WriteFile(t.path, t.render); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		paths = append(paths, t.path)
+	}
+	return paths, errors.Join(errs...)
+}
+
+// bundledRoot finds the kmodvm source tree for the default example: the
+// working directory or one of its parents.
+func bundledRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "kmod", "mmapdrv.c")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run kmodvm from the kmodvm source tree, or pass --module and --tests")
+		}
+		dir = parent
+	}
+}
+
+// progress prints one line per kernel step, for logs and terminals alike.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	quiet bool
+	start time.Time
+	last  map[string]vmtest.Phase
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	return &progress{w: w, quiet: quiet, start: time.Now(), last: map[string]vmtest.Phase{}}
+}
+
+func (p *progress) step(s vmtest.Step) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.Phase == vmtest.PhaseTests && s.Detail != "" && p.last[s.Kernel] == vmtest.PhaseTests {
+		return // one line per phase; per-test counts are for the live view
+	}
+	p.last[s.Kernel] = s.Phase
+	detail := ""
+	if s.Detail != "" {
+		detail = " " + s.Detail
+	}
+	fmt.Fprintf(p.w, "[%6.1fs] %-24s %s%s\n", s.At.Sub(p.start).Seconds(), s.Kernel, s.Phase, detail)
+}
+
+// printSummary prints each kernel's verdict, its failed tests and its
+// findings.
+func printSummary(w io.Writer, rep *report.Report, verbose bool) {
+	fmt.Fprintln(w)
+	for _, k := range rep.Kernels {
+		c := k.Counts()
+		fmt.Fprintf(w, "%s %-24s %-5s %d passed, %d failed, %d skipped  (fetch %.1fs, build %.1fs, boot %.1fs, tests %.1fs)\n",
+			report.Mark(k.Status), k.Name, k.Status, c.Pass, c.Fail+c.Other, c.Skip, k.Timing.Fetch, k.Timing.Build, k.Timing.Boot, k.Timing.Tests)
+		if k.Error != "" {
+			fmt.Fprintf(w, "    %s\n", indent(k.Error, "    "))
+		}
+		if k.Build != nil {
+			for _, d := range k.Build.Warnings {
+				fmt.Fprintf(w, "    %s\n", d)
+			}
+		}
+		for _, t := range k.Tests {
+			if t.Status.Failed() || (verbose && t.Status != report.Pass) {
+				fmt.Fprintf(w, "    %s %s: %s\n", report.Mark(t.Status), t.Name, t.Status)
+				if verbose {
+					fmt.Fprintf(w, "        %s\n", indent(strings.TrimSpace(t.Output), "        "))
+				}
+			}
+		}
+		for _, f := range k.Findings {
+			if f.Kind == "taint" && !verbose {
+				continue // out-of-tree modules always taint the kernel
+			}
+			where := "outside any test"
+			if f.Test != "" {
+				where = "during " + f.Test
+			}
+			fmt.Fprintf(w, "    🐞 %s: %s (%s)\n", f.Kind, f.Title, where)
+		}
+		if len(k.Files) > 0 && k.Status != report.Pass {
+			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))
+		}
+	}
+}
+
+func firstFile(m map[string]string) string {
+	for _, name := range []string{"console.log", "build.log"} {
+		if p, ok := m[name]; ok {
+			return p
+		}
+	}
+	for _, p := range m {
+		return p
+	}
+	return ""
+}
+
+func indent(s, prefix string) string { return strings.ReplaceAll(s, "\n", "\n"+prefix) }

@@ -1,0 +1,209 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// maxBootAttempts: a VM that never reaches the agent, or a QEMU that dies,
+// is an infrastructure error and is tried once more.
+const maxBootAttempts = 2
+
+// boot runs the VM (again, once, if the infrastructure failed) and fills
+// kr with what happened.
+func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, kr *report.Kernel, dir string) {
+	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
+		res, col, console, err := r.bootOnce(ctx, k, image, cfg, dir, kr.Name)
+		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
+		if infra && attempt < maxBootAttempts && ctx.Err() == nil {
+			continue
+		}
+		r.settle(k, res, col, console, err, attempt, kr, dir)
+		return
+	}
+}
+
+// bootOnce runs one VM, decoding its events as they arrive.
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, dir, name string) (*qemu.Result, *collector, []byte, error) {
+	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
+		os.Remove(filepath.Join(dir, n))
+	}
+	consoleFile, err := os.Create(filepath.Join(dir, "console.log"))
+	if err != nil {
+		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
+	}
+	defer consoleFile.Close()
+	eventsFile, err := os.Create(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
+	}
+	defer eventsFile.Close()
+	dmesgFile, err := os.Create(filepath.Join(dir, "dmesg.txt"))
+	if err != nil {
+		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
+	}
+	defer dmesgFile.Close()
+
+	var console bytes.Buffer
+	var consoleMu sync.Mutex
+	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(name, PhaseTests, d) })
+	pr, pw := io.Pipe()
+	decoded := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		dec := event.NewDecoder(pr)
+		for {
+			ev, err := dec.Next()
+			if err != nil {
+				io.Copy(io.Discard, pr)
+				col.stats = dec.Stats()
+				return
+			}
+			if ev.Type == event.Hello {
+				r.step(name, PhaseTests, "")
+			}
+			col.handle(ev)
+		}
+	}()
+	r.step(name, PhaseBoot, "")
+	vmStart := time.Now()
+	res, err := qemu.Run(ctx, qemu.Config{
+		Kernel:    k.BootImage(),
+		Initrd:    image,
+		MemoryMiB: r.cfg.MemoryMiB,
+		Accel:     r.accel,
+		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, &console)},
+		Events:    io.MultiWriter(eventsFile, pw),
+		SystemMap: k.SystemMap,
+		Timeout:   r.cfg.vmTimeout(r.accel, len(cfg.Tests)),
+	})
+	pw.Close()
+	<-decoded
+	if res == nil {
+		res = &qemu.Result{Exit: qemu.ExitQEMUError}
+	}
+	if col.hello {
+		col.kernel.Timing.Boot = col.helloAt.Sub(vmStart).Seconds()
+		col.kernel.Timing.Tests = time.Since(col.helloAt).Seconds()
+	}
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
+	return res, col, console.Bytes(), err
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// settle turns a VM's end and its events into the kernel's verdict.
+func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string) {
+	kr.Files["console.log"] = filepath.Join(dir, "console.log")
+	kr.Files["events.jsonl"] = filepath.Join(dir, "events.jsonl")
+	kr.Files["dmesg.txt"] = filepath.Join(dir, "dmesg.txt")
+	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files["console.log"]}
+	kr.Boot = b
+	kr.Modules = col.kernel.Modules
+	kr.Timing.Boot, kr.Timing.Tests = col.kernel.Timing.Boot, col.kernel.Timing.Tests
+	col.kernel = kr
+	vmEnd := report.Crash
+	switch {
+	case err != nil:
+		b.Status, b.Error = report.Error, err.Error()
+	case res.Exit == qemu.ExitPanic:
+		b.Status, b.Error, vmEnd = report.Crash, "kernel panic: "+strings.TrimSpace(res.Panic), report.Crash
+	case res.Exit == qemu.ExitTimeout:
+		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
+		b.Hang = hangReport(res)
+	case res.Exit == qemu.ExitCanceled:
+		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
+	case !col.hello:
+		b.Status, b.Error = report.Error, fmt.Sprintf("the guest agent never started (QEMU: %s, %s); see console.log", res.Exit, res.ExitStatus)
+		if res.Stderr != "" {
+			b.Error += ": " + strings.TrimSpace(res.Stderr)
+		}
+	case res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError:
+		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU died (%s): %s", res.ExitStatus, strings.TrimSpace(res.Stderr))
+	case res.Exit == qemu.ExitReset:
+		b.Status, b.Error = report.Crash, "the guest reset (triple fault or reboot)"
+	case !col.done:
+		b.Status, b.Error = report.Crash, "the guest powered off without finishing"
+	}
+	col.finish(console, vmEnd)
+	if col.stats.Garbage+col.stats.Truncated+col.stats.Oversized > 0 {
+		b.Error = strings.TrimSpace(b.Error + fmt.Sprintf(" (event channel: %d garbage, %d truncated, %d oversized lines skipped)",
+			col.stats.Garbage, col.stats.Truncated, col.stats.Oversized))
+	}
+	kr.Status, kr.Error = verdict(kr, col)
+}
+
+// verdict decides a kernel's status from its parts.
+func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
+	b := kr.Boot
+	if b.Status == report.Error {
+		return report.Error, b.Error
+	}
+	var why []string
+	if b.Status != report.Pass {
+		why = append(why, b.Error)
+	}
+	if col.doneErr != "" {
+		why = append(why, "agent: "+col.doneErr)
+	}
+	for _, m := range kr.Modules {
+		if m.Load != report.Pass {
+			why = append(why, fmt.Sprintf("loading %s failed: %s", m.Name, m.Error))
+		}
+	}
+	nfail := 0
+	for _, t := range kr.Tests {
+		if t.Status.Failed() {
+			nfail++
+		}
+	}
+	if nfail > 0 {
+		why = append(why, fmt.Sprintf("%d test(s) failed", nfail))
+	}
+	for _, f := range kr.Findings {
+		if f.Test == "" && f.Kind != report.KindTaint {
+			why = append(why, fmt.Sprintf("%s outside any test: %s", f.Kind, f.Title))
+		}
+	}
+	if len(why) > 0 {
+		return report.Fail, strings.Join(why, "; ")
+	}
+	return report.Pass, ""
+}
+
+// hangReport describes what the monitor saw of a hung guest.
+func hangReport(res *qemu.Result) string {
+	var b strings.Builder
+	for i, loc := range res.RIP {
+		fmt.Fprintf(&b, "CPU %d RIP: %s\n", i, loc)
+	}
+	if res.Backtrace != "" {
+		b.WriteString("\nGuest backtrace (NMI):\n" + res.Backtrace + "\n")
+	}
+	if res.Registers != "" {
+		b.WriteString("\nRegisters:\n" + res.Registers)
+	}
+	return b.String()
+}

@@ -1,0 +1,275 @@
+package vmtest
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/dmesg"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// maxTestOutput bounds the output kept per test; the rest is in events.jsonl.
+const maxTestOutput = 64 << 10
+
+// collector turns a guest's event stream into report entries. Events arrive
+// in the guest's order; kernel log records are matched to tests by time,
+// since the kernel log is read concurrently with the tests' output.
+type collector struct {
+	kernel   *report.Kernel
+	dmesg    io.Writer // dmesg.txt
+	progress func(detail string)
+
+	hello, done  bool
+	helloAt      time.Time
+	doneErr      string
+	agentLog     []string
+	binaries     map[string]*binaryRun
+	order        []*testRun
+	scanner      dmesg.Scanner
+	findings     []timedFinding
+	kmsgRecords  int
+	testsStarted int
+	stats        event.Stats
+}
+
+type binaryRun struct {
+	name       string
+	start, end int64 // guest monotonic ns
+	exit       *event.Exit
+	output     strings.Builder
+	tests      map[string]*testRun
+}
+
+type testRun struct {
+	t          *report.Test
+	start, end int64
+	ended      bool
+}
+
+type timedFinding struct {
+	f    dmesg.Finding
+	mono int64 // guest monotonic ns of the report's first line; 0 if unknown
+}
+
+func newCollector(k *report.Kernel, dmesgOut io.Writer, progress func(string)) *collector {
+	return &collector{kernel: k, dmesg: dmesgOut, progress: progress, binaries: map[string]*binaryRun{}}
+}
+
+// handle folds one event into the report.
+func (c *collector) handle(ev event.Event) {
+	switch ev.Type {
+	case event.Hello:
+		c.hello, c.helloAt = true, time.Now()
+	case event.ModuleLoad:
+		if ev.Module == nil {
+			return
+		}
+		m := report.Module{Name: ev.Module.Name, Params: ev.Module.Params, Dep: ev.Module.Dep, Load: report.Pass}
+		if ev.Err != "" {
+			m.Load, m.Error, m.Errno = report.Fail, ev.Err, ev.Errno
+		}
+		c.kernel.Modules = append(c.kernel.Modules, m)
+	case event.ModuleUnload:
+		if ev.Module == nil {
+			return
+		}
+		for i := range c.kernel.Modules {
+			m := &c.kernel.Modules[i]
+			if m.Name == ev.Module.Name {
+				m.Unload = report.Pass
+				if ev.Err != "" {
+					m.Unload, m.UnloadError = report.Fail, ev.Err
+				}
+			}
+		}
+	case event.BinaryStart:
+		c.binaries[ev.Binary] = &binaryRun{name: ev.Binary, start: ev.Mono, tests: map[string]*testRun{}}
+	case event.Test:
+		c.test(ev)
+	case event.BinaryEnd:
+		c.binaryEnd(ev)
+	case event.Kmsg:
+		c.kmsg(ev)
+	case event.Log:
+		c.agentLog = append(c.agentLog, ev.Msg)
+	case event.Done:
+		c.done, c.doneErr = true, ev.Err
+	}
+}
+
+func (c *collector) binary(name string, mono int64) *binaryRun {
+	b := c.binaries[name]
+	if b == nil {
+		b = &binaryRun{name: name, start: mono, tests: map[string]*testRun{}}
+		c.binaries[name] = b
+	}
+	return b
+}
+
+func (c *collector) test(ev event.Event) {
+	te := ev.Test
+	if te == nil {
+		return
+	}
+	b := c.binary(ev.Binary, ev.Mono)
+	if te.Test == "" {
+		if te.Action == "output" && b.output.Len() < maxTestOutput {
+			b.output.WriteString(te.Output)
+		}
+		return
+	}
+	tr := b.tests[te.Test]
+	if tr == nil {
+		tr = &testRun{t: &report.Test{Package: ev.Binary, Name: te.Test, Status: report.NotRun}, start: ev.Mono}
+		b.tests[te.Test] = tr
+		c.order = append(c.order, tr)
+		c.testsStarted++
+		if c.progress != nil {
+			c.progress(fmt.Sprintf("%d run", c.testsStarted))
+		}
+	}
+	switch te.Action {
+	case "output":
+		if len(tr.t.Output) < maxTestOutput {
+			tr.t.Output += te.Output
+		}
+	case "pass", "fail", "skip":
+		tr.t.Status = map[string]report.Status{"pass": report.Pass, "fail": report.Fail, "skip": report.Skip}[te.Action]
+		tr.t.Elapsed = te.Elapsed
+		tr.end, tr.ended = ev.Mono, true
+	}
+}
+
+// binaryEnd settles the tests a binary left unfinished: a timeout times
+// them out, a crash crashes them; a binary that failed with no test to
+// blame becomes a test of its own.
+func (c *collector) binaryEnd(ev event.Event) {
+	b := c.binary(ev.Binary, ev.Mono)
+	b.end, b.exit = ev.Mono, ev.Exit
+	if ev.Exit == nil {
+		return
+	}
+	open := 0
+	for _, tr := range b.tests {
+		if tr.ended {
+			continue
+		}
+		open++
+		tr.end, tr.ended = ev.Mono, true
+		if ev.Exit.TimedOut {
+			tr.t.Status = report.Timeout
+			tr.t.Output += "\n--- kmodvm: test binary timed out after " + fmt.Sprintf("%.0fs", ev.Exit.Elapsed) + "; blocked tasks:\n" + ev.Exit.BlockedTasks
+		} else {
+			tr.t.Status = report.Crash
+			tr.t.Output += "\n--- kmodvm: test binary ended while the test ran: " + describeExit(ev.Exit) + "\n" + b.output.String()
+		}
+	}
+	if open > 0 || (ev.Exit.Code == 0 && ev.Exit.Signal == "" && !ev.Exit.TimedOut) {
+		return
+	}
+	failed := false
+	for _, tr := range b.tests {
+		failed = failed || tr.t.Status.Failed()
+	}
+	if failed && !ev.Exit.TimedOut && ev.Exit.Signal == "" && ev.Exit.Code == 1 {
+		return // the usual exit of a binary with failing tests
+	}
+	st := report.Crash
+	if ev.Exit.TimedOut {
+		st = report.Timeout
+	}
+	t := &report.Test{Package: b.name, Name: b.name, Status: st, Elapsed: ev.Exit.Elapsed,
+		Output: b.output.String() + "\n--- kmodvm: " + describeExit(ev.Exit) + "\n" + ev.Exit.BlockedTasks}
+	c.order = append(c.order, &testRun{t: t, start: b.start, end: b.end, ended: true})
+}
+
+func describeExit(e *event.Exit) string {
+	switch {
+	case e.TimedOut:
+		return fmt.Sprintf("timed out after %.0fs", e.Elapsed)
+	case e.Signal != "":
+		return "killed by signal " + e.Signal
+	default:
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+}
+
+// kmsg writes a kernel log record to dmesg.txt and scans it.
+func (c *collector) kmsg(ev event.Event) {
+	r := ev.Kmsg
+	if r == nil {
+		return
+	}
+	c.kmsgRecords++
+	line := fmt.Sprintf("[%5d.%06d] %s", r.Usec/1e6, r.Usec%1e6, r.Text)
+	if c.dmesg != nil {
+		fmt.Fprintln(c.dmesg, line)
+	}
+	for _, f := range c.scanner.Feed([]byte(line)) {
+		c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+	}
+}
+
+// finish completes the kernel's report after the VM ended: findings from
+// the kernel log and from the console (which alone survives a panic) are
+// attributed to the test that ran when they happened.
+func (c *collector) finish(console []byte, vmEnd report.Status) {
+	for _, f := range c.scanner.Flush() {
+		c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+	}
+	seen := map[string]bool{}
+	for _, tf := range c.findings {
+		seen[string(tf.f.Kind)+"\x00"+tf.f.Title] = true
+	}
+	for _, f := range dmesg.Scan(console) {
+		if !seen[string(f.Kind)+"\x00"+f.Title] {
+			c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+		}
+	}
+	for _, tr := range c.order {
+		if !tr.ended || tr.t.Status == report.NotRun {
+			tr.t.Status = vmEnd
+			tr.t.Output += "\n--- kmodvm: the VM ended while this test ran (" + string(vmEnd) + ")"
+		}
+		c.kernel.Tests = append(c.kernel.Tests, tr.t)
+	}
+	sort.SliceStable(c.findings, func(i, j int) bool { return c.findings[i].mono < c.findings[j].mono })
+	for _, tf := range c.findings {
+		rf := report.Finding{Kind: string(tf.f.Kind), Title: tf.f.Title, Report: tf.f.Report, Module: tf.f.Module}
+		idx := len(c.kernel.Findings)
+		if tr := c.testAt(tf.mono); tr != nil && tf.f.Kind.IsBug() {
+			rf.Test = tr.t.Package + ": " + tr.t.Name
+			tr.t.Findings = append(tr.t.Findings, idx)
+			if tr.t.Status == report.Pass || tr.t.Status == report.Skip {
+				tr.t.Status = report.Fail
+				tr.t.Output += "\n--- kmodvm: the kernel reported " + tf.f.Title + " during this test"
+			}
+		}
+		c.kernel.Findings = append(c.kernel.Findings, rf)
+	}
+	for _, m := range c.kernel.Modules {
+		if m.Unload == report.Fail {
+			c.kernel.Findings = append(c.kernel.Findings, report.Finding{Kind: "unload", Title: "module " + m.Name + " could not be unloaded",
+				Report: m.UnloadError + " (a reference was leaked, or something still uses the module)", Module: m.Name})
+		}
+	}
+}
+
+// testAt returns the innermost test running at guest time mono: the one
+// that started last among those whose run covers it.
+func (c *collector) testAt(mono int64) *testRun {
+	if mono == 0 {
+		return nil
+	}
+	var best *testRun
+	for _, tr := range c.order {
+		if tr.start <= mono && (!tr.ended || mono <= tr.end) && (best == nil || tr.start >= best.start) {
+			best = tr
+		}
+	}
+	return best
+}

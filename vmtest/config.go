@@ -1,0 +1,202 @@
+package vmtest
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+)
+
+// DefaultKernels is the matrix run when Config.Kernels is empty.
+var DefaultKernels = []string{"5.10", "6.1", "6.12", "7.3"}
+
+// Config describes a run. The zero value runs nothing useful: set Modules
+// and Tests at least.
+type Config struct {
+	// Kernels are kernel selectors ("6.1", "7.3-rt", a path); empty means
+	// DefaultKernels.
+	Kernels []string
+	// Modules are directories of out-of-tree modules (Kbuild or Makefile),
+	// built for each kernel and loaded in order before the tests.
+	Modules []string
+	// Params are module parameters as "module.name=value".
+	Params []string
+	// Tests are directories of Go packages whose tests run in the guest.
+	// Each may belong to any Go module.
+	Tests []string
+	// TestArgs are passed to every guest test binary, e.g. "-test.run=X".
+	TestArgs []string
+	// Jobs bounds the kernels run at once; 0 means one per CPU.
+	Jobs int
+	// Accel is "auto" (default), "kvm" or "tcg".
+	Accel string
+	// MemoryMiB is each guest's RAM; 0 means 256.
+	MemoryMiB int
+	// TestTimeout bounds each guest test binary; 0 means 10 minutes under
+	// TCG and 3 under KVM.
+	TestTimeout time.Duration
+	// Timeout bounds each kernel (fetch, build and VM); 0 means enough for
+	// the test timeouts plus boot.
+	Timeout time.Duration
+	// CacheDir is the kernel, toolchain and image cache; empty means
+	// kernel.DefaultCacheDir().
+	CacheDir string
+	// OutDir receives per-kernel artifacts (build.log, console.log,
+	// dmesg.txt, events.jsonl); empty means a temporary directory that is
+	// removed after the run.
+	OutDir string
+	// W1 builds modules with W=1; Werror fails builds that warn.
+	W1, Werror bool
+	// Offline uses only cached kernels.
+	Offline bool
+	// Progress, if set, receives each kernel's steps as they happen.
+	Progress func(Step)
+	// Log receives diagnostic lines (downloads, toolchain set-up); nil
+	// discards them.
+	Log io.Writer
+}
+
+// Step is a progress notification.
+type Step struct {
+	Kernel string
+	Phase  Phase
+	Detail string // e.g. "3/17" during tests
+	At     time.Time
+}
+
+// Phase is where a kernel is in its run.
+type Phase string
+
+// Phases, in order.
+const (
+	PhaseFetch Phase = "fetch"
+	PhaseBuild Phase = "build"
+	PhaseImage Phase = "image"
+	PhaseBoot  Phase = "boot"
+	PhaseTests Phase = "tests"
+	PhaseDone  Phase = "done"
+)
+
+func (c *Config) kernels() []string {
+	if len(c.Kernels) == 0 {
+		return DefaultKernels
+	}
+	return c.Kernels
+}
+
+func (c *Config) jobs() int {
+	if c.Jobs > 0 {
+		return c.Jobs
+	}
+	return runtime.NumCPU()
+}
+
+func (c *Config) cacheDir() string {
+	if c.CacheDir != "" {
+		return c.CacheDir
+	}
+	return kernel.DefaultCacheDir()
+}
+
+func (c *Config) testTimeout(accel qemu.Accel) time.Duration {
+	if c.TestTimeout > 0 {
+		return c.TestTimeout
+	}
+	if accel == qemu.AccelKVM {
+		return 3 * time.Minute
+	}
+	return 10 * time.Minute
+}
+
+// bootAllowance covers a boot and a power-off, under TCG, with margin.
+const bootAllowance = 90 * time.Second
+
+// vmTimeout bounds one VM: boot, every binary's timeout, power-off.
+func (c *Config) vmTimeout(accel qemu.Accel, binaries int) time.Duration {
+	return bootAllowance + time.Duration(max(binaries, 1))*(c.testTimeout(accel)+30*time.Second)
+}
+
+// paramsFor returns the parameters of module name as finit_module takes
+// them ("a=1 b=2").
+func (c *Config) paramsFor(name string) string {
+	var ps []string
+	for _, p := range c.Params {
+		mod, kv, ok := strings.Cut(p, ".")
+		if ok && normalize(mod) == normalize(name) {
+			ps = append(ps, kv)
+		}
+	}
+	return strings.Join(ps, " ")
+}
+
+func normalize(s string) string { return strings.ReplaceAll(s, "-", "_") }
+
+// ErrConfig marks a configuration the user must fix.
+type ErrConfig struct{ Msg string }
+
+func (e *ErrConfig) Error() string { return e.Msg }
+
+// validate checks what can be checked before any work starts.
+func (c *Config) validate() error {
+	if len(c.Tests) == 0 && len(c.Modules) == 0 {
+		return &ErrConfig{"nothing to run: give at least one module or test package"}
+	}
+	for _, d := range append(append([]string{}, c.Modules...), c.Tests...) {
+		if info, err := os.Stat(d); err != nil || !info.IsDir() {
+			return &ErrConfig{fmt.Sprintf("%s: not a directory", d)}
+		}
+	}
+	for _, m := range c.Modules {
+		ok := false
+		for _, f := range []string{"Kbuild", "Makefile"} {
+			if _, err := os.Stat(filepath.Join(m, f)); err == nil {
+				ok = true
+			}
+		}
+		if !ok {
+			return &ErrConfig{fmt.Sprintf("module %s has no Kbuild or Makefile", m)}
+		}
+	}
+	for _, p := range c.Params {
+		mod, kv, ok := strings.Cut(p, ".")
+		if !ok || mod == "" || !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {
+			return &ErrConfig{fmt.Sprintf("module parameter %q: want module.name=value", p)}
+		}
+	}
+	for _, s := range c.kernels() {
+		if _, err := kernel.ParseSelector(s); err != nil {
+			return &ErrConfig{err.Error()}
+		}
+	}
+	if _, err := qemu.ParseAccel(c.Accel); err != nil {
+		return &ErrConfig{err.Error()}
+	}
+	return nil
+}
+
+// ParseShard parses "i/n" (1 <= i <= n).
+func ParseShard(s string) (i, n int, err error) {
+	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n || fmt.Sprintf("%d/%d", i, n) != s {
+		return 0, 0, &ErrConfig{fmt.Sprintf("--shard %q: want i/n with 1 <= i <= n, e.g. 1/2", s)}
+	}
+	return i, n, nil
+}
+
+// Shard returns the kernels of shard i of n: every n-th selector starting
+// with the i-th, so that the shards of a matrix partition it and merging
+// their reports gives the unsharded report.
+func Shard(kernels []string, i, n int) []string {
+	var out []string
+	for j, k := range kernels {
+		if j%n == i-1 {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,13 @@
+// Package vmtest runs a kernel module's Go tests on a matrix of real kernels
+// in QEMU and reports, per kernel and per test, what built, booted, loaded,
+// passed and broke.
+//
+// RunMatrix does the work for any caller; Run wraps it for `go test`, with
+// one subtest per kernel and guest test, so that
+//
+//	go test ./vmtest -run 'TestMatrix/6.1/TestMmap'
+//
+// and tools such as gotestsum see each guest test as a test of their own.
+// The subpackages hold the parts: kernel (fetching), kbuild (module builds),
+// qemu (VMs), dmesg (kernel-log findings) and report (results).
+package vmtest

@@ -1,0 +1,190 @@
+package vmtest
+
+import (
+	"flag"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// Run runs cfg's matrix and reports it as subtests of t: one per kernel,
+// named by its ABI, with the build, boot and module loads as subtests and
+// every guest test (and subtest) below them, so that
+//
+//	go test -run 'TestMatrix/6.1/TestMmap'
+//
+// selects results the usual way. The second element of the -run pattern
+// also narrows the kernels that run (matched against the selector and the
+// kernel name), and the rest is passed to the guest binaries as -test.run,
+// so that a narrow pattern runs only what it names. Run respects the test's
+// deadline (go test -timeout).
+func Run(t *testing.T, cfg Config) *report.Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots kernels in QEMU; not in -short mode")
+	}
+	ctx := t.Context()
+	if dl, ok := t.Deadline(); ok {
+		// Leave time to report before go test's own timeout panics.
+		margin := time.Until(dl) / 20
+		if cfg.Timeout == 0 || time.Until(dl)-margin < cfg.Timeout {
+			cfg.Timeout = time.Until(dl) - margin
+		}
+	}
+	narrow(t.Name(), &cfg)
+	if cfg.Progress == nil {
+		cfg.Progress = func(s Step) {
+			if s.Phase != PhaseTests || s.Detail == "" {
+				t.Logf("%s: %s %s", s.Kernel, s.Phase, s.Detail)
+			}
+		}
+	}
+	rep, err := RunMatrix(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range rep.Kernels {
+		t.Run(k.Name, func(t *testing.T) { reportKernel(t, k) })
+	}
+	return rep
+}
+
+// narrow applies the -test.run pattern's kernel and guest parts to cfg.
+func narrow(name string, cfg *Config) {
+	f := flag.Lookup("test.run")
+	if f == nil || f.Value.String() == "" {
+		return
+	}
+	parts := splitRegexp(f.Value.String())
+	depth := strings.Count(name, "/") + 1
+	if len(parts) <= depth {
+		return
+	}
+	if kp := parts[depth]; kp != "" {
+		var keep []string
+		for _, s := range cfg.kernels() {
+			if matchString(kp, s) {
+				keep = append(keep, s)
+			}
+		}
+		if len(keep) > 0 { // a pattern on ABIs only is checked after the run
+			cfg.Kernels = keep
+		}
+	}
+	if len(parts) > depth+1 {
+		guest := strings.Join(parts[depth+1:], "/")
+		if !strings.HasPrefix(guest, "build") && !strings.HasPrefix(guest, "boot") {
+			cfg.TestArgs = append(cfg.TestArgs, "-test.run="+guest)
+		}
+	}
+}
+
+// reportKernel turns one kernel's results into subtests.
+func reportKernel(t *testing.T, k *report.Kernel) {
+	if k.Status == report.Error {
+		t.Fatalf("infrastructure error: %s", k.Error)
+	}
+	if k.Build != nil {
+		t.Run("build", func(t *testing.T) {
+			for _, d := range k.Build.Warnings {
+				t.Logf("%s", d)
+			}
+			if k.Build.Status != report.Pass {
+				t.Fatalf("%s\n%s", k.Build.Error, joinDiags(k.Build.Errors))
+			}
+		})
+	}
+	if k.Boot != nil && k.Boot.Status != report.Pass {
+		t.Errorf("boot: %s %s\n%s", k.Boot.Status, k.Boot.Error, k.Boot.Hang)
+	}
+	for _, m := range k.Modules {
+		if m.Load != report.Pass {
+			t.Errorf("load %s: %s", m.Name, m.Error)
+		}
+		if m.Unload == report.Fail {
+			t.Errorf("unload %s: %s", m.Name, m.UnloadError)
+		}
+	}
+	for _, f := range k.Findings {
+		if f.Test == "" && f.Kind != report.KindTaint {
+			t.Errorf("%s outside any test: %s\n%s", f.Kind, f.Title, f.Report)
+		}
+	}
+	reportTests(t, k, k.Tests, "")
+}
+
+// reportTests runs one subtest per guest test whose name is prefix plus
+// one more element, recursing for subtests.
+func reportTests(t *testing.T, k *report.Kernel, tests []*report.Test, prefix string) {
+	byPkg := map[string]bool{}
+	for _, tt := range tests {
+		byPkg[tt.Package] = true
+	}
+	for _, tt := range tests {
+		rest, ok := strings.CutPrefix(tt.Name, prefix)
+		if !ok || rest == "" || strings.Contains(rest, "/") {
+			continue
+		}
+		t.Run(rest, func(t *testing.T) {
+			reportTests(t, k, tests, tt.Name+"/")
+			for _, i := range tt.Findings {
+				f := k.Findings[i]
+				t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
+			}
+			switch tt.Status {
+			case report.Pass:
+			case report.Skip:
+				t.Skip(strings.TrimSpace(lastLines(tt.Output, 3)))
+			default:
+				t.Errorf("%s in the guest:\n%s", tt.Status, tt.Output)
+			}
+		})
+	}
+}
+
+func joinDiags(ds []report.Diagnostic) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, d.String())
+	}
+	return strings.Join(s, "\n")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// splitRegexp splits a -run pattern at slashes outside brackets and
+// parentheses, as the testing package does.
+func splitRegexp(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[', '(':
+			depth++
+		case ']', ')':
+			depth--
+		case '\\':
+			i++
+		case '/':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}
+
+func matchString(pat, s string) bool {
+	ok, err := regexp.MatchString(pat, s)
+	return err == nil && ok
+}

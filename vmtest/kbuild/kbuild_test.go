@@ -1,0 +1,91 @@
+package kbuild_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+func toolchain(t *testing.T, k *kernel.Kernel) *kbuild.Toolchain {
+	t.Helper()
+	tcs := &kbuild.Toolchains{Dir: filepath.Join(kernel.DefaultCacheDir(), "toolchains")}
+	tc, err := tcs.For(t.Context(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+func TestToolchainMatchesTheKernelsCompiler(t *testing.T) {
+	cases := []struct{ sel, compiler, where string }{
+		{"6.1", "gcc-12", "host"},      // bookworm's own compiler
+		{"5.10", "gcc-10", "bullseye"}, // the host has no gcc-10
+		{"7.3", "gcc-14", "trixie"},    // and no gcc-14, nor glibc 2.38 for its kbuild tools
+	}
+	for _, c := range cases {
+		t.Run(c.sel, func(t *testing.T) {
+			k := testkernel.Get(t, c.sel)
+			tc := toolchain(t, k)
+			if tc.Compiler != c.compiler {
+				t.Errorf("compiler = %s, want %s", tc.Compiler, c.compiler)
+			}
+			where := "host"
+			if tc.Root != "" {
+				where = tc.Suite
+			}
+			if where != c.where {
+				t.Errorf("builds on %s, want %s", where, c.where)
+			}
+		})
+	}
+}
+
+func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
+	for _, sel := range []string{"6.1", "7.3"} {
+		t.Run(sel, func(t *testing.T) {
+			k := testkernel.Get(t, sel)
+			out := t.TempDir()
+			r, err := kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Warnings) != 1 || r.Warnings[0].File != "warnmod.c" || r.Warnings[0].Line != 8 || !strings.Contains(r.Warnings[0].Message, "unused variable") {
+				t.Errorf("warnings = %+v, want warnmod.c:8 unused variable", r.Warnings)
+			}
+			if len(r.Modules) != 1 || r.Modules[0].Name != "warnmod" || !strings.HasPrefix(r.Modules[0].Vermagic, k.ABI+" ") {
+				t.Errorf("modules = %+v, want warnmod with vermagic %s", r.Modules, k.ABI)
+			}
+			_, err = kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out, Werror: true})
+			if !errors.Is(err, kbuild.ErrBuild) {
+				t.Errorf("with Werror: err = %v, want ErrBuild", err)
+			}
+		})
+	}
+}
+
+func TestBuildFailureCarriesTheCompilerError(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/errmod", Out: t.TempDir()})
+	if !errors.Is(err, kbuild.ErrBuild) {
+		t.Fatalf("err = %v, want ErrBuild", err)
+	}
+	if len(r.Errors) == 0 || r.Errors[0].File != "errmod.c" || !strings.Contains(r.Errors[0].Message, "no_such_function") {
+		t.Errorf("errors = %+v, want errmod.c: ... no_such_function", r.Errors)
+	}
+	if !strings.Contains(err.Error(), "errmod.c:8") {
+		t.Errorf("error message does not point at the source: %v", err)
+	}
+}
+
+func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	_, err := kbuild.Build(t.Context(), k, &kbuild.Toolchain{Compiler: "gcc-12"}, kbuild.Options{Source: t.TempDir(), Out: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "no Kbuild or Makefile") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,280 @@
+package vmtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// runner holds what the kernels of one run share.
+type runner struct {
+	cfg        *Config
+	fetcher    *kernel.Fetcher
+	toolchains *kbuild.Toolchains
+	images     *initramfs.Builder
+	accel      qemu.Accel
+	out        string
+
+	guestOnce sync.Once
+	guest     guestParts
+}
+
+// guestParts are the kernel-independent image layers.
+type guestParts struct {
+	layers   []string
+	binaries []event.TestBinary
+	err      error
+	took     time.Duration
+}
+
+// RunMatrix runs cfg on every kernel, in parallel up to cfg.Jobs, and
+// returns the report. One kernel's failure (a missing kernel, a build
+// error, a crashed VM) never stops the others. The error is non-nil only
+// for an unusable configuration (an *ErrConfig); when ctx is canceled the
+// report is marked partial and holds what finished.
+func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	accel, _ := qemu.ParseAccel(cfg.Accel)
+	r := &runner{
+		cfg:     &cfg,
+		accel:   accel.Resolve(),
+		fetcher: &kernel.Fetcher{Cache: &kernel.Cache{Dir: cfg.cacheDir()}, Log: cfg.Log, Offline: cfg.Offline},
+		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
+	}
+	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
+	r.out = cfg.OutDir
+	if r.out == "" {
+		tmp, err := os.MkdirTemp("", "kmodvm-run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		r.out = tmp
+	}
+	host, _ := os.Hostname()
+	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
+		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.jobs(), Kmodvm: buildVersion()}}
+	sels := cfg.kernels()
+	rep.Kernels = make([]*report.Kernel, len(sels))
+	sem := make(chan struct{}, cfg.jobs())
+	var wg sync.WaitGroup
+	for i, s := range sels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				rep.Kernels[i] = &report.Kernel{Name: s, Selector: s, Status: report.NotRun, Error: "interrupted before it started"}
+				return
+			}
+			rep.Kernels[i] = r.kernel(ctx, s)
+		}()
+	}
+	wg.Wait()
+	rep.Finished = time.Now().UTC()
+	rep.Partial = ctx.Err() != nil
+	return rep, nil
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return ""
+}
+
+// guestLayers builds the kernel-independent layers once per run.
+func (r *runner) guestLayers(ctx context.Context) guestParts {
+	r.guestOnce.Do(func() {
+		start := time.Now()
+		base, err := r.images.Base(ctx)
+		if err != nil {
+			r.guest.err = fmt.Errorf("guest image base: %w", err)
+			return
+		}
+		var pkgs []initramfs.TestPackage
+		for _, d := range r.cfg.Tests {
+			pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
+		}
+		layers, bins, err := r.images.Tests(ctx, pkgs)
+		if err != nil {
+			r.guest.err = fmt.Errorf("guest tests: %w", err)
+			return
+		}
+		timeout := r.cfg.testTimeout(r.accel)
+		for i := range bins {
+			bins[i].Timeout = event.Duration(timeout)
+			bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
+		}
+		r.guest = guestParts{layers: append([]string{base}, layers...), binaries: bins, took: time.Since(start)}
+	})
+	return r.guest
+}
+
+func (r *runner) step(k string, p Phase, detail string) {
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(Step{Kernel: k, Phase: p, Detail: detail, At: time.Now()})
+	}
+}
+
+// kernel runs everything for one kernel and never fails: what went wrong
+// is in the returned report entry.
+func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
+	start := time.Now()
+	kr = &report.Kernel{Name: sel, Selector: sel, Status: report.Error, Files: map[string]string{}}
+	defer func() {
+		if p := recover(); p != nil {
+			kr.Status, kr.Error = report.Error, fmt.Sprintf("kmodvm bug: %v\n%s", p, debug.Stack())
+		}
+		kr.Timing.Total = time.Since(start).Seconds()
+		r.step(kr.Name, PhaseDone, string(kr.Status))
+	}()
+	if r.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
+		defer cancel()
+	}
+	r.step(sel, PhaseFetch, "")
+	s, _ := kernel.ParseSelector(sel)
+	k, err := r.fetcher.Fetch(ctx, s)
+	kr.Timing.Fetch = time.Since(start).Seconds()
+	if err != nil {
+		kr.Error = "fetch: " + err.Error()
+		return kr
+	}
+	kr.Name, kr.ABI, kr.Version, kr.Origin = k.Name, k.ABI, k.Version, k.Origin
+	dir := filepath.Join(r.out, k.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		kr.Error = err.Error()
+		return kr
+	}
+	kos, ok := r.build(ctx, k, kr, dir)
+	if !ok {
+		return kr
+	}
+	r.step(k.Name, PhaseImage, "")
+	imgStart := time.Now()
+	image, cfg, err := r.image(ctx, k, kos, kr, dir)
+	kr.Timing.Image = time.Since(imgStart).Seconds()
+	if err != nil {
+		kr.Error = "image: " + err.Error()
+		return kr
+	}
+	defer os.Remove(image)
+	r.boot(ctx, k, image, cfg, kr, dir)
+	return kr
+}
+
+// build builds every module for k and returns the .ko paths.
+func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel, dir string) ([]string, bool) {
+	if len(r.cfg.Modules) == 0 {
+		return nil, true
+	}
+	r.step(k.Name, PhaseBuild, "")
+	start := time.Now()
+	defer func() { kr.Timing.Build = time.Since(start).Seconds() }()
+	tc, err := r.toolchains.For(ctx, k)
+	if err != nil {
+		kr.Error = "toolchain: " + err.Error()
+		if errors.Is(err, kbuild.ErrNeedRoot) {
+			kr.Build = &report.Build{Status: report.Error, Error: err.Error()}
+		}
+		return nil, false
+	}
+	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, "build.log")}
+	kr.Files["build.log"] = kr.Build.Log
+	var logs []byte
+	var kos []string
+	var makeArgs []string
+	if r.cfg.W1 {
+		makeArgs = append(makeArgs, "W=1")
+	}
+	for i, m := range r.cfg.Modules {
+		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror})
+		if res != nil {
+			logs = append(logs, res.Log...)
+			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)
+			kr.Build.Errors = append(kr.Build.Errors, diags(res.Errors, m)...)
+			for _, mod := range res.Modules {
+				kos = append(kos, mod.Path)
+			}
+		}
+		if err != nil {
+			kr.Build.Status, kr.Build.Error = report.Fail, err.Error()
+			if !errors.Is(err, kbuild.ErrBuild) {
+				kr.Build.Status = report.Error
+			}
+		}
+	}
+	if err := os.WriteFile(kr.Build.Log, logs, 0o644); err != nil {
+		kr.Build.Status, kr.Build.Error = report.Error, err.Error()
+	}
+	switch kr.Build.Status {
+	case report.Fail:
+		kr.Status, kr.Error = report.Fail, kr.Build.Error
+		return nil, false
+	case report.Error:
+		kr.Error = "build: " + kr.Build.Error
+		return nil, false
+	}
+	return kos, true
+}
+
+func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
+	var out []report.Diagnostic
+	for _, d := range ds {
+		file := d.File
+		if !filepath.IsAbs(file) && file != "modpost" {
+			file = filepath.Join(src, file)
+		}
+		out = append(out, report.Diagnostic{File: file, Line: d.Line, Col: d.Col, Severity: d.Severity, Message: d.Message})
+	}
+	return out
+}
+
+// image assembles the guest image for k: cached layers plus this run's
+// configuration.
+func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, kr *report.Kernel, dir string) (string, event.RunConfig, error) {
+	g := r.guestLayers(ctx)
+	if g.err != nil {
+		return "", event.RunConfig{}, g.err
+	}
+	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos})
+	if err != nil {
+		return "", event.RunConfig{}, err
+	}
+	for i := range mods {
+		if !mods[i].Dep {
+			mods[i].Params = r.cfg.paramsFor(mods[i].Name)
+		}
+	}
+	cfg := event.RunConfig{Modules: mods, Tests: g.binaries, Unload: true}
+	work, err := os.MkdirTemp("", "kmodvm-image-")
+	if err != nil {
+		return "", cfg, err
+	}
+	defer os.RemoveAll(work)
+	runLayer := filepath.Join(work, "run.cpio")
+	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
+		return "", cfg, err
+	}
+	image := filepath.Join(dir, ".initramfs.cpio")
+	layers := append(append(append([]string{}, g.layers...), kl), runLayer)
+	return image, cfg, initramfs.Concat(image, layers...)
+}
