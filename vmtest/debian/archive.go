@@ -140,8 +140,12 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.apt(ctx, conf, "", "apt-get", "update"); err != nil {
+	out, err := a.apt(ctx, conf, "", "apt-get", "update")
+	if err != nil {
 		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
+	}
+	if cause := aptFailure(out); cause != "" {
+		return nil, fmt.Errorf("%w: %s (check the network, or set %s)", ErrUnreachable, cause, EnvMirror)
 	}
 	ix := &Index{Updated: time.Now().UTC(), Mirrors: m}
 	for _, suite := range a.suites() {
@@ -239,8 +243,31 @@ Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
 	return path, WriteFileAtomic(path, []byte(conf), 0o644)
 }
 
-// apt runs an apt command with the private configuration in dir.
-func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args ...string) error {
+// ErrUnreachable means the archive could not be reached.
+var ErrUnreachable = errors.New("cannot reach the Debian archive")
+
+// aptFailure returns a one-line cause from apt's output when it failed to
+// fetch something (apt-get update exits 0 even then): the first "Err:"
+// line's target and the reason on the line after it.
+func aptFailure(out string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "Err:") {
+			continue
+		}
+		f := strings.Fields(l)
+		what := strings.Join(f[1:], " ")
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
+			return what + ": " + strings.TrimSpace(lines[i+1])
+		}
+		return what
+	}
+	return ""
+}
+
+// apt runs an apt command with the private configuration in dir and
+// returns its output.
+func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "APT_CONFIG="+conf, "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
@@ -252,11 +279,14 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args .
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
+			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
 		}
-		return fmt.Errorf("%w: %s", err, lastLines(out.String(), 6))
+		if cause := aptFailure(out.String()); cause != "" {
+			return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
+		}
+		return out.String(), fmt.Errorf("%w: %s", err, lastLines(out.String(), 3))
 	}
-	return nil
+	return out.String(), nil
 }
 
 // lastLines returns the last n non-empty lines of s, joined by "; ".
@@ -314,7 +344,7 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 	for _, p := range missing {
 		args = append(args, p.String())
 	}
-	if err := a.apt(ctx, conf, tmp, "apt-get", args...); err != nil {
+	if _, err := a.apt(ctx, conf, tmp, "apt-get", args...); err != nil {
 		return nil, fmt.Errorf("apt-get download: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -246,3 +246,35 @@ func FuzzParsePackages(f *testing.F) {
 		}
 	})
 }
+
+func TestAptFailureGivesOneLineCause(t *testing.T) {
+	out := `Ign:1 http://127.0.0.1:9/debian bullseye InRelease
+Get:6 http://deb.debian.org/debian-security bullseye-security InRelease [27.1 kB]
+Err:1 http://127.0.0.1:9/debian bullseye InRelease
+  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)
+Err:2 http://127.0.0.1:9/debian bookworm InRelease
+  Unable to connect to 127.0.0.1:9:
+Reading package lists...
+`
+	want := "http://127.0.0.1:9/debian bullseye InRelease: Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)"
+	if got := aptFailure(out); got != want {
+		t.Errorf("aptFailure = %q, want %q", got, want)
+	}
+	if got := aptFailure("Hit:1 http://x/debian sid InRelease\nReading package lists...\n"); got != "" {
+		t.Errorf("aptFailure of a clean update = %q", got)
+	}
+}
+
+func TestUpdateFromAnUnreachableMirrorFailsInOneLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs apt-get")
+	}
+	a := &Archive{Dir: t.TempDir(), Mirrors: Mirrors{Main: "http://127.0.0.1:9/debian", Security: "http://127.0.0.1:9/debian-security"}, Suites: []string{"bookworm"}}
+	_, err := a.Update(t.Context())
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Update = %v, want ErrUnreachable", err)
+	}
+	if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "127.0.0.1:9") {
+		t.Errorf("error is not one line naming the mirror: %q", err)
+	}
+}
