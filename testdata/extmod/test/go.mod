@@ -1,0 +1,3 @@
+module example.com/crcdemo/test
+
+go 1.26
