@@ -103,9 +103,14 @@ func (lw *layerWriter) moduleFile(m plannedModule) error {
 // in-kernel module's come from modules.dep. Names spell '-' and '_'
 // interchangeably.
 func resolveModules(modulesDir string, modules []string) ([]plannedModule, error) {
-	idx, err := readModulesDep(modulesDir)
-	if err != nil {
-		return nil, err
+	// A kernel without a modules tree (a local build, not installed) can
+	// still run modules that need nothing from it.
+	idx := map[string]depEntry{}
+	if modulesDir != "" {
+		var err error
+		if idx, err = readModulesDep(modulesDir); err != nil {
+			return nil, err
+		}
 	}
 	builtin := readBuiltin(modulesDir)
 	underTest := map[string]string{} // name -> host path
@@ -150,6 +155,8 @@ func resolveModules(modulesDir string, modules []string) ([]plannedModule, error
 			}
 			plan = append(plan, plannedModule{name: name, host: filepath.Join(modulesDir, e.path),
 				guest: path.Join(ModulesDir, stripCompression(filepath.ToSlash(e.path))), dep: true})
+		} else if modulesDir == "" {
+			return fmt.Errorf("%s needs module %s, but the kernel has no modules tree: build it in, or install the kernel's modules (make modules_install)", from, name)
 		} else if !builtin[name] {
 			return fmt.Errorf("%s needs module %s, which %s neither has in modules.dep nor builds in", from, name, modulesDir)
 		}

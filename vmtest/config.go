@@ -55,6 +55,9 @@ type Config struct {
 	W1, Werror bool
 	// Offline uses only cached kernels.
 	Offline bool
+	// KDir is the tree to build against for kernels given as a path to a
+	// boot image (a path to a kernel build tree needs none).
+	KDir string
 	// Progress, if set, receives each kernel's steps as they happen.
 	Progress func(Step)
 	// Log receives diagnostic lines (downloads, toolchain set-up); nil

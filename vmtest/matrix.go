@@ -52,7 +52,7 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	r := &runner{
 		cfg:     &cfg,
 		accel:   accel.Resolve(),
-		fetcher: &kernel.Fetcher{Cache: &kernel.Cache{Dir: cfg.cacheDir()}, Log: cfg.Log, Offline: cfg.Offline},
+		fetcher: &kernel.Fetcher{Cache: &kernel.Cache{Dir: cfg.cacheDir()}, Log: cfg.Log, Offline: cfg.Offline, KDir: cfg.KDir},
 		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
 	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}

@@ -30,6 +30,9 @@ type Fetcher struct {
 	// Offline forbids network access: only cached kernels and the cached
 	// archive index are used.
 	Offline bool
+	// KDir is the tree to build modules against for local kernels given
+	// as an image file (a kernel build tree is its own).
+	KDir string
 
 	mu sync.Mutex
 	ix *debian.Index // the index this Fetcher settled on, shared by its fetches
@@ -107,7 +110,7 @@ func (f *Fetcher) Resolve(ctx context.Context, sel Selector) (Build, error) {
 // the cache already holds it intact.
 func (f *Fetcher) Fetch(ctx context.Context, sel Selector) (*Kernel, error) {
 	if sel.Kind == Path {
-		return f.Local(ctx, sel.Path, "")
+		return f.Local(ctx, sel.Path, f.KDir)
 	}
 	if sel.Kind == ABI {
 		if k, err := f.Cache.ByABI(sel.ABI); err == nil {
