@@ -32,6 +32,7 @@ type runFlags struct {
 	markdown    string
 	werror, w1  bool
 	shard       string
+	kdir        string
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -71,6 +72,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
+	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
 	return cmd
 }
@@ -113,7 +115,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	cfg := vmtest.Config{
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory,
-		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Offline: g.offline,
+		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
 		Progress: prog.step, Log: log,
 	}
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
