@@ -22,7 +22,7 @@ import (
 
 var allFaults = []string{
 	"initfail", "warn", "oops", "bug", "panic", "hang", "softlockup", "atomic",
-	"leak", "usercopy", "overflow", "gpf", "list", "refcount", "rcustall",
+	"leak", "usercopy", "overflow", "gpf", "list", "refcount", "rcustall", "nmi",
 }
 
 // cpus holds the faults that need more than one CPU.
@@ -33,7 +33,19 @@ var cpus = map[string]int{"rcustall": 2}
 // the 8250 console resets it), which a busy host can make hard to get in 30.
 const spin = "faultmod_arg=45"
 
-var extraAppend = map[string][]string{"softlockup": {spin}, "rcustall": {spin}}
+var extraAppend = map[string][]string{
+	"softlockup": {spin},
+	"rcustall":   {spin},
+	"nmi":        {spin},
+}
+
+// faultOf maps a capture to the fault it triggers when the names differ.
+// nmi is the soft lockup cut short by the host's timeout: qemu.Run injects
+// an NMI, and the guest's NMI panic names the spinning code.
+var faultOf = map[string]string{"nmi": "softlockup"}
+
+// timeouts holds the runs that must end in a host timeout.
+var timeouts = map[string]time.Duration{"nmi": 12 * time.Second}
 
 func main() {
 	kernel := flag.String("kernel", "", "kernel to boot (vmlinux or bzImage)")
@@ -75,13 +87,21 @@ func capture(kernel, initrd, out, fault string) error {
 		return err
 	}
 	defer kmsg.Close()
+	trigger := fault
+	if f, ok := faultOf[fault]; ok {
+		trigger = f
+	}
+	timeout := 2 * time.Minute
+	if t, ok := timeouts[fault]; ok {
+		timeout = t
+	}
 	res, err := qemu.Run(context.Background(), qemu.Config{
 		Kernel:  kernel,
 		Initrd:  initrd,
-		Append:  append([]string{"loglevel=7", "faultmod=" + fault}, extraAppend[fault]...),
+		Append:  append([]string{"loglevel=7", "faultmod=" + trigger}, extraAppend[fault]...),
 		Console: con,
 		Events:  kmsg,
-		Timeout: 2 * time.Minute,
+		Timeout: timeout,
 		CPUs:    cpus[fault],
 	})
 	if err != nil {
