@@ -40,7 +40,9 @@ type Result struct {
 	// On a timeout: Registers is QEMU's "info registers -a", RIP the
 	// instruction pointer of each CPU (symbolized when Config.SystemMap is
 	// set), and Backtrace the console output of the guest's own panic,
-	// forced with an NMI, which names the code each CPU was running.
+	// forced with an NMI, which names the code the CPU was running. That
+	// panic ("Kernel panic - not syncing: NMI: Not continuing") is also in
+	// the console log: it is the host's doing, not a finding of its own.
 	Registers string
 	RIP       []Location
 	Backtrace string

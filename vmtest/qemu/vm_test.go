@@ -218,6 +218,31 @@ func (h *lineHook) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Canceling the context (Ctrl-C in the CLI) kills the VM at once, without
+// the hang diagnosis a timeout gets.
+func TestRunCanceledEndsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var canceledAt atomic.Int64
+	hook := &lineHook{match: "init: mode", fn: func() {
+		if canceledAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			cancel()
+		}
+	}}
+	cfg := Config{Kernel: testKernel(t), Initrd: testInitramfs(t), Append: []string{"kmodvmtest=hang"},
+		Console: hook, Timeout: vmTimeout}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Exit != ExitCanceled || res.Registers != "" {
+		t.Errorf("exit %s (registers %q), want canceled without diagnosis", res.Exit, res.Registers)
+	}
+	if after := time.Since(time.Unix(0, canceledAt.Load())); after > time.Second {
+		t.Errorf("Run returned %v after the cancel, want under 1s", after)
+	}
+}
+
 func TestRunMissingBinary(t *testing.T) {
 	dir := t.TempDir()
 	k := filepath.Join(dir, "k")
