@@ -30,8 +30,9 @@ type Finding struct {
 	// one ("func+0x1/0x2 [module]"); empty when unknown or built in.
 	Func   string
 	Module string
-	// Taint holds the flags of the report's "Tainted:" line, e.g.
-	// "G W OE"; empty when the kernel was not tainted or did not say.
+	// Taint holds the flags of the report's "Tainted:" line as printed,
+	// e.g. "G W OE" (ParseTaint reads them); empty when the kernel was not
+	// tainted or did not say.
 	Taint string
 }
 
