@@ -206,7 +206,8 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 		makeArgs = append(makeArgs, "W=1")
 	}
 	for i, m := range r.cfg.Modules {
-		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror})
+		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
+			CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
 		if res != nil {
 			logs = append(logs, res.Log...)
 			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)

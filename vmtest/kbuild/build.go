@@ -32,6 +32,10 @@ type Options struct {
 	Werror bool
 	// Jobs is make's -j; 0 means the number of CPUs.
 	Jobs int
+	// CacheDir, if set, keeps successful builds keyed by everything that
+	// goes into them (the source files, the kernel, the toolchain, the make
+	// arguments), so an unchanged module is not built again.
+	CacheDir string
 }
 
 // Result is the outcome of a module build.
@@ -53,6 +57,25 @@ var ErrBuild = errors.New("module build failed")
 // full build output to Out/build.log. A failed build returns a Result with
 // the compiler's diagnostics and an error wrapping ErrBuild.
 func Build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Result, error) {
+	if o.CacheDir == "" {
+		return build(ctx, k, tc, o)
+	}
+	key, err := buildKey(k, tc, o)
+	if err != nil {
+		return nil, err
+	}
+	if r, err := fromCache(o.CacheDir, key, o.Out); err == nil {
+		return r, nil
+	}
+	r, err := build(ctx, k, tc, o)
+	if err == nil {
+		// A failed store only costs the next run a rebuild.
+		_ = toCache(o.CacheDir, key, r)
+	}
+	return r, err
+}
+
+func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Result, error) {
 	start := time.Now()
 	r := &Result{Kernel: k.Name, Toolchain: tc.String(), LogPath: filepath.Join(o.Out, "build.log")}
 	if k.KDir == "" {

@@ -2,6 +2,7 @@ package kbuild_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,51 @@ func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
 	_, err := kbuild.Build(t.Context(), k, &kbuild.Toolchain{Compiler: "gcc-12"}, kbuild.Options{Source: t.TempDir(), Out: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "no Kbuild or Makefile") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	tc := toolchain(t, k)
+	src := t.TempDir()
+	for _, f := range []string{"Kbuild", "warnmod.c"} {
+		b, err := os.ReadFile(filepath.Join("testdata/warnmod", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := kbuild.Options{Source: src, Out: t.TempDir(), CacheDir: t.TempDir()}
+	first, err := kbuild.Build(t.Context(), k, tc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := kbuild.Build(t.Context(), k, tc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Duration != 0 || !strings.Contains(string(again.Log), "unchanged since a previous build") {
+		t.Errorf("second build was not served from the cache (took %v)", again.Duration)
+	}
+	if len(again.Warnings) != len(first.Warnings) || len(again.Modules) != 1 {
+		t.Errorf("cached result differs: %+v vs %+v", again, first)
+	}
+	if _, err := kbuild.ReadModule(again.Modules[0].Path); err != nil {
+		t.Errorf("cached .ko unusable: %v", err)
+	}
+	// Any change to the source is a new build.
+	f := filepath.Join(src, "warnmod.c")
+	b, _ := os.ReadFile(f)
+	if err := os.WriteFile(f, append(b, []byte("\n/* changed */\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third, err := kbuild.Build(t.Context(), k, tc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Duration == 0 {
+		t.Error("a changed source was served from the cache")
 	}
 }

@@ -1,0 +1,160 @@
+package kbuild
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+// cacheLayout is part of every build key; bump it when what is cached
+// changes.
+const cacheLayout = "kbuild-cache-1"
+
+// buildKey hashes everything a module build depends on: every source file
+// (name and content), the kernel's cache key and ABI, the toolchain, and
+// the options that change the output.
+func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q werror %v\n", cacheLayout, k.Key, k.ABI, k.KDir, tc, o.MakeArgs, o.Werror)
+	if k.Origin == "local" {
+		// A local tree can be rebuilt in place; its symbols file changes.
+		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {
+			fmt.Fprintf(h, "symvers %d %d\n", info.Size(), info.ModTime().UnixNano())
+		}
+	}
+	src, err := filepath.Abs(o.Source)
+	if err != nil {
+		return "", err
+	}
+	var files []string
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() && !isBuildProduct(d.Name()) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	for _, p := range files {
+		rel, _ := filepath.Rel(src, p)
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "file %s\n", rel)
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// cached is what the build cache keeps of a successful build.
+type cached struct {
+	Result  Result   `json:"result"`
+	Modules []string `json:"modules"` // file names of the .ko files, in Result order
+}
+
+// fromCache restores a cached build into out: the .ko files under
+// out/src, the log at out/build.log, as a fresh build would leave them.
+func fromCache(dir, key, out string) (*Result, error) {
+	entry := filepath.Join(dir, key)
+	b, err := os.ReadFile(filepath.Join(entry, "result.json"))
+	if err != nil {
+		return nil, err
+	}
+	var c cached
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Modules) != len(c.Result.Modules) {
+		return nil, fmt.Errorf("build cache %s: corrupt", key)
+	}
+	log, err := os.ReadFile(filepath.Join(entry, "build.log"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return nil, err
+	}
+	work := filepath.Join(out, "src")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	r := c.Result
+	r.Modules = append([]Module(nil), c.Result.Modules...)
+	for i, name := range c.Modules {
+		dst := filepath.Join(work, name)
+		if err := copyFile(filepath.Join(entry, name), dst); err != nil {
+			return nil, err
+		}
+		r.Modules[i].Path = dst
+	}
+	r.Log = append([]byte("# kmodvm: unchanged since a previous build; its log follows\n"), log...)
+	r.LogPath = filepath.Join(out, "build.log")
+	r.Duration = 0
+	return &r, os.WriteFile(r.LogPath, r.Log, 0o644)
+}
+
+// toCache stores a successful build under key, atomically.
+func toCache(dir, key string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(dir, ".tmp-"+key+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	c := cached{Result: *r}
+	seen := map[string]bool{}
+	for _, m := range r.Modules {
+		name := filepath.Base(m.Path)
+		if seen[name] {
+			return fmt.Errorf("two modules named %s", name)
+		}
+		seen[name] = true
+		if err := copyFile(m.Path, filepath.Join(tmp, name)); err != nil {
+			return err
+		}
+		c.Modules = append(c.Modules, name)
+	}
+	c.Result.Log, c.Result.Duration = nil, time.Duration(0)
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "build.log"), r.Log, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "result.json"), b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	dst := filepath.Join(dir, key)
+	if err := os.Rename(tmp, dst); err != nil {
+		if _, serr := os.Stat(filepath.Join(dst, "result.json")); serr == nil {
+			return nil // another process stored the same build
+		}
+		return err
+	}
+	return nil
+}
