@@ -60,6 +60,8 @@ var patterns = []pattern{
 	{kind: KindLockdep, key: "BUG: ", start: re(`^BUG: (?P<what>held lock freed!|lock held when returning to user space!|bad unlock balance detected!)`), title: "lockdep: $what in $func"},
 	{kind: KindWarning, key: "WARNING: CPU:", start: re(`^WARNING: CPU: \d+ PID: \d+ at \S+ ` + funcRE), title: "WARNING in $func"},
 	{kind: KindWarning, key: "WARNING: ", start: re(`^WARNING: (?:at \S+ )?` + funcRE), title: "WARNING in $func"},
+	// Newer kernels (7.3 here): "WARNING: file.c:168 at func+0x1a3/0x3d6 [mod], CPU#0: init/94".
+	{kind: KindWarning, key: "WARNING: ", start: re(`^WARNING: \S+:\d+ at ` + funcRE), title: "WARNING in $func"},
 	{kind: KindKASAN, key: "BUG: KASAN:", start: re(`^BUG: KASAN: (?P<what>[a-z-]+(?: [a-z-]+)?) in ` + funcRE), title: "KASAN: $what in $func", end: separator},
 	{kind: KindUBSAN, key: "UBSAN: ", start: re(`^UBSAN: (?P<what>[a-z- ]+?) in \S+`), title: "UBSAN: $what in $func", end: separator},
 	{kind: KindAtomicSleep, key: "BUG: sleeping function", start: re(`^BUG: sleeping function called from invalid context`), title: "BUG: sleeping function called from invalid context in $func"},
@@ -75,8 +77,8 @@ var patterns = []pattern{
 	{kind: KindBUG, key: "kernel BUG at ", start: re(`^kernel BUG at \S+:\d+!`), title: "kernel BUG in $func"},
 	{kind: KindOops, key: "BUG: kernel NULL pointer", start: re(`^BUG: kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
 	{kind: KindOops, key: "BUG: unable to handle", start: re(`^BUG: unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)`), title: "BUG: unable to handle page fault in $func"},
-	{kind: KindGPF, key: "general protection fault", start: re(`^general protection fault`), title: "general protection fault in $func"},
-	{kind: KindOops, key: " [#", start: re(`^(?:Oops|invalid opcode|stack segment|divide error|double fault): [0-9a-f]{4} \[#\d+\]`), title: "Oops in $func"},
+	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
+	{kind: KindOops, key: " [#", start: re(`^(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4} \[#\d+\]`), title: "Oops in $func"},
 	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
 	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+)`), title: "BUG: $what in $func"},
 	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},
@@ -124,9 +126,12 @@ var traceLine = re(`^(?:` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
 	`\s*R\d+: .*|` +
 	`Call Trace:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
-	`CPU: \d+ PID: .*|Hardware name: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
+	`CPU: \d+ (?:UID: \d+ )?PID: .*|Hardware name: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
 	`---\[ end .*` +
 	`)$`)
+
+// cutHere comes before a WARNING or BUG and the message passed to it.
+var cutHere = re(`^-+\[ cut here \]-+$`)
 
 // endMarker ends a report and belongs to it.
 var endMarker = re(`^---\[ end (?:trace|Kernel panic)`)

@@ -43,7 +43,14 @@ type Scanner struct {
 	n    int     // lines fed so far
 	cur  *report // the report in progress
 	last string  // latest taint flags seen
+	// pro holds a "cut here" line and the few lines after it: a WARN's
+	// own message comes there, before the header it belongs to.
+	pro      []string
+	proStart int
 }
+
+// maxPrologue bounds the lines kept between "cut here" and a header.
+const maxPrologue = 6
 
 // report is a Finding being assembled.
 type report struct {
@@ -114,6 +121,7 @@ func (s *Scanner) feed(l logLine) []Finding {
 	}
 	pat, groups := match(l.text)
 	if pat == nil {
+		s.prologue(l, idx)
 		return out
 	}
 	r := &report{pat: pat, groups: groups}
@@ -121,12 +129,31 @@ func (s *Scanner) feed(l logLine) []Finding {
 	if l.hasTS {
 		r.f.Time = l.ts
 	}
+	if len(s.pro) > 0 && !pat.single {
+		r.f.Line = s.proStart
+		for _, raw := range s.pro {
+			r.append(raw)
+		}
+	}
+	s.pro = s.pro[:0]
 	r.append(l.raw)
 	if pat.single {
 		return append(out, r.finish())
 	}
 	s.cur = r
 	return out
+}
+
+// prologue keeps a "cut here" line and what follows it until a header.
+func (s *Scanner) prologue(l logLine, idx int) {
+	switch {
+	case cutHere.MatchString(l.text):
+		s.pro, s.proStart = append(s.pro[:0], l.raw), idx
+	case len(s.pro) > 0 && len(s.pro) < maxPrologue:
+		s.pro = append(s.pro, l.raw)
+	default:
+		s.pro = s.pro[:0]
+	}
 }
 
 // Flush ends the report in progress, at the end of a log.

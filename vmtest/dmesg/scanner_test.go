@@ -156,3 +156,19 @@ func BenchmarkScan(b *testing.B) {
 		Scan(log)
 	}
 }
+
+// A WARN's own message, printed between "cut here" and the header, is part
+// of the report.
+func TestWarningReportKeepsItsMessage(t *testing.T) {
+	for _, name := range []string{"faultmod-warn.console", "faultmod-warn.kmsg"} {
+		log, err := os.ReadFile(filepath.Join("testdata", "report", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range Scan(log) {
+			if f.Kind == KindWarning && !strings.Contains(f.Report, "faultmod: warning requested") {
+				t.Errorf("%s: report lacks the WARN message:\n%s", name, f.Report)
+			}
+		}
+	}
+}

@@ -4,6 +4,10 @@
 // /dev/kmsg records the guest copied to ttyS1.
 //
 //	go run ./testdata/faultmod/capture -kernel vmlinux -ko faultmod.ko -out DIR [fault...]
+//	go run ./testdata/faultmod/capture -abi 6.12.117+deb13-amd64 -out DIR [fault...]
+//
+// With -abi the kernel comes from kmodvm's kernel cache and faultmod is
+// built for it (W=1) with the toolchain kmodvm would use.
 package main
 
 import (
@@ -16,6 +20,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -48,11 +54,12 @@ var faultOf = map[string]string{"nmi": "softlockup"}
 var timeouts = map[string]time.Duration{"nmi": 12 * time.Second}
 
 func main() {
-	kernel := flag.String("kernel", "", "kernel to boot (vmlinux or bzImage)")
+	kernelPath := flag.String("kernel", "", "kernel to boot (vmlinux or bzImage)")
 	ko := flag.String("ko", "", "faultmod.ko built for that kernel")
+	abi := flag.String("abi", "", "kernel from kmodvm's cache to build faultmod for and boot")
 	out := flag.String("out", "", "directory for NAME.console and NAME.kmsg")
 	flag.Parse()
-	if *kernel == "" || *ko == "" || *out == "" {
+	if (*abi == "") == (*kernelPath == "" || *ko == "") || *out == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -65,12 +72,17 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
+	if *abi != "" {
+		if *kernelPath, *ko, err = buildFor(*abi, tmp); err != nil {
+			log.Fatal(err)
+		}
+	}
 	initrd, err := buildInitramfs(tmp, *ko)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, f := range faults {
-		if err := capture(*kernel, initrd, *out, f); err != nil {
+		if err := capture(*kernelPath, initrd, *out, f); err != nil {
 			log.Fatalf("%s: %v", f, err)
 		}
 	}
@@ -109,6 +121,41 @@ func capture(kernel, initrd, out, fault string) error {
 	}
 	log.Printf("%s: %s after %v", fault, res.Exit, res.Duration.Round(time.Millisecond))
 	return nil
+}
+
+// buildFor builds faultmod for a cached kernel and returns the kernel's
+// boot image and the module.
+func buildFor(abi, tmp string) (bootImage, ko string, err error) {
+	cache := &kernel.Cache{Dir: kernel.DefaultCacheDir()}
+	k, err := cache.ByABI(abi)
+	if err != nil {
+		return "", "", fmt.Errorf("kernel %s not in %s (fetch it with kmodvm first): %w", abi, cache.Dir, err)
+	}
+	ctx := context.Background()
+	tcs := &kbuild.Toolchains{Dir: filepath.Join(cache.Dir, "toolchains"), Log: os.Stderr}
+	tc, err := tcs.For(ctx, k)
+	if err != nil {
+		return "", "", err
+	}
+	res, err := kbuild.Build(ctx, k, tc, kbuild.Options{
+		Source:   "testdata/faultmod",
+		Out:      filepath.Join(tmp, "build"),
+		MakeArgs: []string{"W=1"},
+	})
+	if err != nil {
+		if res != nil {
+			os.Stderr.Write(res.Log)
+		}
+		return "", "", err
+	}
+	for _, w := range res.Warnings {
+		log.Printf("warning: %s", w)
+	}
+	if len(res.Modules) != 1 {
+		return "", "", fmt.Errorf("build made %d modules", len(res.Modules))
+	}
+	log.Printf("built %s for %s with %s", res.Modules[0].Path, k.Name, res.Toolchain)
+	return k.BootImage(), res.Modules[0].Path, nil
 }
 
 // buildInitramfs packs the trigger as /init and the module as /faultmod.ko.

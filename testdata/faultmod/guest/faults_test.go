@@ -1,0 +1,190 @@
+// Package guest triggers faultmod's faults from Go tests in a kmodvm
+// guest, for kmodvm's own reliability tests (vmtest/faults_test.go), which
+// pick one scenario per VM with -test.run. Faults that kill the calling
+// process run in a child (this binary, re-executed), so that the test
+// itself survives to be judged.
+package guest
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioctl numbers from ../faultmod.h.
+const (
+	ioWarn       = 0x4601
+	ioOops       = 0x4602
+	ioBug        = 0x4603
+	ioPanic      = 0x4604
+	ioHangRead   = 0x4605
+	ioRelease    = 0x4606
+	ioSoftLockup = 0x4607
+	ioAtomic     = 0x4608
+	ioLeak       = 0x4609
+	ioUsercopy   = 0x4010460a
+	ioGPF        = 0x460b
+)
+
+const childEnv = "FAULTMOD_CHILD"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(childEnv); v != "" {
+		n, _ := strconv.ParseUint(v, 0, 64)
+		fd, err := unix.Open("/dev/faultmod", unix.O_RDWR, 0)
+		if err != nil {
+			os.Exit(10)
+		}
+		if n == ioUsercopy {
+			buf := make([]byte, 64)
+			arg := struct{ addr, len uint64 }{uint64(uintptr(unsafe.Pointer(&buf[0]))), 64}
+			unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(n), uintptr(unsafe.Pointer(&arg)))
+		} else {
+			unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(n), 0)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func skipOutsideVM(t *testing.T) {
+	if os.Getenv("KMODVM_GUEST") != "1" {
+		t.Skip("triggers kernel faults: only in a kmodvm guest")
+	}
+}
+
+func device(t *testing.T) int {
+	t.Helper()
+	skipOutsideVM(t)
+	fd, err := unix.Open("/dev/faultmod", unix.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open /dev/faultmod: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+func ioctl(t *testing.T, fd int, req, arg uintptr) error {
+	t.Helper()
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, arg); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// inChild triggers req in a child process and returns how it ended.
+func inChild(t *testing.T, req uintptr) error {
+	t.Helper()
+	skipOutsideVM(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strconv.FormatUint(uint64(req), 10))
+	return cmd.Run()
+}
+
+var onlyOnFlag = flag.String("only-on", "", "trigger faults only on kernels whose release starts with this")
+
+// onlyOn restricts a fault to the kernels -only-on names, so that the
+// other kernels of the same run show they were unaffected.
+func onlyOn(t *testing.T) {
+	want := *onlyOnFlag
+	if want == "" {
+		return
+	}
+	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	if !strings.HasPrefix(string(rel), want) {
+		t.Skipf("fault only on %s", want)
+	}
+}
+
+func TestAPass(t *testing.T) {}
+
+func TestFail(t *testing.T) { t.Error("this test fails on purpose") }
+
+func TestWarnDuringPassingTest(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	if err := ioctl(t, fd, ioWarn, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOopsInChild(t *testing.T) {
+	onlyOn(t)
+	err := inChild(t, ioOops)
+	t.Logf("child: %v", err) // the Oops kills the child; the test itself passes
+}
+
+func TestBugInChild(t *testing.T) {
+	onlyOn(t)
+	t.Logf("child: %v", inChild(t, ioBug))
+}
+
+func TestGPFInChild(t *testing.T) {
+	onlyOn(t)
+	t.Logf("child: %v", inChild(t, ioGPF))
+}
+
+func TestUsercopyInChild(t *testing.T) {
+	onlyOn(t)
+	t.Logf("child: %v", inChild(t, ioUsercopy))
+}
+
+func TestAtomicSleep(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	ioctl(t, fd, ioAtomic, 0)
+}
+
+func TestZAfterFault(t *testing.T) {} // later tests still run
+
+func TestPanic(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	ioctl(t, fd, ioPanic, 0)
+	time.Sleep(time.Minute)
+	t.Fatal("still alive after the panic")
+}
+
+func TestHangInRead(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	if err := ioctl(t, fd, ioHangRead, 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	unix.Read(fd, buf) // sleeps in D state until killed... or forever
+	t.Fatal("read returned")
+}
+
+func TestSoftLockup(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	// Report a lockup after 2 s rather than 20: watchdog_thresh is half
+	// the soft-lockup threshold.
+	if err := os.WriteFile("/proc/sys/kernel/watchdog_thresh", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ioctl(t, fd, ioSoftLockup, 4)
+}
+
+func TestLeakReference(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	if err := ioctl(t, fd, ioLeak, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGoPanic(t *testing.T) {
+	skipOutsideVM(t)
+	onlyOn(t)
+	var m map[string]int
+	m["boom"]++ // a Go panic: the binary exits 2 mid-test
+}
