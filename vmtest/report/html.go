@@ -121,6 +121,7 @@ type segment struct {
 	Phase   string
 	Seconds float64
 	Pct     float64
+	Label   bool // wide enough to name itself
 }
 
 type testView struct {
@@ -364,7 +365,11 @@ func timingBar(t Timing, maxTotal float64) ([]segment, float64) {
 			segs = append(segs, segment{Phase: phases[i], Seconds: v, Pct: 100 * v / total})
 		}
 	}
-	return segs, 100 * total / maxTotal
+	width := 100 * total / maxTotal
+	for i := range segs {
+		segs[i].Label = segs[i].Pct*width/100 >= 8
+	}
+	return segs, width
 }
 
 func seconds(s float64) string {

@@ -2,8 +2,10 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -91,6 +93,11 @@ func highlight(text string, match func(string) (string, bool)) []chunk {
 func readLogView(id, label, path string, limit int64, m *marker) logView {
 	lv := logView{ID: id, Label: label, Path: path}
 	data, skipped, err := readTail(path, limit)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A merged report names the files of the machines that ran it.
+		lv.Err = "not on the machine that wrote this report"
+		return lv
+	}
 	if err != nil {
 		lv.Err = err.Error()
 		return lv
