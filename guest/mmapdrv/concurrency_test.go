@@ -193,10 +193,41 @@ func TestOpenMapCloseRacesUnload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(held, pattern(40, pageSize))
+	want := pattern(40, pageSize)
+	copy(held, want)
 
 	var refused atomic.Int64
-	unloader := func(stop *atomic.Bool) error {
+	for _, err := range runFor(stressTime, unloadRefused(&refused), openMapCloseLoop, openMapCloseLoop) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The loops increment the first byte.
+	if !bytes.Equal(held[1:], want[1:]) {
+		t.Error("held mapping changed")
+	}
+	t.Logf("%d unloads refused while mapped", refused.Load())
+	if err := Unmap(held); err != nil {
+		t.Fatal(err)
+	}
+
+	// Now the unload races only the loops and must win a gap between them.
+	for _, err := range runFor(5*time.Second, unloadWins, openMapCloseLoop, openMapCloseLoop) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if testenv.ModuleLoaded(ModuleName) {
+		if err := testenv.UnloadModule(ModuleName); err != nil {
+			t.Fatalf("unload once the loops stopped: %v", err)
+		}
+		t.Log("the loops never left a gap for the unload; it succeeded after they stopped")
+	}
+}
+
+// unloadRefused tries to unload until stopped; every try must fail.
+func unloadRefused(refused *atomic.Int64) func(*atomic.Bool) error {
+	return func(stop *atomic.Bool) error {
 		for !stop.Load() {
 			err := testenv.UnloadModule(ModuleName)
 			if err == nil {
@@ -209,43 +240,20 @@ func TestOpenMapCloseRacesUnload(t *testing.T) {
 		}
 		return nil
 	}
-	for _, err := range runFor(stressTime, unloader, openMapCloseLoop, openMapCloseLoop) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(held[1:], pattern(40, pageSize)[1:]) {
-		t.Error("held mapping changed")
-	}
-	t.Logf("%d unloads refused while mapped", refused.Load())
-	if err := Unmap(held); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	// Now the unload races only the loops and must win a gap between them.
-	unloaded := func(stop *atomic.Bool) error {
-		for !stop.Load() {
-			err := testenv.UnloadModule(ModuleName)
-			if err == nil {
-				stop.Store(true)
-				return nil
-			}
-			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EBUSY) {
-				return err
-			}
-			time.Sleep(100 * time.Microsecond)
+// unloadWins tries to unload until it succeeds, then stops every worker.
+func unloadWins(stop *atomic.Bool) error {
+	for !stop.Load() {
+		err := testenv.UnloadModule(ModuleName)
+		if err == nil {
+			stop.Store(true)
+			return nil
 		}
-		return nil
-	}
-	for _, err := range runFor(5*time.Second, unloaded, openMapCloseLoop, openMapCloseLoop) {
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EBUSY) {
+			return err
 		}
+		time.Sleep(100 * time.Microsecond)
 	}
-	if testenv.ModuleLoaded(ModuleName) {
-		if err := testenv.UnloadModule(ModuleName); err != nil {
-			t.Fatalf("unload once the loops stopped: %v", err)
-		}
-		t.Log("the loops never left a gap for the unload; it succeeded after they stopped")
-	}
+	return nil
 }

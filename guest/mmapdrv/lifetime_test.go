@@ -200,8 +200,8 @@ func TestBadBufsizeRefused(t *testing.T) {
 		}
 		m[MaxBufSize-1] = 7
 		got := []byte{0}
-		if d.ReadAt(got, MaxBufSize-1); got[0] != 7 {
-			t.Error("last byte of the largest buffer did not read back")
+		if _, err := d.ReadAt(got, MaxBufSize-1); err != nil || got[0] != 7 {
+			t.Errorf("last byte of the largest buffer did not read back (%v)", err)
 		}
 		Unmap(m)
 	})

@@ -133,8 +133,8 @@ func TestForkChildSharesMapping(t *testing.T) {
 		t.Error("parent's shared mapping does not show the child's stores")
 	}
 	got := make([]byte, pageSize)
-	if d.ReadAt(got, 0); !bytes.Equal(got, shared) {
-		t.Error("read() does not show the child's stores")
+	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, shared) {
+		t.Errorf("read() does not show the child's stores (%v)", err)
 	}
 
 	pid, errno = forkTouch(unsafe.Pointer(&priv[0]), uintptr(len(priv)), 'q', 'z')
