@@ -18,6 +18,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		runHelper()
+		return
+	}
 	var err error
 	testTmp, err = os.MkdirTemp("", "kmodvm-qemu-test-")
 	if err != nil {

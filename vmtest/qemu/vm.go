@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,8 +75,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // startProcess starts QEMU with the two serial ports on pipes. QEMU gets its
 // own process group (so it and anything it starts are killed together) and
-// dies with the thread that started it (Pdeathsig), so a crashed host
-// process leaves no QEMU behind.
+// Pdeathsig: the kernel kills it when the thread that started it ends. That
+// thread is locked to the goroutine that waits for QEMU, so it ends only when
+// QEMU has exited or the host process died: no QEMU outlives kmodvm.
 func (v *vm) startProcess(bin string, args []string) error {
 	conR, conW, err := os.Pipe()
 	if err != nil {
@@ -91,8 +93,23 @@ func (v *vm) startProcess(bin string, args []string) error {
 	cmd.ExtraFiles = []*os.File{conW, evW}
 	cmd.Stdout, cmd.Stderr = &v.stderr, &v.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	v.start = time.Now()
-	err = cmd.Start()
+	started := make(chan error)
+	v.readers.Add(1)
+	go func() {
+		defer v.readers.Done()
+		// Never unlocked: the thread exits with this goroutine, after
+		// QEMU did.
+		runtime.LockOSThread()
+		v.start = time.Now()
+		err := cmd.Start()
+		started <- err
+		if err != nil {
+			return
+		}
+		_ = cmd.Wait()
+		close(v.exited)
+	}()
+	err = <-started
 	conW.Close()
 	evW.Close()
 	if err != nil {
@@ -102,14 +119,9 @@ func (v *vm) startProcess(bin string, args []string) error {
 	}
 	v.cmd = cmd
 	v.console = newConsole(v.cfg.Console, v.start, v.cfg.OnPanic)
-	v.readers.Add(3)
+	v.readers.Add(2)
 	go func() { defer v.readers.Done(); v.console.run(conR) }()
 	go func() { defer v.readers.Done(); drain(v.cfg.Events, evR) }()
-	go func() {
-		defer v.readers.Done()
-		_ = cmd.Wait()
-		close(v.exited)
-	}()
 	return nil
 }
 

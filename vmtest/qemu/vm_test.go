@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,18 +164,8 @@ func TestRunHangTimesOutWithDiagnosis(t *testing.T) {
 }
 
 func TestRunQEMUKilledIsACrash(t *testing.T) {
-	qemu, err := exec.LookPath(DefaultBinary)
-	if err != nil {
-		t.Skipf("%s not installed", DefaultBinary)
-	}
-	// A wrapper records QEMU's pid: it execs QEMU in place.
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
-	wrapper := filepath.Join(dir, "qemu")
-	script := "#!/bin/sh\necho $$ > " + pidFile + "\nexec " + qemu + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	kernel, initrd := testKernel(t), testInitramfs(t)
+	wrapper, pidFile := pidWrapper(t)
 	var once sync.Once
 	cfg := Config{Binary: wrapper, OnPanic: nil}
 	cfg.Console = nil
@@ -186,7 +178,7 @@ func TestRunQEMUKilledIsACrash(t *testing.T) {
 			}
 		})
 	}}
-	cfg.Kernel, cfg.Initrd = testKernel(t), testInitramfs(t)
+	cfg.Kernel, cfg.Initrd = kernel, initrd
 	cfg.Append = []string{"kmodvmtest=hang"}
 	cfg.Timeout = vmTimeout
 	cfg.Console = killer
@@ -196,6 +188,87 @@ func TestRunQEMUKilledIsACrash(t *testing.T) {
 	}
 	if res.Exit != ExitCrash || !strings.Contains(res.ExitStatus, "killed") {
 		t.Errorf("exit %s (%s), want crash by SIGKILL", res.Exit, res.ExitStatus)
+	}
+}
+
+// helperEnv makes the test binary a host process that runs one hanging VM
+// (see TestQEMUDiesWithItsParent); its value is the QEMU binary to use.
+const helperEnv = "KMODVM_QEMU_TEST_HELPER"
+
+func runHelper() {
+	_, err := Run(context.Background(), Config{
+		Kernel: os.Getenv("KMODVM_TEST_KERNEL"), Initrd: os.Getenv("KMODVM_TEST_INITRD"),
+		Binary: os.Getenv(helperEnv), Append: []string{"kmodvmtest=hang"}, Console: os.Stdout,
+		Timeout: vmTimeout,
+	})
+	fmt.Fprintln(os.Stderr, "helper: Run returned:", err)
+	os.Exit(1)
+}
+
+// A host process killed with SIGKILL runs no cleanup at all; its QEMU must
+// die anyway (Pdeathsig), not linger as an orphan.
+func TestQEMUDiesWithItsParent(t *testing.T) {
+	kernel, initrd := testKernel(t), testInitramfs(t)
+	wrapper, pidFile := pidWrapper(t)
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), helperEnv+"="+wrapper, "KMODVM_TEST_KERNEL="+kernel, "KMODVM_TEST_INITRD="+initrd)
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer helper.Process.Kill()
+	waitFor(t, out, "init: mode")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("QEMU %d not running: %v", pid, err)
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("QEMU %d outlived its parent by 5s", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pidWrapper returns a QEMU "binary" that records QEMU's pid and execs it.
+func pidWrapper(t *testing.T) (wrapper, pidFile string) {
+	t.Helper()
+	qemu, err := exec.LookPath(DefaultBinary)
+	if err != nil {
+		t.Skipf("%s not installed", DefaultBinary)
+	}
+	dir := t.TempDir()
+	pidFile = filepath.Join(dir, "pid")
+	wrapper = filepath.Join(dir, "qemu")
+	script := "#!/bin/sh\necho $$ > " + pidFile + "\nexec " + qemu + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, pidFile
+}
+
+// waitFor reads r until it has seen s.
+func waitFor(t *testing.T, r io.Reader, s string) {
+	t.Helper()
+	var seen []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(seen, []byte(s)) {
+		n, err := r.Read(buf)
+		seen = append(seen, buf[:n]...)
+		if err != nil {
+			t.Fatalf("%q never came: %v\n%s", s, err, seen)
+		}
 	}
 }
 
