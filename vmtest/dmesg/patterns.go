@@ -92,12 +92,12 @@ func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 // genericFuncs are frames that report or route a fault rather than cause
 // it; the guilty function is the first frame that is none of them.
 var genericFuncs = re(`^(?:` +
-	`dump_stack(?:_lvl)?|show_stack|panic|nmi_panic|__warn|warn_slowpath_\w+|report_bug|handle_bug|` +
+	`dump_stack(?:_lvl)?|show_stack|panic|vpanic|nmi_panic|__warn|warn_slowpath_\w+|report_bug|handle_bug|` +
 	`exc_\w+|asm_exc_\w+|asm_sysvec_\w+|sysvec_\w+|__sysvec_\w+|do_error_trap|do_trap|die|__die\w*|oops_end|` +
 	`page_fault_oops|do_user_addr_fault|kernelmode_fixup_or_oops|__bad_area\w*|bad_area\w*|no_context|` +
 	`make_task_dead|do_exit|do_group_exit|` +
 	`usercopy_abort|__check_object_size|check_heap_object|__check_heap_object|_copy_to_user|_copy_from_user|` +
-	`__list_add_valid|__list_del_entry_valid|__list_add|list_add|refcount_warn_saturate|` +
+	`__list_add_valid\w*|__list_del_entry_valid\w*|__list_add|list_add|refcount_warn_saturate|` +
 	`__schedule_bug|__schedule|schedule|schedule_timeout|schedule_preempt_disabled|io_schedule\w*|` +
 	`__wait_for_common|wait_for_common|do_wait_for_common|wait_for_completion\w*|msleep|usleep_range\w*|` +
 	`__might_sleep|__might_resched|___might_sleep|might_sleep|preempt_schedule\w*|` +
@@ -114,7 +114,8 @@ var genericFuncs = re(`^(?:` +
 	`rcu_\w+|print_cpu_stall\w*|` +
 	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
 	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +
-	`ret_from_fork|kthread|worker_thread|process_one_work` +
+	`ret_from_fork\w*|kthread|worker_thread|process_one_work|smpboot_thread_fn|` +
+	`stop_machine_yield|multi_cpu_stop|cpu_stopper_thread` +
 	`)$`)
 
 // Lines that belong to a trace or a register dump: once a report's call
@@ -126,9 +127,13 @@ var traceLine = re(`^(?:` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
 	`\s*R\d+: .*|` +
 	`Call Trace:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
-	`CPU: \d+ (?:UID: \d+ )?PID: .*|Hardware name: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
+	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
 	`---\[ end .*` +
 	`)$`)
+
+// embeddedTS finds a console timestamp inside a line that user space
+// started.
+var embeddedTS = re(`\[ *\d+\.\d{6}\] `)
 
 // cutHere comes before a WARNING or BUG and the message passed to it.
 var cutHere = re(`^-+\[ cut here \]-+$`)

@@ -59,6 +59,7 @@ type report struct {
 	groups   map[string]string
 	lines    []string
 	size     int
+	timed    bool // the header had a timestamp: untimed lines are not the kernel's
 	inTrace  bool // "Call Trace:" seen
 	preTrace int  // lines before the trace
 	ripFunc  string
@@ -109,6 +110,15 @@ func (s *Scanner) feed(l logLine) []Finding {
 		s.last = flags
 	}
 	var out []Finding
+	if s.cur != nil && s.cur.timed && !l.hasTS {
+		// On a console, user space writes between the kernel's lines
+		// and even into them ("...mp=0x5da4c0[    2.294598]  schedule+0x28/0xa0").
+		i := embeddedTS.FindStringIndex(l.raw)
+		if i == nil {
+			return out
+		}
+		l = parseLine([]byte(l.raw[i[0]:]))
+	}
 	if s.cur != nil {
 		done, consumed := s.cur.add(l)
 		if done {
@@ -124,7 +134,7 @@ func (s *Scanner) feed(l logLine) []Finding {
 		s.prologue(l, idx)
 		return out
 	}
-	r := &report{pat: pat, groups: groups}
+	r := &report{pat: pat, groups: groups, timed: l.hasTS}
 	r.f.Kind, r.f.Line = pat.kind, idx
 	if l.hasTS {
 		r.f.Time = l.ts
