@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestParseLine(t *testing.T) {
@@ -114,8 +115,8 @@ func FuzzScan(f *testing.F) {
 			if fd.Line < 0 || fd.Line >= lines {
 				t.Fatalf("line %d of %d", fd.Line, lines)
 			}
-			if fd.Title == "" {
-				t.Fatalf("empty title for %s", fd.Kind)
+			if fd.Title == "" || !utf8.ValidString(fd.Title) {
+				t.Fatalf("bad title %q for %s", fd.Title, fd.Kind)
 			}
 		}
 	})

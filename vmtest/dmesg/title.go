@@ -3,6 +3,7 @@ package dmesg
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxTitle bounds a title's length.
@@ -66,9 +67,13 @@ func expand(tmpl string, groups map[string]string, fn string) string {
 		}
 		i = j - 1
 	}
-	title := strings.Join(strings.Fields(b.String()), " ")
+	title := strings.ToValidUTF8(strings.Join(strings.Fields(b.String()), " "), "?")
 	if len(title) > maxTitle {
-		title = strings.ToValidUTF8(title[:maxTitle], "")
+		cut := maxTitle
+		for cut > 0 && !utf8.RuneStart(title[cut]) {
+			cut--
+		}
+		title = title[:cut]
 	}
 	return title
 }
