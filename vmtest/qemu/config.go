@@ -22,8 +22,9 @@ const (
 	DefaultPanicGrace = 2 * time.Second
 )
 
-// DefaultAppend is the kernel command line every VM starts with; Config.Append
-// comes after it, so a later parameter overrides an earlier one.
+// defaultAppend is the kernel command line every VM starts with (see
+// Config.CommandLine); Config.Append comes after it, so a later parameter
+// overrides an earlier one.
 //
 //   - quiet: the 16550 UART is slow under TCG; warnings still reach the host
 //     through /dev/kmsg.
@@ -34,7 +35,7 @@ const (
 //     it causes prints the guest's own symbolized backtrace.
 //   - hung_task_timeout_secs=10: the detector reports a task stuck in D
 //     state within 10-20 s instead of 120-240 s, well inside test timeouts.
-var DefaultAppend = []string{
+var defaultAppend = []string{
 	"console=ttyS0",
 	"quiet",
 	"panic=-1",
@@ -56,7 +57,9 @@ type Config struct {
 	Kernel string
 	// Initrd is the initramfs (newc cpio, possibly several concatenated).
 	Initrd string
-	// Append holds extra kernel parameters, added after DefaultAppend.
+	// Append holds extra kernel parameters, added after the defaults:
+	// "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic
+	// sysctl.kernel.hung_task_timeout_secs=10".
 	Append []string
 	// MemoryMiB is the guest RAM; 0 means DefaultMemoryMiB.
 	MemoryMiB int
@@ -106,7 +109,7 @@ func (c *Config) binary() (string, error) {
 
 // CommandLine returns the kernel command line the VM boots with.
 func (c *Config) CommandLine() string {
-	params := append(append([]string(nil), DefaultAppend...), c.Append...)
+	params := append(append([]string(nil), defaultAppend...), c.Append...)
 	return strings.Join(params, " ")
 }
 

@@ -6,4 +6,7 @@
 // guest agent's event stream; both are read live by the host. Run reports how
 // the VM ended as a Result; on a hang it first asks QEMU for the registers
 // and symbolizes the instruction pointer with the kernel's System.map.
+//
+// Panics are read from the console, not from a pvpanic device: Debian's
+// kernels have pvpanic only as a module, which a guest may not load.
 package qemu

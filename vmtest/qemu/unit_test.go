@@ -51,6 +51,15 @@ func TestResolveNeverPicksUnusableKVM(t *testing.T) {
 	}
 }
 
+// The defaults are documented on Config.Append; this keeps them in step.
+func TestDefaultCommandLine(t *testing.T) {
+	var c Config
+	want := "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic sysctl.kernel.hung_task_timeout_secs=10"
+	if got := c.CommandLine(); got != want {
+		t.Errorf("CommandLine() = %q, want %q", got, want)
+	}
+}
+
 func TestArgs(t *testing.T) {
 	c := Config{Kernel: "vmlinux", Initrd: "initrd", Append: []string{"loglevel=8"}}
 	args := c.Args(AccelTCG, "/d/qmp.sock")
