@@ -2,7 +2,9 @@ package qemu
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,23 @@ func TestTailKeepsTheEnd(t *testing.T) {
 	tl.Write([]byte("end"))
 	if s := tl.String(); len(s) != maxCapture || !strings.HasSuffix(s, "aend") {
 		t.Errorf("tail kept %d bytes ending %q", len(s), s[len(s)-4:])
+	}
+}
+
+// The sweep removes only directories whose creating process is gone.
+func TestSweepWorkDirsKeepsLiveOnes(t *testing.T) {
+	tmp := t.TempDir()
+	live := filepath.Join(tmp, workDirPrefix+strconv.Itoa(os.Getpid())+"-1")
+	foreign := filepath.Join(tmp, workDirPrefix+"notapid-2")
+	for _, d := range []string{live, foreign} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepWorkDirs(tmp)
+	for _, d := range []string{live, foreign} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was swept: %v", d, err)
+		}
 	}
 }

@@ -55,8 +55,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	dir := cfg.Dir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "kmodvm-qemu-"); err != nil {
-			return nil, fmt.Errorf("qemu: %w", err)
+		if dir, err = makeWorkDir(); err != nil {
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 	}

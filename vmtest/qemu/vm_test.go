@@ -210,8 +210,10 @@ func runHelper() {
 func TestQEMUDiesWithItsParent(t *testing.T) {
 	kernel, initrd := testKernel(t), testInitramfs(t)
 	wrapper, pidFile := pidWrapper(t)
+	tmp := t.TempDir()
 	helper := exec.Command(os.Args[0], "-test.run=^$")
-	helper.Env = append(os.Environ(), helperEnv+"="+wrapper, "KMODVM_TEST_KERNEL="+kernel, "KMODVM_TEST_INITRD="+initrd)
+	helper.Env = append(os.Environ(), helperEnv+"="+wrapper, "KMODVM_TEST_KERNEL="+kernel, "KMODVM_TEST_INITRD="+initrd,
+		"TMPDIR="+tmp)
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +240,16 @@ func TestQEMUDiesWithItsParent(t *testing.T) {
 			t.Fatalf("QEMU %d outlived its parent by 5s", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The killed process's work directory stays until the next Run in the
+	// same TMPDIR sweeps it.
+	left, _ := filepath.Glob(filepath.Join(tmp, workDirPrefix+"*"))
+	if len(left) != 1 {
+		t.Fatalf("work dirs after the kill: %v, want the dead helper's", left)
+	}
+	sweepWorkDirs(tmp)
+	if _, err := os.Stat(left[0]); !os.IsNotExist(err) {
+		t.Errorf("sweep left %s: %v", left[0], err)
 	}
 }
 
