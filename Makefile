@@ -13,10 +13,18 @@ TESTFLAGS ?= -timeout 80m
 FUZZTIME ?= 60s
 
 # Debian packages the host needs: QEMU, the kernel build's tools (make, gcc,
-# pahole, libelf), depmod, dpkg-deb, apt and debootstrap for kernels and
-# toolchain userlands, and the archive keyring apt verifies them with.
+# pahole, libelf, perl and python3 for W=1), depmod, dpkg-deb, apt and
+# debootstrap for kernels and toolchain userlands, the archive keyring apt
+# verifies them with; for make test also Chromium (the HTML report is checked
+# in a real browser) and shellcheck (for actionlint).
 DEB_DEPS := qemu-system-x86 make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates
+TEST_DEPS := chromium shellcheck
+
+# Fuzz targets: package and function. make test runs each briefly; make fuzz
+# longer.
+FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelector \
+	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder
 
 .PHONY: all deps build run test unit vet lint fuzz bench clean
 
@@ -32,7 +40,7 @@ OUT ?= kmodvm-out
 
 run: deps build
 	./$(BIN) run --kernels $(KERNELS) --W1 --out $(OUT) \
-		--junit $(OUT)/junit.xml --markdown $(OUT)/report.md
+		--junit $(OUT)/junit.xml --markdown $(OUT)/report.md --html $(OUT)/report.html
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
@@ -42,12 +50,19 @@ unit: vet
 	$(GO) test -short ./...
 
 test: deps vet
+	@scripts/deps.sh $(TEST_DEPS)
+	scripts/actionlint.sh
 	$(GO) test $(TESTFLAGS) ./...
+	$(MAKE) fuzz FUZZTIME=5s
 
 lint: vet
+	scripts/actionlint.sh
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParsePackages -fuzztime $(FUZZTIME) ./vmtest/debian
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 clean:
 	rm -rf bin $(OUT)

@@ -221,12 +221,15 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 	for _, f := range c.scanner.Flush() {
 		c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
 	}
+	// The console repeats what the kernel log said (only its loudest
+	// lines, under quiet): a console report is new only if no kernel log
+	// report of its kind has its timestamp (or, untimed, its title).
 	seen := map[string]bool{}
 	for _, tf := range c.findings {
-		seen[string(tf.f.Kind)+"\x00"+tf.f.Title] = true
+		seen[findingKey(tf.f)] = true
 	}
 	for _, f := range dmesg.Scan(console) {
-		if !seen[string(f.Kind)+"\x00"+f.Title] {
+		if !seen[findingKey(f)] {
 			c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
 		}
 	}
@@ -257,6 +260,13 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 				Report: m.UnloadError + " (a reference was leaked, or something still uses the module)", Module: m.Name})
 		}
 	}
+}
+
+func findingKey(f dmesg.Finding) string {
+	if f.Time != 0 {
+		return fmt.Sprintf("%s@%d", f.Kind, f.Time)
+	}
+	return string(f.Kind) + "\x00" + f.Title
 }
 
 // testAt returns the innermost test running at guest time mono: the one

@@ -122,9 +122,12 @@ whether each is cached. --available lists every build the archive offers;
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				if err := enc.Encode(rows); err != nil {
+					return err
+				}
+			} else {
+				printRows(cmd.OutOrStdout(), rows, ix.Updated)
 			}
-			printRows(cmd.OutOrStdout(), rows, ix.Updated)
 			for _, r := range rows {
 				if r.Error != "" {
 					return &exitError{code: exitUsage}

@@ -30,6 +30,7 @@ type runFlags struct {
 	junit       string
 	json        string
 	markdown    string
+	html        string
 	werror, w1  bool
 	shard       string
 	kdir        string
@@ -70,6 +71,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
 	fl.StringVar(&f.json, "json", "", "write the JSON report to this file")
 	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
+	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
@@ -130,6 +132,17 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	rep.Host.Shard = f.shard
 	paths, werr := writeReports(rep, out, f)
 	printSummary(cmd.OutOrStdout(), rep, g.verbose)
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		// Compiler diagnostics and failures as annotations on the pull
+		// request, with paths relative to the checkout.
+		root := os.Getenv("GITHUB_WORKSPACE")
+		if root == "" {
+			root, _ = os.Getwd()
+		}
+		if err := rep.WriteAnnotations(cmd.OutOrStdout(), root); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "kmodvm: annotations:", err)
+		}
+	}
 	for _, p := range paths {
 		fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", p)
 	}
@@ -163,6 +176,11 @@ func writeReports(rep *report.Report, out string, f *runFlags) ([]string, error)
 	}
 	if f.markdown != "" {
 		targets = append(targets, target{f.markdown, rep.WriteMarkdown})
+	}
+	if f.html != "" {
+		targets = append(targets, target{f.html, func(w io.Writer) error {
+			return rep.WriteHTML(w, report.HTMLOptions{EmbedLogs: true})
+		}})
 	}
 	var paths []string
 	var errs []error

@@ -54,13 +54,22 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 		return nil, fmt.Errorf("start %s: %w", tb.Path, err)
 	}
 
+	// Output is read and time-stamped as the binary writes it, apart from
+	// converting and sending it, which waits on the slow serial port: the
+	// host matches kernel log records to tests by these times.
+	chunks := make(chan outputChunk, maxPendingChunks)
+	go readChunks(r, chunks)
+	var stamp int64
 	conv := newConverter(tb.Name, func(te event.TestEvent) {
-		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te})
+		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te, Mono: stamp})
 	}, a.drainKmsg)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		io.Copy(conv, r)
+		for c := range chunks {
+			stamp = c.mono
+			conv.Write(c.data)
+		}
 	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -98,6 +107,31 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	}
 	conv.Close(exit.Code == 0 && exit.Signal == "")
 	return exit, nil
+}
+
+// outputChunk is a piece of a test binary's output and when it was read.
+type outputChunk struct {
+	data []byte
+	mono int64
+}
+
+// maxPendingChunks bounds the output read but not yet sent (32 KiB each):
+// past it the reader stops and the binary blocks on its full pipe.
+const maxPendingChunks = 256
+
+// readChunks reads r until it fails, stamping each chunk.
+func readChunks(r io.Reader, out chan<- outputChunk) {
+	defer close(out)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			out <- outputChunk{data: append([]byte(nil), buf[:n]...), mono: event.Monotonic()}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // describeExit records the exit status or the signal that ended a process.

@@ -23,19 +23,27 @@ type Encoder struct {
 	now func() int64
 }
 
+// Monotonic returns CLOCK_MONOTONIC in nanoseconds, the clock of Event.Mono
+// and of kernel log timestamps.
+func Monotonic() int64 { return monotonic() }
+
 // NewEncoder returns an Encoder writing to w.
 func NewEncoder(w io.Writer) *Encoder {
 	return &Encoder{w: w, now: monotonic}
 }
 
-// Encode sets ev's V, Seq and Mono and writes it as one line of at most
+// Encode sets ev's V, Seq and, unless the caller set it to when the
+// reported thing happened, Mono, and writes it as one line of at most
 // MaxLine bytes, cutting its longest string payloads if needed. The caller's
 // Event and the structs it points to are not modified.
 func (e *Encoder) Encode(ev Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	ev.V, ev.Seq, ev.Mono = Version, e.seq, e.now()
+	ev.V, ev.Seq = Version, e.seq
+	if ev.Mono == 0 {
+		ev.Mono = e.now()
+	}
 	if err := e.marshal(&ev); err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 		return r, err
 	}
 	work := filepath.Join(out, "src")
-	if err := copyTree(src, work); err != nil {
+	if err := copyTree(src, work, out); err != nil {
 		return r, fmt.Errorf("copy %s: %w", src, err)
 	}
 	jobs := o.Jobs
@@ -205,15 +205,16 @@ func shellQuote(s string) string {
 }
 
 // copyTree copies the regular files and directories of src to dst,
-// skipping build products and version-control metadata.
-func copyTree(src, dst string) error {
+// skipping build products, version-control metadata and skip (the build
+// directory, when it lies inside the source).
+func copyTree(src, dst, skip string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if rel != "." && (d.Name() == ".git" || d.Name() == ".tmp_versions") {
+			if p == skip || (rel != "." && (d.Name() == ".git" || d.Name() == ".tmp_versions")) {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)

@@ -35,12 +35,16 @@ func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return "", err
+	}
 	var files []string
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && d.Name() == ".git" {
+		if d.IsDir() && (d.Name() == ".git" || p == out) {
 			return filepath.SkipDir
 		}
 		if d.Type().IsRegular() && !isBuildProduct(d.Name()) {

@@ -153,3 +153,28 @@ func TestResolveUnknownNamesTheNearestSeries(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"6.1", "7.3-rt", "latest-cloud", "6.12.113+deb12", "6.1.0-0.deb11.52-rt-amd64", "./linux", "~/k", "6.1.x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := ParseSelector(s)
+		if err != nil {
+			return
+		}
+		switch sel.Kind {
+		case Series, Release, ABI:
+			if sel.Series == "" || sel.Flavour == "" {
+				t.Errorf("%q: %+v lacks a series or flavour", s, sel)
+			}
+		case Path:
+			if !filepath.IsAbs(sel.Path) {
+				t.Errorf("%q: path %q not absolute", s, sel.Path)
+			}
+		case Latest:
+		default:
+			t.Errorf("%q: no kind", s)
+		}
+	})
+}

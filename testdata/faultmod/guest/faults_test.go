@@ -6,6 +6,7 @@
 package guest
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"os/exec"
@@ -79,13 +80,25 @@ func ioctl(t *testing.T, fd int, req, arg uintptr) error {
 	return nil
 }
 
-// inChild triggers req in a child process and returns how it ended.
+// inChild triggers req in a child process and returns how it ended. A
+// task that oopses while holding a lock may never finish exiting: after a
+// few seconds the child is left behind and the test goes on.
 func inChild(t *testing.T, req uintptr) error {
 	t.Helper()
 	skipOutsideVM(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strconv.FormatUint(uint64(req), 10))
-	return cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		return errors.New("the child did not finish exiting after the fault")
+	}
 }
 
 var onlyOnFlag = flag.String("only-on", "", "trigger faults only on kernels whose release starts with this")

@@ -1,0 +1,222 @@
+package vmtest_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// faultRun runs the faultmod guest tests named by the regexp tests on
+// kernels, and returns the report.
+func faultRun(t *testing.T, kernels []string, tests string, extra ...func(*vmtest.Config)) *report.Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots kernels")
+	}
+	cfg := vmtest.Config{
+		Kernels:  kernels,
+		Modules:  []string{"../testdata/faultmod"},
+		Tests:    []string{"../testdata/faultmod/guest"},
+		TestArgs: []string{"-test.run=^(" + tests + ")$"},
+		OutDir:   t.TempDir(),
+		Jobs:     1,
+	}
+	for _, f := range extra {
+		f(&cfg)
+	}
+	rep, err := vmtest.RunMatrix(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func test(t *testing.T, k *report.Kernel, name string) *report.Test {
+	t.Helper()
+	for _, tt := range k.Tests {
+		if tt.Name == name {
+			return tt
+		}
+	}
+	t.Fatalf("%s: no test %s among %d", k.Name, name, len(k.Tests))
+	return nil
+}
+
+func wantStatus(t *testing.T, k *report.Kernel, name string, want report.Status) *report.Test {
+	t.Helper()
+	tt := test(t, k, name)
+	if tt.Status != want {
+		t.Errorf("%s: %s is %s, want %s\n%s", k.Name, name, tt.Status, want, tt.Output)
+	}
+	return tt
+}
+
+// wantFinding checks that test tt carries a finding of kind whose title
+// contains title.
+func wantFinding(t *testing.T, k *report.Kernel, tt *report.Test, kind, title string) {
+	t.Helper()
+	for _, i := range tt.Findings {
+		f := k.Findings[i]
+		if f.Kind == kind && strings.Contains(f.Title, title) {
+			return
+		}
+	}
+	var got []string
+	for _, f := range k.Findings {
+		got = append(got, f.Kind+": "+f.Title+" (during "+f.Test+")")
+	}
+	t.Errorf("%s: %s has no %s finding titled ~%q; kernel findings: %q", k.Name, tt.Name, kind, title, got)
+}
+
+func TestFaultGuestTestFailure(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestFail").Kernels[0]
+	wantStatus(t, k, "TestAPass", report.Pass)
+	wantStatus(t, k, "TestFail", report.Fail)
+	if k.Status != report.Fail {
+		t.Errorf("kernel %s, want fail", k.Status)
+	}
+}
+
+func TestFaultWarningDuringAPassingTest(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestWarnDuringPassingTest|TestZAfterFault").Kernels[0]
+	tt := wantStatus(t, k, "TestWarnDuringPassingTest", report.Fail)
+	wantFinding(t, k, tt, "WARNING", "faultmod_ioctl")
+	wantStatus(t, k, "TestAPass", report.Pass)
+	wantStatus(t, k, "TestZAfterFault", report.Pass)
+}
+
+func TestFaultOopsBugGPFAndUsercopyFailTheirTests(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"7.3"}, "TestOopsInChild|TestBugInChild|TestGPFInChild|TestUsercopyInChild|TestZAfterFault").Kernels[0]
+	for _, c := range []struct{ test, kind, title string }{
+		{"TestOopsInChild", "Oops", "faultmod_ioctl"},
+		{"TestBugInChild", "BUG", "faultmod"},
+		{"TestGPFInChild", "general protection fault", "faultmod_ioctl"},
+		{"TestUsercopyInChild", "usercopy", ""},
+	} {
+		tt := wantStatus(t, k, c.test, report.Fail)
+		wantFinding(t, k, tt, c.kind, c.title)
+	}
+	wantStatus(t, k, "TestZAfterFault", report.Pass)
+}
+
+func TestFaultPanicIsReportedAtOnceAndSparesOtherKernels(t *testing.T) {
+	t.Parallel()
+	rep := faultRun(t, []string{"6.1", "5.10"}, "TestAPass|TestPanic", func(c *vmtest.Config) {
+		c.TestArgs = append(c.TestArgs, "-only-on=6.1.")
+		c.TestTimeout = 5 * time.Minute
+	})
+	var hit, spared *report.Kernel
+	for _, k := range rep.Kernels {
+		if strings.HasPrefix(k.Name, "6.1.") {
+			hit = k
+		} else {
+			spared = k
+		}
+	}
+	if hit.Boot == nil || hit.Boot.Status != report.Crash || !strings.Contains(hit.Boot.Error, "faultmod: panic requested") {
+		t.Errorf("6.1 boot = %+v, want a crash naming the panic", hit.Boot)
+	}
+	tt := wantStatus(t, hit, "TestPanic", report.Crash)
+	wantFinding(t, hit, tt, "Kernel panic", "faultmod")
+	wantStatus(t, hit, "TestAPass", report.Pass)
+	// The test binary's timeout is five minutes: a panic reported as a
+	// timeout would take that long.
+	if hit.Timing.Tests > 60 {
+		t.Errorf("the panic took %.0fs to be reported", hit.Timing.Tests)
+	}
+	if spared.Status != report.Pass {
+		t.Errorf("%s: %s (%s), want pass: another kernel's panic must not affect it", spared.Name, spared.Status, spared.Error)
+	}
+}
+
+func TestFaultHangTimesOutWithBlockedTasks(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestHangInRead", func(c *vmtest.Config) {
+		c.TestTimeout = 25 * time.Second
+	}).Kernels[0]
+	tt := wantStatus(t, k, "TestHangInRead", report.Timeout)
+	if !strings.Contains(tt.Output, "blocked tasks") || !strings.Contains(tt.Output, "faultmod") {
+		t.Errorf("timed-out test lacks the blocked-task dump naming faultmod:\n%s", tt.Output)
+	}
+	wantStatus(t, k, "TestAPass", report.Pass)
+	if k.Boot == nil || k.Boot.Exit != "poweroff" {
+		t.Errorf("boot = %+v, want the run to end cleanly", k.Boot)
+	}
+	hung := false
+	for _, f := range k.Findings {
+		hung = hung || f.Kind == "hung task"
+	}
+	if !hung {
+		t.Error("no hung-task finding (hung_task_timeout_secs is 10, the timeout 25 s)")
+	}
+}
+
+func TestFaultModuleThatFailsToLoad(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass", func(c *vmtest.Config) {
+		c.Params = []string{"faultmod.fail_init=1"}
+	}).Kernels[0]
+	var m *report.Module
+	for i := range k.Modules {
+		if k.Modules[i].Name == "faultmod" {
+			m = &k.Modules[i]
+		}
+	}
+	if m == nil || m.Load != report.Fail || m.Errno != 12 {
+		t.Fatalf("faultmod load = %+v, want a failure with ENOMEM (12)", m)
+	}
+	if k.Status != report.Fail || !strings.Contains(k.Error, "loading faultmod failed") {
+		t.Errorf("kernel %s %q, want a failure naming the load", k.Status, k.Error)
+	}
+}
+
+func TestFaultLeakedReferenceMakesUnloadAFinding(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestLeakReference").Kernels[0]
+	found := false
+	for _, f := range k.Findings {
+		found = found || (f.Kind == "unload" && f.Module == "faultmod")
+	}
+	if !found || k.Status != report.Fail {
+		t.Errorf("kernel %s, findings %+v: want an unload finding for faultmod", k.Status, k.Findings)
+	}
+}
+
+func TestFaultSoftLockupIsAFinding(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestSoftLockup").Kernels[0]
+	tt := wantStatus(t, k, "TestSoftLockup", report.Fail)
+	wantFinding(t, k, tt, "soft lockup", "faultmod_softlockup")
+	if n := len(k.Bugs()); n != 1 {
+		t.Errorf("%d bug findings for one soft lockup, want 1 (console and kernel log deduplicated): %+v", n, k.Bugs())
+	}
+}
+
+// Sleeping in atomic context leaves the kernel unfit for later tests (its
+// preempt count is off), so it gets a VM of its own.
+func TestFaultAtomicSleepIsAFinding(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAtomicSleep").Kernels[0]
+	// The kernel may kill the task after the splat: fail or crash.
+	tt := test(t, k, "TestAtomicSleep")
+	if !tt.Status.Failed() {
+		t.Errorf("TestAtomicSleep is %s, want failed", tt.Status)
+	}
+	wantFinding(t, k, tt, "sleep in atomic context", "faultmod_ioctl")
+}
+
+func TestFaultGoPanicInTest(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestGoPanic").Kernels[0]
+	tt := test(t, k, "TestGoPanic")
+	if !tt.Status.Failed() || !strings.Contains(tt.Output, "assignment to entry in nil map") {
+		t.Errorf("TestGoPanic = %s, want failed with the panic:\n%s", tt.Status, tt.Output)
+	}
+	wantStatus(t, k, "TestAPass", report.Pass)
+}
