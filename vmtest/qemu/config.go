@@ -33,6 +33,9 @@ const (
 //   - nokaslr: register dumps from QMP symbolize directly with System.map.
 //   - unknown_nmi_panic: on a hang the host injects an NMI, and the panic
 //     it causes prints the guest's own symbolized backtrace.
+//   - panic_print=0x40: a panic prints every CPU's backtrace (6.1 and
+//     later; older kernels ignore the bit), so a hang diagnosed on an SMP
+//     guest shows each CPU, not only the one that took the NMI.
 //   - hung_task_timeout_secs=10: the detector reports a task stuck in D
 //     state within 10-20 s instead of 120-240 s, well inside test timeouts.
 var defaultAppend = []string{
@@ -41,6 +44,7 @@ var defaultAppend = []string{
 	"panic=-1",
 	"nokaslr",
 	"unknown_nmi_panic",
+	"panic_print=0x40",
 	"sysctl.kernel.hung_task_timeout_secs=10",
 }
 
@@ -59,7 +63,7 @@ type Config struct {
 	Initrd string
 	// Append holds extra kernel parameters, added after the defaults:
 	// "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic
-	// sysctl.kernel.hung_task_timeout_secs=10".
+	// panic_print=0x40 sysctl.kernel.hung_task_timeout_secs=10".
 	Append []string
 	// MemoryMiB is the guest RAM; 0 means DefaultMemoryMiB.
 	MemoryMiB int
