@@ -136,19 +136,7 @@ func (v *vm) supervise(ctx context.Context, sock string) {
 
 	mon, err := connectMonitor(sock, v.exited)
 	if err != nil {
-		// A handshake cut short by QEMU's exit is explained by its
-		// stderr; only a QEMU that is still there needs our error.
-		select {
-		case <-v.exited:
-			err = errExited
-		case <-time.After(time.Second):
-		}
-		v.kill()
-		<-v.exited
-		v.finish(ExitQEMUError)
-		if !errors.Is(err, errExited) {
-			v.res.Stderr = err.Error() + "\n" + v.res.Stderr
-		}
+		v.noMonitor(err)
 		return
 	}
 	v.mon = mon
@@ -184,6 +172,23 @@ func (v *vm) supervise(ctx context.Context, sock string) {
 			v.finish(reason)
 			return
 		}
+	}
+}
+
+// noMonitor ends a run whose QMP connection failed.
+func (v *vm) noMonitor(err error) {
+	// A handshake cut short by QEMU's exit is explained by its stderr;
+	// only a QEMU that is still there needs our error.
+	select {
+	case <-v.exited:
+		err = errExited
+	case <-time.After(time.Second):
+	}
+	v.kill()
+	<-v.exited
+	v.finish(ExitQEMUError)
+	if !errors.Is(err, errExited) {
+		v.res.Stderr = err.Error() + "\n" + v.res.Stderr
 	}
 }
 
