@@ -50,10 +50,15 @@ func (k *kmsgStream) follow() {
 	}
 }
 
-// Drain forwards every record logged so far.
+// Drain forwards every record logged so far: one record as a Kmsg event,
+// several (a boot's worth at first) as compressed batches, which the slow
+// serial port moves several times faster.
 func (k *kmsgStream) Drain() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	var pending []event.KmsgRecord
+	raw := 0
+	defer func() { k.send(pending) }()
 	for {
 		n, err := unix.Read(k.fd, k.buf)
 		switch {
@@ -75,8 +80,31 @@ func (k *kmsgStream) Drain() {
 			k.capture.WriteString(rec.Text)
 			k.capture.WriteByte('\n')
 		}
-		k.emit(event.Event{Type: event.Kmsg, Kmsg: &rec})
+		pending = append(pending, rec)
+		if raw += len(rec.Text) + 64; raw >= event.MaxBatchRaw {
+			k.send(pending)
+			pending, raw = nil, 0
+		}
 	}
+}
+
+// send emits records: alone, or batched in events that fit a line.
+func (k *kmsgStream) send(recs []event.KmsgRecord) {
+	switch len(recs) {
+	case 0:
+		return
+	case 1:
+		k.emit(event.Event{Type: event.Kmsg, Kmsg: &recs[0]})
+		return
+	}
+	b, err := event.NewBatch(recs)
+	if err != nil || len(b.Gzip) > event.MaxLine-1024 {
+		// Incompressible records: halve until each batch fits.
+		k.send(recs[:len(recs)/2])
+		k.send(recs[len(recs)/2:])
+		return
+	}
+	k.emit(event.Event{Type: event.KmsgBatch, Batch: b})
 }
 
 // Capture drains the log, runs fn, and returns the text of the records fn

@@ -47,6 +47,7 @@ const (
 	BinaryEnd    Type = "binary_end"    // Binary and Exit set
 	ModuleUnload Type = "module_unload" // Module set; Err/Errno on failure
 	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
+	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
 )
@@ -66,6 +67,7 @@ type Event struct {
 	Test   *TestEvent  `json:"test,omitempty"`
 	Exit   *Exit       `json:"exit,omitempty"`
 	Kmsg   *KmsgRecord `json:"kmsg,omitempty"`
+	Batch  *Batch      `json:"batch,omitempty"`
 	Msg    string      `json:"msg,omitempty"`
 	Err    string      `json:"err,omitempty"`
 	Errno  int         `json:"errno,omitempty"`
