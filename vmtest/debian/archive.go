@@ -43,6 +43,10 @@ type Archive struct {
 	Suites []string
 	// Log receives apt's output; nil discards it.
 	Log io.Writer
+	// Progress, if set, is called while Download fetches packages, with
+	// the bytes fetched so far and the bytes it fetches in all. apt reports
+	// a percentage (per file on a fast mirror), so done is its estimate.
+	Progress func(done, total int64)
 }
 
 // Index is the set of kernel packages the archive offered at Updated.
@@ -140,7 +144,7 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.apt(ctx, conf, "", "apt-get", "update")
+	out, err := a.apt(ctx, conf, "", nil, "apt-get", "update")
 	if err != nil {
 		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
 	}
@@ -266,8 +270,17 @@ func aptFailure(out string) string {
 }
 
 // apt runs an apt command with the private configuration in dir and
-// returns its output.
-func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args ...string) (string, error) {
+// returns its output. A non-nil progress receives the download percentage
+// as apt reports it.
+func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(percent float64), name string, args ...string) (string, error) {
+	var status *aptStatus
+	if progress != nil {
+		var err error
+		if status, err = startStatus(progress); err != nil {
+			return "", fmt.Errorf("apt status pipe: %w", err)
+		}
+		args = append(args, "-o", fmt.Sprintf("APT::Status-Fd=%d", statusFd))
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "APT_CONFIG="+conf, "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
@@ -277,7 +290,18 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, name string, args .
 		w = io.MultiWriter(&out, a.Log)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Run(); err != nil {
+	if status != nil {
+		cmd.ExtraFiles = []*os.File{status.w} // fd 3: statusFd
+		defer status.wait()
+	}
+	err := cmd.Start()
+	if status != nil {
+		status.started()
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
 		}
@@ -344,7 +368,7 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 	for _, p := range missing {
 		args = append(args, p.String())
 	}
-	if _, err := a.apt(ctx, conf, tmp, "apt-get", args...); err != nil {
+	if _, err := a.apt(ctx, conf, tmp, a.downloadProgress(missing), "apt-get", args...); err != nil {
 		return nil, fmt.Errorf("apt-get download: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -360,6 +384,20 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 		}
 	}
 	return paths, nil
+}
+
+// downloadProgress turns apt's percentage into bytes of pkgs for
+// a.Progress, or returns nil when nobody listens.
+func (a *Archive) downloadProgress(pkgs []Package) func(float64) {
+	if a.Progress == nil {
+		return nil
+	}
+	var total int64
+	for _, p := range pkgs {
+		total += p.Size
+	}
+	a.Progress(0, total)
+	return func(percent float64) { a.Progress(int64(percent*float64(total)/100), total) }
 }
 
 // debFileName is the name apt-get download gives a package's file.
