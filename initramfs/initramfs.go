@@ -32,7 +32,7 @@ const (
 
 // layout is part of every cache key: bump it when what a layer holds, or
 // where, changes.
-const layout = "kmodvm-initramfs-1"
+const layout = "kmodvm-initramfs-2"
 
 // Builder builds and caches image layers. The zero value caches under the
 // user's cache directory.
@@ -66,7 +66,8 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 		return "", err
 	}
 	path := filepath.Join(root, "initramfs", name)
-	if _, err := os.Stat(path); err == nil {
+	if info, err := os.Stat(path); err == nil {
+		touch(path, info)
 		return path, nil
 	}
 	for _, d := range []string{filepath.Dir(path), filepath.Join(root, "locks")} {

@@ -18,6 +18,9 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
+// cacheMaxAge is how long unused image layers and module builds are kept.
+const cacheMaxAge = 7 * 24 * time.Hour
+
 // runner holds what the kernels of one run share.
 type runner struct {
 	cfg        *Config
@@ -55,6 +58,9 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 		fetcher: &kernel.Fetcher{Cache: &kernel.Cache{Dir: cfg.cacheDir()}, Log: cfg.Log, Offline: cfg.Offline, KDir: cfg.KDir},
 		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
+	r.fetcher.Progress = func(abi string, done, total int64) {
+		r.step(abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
+	}
 	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
 	r.out = cfg.OutDir
 	if r.out == "" {
@@ -89,6 +95,10 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	wg.Wait()
 	rep.Finished = time.Now().UTC()
 	rep.Partial = ctx.Err() != nil
+	// Every change to a module or test package adds cache entries; drop
+	// the ones unused for a while (best effort).
+	r.images.Prune(cacheMaxAge)
+	kbuild.Prune(filepath.Join(cfg.cacheDir(), "builds"), cacheMaxAge)
 	return rep, nil
 }
 

@@ -86,6 +86,8 @@ func fromCache(dir, key, out string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
+	os.Chtimes(entry, now, now) // used: see Prune
 	var c cached
 	if err := json.Unmarshal(b, &c); err != nil || len(c.Modules) != len(c.Result.Modules) {
 		return nil, fmt.Errorf("build cache %s: corrupt", key)
@@ -161,4 +163,26 @@ func toCache(dir, key string, r *Result) error {
 		return err
 	}
 	return nil
+}
+
+// Prune removes cached builds not used for maxAge from the build cache dir.
+func Prune(dir string, maxAge time.Duration) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || time.Since(info.ModTime()) < maxAge {
+			continue
+		}
+		if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
