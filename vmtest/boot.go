@@ -3,6 +3,7 @@ package vmtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,8 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
 		res, col, console, err := r.bootOnce(ctx, k, image, cfg, dir, kr.Name)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
-		if infra && attempt < maxBootAttempts && ctx.Err() == nil {
+		// A missing QEMU stays missing: trying again only delays the news.
+		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
 			continue
 		}
 		r.settle(k, res, col, console, err, attempt, kr, dir)
@@ -135,17 +137,19 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 		b.Hang = hangReport(res)
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
+	case res.Exit == qemu.ExitQEMUError && !col.hello:
+		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU could not start the VM (%s)%s", res.ExitStatus, stderrOf(res))
 	case !col.hello:
-		b.Status, b.Error = report.Error, fmt.Sprintf("the guest agent never started (QEMU: %s, %s); see console.log", res.Exit, res.ExitStatus)
-		if res.Stderr != "" {
-			b.Error += ": " + strings.TrimSpace(res.Stderr)
-		}
+		b.Status, b.Error = report.Error, fmt.Sprintf("the guest agent never started (QEMU: %s, %s); see console.log%s", res.Exit, res.ExitStatus, stderrOf(res))
 	case res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError:
-		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU died (%s): %s", res.ExitStatus, strings.TrimSpace(res.Stderr))
+		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU died (%s)%s", res.ExitStatus, stderrOf(res))
 	case res.Exit == qemu.ExitReset:
 		b.Status, b.Error = report.Crash, "the guest reset (triple fault or reboot)"
 	case !col.done:
 		b.Status, b.Error = report.Crash, "the guest powered off without finishing"
+	}
+	if b.Status == report.Error && attempt > 1 {
+		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
 	}
 	col.finish(console, vmEnd)
 	if col.stats.Garbage+col.stats.Truncated+col.stats.Oversized > 0 {
@@ -153,6 +157,14 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 			col.stats.Garbage, col.stats.Truncated, col.stats.Oversized))
 	}
 	kr.Status, kr.Error = verdict(kr, col)
+}
+
+// stderrOf returns QEMU's own words, if any, to follow a message.
+func stderrOf(res *qemu.Result) string {
+	if s := strings.TrimSpace(res.Stderr); s != "" {
+		return ": " + s
+	}
+	return ""
 }
 
 // verdict decides a kernel's status from its parts.
