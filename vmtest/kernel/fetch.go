@@ -33,6 +33,9 @@ type Fetcher struct {
 	// KDir is the tree to build modules against for local kernels given
 	// as an image file (a kernel build tree is its own).
 	KDir string
+	// Progress, if set, is called while a kernel's packages download, with
+	// its ABI, the bytes fetched so far and the bytes it fetches in all.
+	Progress func(abi string, done, total int64)
 
 	mu sync.Mutex
 	ix *debian.Index // the index this Fetcher settled on, shared by its fetches
@@ -157,7 +160,15 @@ func (f *Fetcher) FetchBuild(ctx context.Context, b Build) (*Kernel, error) {
 	}
 	start := time.Now()
 	f.logf("%s: downloading %d packages", b.ABI, len(b.Packages))
-	debs, err := f.archive().Download(ctx, f.Cache.DebsDir(), b.Packages)
+	a := f.archive()
+	if f.Progress != nil {
+		// A copy, because the Fetcher's archive is shared by concurrent
+		// fetches of other kernels.
+		ac := *a
+		ac.Progress = func(done, total int64) { f.Progress(b.ABI, done, total) }
+		a = &ac
+	}
+	debs, err := a.Download(ctx, f.Cache.DebsDir(), b.Packages)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", b.ABI, err)
 	}
