@@ -85,6 +85,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 		Kernel:    k.BootImage(),
 		Initrd:    image,
 		MemoryMiB: r.cfg.MemoryMiB,
+		CPUs:      r.cfg.CPUs,
 		Accel:     r.accel,
 		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, &console)},
 		Events:    io.MultiWriter(eventsFile, pw),

@@ -38,6 +38,9 @@ type Config struct {
 	Accel string
 	// MemoryMiB is each guest's RAM; 0 means 256.
 	MemoryMiB int
+	// CPUs is each guest's CPU count; 0 means 1. Suites that test locking
+	// want 2 or more: with one CPU nothing preempts a copy in progress.
+	CPUs int
 	// TestTimeout bounds each guest test binary; 0 means 10 minutes under
 	// TCG and 3 under KVM.
 	TestTimeout time.Duration
