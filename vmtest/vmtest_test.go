@@ -23,6 +23,8 @@ func TestMatrix(t *testing.T) {
 		Tests:   []string{filepath.Join("..", "guest", "mmapdrv")},
 		W1:      true,
 		OutDir:  out,
+		// Two CPUs, so that the concurrency tests can catch a missing lock.
+		CPUs: 2,
 	})
 	if len(rep.Kernels) == 0 {
 		t.Fatal("no kernel ran")
