@@ -96,11 +96,37 @@ func (c *Config) kernels() []string {
 	return c.Kernels
 }
 
+// jobs is Jobs, or one VM per CPU as far as available memory allows
+// (each VM needs its guest RAM plus QEMU's own, about 200 MiB under TCG).
 func (c *Config) jobs() int {
 	if c.Jobs > 0 {
 		return c.Jobs
 	}
-	return runtime.NumCPU()
+	n := runtime.NumCPU()
+	mem := c.MemoryMiB
+	if mem <= 0 {
+		mem = 256
+	}
+	if avail := availableMiB(); avail > 0 {
+		n = min(n, max(1, avail/(mem+200)))
+	}
+	return n
+}
+
+// availableMiB reads MemAvailable from /proc/meminfo; 0 if unknown.
+func availableMiB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			var kb int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 func (c *Config) cacheDir() string {
