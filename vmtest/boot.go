@@ -65,19 +65,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
-		dec := event.NewDecoder(pr)
-		for {
-			ev, err := dec.Next()
-			if err != nil {
-				io.Copy(io.Discard, pr)
-				col.stats = dec.Stats()
-				return
-			}
-			if ev.Type == event.Hello {
-				r.step(name, PhaseTests, "")
-			}
-			col.handle(ev)
-		}
+		decodeEvents(pr, col, func() { r.step(name, PhaseTests, "") })
 	}()
 	r.step(name, PhaseBoot, "")
 	vmStart := time.Now()
@@ -104,6 +92,25 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
 	return res, col, console.Bytes(), err
+}
+
+// decodeEvents feeds the events read from r to col until r ends, and then
+// the decoder's counts of what it skipped; onHello runs when the agent says
+// hello. It reads r to its end whatever arrives, so the writer never blocks.
+func decodeEvents(r io.Reader, col *collector, onHello func()) {
+	dec := event.NewDecoder(r)
+	for {
+		ev, err := dec.Next()
+		if err != nil {
+			io.Copy(io.Discard, r)
+			col.stats = dec.Stats()
+			return
+		}
+		if ev.Type == event.Hello {
+			onHello()
+		}
+		col.handle(ev)
+	}
 }
 
 type lockedWriter struct {
@@ -153,9 +160,8 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
 	}
 	col.finish(console, vmEnd)
-	if col.stats.Garbage+col.stats.Truncated+col.stats.Oversized > 0 {
-		b.Error = strings.TrimSpace(b.Error + fmt.Sprintf(" (event channel: %d garbage, %d truncated, %d oversized lines skipped)",
-			col.stats.Garbage, col.stats.Truncated, col.stats.Oversized))
+	if loss := col.channelLoss(); loss != "" {
+		b.Error = strings.TrimSpace(b.Error + " (event channel: " + loss + ")")
 	}
 	kr.Status, kr.Error = verdict(kr, col)
 }
@@ -199,6 +205,12 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 		if f.Test == "" && f.Kind != report.KindTaint {
 			why = append(why, fmt.Sprintf("%s outside any test: %s", f.Kind, f.Title))
 		}
+	}
+	// A lost line may have been a test's end or a kernel warning: a run
+	// that ended well but lost some has no verdict (its tests' failures may
+	// be the loss's doing).
+	if loss := col.channelLoss(); loss != "" && b.Status == report.Pass {
+		return report.Error, strings.Join(append([]string{"the event channel from the guest was damaged (" + loss + "): the results are incomplete"}, why...), "; ")
 	}
 	if len(why) > 0 {
 		return report.Fail, strings.Join(why, "; ")

@@ -15,6 +15,10 @@ import (
 // maxTestOutput bounds the output kept per test; the rest is in events.jsonl.
 const maxTestOutput = 64 << 10
 
+// maxAgentLog bounds the agent's diagnostics kept; the rest is in
+// events.jsonl.
+const maxAgentLog = 1000
+
 // collector turns a guest's event stream into report entries. Events arrive
 // in the guest's order; kernel log records are matched to tests by time,
 // since the kernel log is read concurrently with the tests' output.
@@ -104,14 +108,45 @@ func (c *collector) handle(ev event.Event) {
 			c.kmsg(&recs[i])
 		}
 		if err != nil {
-			c.agentLog = append(c.agentLog, err.Error())
-			c.lostKmsg += ev.Batch.Count - len(recs)
+			c.logAgent(err.Error())
+			c.lostKmsg += max(ev.Batch.Count-len(recs), 1)
 		}
 	case event.Log:
-		c.agentLog = append(c.agentLog, ev.Msg)
+		c.logAgent(ev.Msg)
 	case event.Done:
 		c.done, c.doneErr = true, ev.Err
 	}
+}
+
+func (c *collector) logAgent(msg string) {
+	if len(c.agentLog) < maxAgentLog {
+		c.agentLog = append(c.agentLog, msg)
+	}
+}
+
+// channelLoss describes what the event channel lost, or is empty.
+func (c *collector) channelLoss() string {
+	var parts []string
+	for _, p := range []struct {
+		n         uint64
+		one, many string
+	}{
+		{c.stats.Garbage, "garbage line", "garbage lines"},
+		{c.stats.Truncated, "truncated line", "truncated lines"},
+		{c.stats.Oversized, "oversized line", "oversized lines"},
+		{c.stats.WrongVersion, "line of another protocol version", "lines of another protocol version"},
+		// Junk before an event may be the start of another one, cut.
+		{c.stats.Recovered, "event after junk on its line", "events after junk on their lines"},
+		{uint64(max(c.lostKmsg, 0)), "kernel log record in a damaged batch", "kernel log records in damaged batches"},
+	} {
+		switch {
+		case p.n == 1:
+			parts = append(parts, "1 "+p.one)
+		case p.n > 1:
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.many))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c *collector) binary(name string, mono int64) *binaryRun {
