@@ -26,7 +26,7 @@ TEST_DEPS := chromium shellcheck
 FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelector \
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder
 
-.PHONY: all deps build run test unit vet lint fuzz bench clean
+.PHONY: all deps build run test unit vet lint fuzz bench soak clean
 
 all: build
 
@@ -70,3 +70,13 @@ clean:
 
 bench: deps
 	$(GO) run ./bench -rounds 3
+
+# Soak: the bundled suite on the kernel matrix, SOAK_ROUNDS times (13 x 4
+# kernels = 52 boots, about 10 minutes here), bounded by SOAK_DURATION;
+# writes bench/SOAK.md and fails if any run had an infrastructure error, a
+# retried boot, a failure or a flaky test.
+SOAK_ROUNDS   ?= 13
+SOAK_DURATION ?= 20m
+
+soak: deps
+	$(GO) run ./bench/soak -rounds $(SOAK_ROUNDS) -duration $(SOAK_DURATION) -kernels $(KERNELS)
