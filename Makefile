@@ -72,7 +72,7 @@ bench: deps
 	$(GO) run ./bench -rounds 3
 
 # Soak: the bundled suite on the kernel matrix, SOAK_ROUNDS times (13 x 4
-# kernels = 52 boots, about 10 minutes here), bounded by SOAK_DURATION;
+# kernels = 52 boots, about 6 minutes here), bounded by SOAK_DURATION;
 # writes bench/SOAK.md and fails if any run had an infrastructure error, a
 # retried boot, a failure or a flaky test.
 SOAK_ROUNDS   ?= 13
