@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -219,12 +218,11 @@ func TestCLIKernelMissingWithoutNetwork(t *testing.T) {
 func TestCLITwoRunsShareACache(t *testing.T) {
 	t.Parallel()
 	kmodvmBinary(t) // here, not in the goroutines below: it may skip
-	nonce := make([]byte, 8)
-	rand.Read(nonce)
+	nonce := rand.Text()
 	src := t.TempDir()
 	mod, tests := filepath.Join(src, "newapi"), filepath.Join(src, "steady")
-	copyDir(t, repo(t, "testdata/hostfaults/newapi"), mod, "/* "+hex.EncodeToString(nonce)+" */\n")
-	copyDir(t, repo(t, "testdata/hostfaults/steady"), tests, "// "+hex.EncodeToString(nonce)+"\n")
+	copyDir(t, repo(t, "testdata/hostfaults/newapi"), mod, "/* "+nonce+" */\n")
+	copyDir(t, repo(t, "testdata/hostfaults/steady"), tests, "// "+nonce+"\n")
 	if err := os.WriteFile(filepath.Join(tests, "go.mod"), []byte("module example.com/steady\n\ngo 1.26\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -274,14 +272,14 @@ func copyDir(t *testing.T, from, to, head string) {
 	}
 }
 
-// qemuProcesses returns the pids of the QEMU processes whose command line
-// mentions path (a run's initramfs lives under its --out).
-func qemuProcesses(path string) []int {
+// processes returns the pids and programs of the processes whose command
+// line mentions path (a run's initramfs and module builds live under its
+// --out), QEMU's only if qemu is set.
+func processes(path string, qemu bool) []string {
 	ents, _ := os.ReadDir("/proc")
-	var pids []int
+	var found []string
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
@@ -289,62 +287,81 @@ func qemuProcesses(path string) []int {
 			continue
 		}
 		argv0, _, _ := strings.Cut(string(b), "\x00")
-		if strings.HasPrefix(filepath.Base(argv0), "qemu-system") && strings.Contains(string(b), path) {
-			pids = append(pids, pid)
+		if strings.Contains(string(b), path) && (!qemu || strings.HasPrefix(filepath.Base(argv0), "qemu-system")) {
+			found = append(found, e.Name()+" "+argv0)
 		}
 	}
-	return pids
+	return found
 }
 
 // TestCLIInterruptLeavesNothingBehind sends Ctrl-C's SIGINT to kmodvm's
-// process group while its first VM runs a long test: kmodvm must exit 3
-// at once, leave no QEMU and no temporary directory behind, and write a
-// report.json marked partial.
+// process group while its first VM runs a long test, and while make and
+// the compiler build a module: kmodvm must exit 3 at once, leave no
+// process and no temporary directory behind, and write a report.json
+// marked partial.
 func TestCLIInterruptLeavesNothingBehind(t *testing.T) {
 	t.Parallel()
-	out, tmp := t.TempDir(), t.TempDir()
-	cmd, stdout, stderr := kmodvm(t, []string{"TMPDIR=" + tmp},
-		"run", "--kernels", "6.1,5.10", "--jobs", "1", "--tests", repo(t, "testdata/hostfaults/steady"),
-		"--out", out, "--cache", kernel.DefaultCacheDir())
-	var log strings.Builder
-	sc := bufio.NewScanner(stderr)
-	var interrupted time.Time
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if interrupted.IsZero() && strings.HasSuffix(strings.TrimSpace(sc.Text()), " tests") {
-			time.Sleep(2 * time.Second) // well into TestSleep
-			if len(qemuProcesses(out)) == 0 {
-				t.Fatalf("no QEMU running for %s before the interrupt", out)
+	kmodvmBinary(t)
+	fresh := filepath.Join(t.TempDir(), "newapi") // a module the build cache has not seen
+	copyDir(t, repo(t, "testdata/hostfaults/newapi"), fresh, "/* "+rand.Text()+" */\n")
+	for _, c := range []struct {
+		phase string
+		wait  time.Duration
+		args  []string
+	}{
+		{"tests", 2 * time.Second, []string{"--kernels", "6.1,5.10"}},
+		{"build", 300 * time.Millisecond, []string{"--kernels", "6.12,7.3", "--module", fresh}},
+	} {
+		t.Run("during "+c.phase, func(t *testing.T) {
+			out, tmp := t.TempDir(), t.TempDir()
+			cmd, stdout, stderr := kmodvm(t, []string{"TMPDIR=" + tmp}, append([]string{"run", "--jobs", "1", "--out", out,
+				"--tests", repo(t, "testdata/hostfaults/steady"), "--cache", kernel.DefaultCacheDir()}, c.args...)...)
+			var log strings.Builder
+			sc := bufio.NewScanner(stderr)
+			var interrupted time.Time
+			for sc.Scan() {
+				log.WriteString(sc.Text() + "\n")
+				if interrupted.IsZero() && strings.HasSuffix(strings.TrimSpace(sc.Text()), " "+c.phase) {
+					time.Sleep(c.wait)
+					if c.phase == "tests" && len(processes(out, true)) == 0 {
+						t.Fatalf("no QEMU running for %s before the interrupt", out)
+					}
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+					interrupted = time.Now()
+				}
 			}
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-			interrupted = time.Now()
-		}
+			r := finish(t, cmd, stdout, log.String(), out)
+			if interrupted.IsZero() {
+				t.Fatalf("the run never reached %s", c.phase)
+			}
+			if took := time.Since(interrupted); took > 15*time.Second {
+				t.Errorf("kmodvm took %s to exit after SIGINT", took.Round(time.Second))
+			}
+			if r.code != exitInfra || !strings.Contains(r.stderr, "partial") {
+				t.Errorf("exit %d, want %d and a word that the reports are partial", r.code, exitInfra)
+			}
+			if left := processes(out, false); len(left) > 0 {
+				t.Errorf("processes outlived kmodvm: %q", left)
+			}
+			if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %q", left)
+			}
+			if r.report == nil || !r.report.Partial || len(r.report.Kernels) != 2 {
+				t.Fatalf("report.json = %+v, want one marked partial with both kernels", r.report)
+			}
+			for _, k := range r.report.Kernels {
+				t.Logf("%s: %s: %s", k.Name, k.Status, firstLineOf(k.Error))
+				if k.Status == report.Pass || k.Error == "" {
+					t.Errorf("%s: %s %q, want it marked as interrupted", k.Name, k.Status, k.Error)
+				}
+			}
+		})
 	}
-	r := finish(t, cmd, stdout, log.String(), out)
-	if interrupted.IsZero() {
-		t.Fatal("the run never reached its tests")
-	}
-	if took := time.Since(interrupted); took > 15*time.Second {
-		t.Errorf("kmodvm took %s to exit after SIGINT", took.Round(time.Second))
-	}
-	if r.code != exitInfra || !strings.Contains(r.stderr, "partial") {
-		t.Errorf("exit %d, want %d and a word that the reports are partial", r.code, exitInfra)
-	}
-	if pids := qemuProcesses(out); len(pids) > 0 {
-		t.Errorf("QEMU processes %v outlived kmodvm", pids)
-	}
-	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
-		t.Errorf("left in TMPDIR: %q", left)
-	}
-	if r.report == nil || !r.report.Partial || len(r.report.Kernels) != 2 {
-		t.Fatalf("report.json = %+v, want one marked partial with both kernels", r.report)
-	}
-	for _, k := range r.report.Kernels {
-		t.Logf("%s: %s: %s", k.Name, k.Status, k.Error)
-		if k.Status == report.Pass || k.Error == "" {
-			t.Errorf("%s: %s %q, want it marked as interrupted", k.Name, k.Status, k.Error)
-		}
-	}
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // TestCLIDiskFull writes the artifacts to a tiny tmpfs: kmodvm must say
