@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
@@ -26,6 +25,7 @@ type runFlags struct {
 	timeout     time.Duration
 	testTimeout time.Duration
 	memory      int
+	cpus        int
 	out         string
 	junit       string
 	json        string
@@ -67,6 +67,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run (default: from --test-timeout)")
 	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM)")
 	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256)")
+	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1; use 2 or more to exercise locking)")
 	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
 	fl.StringVar(&f.json, "json", "", "write the JSON report to this file")
@@ -108,19 +109,22 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	var log io.Writer = os.Stderr
-	if g.quiet {
-		log = nil
+	if len(kernels) == 0 {
+		kernels = vmtest.DefaultKernels
 	}
-	w := cmd.ErrOrStderr()
-	prog := newProgress(w, g.quiet)
+	command := strings.Join(os.Args, " ")
+	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
-		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory,
+		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory, CPUs: f.cpus,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
-		Progress: prog.step, Log: log,
+		Progress: prog.step, Log: prog.log(),
 	}
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
+	if rep == nil {
+		rep = &report.Report{}
+	}
+	prog.finish(rep)
 	if err != nil {
 		var ce *vmtest.ErrConfig
 		if errors.As(err, &ce) {
@@ -128,7 +132,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		}
 		return err
 	}
-	rep.Host.Command = strings.Join(os.Args, " ")
+	rep.Host.Command = command
 	rep.Host.Shard = f.shard
 	paths, werr := writeReports(rep, out, f)
 	printSummary(cmd.OutOrStdout(), rep, g.verbose)
@@ -211,36 +215,6 @@ func bundledRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// progress prints one line per kernel step, for logs and terminals alike.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
-	start time.Time
-	last  map[string]vmtest.Phase
-}
-
-func newProgress(w io.Writer, quiet bool) *progress {
-	return &progress{w: w, quiet: quiet, start: time.Now(), last: map[string]vmtest.Phase{}}
-}
-
-func (p *progress) step(s vmtest.Step) {
-	if p.quiet {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s.Phase == vmtest.PhaseTests && s.Detail != "" && p.last[s.Kernel] == vmtest.PhaseTests {
-		return // one line per phase; per-test counts are for the live view
-	}
-	p.last[s.Kernel] = s.Phase
-	detail := ""
-	if s.Detail != "" {
-		detail = " " + s.Detail
-	}
-	fmt.Fprintf(p.w, "[%6.1fs] %-24s %s%s\n", s.At.Sub(p.start).Seconds(), s.Kernel, s.Phase, detail)
 }
 
 // printSummary prints each kernel's verdict, its failed tests and its
