@@ -175,12 +175,16 @@ func (b *bars) step(s vmtest.Step) {
 	case vmtest.PhaseDone:
 		r.end, r.status = s.At, report.Status(s.Detail)
 	}
-	bar := r.bar
+	bar, cur := r.bar, phaseIndex(s.Phase)
+	if s.Phase == vmtest.PhaseDone && !r.tested {
+		cur = -1 // a kernel that stopped early shows where
+	}
 	b.mu.Unlock()
 	// mpb runs the decorators, which take b.mu, on the bar's goroutine that
-	// these calls wait for: they must come after the unlock.
-	if s.Phase != vmtest.PhaseDone {
-		bar.SetCurrent(phaseIndex(s.Phase)) // a kernel that stops early shows where
+	// these calls wait for: they must come after the unlock. The open total
+	// keeps a full bar from completing before finish.
+	if cur >= 0 {
+		bar.SetCurrent(cur)
 	}
 	if line != "" {
 		b.out.Write([]byte(line))

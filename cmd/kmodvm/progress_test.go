@@ -181,6 +181,11 @@ func TestBarsRenderEveryKernelToItsVerdict(t *testing.T) {
 	if !reflect.DeepEqual(lines, want) {
 		t.Errorf("lines before finish = %q, want %q", lines, want)
 	}
+	for i, want := range []int64{5, 1, 0} { // done after its tests, stopped at build, never started
+		if got := b.rows[i].bar.Current(); got != want || b.rows[i].bar.Completed() {
+			t.Errorf("before finish, bar of %s at %d (completed %v), want %d and open", b.rows[i].sel, got, b.rows[i].bar.Completed(), want)
+		}
+	}
 	b.log().Write([]byte("a log line\n"))
 	rep := &report.Report{Kernels: []*report.Kernel{
 		kernelResult("6.1", "6.1.0-57-amd64", report.Fail),
