@@ -26,7 +26,7 @@ const maxBootAttempts = 2
 // kr with what happened.
 func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, kr *report.Kernel, dir string) {
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, image, cfg, dir, kr.Name)
+		res, col, console, err := r.bootOnce(ctx, k, image, cfg, dir, kr.Selector, kr.Name)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A missing QEMU stays missing: trying again only delays the news.
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
@@ -38,7 +38,7 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 }
 
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, dir, name string) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
 	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		os.Remove(filepath.Join(dir, n))
 	}
@@ -60,14 +60,14 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 
 	var console bytes.Buffer
 	var consoleMu sync.Mutex
-	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(name, PhaseTests, d) })
+	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(sel, name, PhaseTests, d) })
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
-		decodeEvents(pr, col, func() { r.step(name, PhaseTests, "") })
+		decodeEvents(pr, col, func() { r.step(sel, name, PhaseTests, "") })
 	}()
-	r.step(name, PhaseBoot, "")
+	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
 	res, err := qemu.Run(ctx, qemu.Config{
 		Kernel:    k.BootImage(),

@@ -189,6 +189,9 @@ func (c *collector) test(ev event.Event) {
 		tr.t.Status = map[string]report.Status{"pass": report.Pass, "fail": report.Fail, "skip": report.Skip}[te.Action]
 		tr.t.Elapsed = te.Elapsed
 		tr.end, tr.ended = ev.Mono, true
+		if c.progress != nil {
+			c.progress(te.Action + " " + te.Test)
+		}
 	}
 }
 

@@ -70,9 +70,14 @@ type Config struct {
 
 // Step is a progress notification.
 type Step struct {
-	Kernel string
-	Phase  Phase
-	Detail string // e.g. "3/17" during tests
+	// Selector is the kernel as Config.Kernels names it; Kernel is its
+	// name once known (the ABI), the selector before.
+	Selector string
+	Kernel   string
+	Phase    Phase
+	// Detail says more: "42% of 85 MB" while fetching; during tests "N
+	// run" when a test starts and "pass TestX" (fail, skip) when it ends.
+	Detail string
 	At     time.Time
 }
 

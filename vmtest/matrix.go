@@ -32,6 +32,7 @@ type runner struct {
 
 	guestOnce sync.Once
 	guest     guestParts
+	selectors sync.Map // ABI -> selector, for download progress
 }
 
 // guestParts are the kernel-independent image layers.
@@ -59,7 +60,9 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
 	r.fetcher.Progress = func(abi string, done, total int64) {
-		r.step(abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
+		sel, _ := r.selectors.Load(abi)
+		s, _ := sel.(string)
+		r.step(s, abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
 	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
 	r.out = cfg.OutDir
@@ -137,9 +140,9 @@ func (r *runner) guestLayers(ctx context.Context) guestParts {
 	return r.guest
 }
 
-func (r *runner) step(k string, p Phase, detail string) {
+func (r *runner) step(sel, k string, p Phase, detail string) {
 	if r.cfg.Progress != nil {
-		r.cfg.Progress(Step{Kernel: k, Phase: p, Detail: detail, At: time.Now()})
+		r.cfg.Progress(Step{Selector: sel, Kernel: k, Phase: p, Detail: detail, At: time.Now()})
 	}
 }
 
@@ -153,15 +156,21 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 			kr.Status, kr.Error = report.Error, fmt.Sprintf("kmodvm bug: %v\n%s", p, debug.Stack())
 		}
 		kr.Timing.Total = time.Since(start).Seconds()
-		r.step(kr.Name, PhaseDone, string(kr.Status))
+		r.step(sel, kr.Name, PhaseDone, string(kr.Status))
 	}()
 	if r.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
 		defer cancel()
 	}
-	r.step(sel, PhaseFetch, "")
+	r.step(sel, sel, PhaseFetch, "")
 	s, _ := kernel.ParseSelector(sel)
+	if s.Kind != kernel.Path {
+		// Name the download progress of the shared fetcher by selector.
+		if b, err := r.fetcher.Resolve(ctx, s); err == nil {
+			r.selectors.Store(b.ABI, sel)
+		}
+	}
 	k, err := r.fetcher.Fetch(ctx, s)
 	kr.Timing.Fetch = time.Since(start).Seconds()
 	if err != nil {
@@ -178,7 +187,7 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 	if !ok {
 		return kr
 	}
-	r.step(k.Name, PhaseImage, "")
+	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
 	image, cfg, err := r.image(ctx, k, kos, kr, dir)
 	kr.Timing.Image = time.Since(imgStart).Seconds()
@@ -196,7 +205,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 	if len(r.cfg.Modules) == 0 {
 		return nil, true
 	}
-	r.step(k.Name, PhaseBuild, "")
+	r.step(kr.Selector, k.Name, PhaseBuild, "")
 	start := time.Now()
 	defer func() { kr.Timing.Build = time.Since(start).Seconds() }()
 	tc, err := r.toolchains.For(ctx, k)

@@ -143,7 +143,10 @@ func (r *row) describe() string {
 
 func (b *bars) step(s vmtest.Step) {
 	b.mu.Lock()
-	r := b.rowFor(s.Kernel)
+	r := b.rowForSelector(s.Selector, s.Kernel)
+	if r == nil {
+		r = b.rowFor(s.Kernel)
+	}
 	if r == nil { // a kernel no selector fits: a line of its own
 		b.mu.Unlock()
 		r = b.addRow(s.Kernel)
@@ -191,7 +194,26 @@ func (b *bars) step(s vmtest.Step) {
 	}
 }
 
-// rowFor returns the line of the kernel a step names. A step names a
+// rowForSelector returns the line of the selector a step names, learning
+// the kernel's name from it; nil when the step names no selector of ours.
+func (b *bars) rowForSelector(sel, name string) *row {
+	if sel == "" {
+		return nil
+	}
+	for _, r := range b.rows {
+		if r.sel == sel {
+			if name != "" && r.name != name {
+				r.name = name
+				b.byName[name] = r
+			}
+			return r
+		}
+	}
+	return nil
+}
+
+// rowFor returns the line of the kernel a step names, for steps that do not
+// name their selector. A step names a
 // kernel by its selector until it is fetched and by its name after (a
 // download's progress already by its name), and several kernels can be
 // fetching at once: a new name goes to the fetching selector it fits, or
