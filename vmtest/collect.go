@@ -27,16 +27,19 @@ type collector struct {
 	dmesg    io.Writer // dmesg.txt
 	progress func(detail string)
 
-	hello, done  bool
-	helloAt      time.Time
-	doneErr      string
-	agentLog     []string
-	binaries     map[string]*binaryRun
-	order        []*testRun
-	scanner      dmesg.Scanner
-	findings     []timedFinding
-	kmsgRecords  int
-	lostKmsg     int // records in batches that could not be decoded
+	hello, done bool
+	helloAt     time.Time
+	doneErr     string
+	agentLog    []string
+	binaries    map[string]*binaryRun
+	order       []*testRun
+	scanner     dmesg.Scanner
+	findings    []timedFinding
+	kmsgRecords int
+	lostKmsg    int // records in batches that could not be decoded
+	// kmsgOffset is the kernel log's clock minus the guest's monotonic
+	// clock (event.Event.KmsgOffset), to put records on the tests' clock.
+	kmsgOffset   int64
 	testsStarted int
 	stats        event.Stats
 }
@@ -69,6 +72,7 @@ func (c *collector) handle(ev event.Event) {
 	switch ev.Type {
 	case event.Hello:
 		c.hello, c.helloAt = true, time.Now()
+		c.setOffset(ev.KmsgOffset)
 	case event.ModuleLoad:
 		if ev.Module == nil {
 			return
@@ -92,6 +96,7 @@ func (c *collector) handle(ev event.Event) {
 			}
 		}
 	case event.BinaryStart:
+		c.setOffset(ev.KmsgOffset)
 		c.binaries[ev.Binary] = &binaryRun{name: ev.Binary, start: ev.Mono, tests: map[string]*testRun{}}
 	case event.Test:
 		c.test(ev)
@@ -260,7 +265,7 @@ func (c *collector) kmsg(r *event.KmsgRecord) {
 		fmt.Fprintln(c.dmesg, line)
 	}
 	for _, f := range c.scanner.Feed([]byte(line)) {
-		c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 	}
 }
 
@@ -269,7 +274,7 @@ func (c *collector) kmsg(r *event.KmsgRecord) {
 // attributed to the test that ran when they happened.
 func (c *collector) finish(console []byte, vmEnd report.Status) {
 	for _, f := range c.scanner.Flush() {
-		c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 	}
 	// The console repeats what the kernel log said (only its loudest
 	// lines, under quiet): a console report is new only if no kernel log
@@ -286,9 +291,10 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 			continue
 		}
 		if !seen[findingKey(f)] {
-			c.findings = append(c.findings, timedFinding{f: f, mono: f.Time.Nanoseconds()})
+			c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 		}
 	}
+	c.unfinishedBinaries(vmEnd)
 	for _, tr := range c.order {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd
@@ -318,6 +324,45 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 	}
 }
 
+func (c *collector) setOffset(off int64) {
+	if off != 0 {
+		c.kmsgOffset = off
+	}
+}
+
+// monoOf returns when a finding's first line was logged, on the guest's
+// monotonic clock; 0 if unknown.
+func (c *collector) monoOf(f dmesg.Finding) int64 {
+	if f.Time == 0 {
+		return 0
+	}
+	return max(1, f.Time.Nanoseconds()-c.kmsgOffset)
+}
+
+// unfinishedBinaries gives a binary that was running when the VM ended,
+// with none of its tests open, a result of its own: a kernel that dies
+// right after a test's "=== RUN" line was written may never let the agent
+// read it, and the crash must still land on something.
+func (c *collector) unfinishedBinaries(vmEnd report.Status) {
+	for _, b := range c.binaries {
+		if b.exit != nil {
+			continue
+		}
+		open := false
+		last := b.start
+		for _, tr := range b.tests {
+			open = open || !tr.ended
+			last = max(last, tr.end)
+		}
+		if open {
+			continue
+		}
+		t := &report.Test{Package: b.name, Name: b.name, Status: report.NotRun,
+			Output: b.output.String() + "\n--- kmodvm: the VM ended while this binary ran, after its last reported test"}
+		c.order = append(c.order, &testRun{t: t, start: last + 1})
+	}
+}
+
 func findingKey(f dmesg.Finding) string {
 	if f.Time != 0 {
 		return fmt.Sprintf("%s@%d", f.Kind, f.Time)
@@ -335,6 +380,23 @@ func (c *collector) testAt(mono int64) *testRun {
 	for _, tr := range c.order {
 		if tr.start <= mono && (!tr.ended || mono <= tr.end) && (best == nil || tr.start >= best.start) {
 			best = tr
+		}
+	}
+	if best != nil {
+		return best
+	}
+	// A test's start is when the agent read its "=== RUN" line, which is
+	// never early but can be late: a test that keeps the only CPU busy in
+	// the kernel (a soft lockup) holds the agent off. So a record logged
+	// while a binary ran, between its tests, belongs to the next one.
+	for _, b := range c.binaries {
+		if mono < b.start || (b.end != 0 && mono > b.end) {
+			continue
+		}
+		for _, tr := range b.tests {
+			if tr.start > mono && (best == nil || tr.start < best.start) {
+				best = tr
+			}
 		}
 	}
 	return best

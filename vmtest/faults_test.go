@@ -220,3 +220,22 @@ func TestFaultGoPanicInTest(t *testing.T) {
 	}
 	wantStatus(t, k, "TestAPass", report.Pass)
 }
+
+// A kernel that panics before the agent reads the test's "=== RUN" line
+// still has its crash reported, on the binary that was running.
+func TestFaultPanicBeforeTheTestIsKnown(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestPanicAtOnce").Kernels[0]
+	var hit *report.Test
+	for _, tt := range k.Tests {
+		if tt.Status == report.Crash {
+			hit = tt
+		}
+	}
+	if hit == nil || len(hit.Findings) == 0 || k.Findings[hit.Findings[0]].Kind != "Kernel panic" {
+		t.Fatalf("no crashed test carries the panic: tests %+v, findings %+v", k.Tests, k.Findings)
+	}
+	if k.Status != report.Fail || k.Boot.Status != report.Crash {
+		t.Errorf("kernel %s, boot %s: want fail and crash", k.Status, k.Boot.Status)
+	}
+}

@@ -61,7 +61,11 @@ func Main() {
 	} else {
 		a.enc = event.NewEncoder(port)
 	}
-	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease()})
+	off, err := kmsgOffset()
+	if err != nil {
+		setupErrs = append(setupErrs, fmt.Errorf("kernel log clock: %w", err))
+	}
+	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease(), KmsgOffset: off})
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
 	}
@@ -91,7 +95,8 @@ func (a *Agent) Run() error {
 	a.loadModules(cfg.Modules)
 	for _, tb := range cfg.Tests {
 		a.drainKmsg()
-		a.emit(event.Event{Type: event.BinaryStart, Binary: tb.Name})
+		off, _ := kmsgOffset()
+		a.emit(event.Event{Type: event.BinaryStart, Binary: tb.Name, KmsgOffset: off})
 		exit, err := a.runBinary(tb)
 		a.drainKmsg()
 		ev := event.Event{Type: event.BinaryEnd, Binary: tb.Name, Exit: exit}

@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,11 +36,15 @@ var baseEnv = []string{
 // own process group in the directory holding it (its package's testdata/
 // sits beside it), so that a timeout kills it and all its children.
 func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	defer r.Close()
+	w := os.NewFile(uintptr(p[1]), "test output")
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	stopReading := func() { stopOnce.Do(func() { close(stop) }) }
+	defer stopReading()
 	cmd := exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
 	cmd.Dir = filepath.Dir(tb.Path)
 	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
@@ -48,7 +54,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	err = cmd.Start()
+	err := cmd.Start()
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", tb.Path, err)
@@ -58,7 +64,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	// converting and sending it, which waits on the slow serial port: the
 	// host matches kernel log records to tests by these times.
 	chunks := make(chan outputChunk, maxPendingChunks)
-	go readChunks(r, chunks)
+	go readChunks(p[0], chunks, stop)
 	var stamp int64
 	conv := newConverter(tb.Name, func(te event.TestEvent) {
 		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te, Mono: stamp})
@@ -89,7 +95,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 		select {
 		case waitErr = <-exited:
 		case <-time.After(killGrace):
-			r.Close()
+			stopReading()
 			exit.Elapsed = time.Since(start).Seconds()
 			exit.Code = -1
 			return exit, fmt.Errorf("%s did not die %v after SIGKILL (uninterruptible sleep?)", tb.Name, killGrace)
@@ -102,7 +108,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	select {
 	case <-copied:
 	case <-time.After(time.Second):
-		r.Close()
+		stopReading()
 		<-copied
 	}
 	conv.Close(exit.Code == 0 && exit.Signal == "")
@@ -119,16 +125,39 @@ type outputChunk struct {
 // past it the reader stops and the binary blocks on its full pipe.
 const maxPendingChunks = 256
 
-// readChunks reads r until it fails, stamping each chunk.
-func readChunks(r io.Reader, out chan<- outputChunk) {
+// readChunks reads the pipe fd until it ends or stop closes, stamping each
+// chunk, then closes fd. It runs on a thread of its own at real-time
+// priority, blocked in the kernel rather than in Go's poller, so that the
+// pipe's writer wakes it at once: the stamps then tell when the binary
+// wrote, even while the test keeps the CPU busy in the kernel. (Without
+// it, a line could be read tens of milliseconds late, after the kernel log
+// record of a fault the next test caused.)
+func readChunks(fd int, out chan<- outputChunk, stop <-chan struct{}) {
 	defer close(out)
+	defer unix.Close(fd)
+	runtime.LockOSThread() // never unlocked: the thread ends with us
+	// Best effort: without CAP_SYS_NICE (not PID 1) the stamps are late.
+	unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: 1}, 0)
 	buf := make([]byte, 32<<10)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
-		n, err := r.Read(buf)
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		n, err := unix.Poll(fds, 100)
+		if n <= 0 {
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return
+			}
+			continue
+		}
+		n, err = unix.Read(fd, buf)
 		if n > 0 {
 			out <- outputChunk{data: append([]byte(nil), buf[:n]...), mono: event.Monotonic()}
 		}
-		if err != nil {
+		if n == 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
 			return
 		}
 	}

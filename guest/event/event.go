@@ -68,9 +68,14 @@ type Event struct {
 	Exit   *Exit       `json:"exit,omitempty"`
 	Kmsg   *KmsgRecord `json:"kmsg,omitempty"`
 	Batch  *Batch      `json:"batch,omitempty"`
-	Msg    string      `json:"msg,omitempty"`
-	Err    string      `json:"err,omitempty"`
-	Errno  int         `json:"errno,omitempty"`
+	// KmsgOffset, on Hello and BinaryStart, is the kernel log's clock
+	// minus Mono, in nanoseconds: printk stamps records with local_clock,
+	// which can run tens of milliseconds apart from CLOCK_MONOTONIC, and
+	// the host matches records to tests by time.
+	KmsgOffset int64  `json:"kmsg_offset,omitempty"`
+	Msg        string `json:"msg,omitempty"`
+	Err        string `json:"err,omitempty"`
+	Errno      int    `json:"errno,omitempty"`
 }
 
 // Module names a module being loaded or unloaded.

@@ -160,6 +160,10 @@ func TestZAfterFault(t *testing.T) {} // later tests still run
 func TestPanic(t *testing.T) {
 	fd := device(t)
 	onlyOn(t)
+	// Give the agent time to read this test's "=== RUN" line: a kernel
+	// that dies first leaves kmodvm only the binary to blame
+	// (TestFaultPanicBeforeTheTestIsKnown covers that case).
+	time.Sleep(200 * time.Millisecond)
 	ioctl(t, fd, ioPanic, 0)
 	time.Sleep(time.Minute)
 	t.Fatal("still alive after the panic")
@@ -200,4 +204,10 @@ func TestGoPanic(t *testing.T) {
 	onlyOn(t)
 	var m map[string]int
 	m["boom"]++ // a Go panic: the binary exits 2 mid-test
+}
+
+func TestPanicAtOnce(t *testing.T) {
+	fd := device(t)
+	ioctl(t, fd, ioPanic, 0)
+	time.Sleep(time.Minute)
 }
