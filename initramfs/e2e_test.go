@@ -3,6 +3,7 @@ package initramfs
 import (
 	"context"
 	"errors"
+	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"io"
 	"os"
 	"os/exec"
@@ -21,7 +22,9 @@ func testKernel(t *testing.T) (kernel, modulesDir string) {
 	t.Helper()
 	kernel = os.Getenv("KMODVM_TEST_KERNEL")
 	if kernel == "" {
-		t.Skip("KMODVM_TEST_KERNEL is unset: set it to a vmlinux or vmlinuz to boot the image under QEMU")
+		// Debian's 6.1 from the shared cache (fetched on first use).
+		k := testkernel.Get(t, "6.1")
+		return k.BootImage(), k.ModulesDir
 	}
 	if _, err := os.Stat(kernel); err != nil {
 		t.Fatalf("KMODVM_TEST_KERNEL: %v", err)
@@ -188,6 +191,14 @@ func checkRun(t *testing.T, res bootResult, cfg event.RunConfig, underTest strin
 			}
 		case event.Kmsg:
 			kmsg = append(kmsg, ev.Kmsg.Text)
+		case event.KmsgBatch:
+			recs, err := ev.Batch.Records()
+			if err != nil {
+				t.Errorf("kmsg batch: %v", err)
+			}
+			for _, r := range recs {
+				kmsg = append(kmsg, r.Text)
+			}
 		case event.BinaryEnd:
 			ends = append(ends, ev)
 		}

@@ -126,18 +126,19 @@ type outputChunk struct {
 const maxPendingChunks = 256
 
 // readChunks reads the pipe fd until it ends or stop closes, stamping each
-// chunk, then closes fd. It runs on a thread of its own at real-time
-// priority, blocked in the kernel rather than in Go's poller, so that the
+// chunk, then closes fd. It runs on a thread of its own at the highest
+// nice level, blocked in the kernel rather than in Go's poller, so that the
 // pipe's writer wakes it at once: the stamps then tell when the binary
-// wrote, even while the test keeps the CPU busy in the kernel. (Without
-// it, a line could be read tens of milliseconds late, after the kernel log
-// record of a fault the next test caused.)
+// wrote, even while the test keeps the CPU busy. (Without it, a line could
+// be read tens of milliseconds late, after the kernel log record of a fault
+// the next test caused.) Not a real-time policy: Go's runtime spins on
+// locks, and a SCHED_FIFO thread spinning on the only CPU starved the
+// thread holding the lock; the agent hung.
 func readChunks(fd int, out chan<- outputChunk, stop <-chan struct{}) {
 	defer close(out)
 	defer unix.Close(fd)
 	runtime.LockOSThread() // never unlocked: the thread ends with us
-	// Best effort: without CAP_SYS_NICE (not PID 1) the stamps are late.
-	unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+	unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -20)
 	buf := make([]byte, 32<<10)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {

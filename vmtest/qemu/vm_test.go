@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"io"
 	"os"
 	"os/exec"
@@ -30,7 +31,8 @@ func testKernel(t *testing.T) string {
 	t.Helper()
 	k := os.Getenv("KMODVM_TEST_KERNEL")
 	if k == "" {
-		t.Skip("KMODVM_TEST_KERNEL is not set: no kernel to boot")
+		// Debian's 6.1 from the shared cache (fetched on first use).
+		k = testkernel.Get(t, "6.1").BootImage()
 	}
 	if _, err := exec.LookPath(DefaultBinary); err != nil {
 		t.Skipf("%s not installed", DefaultBinary)
