@@ -340,11 +340,6 @@ func TestHostFaultDamagedCacheEntry(t *testing.T) {
 				wantPass(t, k)
 				return
 			}
-			if k.Status == report.Error && strings.Contains(k.Error, "is not in the cache and kmodvm is offline") {
-				// Known: vmtest/kernel's FetchBuild gives a damaged entry,
-				// offline, the words of a missing one (docs/reliability.md, known gaps).
-				t.Skipf("known misreport: %q", k.Error)
-			}
 			if k.Status != report.Error || !strings.Contains(k.Error, "corrupt") && !strings.Contains(k.Error, "damaged") {
 				t.Errorf("%s %q, want an infrastructure error saying the cache entry is damaged", k.Status, k.Error)
 			}

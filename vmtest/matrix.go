@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
@@ -66,6 +67,22 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
 	r.out = cfg.OutDir
+	if r.out != "" {
+		// Two runs writing one artifacts directory would trample each
+		// other's builds and logs.
+		if err := os.MkdirAll(r.out, 0o755); err != nil {
+			return nil, err
+		}
+		l := flock.New(filepath.Join(r.out, ".kmodvm.lock"))
+		ok, err := l.TryLock()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &ErrConfig{fmt.Sprintf("another kmodvm run is using %s: give this one its own --out", r.out)}
+		}
+		defer l.Unlock()
+	}
 	if r.out == "" {
 		tmp, err := os.MkdirTemp("", "kmodvm-run-")
 		if err != nil {
@@ -239,6 +256,9 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 			kr.Build.Status, kr.Build.Error = report.Fail, err.Error()
 			if !errors.Is(err, kbuild.ErrBuild) {
 				kr.Build.Status = report.Error
+			}
+			if ctx.Err() != nil {
+				kr.Build.Status, kr.Build.Error = report.Error, "interrupted"
 			}
 		}
 	}

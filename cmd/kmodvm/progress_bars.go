@@ -301,5 +301,5 @@ func verdict(k *report.Kernel) string {
 		return string(k.Status)
 	}
 	c := k.Counts()
-	return fmt.Sprintf("%d passed, %d failed, %d skipped", c.Pass, c.Fail+c.Other, c.Skip)
+	return countsText(c)
 }

@@ -223,8 +223,8 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 	fmt.Fprintln(w)
 	for _, k := range rep.Kernels {
 		c := k.Counts()
-		fmt.Fprintf(w, "%s %-24s %-5s %d passed, %d failed, %d skipped  (fetch %.1fs, build %.1fs, boot %.1fs, tests %.1fs)\n",
-			report.Mark(k.Status), k.Name, k.Status, c.Pass, c.Fail+c.Other, c.Skip, k.Timing.Fetch, k.Timing.Build, k.Timing.Boot, k.Timing.Tests)
+		fmt.Fprintf(w, "%s %-24s %-5s %s  (fetch %.1fs, build %.1fs, boot %.1fs, tests %.1fs)\n",
+			report.Mark(k.Status), k.Name, k.Status, countsText(c), k.Timing.Fetch, k.Timing.Build, k.Timing.Boot, k.Timing.Tests)
 		if k.Error != "" {
 			fmt.Fprintf(w, "    %s\n", indent(k.Error, "    "))
 		}
@@ -255,6 +255,16 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))
 		}
 	}
+}
+
+// countsText says how a kernel's tests went; tests an interruption or an
+// error kept from a verdict are not counted as failed.
+func countsText(c report.Counts) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d skipped", c.Pass, c.Fail, c.Skip)
+	if c.Other > 0 {
+		s += fmt.Sprintf(", %d without a verdict", c.Other)
+	}
+	return s
 }
 
 func firstFile(m map[string]string) string {

@@ -144,11 +144,15 @@ func (f *Fetcher) FetchBuild(ctx context.Context, b Build) (*Kernel, error) {
 	if err == nil {
 		return k, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		f.logf("%s: cache entry unusable, fetching again: %v", b.ABI, err)
-	}
+	damaged := !errors.Is(err, fs.ErrNotExist)
 	if f.Offline {
+		if damaged {
+			return nil, fmt.Errorf("%s: the cached copy is damaged (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", b.ABI, err, b.ABI)
+		}
 		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", b.ABI, b.ABI)
+	}
+	if damaged {
+		f.logf("%s: cache entry unusable, fetching again: %v", b.ABI, err)
 	}
 	l, err := f.Cache.lock(ctx, key)
 	if err != nil {
