@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"log"
 	"os"
 	"os/exec"
@@ -102,7 +103,7 @@ func main() {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine())
+	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine.Describe())
 	fmt.Fprintf(&b, "## Framework cost (goal: within 1.3x of the floor)\n\n")
 	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, PVH vmlinux, 256 MiB.\n", strings.Join(names(ks), ", "), runtime.NumCPU())
 	fmt.Fprintf(&b, "Floor: each kernel boots a static init that powers off at once (same QEMU command line as kmodvm's).\n")
@@ -253,31 +254,6 @@ func buildFloorImage(dir string) string {
 	}))
 	check(cpio.WriteTrailer(w))
 	return path
-}
-
-func machine() string {
-	var b strings.Builder
-	model := "unknown"
-	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(ci), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				_, model, _ = strings.Cut(l, ":")
-				break
-			}
-		}
-	}
-	fmt.Fprintf(&b, "- CPU: %s, %d cores visible\n", strings.TrimSpace(model), runtime.NumCPU())
-	if mi, err := os.ReadFile("/proc/meminfo"); err == nil {
-		fmt.Fprintf(&b, "- %s\n", strings.Join(strings.Fields(strings.Split(string(mi), "\n")[0]), " "))
-	}
-	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
-		fmt.Fprintf(&b, "- host kernel: %s", out)
-	}
-	if out, err := exec.Command("qemu-system-x86_64", "--version").Output(); err == nil {
-		fmt.Fprintf(&b, "- %s\n", strings.Split(string(out), "\n")[0])
-	}
-	fmt.Fprintf(&b, "- Go %s; accelerator: %s\n", runtime.Version(), qemu.AccelAuto.Resolve())
-	return b.String()
 }
 
 func du(dir string) string {

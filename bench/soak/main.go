@@ -12,18 +12,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
-	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
 func main() {
@@ -100,7 +98,7 @@ func render(s *soak, walls []float64, took time.Duration, cut string) string {
 	flaky := s.flaky()
 	fmt.Fprintf(&b, "# kmodvm soak results\n\nMeasured by `make soak` (bench/soak) on %s: `%s`.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.Join(append([]string{"go run ./bench/soak"}, os.Args[1:]...), " "))
-	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine())
+	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine.Describe())
 	fmt.Fprintf(&b, "## Summary\n\n| what | value | goal |\n|---|---|---|\n")
 	lo, med, hi := spread(walls)
 	fmt.Fprintf(&b, "| rounds (whole matrix) | %d, %.0f s in all; a round took %.1f / %.1f / %.1f s (min / median / max) | |\n", s.rounds, took.Seconds(), lo, med, hi)
@@ -132,25 +130,6 @@ func render(s *soak, walls []float64, took time.Duration, cut string) string {
 			fmt.Fprintf(&b, "- %s\n", e)
 		}
 	}
-	return b.String()
-}
-
-func machine() string {
-	var b strings.Builder
-	model := "unknown"
-	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(ci), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				_, model, _ = strings.Cut(l, ":")
-				break
-			}
-		}
-	}
-	fmt.Fprintf(&b, "- CPU: %s, %d cores visible\n", strings.TrimSpace(model), runtime.NumCPU())
-	if out, err := exec.Command("qemu-system-x86_64", "--version").Output(); err == nil {
-		fmt.Fprintf(&b, "- %s\n", strings.Split(string(out), "\n")[0])
-	}
-	fmt.Fprintf(&b, "- Go %s; accelerator: %s\n", runtime.Version(), qemu.AccelAuto.Resolve())
 	return b.String()
 }
 

@@ -100,6 +100,26 @@ func (a *Archive) lock(ctx context.Context) (*flock.Flock, error) {
 	return l, nil
 }
 
+// begin prepares an apt run: it finds the mirrors, takes the archive's
+// lock and writes the private configuration, returning its path and the
+// function that releases the lock.
+func (a *Archive) begin(ctx context.Context) (Mirrors, string, func(), error) {
+	m, err := a.mirrors()
+	if err != nil {
+		return m, "", nil, err
+	}
+	l, err := a.lock(ctx)
+	if err != nil {
+		return m, "", nil, err
+	}
+	conf, err := a.writeConfig(m)
+	if err != nil {
+		l.Unlock()
+		return m, "", nil, err
+	}
+	return m, conf, func() { l.Unlock() }, nil
+}
+
 // LoadIndex returns the cached index, updating it first when it is missing,
 // unreadable, made for other mirrors, or older than maxAge.
 func (a *Archive) LoadIndex(ctx context.Context, maxAge time.Duration) (*Index, error) {
@@ -131,19 +151,11 @@ func (a *Archive) readIndex() (*Index, error) {
 // Update runs apt-get update with the private configuration and rebuilds
 // the index of kernel packages from the lists it fetched.
 func (a *Archive) Update(ctx context.Context) (*Index, error) {
-	m, err := a.mirrors()
+	m, conf, unlock, err := a.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l, err := a.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Unlock()
-	conf, err := a.writeConfig(m)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	out, err := a.apt(ctx, conf, "", nil, "apt-get", "update")
 	if err != nil {
 		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
@@ -346,19 +358,11 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 	if len(missing) == 0 {
 		return paths, nil
 	}
-	m, err := a.mirrors()
+	_, conf, unlock, err := a.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l, err := a.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Unlock()
-	conf, err := a.writeConfig(m)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	tmp, err := os.MkdirTemp(filepath.Join(a.Dir, "cache"), "download-")
 	if err != nil {
 		return nil, err
