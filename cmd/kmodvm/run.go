@@ -147,6 +147,9 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 			fmt.Fprintln(cmd.ErrOrStderr(), "kmodvm: annotations:", err)
 		}
 	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	printMatrix(cmd.OutOrStdout(), rep)
+	fmt.Fprintln(cmd.OutOrStdout())
 	for _, p := range paths {
 		fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", p)
 	}
