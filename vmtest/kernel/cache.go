@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -221,17 +222,39 @@ func writeManifest(dir string, m *manifest) error {
 }
 
 // verifyFiles checks that every file of the manifest is there with its size.
+// An entry holds some 20,000 files, and the lstat calls are most of a warm
+// fetch: they are spread over a few goroutines.
 func verifyFiles(dir string, files map[string]int64) error {
 	if len(files) == 0 {
 		return fmt.Errorf("%w: %s: empty manifest", ErrCorrupt, dir)
 	}
-	for rel, size := range files {
-		info, err := os.Lstat(filepath.Join(dir, rel))
+	rels := make([]string, 0, len(files))
+	for rel := range files {
+		rels = append(rels, rel)
+	}
+	const workers = 4
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(rels) && errs[w] == nil; i += workers {
+				rel := rels[i]
+				info, err := os.Lstat(filepath.Join(dir, rel))
+				switch {
+				case err != nil:
+					errs[w] = fmt.Errorf("%w: %s: %s is missing", ErrCorrupt, dir, rel)
+				case info.Size() != files[rel]:
+					errs[w] = fmt.Errorf("%w: %s: %s has %d bytes, want %d", ErrCorrupt, dir, rel, info.Size(), files[rel])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("%w: %s: %s is missing", ErrCorrupt, dir, rel)
-		}
-		if info.Size() != size {
-			return fmt.Errorf("%w: %s: %s has %d bytes, want %d", ErrCorrupt, dir, rel, info.Size(), size)
+			return err
 		}
 	}
 	return nil
