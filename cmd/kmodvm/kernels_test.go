@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+)
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"--bogus"},
+		{"kernelz"},
+		{"kernels", "list", "--offline", "6.x"},
+		{"run", "--shard", "3/2"},
+		{"run", "--param", "nodot", "--module", "../../kmod"},
+		{"run", "--module", "/nonexistent"},
+		{"build", "--module", "/nonexistent"},
+	} {
+		if _, code := runCLI(t, args...); code != exitUsage {
+			t.Errorf("kmodvm %q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+func TestKernelsListJSONFeedsACIMatrix(t *testing.T) {
+	testkernel.Get(t, "6.1")
+	testkernel.Get(t, "7.3")
+	out, code := runCLI(t, "kernels", "list", "--offline", "--json", "6.1", "7.3")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var rows []kernelRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(rows) != 2 || rows[0].Selector != "6.1" || rows[1].Selector != "7.3" {
+		t.Fatalf("rows = %+v", rows)
+	}
+	for _, r := range rows {
+		if r.ABI == "" || r.Version == "" || !r.Cached || r.Compiler == "" {
+			t.Errorf("row %+v lacks what a CI job needs", r)
+		}
+	}
+}
+
+// Merging the reports of --shard 1/2 and --shard 2/2 gives the matrix of
+// the unsharded run.
+func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
+	testkernel.Get(t, "6.1")
+	testkernel.Get(t, "7.3")
+	dir := t.TempDir()
+	common := []string{"run", "-q", "--offline", "--kernels", "6.1,7.3", "--module", "../../kmod", "--tests", "../../guest/mmapdrv",
+		"--test-arg=-test.run=^TestSize|^TestUnknownIoctl"}
+	var parts []string
+	for i, shard := range []string{"1/2", "2/2", ""} {
+		args := append(append([]string{}, common...), "--out", filepath.Join(dir, "out", string(rune('a'+i))), "--json", filepath.Join(dir, "part", string(rune('a'+i))+".json"))
+		if shard != "" {
+			args = append(args, "--shard", shard)
+		}
+		if _, code := runCLI(t, args...); code != exitOK {
+			t.Fatalf("kmodvm %q: exit %d", args, code)
+		}
+		parts = append(parts, filepath.Join(dir, "part", string(rune('a'+i))+".json"))
+	}
+	merged, code := runCLI(t, "report", "merge", parts[0], parts[1])
+	if code != exitOK {
+		t.Fatalf("merge: exit %d", code)
+	}
+	whole, code := runCLI(t, "report", "show", parts[2])
+	if code != exitOK {
+		t.Fatalf("show: exit %d", code)
+	}
+	if merged != whole {
+		t.Errorf("merged shards:\n%s\nunsharded run:\n%s", merged, whole)
+	}
+}
