@@ -58,7 +58,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	}
 	defer dmesgFile.Close()
 
-	var console bytes.Buffer
+	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
 	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(sel, name, PhaseTests, d) })
 	pr, pw := io.Pipe()
@@ -75,7 +75,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 		MemoryMiB: r.cfg.MemoryMiB,
 		CPUs:      r.cfg.CPUs,
 		Accel:     r.accel,
-		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, &console)},
+		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)},
 		Events:    io.MultiWriter(eventsFile, pw),
 		SystemMap: k.SystemMap,
 		Timeout:   r.cfg.vmTimeout(r.accel, len(cfg.Tests)),
@@ -112,6 +112,30 @@ func decodeEvents(r io.Reader, col *collector, onHello func()) {
 		col.handle(ev)
 	}
 }
+
+// maxConsoleScan bounds the console kept in memory to scan for findings
+// after the VM ends; the file keeps all of it. A panic is at the end.
+const maxConsoleScan = 8 << 20
+
+// tailBuffer keeps the last max bytes written to it, from a line start.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		cut := len(t.b) - t.max
+		if i := bytes.IndexByte(t.b[cut:], '\n'); i >= 0 {
+			cut += i + 1
+		}
+		t.b = append(t.b[:0], t.b[cut:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte { return t.b }
 
 type lockedWriter struct {
 	mu *sync.Mutex

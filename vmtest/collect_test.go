@@ -3,6 +3,7 @@ package vmtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -164,5 +165,16 @@ func TestJobsAreBoundedByMemory(t *testing.T) {
 	}
 	if got := (&Config{Jobs: 7}).jobs(); got != 7 {
 		t.Errorf("explicit Jobs = %d, want 7", got)
+	}
+}
+
+func TestConsoleTailIsBounded(t *testing.T) {
+	tb := &tailBuffer{max: 100}
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(tb, "line %d\n", i)
+	}
+	got := string(tb.Bytes())
+	if len(got) > 100 || !strings.HasSuffix(got, "line 999\n") || !strings.HasPrefix(got, "line ") {
+		t.Errorf("tail = %q", got)
 	}
 }
