@@ -1,17 +1,12 @@
 package debian
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -207,138 +202,6 @@ func (a *Archive) readLists(suite string) ([]Package, error) {
 	return out, nil
 }
 
-// writeConfig writes the private apt configuration and returns its path.
-// Release signatures are checked; their Valid-Until date is not, because
-// snapshot mirrors (pinned archives, as CI machines use) serve expired ones.
-func (a *Archive) writeConfig(m Mirrors) (string, error) {
-	d := a.Dir
-	for _, sub := range []string{"lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state"} {
-		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
-			return "", err
-		}
-	}
-	keyring := ""
-	if _, err := os.Stat(Keyring); err == nil {
-		keyring = Keyring
-	}
-	if err := WriteFileAtomic(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring)), 0o644); err != nil {
-		return "", err
-	}
-	status := filepath.Join(d, "state", "status")
-	if err := WriteFileAtomic(status, nil, 0o644); err != nil {
-		return "", err
-	}
-	sandbox := "root"
-	if u, err := user.Current(); err == nil {
-		sandbox = u.Username
-	}
-	conf := fmt.Sprintf(`Dir::Etc "%[1]s/etc";
-Dir::Etc::main "%[1]s/etc/apt.conf";
-Dir::Etc::parts "%[1]s/etc/apt.conf.d";
-Dir::Etc::sourcelist "%[1]s/etc/sources.list";
-Dir::Etc::sourceparts "%[1]s/etc/sources.list.d";
-Dir::Etc::preferences "%[1]s/etc/preferences";
-Dir::Etc::preferencesparts "%[1]s/etc/preferences.d";
-Dir::State "%[1]s/state";
-Dir::State::lists "%[1]s/lists";
-Dir::State::status "%[2]s";
-Dir::Cache "%[1]s/cache";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-APT::Sandbox::User "%[3]s";
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
-Acquire::Retries "3";
-Acquire::Check-Valid-Until "false";
-Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
-Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-`, d, status, sandbox)
-	path := filepath.Join(d, "etc", "apt.conf")
-	return path, WriteFileAtomic(path, []byte(conf), 0o644)
-}
-
-// ErrUnreachable means the archive could not be reached.
-var ErrUnreachable = errors.New("cannot reach the Debian archive")
-
-// aptFailure returns a one-line cause from apt's output when it failed to
-// fetch something (apt-get update exits 0 even then): the first "Err:"
-// line's target and the reason on the line after it.
-func aptFailure(out string) string {
-	lines := strings.Split(out, "\n")
-	for i, l := range lines {
-		if !strings.HasPrefix(l, "Err:") {
-			continue
-		}
-		f := strings.Fields(l)
-		what := strings.Join(f[1:], " ")
-		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
-			return what + ": " + strings.TrimSpace(lines[i+1])
-		}
-		return what
-	}
-	return ""
-}
-
-// apt runs an apt command with the private configuration in dir and
-// returns its output. A non-nil progress receives the download percentage
-// as apt reports it.
-func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(percent float64), name string, args ...string) (string, error) {
-	var status *aptStatus
-	if progress != nil {
-		var err error
-		if status, err = startStatus(progress); err != nil {
-			return "", fmt.Errorf("apt status pipe: %w", err)
-		}
-		args = append(args, "-o", fmt.Sprintf("APT::Status-Fd=%d", statusFd))
-	}
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "APT_CONFIG="+conf, "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
-	var out bytes.Buffer
-	w := io.Writer(&out)
-	if a.Log != nil {
-		w = io.MultiWriter(&out, a.Log)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if status != nil {
-		cmd.ExtraFiles = []*os.File{status.w} // fd 3: statusFd
-		defer status.wait()
-	}
-	err := cmd.Start()
-	if status != nil {
-		status.started()
-	}
-	if err == nil {
-		err = cmd.Wait()
-	}
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
-		}
-		if cause := aptFailure(out.String()); cause != "" {
-			return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
-		}
-		return out.String(), fmt.Errorf("%w: %s", err, lastLines(out.String(), 3))
-	}
-	return out.String(), nil
-}
-
-// lastLines returns the last n non-empty lines of s, joined by "; ".
-func lastLines(s string, n int) string {
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "; ")
-}
-
 // ErrChecksum means a downloaded package does not match the archive's
 // checksum.
 var ErrChecksum = errors.New("checksum mismatch")
@@ -407,62 +270,4 @@ func (a *Archive) downloadProgress(pkgs []Package) func(float64) {
 // debFileName is the name apt-get download gives a package's file.
 func debFileName(p Package) string {
 	return filepath.Base(p.Filename)
-}
-
-// VerifyFile checks that the file at path has the given size and SHA-256.
-func VerifyFile(path string, size int64, sum string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return err
-	}
-	if n != size {
-		return fmt.Errorf("%w: %s has %d bytes, want %d (truncated download?)", ErrChecksum, path, n, size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, path, got, sum)
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside path and renames it
-// into place, so readers never see a partial file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// Extract unpacks a .deb's data into dir with dpkg-deb.
-func Extract(ctx context.Context, deb, dir string) error {
-	out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("dpkg-deb not found: install dpkg (run `make deps`)")
-		}
-		return fmt.Errorf("dpkg-deb -x %s: %w: %s", deb, err, lastLines(string(out), 4))
-	}
-	return nil
 }
