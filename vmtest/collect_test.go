@@ -178,3 +178,31 @@ func TestConsoleTailIsBounded(t *testing.T) {
 		t.Errorf("tail = %q", got)
 	}
 }
+
+func TestRunPatternNarrowsKernelsAndGuestTests(t *testing.T) {
+	cases := []struct {
+		pat      string
+		kernels  []string
+		testArgs []string
+	}{
+		{"TestMatrix", nil, nil},
+		{"TestMatrix/7.3", []string{"7.3"}, nil},
+		{"TestMatrix/6.1", []string{"6.1", "6.12"}, nil}, // unanchored, as go test matches
+		{"TestMatrix/^6.1$/TestMmap/private", []string{"6.1"}, []string{"-test.run=TestMmap/private"}},
+		{"TestMatrix//TestSize", nil, []string{"-test.run=TestSize"}},
+		{"TestMatrix/7.3/build", []string{"7.3"}, nil},
+		{"TestMatrix/6.1.0-57-amd64/TestSize", nil, []string{"-test.run=TestSize"}}, // an ABI: checked after the run
+		{"TestMatrix/[67]\\.\\d/TestA", []string{"6.1", "6.12", "7.3"}, []string{"-test.run=TestA"}},
+	}
+	for _, c := range cases {
+		cfg := Config{Kernels: []string{"5.10", "6.1", "6.12", "7.3"}}
+		narrowTo(c.pat, "TestMatrix", &cfg)
+		want := c.kernels
+		if want == nil {
+			want = []string{"5.10", "6.1", "6.12", "7.3"}
+		}
+		if strings.Join(cfg.Kernels, ",") != strings.Join(want, ",") || strings.Join(cfg.TestArgs, " ") != strings.Join(c.testArgs, " ") {
+			t.Errorf("%q: kernels %v, args %v; want %v, %v", c.pat, cfg.Kernels, cfg.TestArgs, want, c.testArgs)
+		}
+	}
+}

@@ -54,11 +54,14 @@ func Run(t *testing.T, cfg Config) *report.Report {
 
 // narrow applies the -test.run pattern's kernel and guest parts to cfg.
 func narrow(name string, cfg *Config) {
-	f := flag.Lookup("test.run")
-	if f == nil || f.Value.String() == "" {
-		return
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		narrowTo(f.Value.String(), name, cfg)
 	}
-	parts := splitRegexp(f.Value.String())
+}
+
+// narrowTo applies the -run pattern pat to cfg for the test called name.
+func narrowTo(pat, name string, cfg *Config) {
+	parts := splitRegexp(pat)
 	depth := strings.Count(name, "/") + 1
 	if len(parts) <= depth {
 		return
