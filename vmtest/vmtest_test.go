@@ -1,7 +1,9 @@
 package vmtest_test
 
 import (
+	"flag"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -33,8 +35,15 @@ func TestMatrix(t *testing.T) {
 		if k.Build != nil && len(k.Build.Warnings) > 0 {
 			t.Errorf("%s: the driver must build without warnings (W=1), got %d", k.Name, len(k.Build.Warnings))
 		}
-		if len(k.Tests) < 20 {
+		if !guestNarrowed() && len(k.Tests) < 20 {
 			t.Errorf("%s: only %d guest tests ran", k.Name, len(k.Tests))
 		}
 	}
+}
+
+// guestNarrowed reports whether -run selects guest tests
+// (TestMatrix/<kernel>/<test>), so that fewer of them run.
+func guestNarrowed() bool {
+	f := flag.Lookup("test.run")
+	return f != nil && strings.Count(f.Value.String(), "/") >= 2
 }
