@@ -3,8 +3,8 @@ package vmtest_test
 import (
 	"flag"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
