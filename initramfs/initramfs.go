@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"hash"
 	"io"
 	"os"
@@ -83,33 +84,10 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	if err := writeAtomic(path, func(f *os.File) error { return build(ctx, f) }); err != nil {
+	if err := atomicfile.Write(path, func(f *os.File) error { return build(ctx, f) }); err != nil {
 		return "", fmt.Errorf("build layer %s: %w", name, err)
 	}
 	return path, nil
-}
-
-// writeAtomic writes path through a temporary file renamed into place.
-func writeAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	// CreateTemp makes the file private; layers and images are not secret,
-	// and QEMU may run as another user.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // WriteRun writes the per-run layer: cfg at event.ConfigPath. It is tiny
@@ -120,7 +98,7 @@ func WriteRun(path string, cfg event.RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("encode run config: %w", err)
 	}
-	err = writeAtomic(path, func(f *os.File) error {
+	err = atomicfile.Write(path, func(f *os.File) error {
 		lw := newLayerWriter(f)
 		if err := lw.file(event.ConfigPath, data, 0o644); err != nil {
 			return err
@@ -137,7 +115,7 @@ func WriteRun(path string, cfg event.RunConfig) error {
 // concatenating layers; later layers win where paths collide. The copy uses
 // copy_file_range, so it costs little even for large layers.
 func Concat(dst string, layers ...string) error {
-	err := writeAtomic(dst, func(out *os.File) error {
+	err := atomicfile.Write(dst, func(out *os.File) error {
 		for _, l := range layers {
 			in, err := os.Open(l)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io"
 	"os"
 	"os/exec"
@@ -27,11 +28,11 @@ func (a *Archive) writeConfig(m Mirrors) (string, error) {
 	if _, err := os.Stat(Keyring); err == nil {
 		keyring = Keyring
 	}
-	if err := WriteFileAtomic(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring)), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring))); err != nil {
 		return "", err
 	}
 	status := filepath.Join(d, "state", "status")
-	if err := WriteFileAtomic(status, nil, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(status, nil); err != nil {
 		return "", err
 	}
 	sandbox := "root"
@@ -62,7 +63,7 @@ Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
 `, d, status, sandbox)
 	path := filepath.Join(d, "etc", "apt.conf")
-	return path, WriteFileAtomic(path, []byte(conf), 0o644)
+	return path, atomicfile.WriteBytes(path, []byte(conf))
 }
 
 // ErrUnreachable means the archive could not be reached.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -173,7 +174,7 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(a.indexPath(), b, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(a.indexPath(), b); err != nil {
 		return nil, err
 	}
 	return ix, nil

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 )
 
 // VerifyFile checks that the file at path has the given size and SHA-256.
@@ -31,31 +30,6 @@ func VerifyFile(path string, size int64, sum string) error {
 		return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, path, got, sum)
 	}
 	return nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside path and renames it
-// into place, so readers never see a partial file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // Extract unpacks a .deb's data into dir with dpkg-deb.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
 // EnvCache overrides the cache directory.
@@ -218,7 +218,7 @@ func writeManifest(dir string, m *manifest) error {
 	if err != nil {
 		return err
 	}
-	return debian.WriteFileAtomic(filepath.Join(dir, "manifest.json"), b, 0o644)
+	return atomicfile.WriteBytes(filepath.Join(dir, "manifest.json"), b)
 }
 
 // verifyFiles checks that every file of the manifest is there with its size.

@@ -3,9 +3,9 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"unicode"
 )
@@ -63,25 +63,10 @@ func ReadFile(path string) (*Report, error) {
 // WriteFile writes a rendering of r to path atomically (temp + rename), so
 // that a crash never leaves half a report.
 func WriteFile(path string, render func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := render(f); err != nil {
-		f.Close()
+	if err := atomicfile.Write(path, func(f *os.File) error { return render(f) }); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // Merge combines reports (for example one per CI job) into one. A kernel
