@@ -182,13 +182,7 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 	}
 	r.step(sel, sel, PhaseFetch, "")
 	s, _ := kernel.ParseSelector(sel)
-	if s.Kind != kernel.Path {
-		// Name the download progress of the shared fetcher by selector.
-		if b, err := r.fetcher.Resolve(ctx, s); err == nil {
-			r.selectors.Store(b.ABI, sel)
-		}
-	}
-	k, err := r.fetcher.Fetch(ctx, s)
+	k, err := r.fetch(ctx, sel, s)
 	kr.Timing.Fetch = time.Since(start).Seconds()
 	if err != nil {
 		kr.Error = "fetch: " + err.Error()
@@ -215,6 +209,25 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 	defer os.Remove(image)
 	r.boot(ctx, k, image, cfg, kr, dir)
 	return kr
+}
+
+// fetch returns the kernel s names, first noting which ABI the selector
+// resolves to, so that the shared fetcher's download progress can be told
+// by selector; a series is resolved once, not again by Fetch.
+func (r *runner) fetch(ctx context.Context, sel string, s kernel.Selector) (*kernel.Kernel, error) {
+	switch s.Kind {
+	case kernel.Path:
+		return r.fetcher.Fetch(ctx, s)
+	case kernel.ABI:
+		r.selectors.Store(s.ABI, sel)
+		return r.fetcher.Fetch(ctx, s)
+	}
+	b, err := r.fetcher.Resolve(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	r.selectors.Store(b.ABI, sel)
+	return r.fetcher.FetchBuild(ctx, b)
 }
 
 // build builds every module for k and returns the .ko paths.
