@@ -116,17 +116,11 @@ func (a *Archive) begin(ctx context.Context) (Mirrors, string, func(), error) {
 	return m, conf, func() { l.Unlock() }, nil
 }
 
-// LoadIndex returns the cached index, updating it first when it is missing,
-// unreadable, made for other mirrors, or older than maxAge.
-func (a *Archive) LoadIndex(ctx context.Context, maxAge time.Duration) (*Index, error) {
+// Current reports whether ix can be used as it is: made for the mirrors
+// in force now, and younger than maxAge.
+func (a *Archive) Current(ix *Index, maxAge time.Duration) bool {
 	m, err := a.mirrors()
-	if err != nil {
-		return nil, err
-	}
-	if ix, err := a.readIndex(); err == nil && ix.Mirrors == m && time.Since(ix.Updated) < maxAge {
-		return ix, nil
-	}
-	return a.Update(ctx)
+	return err == nil && ix.Mirrors == m && time.Since(ix.Updated) < maxAge
 }
 
 // CachedIndex returns the cached index without touching the network.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readFixture(t *testing.T, name, suite string) []Package {
@@ -276,5 +277,20 @@ func TestUpdateFromAnUnreachableMirrorFailsInOneLine(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "127.0.0.1:9") {
 		t.Errorf("error is not one line naming the mirror: %q", err)
+	}
+}
+
+func TestIndexIsCurrentOnlyForTheMirrorsInForceAndWhileFresh(t *testing.T) {
+	m := Mirrors{Main: "http://a.example/debian", Security: "http://a.example/debian-security"}
+	a := &Archive{Mirrors: m}
+	if !a.Current(&Index{Mirrors: m, Updated: time.Now()}, time.Hour) {
+		t.Error("a fresh index of the same mirrors is not current")
+	}
+	if a.Current(&Index{Mirrors: m, Updated: time.Now().Add(-2 * time.Hour)}, time.Hour) {
+		t.Error("a stale index is current")
+	}
+	other := Mirrors{Main: "http://b.example/debian", Security: "http://b.example/debian-security"}
+	if a.Current(&Index{Mirrors: other, Updated: time.Now()}, time.Hour) {
+		t.Error("an index made for other mirrors is current")
 	}
 }

@@ -72,7 +72,7 @@ func (f *Fetcher) Index(ctx context.Context) (*debian.Index, error) {
 func (f *Fetcher) loadIndex(ctx context.Context) (*debian.Index, error) {
 	a := f.archive()
 	cached, cerr := a.CachedIndex()
-	if cerr == nil && (f.Offline || time.Since(cached.Updated) < IndexMaxAge) {
+	if cerr == nil && (f.Offline || a.Current(cached, IndexMaxAge)) {
 		return cached, nil
 	}
 	if f.Offline {
