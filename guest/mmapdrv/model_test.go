@@ -31,9 +31,6 @@ func newModel(size, pageSize int64) *bufModel {
 	return &bufModel{size: size, pageSize: pageSize, data: make([]byte, pages*pageSize)}
 }
 
-// mappable is the most bytes one mapping may cover.
-func (m *bufModel) mappable() int64 { return int64(len(m.data)) }
-
 // checkIO mirrors the checks before the driver's read or write: pread and
 // pwrite refuse a negative offset first, then vfs_read/vfs_write the access
 // mode, then rw_verify_area a range that overflows loff_t.
