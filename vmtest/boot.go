@@ -24,9 +24,9 @@ const maxBootAttempts = 2
 
 // boot runs the VM (again, once, if the infrastructure failed) and fills
 // kr with what happened.
-func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, kr *report.Kernel, dir string) {
+func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, m machine, kr *report.Kernel, dir string) {
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, image, cfg, dir, kr.Selector, kr.Name)
+		res, col, console, err := r.bootOnce(ctx, k, image, cfg, m, dir, kr.Selector, kr.Name)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A missing QEMU stays missing: trying again only delays the news.
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
@@ -38,7 +38,7 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 }
 
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, m machine, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
 	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		os.Remove(filepath.Join(dir, n))
 	}
@@ -72,13 +72,14 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	res, err := qemu.Run(ctx, qemu.Config{
 		Kernel:    k.BootImage(),
 		Initrd:    image,
-		MemoryMiB: r.cfg.MemoryMiB,
-		CPUs:      r.cfg.CPUs,
+		MemoryMiB: m.memoryMiB,
+		CPUs:      m.cpus,
+		Append:    m.append,
 		Accel:     r.accel,
 		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)},
 		Events:    io.MultiWriter(eventsFile, pw),
 		SystemMap: k.SystemMap,
-		Timeout:   r.cfg.vmTimeout(r.accel, len(cfg.Tests)),
+		Timeout:   m.vmTimeout(len(cfg.Tests)),
 	})
 	pw.Close()
 	<-decoded

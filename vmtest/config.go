@@ -36,14 +36,19 @@ type Config struct {
 	Jobs int
 	// Accel is "auto" (default), "kvm" or "tcg".
 	Accel string
-	// MemoryMiB is each guest's RAM; 0 means 256.
+	// MemoryMiB is each guest's RAM; 0 means what the kernel's profile
+	// asks for (256 MiB for stock kernels, 1 GiB with KASAN).
 	MemoryMiB int
 	// CPUs is each guest's CPU count; 0 means 1. Suites that test locking
 	// want 2 or more: with one CPU nothing preempts a copy in progress.
 	CPUs int
 	// TestTimeout bounds each guest test binary; 0 means 10 minutes under
-	// TCG and 3 under KVM.
+	// TCG and 3 under KVM, times the kernel's slowdown (a KASAN kernel's
+	// profile says 3x).
 	TestTimeout time.Duration
+	// Append holds extra kernel command-line parameters, after the ones
+	// kmodvm and the kernel's profile set.
+	Append []string
 	// Timeout bounds each kernel (fetch, build and VM); 0 means enough for
 	// the test timeouts plus boot.
 	Timeout time.Duration
@@ -151,12 +156,33 @@ func (c *Config) testTimeout(accel qemu.Accel) time.Duration {
 	return 10 * time.Minute
 }
 
-// bootAllowance covers a boot and a power-off, under TCG, with margin.
-const bootAllowance = 90 * time.Second
+// machine is how one kernel's VM runs: its profile with the run's
+// explicit settings on top.
+type machine struct {
+	memoryMiB, cpus int
+	testTimeout     time.Duration
+	bootTimeout     time.Duration
+	append          []string
+	profile         kernel.Profile
+}
+
+// machineFor returns the settings of k's VM.
+func (c *Config) machineFor(k *kernel.Kernel, accel qemu.Accel) machine {
+	p := k.Profile()
+	m := machine{memoryMiB: c.MemoryMiB, cpus: c.CPUs, testTimeout: c.TestTimeout, bootTimeout: p.BootTimeout, profile: p}
+	if m.memoryMiB <= 0 {
+		m.memoryMiB = max(p.MemoryMiB, qemu.DefaultMemoryMiB)
+	}
+	if m.testTimeout <= 0 {
+		m.testTimeout = time.Duration(float64(c.testTimeout(accel)) * p.Slowdown)
+	}
+	m.append = append(append([]string{}, p.Append...), c.Append...)
+	return m
+}
 
 // vmTimeout bounds one VM: boot, every binary's timeout, power-off.
-func (c *Config) vmTimeout(accel qemu.Accel, binaries int) time.Duration {
-	return bootAllowance + time.Duration(max(binaries, 1))*(c.testTimeout(accel)+30*time.Second)
+func (m machine) vmTimeout(binaries int) time.Duration {
+	return m.bootTimeout + time.Duration(max(binaries, 1))*(m.testTimeout+30*time.Second)
 }
 
 // paramsFor returns the parameters of module name as finit_module takes

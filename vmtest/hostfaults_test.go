@@ -288,13 +288,13 @@ func damagedCache(t *testing.T) string {
 	t.Helper()
 	k := testkernel.Get(t, "6.1")
 	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
-	entry := filepath.Join(dir, "kernels", k.Key)
+	entry := filepath.Join(dir, "kernels", k.ID)
 	for _, c := range [][]string{
 		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
 		{"cp", "-al", k.Dir, entry},
 		{"cp", "-al", filepath.Join(shared, "debs"), filepath.Join(shared, "initramfs"), dir},
 		{"cp", filepath.Join(shared, "apt", "index.json"), filepath.Join(dir, "apt")},
-		{"ln", "-s", filepath.Join("..", k.Key), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
+		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)

@@ -33,7 +33,7 @@ type runner struct {
 
 	guestOnce sync.Once
 	guest     guestParts
-	selectors sync.Map // ABI -> selector, for download progress
+	selectors sync.Map // kernel name -> selector, for download progress
 }
 
 // guestParts are the kernel-independent image layers.
@@ -94,11 +94,14 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	host, _ := os.Hostname()
 	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
 		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.jobs(), Kmodvm: buildVersion()}}
-	sels := cfg.kernels()
-	rep.Kernels = make([]*report.Kernel, len(sels))
+	plan, err := r.plan(ctx, cfg.kernels())
+	if err != nil {
+		return nil, err
+	}
+	rep.Kernels = make([]*report.Kernel, len(plan))
 	sem := make(chan struct{}, cfg.jobs())
 	var wg sync.WaitGroup
-	for i, s := range sels {
+	for i, p := range plan {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -106,10 +109,10 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				rep.Kernels[i] = &report.Kernel{Name: s, Selector: s, Status: report.NotRun, Error: "interrupted before it started"}
+				rep.Kernels[i] = &report.Kernel{Name: p.name(), Selector: p.sel, Status: report.NotRun, Error: "interrupted before it started"}
 				return
 			}
-			rep.Kernels[i] = r.kernel(ctx, s)
+			rep.Kernels[i] = r.kernel(ctx, p)
 		}()
 	}
 	wg.Wait()
@@ -147,9 +150,7 @@ func (r *runner) guestLayers(ctx context.Context) guestParts {
 			r.guest.err = fmt.Errorf("guest tests: %w", err)
 			return
 		}
-		timeout := r.cfg.testTimeout(r.accel)
 		for i := range bins {
-			bins[i].Timeout = event.Duration(timeout)
 			bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
 		}
 		r.guest = guestParts{layers: append([]string{base}, layers...), binaries: bins, took: time.Since(start)}
@@ -165,9 +166,10 @@ func (r *runner) step(sel, k string, p Phase, detail string) {
 
 // kernel runs everything for one kernel and never fails: what went wrong
 // is in the returned report entry.
-func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
+func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	start := time.Now()
-	kr = &report.Kernel{Name: sel, Selector: sel, Status: report.Error, Files: map[string]string{}}
+	sel := p.sel
+	kr = &report.Kernel{Name: p.name(), Selector: sel, Status: report.Error, Files: map[string]string{}}
 	defer func() {
 		if p := recover(); p != nil {
 			kr.Status, kr.Error = report.Error, fmt.Sprintf("kmodvm bug: %v\n%s", p, debug.Stack())
@@ -180,16 +182,21 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
 		defer cancel()
 	}
-	r.step(sel, sel, PhaseFetch, "")
-	s, _ := kernel.ParseSelector(sel)
-	k, err := r.fetch(ctx, sel, s)
+	r.step(sel, kr.Name, PhaseFetch, "")
+	if p.err != nil {
+		kr.Error = "fetch: " + p.err.Error()
+		return kr
+	}
+	s := p.spec
+	kr.ID, kr.ABI, kr.Version, kr.Provider, kr.Arch, kr.Variant, kr.Note = s.ID(), s.ABI, s.Version, s.Provider, s.Arch, s.Variant, s.Note
+	k, err := r.fetcher.Get(ctx, s)
 	kr.Timing.Fetch = time.Since(start).Seconds()
 	if err != nil {
 		kr.Error = "fetch: " + err.Error()
 		return kr
 	}
 	kr.Name, kr.ABI, kr.Version, kr.Origin = k.Name, k.ABI, k.Version, k.Origin
-	dir := filepath.Join(r.out, k.Name)
+	dir := filepath.Join(r.out, p.dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		kr.Error = err.Error()
 		return kr
@@ -198,36 +205,18 @@ func (r *runner) kernel(ctx context.Context, sel string) (kr *report.Kernel) {
 	if !ok {
 		return kr
 	}
+	m := r.cfg.machineFor(k, r.accel)
 	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
-	image, cfg, err := r.image(ctx, k, kos, kr, dir)
+	image, cfg, err := r.image(ctx, k, kos, m, dir)
 	kr.Timing.Image = time.Since(imgStart).Seconds()
 	if err != nil {
 		kr.Error = "image: " + err.Error()
 		return kr
 	}
 	defer os.Remove(image)
-	r.boot(ctx, k, image, cfg, kr, dir)
+	r.boot(ctx, k, image, cfg, m, kr, dir)
 	return kr
-}
-
-// fetch returns the kernel s names, first noting which ABI the selector
-// resolves to, so that the shared fetcher's download progress can be told
-// by selector; a series is resolved once, not again by Fetch.
-func (r *runner) fetch(ctx context.Context, sel string, s kernel.Selector) (*kernel.Kernel, error) {
-	switch s.Kind {
-	case kernel.Path:
-		return r.fetcher.Fetch(ctx, s)
-	case kernel.ABI:
-		r.selectors.Store(s.ABI, sel)
-		return r.fetcher.Fetch(ctx, s)
-	}
-	b, err := r.fetcher.Resolve(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	r.selectors.Store(b.ABI, sel)
-	return r.fetcher.FetchBuild(ctx, b)
 }
 
 // build builds every module for k and returns the .ko paths.
@@ -303,7 +292,7 @@ func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
 
 // image assembles the guest image for k: cached layers plus this run's
 // configuration.
-func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, kr *report.Kernel, dir string) (string, event.RunConfig, error) {
+func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (string, event.RunConfig, error) {
 	g := r.guestLayers(ctx)
 	if g.err != nil {
 		return "", event.RunConfig{}, g.err
@@ -317,7 +306,13 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, kr *
 			mods[i].Params = r.cfg.paramsFor(mods[i].Name)
 		}
 	}
-	cfg := event.RunConfig{Modules: mods, Tests: g.binaries, Unload: true}
+	// The binaries' timeouts are the kernel's: a KASAN kernel runs the
+	// same tests several times slower.
+	bins := append([]event.TestBinary{}, g.binaries...)
+	for i := range bins {
+		bins[i].Timeout = event.Duration(m.testTimeout)
+	}
+	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true}
 	work, err := os.MkdirTemp("", "kmodvm-image-")
 	if err != nil {
 		return "", cfg, err

@@ -221,7 +221,7 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 			for _, k := range good {
 				if all || contains(args, k.ABI) || contains(args, k.Name) {
 					fmt.Fprintf(cmd.OutOrStdout(), "removing %s\n", k.Name)
-					keys = append(keys, k.Key)
+					keys = append(keys, k.ID)
 				}
 			}
 			sort.Strings(keys)

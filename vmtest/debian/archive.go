@@ -21,8 +21,13 @@ import (
 // Debian's debian-archive-keyring package provides it.
 const Keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
-// kernelPackage matches the packages a kernel is made of.
-var kernelPackage = regexp.MustCompile(`^linux-(image|binary|modules|base|headers|kbuild)-[0-9]`)
+// kernelPackage matches the packages a kernel is made of, and the patched
+// sources (linux-source-6.1) kernels are built from.
+var kernelPackage = regexp.MustCompile(`^linux-(image|binary|modules|base|headers|kbuild|source)-[0-9]`)
+
+// indexFormat changes when what an Index holds changes (2: sources), so
+// that an index made by an older kmodvm is made again.
+const indexFormat = 2
 
 // IsKernelPackage reports whether name is one of the packages an Archive
 // indexes.
@@ -47,6 +52,7 @@ type Archive struct {
 
 // Index is the set of kernel packages the archive offered at Updated.
 type Index struct {
+	Format   int       `json:"format"`
 	Updated  time.Time `json:"updated"`
 	Mirrors  Mirrors   `json:"mirrors"`
 	Packages []Package `json:"packages"`
@@ -120,7 +126,7 @@ func (a *Archive) begin(ctx context.Context) (Mirrors, string, func(), error) {
 // in force now, and younger than maxAge.
 func (a *Archive) Current(ix *Index, maxAge time.Duration) bool {
 	m, err := a.mirrors()
-	return err == nil && ix.Mirrors == m && time.Since(ix.Updated) < maxAge
+	return err == nil && ix.Format == indexFormat && ix.Mirrors == m && time.Since(ix.Updated) < maxAge
 }
 
 // CachedIndex returns the cached index without touching the network.
@@ -153,7 +159,7 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	if cause := aptFailure(out); cause != "" {
 		return nil, fmt.Errorf("%w: %s (check the network, or set %s)", ErrUnreachable, cause, EnvMirror)
 	}
-	ix := &Index{Updated: time.Now().UTC(), Mirrors: m}
+	ix := &Index{Format: indexFormat, Updated: time.Now().UTC(), Mirrors: m}
 	for _, suite := range a.suites() {
 		pkgs, err := a.readLists(suite)
 		if err != nil {

@@ -283,7 +283,7 @@ func TestUpdateFromAnUnreachableMirrorFailsInOneLine(t *testing.T) {
 func TestIndexIsCurrentOnlyForTheMirrorsInForceAndWhileFresh(t *testing.T) {
 	m := Mirrors{Main: "http://a.example/debian", Security: "http://a.example/debian-security"}
 	a := &Archive{Mirrors: m}
-	if !a.Current(&Index{Mirrors: m, Updated: time.Now()}, time.Hour) {
+	if !a.Current(&Index{Format: indexFormat, Mirrors: m, Updated: time.Now()}, time.Hour) {
 		t.Error("a fresh index of the same mirrors is not current")
 	}
 	if a.Current(&Index{Mirrors: m, Updated: time.Now().Add(-2 * time.Hour)}, time.Hour) {

@@ -24,8 +24,8 @@ const cacheLayout = "kbuild-cache-1"
 // the options that change the output.
 func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q werror %v\n", cacheLayout, k.Key, k.ABI, k.KDir, tc, o.MakeArgs, o.Werror)
-	if k.Origin == "local" {
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, o.MakeArgs, o.Werror)
+	if k.InPlace {
 		// A local tree can be rebuilt in place; its symbols file changes.
 		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {
 			fmt.Fprintf(h, "symvers %d %d\n", info.Size(), info.ModTime().UnixNano())

@@ -88,7 +88,7 @@ func (t *Toolchains) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, err
 	if hostCanBuild(k, cc) {
 		return &Toolchain{Compiler: cc}, nil
 	}
-	if k.Origin == "local" {
+	if k.InPlace {
 		return nil, fmt.Errorf("%s was built with %s, which the host lacks: install it", k.Name, cc)
 	}
 	suite := SuiteFor(cc)

@@ -45,12 +45,12 @@ var ErrCorrupt = errors.New("corrupt cache entry")
 
 // manifestVersion changes when the entry layout changes; older entries are
 // then fetched again.
-const manifestVersion = 1
+const manifestVersion = 2
 
 type manifest struct {
 	V      int              `json:"v"`
 	Kernel Kernel           `json:"kernel"` // paths relative to the entry
-	Build  *Build           `json:"build,omitempty"`
+	Spec   *Spec            `json:"spec,omitempty"`
 	Files  map[string]int64 `json:"files"` // relative path -> size
 	Made   time.Time        `json:"made"`
 }
@@ -151,7 +151,7 @@ func removeTree(dir string) error {
 // commit moves a fully prepared entry from tmp to its key and points the
 // ABI link at it.
 func (c *Cache) commit(tmp string, m *manifest) (*Kernel, error) {
-	dir := c.entryDir(m.Kernel.Key)
+	dir := c.entryDir(m.Kernel.ID)
 	if err := removeTree(dir); err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (c *Cache) commit(tmp string, m *manifest) (*Kernel, error) {
 	}
 	tmpLink := link + ".tmp-" + fmt.Sprint(os.Getpid())
 	os.Remove(tmpLink)
-	if err := os.Symlink(filepath.Join("..", m.Kernel.Key), tmpLink); err != nil {
+	if err := os.Symlink(filepath.Join("..", m.Kernel.ID), tmpLink); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmpLink, link); err != nil {

@@ -27,7 +27,7 @@ func makeEntry(t *testing.T, c *Cache, key, abi string) *Kernel {
 			t.Fatal(err)
 		}
 	}
-	k := Kernel{Name: abi, ABI: abi, Key: key, BzImage: filepath.Join(tmp, "vmlinuz"), Vmlinux: filepath.Join(tmp, "vmlinux"), Config: filepath.Join(tmp, "root/config")}
+	k := Kernel{Name: abi, ABI: abi, ID: key, BzImage: filepath.Join(tmp, "vmlinuz"), Vmlinux: filepath.Join(tmp, "vmlinux"), Config: filepath.Join(tmp, "root/config")}
 	m := &manifest{Kernel: relative(k, tmp)}
 	if err := writeManifest(tmp, m); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,9 @@ package kernel
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -35,10 +32,11 @@ type Fetcher struct {
 	KDir string
 	// Progress, if set, is called while a kernel's packages download, with
 	// its ABI, the bytes fetched so far and the bytes it fetches in all.
-	Progress func(abi string, done, total int64)
+	Progress func(name string, done, total int64)
 
-	mu sync.Mutex
-	ix *debian.Index // the index this Fetcher settled on, shared by its fetches
+	mu    sync.Mutex
+	ix    *debian.Index // the index this Fetcher settled on, shared by its fetches
+	extra []Provider    // added with Use
 }
 
 func (f *Fetcher) archive() *debian.Archive {
@@ -90,7 +88,8 @@ func (f *Fetcher) loadIndex(ctx context.Context) (*debian.Index, error) {
 	return ix, nil
 }
 
-// Resolve returns the Debian build a selector names, without fetching it.
+// Resolve returns the Debian build a selector names, without fetching it
+// (for a variant, the stock build it follows).
 func (f *Fetcher) Resolve(ctx context.Context, sel Selector) (Build, error) {
 	ix, err := f.Index(ctx)
 	if err != nil {
@@ -109,100 +108,66 @@ func (f *Fetcher) Resolve(ctx context.Context, sel Selector) (Build, error) {
 	return b, err
 }
 
-// Fetch returns the kernel sel names, downloading and preparing it unless
-// the cache already holds it intact.
-func (f *Fetcher) Fetch(ctx context.Context, sel Selector) (*Kernel, error) {
-	if sel.Kind == Path {
-		return f.Local(ctx, sel.Path, f.KDir)
-	}
-	if sel.Kind == ABI {
-		if k, err := f.Cache.ByABI(sel.ABI); err == nil {
-			return k, nil
-		}
-	}
-	b, err := f.Resolve(ctx, sel)
+// debianProvider makes Debian's packaged kernels.
+type debianProvider struct{ f *Fetcher }
+
+func (debianProvider) Name() string { return ProviderDebian }
+
+func (debianProvider) Accepts(sel Selector) bool { return sel.Kind != Path && sel.Variant == "" }
+
+func (d debianProvider) Resolve(ctx context.Context, sel Selector) (*Spec, error) {
+	b, err := d.f.Resolve(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
-	return f.FetchBuild(ctx, b)
+	return DebianSpec(b), nil
 }
 
-// buildKey hashes what a Debian build is made of.
-func buildKey(b Build) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "debian v%d\n", manifestVersion)
+// DebianSpec is the spec of a Debian build.
+func DebianSpec(b Build) *Spec {
+	s := &Spec{Provider: ProviderDebian, Arch: DefaultArch, Name: b.ABI, ABI: b.ABI, Series: b.Series,
+		Flavour: b.Flavour, Version: b.Version, Packages: b.Packages, Debian: &b}
 	for _, p := range b.Packages {
-		fmt.Fprintf(h, "%s %s\n", p.String(), p.SHA256)
+		s.Inputs = append(s.Inputs, p.String()+" "+p.SHA256)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return s
 }
 
-// FetchBuild makes sure build b is in the cache and returns it.
-func (f *Fetcher) FetchBuild(ctx context.Context, b Build) (*Kernel, error) {
-	key := buildKey(b)
-	k, err := f.Cache.Get(key)
-	if err == nil {
-		return k, nil
+func (d debianProvider) Make(ctx context.Context, s *Spec, dir string) (*Kernel, error) {
+	f, b := d.f, s.Debian
+	if b == nil {
+		return nil, fmt.Errorf("%s: spec without its Debian build", s.Name)
 	}
-	damaged := !errors.Is(err, fs.ErrNotExist)
-	if f.Offline {
-		if damaged {
-			return nil, fmt.Errorf("%s: the cached copy is damaged (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", b.ABI, err, b.ABI)
-		}
-		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", b.ABI, b.ABI)
-	}
-	if damaged {
-		f.logf("%s: cache entry unusable, fetching again: %v", b.ABI, err)
-	}
-	l, err := f.Cache.lock(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Unlock()
-	if k, err := f.Cache.Get(key); err == nil {
-		return k, nil // another process fetched it while we waited
-	}
-	start := time.Now()
 	f.logf("%s: downloading %d packages", b.ABI, len(b.Packages))
+	debs, err := f.download(ctx, s.Name, b.Packages)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", b.ABI, err)
+	}
+	f.logf("%s: unpacking", b.ABI)
+	k, err := prepareDebian(ctx, dir, *b, debs)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", b.ABI, err)
+	}
+	return k, nil
+}
+
+// download fetches verified packages into the cache, reporting progress
+// under name.
+func (f *Fetcher) download(ctx context.Context, name string, pkgs []debian.Package) ([]string, error) {
 	a := f.archive()
 	if f.Progress != nil {
 		// A copy, because the Fetcher's archive is shared by concurrent
 		// fetches of other kernels.
 		ac := *a
-		ac.Progress = func(done, total int64) { f.Progress(b.ABI, done, total) }
+		ac.Progress = func(done, total int64) { f.Progress(name, done, total) }
 		a = &ac
 	}
-	debs, err := a.Download(ctx, f.Cache.DebsDir(), b.Packages)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", b.ABI, err)
-	}
-	if err := os.MkdirAll(f.Cache.kernelsDir(), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(f.Cache.kernelsDir(), ".tmp-"+key+"-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	f.logf("%s: unpacking", b.ABI)
-	k, err = prepareDebian(ctx, tmp, b, debs)
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", b.ABI, err)
-	}
-	k.Key = key
-	m := &manifest{Kernel: relative(*k, tmp), Build: &b}
-	if err := writeManifest(tmp, m); err != nil {
-		return nil, err
-	}
-	k, err = f.Cache.commit(tmp, m)
-	if err != nil {
-		return nil, err
-	}
-	f.logf("%s: ready in %s", b.ABI, time.Since(start).Round(100*time.Millisecond))
-	return k, nil
+	return a.Download(ctx, f.Cache.DebsDir(), pkgs)
+}
+
+// FetchBuild makes sure Debian build b is in the cache and returns it.
+func (f *Fetcher) FetchBuild(ctx context.Context, b Build) (*Kernel, error) {
+	return f.Get(ctx, DebianSpec(b))
 }
 
 // prepareDebian unpacks a build's packages into dir and makes the result
@@ -217,7 +182,7 @@ func prepareDebian(ctx context.Context, dir string, b Build, debs []string) (*Ke
 	os.RemoveAll(filepath.Join(root, "usr", "share"))
 	k := &Kernel{
 		Name: b.ABI, ABI: b.ABI, Series: b.Series, Flavour: b.Flavour,
-		Version: b.Version, Origin: "debian " + b.Suite, Dir: dir,
+		Version: b.Version, Origin: "debian " + b.Suite, Dir: dir, Arch: DefaultArch,
 	}
 	if err := layoutDebian(ctx, root, k); err != nil {
 		return nil, err

@@ -46,8 +46,8 @@ func TestSecondFetchNeedsNoNetwork(t *testing.T) {
 		if err != nil {
 			t.Fatalf("offline Fetch(%s): %v", s, err)
 		}
-		if got.Key != k.Key {
-			t.Errorf("offline Fetch(%s) = entry %s, want %s", s, got.Key, k.Key)
+		if got.ID != k.ID {
+			t.Errorf("offline Fetch(%s) = entry %s, want %s", s, got.ID, k.ID)
 		}
 	}
 }
@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 			os.Stderr.WriteString(err.Error())
 			os.Exit(1)
 		}
-		os.Stdout.WriteString(k.Key)
+		os.Stdout.WriteString(k.ID)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -127,7 +127,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	if ok, err := kernel.HasPVHNote(again.Vmlinux); err != nil || !ok {
 		t.Errorf("re-fetched vmlinux is not a PVH ELF: %v %v", ok, err)
 	}
-	if _, err := c.Get(k.Key); err != nil {
+	if _, err := c.Get(k.ID); err != nil {
 		t.Errorf("entry still damaged after re-fetch: %v", err)
 	}
 }

@@ -19,10 +19,25 @@ type Kernel struct {
 	Flavour string `json:"flavour,omitempty"`
 	// Version is the Debian package version, or empty for local kernels.
 	Version string `json:"version,omitempty"`
-	// Origin says where the kernel came from: "debian <suite>" or "local".
+	// Origin says where the kernel came from, for people: "debian
+	// bookworm-security", "local", "built from linux-source-6.1 6.1.192-1".
 	Origin string `json:"origin"`
-	// Key is the cache key: a hash of the kernel's inputs.
-	Key string `json:"key"`
+	// ID is the kernel's identity, a hash of its provider's inputs (see
+	// Spec.ID): two builds of one release with different configs differ.
+	// It keys the cache, output directories and reports.
+	ID string `json:"id"`
+	// Provider names the provider that made it ("debian", "local",
+	// "source"); Arch is its architecture's Debian name ("amd64").
+	Provider string `json:"provider"`
+	Arch     string `json:"arch,omitempty"`
+	// Variant is "" for a stock kernel, else the debug configuration it
+	// was built with ("debug", "kcsan").
+	Variant string `json:"variant,omitempty"`
+	// Note is what the user should know about it, shown in reports.
+	Note string `json:"note,omitempty"`
+	// InPlace kernels are a user's tree used where it is: it may be
+	// rebuilt between runs, and it was built on this host.
+	InPlace bool `json:"in_place,omitempty"`
 	// Dir is the cache entry (or, for a local kernel, its build tree).
 	Dir string `json:"dir"`
 
@@ -44,6 +59,15 @@ type Kernel struct {
 	Compiler     string `json:"compiler,omitempty"`
 	CompilerText string `json:"compiler_text,omitempty"`
 }
+
+// Providers built into this package.
+const (
+	ProviderDebian = "debian"
+	ProviderLocal  = "local"
+)
+
+// DefaultArch is the architecture of kernels whose selector names none.
+const DefaultArch = "amd64"
 
 // BootImage is the image QEMU should boot: the PVH vmlinux when there is
 // one, the bzImage otherwise.

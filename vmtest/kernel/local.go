@@ -2,24 +2,68 @@ package kernel
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// Local returns a kernel built by the user. path is either a kernel build
-// tree (arch/x86/boot/bzImage, vmlinux, Module.symvers) or a boot image, in
-// which case kdir names the tree to build modules against. Local kernels
-// are used in place and not copied into the cache.
-func (f *Fetcher) Local(ctx context.Context, path, kdir string) (*Kernel, error) {
+// localProvider makes kernels of a user's own build: a kernel build tree
+// (arch/x86/boot/bzImage, vmlinux, Module.symvers) or a boot image, with
+// the Fetcher's KDir naming the tree to build modules against. Local
+// kernels are used in place and not copied into the cache.
+type localProvider struct{ f *Fetcher }
+
+func (localProvider) Name() string { return ProviderLocal }
+
+func (localProvider) Accepts(sel Selector) bool { return sel.Kind == Path }
+
+func (l localProvider) Resolve(_ context.Context, sel Selector) (*Spec, error) {
+	path, kdir := sel.Path, l.f.KDir
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("local kernel: %w", err)
 	}
-	k := &Kernel{Origin: "local"}
+	if info.IsDir() {
+		kdir = path
+	}
+	s := &Spec{Provider: ProviderLocal, Arch: DefaultArch, Name: filepath.Base(path), Path: path, KDir: kdir, InPlace: true}
+	if b, err := os.ReadFile(filepath.Join(kdir, "include", "config", "kernel.release")); kdir != "" && err == nil {
+		s.ABI = strings.TrimSpace(string(b))
+		s.Name = s.ABI
+	}
+	// A tree is rebuilt in place: its identity is where it is and what its
+	// image and config are now.
+	s.Inputs = append(s.Inputs, "path "+path, "kdir "+kdir)
+	for _, p := range []string{path, filepath.Join(path, "arch", "x86", "boot", "bzImage"), filepath.Join(kdir, ".config")} {
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			s.Inputs = append(s.Inputs, fmt.Sprintf("file %s %d %d", p, info.Size(), info.ModTime().UnixNano()))
+		}
+	}
+	return s, nil
+}
+
+func (localProvider) Make(_ context.Context, s *Spec, _ string) (*Kernel, error) {
+	return openLocal(s.Path, s.KDir)
+}
+
+// Local returns the kernel built by the user at path (see localProvider).
+func (f *Fetcher) Local(ctx context.Context, path, kdir string) (*Kernel, error) {
+	sel := Selector{Raw: path, Kind: Path, Path: path}
+	lf := &Fetcher{Cache: f.Cache, KDir: kdir}
+	s, err := localProvider{lf}.Resolve(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	return lf.Get(ctx, s)
+}
+
+func openLocal(path, kdir string) (*Kernel, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("local kernel: %w", err)
+	}
+	k := &Kernel{Origin: "local", InPlace: true}
 	if info.IsDir() {
 		k.Dir, k.KDir = path, path
 		k.BzImage = filepath.Join(path, "arch", "x86", "boot", "bzImage")
@@ -52,8 +96,5 @@ func (f *Fetcher) Local(ctx context.Context, path, kdir string) (*Kernel, error)
 		k.ABI = filepath.Base(path)
 	}
 	k.Name = k.ABI
-	h := sha256.New()
-	fmt.Fprintf(h, "local %s %d %d", path, info.Size(), info.ModTime().UnixNano())
-	k.Key = hex.EncodeToString(h.Sum(nil))[:16]
 	return k, nil
 }

@@ -41,12 +41,20 @@ type Selector struct {
 	ABI     string // for ABI
 	Flavour string // "amd64", "cloud-amd64" or "rt-amd64"
 	Path    string // for Path
+	// Variant is a debug configuration built from source for a Series or
+	// Latest selector: "debug" (KASAN, kmemleak, lockdep, ...) or "kcsan".
+	Variant string
 }
+
+// Variants are the kernels kmodvm builds from source, by selector suffix.
+func Variants() []string { return []string{"debug", "kcsan"} }
 
 // ErrSelector marks a malformed selector.
 var ErrSelector = errors.New("bad kernel selector")
 
 var (
+	// Kernels built from source: 6.1-debug, latest-kcsan.
+	variantRe = regexp.MustCompile(`^(latest|[0-9]+\.[0-9]+)-(debug|kcsan)$`)
 	seriesRe  = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:-(rt|cloud))?$`)
 	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(rt|cloud))?$`)
 	// Debian ABIs: 6.1.0-57-amd64, 6.1.0-0.deb11.52-rt-amd64,
@@ -62,6 +70,15 @@ func ParseSelector(s string) (Selector, error) {
 	switch {
 	case s == "":
 		return sel, fmt.Errorf("%w: empty", ErrSelector)
+	case variantRe.MatchString(s):
+		m := variantRe.FindStringSubmatch(s)
+		sel.Variant = m[2]
+		if m[1] == "latest" {
+			sel.Kind = Latest
+		} else {
+			sel.Kind, sel.Series = Series, m[1]
+		}
+		return sel, nil
 	case s == "latest" || s == "latest-rt" || s == "latest-cloud":
 		sel.Kind = Latest
 		sel.Flavour = flavourOf(strings.TrimPrefix(strings.TrimPrefix(s, "latest"), "-"))
@@ -91,7 +108,7 @@ func ParseSelector(s string) (Selector, error) {
 		sel.Kind, sel.Series, sel.Release, sel.Flavour = Release, m[1], rel, flavourOf(m[2])
 		return sel, nil
 	}
-	return sel, fmt.Errorf("%w: %q: want a series (6.1, 7.3-rt), a release (6.12.113), "+
+	return sel, fmt.Errorf("%w: %q: want a series (6.1, 7.3-rt), a debug build (6.1-debug, 6.1-kcsan), a release (6.12.113), "+
 		"an ABI (6.1.0-57-amd64), latest, or a path to a kernel build", ErrSelector, s)
 }
 

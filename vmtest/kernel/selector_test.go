@@ -26,6 +26,9 @@ func TestParseSelector(t *testing.T) {
 		{"6.12.113+deb12", Selector{Kind: Release, Series: "6.12", Release: "6.12.113+deb12", Flavour: "amd64"}},
 		{"7.3.4", Selector{Kind: Release, Series: "7.3", Release: "7.3.4", Flavour: "amd64"}},
 		{"7.3.4-cloud", Selector{Kind: Release, Series: "7.3", Release: "7.3.4", Flavour: "cloud-amd64"}},
+		{"6.1-debug", Selector{Kind: Series, Series: "6.1", Flavour: "amd64", Variant: "debug"}},
+		{"7.3-kcsan", Selector{Kind: Series, Series: "7.3", Flavour: "amd64", Variant: "kcsan"}},
+		{"latest-debug", Selector{Kind: Latest, Flavour: "amd64", Variant: "debug"}},
 	}
 	for _, c := range cases {
 		got, err := ParseSelector(c.in)

@@ -88,16 +88,26 @@ func Merge(reports ...*Report) *Report {
 			out.Host.Shard = ""
 		}
 		for _, k := range r.Kernels {
-			if i, ok := byName[k.Name]; ok {
+			id := k.identity()
+			if i, ok := byName[id]; ok {
 				out.Kernels[i] = k
 				continue
 			}
-			byName[k.Name] = len(out.Kernels)
+			byName[id] = len(out.Kernels)
 			out.Kernels = append(out.Kernels, k)
 		}
 	}
 	out.Sort()
 	return out
+}
+
+// identity tells kernels apart across reports: the ID, or for reports
+// from before IDs (and selectors that never resolved) the name.
+func (k *Kernel) identity() string {
+	if k.ID != "" {
+		return "id " + k.ID
+	}
+	return "name " + k.Name
 }
 
 // versionLess orders names with numbers compared numerically: 5.10 < 6.1 <

@@ -52,11 +52,21 @@ type Host struct {
 
 // Kernel is everything that happened on one kernel.
 type Kernel struct {
-	Name     string `json:"name"` // the selector's display name: the ABI
+	Name     string `json:"name"` // the kernel's display name: the ABI
 	Selector string `json:"selector,omitempty"`
+	// ID is the kernel's identity (a hash of what it is made of: packages,
+	// source and config); it, not the name, tells kernels apart when
+	// reports merge. Empty when the selector never resolved.
+	ID       string `json:"id,omitempty"`
 	ABI      string `json:"abi,omitempty"`
 	Version  string `json:"version,omitempty"`
 	Origin   string `json:"origin,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	Arch     string `json:"arch,omitempty"`
+	// Variant is the debug configuration of a kernel built from source
+	// ("debug", "kcsan"); Note what the user should know about it.
+	Variant string `json:"variant,omitempty"`
+	Note    string `json:"note,omitempty"`
 	// Status summarises the kernel: pass, fail, or error when kmodvm could
 	// not get a verdict (fetch failed, VM broke).
 	Status Status `json:"status"`

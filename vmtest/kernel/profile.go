@@ -1,0 +1,99 @@
+package kernel
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"time"
+)
+
+// Profile is how a kernel wants to be run, derived from its configuration:
+// sanitizers need memory, slow everything down and take boot options of
+// their own. A run's explicit settings override it.
+type Profile struct {
+	// MemoryMiB is the least guest RAM the kernel runs well with.
+	MemoryMiB int
+	// Slowdown is how many times longer than on a stock kernel a test takes
+	// (KASAN about 3x, KCSAN and lockdep more): timeouts scale by it.
+	Slowdown float64
+	// BootTimeout bounds the boot to the guest agent.
+	BootTimeout time.Duration
+	// Append holds kernel parameters the configuration calls for.
+	Append []string
+	// Sanitizers names the checkers built in, as reports show them
+	// ("kasan", "kmemleak", "lockdep", "ubsan", "kcsan", "kfence").
+	Sanitizers []string
+	// KUnit and Gcov say whether modules may run KUnit suites and be built
+	// with gcov profiling on this kernel.
+	KUnit, Gcov bool
+}
+
+// stockBootTimeout covers a stock kernel's boot under TCG with margin.
+const stockBootTimeout = 90 * time.Second
+
+// Profile returns k's profile; a kernel without a readable config gets the
+// stock one.
+func (k *Kernel) Profile() Profile {
+	cfg := readConfig(k.Config)
+	p := Profile{MemoryMiB: 256, Slowdown: 1, BootTimeout: stockBootTimeout}
+	on := func(opt string) bool { return cfg["CONFIG_"+opt] == "y" }
+	if on("KASAN") {
+		// Shadow memory is 1/8 of RAM, and quarantine and redzones cost
+		// about half the heap again (Documentation/dev-tools/kasan.rst).
+		p.MemoryMiB = max(p.MemoryMiB, 1024)
+		p.Slowdown *= 3
+		// Generic KASAN reports only the first bug without it: one bug
+		// must not hide the next test's.
+		p.Append = append(p.Append, "kasan_multi_shot")
+		p.Sanitizers = append(p.Sanitizers, "kasan")
+	}
+	if on("KCSAN") {
+		p.MemoryMiB = max(p.MemoryMiB, 512)
+		p.Slowdown *= 3
+		p.Sanitizers = append(p.Sanitizers, "kcsan")
+	}
+	if on("DEBUG_KMEMLEAK") {
+		p.MemoryMiB = max(p.MemoryMiB, 512)
+		if on("DEBUG_KMEMLEAK_DEFAULT_OFF") {
+			p.Append = append(p.Append, "kmemleak=on")
+		}
+		p.Sanitizers = append(p.Sanitizers, "kmemleak")
+	}
+	if on("PROVE_LOCKING") {
+		p.Slowdown *= 1.5
+		p.Sanitizers = append(p.Sanitizers, "lockdep")
+	}
+	if on("UBSAN") {
+		p.Sanitizers = append(p.Sanitizers, "ubsan")
+	}
+	if on("KFENCE") {
+		p.Sanitizers = append(p.Sanitizers, "kfence")
+	}
+	p.KUnit = on("KUNIT")
+	p.Gcov = on("GCOV_KERNEL")
+	if p.Slowdown > 1 {
+		p.BootTimeout = time.Duration(float64(stockBootTimeout) * p.Slowdown)
+	}
+	return p
+}
+
+// readConfig reads a kernel .config into option -> value ("y", "m", a
+// quoted string); a missing file gives an empty map.
+func readConfig(path string) map[string]string {
+	out := map[string]string{}
+	if path == "" {
+		return out
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.HasPrefix(k, "CONFIG_") {
+			out[k] = v
+		}
+	}
+	return out
+}

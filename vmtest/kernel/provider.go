@@ -1,0 +1,215 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/debian"
+)
+
+// A Provider is one way to get a kernel: Debian's archive, a user's own
+// tree, a build from source. Every provider's kernels end up as the same
+// Kernel (and, unless used in place, the same kind of cache entry), so the
+// rest of kmodvm never asks where a kernel came from.
+type Provider interface {
+	// Name names the provider in IDs, manifests and reports.
+	Name() string
+	// Accepts reports whether sel names one of this provider's kernels.
+	Accepts(sel Selector) bool
+	// Resolve names the one kernel sel means without fetching or building
+	// it. A selector that matches nothing gives an error wrapping
+	// ErrNotFound.
+	Resolve(ctx context.Context, sel Selector) (*Spec, error)
+	// Make produces the kernel spec describes. For a cached kernel dir is a
+	// new, empty directory that becomes the cache entry when Make returns,
+	// and every path of the returned Kernel lies under it; for a kernel
+	// used in place (Spec.InPlace) dir is empty.
+	Make(ctx context.Context, spec *Spec, dir string) (*Kernel, error)
+}
+
+// Spec is a resolved kernel: everything that identifies it, before it is
+// fetched or built.
+type Spec struct {
+	// Provider is the Name of the provider that resolved it.
+	Provider string `json:"provider"`
+	// Arch is the Debian name of the kernel's architecture.
+	Arch string `json:"arch"`
+	// Name is how reports name the kernel; ABI is its release, when known
+	// before it exists (uname -r).
+	Name string `json:"name"`
+	ABI  string `json:"abi,omitempty"`
+	// Series ("6.1"), Flavour ("amd64"), Variant ("", "debug", "kcsan")
+	// and Version (the Debian package version) describe it for people.
+	Series  string `json:"series,omitempty"`
+	Flavour string `json:"flavour,omitempty"`
+	Variant string `json:"variant,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Inputs are what the kernel is made of (package checksums, a source
+	// version and config, a tree's identity), in order. Two specs with the
+	// same provider, arch and inputs are the same kernel.
+	Inputs []string `json:"inputs"`
+	// InPlace kernels are used where they are, never copied into the cache
+	// (a user's own tree, which may change between runs).
+	InPlace bool `json:"in_place,omitempty"`
+	// Packages are the Debian packages Make downloads, if any.
+	Packages []debian.Package `json:"packages,omitempty"`
+	// Debian is the Debian build the kernel is or follows: the stock
+	// kernel of its series for a kernel built from source.
+	Debian *Build `json:"debian,omitempty"`
+	// Path and KDir locate a kernel used in place.
+	Path string `json:"path,omitempty"`
+	KDir string `json:"kdir,omitempty"`
+	// Note is something the user should know about this kernel ("built
+	// from 6.1.190: 6.1.192's source is not in the archive").
+	Note string `json:"note,omitempty"`
+}
+
+// ID is the kernel's identity: a hash of its provider, architecture and
+// inputs. It keys the cache, the run's output directories and reports.
+func (s *Spec) ID() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "kernel v%d\nprovider %s\narch %s\n", manifestVersion, s.Provider, s.Arch)
+	for _, in := range s.Inputs {
+		fmt.Fprintf(h, "%s\n", in)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// providers are the Fetcher's providers, the ones added with Use first.
+func (f *Fetcher) providers() []Provider {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(append([]Provider{}, f.extra...), localProvider{f}, debianProvider{f})
+}
+
+// Use adds providers, consulted before the built-in ones (local trees and
+// Debian's archive), so that a provider can claim selectors the built-in
+// ones would reject.
+func (f *Fetcher) Use(ps ...Provider) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.extra = append(f.extra, ps...)
+}
+
+func (f *Fetcher) provider(name string) (Provider, error) {
+	for _, p := range f.providers() {
+		if p.Name() == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no kernel provider %q: is this kmodvm too old for the cache entry?", name)
+}
+
+// ResolveSpec returns the spec of the kernel sel names.
+func (f *Fetcher) ResolveSpec(ctx context.Context, sel Selector) (*Spec, error) {
+	for _, p := range f.providers() {
+		if p.Accepts(sel) {
+			s, err := p.Resolve(ctx, sel)
+			if err != nil {
+				return nil, err
+			}
+			if s.Arch == "" {
+				s.Arch = DefaultArch
+			}
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q: no provider makes such kernels", ErrSelector, sel.Raw)
+}
+
+// Fetch returns the kernel sel names, fetching or building it unless the
+// cache already holds it intact.
+func (f *Fetcher) Fetch(ctx context.Context, sel Selector) (*Kernel, error) {
+	s, err := f.ResolveSpec(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	return f.Get(ctx, s)
+}
+
+// Get returns the kernel s describes, from the cache when it is there and
+// intact, else made by its provider under the cache's lock for its ID.
+func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
+	p, err := f.provider(s.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if s.InPlace {
+		k, err := p.Make(ctx, s, "")
+		if err != nil {
+			return nil, err
+		}
+		f.stamp(k, s)
+		return k, nil
+	}
+	id := s.ID()
+	k, err := f.Cache.Get(id)
+	if err == nil {
+		return k, nil
+	}
+	damaged := !errors.Is(err, fs.ErrNotExist)
+	if f.Offline {
+		if damaged {
+			return nil, fmt.Errorf("%s: the cached copy is damaged (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
+		}
+		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", s.Name, s.Name)
+	}
+	if damaged {
+		f.logf("%s: cache entry unusable, making it again: %v", s.Name, err)
+	}
+	l, err := f.Cache.lock(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	if k, err := f.Cache.Get(id); err == nil {
+		return k, nil // another process made it while we waited
+	}
+	if err := os.MkdirAll(f.Cache.kernelsDir(), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(f.Cache.kernelsDir(), ".tmp-"+id+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	k, err = p.Make(ctx, s, tmp)
+	if err != nil {
+		return nil, err
+	}
+	f.stamp(k, s)
+	m := &manifest{Kernel: relative(*k, tmp), Spec: s}
+	if err := writeManifest(tmp, m); err != nil {
+		return nil, err
+	}
+	k, err = f.Cache.commit(tmp, m)
+	if err != nil {
+		return nil, err
+	}
+	f.logf("%s: ready in %s", s.Name, time.Since(start).Round(100*time.Millisecond))
+	return k, nil
+}
+
+// stamp copies a spec's identity into the kernel made from it.
+func (f *Fetcher) stamp(k *Kernel, s *Spec) {
+	k.ID, k.Provider, k.Arch, k.Variant, k.Note = s.ID(), s.Provider, s.Arch, s.Variant, s.Note
+	if k.Series == "" {
+		k.Series = s.Series
+	}
+	if k.Flavour == "" {
+		k.Flavour = s.Flavour
+	}
+	if k.Name == "" {
+		k.Name = s.Name
+	}
+}
