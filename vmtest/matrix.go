@@ -57,9 +57,14 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	r := &runner{
 		cfg:     &cfg,
 		accel:   accel.Resolve(),
-		fetcher: &kernel.Fetcher{Cache: &kernel.Cache{Dir: cfg.cacheDir()}, Log: cfg.Log, Offline: cfg.Offline, KDir: cfg.KDir},
 		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
+	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {
+		sel, _ := r.selectors.Load(name)
+		s, _ := sel.(string)
+		r.step(s, name, PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
+	})
+	r.fetcher.KDir = cfg.KDir
 	r.fetcher.Progress = func(abi string, done, total int64) {
 		sel, _ := r.selectors.Load(abi)
 		s, _ := sel.(string)

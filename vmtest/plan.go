@@ -4,10 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
 )
+
+// NewFetcher returns a kernel fetcher over the cache in cacheDir with every
+// provider kmodvm has: Debian's archive, local trees and kernels built from
+// source (the -debug and -kcsan selectors). buildProgress, if set, hears
+// how far a kernel build is.
+func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cacheDir}, Log: log, Offline: offline}
+	f.Use(&srcbuild.Provider{Fetcher: f, Log: log, Progress: buildProgress,
+		Toolchains: &kbuild.Toolchains{Dir: filepath.Join(cacheDir, "toolchains"), Log: log}})
+	return f
+}
 
 // planned is one kernel of a run: the selector that named it and what it
 // resolved to.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/spf13/cobra"
 )
@@ -27,7 +29,7 @@ func (g *globalFlags) fetcher() *kernel.Fetcher {
 	if g.quiet {
 		log = nil
 	}
-	return &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: log, Offline: g.offline}
+	return vmtest.NewFetcher(dir, g.offline, log, nil)
 }
 
 func parseSelectors(args []string) ([]kernel.Selector, error) {
@@ -66,6 +68,11 @@ exact ABI (6.1.0-57-amd64), or a path to a local kernel build.`,
 type kernelRow struct {
 	Selector string `json:"selector"`
 	ABI      string `json:"abi"`
+	ID       string `json:"id,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	Arch     string `json:"arch,omitempty"`
+	Variant  string `json:"variant,omitempty"`
+	Note     string `json:"note,omitempty"`
 	Series   string `json:"series,omitempty"`
 	Flavour  string `json:"flavour,omitempty"`
 	Version  string `json:"version,omitempty"`
@@ -94,29 +101,21 @@ whether each is cached. --available lists every build the archive offers;
 			var rows []kernelRow
 			if available {
 				for _, b := range builds {
-					rows = append(rows, rowFor(f, b.ABI, b))
+					rows = append(rows, specRow(f, b.ABI, kernel.DebianSpec(b)))
 				}
+				rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
 			} else {
 				sels, err := parseSelectors(args)
 				if err != nil {
 					return err
 				}
 				for _, sel := range sels {
-					if sel.Kind == kernel.Path {
-						k, err := f.Local(cmd.Context(), sel.Path, "")
-						if err != nil {
-							rows = append(rows, kernelRow{Selector: sel.Raw, Error: err.Error()})
-						} else {
-							rows = append(rows, kernelRow{Selector: sel.Raw, ABI: k.ABI, Compiler: k.Compiler, Cached: true})
-						}
-						continue
-					}
-					b, err := kernel.Resolve(builds, sel)
+					spec, err := f.ResolveSpec(cmd.Context(), sel)
 					if err != nil {
 						rows = append(rows, kernelRow{Selector: sel.Raw, Error: err.Error()})
 						continue
 					}
-					rows = append(rows, rowFor(f, sel.Raw, b))
+					rows = append(rows, specRow(f, sel.Raw, spec))
 				}
 			}
 			if asJSON {
@@ -141,12 +140,41 @@ whether each is cached. --available lists every build the archive offers;
 	return cmd
 }
 
-func rowFor(f *kernel.Fetcher, sel string, b kernel.Build) kernelRow {
-	r := kernelRow{Selector: sel, ABI: b.ABI, Series: b.Series, Flavour: b.Flavour, Version: b.Version, Suite: b.Suite}
-	if k, err := f.Cache.ByABI(b.ABI); err == nil && k.Version == b.Version {
+func specRow(f *kernel.Fetcher, sel string, s *kernel.Spec) kernelRow {
+	r := kernelRow{Selector: sel, ABI: s.Name, ID: s.ID(), Provider: s.Provider, Arch: s.Arch, Series: s.Series,
+		Flavour: s.Flavour, Variant: s.Variant, Version: s.Version, Note: s.Note}
+	if s.Debian != nil {
+		r.Suite = s.Debian.Suite
+	}
+	if s.InPlace {
+		r.Cached = true
+	} else if k, err := f.Cache.Get(s.ID()); err == nil {
 		r.Cached, r.Compiler = true, k.Compiler
 	}
 	return r
+}
+
+// sourceRows lists the kernels kmodvm can build from source: each variant
+// of each series whose newest stock build has sources in the archive.
+func sourceRows(ctx context.Context, f *kernel.Fetcher, builds []kernel.Build) []kernelRow {
+	var rows []kernelRow
+	seen := map[string]bool{}
+	for _, b := range builds {
+		if b.Flavour != kernel.DefaultFlavour || seen[b.Series] {
+			continue
+		}
+		seen[b.Series] = true
+		for _, v := range kernel.Variants() {
+			sel, err := kernel.ParseSelector(b.Series + "-" + v)
+			if err != nil {
+				continue
+			}
+			if spec, err := f.ResolveSpec(ctx, sel); err == nil {
+				rows = append(rows, specRow(f, sel.Raw, spec))
+			}
+		}
+	}
+	return rows
 }
 
 func printRows(w io.Writer, rows []kernelRow, updated time.Time) {

@@ -103,7 +103,7 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, o.MakeArgs...)
+	args := append(append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, k.MakeVars...), o.MakeArgs...)
 	args = append(args, "modules")
 	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
 	var log bytes.Buffer
@@ -173,6 +173,12 @@ func hasKbuild(dir string) bool {
 		}
 	}
 	return false
+}
+
+// Command returns name run with the toolchain, with binds (directories
+// the command needs) visible at their host paths: kernel builds use it.
+func (t *Toolchain) Command(ctx context.Context, binds []string, name string, args ...string) *exec.Cmd {
+	return t.command(ctx, binds, name, args...)
 }
 
 // command returns cmd run with the toolchain: directly on the host, or in

@@ -24,7 +24,7 @@ const cacheLayout = "kbuild-cache-1"
 // the options that change the output.
 func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, o.MakeArgs, o.Werror)
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, k.MakeVars, o.MakeArgs, o.Werror)
 	if k.InPlace {
 		// A local tree can be rebuilt in place; its symbols file changes.
 		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {

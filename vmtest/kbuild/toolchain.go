@@ -171,10 +171,61 @@ func maxGlibc(kdir string) [2]int {
 	return max
 }
 
-// userland returns a Debian suite's build userland, making it with
-// debootstrap on first use.
-func (t *Toolchains) userland(ctx context.Context, suite, cc string) (string, error) {
-	pkgs := append([]string{cc}, suitePackages[suite]...)
+// KernelBuildPackages are what building a kernel needs beyond building
+// modules: the Kconfig parser's flex and bison, bc for timeconst, libelf
+// and OpenSSL headers for objtool and the signing tools, lz4 for the
+// compressed image, kmod for depmod and cpio for the kheaders archive.
+var KernelBuildPackages = []string{"flex", "bison", "bc", "libelf-dev", "libssl-dev", "lz4", "kmod", "cpio", "xz-utils"}
+
+// ForKernelBuild returns a toolchain that builds whole kernels with
+// compiler cc: the host when it has cc and every tool a kernel build
+// needs, else a userland of cc's Debian release with them.
+func (t *Toolchains) ForKernelBuild(ctx context.Context, cc string) (*Toolchain, error) {
+	if missing := hostKernelBuildMissing(cc); len(missing) == 0 {
+		return &Toolchain{Compiler: cc}, nil
+	} else if SuiteFor(cc) == hostSuite() {
+		return nil, fmt.Errorf("building a kernel with the host's %s needs %s: install them (make deps)", cc, strings.Join(missing, ", "))
+	}
+	suite := SuiteFor(cc)
+	root, err := t.userland(ctx, suite, cc, KernelBuildPackages...)
+	if err != nil {
+		return nil, fmt.Errorf("kernel build toolchain (%s): %w", cc, err)
+	}
+	return &Toolchain{Compiler: cc, Root: root, Suite: suite}, nil
+}
+
+// hostKernelBuildMissing lists what the host lacks to build a kernel with
+// cc.
+func hostKernelBuildMissing(cc string) []string {
+	var missing []string
+	for _, tool := range []string{cc, "make", "flex", "bison", "bc", "lz4", "perl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	for hdr, pkg := range map[string]string{"/usr/include/libelf.h": "libelf-dev", "/usr/include/openssl/opensslv.h": "libssl-dev"} {
+		if _, err := os.Stat(hdr); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	return missing
+}
+
+// hostSuite is the host's Debian release, from /etc/os-release.
+func hostSuite() string {
+	b, _ := os.ReadFile("/etc/os-release")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VERSION_CODENAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// userland returns a Debian suite's build userland with extra packages,
+// making it with debootstrap on first use.
+func (t *Toolchains) userland(ctx context.Context, suite, cc string, extra ...string) (string, error) {
+	pkgs := append(append([]string{cc}, suitePackages[suite]...), extra...)
 	// The package list is part of the name, so that a userland made with an
 	// older list is replaced rather than reused.
 	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",")))

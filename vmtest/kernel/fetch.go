@@ -139,7 +139,7 @@ func (d debianProvider) Make(ctx context.Context, s *Spec, dir string) (*Kernel,
 		return nil, fmt.Errorf("%s: spec without its Debian build", s.Name)
 	}
 	f.logf("%s: downloading %d packages", b.ABI, len(b.Packages))
-	debs, err := f.download(ctx, s.Name, b.Packages)
+	debs, err := f.Download(ctx, s.Name, b.Packages)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", b.ABI, err)
 	}
@@ -151,9 +151,9 @@ func (d debianProvider) Make(ctx context.Context, s *Spec, dir string) (*Kernel,
 	return k, nil
 }
 
-// download fetches verified packages into the cache, reporting progress
+// Download fetches verified packages into the cache, reporting progress
 // under name.
-func (f *Fetcher) download(ctx context.Context, name string, pkgs []debian.Package) ([]string, error) {
+func (f *Fetcher) Download(ctx context.Context, name string, pkgs []debian.Package) ([]string, error) {
 	a := f.archive()
 	if f.Progress != nil {
 		// A copy, because the Fetcher's archive is shared by concurrent

@@ -58,6 +58,10 @@ type Kernel struct {
 	// names it ("gcc-12"), and CompilerText its CONFIG_CC_VERSION_TEXT.
 	Compiler     string `json:"compiler,omitempty"`
 	CompilerText string `json:"compiler_text,omitempty"`
+	// MakeVars are make variables every module build for this kernel
+	// passes ("CC=gcc-14"): Debian's headers name their compiler in
+	// .kernelvariables, a tree kmodvm built from source does not.
+	MakeVars []string `json:"make_vars,omitempty"`
 }
 
 // Providers built into this package.

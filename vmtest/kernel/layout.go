@@ -122,3 +122,9 @@ func lookDepmod() (string, error) {
 	}
 	return "", errors.New("depmod not found: install kmod (run `make deps`)")
 }
+
+// Depmod generates modules.dep for the modules tree modDir of root, for
+// providers that install modules themselves.
+func Depmod(ctx context.Context, root, abi, modDir string) error {
+	return depmod(ctx, root, abi, modDir)
+}

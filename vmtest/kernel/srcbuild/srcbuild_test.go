@@ -1,0 +1,88 @@
+package srcbuild
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/debian"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+)
+
+func TestMissingNamesEveryOptionThatDidNotTake(t *testing.T) {
+	fragment := "# why\nCONFIG_KASAN=y\nCONFIG_KASAN_INLINE=y\nCONFIG_FRAME_WARN=2048\n# CONFIG_KASAN_OUTLINE is not set\n# CONFIG_GCOV_PROFILE_ALL is not set\n"
+	final := "CONFIG_KASAN=y\n# CONFIG_KASAN_INLINE is not set\nCONFIG_KASAN_OUTLINE=y\nCONFIG_FRAME_WARN=1024\n"
+	got := Missing(fragment, final)
+	want := []string{"CONFIG_KASAN_INLINE=y (not set)", "CONFIG_FRAME_WARN=2048 (is 1024)", "CONFIG_KASAN_OUTLINE unset (is y)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Missing = %q, want %q", got, want)
+	}
+	if m := Missing(fragment, "CONFIG_KASAN=y\nCONFIG_KASAN_INLINE=y\nCONFIG_FRAME_WARN=2048\n"); len(m) != 0 {
+		t.Errorf("a config with everything reports %q", m)
+	}
+}
+
+func TestEveryVariantsFilesAreEmbedded(t *testing.T) {
+	for name, v := range variants {
+		for _, f := range v.fragmentFiles() {
+			b, err := configs.ReadFile(f)
+			if err != nil || !strings.Contains(string(b), "CONFIG_") {
+				t.Errorf("%s: %s: %v", name, f, err)
+			}
+		}
+		for _, p := range v.patches {
+			if _, err := configs.ReadFile("configs/" + p + ".patch"); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+}
+
+func TestKCSANAndKASANAreNeverCombined(t *testing.T) {
+	for name, v := range variants {
+		has := map[string]bool{}
+		for _, f := range v.fragmentFiles() {
+			b, _ := configs.ReadFile(f)
+			has["kasan"] = has["kasan"] || strings.Contains(string(b), "CONFIG_KASAN=y")
+			has["kcsan"] = has["kcsan"] || strings.Contains(string(b), "CONFIG_KCSAN=y")
+		}
+		if has["kasan"] && has["kcsan"] {
+			t.Errorf("variant %s asks for KASAN and KCSAN, which Kconfig forbids", name)
+		}
+	}
+}
+
+func TestSourceForPrefersTheStockVersionAndSaysWhenItCannot(t *testing.T) {
+	ix := &debian.Index{Packages: []debian.Package{
+		{Name: "linux-source-6.1", Version: "6.1.194-1"},
+		{Name: "linux-source-6.1", Version: "6.1.192-3"},
+		{Name: "linux-source-6.1", Version: "6.1.190-1"},
+	}}
+	src, note, err := sourceFor(ix, kernel.Build{Series: "6.1", Upstream: "6.1.192"})
+	if err != nil || src.Version != "6.1.192-3" || note != "" {
+		t.Errorf("exact: %v %q %v", src.Version, note, err)
+	}
+	src, note, err = sourceFor(ix, kernel.Build{Series: "6.1", Upstream: "6.1.191"})
+	if err != nil || src.Version != "6.1.190-1" || !strings.Contains(note, "6.1.191") {
+		t.Errorf("nearest: %v %q %v", src.Version, note, err)
+	}
+	if _, _, err := sourceFor(ix, kernel.Build{Series: "5.4", Upstream: "5.4.1"}); err == nil {
+		t.Errorf("a series without sources resolved")
+	}
+}
+
+func TestCompilerFollowsTheStockKernelsRelease(t *testing.T) {
+	for _, c := range []struct {
+		b    kernel.Build
+		want string
+	}{
+		{kernel.Build{Suite: "bullseye-security", ABI: "5.10.0-46-amd64"}, "gcc-10"},
+		{kernel.Build{Suite: "bookworm-security", ABI: "6.1.0-57-amd64"}, "gcc-12"},
+		{kernel.Build{Suite: "trixie", ABI: "6.12.117+deb13-amd64"}, "gcc-14"},
+		{kernel.Build{Suite: "trixie-backports", ABI: "7.3.4+deb13-amd64"}, "gcc-14"},
+	} {
+		if got := compilerFor(c.b); got != c.want {
+			t.Errorf("compilerFor(%s) = %s, want %s", c.b.Suite, got, c.want)
+		}
+	}
+}
