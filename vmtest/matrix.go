@@ -55,9 +55,9 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	accel, _ := qemu.ParseAccel(cfg.Accel)
 	r := &runner{
-		cfg:     &cfg,
-		accel:   accel.Resolve(),
-		images:  &initramfs.Builder{CacheDir: cfg.cacheDir()},
+		cfg:    &cfg,
+		accel:  accel.Resolve(),
+		images: &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
 	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {
 		sel, _ := r.selectors.Load(name)
