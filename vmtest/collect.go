@@ -81,6 +81,9 @@ func (c *collector) handle(ev event.Event) {
 		if ev.Err != "" {
 			m.Load, m.Error, m.Errno = report.Fail, ev.Err, ev.Errno
 		}
+		if l := ev.Loaded; l != nil {
+			m.Base, m.Size, m.Sections = l.Base, l.Size, l.Sections
+		}
 		c.kernel.Modules = append(c.kernel.Modules, m)
 	case event.ModuleUnload:
 		if ev.Module == nil {

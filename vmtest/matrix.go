@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -317,7 +318,8 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 	for i := range bins {
 		bins[i].Timeout = event.Duration(m.testTimeout)
 	}
-	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true}
+	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true,
+		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0}
 	work, err := os.MkdirTemp("", "kmodvm-image-")
 	if err != nil {
 		return "", cfg, err

@@ -97,6 +97,7 @@ func (a *Agent) Run() error {
 	if err != nil {
 		return err
 	}
+	leaks := cfg.Kmemleak && a.kmemleakClear()
 	a.loadModules(cfg.Modules)
 	for _, tb := range cfg.Tests {
 		a.drainKmsg()
@@ -110,8 +111,14 @@ func (a *Agent) Run() error {
 		}
 		a.emit(ev)
 	}
+	if leaks {
+		a.kmemleakCheck(event.StageAfterTests)
+	}
 	if cfg.Unload {
 		a.unloadModules(cfg.Modules)
+		if leaks {
+			a.kmemleakCheck(event.StageAfterUnload)
+		}
 	}
 	return nil
 }
@@ -141,6 +148,8 @@ func (a *Agent) loadModules(mods []event.Module) {
 		ev := event.Event{Type: event.ModuleLoad, Module: &m}
 		if err != nil {
 			ev.Err, ev.Errno = err.Error(), errnoOf(err)
+		} else if !m.Dep {
+			ev.Loaded = loadedModule(moduleName(m))
 		}
 		a.emit(ev)
 	}

@@ -142,3 +142,16 @@ func errnoOf(err error) int {
 	}
 	return 0
 }
+
+// moduleName is the name the kernel knows m by: its configured name, or
+// its file's name without the .ko (and compression) suffix.
+func moduleName(m event.Module) string {
+	if m.Name != "" {
+		return m.Name
+	}
+	base := filepath.Base(m.Path)
+	if i := strings.Index(base, ".ko"); i > 0 {
+		base = base[:i]
+	}
+	return base
+}

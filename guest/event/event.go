@@ -48,6 +48,7 @@ const (
 	ModuleUnload Type = "module_unload" // Module set; Err/Errno on failure
 	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
 	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
+	Kmemleak     Type = "kmemleak"      // Stage and Msg: the kmemleak report read then
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
 )
@@ -72,10 +73,17 @@ type Event struct {
 	// minus Mono, in nanoseconds: printk stamps records with local_clock,
 	// which can run tens of milliseconds apart from CLOCK_MONOTONIC, and
 	// the host matches records to tests by time.
-	KmsgOffset int64  `json:"kmsg_offset,omitempty"`
-	Msg        string `json:"msg,omitempty"`
-	Err        string `json:"err,omitempty"`
-	Errno      int    `json:"errno,omitempty"`
+	KmsgOffset int64 `json:"kmsg_offset,omitempty"`
+	// Loaded, on a successful ModuleLoad, is where the module lies: the
+	// host attributes bare addresses (frames of a module since unloaded)
+	// and places it for gdb with it.
+	Loaded *LoadedModule `json:"loaded,omitempty"`
+	// Stage, on Kmemleak, says when the report was read: after the tests
+	// (modules still loaded) or after unloading them.
+	Stage string `json:"stage,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+	Err   string `json:"err,omitempty"`
+	Errno int    `json:"errno,omitempty"`
 }
 
 // Module names a module being loaded or unloaded.
@@ -87,6 +95,27 @@ type Module struct {
 	// under test depends on it.
 	Dep bool `json:"dep,omitempty"`
 }
+
+// LoadedModule is a loaded module's place in memory, from /proc/modules and
+// /sys/module/<name>/sections.
+type LoadedModule struct {
+	Base uint64 `json:"base"`
+	Size uint64 `json:"size"`
+	// Sections maps section names (".text", ".data", ".init.text") to
+	// their addresses.
+	Sections map[string]uint64 `json:"sections,omitempty"`
+}
+
+// Contains reports whether addr lies in the module's core image.
+func (m *LoadedModule) Contains(addr uint64) bool {
+	return m != nil && addr >= m.Base && addr < m.Base+m.Size
+}
+
+// Kmemleak stages.
+const (
+	StageAfterTests  = "after-tests"
+	StageAfterUnload = "after-unload"
+)
 
 // TestEvent is one event of `go test -json` (cmd/test2json), as emitted by a
 // guest test binary run with -test.v=test2json.
@@ -133,6 +162,10 @@ type RunConfig struct {
 	// Unload unloads the modules under test, in reverse order, after the
 	// tests; a failed unload is reported as a finding.
 	Unload bool `json:"unload"`
+	// Kmemleak asks for leak checks on a kernel with kmemleak: clear its
+	// list before loading the modules, then scan and report after the tests
+	// and again after unloading.
+	Kmemleak bool `json:"kmemleak,omitempty"`
 }
 
 // TestBinary is one `go test -c` binary in the guest image.

@@ -127,6 +127,18 @@ type Module struct {
 	// UnloadError is set when the module could not be unloaded: a
 	// reference leak.
 	UnloadError string `json:"unload_error,omitempty"`
+	// Base and Size place the loaded module in the guest's memory, and
+	// Sections its sections (".text", ".init.text"): frames of a module
+	// since unloaded are attributed by them, and gdb loads its symbols
+	// there.
+	Base     uint64            `json:"base,omitempty"`
+	Size     uint64            `json:"size,omitempty"`
+	Sections map[string]uint64 `json:"sections,omitempty"`
+}
+
+// Contains reports whether addr lies in the module as it was loaded.
+func (m *Module) Contains(addr uint64) bool {
+	return m.Size > 0 && addr >= m.Base && addr < m.Base+m.Size
 }
 
 // Test is one Go test (or subtest) in the guest.

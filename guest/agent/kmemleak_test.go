@@ -1,0 +1,37 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+)
+
+// procModules is /proc/modules of a 6.1 guest with the example driver and
+// a dependency loaded (addresses as root sees them).
+const procModules = `mmapdrv 20480 0 - Live 0xffffffffc0010000 (OE)
+crc_itu_t 12288 1 extmod, Live 0xffffffffc0004000
+`
+
+func TestFindModuleReadsBaseAndSize(t *testing.T) {
+	m := findModule(strings.NewReader(procModules), "mmapdrv")
+	if m == nil || m.Base != 0xffffffffc0010000 || m.Size != 20480 {
+		t.Fatalf("findModule = %+v", m)
+	}
+	if !m.Contains(0xffffffffc0012059) || m.Contains(0xffffffffc0015000) || m.Contains(0xffffffffc0004010) {
+		t.Errorf("Contains is wrong for %+v", m)
+	}
+	if findModule(strings.NewReader(procModules), "absent") != nil {
+		t.Errorf("found a module that is not loaded")
+	}
+}
+
+func TestModuleNameFallsBackToTheFile(t *testing.T) {
+	for path, want := range map[string]string{"/kmodvm/modules/mmapdrv.ko": "mmapdrv", "/lib/modules/x/crc-itu-t.ko.xz": "crc-itu-t"} {
+		if got := moduleName(eventModule(path)); got != want {
+			t.Errorf("moduleName(%s) = %s, want %s", path, got, want)
+		}
+	}
+}
+
+func eventModule(path string) event.Module { return event.Module{Path: path} }
