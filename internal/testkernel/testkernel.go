@@ -49,6 +49,23 @@ func Get(t testing.TB, sel string) *kernel.Kernel {
 	return k
 }
 
+// EnvDebugKernels overrides the debug kernels that DebugMatrix returns.
+const EnvDebugKernels = "KMODVM_TEST_DEBUG_KERNELS"
+
+// DefaultDebug is the smallest set of source-built kernels that proves
+// them in make test: one, because a cold build takes a quarter of an hour
+// on two cores. make test-debug runs the whole set.
+var DefaultDebug = []string{"6.1-debug"}
+
+// DebugMatrix returns the selectors of the debug kernels to test on:
+// $KMODVM_TEST_DEBUG_KERNELS or DefaultDebug.
+func DebugMatrix() []string {
+	if v := os.Getenv(EnvDebugKernels); v != "" {
+		return strings.Split(v, ",")
+	}
+	return DefaultDebug
+}
+
 // Matrix returns the selectors of the kernels to test on: $KMODVM_TEST_KERNELS
 // or Default.
 func Matrix() []string {
