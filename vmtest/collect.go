@@ -15,6 +15,12 @@ import (
 // maxTestOutput bounds the output kept per test; the rest is in events.jsonl.
 const maxTestOutput = 64 << 10
 
+// kindKmsgLost is the kind of the finding that says the kernel log has a
+// hole: records the agent never read (the guest's ring buffer overran) or
+// that did not arrive. A hole may have held a KASAN or lockdep report, so
+// it fails the run like any finding outside a test.
+const kindKmsgLost = "kernel log lost"
+
 // maxAgentLog bounds the agent's diagnostics kept; the rest is in
 // events.jsonl.
 const maxAgentLog = 1000
@@ -37,6 +43,13 @@ type collector struct {
 	findings    []timedFinding
 	kmsgRecords int
 	lostKmsg    int // records in batches that could not be decoded
+	// kmsgNext is the sequence number the next kernel log record should
+	// have; holes in the sequence (kmsgHoles) are records lost in the
+	// guest, except for those already counted as lost in damaged batches
+	// (kmsgDamaged, until the next record arrives).
+	kmsgNext    uint64
+	kmsgHoles   []seqHole
+	kmsgDamaged uint64
 	// kmsgOffset is the kernel log's clock minus the guest's monotonic
 	// clock (event.Event.KmsgOffset), to put records on the tests' clock.
 	kmsgOffset   int64
@@ -57,6 +70,9 @@ type testRun struct {
 	start, end int64
 	ended      bool
 }
+
+// seqHole is a run of kernel log records missing from the stream.
+type seqHole struct{ first, n uint64 }
 
 type timedFinding struct {
 	f    dmesg.Finding
@@ -118,6 +134,7 @@ func (c *collector) handle(ev event.Event) {
 		if err != nil {
 			c.logAgent(err.Error())
 			c.lostKmsg += max(ev.Batch.Count-len(recs), 1)
+			c.kmsgDamaged += uint64(max(ev.Batch.Count-len(recs), 1))
 		}
 	case event.Log:
 		c.logAgent(ev.Msg)
@@ -263,6 +280,7 @@ func (c *collector) kmsg(r *event.KmsgRecord) {
 		return
 	}
 	c.kmsgRecords++
+	c.checkSeq(r.Seq)
 	line := fmt.Sprintf("[%5d.%06d] %s", r.Usec/1e6, r.Usec%1e6, r.Text)
 	if c.dmesg != nil {
 		fmt.Fprintln(c.dmesg, line)
@@ -319,12 +337,50 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Findings = append(c.kernel.Findings, rf)
 	}
+	if f, ok := c.lostRecords(); ok {
+		c.kernel.Findings = append(c.kernel.Findings, f)
+	}
 	for _, m := range c.kernel.Modules {
 		if m.Unload == report.Fail {
 			c.kernel.Findings = append(c.kernel.Findings, report.Finding{Kind: "unload", Title: "module " + m.Name + " could not be unloaded",
 				Report: m.UnloadError + " (a reference was leaked, or something still uses the module)", Module: m.Name})
 		}
 	}
+}
+
+// checkSeq notes a hole before the record numbered seq. The kernel numbers
+// records from 0 at boot and /dev/kmsg returns them in order, skipping only
+// those overwritten before they were read (the agent's read gets EPIPE), so
+// a hole is a loss, also before the first record the agent read.
+func (c *collector) checkSeq(seq uint64) {
+	if seq < c.kmsgNext {
+		return // a repeat, not a loss
+	}
+	if n := seq - c.kmsgNext; n > c.kmsgDamaged {
+		c.kmsgHoles = append(c.kmsgHoles, seqHole{first: c.kmsgNext, n: n - c.kmsgDamaged})
+	}
+	c.kmsgNext, c.kmsgDamaged = seq+1, 0
+}
+
+// lostRecords returns the finding for the holes in the kernel log, if any.
+func (c *collector) lostRecords() (report.Finding, bool) {
+	var n uint64
+	var where []string
+	for _, h := range c.kmsgHoles {
+		n += h.n
+		if len(where) < 10 {
+			where = append(where, fmt.Sprintf("%d record(s) from #%d", h.n, h.first))
+		}
+	}
+	if n == 0 {
+		return report.Finding{}, false
+	}
+	title := fmt.Sprintf("%d kernel log records lost", n)
+	if n == 1 {
+		title = "1 kernel log record lost"
+	}
+	return report.Finding{Kind: kindKmsgLost, Title: title + " (the guest's log buffer overran before they were read): a kernel report may be missing",
+		Report: "missing: " + strings.Join(where, ", ") + "; console.log may still have them"}, true
 }
 
 func (c *collector) setOffset(off int64) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -204,5 +205,52 @@ func TestRunPatternNarrowsKernelsAndGuestTests(t *testing.T) {
 		if strings.Join(cfg.Kernels, ",") != strings.Join(want, ",") || strings.Join(cfg.TestArgs, " ") != strings.Join(c.testArgs, " ") {
 			t.Errorf("%q: kernels %v, args %v; want %v, %v", c.pat, cfg.Kernels, cfg.TestArgs, want, c.testArgs)
 		}
+	}
+}
+
+// A record missing from the kernel log's sequence may have been a KASAN or
+// lockdep report: the run must not pass, and the loss must say how much.
+func TestLostKernelLogRecordsFailTheRun(t *testing.T) {
+	lines, _, _, _ := fixtureLines(t)
+	for _, c := range []struct {
+		name string
+		drop func(seq uint64) bool // kernel log records the guest lost
+		says string
+	}{
+		{"none", func(uint64) bool { return false }, ""},
+		{"three in the middle", func(s uint64) bool { return s >= 100 && s < 103 }, "3 kernel log records lost"},
+		{"the oldest ones, before the agent read any", func(s uint64) bool { return s < 7 }, "7 kernel log records lost"},
+		{"two gaps", func(s uint64) bool { return s == 50 || s == 200 }, "2 kernel log records lost"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var kept [][]byte
+			for _, l := range lines {
+				var ev event.Event
+				if json.Unmarshal(l, &ev) == nil && ev.Type == event.Kmsg && c.drop(ev.Kmsg.Seq) {
+					continue
+				}
+				kept = append(kept, l)
+			}
+			if c.says != "" && len(kept) == len(lines) {
+				t.Fatal("the fixture has no such records to drop")
+			}
+			kr, _ := settleStream(t, bytes.NewReader(bytes.Join(kept, nil)), qemu.ExitPoweroff)
+			if c.says == "" {
+				if kr.Status != report.Pass {
+					t.Errorf("kernel %s %q, want pass", kr.Status, kr.Error)
+				}
+				return
+			}
+			if kr.Status == report.Pass || !strings.Contains(kr.Error, c.says) {
+				t.Errorf("kernel %s %q, want a failure saying %q", kr.Status, kr.Error, c.says)
+			}
+			lost := false
+			for _, f := range kr.Findings {
+				lost = lost || (f.Kind == kindKmsgLost && strings.Contains(f.Title, c.says) && f.Test == "")
+			}
+			if !lost {
+				t.Errorf("findings %+v, want one of kind %q saying %q", kr.Findings, kindKmsgLost, c.says)
+			}
+		})
 	}
 }

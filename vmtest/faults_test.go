@@ -239,3 +239,14 @@ func TestFaultPanicBeforeTheTestIsKnown(t *testing.T) {
 		t.Errorf("kernel %s, boot %s: want fail and crash", k.Status, k.Boot.Status)
 	}
 }
+
+// Records the agent never read (the guest's ring buffer overran) may have
+// been a KASAN or lockdep report: the run must not pass, and says how many.
+func TestFaultKernelLogOverrunFailsTheRun(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestFloodKernelLog").Kernels[0]
+	wantStatus(t, k, "TestFloodKernelLog", report.Pass)
+	if k.Status == report.Pass || !strings.Contains(k.Error, "kernel log records lost") {
+		t.Errorf("kernel %s %q, want a failure naming the lost kernel log records", k.Status, k.Error)
+	}
+}

@@ -27,6 +27,8 @@ type kmsgStream struct {
 
 	mu      sync.Mutex
 	buf     []byte
+	next    uint64           // the sequence number the next record should have
+	overrun bool             // a read failed with EPIPE since the last record
 	capture *strings.Builder // when set, record texts are also collected
 }
 
@@ -64,8 +66,9 @@ func (k *kmsgStream) Drain() {
 		switch {
 		case errors.Is(err, unix.EPIPE):
 			// Records were overwritten before we read them; the next read
-			// resumes at the oldest one left.
-			k.emit(event.Event{Type: event.Log, Msg: "kmsg: records lost (ring buffer overrun)"})
+			// resumes at the oldest one left. The host sees the hole in
+			// the records' sequence numbers; the log says when.
+			k.overrun = true
 			continue
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -76,6 +79,10 @@ func (k *kmsgStream) Drain() {
 		if !ok {
 			continue
 		}
+		if k.overrun && rec.Seq > k.next {
+			k.emit(event.Event{Type: event.Log, Msg: fmt.Sprintf("kmsg: %d records lost (ring buffer overrun)", rec.Seq-k.next)})
+		}
+		k.overrun, k.next = false, rec.Seq+1
 		if k.capture != nil {
 			k.capture.WriteString(rec.Text)
 			k.capture.WriteByte('\n')

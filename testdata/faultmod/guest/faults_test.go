@@ -6,8 +6,10 @@
 package guest
 
 import (
+	"crypto/rand"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -153,6 +155,32 @@ func TestAtomicSleep(t *testing.T) {
 	fd := device(t)
 	onlyOn(t)
 	ioctl(t, fd, ioAtomic, 0)
+}
+
+// TestFloodKernelLog writes records to the kernel log far faster than the
+// event port moves them, so that the ring buffer overruns under the agent
+// and records are lost before it reads them. The test itself passes: the
+// loss is for the host to notice.
+func TestFloodKernelLog(t *testing.T) {
+	skipOutsideVM(t)
+	// Writes to /dev/kmsg are rate-limited (10 per 5 s) unless allowed.
+	if err := os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("on\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Random text does not compress, so batches cannot outrun the loss;
+	// level 7 keeps it off the console. 1 MB is several ring buffers.
+	buf := make([]byte, 100)
+	for i := range 10000 {
+		rand.Read(buf)
+		if _, err := fmt.Fprintf(f, "<7>flood %d %x\n", i, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestZAfterFault(t *testing.T) {} // later tests still run
