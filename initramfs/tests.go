@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/proc"
 )
 
 // TestPackage is a Go package whose tests run in the guest.
@@ -99,7 +99,7 @@ func buildTestLayer(ctx context.Context, f *os.File, modRoot, rel, name string) 
 	// Without the symbol table and DWARF (-s -w) a binary is a third
 	// smaller, which the guest unpacks faster on every boot; panics keep
 	// their stack traces, which come from the pclntab.
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.ToSlash(rel))
+	cmd := proc.Command(ctx, "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.ToSlash(rel))
 	cmd.Dir = modRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {

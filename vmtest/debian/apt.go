@@ -5,13 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
+	"github.com/kmodvm/kmodvm/internal/proc"
 )
 
 // writeConfig writes the private apt configuration and returns its path.
@@ -100,7 +102,7 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(perce
 		}
 		args = append(args, "-o", fmt.Sprintf("APT::Status-Fd=%d", statusFd))
 	}
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := proc.Command(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "APT_CONFIG="+conf, "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
 	var out bytes.Buffer

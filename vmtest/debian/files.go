@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+
+	"github.com/kmodvm/kmodvm/internal/proc"
 )
 
 // VerifyFile checks that the file at path has the given size and SHA-256.
@@ -34,7 +36,7 @@ func VerifyFile(path string, size int64, sum string) error {
 
 // Extract unpacks a .deb's data into dir with dpkg-deb.
 func Extract(ctx context.Context, deb, dir string) error {
-	out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
+	out, err := proc.Command(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return fmt.Errorf("dpkg-deb not found: install dpkg (run `make deps`)")

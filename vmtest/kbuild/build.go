@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
@@ -187,7 +188,7 @@ func (t *Toolchain) Command(ctx context.Context, binds []string, name string, ar
 func (t *Toolchain) command(ctx context.Context, binds []string, name string, args ...string) *exec.Cmd {
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/tmp", "KBUILD_BUILD_TIMESTAMP=kmodvm"}
 	if t.Root == "" {
-		cmd := exec.CommandContext(ctx, name, args...)
+		cmd := proc.Command(ctx, name, args...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
 		return cmd
 	}
@@ -201,7 +202,7 @@ func (t *Toolchain) command(ctx context.Context, binds []string, name string, ar
 	for _, a := range append([]string{name}, args...) {
 		script.WriteString(" " + shellQuote(a))
 	}
-	cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script.String())
+	cmd := proc.Command(ctx, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script.String())
 	cmd.Env = env
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -261,7 +262,7 @@ func (t *Toolchains) userland(ctx context.Context, suite, cc string, extra ...st
 	if _, err := os.Stat(debian.Keyring); err == nil {
 		args = append([]string{"--keyring=" + debian.Keyring}, args...)
 	}
-	cmd := exec.CommandContext(ctx, "debootstrap", args...)
+	cmd := proc.Command(ctx, "debootstrap", args...)
 	out := &tail{max: 8 << 10}
 	w := io.Writer(out)
 	if t.Log != nil {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/internal/proc"
 )
 
 // layoutDebian finds the parts of an unpacked Debian kernel under root and
@@ -101,7 +103,7 @@ func depmod(ctx context.Context, root, abi, modDir string) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, bin, "-b", root, abi).CombinedOutput()
+	out, err := proc.Command(ctx, bin, "-b", root, abi).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("depmod -b %s %s: %w: %s", root, abi, err, out)
 	}
