@@ -14,7 +14,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/u-root/gobusybox/src/pkg/golang"
+	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/mkuimage/uimage/initramfs"
 	"github.com/u-root/uio/llog"
@@ -47,31 +47,41 @@ func (b *Builder) Base(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return b.cached(ctx, "base-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
-		return buildBase(src, f.Name())
+		return buildBase(ctx, src, f.Name())
 	})
 }
 
-// buildBase runs mkuimage. The agent is /init itself rather than u-root's
-// init starting it as uinit: one exec less at boot, and nothing u-root's
-// init sets up is needed.
-func buildBase(src, out string) error {
+// buildBase builds the agent with the go command, which a cancelled ctx
+// stops (with every compiler it started), and has mkuimage put it at /init
+// on its default root. The agent is /init itself rather than u-root's init
+// starting it as uinit: one exec less at boot, and nothing u-root's init
+// sets up is needed. mkuimage builds no Go itself: it cannot be cancelled.
+func buildBase(ctx context.Context, src, out string) error {
 	tmp, err := os.MkdirTemp("", "kmodvm-mkuimage-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	agent := filepath.Join(tmp, "kmodvm-agent")
+	// The flags mkuimage's binary builder uses: small and reproducible.
+	cmd := proc.Command(ctx, "go", "build", "-o", agent, "-gcflags=all=-l", "-ldflags=-s -w -buildid=", "-trimpath", ".")
+	cmd.Dir = filepath.Join(src, agentCmd)
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("build the guest agent: %w", context.Cause(ctx))
+		}
+		return fmt.Errorf("build the guest agent: %w\n%s", err, out)
+	}
 	var logBuf bytes.Buffer
 	l := llog.New(slog.LevelWarn, func(format string, args ...any) {
 		fmt.Fprintf(&logBuf, format+"\n", args...)
 	})
-	env := golang.Default(golang.WithGOOS("linux"), golang.WithGOARCH("amd64"),
-		golang.DisableCGO(), golang.WithWorkingDir(src))
 	err = uimage.Create(l,
-		uimage.WithReplaceEnv(env),
 		uimage.WithTempDir(tmp),
 		uimage.WithBaseArchive(uimage.DefaultRamfs()),
-		uimage.WithBinaryCommands(filepath.Join(src, agentCmd)),
-		uimage.WithInit("kmodvm-agent"),
+		uimage.WithFiles(agent+":bin/kmodvm-agent"),
+		uimage.WithInit("/bin/kmodvm-agent"),
 		uimage.WithSkipLDD(),
 		uimage.WithOutput(&initramfs.CPIOFile{Path: out}),
 	)

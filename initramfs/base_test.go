@@ -2,9 +2,12 @@ package initramfs
 
 import (
 	"context"
+	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // sharedCache is one cache for the whole package's tests, so that the slow
@@ -53,5 +56,30 @@ func TestBaseHoldsAgentAsInit(t *testing.T) {
 	again, err := (&Builder{CacheDir: sharedCache}).Base(context.Background())
 	if err != nil || again != p {
 		t.Errorf("second Base = %q, %v; want cached %q", again, err, p)
+	}
+}
+
+// Cancelling a base build stops it (the go command and its compilers with
+// it) and leaves nothing in the cache; the build is not finished regardless.
+func TestBaseBuildStopsWhenCanceled(t *testing.T) {
+	// -a makes the agent's build take tens of seconds, whatever the go
+	// build cache holds, so that the cancel lands while it runs; GOFLAGS is
+	// part of the layer's key, so no cached layer answers either.
+	t.Setenv("GOFLAGS", "-a")
+	cache := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&Builder{CacheDir: cache}).Base(ctx)
+		done <- err
+	}()
+	time.Sleep(2 * time.Second)
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Base after cancel: %v, want context.Canceled", err)
+	}
+	if layers, _ := filepath.Glob(filepath.Join(cache, "initramfs", "base-*.cpio")); len(layers) != 0 {
+		t.Errorf("a canceled build left %v", layers)
 	}
 }

@@ -32,9 +32,19 @@ type runner struct {
 	accel      qemu.Accel
 	out        string
 
-	guestOnce sync.Once
-	guest     guestParts
+	// ctx is the run's: the guest layers are built under it, not under
+	// the first kernel's, whose timeout must not fail the others.
+	ctx       context.Context
+	guestMu   sync.Mutex
+	guest     *guestBuild // nil until a build starts, or after one was canceled
+	guestRun  sync.WaitGroup
 	selectors sync.Map // kernel name -> selector, for download progress
+}
+
+// guestBuild is the one build of the guest layers the kernels wait for.
+type guestBuild struct {
+	done  chan struct{}
+	parts guestParts
 }
 
 // guestParts are the kernel-independent image layers.
@@ -97,13 +107,16 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 		defer os.RemoveAll(tmp)
 		r.out = tmp
 	}
-	host, _ := os.Hostname()
-	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
-		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.jobs(), Kmodvm: buildVersion()}}
 	plan, err := r.plan(ctx, cfg.kernels())
 	if err != nil {
 		return nil, err
 	}
+	// The guest layers' build ends with the kernels that need it.
+	var cancel context.CancelFunc
+	r.ctx, cancel = context.WithCancel(ctx)
+	host, _ := os.Hostname()
+	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
+		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.jobs(), Kmodvm: buildVersion()}}
 	rep.Kernels = make([]*report.Kernel, len(plan))
 	sem := make(chan struct{}, cfg.jobs())
 	var wg sync.WaitGroup
@@ -122,6 +135,8 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 		}()
 	}
 	wg.Wait()
+	cancel()
+	r.guestRun.Wait()
 	rep.Finished = time.Now().UTC()
 	rep.Partial = ctx.Err() != nil
 	// Every change to a module or test package adds cache entries; drop
@@ -138,30 +153,56 @@ func buildVersion() string {
 	return ""
 }
 
-// guestLayers builds the kernel-independent layers once per run.
+// guestLayers returns the kernel-independent layers, built once per run
+// under the run's context; a kernel whose own context ends stops waiting
+// for them, but not the build. A build that failed because the run was
+// canceled is not kept: it says nothing about the layers.
 func (r *runner) guestLayers(ctx context.Context) guestParts {
-	r.guestOnce.Do(func() {
-		start := time.Now()
-		base, err := r.images.Base(ctx)
-		if err != nil {
-			r.guest.err = fmt.Errorf("guest image base: %w", err)
-			return
-		}
-		var pkgs []initramfs.TestPackage
-		for _, d := range r.cfg.Tests {
-			pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
-		}
-		layers, bins, err := r.images.Tests(ctx, pkgs)
-		if err != nil {
-			r.guest.err = fmt.Errorf("guest tests: %w", err)
-			return
-		}
-		for i := range bins {
-			bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
-		}
-		r.guest = guestParts{layers: append([]string{base}, layers...), binaries: bins, took: time.Since(start)}
-	})
-	return r.guest
+	r.guestMu.Lock()
+	b := r.guest
+	if b == nil {
+		b = &guestBuild{done: make(chan struct{})}
+		r.guest = b
+		r.guestRun.Add(1)
+		go func() {
+			defer r.guestRun.Done()
+			b.parts = r.buildGuest(r.ctx)
+			if b.parts.err != nil && r.ctx.Err() != nil {
+				r.guestMu.Lock()
+				r.guest = nil
+				r.guestMu.Unlock()
+			}
+			close(b.done)
+		}()
+	}
+	r.guestMu.Unlock()
+	select {
+	case <-b.done:
+		return b.parts
+	case <-ctx.Done():
+		return guestParts{err: fmt.Errorf("guest image: %w", context.Cause(ctx))}
+	}
+}
+
+// buildGuest builds the base layer and the test packages' layers.
+func (r *runner) buildGuest(ctx context.Context) guestParts {
+	start := time.Now()
+	base, err := r.images.Base(ctx)
+	if err != nil {
+		return guestParts{err: fmt.Errorf("guest image base: %w", err)}
+	}
+	var pkgs []initramfs.TestPackage
+	for _, d := range r.cfg.Tests {
+		pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
+	}
+	layers, bins, err := r.images.Tests(ctx, pkgs)
+	if err != nil {
+		return guestParts{err: fmt.Errorf("guest tests: %w", err)}
+	}
+	for i := range bins {
+		bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
+	}
+	return guestParts{layers: append([]string{base}, layers...), binaries: bins, took: time.Since(start)}
 }
 
 func (r *runner) step(sel, k string, p Phase, detail string) {
