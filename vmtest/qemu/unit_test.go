@@ -175,20 +175,40 @@ func TestTailKeepsTheEnd(t *testing.T) {
 	}
 }
 
-// The sweep removes only directories whose creating process is gone.
-func TestSweepWorkDirsKeepsLiveOnes(t *testing.T) {
+// The sweep removes a work directory only when no process holds its lock:
+// a PID in the name means nothing across PID namespaces sharing TMPDIR (a
+// live run in another container looks dead here).
+func TestSweepWorkDirsKeepsLockedOnes(t *testing.T) {
 	tmp := t.TempDir()
-	live := filepath.Join(tmp, workDirPrefix+strconv.Itoa(os.Getpid())+"-1")
-	foreign := filepath.Join(tmp, workDirPrefix+"notapid-2")
-	for _, d := range []string{live, foreign} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
+	t.Setenv("TMPDIR", tmp)
+	held, release, err := makeWorkDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// As another PID namespace's run would look from here: its PID dead.
+	foreign := filepath.Join(tmp, workDirPrefix+"999999999-1")
+	if err := os.Rename(held, foreign); err != nil {
+		t.Fatal(err)
+	}
+	gone, releaseGone, err := makeWorkDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run killed with SIGKILL releases its lock, and leaves its directory.
+	dead := filepath.Join(tmp, workDirPrefix+strconv.Itoa(os.Getpid())+"-2")
+	if err := os.Rename(gone, dead); err != nil {
+		t.Fatal(err)
+	}
+	releaseGone()
+	if err := os.MkdirAll(filepath.Join(dead, "sub"), 0o700); err != nil {
+		t.Fatal(err)
 	}
 	sweepWorkDirs(tmp)
-	for _, d := range []string{live, foreign} {
-		if _, err := os.Stat(d); err != nil {
-			t.Errorf("%s was swept: %v", d, err)
-		}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("a live run's work dir was swept: %v", err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead run's work dir was kept: %v", err)
 	}
 }

@@ -55,10 +55,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	dir := cfg.Dir
 	if dir == "" {
-		if dir, err = makeWorkDir(); err != nil {
+		var release func()
+		if dir, release, err = makeWorkDir(); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		defer release()
 	}
 	sock := filepath.Join(dir, "qmp.sock")
 	defer os.Remove(sock)
