@@ -1,0 +1,57 @@
+package vmtest_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// TestDebugKernelRunsTheBundledSuiteClean builds the debug kernels from
+// Debian's sources (cached after the first time), runs the bundled driver's
+// suite on them, and checks that the sanitizers were really there and
+// found nothing: a clean run on a kernel without them would prove nothing.
+func TestDebugKernelRunsTheBundledSuiteClean(t *testing.T) {
+	out := t.TempDir()
+	rep := vmtest.Run(t, vmtest.Config{
+		Kernels: testkernel.DebugMatrix(),
+		Modules: []string{filepath.Join("..", "kmod")},
+		Tests:   []string{filepath.Join("..", "guest", "mmapdrv")},
+		OutDir:  out,
+		CPUs:    2,
+		Log:     testLog{t},
+	})
+	for _, k := range rep.Kernels {
+		if k.Provider != "source" || k.Variant != "debug" || !strings.HasSuffix(k.ABI, "-debug") {
+			t.Errorf("%s: provider %q variant %q ABI %q, want a source-built debug kernel", k.Name, k.Provider, k.Variant, k.ABI)
+		}
+		dmesg, err := os.ReadFile(k.Files["dmesg.txt"])
+		if err != nil {
+			t.Errorf("%s: %v", k.Name, err)
+			continue
+		}
+		for _, want := range []string{"KernelAddressSanitizer initialized", "Kernel memory leak detector initialized", "Lock dependency validator"} {
+			if !strings.Contains(string(dmesg), want) {
+				t.Errorf("%s: the kernel log lacks %q: is the sanitizer built in?", k.Name, want)
+			}
+		}
+		for _, f := range k.Findings {
+			if f.Kind != report.KindTaint {
+				t.Errorf("%s: finding %s: %s", k.Name, f.Kind, f.Title)
+			}
+		}
+	}
+}
+
+// testLog sends the run's diagnostic lines (the kernel build's progress)
+// to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
