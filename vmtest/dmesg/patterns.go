@@ -12,7 +12,11 @@ const (
 	KindOops           Kind = "Oops"
 	KindGPF            Kind = "general protection fault"
 	KindKASAN          Kind = "KASAN"
+	KindKCSAN          Kind = "KCSAN"
+	KindKFENCE         Kind = "KFENCE"
+	KindKMSAN          Kind = "KMSAN"
 	KindUBSAN          Kind = "UBSAN"
+	KindMemoryLeak     Kind = "memory leak"
 	KindLockdep        Kind = "lockdep"
 	KindHungTask       Kind = "hung task"
 	KindSoftLockup     Kind = "soft lockup"
@@ -31,9 +35,9 @@ const (
 func (k Kind) IsBug() bool { return k != KindTaint }
 
 // A pattern recognizes one kind of report by its first line. Title is a
-// template: $name expands to the header's named group, and "in $func"
-// stands for " in FUNC" with the guilty function found in the report, and
-// disappears when none is found. The table is ordered: the first matching
+// template: $name expands to a named group of the header or the body, and
+// "in $func" stands for " in FUNC" with the guilty function found in the
+// report, and disappears when none is found (see expand). The table is ordered: the first matching
 // pattern wins, so specific headers come before generic ones.
 type pattern struct {
 	kind Kind
@@ -47,6 +51,15 @@ type pattern struct {
 	// end, if set, is the line that closes the report (and belongs to
 	// it); such a report runs past its call trace up to that line.
 	end *regexp.Regexp
+	// body lines fill more groups: the first match of each regexp sets
+	// the groups the header left unset ("Write of size 8" after a KASAN
+	// header; a lockdep report's "at: func" names the guilty function).
+	body []*regexp.Regexp
+	// prefix is printed before every line of the report and ignored.
+	prefix string
+	// skip lists functions that are not guilty in this kind of report
+	// only, on top of genericFuncs.
+	skip *regexp.Regexp
 }
 
 // funcRE matches a symbolized code location "func+0x1a/0x40 [module]".
@@ -54,16 +67,29 @@ const funcRE = `(?P<func>[A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(?P<modu
 
 var patterns = []pattern{
 	// Lockdep reports begin "WARNING: ..." and must win over WARNING.
-	{kind: KindLockdep, key: "WARNING: possible", start: re(`^WARNING: possible (?:recursive locking|circular locking dependency|irq lock inversion dependency) detected`), title: "possible deadlock in $func"},
-	{kind: KindLockdep, key: "WARNING: inconsistent", start: re(`^WARNING: inconsistent lock state`), title: "inconsistent lock state in $func"},
+	{kind: KindLockdep, key: "WARNING: possible", start: re(`^WARNING: possible (?:recursive locking|circular locking dependency|irq lock inversion dependency) detected`), title: "possible deadlock in $func", body: lockdepAt},
+	{kind: KindLockdep, key: "WARNING: inconsistent", start: re(`^WARNING: inconsistent lock state`), title: "inconsistent lock state in $func", body: lockdepAt},
 	{kind: KindLockdep, key: "WARNING: ", start: re(`^WARNING: (?P<what>suspicious RCU usage|bad unlock balance detected!|held lock freed!|lock held when returning to user space!|still has locks held!)`), title: "lockdep: $what in $func"},
 	{kind: KindLockdep, key: "BUG: ", start: re(`^BUG: (?P<what>held lock freed!|lock held when returning to user space!|bad unlock balance detected!)`), title: "lockdep: $what in $func"},
 	{kind: KindWarning, key: "WARNING: CPU:", start: re(`^WARNING: CPU: \d+ PID: \d+ at \S+ ` + funcRE), title: "WARNING in $func"},
 	{kind: KindWarning, key: "WARNING: ", start: re(`^WARNING: (?:at \S+ )?` + funcRE), title: "WARNING in $func"},
 	// Newer kernels (7.3 here): "WARNING: file.c:168 at func+0x1a3/0x3d6 [mod], CPU#0: init/94".
 	{kind: KindWarning, key: "WARNING: ", start: re(`^WARNING: \S+:\d+ at ` + funcRE), title: "WARNING in $func"},
-	{kind: KindKASAN, key: "BUG: KASAN:", start: re(`^BUG: KASAN: (?P<what>[a-z-]+(?: [a-z-]+)?) in ` + funcRE), title: "KASAN: $what in $func", end: separator},
-	{kind: KindUBSAN, key: "UBSAN: ", start: re(`^UBSAN: (?P<what>[a-z- ]+?) in \S+`), title: "UBSAN: $what in $func", end: separator},
+	// "BUG: KASAN: slab-out-of-bounds in f+0x5d/0x80 [m]", then "Write of size 1 at addr ...".
+	{kind: KindKASAN, key: "BUG: KASAN:", start: re(`^BUG: KASAN: (?P<what>[a-z-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KASAN: $what $access in $func", end: separator,
+		body: []*regexp.Regexp{re(`^(?P<access>Read|Write) of size \d+`)}},
+	// "BUG: KCSAN: data-race in f / g", or with one function when the other access is unknown.
+	{kind: KindKCSAN, key: "BUG: KCSAN:", start: re(`^BUG: KCSAN: (?P<what>[a-z:-]+(?: [a-z-]+)*?) in (?P<left>[A-Za-z0-9_.$]+) / (?P<right>[A-Za-z0-9_.$]+)\s*$`), title: "KCSAN: $what in $left / $right", end: separator},
+	{kind: KindKCSAN, key: "BUG: KCSAN:", start: re(`^BUG: KCSAN: (?P<what>[a-z:-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KCSAN: $what in $func", end: separator},
+	{kind: KindKMSAN, key: "BUG: KMSAN:", start: re(`^BUG: KMSAN: (?P<what>[a-z-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KMSAN: $what in $func", end: separator},
+	// "BUG: KFENCE: out-of-bounds read in f+0xa6/0x234".
+	{kind: KindKFENCE, key: "BUG: KFENCE:", start: re(`^BUG: KFENCE: (?P<what>[a-z- ]+?) in ` + funcRE), title: "KFENCE: $what in $func", end: separator},
+	// "UBSAN: array-index-out-of-bounds in drivers/x.c:12:9" (before 5.11: "UBSAN: Undefined behaviour in x.c:12:9").
+	{kind: KindUBSAN, key: "UBSAN: ", start: re(`^UBSAN: (?P<what>[A-Za-z- ]+?) in (?P<loc>\S+:\d+)(?::\d+)?\s*$`), title: "UBSAN: $what in $loc", end: separator},
+	{kind: KindUBSAN, key: "UBSAN: ", start: re(`^UBSAN: (?P<what>[A-Za-z- ]+?) in \S+`), title: "UBSAN: $what in $func", end: separator},
+	// kmemleak, in /sys/kernel/debug/kmemleak or (kmemleak.verbose=1) the kernel log.
+	{kind: KindMemoryLeak, key: "unreferenced object 0x", start: re(`^(?:kmemleak: )?unreferenced object 0x[0-9a-f]+ \(size \d+\):`), title: "memory leak in $func",
+		prefix: "kmemleak: ", skip: allocFuncs},
 	{kind: KindAtomicSleep, key: "BUG: sleeping function", start: re(`^BUG: sleeping function called from invalid context`), title: "BUG: sleeping function called from invalid context in $func"},
 	{kind: KindAtomicSleep, key: "BUG: scheduling while atomic", start: re(`^BUG: scheduling while atomic`), title: "BUG: scheduling while atomic in $func"},
 	{kind: KindAtomicSleep, key: "BUG: using ", start: re(`^BUG: (?P<what>using smp_processor_id\(\) in preemptible|using __this_cpu_\w+\(\) in preemptible)`), title: "BUG: $what in $func"},
@@ -78,11 +104,26 @@ var patterns = []pattern{
 	{kind: KindOops, key: "BUG: kernel NULL pointer", start: re(`^BUG: kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
 	{kind: KindOops, key: "BUG: unable to handle", start: re(`^BUG: unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)`), title: "BUG: unable to handle page fault in $func"},
 	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
-	{kind: KindOops, key: " [#", start: re(`^(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4} \[#\d+\]`), title: "Oops in $func"},
+	{kind: KindOops, key: " [#", start: re(`^(?:(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4}|Internal error: [A-Za-z ]+: [0-9a-f]+) \[#\d+\]`), title: "Oops in $func"},
 	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
 	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+)`), title: "BUG: $what in $func"},
 	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},
 }
+
+// lockdepAt finds the guilty function of a lockdep report: where the lock
+// it complains about was taken ("(&dev->lock){+.+.}-{3:3}, at: f+0x3c/0x90 [m]").
+var lockdepAt = []*regexp.Regexp{re(`, at: (?:\[<[0-9a-f]+>\] )?` + funcRE)}
+
+// allocFuncs are the allocator's own frames in a leak's backtrace: the
+// leak is in the first frame that is none of them.
+var allocFuncs = re(`^(?:` +
+	`kmemleak_\w+|__?kmalloc\w*|kmalloc_trace\w*|kzalloc\w*|kcalloc\w*|krealloc\w*|__krealloc|kmemdup\w*|kstrn?dup\w*|` +
+	`__?kmem_cache_alloc\w*|kmem_cache_zalloc|slab_alloc\w*|__?_?slab_alloc\w*|slab_post_alloc_hook|__do_kmalloc_node|` +
+	`kmalloc_large\w*|kmalloc_order\w*|__?kvmalloc\w*|kvzalloc\w*|kvcalloc\w*|` +
+	`__?vmalloc\w*|vzalloc\w*|vmalloc_user|__vmalloc_area_node|__get_vm_area\w*|alloc_vmap_area|` +
+	`__?alloc_pages\w*|__get_free_pages|get_zeroed_page|alloc_page_interleave|__folio_alloc\w*|folio_alloc\w*|` +
+	`devm_kmalloc|devm_kzalloc|__alloc_percpu\w*|pcpu_alloc` +
+	`)$`)
 
 // separator is the ruler that closes sanitizer reports.
 var separator = re(`^={20,}$`)
@@ -107,7 +148,7 @@ var genericFuncs = re(`^(?:` +
 	`watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|__run_hrtimer|` +
 	`unknown_nmi_error|default_do_nmi|exc_nmi|end_repeat_nmi|nmi_handle|` +
 	`kasan_\w+|__kasan_\w+|__asan_\w+|print_report|ubsan_\w+|__ubsan_\w+|` +
-	`lock_acquire|lock_release|__lock_acquire|validate_chain|mark_lock\w*|` +
+	`lock_acquire|lock_release|__lock_acquire|validate_chain|mark_lock\w*|lockdep_rcu_\w+|` +
 	`print_(?:circular_bug|deadlock_bug|usage_bug|bad_irq_dependency|lock_contention_bug)\w*|` +
 	`check_(?:noncircular|prev_add|prevs_add|deadlock|irq_usage|usage_\w+)|` +
 	`__copy_overflow|copy_overflow|check_copy_size|` +
@@ -115,6 +156,7 @@ var genericFuncs = re(`^(?:` +
 	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
 	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +
 	`ret_from_fork\w*|kthread|worker_thread|process_one_work|smpboot_thread_fn|` +
+	`do_one_initcall|do_init_module|load_module|init_module_from_file|idempotent_init_module|` +
 	`stop_machine_yield|multi_cpu_stop|cpu_stopper_thread` +
 	`)$`)
 
@@ -123,10 +165,11 @@ var genericFuncs = re(`^(?:` +
 var traceLine = re(`^(?:` +
 	`\s*(?:\? +)?[A-Za-z0-9_.$]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_]+\])?.*|` + // frame
 	`\s*\[<[0-9a-f]+>\].*|` + // old-style frame
+	`\s*(?:\? +)?0x[0-9a-f]{8,16}|` + // bare address
 	`\s*</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF|DB|MCE|VC)>|` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
 	`\s*R\d+: .*|` +
-	`Call Trace:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
+	`Call [Tt]race:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
 	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
 	`---\[ end .*` +
 	`)$`)
@@ -141,14 +184,19 @@ var cutHere = re(`^-+\[ cut here \]-+$`)
 // endMarker ends a report and belongs to it.
 var endMarker = re(`^---\[ end (?:trace|Kernel panic)`)
 
-// callTrace starts a report's call trace.
-var callTrace = re(`^\s*Call Trace:`)
+// callTrace starts a report's call trace: "Call Trace:" on x86, "Call
+// trace:" on arm64, "backtrace:" in kmemleak's reports.
+var callTrace = re(`^\s*(?:Call [Tt]race:|backtrace(?: \(crc [0-9a-f]+\))?:)\s*$`)
 
-// ripLine names the faulting kernel code: "RIP: 0010:func+0x1/0x2 [mod]".
-var ripLine = re(`^\s*RIP: 0010:` + funcRE)
+// pcLine names the faulting kernel code: "RIP: 0010:func+0x1/0x2 [mod]"
+// on x86, "pc : func+0x1/0x2 [mod]" and "lr : ..." on arm64.
+var pcLine = re(`^\s*(RIP: 0010:|pc : |lr : )(.*)$`)
 
-// frameLine is one call trace frame; questionable frames start with "? ".
-var frameLine = re(`^\s*(?P<q>\? +)?` + funcRE)
+// frameLine is one call trace frame: "func+0x1a/0x40 [mod]", after an
+// old-style "[<address>] " and "? " for questionable frames, or a bare
+// address the kernel could not name. Groups: ?, func, offset, size,
+// module, address.
+var frameLine = re(`^\s*(?:\[<[0-9a-f]+>\] +)?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
 
 // taintedRE finds the taint flags on a "CPU: 0 PID: 1 Comm: x Tainted: G W OE 6.1.0" line.
 var taintedRE = re(`(?:Not tainted|Tainted: (?P<flags>[A-Z ]+?))(?:\s+\d+\.\d+|\s*$)`)

@@ -2,6 +2,7 @@ package dmesg
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -10,7 +11,8 @@ import (
 const (
 	maxReportLines = 400      // lines kept in one Finding.Report
 	maxReportBytes = 64 << 10 // bytes kept in one Finding.Report
-	maxPreTrace    = 80       // lines a report may run before its call trace
+	maxPreTrace    = 160      // lines a report may run before its call trace
+	maxFrames      = 64       // frames kept in one Finding.Frames
 	maxFindings    = 1000     // findings returned by one Scan
 )
 
@@ -34,7 +36,30 @@ type Finding struct {
 	// e.g. "G W OE" (ParseTaint reads them); empty when the kernel was not
 	// tainted or did not say.
 	Taint string
+	// PC is the code location the report's registers name (x86 "RIP:
+	// 0010:", arm64 "pc :"), LR arm64's link register ("lr :"); zero when
+	// the report has none.
+	PC, LR Frame
+	// Frames is the report's call trace, innermost first: the stack after
+	// "Call Trace:" (or "backtrace:"), else the first stack it prints.
+	Frames []Frame
 }
+
+// Frame is one entry of a call trace, as "? func+0x1a/0x40 [module]".
+type Frame struct {
+	Func         string
+	Offset, Size uint64
+	Module       string // empty for code built into the kernel
+	// Addr is set for a frame printed as a bare address, code the kernel
+	// could not name (a module already unloaded).
+	Addr uint64
+	// Unreliable marks a frame printed with "?": a return address found on
+	// the stack that the unwinder could not prove is a caller.
+	Unreliable bool
+}
+
+// IsZero reports whether f names no code.
+func (f Frame) IsZero() bool { return f.Func == "" && f.Addr == 0 }
 
 // Scanner finds reports in a kernel log fed one line at a time, such as
 // console lines or /dev/kmsg records as they arrive. It keeps only the
@@ -62,9 +87,16 @@ type report struct {
 	timed    bool // the header had a timestamp: untimed lines are not the kernel's
 	inTrace  bool // "Call Trace:" seen
 	preTrace int  // lines before the trace
-	ripFunc  string
-	ripMod   string
-	frames   [][2]string // non-questionable frames: func, module
+	// stacks are the runs of frame lines seen so far; a run ends at the
+	// first line that belongs to no trace.
+	stacks  []stack
+	inStack bool
+}
+
+// stack is one run of frames in a report.
+type stack struct {
+	frames []Frame
+	call   bool // introduced by "Call Trace:" or "backtrace:"
 }
 
 // Scan returns the reports in a whole log.
@@ -205,7 +237,7 @@ func match(text string) (*pattern, map[string]string) {
 // add offers line l to the report. done: the report is over. consumed:
 // the line belongs to it; otherwise the caller looks at it afresh.
 func (r *report) add(l logLine) (done, consumed bool) {
-	text := l.text
+	text := strings.TrimPrefix(l.text, r.pat.prefix)
 	if r.pat.end != nil {
 		if r.pat.end.MatchString(text) {
 			r.append(l.raw)
@@ -250,21 +282,77 @@ func (r *report) append(raw string) {
 func (r *report) note(text string) {
 	if callTrace.MatchString(text) {
 		r.inTrace = true
+		r.stacks = append(r.stacks, stack{call: true})
+		r.inStack = true
 		return
 	}
 	if flags, ok := taintFlags(text); ok && r.f.Taint == "" {
 		r.f.Taint = flags
 	}
-	if m := ripLine.FindStringSubmatch(text); m != nil && r.ripFunc == "" {
-		r.ripFunc, r.ripMod = m[1], m[2]
+	if m := pcLine.FindStringSubmatch(text); m != nil {
+		if fr, ok := parseFrame(m[2]); ok {
+			pc := &r.f.PC
+			if strings.HasPrefix(m[1], "lr") {
+				pc = &r.f.LR
+			}
+			if pc.IsZero() {
+				*pc = fr
+			}
+		}
 		return
 	}
-	if !r.inTrace {
-		return
+	for _, b := range r.pat.body {
+		if m := b.FindStringSubmatch(text); m != nil {
+			for j, name := range b.SubexpNames() {
+				if _, ok := r.groups[name]; name != "" && m[j] != "" && !ok {
+					r.groups[name] = m[j]
+				}
+			}
+		}
 	}
-	if m := frameLine.FindStringSubmatch(text); m != nil && m[1] == "" && len(r.frames) < 64 {
-		r.frames = append(r.frames, [2]string{m[2], m[3]})
+	fr, ok := parseFrame(text)
+	switch {
+	case ok && r.inStack:
+		st := &r.stacks[len(r.stacks)-1]
+		if len(st.frames) < maxFrames {
+			st.frames = append(st.frames, fr)
+		}
+	case ok:
+		r.stacks = append(r.stacks, stack{frames: []Frame{fr}})
+		r.inStack = true
+	case !traceLine.MatchString(text):
+		r.inStack = false
 	}
+}
+
+// trace is the report's call trace: the first stack introduced as one,
+// else the first stack.
+func (r *report) trace() []Frame {
+	for _, st := range r.stacks {
+		if st.call && len(st.frames) > 0 {
+			return st.frames
+		}
+	}
+	for _, st := range r.stacks {
+		if len(st.frames) > 0 {
+			return st.frames
+		}
+	}
+	return nil
+}
+
+// parseFrame reads a frame line: "func+0x1a/0x40 [mod]", optionally after
+// an old-style "[<address>]" and "? ", or a bare "0xffffffffc0a01234".
+func parseFrame(text string) (Frame, bool) {
+	m := frameLine.FindStringSubmatch(text)
+	if m == nil {
+		return Frame{}, false
+	}
+	fr := Frame{Unreliable: m[1] != "", Func: m[2], Module: m[5]}
+	fr.Offset, _ = strconv.ParseUint(m[3], 16, 64)
+	fr.Size, _ = strconv.ParseUint(m[4], 16, 64)
+	fr.Addr, _ = strconv.ParseUint(m[6], 16, 64)
+	return fr, true
 }
 
 // taintFlags returns the flags of a "Tainted: G W OE" or "Not tainted" line.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,84 @@ func TestWarningReportKeepsItsMessage(t *testing.T) {
 				t.Errorf("%s: report lacks the WARN message:\n%s", name, f.Report)
 			}
 		}
+	}
+}
+
+// A finding keeps where it happened as data: the guilty function, the
+// registers' code location, the call trace with modules, offsets and
+// unreliable frames, and the time.
+func TestFindingStructure(t *testing.T) {
+	tests := []struct {
+		log    string
+		title  string
+		fn     string
+		time   time.Duration
+		pc     Frame
+		frames []Frame // the first frames of the trace
+	}{
+		{log: "6.1/oops.console", title: "BUG: kernel NULL pointer dereference in faultmod_ioctl", fn: "faultmod_ioctl", time: 5151152 * time.Microsecond,
+			pc: Frame{Func: "faultmod_ioctl", Offset: 0x265, Size: 0x3e2, Module: "faultmod"}},
+		{log: "6.1/atomic.console", title: "BUG: scheduling while atomic in faultmod_ioctl", fn: "faultmod_ioctl", time: 1729338 * time.Microsecond,
+			frames: []Frame{{Func: "dump_stack_lvl", Offset: 0x44, Size: 0x5c}, {Func: "__schedule_bug.cold", Offset: 0x42, Size: 0x4e},
+				{Func: "__schedule", Offset: 0x804, Size: 0xa00}, {Func: "schedule", Offset: 0x5a, Size: 0xd0},
+				{Func: "schedule_timeout", Offset: 0x94, Size: 0x150}, {Func: "__bpf_trace_tick_stop", Offset: 0x10, Size: 0x10, Unreliable: true},
+				{Func: "msleep", Offset: 0x29, Size: 0x40}, {Func: "faultmod_ioctl", Offset: 0x6e, Size: 0x3e2, Module: "faultmod"}}},
+		{log: "docs/kasan.console", title: "KASAN: slab-out-of-bounds Write in kmalloc_oob_right", fn: "kmalloc_oob_right",
+			frames: []Frame{{Func: "dump_stack", Offset: 0x94, Size: 0xd8}}},
+		{log: "docs/kmemleak.console", title: "memory leak",
+			frames: []Frame{{Addr: 0xffffffffc01d2036}, {Func: "do_one_initcall", Offset: 0x41, Size: 0x1df}}},
+		{log: "docs/kcsan.console", title: "KCSAN: data-race in test_kernel_read / test_kernel_write", fn: "test_kernel_write",
+			frames: []Frame{{Func: "test_kernel_write", Offset: 0x1d, Size: 0x30}, {Func: "access_thread", Offset: 0x89, Size: 0xd0}}},
+		{log: "docs/warning.console", title: "WARNING in module_put", fn: "module_put",
+			frames: []Frame{{Func: "dump_stack", Offset: 0x44, Size: 0x64, Unreliable: true}}},
+	}
+	for _, tt := range tests {
+		log, err := os.ReadFile(filepath.Join("testdata", "report", tt.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f *Finding
+		for _, fd := range Scan(log) {
+			if fd.Title == tt.title {
+				f = &fd
+				break
+			}
+		}
+		if f == nil {
+			t.Errorf("%s: no finding %q", tt.log, tt.title)
+			continue
+		}
+		if f.Func != tt.fn || f.Time != tt.time || f.PC != tt.pc {
+			t.Errorf("%s: func %q at %v, pc %+v; want %q at %v, pc %+v", tt.log, f.Func, f.Time, f.PC, tt.fn, tt.time, tt.pc)
+		}
+		if len(f.Frames) < len(tt.frames) || !slices.Equal(f.Frames[:len(tt.frames)], tt.frames) {
+			t.Errorf("%s: frames %+v\nwant them to start with %+v", tt.log, f.Frames, tt.frames)
+		}
+	}
+}
+
+// arm64 prints "Call trace:" and names the faulting code "pc : f+0x/0x [m]".
+func TestArm64Trace(t *testing.T) {
+	log := `[   12.000000] Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP
+[   12.000100] Modules linked in: faultmod(OE)
+[   12.000200] CPU: 0 PID: 83 Comm: init Tainted: G           OE      6.1.0-57-arm64 #1  Debian 6.1.192-3
+[   12.000300] pc : faultmod_ioctl+0x1d4/0x400 [faultmod]
+[   12.000400] lr : faultmod_ioctl+0x1c8/0x400 [faultmod]
+[   12.000500] sp : ffff80000a8b3d20
+[   12.000600] Call trace:
+[   12.000700]  faultmod_ioctl+0x1d4/0x400 [faultmod]
+[   12.000800]  __arm64_sys_ioctl+0xb0/0x100
+[   12.000900]  invoke_syscall+0x50/0x120
+[   12.001000] Code: 52800020 f9000fe0 d2800000 b9400000 (b9400000)
+[   12.001100] ---[ end trace 0000000000000000 ]---
+`
+	fs := Scan([]byte(log))
+	if len(fs) != 1 {
+		t.Fatalf("findings: %s", render(fs))
+	}
+	f := fs[0]
+	want := Frame{Func: "faultmod_ioctl", Offset: 0x1d4, Size: 0x400, Module: "faultmod"}
+	if f.Title != "Oops in faultmod_ioctl" || f.PC != want || f.LR.Offset != 0x1c8 || len(f.Frames) != 3 || f.Frames[0] != want {
+		t.Errorf("got %q pc %+v lr %+v frames %+v", f.Title, f.PC, f.LR, f.Frames)
 	}
 }

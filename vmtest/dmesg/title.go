@@ -14,22 +14,37 @@ const maxTitle = 200
 func (r *report) finish() Finding {
 	f := r.f
 	f.Report = strings.Join(r.lines, "\n")
-	f.Func, f.Module = r.guilty()
+	f.Frames = r.trace()
+	f.Func, f.Module = r.guilty(f.PC, f.Frames)
 	f.Title = expand(r.pat.title, r.groups, f.Func)
 	return f
 }
 
-// guilty picks the function a report blames: the one its header names (a
-// WARNING's location), else the faulting RIP, else the first frame of the
-// call trace; in each case skipping the code that only reports faults.
-func (r *report) guilty() (fn, mod string) {
-	candidates := [][2]string{{r.groups["func"], r.groups["module"]}, {r.ripFunc, r.ripMod}}
-	candidates = append(candidates, r.frames...)
-	for _, c := range candidates {
-		name := cleanFunc(c[0])
-		if name != "" && !genericFuncs.MatchString(name) {
-			return name, c[1]
+// guilty picks the function a report blames: the one its header (or a
+// line of its body) names, such as a WARNING's location, else the
+// faulting PC, else the first reliable frame of the call trace; in each
+// case skipping the code that only reports faults (and the pattern's own
+// skip list, such as allocators for a leak). A function named without its
+// module takes the module a frame gives it.
+func (r *report) guilty(pc Frame, trace []Frame) (fn, mod string) {
+	candidates := []Frame{{Func: r.groups["func"], Module: r.groups["module"]}, pc}
+	for _, fr := range trace {
+		if !fr.Unreliable {
+			candidates = append(candidates, fr)
 		}
+	}
+	for _, c := range candidates {
+		name := cleanFunc(c.Func)
+		if name == "" || genericFuncs.MatchString(name) || (r.pat.skip != nil && r.pat.skip.MatchString(name)) {
+			continue
+		}
+		mod = c.Module
+		for _, fr := range trace {
+			if mod == "" && cleanFunc(fr.Func) == name {
+				mod = fr.Module
+			}
+		}
+		return name, mod
 	}
 	return "", ""
 }
@@ -43,7 +58,27 @@ func cleanFunc(name string) string {
 	return compilerSuffix.ReplaceAllString(name, "")
 }
 
-// expand fills a title template: $name from the header's groups and
+// cleanLoc makes a source location "file.c:12:9" stable: the column goes,
+// and so do the directories of an absolute path (an out-of-tree module's
+// build directory changes from run to run) and a leading "../" (a kernel
+// built in a separate tree).
+func cleanLoc(loc string) string {
+	file, line, _ := strings.Cut(loc, ":")
+	line, _, _ = strings.Cut(line, ":")
+	if strings.HasPrefix(file, "/") {
+		file = file[strings.LastIndexByte(file, '/')+1:]
+	}
+	for strings.HasPrefix(file, "../") {
+		file = file[3:]
+	}
+	if line == "" {
+		return file
+	}
+	return file + ":" + line
+}
+
+// expand fills a title template: $name from the report's groups, $left
+// and $right as function names, $loc as a source location (cleanLoc) and
 // "in $func" from the guilty function.
 func expand(tmpl string, groups map[string]string, fn string) string {
 	if fn == "" {
@@ -60,9 +95,14 @@ func expand(tmpl string, groups map[string]string, fn string) string {
 			j++
 		}
 		name := tmpl[i+1 : j]
-		if name == "func" {
+		switch name {
+		case "func":
 			b.WriteString(fn)
-		} else {
+		case "left", "right":
+			b.WriteString(cleanFunc(groups[name]))
+		case "loc":
+			b.WriteString(cleanLoc(groups[name]))
+		default:
 			b.WriteString(groups[name])
 		}
 		i = j - 1
