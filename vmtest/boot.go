@@ -227,8 +227,8 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 		why = append(why, fmt.Sprintf("%d test(s) failed", nfail))
 	}
 	for _, f := range kr.Findings {
-		if f.Test == "" && f.Kind != report.KindTaint {
-			why = append(why, fmt.Sprintf("%s outside any test: %s", f.Kind, f.Title))
+		if f.Blames() {
+			why = append(why, fmt.Sprintf("%s %s: %s", f.Kind, f.Where(), f.Title))
 		}
 	}
 	// A lost line may have been a test's end or a kernel warning: a run

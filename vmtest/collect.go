@@ -55,6 +55,7 @@ type collector struct {
 	kmsgOffset   int64
 	testsStarted int
 	stats        event.Stats
+	steps        steps
 }
 
 type binaryRun struct {
@@ -85,6 +86,7 @@ func newCollector(k *report.Kernel, dmesgOut io.Writer, progress func(string)) *
 
 // handle folds one event into the report.
 func (c *collector) handle(ev event.Event) {
+	c.steps.note(ev)
 	switch ev.Type {
 	case event.Hello:
 		c.hello, c.helloAt = true, time.Now()
@@ -325,9 +327,16 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 	}
 	sort.SliceStable(c.findings, func(i, j int) bool { return c.findings[i].mono < c.findings[j].mono })
 	for _, tf := range c.findings {
-		rf := report.Finding{Kind: string(tf.f.Kind), Title: tf.f.Title, Report: tf.f.Report, Module: tf.f.Module}
+		rf := reportFinding(tf.f)
 		idx := len(c.kernel.Findings)
-		if tr := c.testAt(tf.mono); tr != nil && tf.f.Kind.IsBug() {
+		tr := c.testAt(tf.mono)
+		switch {
+		case !tf.f.Kind.IsBug():
+		case c.steps.kernelOwn(tf.mono):
+			rf.Owner = report.OwnerKernel
+		case tr == nil:
+			rf.Step = c.steps.at(tf.mono)
+		default:
 			rf.Test = tr.t.Package + ": " + tr.t.Name
 			tr.t.Findings = append(tr.t.Findings, idx)
 			if tr.t.Status == report.Pass || tr.t.Status == report.Skip {

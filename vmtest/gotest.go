@@ -112,8 +112,11 @@ func reportKernel(t *testing.T, k *report.Kernel) {
 		}
 	}
 	for _, f := range k.Findings {
-		if f.Test == "" && f.Kind != report.KindTaint {
-			t.Errorf("%s outside any test: %s\n%s", f.Kind, f.Title, f.Report)
+		switch {
+		case f.Blames():
+			t.Errorf("%s %s: %s\n%s", f.Kind, f.Where(), f.Title, f.Report)
+		case f.KernelOwn():
+			t.Logf("%s %s: %s", f.Kind, f.Where(), f.Title)
 		}
 	}
 	reportTests(t, k, k.Tests, "")

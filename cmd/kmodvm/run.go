@@ -248,11 +248,7 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 			if f.Kind == "taint" && !verbose {
 				continue // out-of-tree modules always taint the kernel
 			}
-			where := "outside any test"
-			if f.Test != "" {
-				where = "during " + f.Test
-			}
-			fmt.Fprintf(w, "    🐞 %s: %s (%s)\n", f.Kind, f.Title, where)
+			fmt.Fprintf(w, "    🐞 %s: %s (%s)\n", f.Kind, f.Title, f.Where())
 		}
 		if len(k.Files) > 0 && k.Status != report.Pass {
 			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))

@@ -143,9 +143,10 @@ func readConfig(path string) (event.RunConfig, error) {
 func (a *Agent) loadModules(mods []event.Module) {
 	l := &loader{compressed: compressedFinit()}
 	for _, m := range mods {
+		start := event.Monotonic()
 		err := l.load(m)
 		a.drainKmsg()
-		ev := event.Event{Type: event.ModuleLoad, Module: &m}
+		ev := event.Event{Type: event.ModuleLoad, Module: &m, Start: start}
 		if err != nil {
 			ev.Err, ev.Errno = err.Error(), errnoOf(err)
 		} else if !m.Dep {
@@ -167,9 +168,10 @@ func (a *Agent) unloadModules(mods []event.Module) {
 		if name == "" {
 			name = m.Path
 		}
+		start := event.Monotonic()
 		err := unload(name)
 		a.drainKmsg()
-		ev := event.Event{Type: event.ModuleUnload, Module: &m}
+		ev := event.Event{Type: event.ModuleUnload, Module: &m, Start: start}
 		if err != nil {
 			ev.Err, ev.Errno = err.Error(), errnoOf(err)
 		}

@@ -81,6 +81,10 @@ type Event struct {
 	// Stage, on Kmemleak, says when the report was read: after the tests
 	// (modules still loaded) or after unloading them.
 	Stage string `json:"stage,omitempty"`
+	// Start, on ModuleLoad and ModuleUnload, is when the load or unload
+	// began (Mono: when it returned), so the host can tell what the
+	// kernel logged during it.
+	Start int64  `json:"start,omitempty"`
 	Msg   string `json:"msg,omitempty"`
 	Err   string `json:"err,omitempty"`
 	Errno int    `json:"errno,omitempty"`

@@ -57,8 +57,8 @@ func consolePrefix(b []byte) (time.Duration, []byte, bool) {
 	if end < 0 || end > 20 {
 		return 0, b, false
 	}
-	f, err := strconv.ParseFloat(string(bytes.TrimSpace(b[1:end])), 64)
-	if err != nil || f < 0 || f > 1e9 {
+	ts, ok := parseSeconds(bytes.TrimSpace(b[1:end]))
+	if !ok {
 		return 0, b, false
 	}
 	rest := b[end+1:]
@@ -70,7 +70,25 @@ func consolePrefix(b []byte) (time.Duration, []byte, bool) {
 	if len(rest) > 0 && rest[0] == ' ' {
 		rest = rest[1:]
 	}
-	return time.Duration(f * float64(time.Second)), rest, true
+	return ts, rest, true
+}
+
+// parseSeconds reads "12.345678" exactly: through a float, 4.1 s would
+// come out a nanosecond short.
+func parseSeconds(b []byte) (time.Duration, bool) {
+	sec, frac, _ := bytes.Cut(b, []byte("."))
+	if !allDigits(sec) || len(sec) > 9 || (len(frac) > 0 && !allDigits(frac)) || len(frac) > 9 {
+		return 0, false
+	}
+	s, _ := strconv.ParseInt(string(sec), 10, 64)
+	ns := int64(0)
+	if len(frac) > 0 {
+		ns, _ = strconv.ParseInt(string(frac), 10, 64)
+		for i := len(frac); i < 9; i++ {
+			ns *= 10
+		}
+	}
+	return time.Duration(s)*time.Second + time.Duration(ns), true
 }
 
 // kmsgPrefix parses "prio,seq,usec,flags[,...];".

@@ -73,11 +73,11 @@ func (r *Report) annotations(root string) []*annotation {
 			add(&fails, "test\x00"+t.Package+"\x00"+t.Name+"\x00"+string(t.Status), k.Name, a)
 		}
 		for _, f := range k.Bugs() {
-			where := "outside any test"
-			if f.Test != "" {
-				where = "during " + f.Test
-			}
+			where := f.Where()
 			a := &annotation{level: "error", title: f.Title, message: f.Kind + " " + where + "\n" + clip(reportSummary(f.Report))}
+			if f.KernelOwn() {
+				a.level = "warning"
+			}
 			add(&fails, "finding\x00"+f.Kind+"\x00"+f.Title+"\x00"+where, k.Name, a)
 		}
 	}

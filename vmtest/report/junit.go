@@ -78,15 +78,22 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			}
 			s.Cases = append(s.Cases, c)
 		}
-		var outside []string
+		var outside, own []string
 		for _, f := range k.Bugs() {
-			if f.Test == "" {
-				outside = append(outside, f.Title+"\n"+f.Report)
+			switch {
+			case f.Blames():
+				outside = append(outside, f.Title+" ("+f.Where()+")\n"+f.Report)
+			case f.KernelOwn():
+				own = append(own, f.Title+"\n"+f.Report)
 			}
 		}
 		if len(outside) > 0 {
 			s.Cases = append(s.Cases, junitCase{Name: "kernel log", Classname: class,
 				Failure: &junitMessage{Message: fmt.Sprintf("%d finding(s) outside any test", len(outside)), Text: strings.Join(outside, "\n\n")}})
+		}
+		if len(own) > 0 {
+			s.Cases = append(s.Cases, junitCase{Name: "kernel's own findings", Classname: class,
+				SystemOut: fmt.Sprintf("%d finding(s) before any module under test was loaded:\n\n%s", len(own), strings.Join(own, "\n\n"))})
 		}
 		for _, c := range s.Cases {
 			s.Tests++

@@ -123,11 +123,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
 		}
 		for _, f := range k.Bugs() {
-			where := "outside any test"
-			if f.Test != "" {
-				where = "during " + f.Test
-			}
-			notes = append(notes, fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), where))
+			notes = append(notes, fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), f.Where()))
 		}
 	}
 	if len(notes) > 0 {

@@ -159,7 +159,61 @@ type Finding struct {
 	Module string `json:"module,omitempty"`
 	// Test names the test that was running, if any.
 	Test string `json:"test,omitempty"`
+	// Step names the module load or unload that was running when no test
+	// was: "load mmapdrv", "unload mmapdrv".
+	Step string `json:"step,omitempty"`
+	// Owner is OwnerKernel for a report the kernel printed before the first
+	// module under test was loaded: kept and shown, never the module's
+	// failure.
+	Owner string `json:"owner,omitempty"`
+	// Func is the function the report happened in, the one its title
+	// names; Time the kernel log timestamp of its first line, in seconds
+	// since boot (0 if unknown).
+	Func string  `json:"func,omitempty"`
+	Time float64 `json:"time,omitempty"`
+	// PC is the code location the report's registers name (x86 RIP, arm64
+	// pc), LR arm64's link register.
+	PC *Frame `json:"pc,omitempty"`
+	LR *Frame `json:"lr,omitempty"`
+	// Frames is the call trace, innermost first.
+	Frames []Frame `json:"frames,omitempty"`
 }
+
+// OwnerKernel is the Owner of a finding that is the kernel's own.
+const OwnerKernel = "kernel"
+
+// Frame is one entry of a call trace: "? func+0x1a/0x40 [module]".
+type Frame struct {
+	Func   string `json:"func,omitempty"`
+	Offset uint64 `json:"offset,omitempty"`
+	Size   uint64 `json:"size,omitempty"`
+	Module string `json:"module,omitempty"`
+	// Addr is set for a frame the kernel printed as a bare address (code
+	// of a module already unloaded).
+	Addr uint64 `json:"addr,omitempty"`
+	// Unreliable marks a frame printed with "?".
+	Unreliable bool `json:"unreliable,omitempty"`
+}
+
+// KernelOwn reports whether f is the kernel's own bug, not the module's.
+func (f Finding) KernelOwn() bool { return f.Owner == OwnerKernel }
+
+// Where says when the kernel printed f.
+func (f Finding) Where() string {
+	switch {
+	case f.Test != "":
+		return "during " + f.Test
+	case f.Step != "":
+		return "during " + f.Step
+	case f.KernelOwn():
+		return "before any module under test was loaded: the kernel's own"
+	}
+	return "outside any test"
+}
+
+// Blames reports whether f fails the kernel's verdict by itself: a bug
+// report that no test took the blame for and that is not the kernel's own.
+func (f Finding) Blames() bool { return f.Test == "" && f.Kind != KindTaint && !f.KernelOwn() }
 
 // Timing is where a kernel's time went, in seconds.
 type Timing struct {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"reflect"
 	"strings"
@@ -181,4 +182,32 @@ func FuzzReadJSON(f *testing.F) {
 		r.WriteJUnit(&bytes.Buffer{})
 		r.WriteMarkdown(&bytes.Buffer{})
 	})
+}
+
+// A finding says when it happened; the fields that say so are omitted
+// from JSON when unset, so reports from before them read the same.
+func TestFindingWhere(t *testing.T) {
+	tests := []struct {
+		f      Finding
+		where  string
+		blames bool
+	}{
+		{Finding{Kind: "WARNING", Test: "drv.test: TestRead"}, "during drv.test: TestRead", false},
+		{Finding{Kind: "KASAN", Step: "load drv"}, "during load drv", true},
+		{Finding{Kind: "KASAN", Owner: OwnerKernel}, "before any module under test was loaded: the kernel's own", false},
+		{Finding{Kind: "WARNING"}, "outside any test", true},
+		{Finding{Kind: KindTaint}, "outside any test", false},
+	}
+	for _, tt := range tests {
+		if got := tt.f.Where(); got != tt.where || tt.f.Blames() != tt.blames {
+			t.Errorf("%+v: Where() = %q, Blames() = %v; want %q, %v", tt.f, got, tt.f.Blames(), tt.where, tt.blames)
+		}
+	}
+	b, err := json.Marshal(Finding{Kind: "WARNING", Title: "WARNING in f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); got != `{"kind":"WARNING","title":"WARNING in f"}` {
+		t.Errorf("JSON = %s", got)
+	}
 }
