@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -99,7 +99,7 @@ func unpack(ctx context.Context, deb, dir string) (string, error) {
 	if len(tars) != 1 {
 		return "", fmt.Errorf("%s holds %d source tarballs, want 1", deb, len(tars))
 	}
-	if out, err := exec.CommandContext(ctx, "tar", "-xf", tars[0], "-C", dir).CombinedOutput(); err != nil {
+	if out, err := proc.Command(ctx, "tar", "-xf", tars[0], "-C", dir).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("tar -xf %s: %w: %s", tars[0], err, out)
 	}
 	top := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(tars[0]), filepath.Ext(tars[0])), ".tar")
@@ -113,7 +113,7 @@ func applyPatch(ctx context.Context, tree, name string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "patch", "-p1", "--forward", "--batch", "-d", tree)
+	cmd := proc.Command(ctx, "patch", "-p1", "--forward", "--batch", "-d", tree)
 	cmd.Stdin = bytes.NewReader(patch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%w: patch %s does not apply: %v: %s", ErrBuild, name, err, out)
