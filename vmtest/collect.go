@@ -54,6 +54,7 @@ type collector struct {
 	// clock (event.Event.KmsgOffset), to put records on the tests' clock.
 	kmsgOffset   int64
 	testsStarted int
+	leaks        []leakReport // kmemleak readings
 	stats        event.Stats
 	steps        steps
 }
@@ -138,6 +139,8 @@ func (c *collector) handle(ev event.Event) {
 			c.lostKmsg += max(ev.Batch.Count-len(recs), 1)
 			c.kmsgDamaged += uint64(max(ev.Batch.Count-len(recs), 1))
 		}
+	case event.Kmemleak:
+		c.noteLeaks(ev)
 	case event.Log:
 		c.logAgent(ev.Msg)
 	case event.Done:
@@ -346,6 +349,7 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Findings = append(c.kernel.Findings, rf)
 	}
+	c.leakFindings()
 	if f, ok := c.lostRecords(); ok {
 		c.kernel.Findings = append(c.kernel.Findings, f)
 	}
