@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -29,7 +30,25 @@ func (g *globalFlags) fetcher() *kernel.Fetcher {
 	if g.quiet {
 		log = nil
 	}
-	return vmtest.NewFetcher(dir, g.offline, log, nil)
+	return vmtest.NewFetcher(dir, g.offline, log, buildProgress(log))
+}
+
+// buildProgress prints a kernel build's progress every 10%.
+func buildProgress(log io.Writer) func(name string, done, total int) {
+	if log == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	last := map[string]int{}
+	return func(name string, done, total int) {
+		pct := done * 100 / max(total, 1) / 10 * 10
+		mu.Lock()
+		defer mu.Unlock()
+		if pct > last[name] {
+			last[name] = pct
+			fmt.Fprintf(log, "%s: kernel build %d%% (%d of about %d objects)\n", name, pct, done, total)
+		}
+	}
 }
 
 func parseSelectors(args []string) ([]kernel.Selector, error) {
