@@ -28,6 +28,14 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
 		res, col, console, err := r.bootOnce(ctx, k, image, cfg, m, dir, kr.Selector, kr.Name)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
+		// A PVH entry runs C code before the kernel has set itself up: a
+		// KASAN-instrumented one faults there and the guest resets at once.
+		// The bzImage's own decompressor boots such kernels.
+		if !col.hello && res.Exit == qemu.ExitReset && m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
+			m.image = k.BzImage
+			kr.Note = strings.TrimSpace(kr.Note + " The PVH vmlinux reset the guest before it started; kmodvm booted the bzImage.")
+			continue
+		}
 		// A missing QEMU stays missing: trying again only delays the news.
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
 			continue
@@ -70,7 +78,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
 	res, err := qemu.Run(ctx, qemu.Config{
-		Kernel:    k.BootImage(),
+		Kernel:    m.image,
 		Initrd:    image,
 		MemoryMiB: m.memoryMiB,
 		CPUs:      m.cpus,

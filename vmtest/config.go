@@ -159,6 +159,8 @@ func (c *Config) testTimeout(accel qemu.Accel) time.Duration {
 // machine is how one kernel's VM runs: its profile with the run's
 // explicit settings on top.
 type machine struct {
+	// image is what QEMU boots: the PVH vmlinux where there is one.
+	image           string
 	memoryMiB, cpus int
 	testTimeout     time.Duration
 	bootTimeout     time.Duration
@@ -169,7 +171,7 @@ type machine struct {
 // machineFor returns the settings of k's VM.
 func (c *Config) machineFor(k *kernel.Kernel, accel qemu.Accel) machine {
 	p := k.Profile()
-	m := machine{memoryMiB: c.MemoryMiB, cpus: c.CPUs, testTimeout: c.TestTimeout, bootTimeout: p.BootTimeout, profile: p}
+	m := machine{image: k.BootImage(), memoryMiB: c.MemoryMiB, cpus: c.CPUs, testTimeout: c.TestTimeout, bootTimeout: p.BootTimeout, profile: p}
 	if m.memoryMiB <= 0 {
 		m.memoryMiB = max(p.MemoryMiB, qemu.DefaultMemoryMiB)
 	}
