@@ -335,6 +335,7 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		tr := c.testAt(tf.mono)
 		switch {
 		case !tf.f.Kind.IsBug():
+			rf.Step = c.steps.at(tf.mono) // a taint note says which load tainted
 		case c.steps.kernelOwn(tf.mono):
 			rf.Owner = report.OwnerKernel
 		case tr == nil:

@@ -249,3 +249,27 @@ func TestArm64Trace(t *testing.T) {
 		t.Errorf("got %q pc %+v lr %+v frames %+v", f.Title, f.PC, f.LR, f.Frames)
 	}
 }
+
+// With kmemleak.verbose=1 the kernel log carries kmemleak's reports, each
+// line after "kmemleak: "; the leak is in the first frame past the
+// allocator.
+func TestKmemleakInTheKernelLog(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("testdata", "report", "docs", "kmemleak.console"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(string(doc)), "\n") {
+		if strings.Contains(l, "0xffffffffc01d2036") {
+			// The module still loaded: its frames are named.
+			log.WriteString("kmemleak:     [<000000003c8e4ba1>] kmalloc_trace+0x26/0x90\n")
+			l = "    [<00000000e0a73ec7>] drv_init+0x36/0x1000 [drv]"
+		}
+		log.WriteString("kmemleak: " + l + "\n")
+	}
+	log.WriteString("kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n")
+	fs := Scan([]byte(log.String()))
+	if len(fs) != 1 || fs[0].Title != "memory leak in drv_init" || fs[0].Module != "drv" || len(fs[0].Frames) != 8 {
+		t.Fatalf("got %s%+v", render(fs), fs)
+	}
+}
