@@ -263,6 +263,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	}
 	defer os.Remove(image)
 	r.boot(ctx, k, image, cfg, m, kr, dir)
+	symbolizeUnloaded(kr, kos)
 	return kr
 }
 
