@@ -268,27 +268,38 @@ func (b *builder) finish(ctx context.Context) (*kernel.Kernel, error) {
 	return k, nil
 }
 
-// trim deletes the build's objects: out-of-tree module builds need the
-// configuration, headers, Makefiles, Module.symvers and the host tools
-// under scripts/ and tools/, not the kernel's own objects (most of the
-// tree's size with debug info).
+// trim deletes what out-of-tree module builds do not need: the kernel's
+// objects and C sources (most of the tree's size, with debug info), its
+// documentation and samples. They need the configuration, headers,
+// Makefiles and Kconfig files, Module.symvers, linker scripts and the host
+// tools under scripts/ and tools/, kept whole. vmlinux stays: its debug
+// info symbolizes in-kernel frames.
 func trim(tree string) error {
+	for _, d := range []string{"Documentation", "samples", "LICENSES"} {
+		if err := os.RemoveAll(filepath.Join(tree, d)); err != nil {
+			return err
+		}
+	}
 	return filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(tree, p)
 		if d.IsDir() {
-			if rel == "scripts" || rel == "tools" {
+			if rel == "scripts" || rel == "tools" || rel == ".git" {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		name := d.Name()
-		switch {
-		case strings.HasSuffix(name, ".o") || strings.HasSuffix(name, ".ko") || strings.HasSuffix(name, ".a"),
-			strings.HasPrefix(name, ".tmp_vmlinux"), name == "vmlinux.o",
-			strings.HasPrefix(rel, "arch/x86/boot/compressed/vmlinux"):
+		if strings.HasPrefix(rel, "arch/x86/boot/compressed/vmlinux") || strings.HasPrefix(d.Name(), ".tmp_vmlinux") ||
+			d.Name() == "vmlinux.o" || d.Name() == "vmlinux.a" {
+			return os.Remove(p)
+		}
+		switch filepath.Ext(d.Name()) {
+		case ".o", ".ko", ".a", ".c", ".rst", ".gcno", ".mod", ".dwo":
+			return os.Remove(p)
+		}
+		if strings.HasSuffix(d.Name(), ".o.cmd") || strings.HasSuffix(d.Name(), ".o.d") {
 			return os.Remove(p)
 		}
 		return nil
