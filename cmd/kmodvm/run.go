@@ -25,6 +25,7 @@ type runFlags struct {
 	timeout     time.Duration
 	testTimeout time.Duration
 	memory      int
+	appendArgs  []string
 	cpus        int
 	out         string
 	junit       string
@@ -57,7 +58,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.kernels, "kernels", "k", nil, "kernel selectors, comma-separated (default 5.10,6.1,6.12,7.3)")
+	fl.StringSliceVarP(&f.kernels, "kernels", "k", nil, "kernel selectors, comma-separated: 6.1, 7.3-rt, 6.1-debug (KASAN, kmemleak, lockdep, ...), 6.1-kcsan, a path (default 5.10,6.1,6.12,7.3)")
 	fl.StringArrayVarP(&f.modules, "module", "m", nil, "module source directory (repeatable; default kmod)")
 	fl.StringArrayVarP(&f.params, "param", "p", nil, "module parameter module.name=value (repeatable)")
 	fl.StringArrayVarP(&f.tests, "tests", "t", nil, "Go test package directory run in the guest (repeatable; default guest/mmapdrv)")
@@ -65,8 +66,9 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "kernels run at once (default: one per CPU)")
 	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
 	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run (default: from --test-timeout)")
-	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM)")
-	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256)")
+	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM, times a debug kernel's slowdown)")
+	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256; 1024 on KASAN kernels)")
+	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
 	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1; use 2 or more to exercise locking)")
 	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
@@ -116,7 +118,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
-		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory, CPUs: f.cpus,
+		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(),
 	}
