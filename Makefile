@@ -29,7 +29,7 @@ TEST_DEPS := chromium shellcheck
 FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelector \
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder
 
-.PHONY: all deps build run test unit vet lint fuzz bench soak clean
+.PHONY: all deps build run test unit vet lint fuzz bench bench-debug test-debug soak clean
 
 all: build
 
@@ -73,6 +73,19 @@ clean:
 
 bench: deps
 	$(GO) run ./bench -rounds 3
+
+# The debug kernel's section of bench/RESULTS.md: a cold build into an
+# empty cache (about half an hour on two cores), warm fetch, entry size,
+# boot and the bundled suite next to the stock kernel.
+DEBUG_KERNEL ?= 6.1-debug
+bench-debug: deps
+	$(GO) run ./bench/debugkernel -kernel $(DEBUG_KERNEL)
+
+# The debug-kernel VM tests on more kernels than make test's one (each is
+# built from source once, cached): KMODVM_TEST_DEBUG_KERNELS.
+DEBUG_KERNELS ?= 6.1-debug,7.3-debug,6.1-kcsan
+test-debug: deps
+	KMODVM_TEST_DEBUG_KERNELS=$(DEBUG_KERNELS) $(GO) test $(TESTFLAGS) -run 'TestDebugKernel|TestSanitizers' -v ./vmtest
 
 # Soak: the bundled suite on the kernel matrix, SOAK_ROUNDS times (13 x 4
 # kernels = 52 boots, about 6 minutes here), bounded by SOAK_DURATION;
