@@ -67,7 +67,7 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 		return "", err
 	}
 	path := filepath.Join(root, "initramfs", name)
-	if info, err := os.Stat(path); err == nil {
+	if info, err := verifyLayer(path); err == nil {
 		touch(path, info)
 		return path, nil
 	}
@@ -81,10 +81,18 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 		return "", fmt.Errorf("lock %s: %w", name, err)
 	}
 	defer lock.Unlock()
-	if _, err := os.Stat(path); err == nil {
+	if _, err := verifyLayer(path); err == nil {
 		return path, nil
 	}
+	// A damaged layer's sum goes first: no reader may pair it with the
+	// layer built next.
+	if err := os.Remove(path + sumSuffix); err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("build layer %s: %w", name, err)
+	}
 	if err := atomicfile.Write(path, func(f *os.File) error { return build(ctx, f) }); err != nil {
+		return "", fmt.Errorf("build layer %s: %w", name, err)
+	}
+	if err := writeSum(path); err != nil {
 		return "", fmt.Errorf("build layer %s: %w", name, err)
 	}
 	return path, nil

@@ -43,6 +43,7 @@ func (b *Builder) Prune(maxAge time.Duration) (int, error) {
 		}
 		if os.Remove(filepath.Join(dir, e.Name())) == nil {
 			n++
+			os.Remove(filepath.Join(dir, e.Name()+sumSuffix))
 			os.Remove(filepath.Join(root, "locks", "initramfs-"+e.Name()+".lock"))
 		}
 	}

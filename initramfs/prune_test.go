@@ -16,6 +16,11 @@ func TestPruneRemovesOnlyLayersUnusedForLong(t *testing.T) {
 	for name, mtime := range map[string]time.Time{"old.cpio": old, "new.cpio": time.Now(), "used.cpio": old, "notes.txt": old} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte("x"), 0o644)
+		if filepath.Ext(name) == ".cpio" {
+			if err := writeSum(p); err != nil {
+				t.Fatal(err)
+			}
+		}
 		os.Chtimes(p, mtime, mtime)
 	}
 	// A cache hit on an old layer marks it used.
@@ -26,7 +31,7 @@ func TestPruneRemovesOnlyLayersUnusedForLong(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Prune = %d, %v; want 1 removed", n, err)
 	}
-	for name, want := range map[string]bool{"old.cpio": false, "new.cpio": true, "used.cpio": true, "notes.txt": true} {
+	for name, want := range map[string]bool{"old.cpio": false, "old.cpio" + sumSuffix: false, "new.cpio": true, "used.cpio": true, "notes.txt": true} {
 		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
 			t.Errorf("%s kept = %v, want %v", name, err == nil, want)
 		}

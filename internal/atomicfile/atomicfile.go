@@ -1,6 +1,6 @@
 // Package atomicfile writes files that readers see whole or not at all: the
-// content goes to a temporary file in the same directory, which is renamed
-// into place. kmodvm's caches and reports are shared between processes and
+// content goes to a temporary file in the same directory, which is synced
+// and renamed into place, and the directory synced. kmodvm's caches and reports are shared between processes and
 // must never show half a file after a crash.
 package atomicfile
 
@@ -30,10 +30,30 @@ func Write(path string, write func(*os.File) error) error {
 		f.Close()
 		return err
 	}
+	// Without the fsyncs a crash can leave path renamed into place but
+	// empty or short (the rename reached the disk before the data), or the
+	// old file back after a caller went on as if the new one were there.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // WriteBytes writes data to path atomically.

@@ -1,0 +1,55 @@
+package initramfs
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+)
+
+// A cached layer is used only if it is whole: one truncated (a crash, a
+// full disk) or changed since it was written is built again.
+func TestDamagedLayerIsRebuilt(t *testing.T) {
+	b := &Builder{CacheDir: t.TempDir()}
+	content := bytes.Repeat([]byte("layer "), 10000)
+	builds := 0
+	build := func(_ context.Context, f *os.File) error {
+		builds++
+		_, err := f.Write(content)
+		return err
+	}
+	for _, c := range []struct {
+		name   string
+		damage func(path string) error
+		builds int // after this step
+	}{
+		{"first use builds", func(string) error { return nil }, 1},
+		{"intact is cached", func(string) error { return nil }, 1},
+		{"truncated", func(p string) error { return os.Truncate(p, int64(len(content)/2)) }, 2},
+		{"a byte changed", func(p string) error {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt([]byte("X"), 100)
+			return err
+		}, 3},
+		{"intact again", func(string) error { return nil }, 3},
+	} {
+		p, err := b.cached(t.Context(), "test-x.cpio", build)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := c.damage(p); err != nil {
+			t.Fatal(err)
+		}
+		p, err = b.cached(t.Context(), "test-x.cpio", build)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got, _ := os.ReadFile(p); !bytes.Equal(got, content) || builds != c.builds {
+			t.Errorf("%s: %d builds, layer of %d bytes intact=%v; want %d builds and the whole layer", c.name, builds, len(got), bytes.Equal(got, content), c.builds)
+		}
+	}
+}
