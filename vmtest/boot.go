@@ -36,8 +36,10 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 			kr.Note = strings.TrimSpace(kr.Note + " The PVH vmlinux reset the guest before it started; kmodvm booted the bzImage.")
 			continue
 		}
-		// A missing QEMU stays missing: trying again only delays the news.
-		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
+		// A missing QEMU stays missing, a full disk full: trying again only
+		// delays the news.
+		var aerr *artifactError
+		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) && !errors.As(err, &aerr) {
 			continue
 		}
 		r.settle(k, res, col, console, err, attempt, kr, dir)
@@ -47,24 +49,17 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 
 // bootOnce runs one VM, decoding its events as they arrive.
 func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, m machine, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
-	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
+	var files [3]*artifact
+	for i, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		os.Remove(filepath.Join(dir, n))
+		a, err := createArtifact(filepath.Join(dir, n))
+		if err != nil {
+			closeArtifacts(files[:i])
+			return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
+		}
+		files[i] = a
 	}
-	consoleFile, err := os.Create(filepath.Join(dir, "console.log"))
-	if err != nil {
-		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
-	}
-	defer consoleFile.Close()
-	eventsFile, err := os.Create(filepath.Join(dir, "events.jsonl"))
-	if err != nil {
-		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
-	}
-	defer eventsFile.Close()
-	dmesgFile, err := os.Create(filepath.Join(dir, "dmesg.txt"))
-	if err != nil {
-		return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
-	}
-	defer dmesgFile.Close()
+	consoleFile, eventsFile, dmesgFile := files[0], files[1], files[2]
 
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
@@ -91,6 +86,9 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	})
 	pw.Close()
 	<-decoded
+	if aerr := closeArtifacts(files[:]); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
 	if res == nil {
 		res = &qemu.Result{Exit: qemu.ExitQEMUError}
 	}
