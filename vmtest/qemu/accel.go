@@ -30,9 +30,12 @@ func ParseAccel(s string) (Accel, error) {
 }
 
 // Resolve turns AccelAuto into the accelerator to use on this machine.
-func (a Accel) Resolve() Accel {
+func (a Accel) Resolve() Accel { return a.resolve(ProbeKVM) }
+
+// resolve is Resolve with probe deciding whether KVM is usable.
+func (a Accel) resolve(probe func() error) Accel {
 	if a == "" || a == AccelAuto {
-		if ProbeKVM() == nil {
+		if probe() == nil {
 			return AccelKVM
 		}
 		return AccelTCG
