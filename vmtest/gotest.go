@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"context"
 	"flag"
 	"regexp"
 	"strings"
@@ -28,11 +29,12 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	}
 	ctx := t.Context()
 	if dl, ok := t.Deadline(); ok {
-		// Leave time to report before go test's own timeout panics.
-		margin := time.Until(dl) / 20
-		if cfg.Timeout == 0 || time.Until(dl)-margin < cfg.Timeout {
-			cfg.Timeout = time.Until(dl) - margin
-		}
+		// One deadline for the whole run, leaving time to report before go
+		// test's own timeout panics: a per-kernel timeout would start
+		// again for each kernel queued behind Jobs.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Until(dl)/20))
+		defer cancel()
 	}
 	narrow(t.Name(), &cfg)
 	if cfg.Progress == nil {
@@ -90,6 +92,9 @@ func reportKernel(t *testing.T, k *report.Kernel) {
 	if k.Status == report.Error {
 		t.Fatalf("infrastructure error: %s", k.Error)
 	}
+	if k.Status == report.NotRun {
+		t.Skipf("not run: %s", k.Error) // e.g. the test's deadline came first
+	}
 	if k.Build != nil {
 		t.Run("build", func(t *testing.T) {
 			for _, d := range k.Build.Warnings {
@@ -119,36 +124,35 @@ func reportKernel(t *testing.T, k *report.Kernel) {
 			t.Logf("%s %s: %s", f.Kind, f.Where(), f.Title)
 		}
 	}
-	reportTests(t, k, k.Tests, "")
+	for _, tt := range k.Tests {
+		if !strings.Contains(tt.Name, "/") {
+			reportTest(t, k, tt)
+		}
+	}
 }
 
-// reportTests runs one subtest per guest test whose name is prefix plus
-// one more element, recursing for subtests.
-func reportTests(t *testing.T, k *report.Kernel, tests []*report.Test, prefix string) {
-	byPkg := map[string]bool{}
-	for _, tt := range tests {
-		byPkg[tt.Package] = true
-	}
-	for _, tt := range tests {
-		rest, ok := strings.CutPrefix(tt.Name, prefix)
-		if !ok || rest == "" || strings.Contains(rest, "/") {
-			continue
+// reportTest runs a subtest for tt, with one for each of its own subtests:
+// those of its package (two packages may have tests of the same name).
+func reportTest(t *testing.T, k *report.Kernel, tt *report.Test) {
+	t.Run(tt.Name[strings.LastIndex(tt.Name, "/")+1:], func(t *testing.T) {
+		for _, sub := range k.Tests {
+			rest, ok := strings.CutPrefix(sub.Name, tt.Name+"/")
+			if ok && sub.Package == tt.Package && rest != "" && !strings.Contains(rest, "/") {
+				reportTest(t, k, sub)
+			}
 		}
-		t.Run(rest, func(t *testing.T) {
-			reportTests(t, k, tests, tt.Name+"/")
-			for _, i := range tt.Findings {
-				f := k.Findings[i]
-				t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
-			}
-			switch tt.Status {
-			case report.Pass:
-			case report.Skip:
-				t.Skip(strings.TrimSpace(lastLines(tt.Output, 3)))
-			default:
-				t.Errorf("%s in the guest:\n%s", tt.Status, tt.Output)
-			}
-		})
-	}
+		for _, i := range tt.Findings {
+			f := k.Findings[i]
+			t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
+		}
+		switch tt.Status {
+		case report.Pass:
+		case report.Skip:
+			t.Skip(strings.TrimSpace(lastLines(tt.Output, 3)))
+		default:
+			t.Errorf("%s in the guest:\n%s", tt.Status, tt.Output)
+		}
+	})
 }
 
 func joinDiags(ds []report.Diagnostic) string {
