@@ -2,7 +2,6 @@ package srcbuild
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +30,7 @@ var ErrBuild = errors.New("kernel build failed")
 var expectedUnits = map[string]int{"debug": 1100, "kcsan": 1100}
 
 // Make implements kernel.Provider: download and unpack the source, apply the
-// patches, configure, build, install the modules, and keep the tree
+// fixups, configure, build, install the modules, and keep the tree
 // (without its objects) for module builds.
 func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kernel.Kernel, error) {
 	v, ok := variants[s.Variant]
@@ -54,8 +53,8 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	if err != nil {
 		return nil, fmt.Errorf("unpack source of %s: %w", s.Name, err)
 	}
-	for _, name := range v.patches {
-		if err := applyPatch(ctx, tree, name); err != nil {
+	for _, f := range fixups {
+		if err := f.fn(tree); err != nil {
 			return nil, err
 		}
 	}
@@ -105,20 +104,6 @@ func unpack(ctx context.Context, deb, dir string) (string, error) {
 	top := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(tars[0]), filepath.Ext(tars[0])), ".tar")
 	tree := filepath.Join(dir, "src")
 	return tree, os.Rename(filepath.Join(dir, top), tree)
-}
-
-// applyPatch applies configs/<name>.patch to the tree.
-func applyPatch(ctx context.Context, tree, name string) error {
-	patch, err := configs.ReadFile("configs/" + name + ".patch")
-	if err != nil {
-		return err
-	}
-	cmd := proc.Command(ctx, "patch", "-p1", "--forward", "--batch", "-d", tree)
-	cmd.Stdin = bytes.NewReader(patch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w: patch %s does not apply: %v: %s", ErrBuild, name, err, out)
-	}
-	return nil
 }
 
 // builder runs make in a tree with a toolchain.

@@ -32,15 +32,13 @@ const ProviderName = "source"
 // trimming, layout), so that older entries are built again.
 const recipe = "srcbuild-1"
 
-//go:embed configs/*.config configs/*.patch
+//go:embed configs/*.config
 var configs embed.FS
 
 // variant is one configuration kmodvm builds.
 type variant struct {
 	// fragments are merged onto allnoconfig in order (configs/<name>.config).
 	fragments []string
-	// patches are applied to the source first (configs/<name>.patch).
-	patches []string
 }
 
 // variants are the configurations behind the selectors' suffixes. KCSAN
@@ -48,11 +46,9 @@ type variant struct {
 var variants = map[string]variant{
 	"debug": {
 		fragments: []string{"guest", "kasan", "kmemleak", "lockdep", "ubsan", "hardening", "faults", "kunit-gcov", "debuginfo", "fast-boot"},
-		patches:   []string{"pvh-no-sanitize"},
 	},
 	"kcsan": {
 		fragments: []string{"guest", "kcsan", "kmemleak", "lockdep", "ubsan", "hardening", "faults", "kunit-gcov", "debuginfo", "fast-boot"},
-		patches:   []string{"pvh-no-sanitize"},
 	},
 }
 
@@ -134,8 +130,8 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	for _, f := range v.fragments {
 		s.Inputs = append(s.Inputs, "config "+f+" "+digest("configs/"+f+".config"))
 	}
-	for _, f := range v.patches {
-		s.Inputs = append(s.Inputs, "patch "+f+" "+digest("configs/"+f+".patch"))
+	for _, f := range fixups {
+		s.Inputs = append(s.Inputs, "fixup "+f.name)
 	}
 	return s, nil
 }

@@ -1,6 +1,8 @@
 package srcbuild
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,11 +30,6 @@ func TestEveryVariantsFilesAreEmbedded(t *testing.T) {
 			b, err := configs.ReadFile(f)
 			if err != nil || !strings.Contains(string(b), "CONFIG_") {
 				t.Errorf("%s: %s: %v", name, f, err)
-			}
-		}
-		for _, p := range v.patches {
-			if _, err := configs.ReadFile("configs/" + p + ".patch"); err != nil {
-				t.Errorf("%s: %v", name, err)
 			}
 		}
 	}
@@ -84,5 +81,34 @@ func TestCompilerFollowsTheStockKernelsRelease(t *testing.T) {
 		if got := compilerFor(c.b); got != c.want {
 			t.Errorf("compilerFor(%s) = %s, want %s", c.b.Suite, got, c.want)
 		}
+	}
+}
+
+func TestPVHFixupAddsKASANSanitizeOnceAndOnlyWhereMissing(t *testing.T) {
+	for name, c := range map[string]struct{ before, want string }{
+		// 6.1's (and 5.10's) Makefile, as Debian ships it.
+		"6.1": {"# SPDX-License-Identifier: GPL-2.0\nOBJECT_FILES_NON_STANDARD_head.o := y\n\nobj-$(CONFIG_PVH) += enlighten.o\nobj-$(CONFIG_PVH) += head.o\n", "KASAN_SANITIZE := n"},
+		// 6.12's and 7.3's already keep KASAN out.
+		"6.12": {"# SPDX-License-Identifier: GPL-2.0\nOBJECT_FILES_NON_STANDARD_head.o := y\nKASAN_SANITIZE := n\n\nobj-$(CONFIG_PVH) += enlighten.o\nobj-$(CONFIG_PVH) += head.o\n", ""},
+	} {
+		tree := t.TempDir()
+		mk := filepath.Join(tree, "arch", "x86", "platform", "pvh", "Makefile")
+		os.MkdirAll(filepath.Dir(mk), 0o755)
+		os.WriteFile(mk, []byte(c.before), 0o644)
+		for i := 0; i < 2; i++ {
+			if err := pvhNoKASAN(tree); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after, _ := os.ReadFile(mk)
+		if n := strings.Count(string(after), "KASAN_SANITIZE := n"); n != 1 {
+			t.Errorf("%s: %d KASAN_SANITIZE lines after two runs:\n%s", name, n, after)
+		}
+		if c.want == "" && string(after) != c.before {
+			t.Errorf("%s: changed a Makefile that needed nothing:\n%s", name, after)
+		}
+	}
+	if err := pvhNoKASAN(t.TempDir()); err != nil {
+		t.Errorf("a tree without PVH: %v", err)
 	}
 }
