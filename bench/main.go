@@ -35,7 +35,7 @@ import (
 func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds of floor and framework")
 	out := flag.String("out", "bench/RESULTS.md", "results file")
-	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels, ","), "kernel selectors")
+	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
 	flag.Parse()
 	ctx := context.Background()

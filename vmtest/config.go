@@ -13,8 +13,9 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
-// DefaultKernels is the matrix run when Config.Kernels is empty.
-var DefaultKernels = []string{"5.10", "6.1", "6.12", "7.3"}
+// DefaultKernels returns the matrix run when Config.Kernels is empty: a
+// new slice each time, so no caller can change another's default.
+func DefaultKernels() []string { return []string{"5.10", "6.1", "6.12", "7.3"} }
 
 // Config describes a run. The zero value runs nothing useful: set Modules
 // and Tests at least.
@@ -101,7 +102,7 @@ const (
 
 func (c *Config) kernels() []string {
 	if len(c.Kernels) == 0 {
-		return DefaultKernels
+		return DefaultKernels()
 	}
 	return c.Kernels
 }

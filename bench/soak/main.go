@@ -27,7 +27,7 @@ import (
 func main() {
 	rounds := flag.Int("rounds", 13, "runs of the matrix (13 x 4 kernels = 52 boots)")
 	duration := flag.Duration("duration", 20*time.Minute, "start no round after this much time, and cut a round that runs past it")
-	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels, ","), "kernel selectors")
+	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	module := flag.String("module", "kmod", "module directory")
 	tests := flag.String("tests", "guest/mmapdrv", "guest test package directory")
 	out := flag.String("out", "bench/SOAK.md", "Markdown report")

@@ -18,9 +18,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// DefaultKernels is the matrix kmodvm runs when none is named.
-var DefaultKernels = []string{"5.10", "6.1", "6.12", "7.3"}
-
 func (g *globalFlags) fetcher() *kernel.Fetcher {
 	dir := g.cache
 	if dir == "" {
@@ -53,7 +50,7 @@ func buildProgress(log io.Writer) func(name string, done, total int) {
 
 func parseSelectors(args []string) ([]kernel.Selector, error) {
 	if len(args) == 0 {
-		args = DefaultKernels
+		args = vmtest.DefaultKernels()
 	}
 	var sels []kernel.Selector
 	for _, a := range args {

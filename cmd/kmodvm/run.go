@@ -101,7 +101,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 			return usageError{err}
 		}
 		if len(kernels) == 0 {
-			kernels = vmtest.DefaultKernels
+			kernels = vmtest.DefaultKernels()
 		}
 		if kernels = vmtest.Shard(kernels, i, n); len(kernels) == 0 {
 			return usagef("--shard %s selects no kernel", f.shard)
@@ -112,7 +112,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		return err
 	}
 	if len(kernels) == 0 {
-		kernels = vmtest.DefaultKernels
+		kernels = vmtest.DefaultKernels()
 	}
 	command := strings.Join(os.Args, " ")
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))

@@ -40,7 +40,7 @@ type Archive struct {
 	Dir string
 	// Mirrors to use; the zero value means HostMirrors().
 	Mirrors Mirrors
-	// Suites to index; nil means Suites.
+	// Suites to index; nil means Suites().
 	Suites []string
 	// Log receives apt's output; nil discards it.
 	Log io.Writer
@@ -74,7 +74,7 @@ func (a *Archive) suites() []string {
 	if a.Suites != nil {
 		return a.Suites
 	}
-	return Suites
+	return Suites()
 }
 
 func (a *Archive) mirrors() (Mirrors, error) {

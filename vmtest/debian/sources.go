@@ -9,14 +9,16 @@ import (
 	"strings"
 )
 
-// Suites are the archive suites an Archive indexes, oldest first. Each has
-// its own kernels: bullseye 5.10, bookworm 6.1 and 6.12, trixie 6.12,
+// Suites returns the archive suites an Archive indexes, oldest first. Each
+// has its own kernels: bullseye 5.10, bookworm 6.1 and 6.12, trixie 6.12,
 // trixie-backports and sid 6.19 and 7.x.
-var Suites = []string{
-	"bullseye", "bullseye-security",
-	"bookworm", "bookworm-security",
-	"trixie", "trixie-backports",
-	"sid",
+func Suites() []string {
+	return []string{
+		"bullseye", "bullseye-security",
+		"bookworm", "bookworm-security",
+		"trixie", "trixie-backports",
+		"sid",
+	}
 }
 
 // Environment variables that override the mirrors found in the host's apt

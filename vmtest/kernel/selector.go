@@ -29,8 +29,8 @@ const (
 // DefaultFlavour is the flavour a selector without one means.
 const DefaultFlavour = "amd64"
 
-// Flavours are Debian's amd64 kernel flavours.
-var Flavours = []string{"amd64", "cloud-amd64", "rt-amd64"}
+// Flavours returns Debian's amd64 kernel flavours.
+func Flavours() []string { return []string{"amd64", "cloud-amd64", "rt-amd64"} }
 
 // Selector is a parsed kernel name.
 type Selector struct {
