@@ -233,6 +233,9 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 		if k.Error != "" {
 			fmt.Fprintf(w, "    %s\n", indent(k.Error, "    "))
 		}
+		if k.Note != "" {
+			fmt.Fprintf(w, "    note: %s\n", indent(k.Note, "    "))
+		}
 		if k.Build != nil {
 			for _, d := range k.Build.Warnings {
 				fmt.Fprintf(w, "    %s\n", d)

@@ -129,6 +129,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(notes) > 0 {
 		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
 	}
+	var kernelNotes []string
+	for _, k := range r.Kernels {
+		if k.Note != "" {
+			kernelNotes = append(kernelNotes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(k.Note)))
+		}
+	}
+	if len(kernelNotes) > 0 {
+		b.WriteString("\n### Notes\n\n" + strings.Join(kernelNotes, "\n") + "\n")
+	}
 	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding\n")
 	_, err := io.WriteString(w, b.String())
 	return err
