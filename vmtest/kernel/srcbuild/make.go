@@ -147,8 +147,9 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 		if err != nil {
 			return err
 		}
+		request, _ := splitOptional(string(data))
 		dst := filepath.Join(frags, filepath.Base(f))
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
+		if err := os.WriteFile(dst, []byte(request), 0o644); err != nil {
 			return err
 		}
 		paths = append(paths, dst)
@@ -173,12 +174,16 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 		return err
 	}
 	var missing []string
-	for _, f := range paths {
-		want, err := os.ReadFile(f)
+	for _, f := range append(v.fragmentFiles(), local) {
+		want, err := configs.ReadFile(f)
+		if f == local {
+			want, err = os.ReadFile(f)
+		}
 		if err != nil {
 			return err
 		}
-		missing = append(missing, Missing(string(want), string(final))...)
+		_, strict := splitOptional(string(want))
+		missing = append(missing, Missing(strict, string(final))...)
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s: the configuration lacks what was asked for (a dependency is missing on this version): %s",

@@ -112,3 +112,16 @@ func TestPVHFixupAddsKASANSanitizeOnceAndOnlyWhereMissing(t *testing.T) {
 		t.Errorf("a tree without PVH: %v", err)
 	}
 }
+
+func TestOptionalLinesAreAskedForButNotChecked(t *testing.T) {
+	req, strict := splitOptional("# why\nCONFIG_KASAN=y\nCONFIG_UBSAN_SHIFT=y # kmodvm: optional\n")
+	if req != "# why\nCONFIG_KASAN=y\nCONFIG_UBSAN_SHIFT=y\n" {
+		t.Errorf("request = %q", req)
+	}
+	if m := Missing(strict, "CONFIG_KASAN=y\n"); len(m) != 0 {
+		t.Errorf("an optional line was checked: %q", m)
+	}
+	if m := Missing(strict, "CONFIG_UBSAN_SHIFT=y\n"); len(m) != 1 {
+		t.Errorf("a strict line was not checked: %q", m)
+	}
+}
