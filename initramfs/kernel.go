@@ -312,3 +312,40 @@ func decompressFile(p string) ([]byte, error) {
 	}
 	return io.ReadAll(r)
 }
+
+// InKernelDeps returns the names of the in-kernel modules that the modules
+// under test need from modulesDir, in load order, each once: what a
+// kernel built to order must provide for them.
+func InKernelDeps(modulesDir string, modules []string) ([]string, error) {
+	plan, err := resolveModules(modulesDir, modules)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range plan {
+		if m.dep {
+			out = append(out, m.name)
+		}
+	}
+	return out, nil
+}
+
+// MissingModules returns the names that modulesDir neither has in
+// modules.dep nor builds in.
+func MissingModules(modulesDir string, names []string) ([]string, error) {
+	idx := map[string]depEntry{}
+	if modulesDir != "" {
+		var err error
+		if idx, err = readModulesDep(modulesDir); err != nil {
+			return nil, err
+		}
+	}
+	builtin := readBuiltin(modulesDir)
+	var out []string
+	for _, n := range names {
+		if _, ok := idx[modName(n)]; !ok && !builtin[modName(n)] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -234,7 +234,11 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		kr.Error = "fetch: " + p.err.Error()
 		return kr
 	}
-	s := p.spec
+	s, err := r.tailor(ctx, p.spec, filepath.Join(r.out, p.dir))
+	if err != nil {
+		kr.Error = "fetch: " + err.Error()
+		return kr
+	}
 	kr.ID, kr.ABI, kr.Version, kr.Provider, kr.Arch, kr.Variant, kr.Note = s.ID(), s.ABI, s.Version, s.Provider, s.Arch, s.Variant, s.Note
 	k, err := r.fetcher.Get(ctx, s)
 	kr.Timing.Fetch = time.Since(start).Seconds()

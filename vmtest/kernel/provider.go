@@ -33,6 +33,40 @@ type Provider interface {
 	Make(ctx context.Context, spec *Spec, dir string) (*Kernel, error)
 }
 
+// A Tailor is a provider whose kernels can be made to order for the
+// modules under test: a minimal kernel built from source must build the
+// in-kernel modules (videodev, crc-itu-t) that a stock kernel ships and the
+// user's modules need.
+type Tailor interface {
+	// Tailor returns spec changed to provide the named in-kernel modules;
+	// its ID changes with them.
+	Tailor(spec *Spec, modules []string) (*Spec, error)
+}
+
+// Tailor returns s made to provide modules, if its provider can; s itself
+// otherwise, or when modules is empty.
+func (f *Fetcher) Tailor(s *Spec, modules []string) (*Spec, error) {
+	p, err := f.provider(s.Provider)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := p.(Tailor)
+	if !ok || len(modules) == 0 {
+		return s, nil
+	}
+	return t.Tailor(s, modules)
+}
+
+// Tailorable reports whether s's provider makes kernels to order.
+func (f *Fetcher) Tailorable(s *Spec) bool {
+	p, err := f.provider(s.Provider)
+	if err != nil {
+		return false
+	}
+	_, ok := p.(Tailor)
+	return ok
+}
+
 // Spec is a resolved kernel: everything that identifies it, before it is
 // fetched or built.
 type Spec struct {
@@ -65,6 +99,8 @@ type Spec struct {
 	// Path and KDir locate a kernel used in place.
 	Path string `json:"path,omitempty"`
 	KDir string `json:"kdir,omitempty"`
+	// Modules are in-kernel modules the kernel must provide (see Tailor).
+	Modules []string `json:"modules,omitempty"`
 	// Note is something the user should know about this kernel ("built
 	// from 6.1.190: 6.1.192's source is not in the archive").
 	Note string `json:"note,omitempty"`

@@ -154,6 +154,17 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 		}
 		paths = append(paths, dst)
 	}
+	if len(b.spec.Modules) > 0 {
+		tailor, err := b.tailorFragment(ctx)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(frags, "tailor.config")
+		if err := os.WriteFile(dst, []byte(tailor), 0o644); err != nil {
+			return err
+		}
+		paths = append(paths, dst)
+	}
 	local := filepath.Join(frags, "localversion.config")
 	if err := os.WriteFile(local, []byte(fmt.Sprintf("CONFIG_LOCALVERSION=\"-%s\"\n# CONFIG_LOCALVERSION_AUTO is not set\n", b.spec.Variant)), 0o644); err != nil {
 		return err
@@ -174,10 +185,10 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 		return err
 	}
 	var missing []string
-	for _, f := range append(v.fragmentFiles(), local) {
+	for _, f := range append(v.fragmentFiles(), paths[len(v.fragmentFiles()):]...) {
 		want, err := configs.ReadFile(f)
-		if f == local {
-			want, err = os.ReadFile(f)
+		if !strings.HasPrefix(f, "configs/") {
+			want, err = os.ReadFile(f) // written here: tailor, localversion
 		}
 		if err != nil {
 			return err
@@ -190,6 +201,35 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 			ErrBuild, b.spec.Name, strings.Join(missing, "; "))
 	}
 	return nil
+}
+
+// tailorFragment enables the in-kernel modules the spec names, with what
+// their Kconfig options depend on set as the stock kernel of the series
+// sets it.
+func (b *builder) tailorFragment(ctx context.Context) (string, error) {
+	stock, err := b.p.Fetcher.FetchBuild(ctx, *b.spec.Debian)
+	if err != nil {
+		return "", fmt.Errorf("the stock kernel's config, to build %s: %w", strings.Join(b.spec.Modules, ", "), err)
+	}
+	data, err := os.ReadFile(stock.Config)
+	if err != nil {
+		return "", err
+	}
+	cfg := parseDotConfig(string(data))
+	opts, err := moduleOptions(b.tree, cfg, b.spec.Modules)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
+	}
+	var syms []string
+	for _, o := range opts {
+		syms = append(syms, o.symbols()...)
+	}
+	lines, err := dependencyFragment(b.tree, cfg, syms)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
+	}
+	return "# The in-kernel modules " + strings.Join(b.spec.Modules, ", ") + " need (kmodvm tailored this kernel).\n" +
+		strings.Join(lines, "\n") + "\n", nil
 }
 
 // compile builds the image and the modules, reporting progress by the

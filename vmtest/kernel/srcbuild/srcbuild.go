@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
@@ -188,4 +189,15 @@ func (v variant) fragmentFiles() []string {
 		out = append(out, path.Join("configs", f+".config"))
 	}
 	return out
+}
+
+// Tailor implements kernel.Tailor: the kernel also builds, as modules, the
+// in-kernel modules named (and what their Kconfig options depend on, as
+// the stock kernel sets it).
+func (p *Provider) Tailor(s *kernel.Spec, modules []string) (*kernel.Spec, error) {
+	t := *s
+	t.Modules = append([]string{}, modules...)
+	sort.Strings(t.Modules)
+	t.Inputs = append(append([]string{}, s.Inputs...), "modules "+strings.Join(t.Modules, ","))
+	return &t, nil
 }
