@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -193,6 +195,130 @@ type Frame struct {
 	Addr uint64 `json:"addr,omitempty"`
 	// Unreliable marks a frame printed with "?".
 	Unreliable bool `json:"unreliable,omitempty"`
+	// File and Line are the source line of the frame's code, from the
+	// DWARF of the module (or of a vmlinux with debug info): the line
+	// executing for the frame that faulted, the call for a return address.
+	// A module's files are named as its build diagnostics are (the
+	// module's directory joined with the file's path in it), the kernel's
+	// relative to its tree. When functions were inlined there, File:Line
+	// is in the innermost and Inline holds the whole chain.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Inline is the chain addr2line -i prints, innermost first, set only
+	// when the code at the frame was inlined: Inline[0] is File:Line in
+	// the inlined function, each later entry the call of the one before
+	// it, the last one in Func itself.
+	Inline []Source `json:"inline,omitempty"`
+}
+
+// Source is a line of a function.
+type Source struct {
+	Func string `json:"func,omitempty"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+// String is the location as compilers print it: "file:line".
+func (s Source) String() string {
+	if s.Line <= 0 {
+		return s.File
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+// String renders f as the kernel printed it: "func+0x1a/0x40 [module]",
+// or its bare address.
+func (f Frame) String() string {
+	var s string
+	switch {
+	case f.Func == "":
+		s = fmt.Sprintf("%#x", f.Addr)
+	case f.Size > 0:
+		s = fmt.Sprintf("%s+%#x/%#x", f.Func, f.Offset, f.Size)
+	default:
+		s = fmt.Sprintf("%s+%#x", f.Func, f.Offset)
+	}
+	if f.Module != "" {
+		s += " [" + f.Module + "]"
+	}
+	return s
+}
+
+// Where is f's source line, with the functions inlined there:
+// "kmod/mmapdrv.c:117", or "faultmod/faultmod.c:49 (faultmod_oops, inlined
+// in faultmod_ioctl at faultmod/faultmod.c:171)"; "" when f was not
+// symbolized.
+func (f Frame) Where() string {
+	if f.File == "" {
+		return ""
+	}
+	loc := Source{File: f.File, Line: f.Line}.String()
+	if len(f.Inline) < 2 {
+		return loc
+	}
+	parts := []string{f.Inline[0].Func}
+	for i, s := range f.Inline[1:] {
+		in := "in "
+		if i == 0 {
+			in = "inlined in "
+		}
+		parts = append(parts, in+s.Func+" at "+s.String())
+	}
+	return loc + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// Source returns f's first frame in a module with a source line, the
+// place in the module's code a reader wants first: the faulting
+// instruction (PC) if it is the module's, else the innermost such frame
+// of the call trace.
+func (f Finding) Source() (Frame, bool) {
+	if f.PC != nil && f.PC.File != "" && f.PC.Module != "" {
+		return *f.PC, true
+	}
+	for _, fr := range f.Frames {
+		if fr.File != "" && fr.Module != "" && !fr.Unreliable {
+			return fr, true
+		}
+	}
+	for _, fr := range f.Frames {
+		if fr.File != "" && fr.Module != "" {
+			return fr, true
+		}
+	}
+	return Frame{}, false
+}
+
+// Trace renders f's code locations, one a line: the PC (and LR), then the
+// call trace, each frame with its source line when it has one. It is ""
+// when no frame has a source line: the report itself says it all then.
+func (f Finding) Trace() string {
+	var b strings.Builder
+	lines := false
+	add := func(label string, fr Frame) {
+		b.WriteString(label)
+		if fr.Unreliable {
+			b.WriteString("? ")
+		}
+		b.WriteString(fr.String())
+		if w := fr.Where(); w != "" {
+			b.WriteString("  " + w)
+			lines = true
+		}
+		b.WriteString("\n")
+	}
+	if f.PC != nil {
+		add("PC: ", *f.PC)
+	}
+	if f.LR != nil {
+		add("LR: ", *f.LR)
+	}
+	for _, fr := range f.Frames {
+		add("  ", fr)
+	}
+	if !lines {
+		return ""
+	}
+	return b.String()
 }
 
 // KernelOwn reports whether f is the kernel's own bug, not the module's.

@@ -1,0 +1,248 @@
+package symbol
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Source is one source location of a frame: a function and the line of it
+// that was executing.
+type Source struct {
+	Func string
+	File string
+	Line int
+}
+
+// ErrNoDebugInfo marks an object without DWARF: its frames keep their
+// function names but get no source lines.
+var ErrNoDebugInfo = errors.New("no debug info")
+
+// Object is a kernel module (.ko) or a vmlinux, with its function symbols
+// and, when it has them, its DWARF line tables.
+type Object struct {
+	Path string
+	// funcs are the function symbols by address; addr is the synthetic
+	// address (the section's base plus the symbol's value).
+	funcs []function
+	// sections places each allocated section of a relocatable object (by
+	// name); a linked object's addresses are already distinct, and its
+	// sections all sit at 0.
+	sections map[string]section
+	byName   map[string][]int // function name -> indexes into funcs
+	dwarf    *dwarf.Data
+	dwarfErr error
+	units    []unit // compilation units by address, read on first use
+}
+
+type section struct{ base, size uint64 }
+
+type function struct {
+	name    string
+	section string
+	addr    uint64 // synthetic address
+	size    uint64
+}
+
+// Open reads the symbols and DWARF of the ELF object at path. An object
+// without DWARF opens: Lines then returns ErrNoDebugInfo.
+func Open(path string) (*Object, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	o := &Object{Path: path, byName: map[string][]int{}, sections: map[string]section{}}
+	bases := make([]uint64, len(f.Sections))
+	if f.Type == elf.ET_REL {
+		// Lay the sections out one after the other, as binutils does for
+		// relocatable objects, so that no two share an address.
+		var next uint64
+		for i, s := range f.Sections {
+			if s.Flags&elf.SHF_ALLOC == 0 {
+				continue
+			}
+			if a := max(s.Addralign, 1); next%a != 0 {
+				next += a - next%a
+			}
+			bases[i] = next
+			o.sections[s.Name] = section{next, s.Size}
+			next += max(s.Size, 1)
+		}
+	}
+	syms, err := f.Symbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF || int(s.Section) >= len(f.Sections) {
+			continue
+		}
+		o.funcs = append(o.funcs, function{name: s.Name, section: f.Sections[s.Section].Name, addr: bases[s.Section] + s.Value, size: s.Size})
+	}
+	sort.SliceStable(o.funcs, func(i, j int) bool { return o.funcs[i].addr < o.funcs[j].addr })
+	for i, fn := range o.funcs {
+		o.byName[fn.name] = append(o.byName[fn.name], i)
+	}
+	o.dwarf, o.dwarfErr = readDWARF(f, bases)
+	if o.dwarfErr != nil {
+		o.dwarfErr = fmt.Errorf("%s: %w", path, o.dwarfErr)
+	}
+	return o, nil
+}
+
+// HasDebugInfo reports whether the object's DWARF could be read.
+func (o *Object) HasDebugInfo() bool { return o.dwarf != nil }
+
+// Func finds the function a report names as name+off/size: its address,
+// to look its lines up with Lines. A size of 0 means unknown; otherwise it
+// picks between static functions of one name in different files.
+func (o *Object) Func(name string, size uint64) (addr uint64, ok bool) {
+	idx := o.byName[name]
+	if len(idx) == 0 {
+		return 0, false
+	}
+	for _, i := range idx {
+		if size != 0 && o.funcs[i].size == size {
+			return o.funcs[i].addr, true
+		}
+	}
+	return o.funcs[idx[0]].addr, true
+}
+
+// FuncAt names the function that holds offset off of section (for a
+// frame printed as a bare address; a linked object's section is "" and off
+// its address): the function's name, the offset into it, its size, and the
+// address to look its lines up with.
+func (o *Object) FuncAt(section string, off uint64) (name string, funcOff, size, addr uint64, ok bool) {
+	addr, found := o.Addr(section, off)
+	if !found {
+		return "", 0, 0, 0, false
+	}
+	i := sort.Search(len(o.funcs), func(i int) bool { return o.funcs[i].addr > addr }) - 1
+	if i < 0 {
+		return "", 0, 0, 0, false
+	}
+	fn := o.funcs[i]
+	if (section != "" && fn.section != section) || addr >= fn.addr+max(fn.size, 1) {
+		return "", 0, 0, 0, false
+	}
+	return fn.name, addr - fn.addr, fn.size, addr, true
+}
+
+// Addr is the address of offset off of section, to look its lines up with
+// Lines (addr2line -j section off).
+func (o *Object) Addr(section string, off uint64) (uint64, bool) {
+	if section == "" {
+		return off, true
+	}
+	s, ok := o.sections[section]
+	return s.base + off, ok && off < s.size
+}
+
+// readDWARF returns the object's DWARF. Relocatable objects get their
+// relocations applied with the sections at bases (debug/elf would apply
+// them with every section at 0).
+func readDWARF(f *elf.File, bases []uint64) (*dwarf.Data, error) {
+	if f.Section(".debug_info") == nil {
+		return nil, ErrNoDebugInfo
+	}
+	if f.Type != elf.ET_REL {
+		return f.DWARF()
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, err
+	}
+	sec := map[string][]byte{}
+	for i, s := range f.Sections {
+		name, ok := strings.CutPrefix(s.Name, ".debug_")
+		if !ok {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		b = append([]byte(nil), b...)
+		for _, r := range f.Sections {
+			if r.Type == elf.SHT_RELA && int(r.Info) == i {
+				if err := relocate(f, b, r, syms, bases); err != nil {
+					return nil, fmt.Errorf("%s: %w", r.Name, err)
+				}
+			}
+		}
+		sec[name] = b
+	}
+	d, err := dwarf.New(sec["abbrev"], sec["aranges"], nil, sec["info"], sec["line"], nil, sec["ranges"], sec["str"])
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
+		if b := sec[name]; b != nil {
+			if err := d.AddSection(".debug_"+name, b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
+// relocate applies the RELA section r to b, the data of the section r
+// relocates: the absolute relocations DWARF uses, on x86-64 and arm64.
+func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []uint64) error {
+	rd, err := r.Data()
+	if err != nil {
+		return err
+	}
+	order := f.ByteOrder
+	for len(rd) >= 24 {
+		off, info, addend := order.Uint64(rd), order.Uint64(rd[8:]), int64(order.Uint64(rd[16:]))
+		rd = rd[24:]
+		symNo, typ := info>>32, uint32(info)
+		if symNo == 0 || symNo > uint64(len(syms)) {
+			continue
+		}
+		s := syms[symNo-1]
+		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || int(s.Section) >= len(bases) {
+			continue
+		}
+		val := bases[s.Section] + s.Value + uint64(addend)
+		switch width := relocWidth(f.Machine, typ); width {
+		case 8:
+			if off+8 <= uint64(len(b)) {
+				order.PutUint64(b[off:], val)
+			}
+		case 4:
+			if off+4 <= uint64(len(b)) {
+				order.PutUint32(b[off:], uint32(val))
+			}
+		}
+	}
+	return nil
+}
+
+// relocWidth is the size in bytes an absolute relocation writes, or 0 for
+// a relocation DWARF does not need.
+func relocWidth(m elf.Machine, typ uint32) int {
+	switch m {
+	case elf.EM_X86_64:
+		switch elf.R_X86_64(typ) {
+		case elf.R_X86_64_64:
+			return 8
+		case elf.R_X86_64_32, elf.R_X86_64_32S:
+			return 4
+		}
+	case elf.EM_AARCH64:
+		switch elf.R_AARCH64(typ) {
+		case elf.R_AARCH64_ABS64:
+			return 8
+		case elf.R_AARCH64_ABS32:
+			return 4
+		}
+	}
+	return 0
+}

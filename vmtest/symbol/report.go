@@ -1,0 +1,216 @@
+package symbol
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// Module is a module under test as the host built it.
+type Module struct {
+	// Path is the .ko, with its debug info (the guest's copy may be
+	// stripped).
+	Path string
+	// BuildDir is the directory the module was compiled in: its DWARF
+	// names files there. Source is the module's directory as the user
+	// gave it; a file under BuildDir is reported under Source.
+	BuildDir, Source string
+}
+
+// Symbolizer resolves the frames of a kernel's findings. The zero value
+// resolves nothing.
+type Symbolizer struct {
+	Modules []Module
+	// Vmlinux is the kernel with debug info, or "": frames of the kernel
+	// then keep their names only. Its addresses must be the ones the
+	// kernel ran at (kmodvm boots with nokaslr).
+	Vmlinux string
+	// Trees are the kernel's source or header trees: a file of the
+	// kernel's (a header inlined into the module, a vmlinux frame) is
+	// named relative to the first that holds it.
+	Trees []string
+
+	objs map[string]*Object // by path; nil for one that failed to open
+}
+
+// Kernel resolves every frame of kr's findings it can: frames of a module
+// under test through its .ko (bare addresses of a module since unloaded
+// first get their function from the module's load address), frames of
+// the kernel through Vmlinux. A finding titled only "memory leak" is then
+// named after the module function that allocated it.
+func (s *Symbolizer) Kernel(kr *report.Kernel) {
+	for i := range kr.Findings {
+		f := &kr.Findings[i]
+		if f.PC != nil {
+			s.frame(kr, f.PC, false)
+		}
+		if f.LR != nil {
+			s.frame(kr, f.LR, true)
+		}
+		for j := range f.Frames {
+			fr := &f.Frames[j]
+			unnamed := fr.Func == ""
+			s.frame(kr, fr, true)
+			if unnamed && fr.Func != "" && fr.Module != "" && f.Kind == "memory leak" && f.Title == "memory leak" {
+				f.Title, f.Func = "memory leak in "+fr.Func, fr.Func
+			}
+		}
+	}
+}
+
+// frame resolves one frame; ret says its address is a return address,
+// whose call is the instruction before it.
+func (s *Symbolizer) frame(kr *report.Kernel, fr *report.Frame, ret bool) {
+	var o *Object
+	var mod *Module
+	var addr uint64
+	switch {
+	case fr.Func == "" && fr.Addr != 0:
+		o, mod, addr = s.name(kr, fr)
+		if o == nil {
+			return
+		}
+	case fr.Func != "" && fr.Module != "":
+		if mod = s.module(fr.Module); mod == nil {
+			return
+		}
+		if o = s.open(mod.Path); o == nil {
+			return
+		}
+		start, ok := o.Func(fr.Func, fr.Size)
+		if !ok {
+			return
+		}
+		addr = start + fr.Offset
+	case fr.Func != "":
+		if o = s.open(s.Vmlinux); o == nil {
+			return
+		}
+		start, ok := o.Func(fr.Func, fr.Size)
+		if !ok {
+			return
+		}
+		addr = start + fr.Offset
+	default:
+		return
+	}
+	if ret && fr.Offset > 0 {
+		addr--
+	}
+	lines, err := o.Lines(addr)
+	if err != nil || len(lines) == 0 || lines[0].File == "" {
+		return
+	}
+	out := make([]report.Source, len(lines))
+	for i, l := range lines {
+		out[i] = report.Source{Func: l.Func, File: s.path(mod, l.File), Line: l.Line}
+	}
+	fr.File, fr.Line = out[0].File, out[0].Line
+	if len(out) > 1 {
+		fr.Inline = out
+	}
+}
+
+// name gives a bare address its function, from the module loaded there
+// (or the kernel), and returns where to look its lines up.
+func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module, uint64) {
+	for k := range kr.Modules {
+		m := &kr.Modules[k]
+		if !m.Contains(fr.Addr) {
+			continue
+		}
+		mod := s.module(m.Name)
+		if mod == nil {
+			return nil, nil, 0
+		}
+		o := s.open(mod.Path)
+		if o == nil {
+			return nil, nil, 0
+		}
+		// The section loaded nearest below the address holds it.
+		sec, at := "", uint64(0)
+		for name, base := range m.Sections {
+			if base <= fr.Addr && base >= at {
+				sec, at = name, base
+			}
+		}
+		name, off, size, addr, ok := o.FuncAt(sec, fr.Addr-at)
+		if !ok {
+			return nil, nil, 0
+		}
+		fr.Func, fr.Offset, fr.Size, fr.Module = name, off, size, m.Name
+		return o, mod, addr
+	}
+	o := s.open(s.Vmlinux)
+	if o == nil {
+		return nil, nil, 0
+	}
+	name, off, size, addr, ok := o.FuncAt("", fr.Addr)
+	if !ok {
+		return nil, nil, 0
+	}
+	fr.Func, fr.Offset, fr.Size = name, off, size
+	return o, nil, addr
+}
+
+// module finds the module the kernel calls name.
+func (s *Symbolizer) module(name string) *Module {
+	for i := range s.Modules {
+		if ModuleName(s.Modules[i].Path) == ModuleName(name) {
+			return &s.Modules[i]
+		}
+	}
+	return nil
+}
+
+// ModuleName is the name the kernel gives the module at path (or of that
+// name): its file name without .ko, with dashes as underscores.
+func ModuleName(path string) string {
+	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), ".ko"), "-", "_")
+}
+
+func (s *Symbolizer) open(path string) *Object {
+	if path == "" {
+		return nil
+	}
+	if o, ok := s.objs[path]; ok {
+		return o
+	}
+	if s.objs == nil {
+		s.objs = map[string]*Object{}
+	}
+	o, err := Open(path)
+	if err != nil {
+		o = nil
+	}
+	s.objs[path] = o
+	return o
+}
+
+// path names a file as the report shows it: a module's under its source
+// directory, the kernel's relative to its tree.
+func (s *Symbolizer) path(mod *Module, file string) string {
+	if mod != nil && mod.BuildDir != "" {
+		if rel, ok := under(mod.BuildDir, file); ok {
+			return filepath.Join(mod.Source, rel)
+		}
+	}
+	for _, t := range s.Trees {
+		if rel, ok := under(t, file); ok {
+			return rel
+		}
+	}
+	return file
+}
+
+func under(dir, file string) (string, bool) {
+	if dir == "" || !filepath.IsAbs(file) {
+		return "", false
+	}
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(file))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return rel, true
+}
