@@ -18,6 +18,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 // cacheMaxAge is how long unused image layers and module builds are kept.
@@ -252,9 +253,13 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		kr.Error = err.Error()
 		return kr
 	}
-	kos, ok := r.build(ctx, k, kr, dir)
+	built, ok := r.build(ctx, k, kr, dir)
 	if !ok {
 		return kr
+	}
+	var kos []string
+	for _, m := range built {
+		kos = append(kos, m.Path)
 	}
 	m := r.cfg.machineFor(k, r.accel)
 	r.step(sel, k.Name, PhaseImage, "")
@@ -267,12 +272,12 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	}
 	defer os.Remove(image)
 	r.boot(ctx, k, image, cfg, m, kr, dir)
-	symbolizeUnloaded(kr, kos)
+	symbolize(k, kr, built)
 	return kr
 }
 
-// build builds every module for k and returns the .ko paths.
-func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel, dir string) ([]string, bool) {
+// build builds every module for k and returns the .ko files.
+func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel, dir string) ([]symbol.Module, bool) {
 	if len(r.cfg.Modules) == 0 {
 		return nil, true
 	}
@@ -290,7 +295,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, "build.log")}
 	kr.Files["build.log"] = kr.Build.Log
 	var logs []byte
-	var kos []string
+	var kos []symbol.Module
 	var makeArgs []string
 	if r.cfg.W1 {
 		makeArgs = append(makeArgs, "W=1")
@@ -303,7 +308,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)
 			kr.Build.Errors = append(kr.Build.Errors, diags(res.Errors, m)...)
 			for _, mod := range res.Modules {
-				kos = append(kos, mod.Path)
+				kos = append(kos, symbol.Module{Path: mod.Path, BuildDir: res.BuildDir, Source: m})
 			}
 		}
 		if err != nil {

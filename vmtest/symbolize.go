@@ -1,89 +1,60 @@
 package vmtest
 
 import (
-	"debug/elf"
+	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
-// symbolizeUnloaded names the frames a report printed as bare addresses
-// because their module was gone by then (kmemleak's scan after unload):
-// the module's own symbol table, and the address its .text was loaded at,
-// give function and offset. A leak titled only "memory leak" then names
-// the module function that allocated it.
-func symbolizeUnloaded(kr *report.Kernel, kos []string) {
-	objs := map[string]string{}
-	for _, ko := range kos {
-		objs[normalize(strings.TrimSuffix(filepath.Base(ko), ".ko"))] = ko
+// symbolize resolves the frames of kr's findings once the VM is done: the
+// modules under test through the .ko files the host built (with their
+// DWARF, whatever the guest's copy kept), the kernel's own frames through
+// a vmlinux with debug info when the kernel has one (a tree kmodvm or the
+// user built; Debian's packages have none).
+func symbolize(k *kernel.Kernel, kr *report.Kernel, mods []symbol.Module) {
+	if len(kr.Findings) == 0 {
+		return
 	}
-	tables := map[string]*symtab{}
-	for i := range kr.Findings {
-		f := &kr.Findings[i]
-		named := false
-		for j := range f.Frames {
-			fr := &f.Frames[j]
-			if fr.Func != "" || fr.Addr == 0 {
-				continue
-			}
-			for k := range kr.Modules {
-				m := &kr.Modules[k]
-				text, ok := m.Sections[".text"]
-				ko := objs[normalize(m.Name)]
-				if !ok || ko == "" || !m.Contains(fr.Addr) {
-					continue
-				}
-				if tables[ko] == nil {
-					tables[ko] = readSymtab(ko)
-				}
-				if s, off, ok := tables[ko].lookup(fr.Addr - text); ok {
-					fr.Func, fr.Offset, fr.Size, fr.Module = s.Name, off, s.Size, m.Name
-					if !named && f.Kind == "memory leak" && f.Title == "memory leak" {
-						f.Title, f.Func, named = "memory leak in "+s.Name, s.Name, true
-					}
-				}
-			}
-		}
-	}
+	s := &symbol.Symbolizer{Modules: mods, Vmlinux: debugVmlinux(k), Trees: kernelTrees(k)}
+	s.Kernel(kr)
 }
 
-// symtab is a module's functions in its .text section, by address.
-type symtab struct{ syms []elf.Symbol }
-
-func readSymtab(ko string) *symtab {
-	t := &symtab{}
-	f, err := elf.Open(ko)
-	if err != nil {
-		return t
+// debugVmlinux is k's vmlinux with DWARF, or "". The tree's own vmlinux
+// comes first: Kernel.Vmlinux is the image QEMU boots, which may be empty
+// (a kernel that cannot boot through PVH) or stripped.
+func debugVmlinux(k *kernel.Kernel) string {
+	var candidates []string
+	if k.KDir != "" {
+		candidates = append(candidates, filepath.Join(k.KDir, "vmlinux"))
 	}
-	defer f.Close()
-	text := -1
-	for i, s := range f.Sections {
-		if s.Name == ".text" {
-			text = i
+	if k.Vmlinux != "" {
+		candidates = append(candidates, k.Vmlinux)
+	}
+	for _, p := range candidates {
+		if symbol.HasDebugInfo(p) {
+			return p
 		}
 	}
-	syms, _ := f.Symbols()
-	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && int(s.Section) == text {
-			t.syms = append(t.syms, s)
-		}
-	}
-	sort.Slice(t.syms, func(i, j int) bool { return t.syms[i].Value < t.syms[j].Value })
-	return t
+	return ""
 }
 
-// lookup finds the function containing offset off of .text.
-func (t *symtab) lookup(off uint64) (elf.Symbol, uint64, bool) {
-	i := sort.Search(len(t.syms), func(i int) bool { return t.syms[i].Value > off }) - 1
-	if i < 0 {
-		return elf.Symbol{}, 0, false
+// kernelTrees are the directories the kernel's file names are relative
+// to: its build tree, and beside Debian's per-flavour headers the common
+// ones their Makefile includes (linux-headers-ABI-common), where the
+// headers a module inlines live.
+func kernelTrees(k *kernel.Kernel) []string {
+	if k.KDir == "" {
+		return nil
 	}
-	s := t.syms[i]
-	if off >= s.Value+max(s.Size, 1) {
-		return elf.Symbol{}, 0, false
+	trees := []string{k.KDir}
+	siblings, _ := filepath.Glob(filepath.Join(filepath.Dir(k.KDir), "linux-headers-*"))
+	for _, d := range siblings {
+		if info, err := os.Stat(d); err == nil && info.IsDir() && d != k.KDir {
+			trees = append(trees, d)
+		}
 	}
-	return s, off - s.Value, true
+	return trees
 }

@@ -6,32 +6,30 @@ import (
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
-func TestSymbolizeUnloadedNamesTheLeakingFunction(t *testing.T) {
+func TestSymbolizeNamesTheLeakingFunctionOfAnUnloadedModule(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
 	ko := filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko")
-	tab := readSymtab(ko)
-	var fn string
-	var at uint64
-	for _, s := range tab.syms {
-		if s.Name == "crc_itu_t" {
-			fn, at = s.Name, s.Value
-		}
+	o, err := symbol.Open(ko)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if fn == "" {
-		t.Fatalf("%s has no crc_itu_t in .text: %d functions", ko, len(tab.syms))
+	name, off, _, _, ok := o.FuncAt(".text", 0)
+	if !ok || name != "crc_itu_t" || off != 0 {
+		t.Fatalf("%s: .text starts with %q+%#x, want crc_itu_t", ko, name, off)
 	}
 	const base, text = 0xffffffffc0400000, 0xffffffffc0401000
 	kr := &report.Kernel{
-		Modules: []report.Module{{Name: "crc_itu_t", Base: base, Size: 0x8000, Sections: map[string]uint64{".text": text}}},
+		Modules: []report.Module{{Name: "crc_itu_t", Base: base, Size: 0x8000, Sections: map[string]uint64{".text": text, ".init.text": text + 0x4000}}},
 		Findings: []report.Finding{{Kind: "memory leak", Title: "memory leak", Frames: []report.Frame{
 			{Func: "kmalloc_trace", Offset: 0x20, Size: 0x40},
-			{Addr: text + at + 7},
+			{Addr: text + 7},
 			{Addr: 0xffffffff81000000}, // the kernel's, left alone
 		}}},
 	}
-	symbolizeUnloaded(kr, []string{ko})
+	symbolize(k, kr, []symbol.Module{{Path: ko}})
 	f := kr.Findings[0]
 	if f.Title != "memory leak in crc_itu_t" || f.Frames[1].Func != "crc_itu_t" || f.Frames[1].Offset != 7 || f.Frames[1].Module != "crc_itu_t" {
 		t.Errorf("after symbolizing: %q, frame %+v", f.Title, f.Frames[1])

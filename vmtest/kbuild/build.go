@@ -41,14 +41,19 @@ type Options struct {
 
 // Result is the outcome of a module build.
 type Result struct {
-	Kernel    string        `json:"kernel"`
-	Toolchain string        `json:"toolchain"`
-	Modules   []Module      `json:"modules"`
-	Warnings  []Diagnostic  `json:"warnings,omitempty"`
-	Errors    []Diagnostic  `json:"errors,omitempty"`
-	LogPath   string        `json:"log"`
-	Log       []byte        `json:"-"`
-	Duration  time.Duration `json:"duration"`
+	Kernel    string       `json:"kernel"`
+	Toolchain string       `json:"toolchain"`
+	Modules   []Module     `json:"modules"`
+	Warnings  []Diagnostic `json:"warnings,omitempty"`
+	Errors    []Diagnostic `json:"errors,omitempty"`
+	// BuildDir is where the module was compiled: the file names in the
+	// .ko's debug info start there (a cached build keeps the directory of
+	// the build that made it). Files under it are the module's source
+	// directory's.
+	BuildDir string        `json:"build_dir,omitempty"`
+	LogPath  string        `json:"log"`
+	Log      []byte        `json:"-"`
+	Duration time.Duration `json:"duration"`
 }
 
 // ErrBuild marks a failed module build; the Result holds its diagnostics.
@@ -104,7 +109,8 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	args := append(append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, k.MakeVars...), o.MakeArgs...)
+	r.BuildDir = work
+	args := append(append(append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, k.MakeVars...), debugArgs(k)...), o.MakeArgs...)
 	args = append(args, "modules")
 	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
 	var log bytes.Buffer
@@ -135,6 +141,17 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 		return r, fmt.Errorf("%w for %s: %d warning(s) with --werror: %s", ErrBuild, k.Name, len(r.Warnings), r.Warnings[0])
 	}
 	return r, nil
+}
+
+// debugArgs are the make variables that give the module DWARF, so that
+// reports name its source lines: none when the kernel's own build flags
+// have -g (CONFIG_DEBUG_INFO), else KCFLAGS (the variable kbuild keeps for
+// its user, appended to every compile), keeping the user's own.
+func debugArgs(k *kernel.Kernel) []string {
+	if k.Profile().DebugInfo {
+		return nil
+	}
+	return []string{"KCFLAGS=" + strings.TrimSpace(os.Getenv("KCFLAGS")+" -g")}
 }
 
 // firstErrors summarises a failed build for its error message.

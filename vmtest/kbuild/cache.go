@@ -17,14 +17,14 @@ import (
 
 // cacheLayout is part of every build key; bump it when what is cached
 // changes.
-const cacheLayout = "kbuild-cache-1"
+const cacheLayout = "kbuild-cache-2"
 
 // buildKey hashes everything a module build depends on: every source file
 // (name and content), the kernel's cache key and ABI, the toolchain, and
 // the options that change the output.
 func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, k.MakeVars, o.MakeArgs, o.Werror)
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, k.MakeVars, debugArgs(k), o.MakeArgs, o.Werror)
 	if k.InPlace {
 		// A local tree can be rebuilt in place; its symbols file changes.
 		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {

@@ -26,6 +26,9 @@ type Profile struct {
 	// KUnit and Gcov say whether modules may run KUnit suites and be built
 	// with gcov profiling on this kernel.
 	KUnit, Gcov bool
+	// DebugInfo says that kbuild compiles modules for this kernel with
+	// DWARF by itself (CONFIG_DEBUG_INFO, which Debian's kernels set).
+	DebugInfo bool
 }
 
 // stockBootTimeout covers a stock kernel's boot under TCG with margin.
@@ -71,6 +74,7 @@ func (k *Kernel) Profile() Profile {
 	}
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
+	p.DebugInfo = on("DEBUG_INFO")
 	if p.Slowdown > 1 {
 		p.BootTimeout = time.Duration(float64(stockBootTimeout) * p.Slowdown)
 	}

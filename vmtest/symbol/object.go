@@ -94,8 +94,8 @@ func Open(path string) (*Object, error) {
 	return o, nil
 }
 
-// HasDebugInfo reports whether the object's DWARF could be read.
-func (o *Object) HasDebugInfo() bool { return o.dwarf != nil }
+// DebugInfo reports whether the object's DWARF could be read.
+func (o *Object) DebugInfo() bool { return o.dwarf != nil }
 
 // Func finds the function a report names as name+off/size: its address,
 // to look its lines up with Lines. A size of 0 means unknown; otherwise it
@@ -245,4 +245,15 @@ func relocWidth(m elf.Machine, typ uint32) int {
 		}
 	}
 	return 0
+}
+
+// HasDebugInfo reports whether the ELF file at path has DWARF, without
+// reading it.
+func HasDebugInfo(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Section(".debug_info") != nil
 }

@@ -2,12 +2,15 @@ package symbol_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
@@ -21,7 +24,7 @@ func open(t *testing.T, path string) *symbol.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.HasDebugInfo() {
+	if !o.DebugInfo() {
 		t.Fatalf("%s: no debug info", path)
 	}
 	return o
@@ -199,4 +202,98 @@ func parseAddr2line(t *testing.T, out []byte, n int) [][]symbol.Source {
 		t.Fatalf("addr2line answered %d of %d addresses", len(answers), n)
 	}
 	return answers
+}
+
+// A finding's frames in the module get the module's source lines, named
+// under the module's directory; a return address gets the line of its
+// call; a bare address of the unloaded module gets its function first.
+func TestSymbolizerResolvesTheModulesFrames(t *testing.T) {
+	ko := filepath.Join(t.TempDir(), "inline.ko")
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ko, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const text, init = 0xffffffffc0401000, 0xffffffffc0405000
+	kr := &report.Kernel{
+		Modules: []report.Module{{Name: "inline", Base: text, Size: 0x8000, Sections: map[string]uint64{".text": text, ".init.text": init}}},
+		Findings: []report.Finding{{Kind: "memory leak", Title: "memory leak",
+			PC: &report.Frame{Func: "outer", Offset: 9, Size: 0x16, Module: "inline"},
+			Frames: []report.Frame{
+				{Func: "kmalloc_trace", Offset: 0x20, Size: 0x40},
+				{Addr: init + 0xb}, // the return address of setup's call of outer
+				{Func: "do_one_initcall", Offset: 0x40, Size: 0x200},
+			}}},
+	}
+	s := &symbol.Symbolizer{Modules: []symbol.Module{{Path: ko, BuildDir: "/build", Source: "src"}}}
+	s.Kernel(kr)
+	f := kr.Findings[0]
+	wantPC := report.Frame{Func: "outer", Offset: 9, Size: 0x16, Module: "inline", File: "src/mod/inline.c", Line: 14,
+		Inline: []report.Source{{Func: "scale", File: "src/mod/inline.c", Line: 14}, {Func: "outer", File: "src/mod/inline.c", Line: 19}}}
+	if !reflect.DeepEqual(*f.PC, wantPC) {
+		t.Errorf("PC: %+v\nwant %+v", *f.PC, wantPC)
+	}
+	if got := f.PC.Where(); got != "src/mod/inline.c:14 (scale, inlined in outer at src/mod/inline.c:19)" {
+		t.Errorf("PC.Where() = %q", got)
+	}
+	wantCall := report.Frame{Func: "setup", Offset: 0xb, Size: 0xf, Module: "inline", Addr: init + 0xb, File: "src/mod/inline.c", Line: 28}
+	if !reflect.DeepEqual(f.Frames[1], wantCall) {
+		t.Errorf("frame 1: %+v\nwant %+v", f.Frames[1], wantCall)
+	}
+	if f.Title != "memory leak in setup" {
+		t.Errorf("title %q", f.Title)
+	}
+	if f.Frames[0].File != "" || f.Frames[2].File != "" {
+		t.Errorf("the kernel's frames got lines without a vmlinux: %+v", f.Frames)
+	}
+	if src, ok := f.Source(); !ok || src.Func != "outer" {
+		t.Errorf("Source() = %+v, %v; want the PC", src, ok)
+	}
+}
+
+// The kernel's frames resolve through a linked vmlinux with debug info,
+// at the addresses it was linked at (kmodvm boots with nokaslr). A linked
+// inline.c stands in for it.
+func TestSymbolizerResolvesTheKernelsFramesThroughVmlinux(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	tree := t.TempDir()
+	vmlinux := filepath.Join(tree, "vmlinux")
+	cmd := exec.Command("gcc", "-g", "-O2", "-no-pie", "-nostdlib", "-Wl,-e,outer", "-fno-asynchronous-unwind-tables",
+		"-fdebug-prefix-map="+mustAbs(t, "testdata")+"="+tree, "-o", vmlinux, "testdata/inline.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	o := open(t, vmlinux)
+	start, ok := o.Func("setup", 0)
+	if !ok {
+		t.Fatal("no setup")
+	}
+	kr := &report.Kernel{Findings: []report.Finding{{Kind: "WARNING", Title: "WARNING in outer",
+		PC:     &report.Frame{Func: "outer", Offset: 9},
+		Frames: []report.Frame{{Addr: start + 0xb}}}}}
+	s := &symbol.Symbolizer{Vmlinux: vmlinux, Trees: []string{tree}}
+	s.Kernel(kr)
+	f := kr.Findings[0]
+	if got := f.PC.Where(); got != "testdata/inline.c:14 (scale, inlined in outer at testdata/inline.c:19)" {
+		t.Errorf("PC: %q", got)
+	}
+	if fr := f.Frames[0]; fr.Func != "setup" || fr.Offset != 0xb || fr.Where() != "testdata/inline.c:28" {
+		t.Errorf("frame: %+v, %q", fr, fr.Where())
+	}
+	if _, ok := f.Source(); ok {
+		t.Error("Source() found a module frame in the kernel's")
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }

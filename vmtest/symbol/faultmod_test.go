@@ -1,0 +1,112 @@
+package symbol_test
+
+import (
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/dmesg"
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
+)
+
+// The real reports of testdata/faultmod (vmtest/dmesg/testdata/report),
+// and the line of faultmod.c each one's faulting instruction is on.
+var faultmodLines = []struct {
+	log  string
+	line int
+	what string
+}{
+	{"warn", 168, "WARN(1, ...)"},
+	// GCC puts the load of obj->value (faultmod_oops, inlined) on the
+	// caller's line, where it is widened to long: addr2line says 171 too.
+	{"oops", 171, "return faultmod_oops();"},
+	{"bug", 173, "BUG()"},
+	{"gpf", 58, "return READ_ONCE(obj->value); (faultmod_gpf, inlined)"},
+}
+
+// faultmod built by kbuild for each kernel of the matrix carries DWARF,
+// resolves as addr2line does, and the frames of the real logs of that
+// series resolve to the faulting statement's line.
+func TestFaultmodReportsResolveToTheirSourceLines(t *testing.T) {
+	for _, sel := range testkernel.Matrix() {
+		t.Run(sel, func(t *testing.T) {
+			k := testkernel.Get(t, sel)
+			tc, err := (&kbuild.Toolchains{Dir: filepath.Join(kernel.DefaultCacheDir(), "toolchains")}).For(t.Context(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := kbuild.Build(t.Context(), k, tc, kbuild.Options{Source: "../../testdata/faultmod", Out: t.TempDir(),
+				CacheDir: filepath.Join(kernel.DefaultCacheDir(), "builds")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ko := res.Modules[0].Path
+			compareAddr2line(t, ko, []string{"faultmod_ioctl"})
+			s := &symbol.Symbolizer{Modules: []symbol.Module{{Path: ko, BuildDir: res.BuildDir, Source: "faultmod"}}, Trees: []string{k.KDir}}
+			for _, c := range faultmodLines {
+				t.Run(c.log, func(t *testing.T) {
+					path := filepath.Join("..", "dmesg", "testdata", "report", sel, c.log+".kmsg")
+					log, err := os.ReadFile(path)
+					if err != nil {
+						t.Skipf("no fixture: %v", err)
+					}
+					f := finding(t, log)
+					if size := funcSize(t, ko, f.PC.Func); size != f.PC.Size {
+						t.Skipf("%s is %#x bytes here, %#x in %s: this build is not the one captured", f.PC.Func, size, f.PC.Size, path)
+					}
+					kr := &report.Kernel{Findings: []report.Finding{f}}
+					s.Kernel(kr)
+					fr, ok := kr.Findings[0].Source()
+					if !ok || fr.File != filepath.Join("faultmod", "faultmod.c") || fr.Line != c.line {
+						t.Errorf("%s: %s resolves to %q, want faultmod/faultmod.c:%d (%s)", path, fr, fr.Where(), c.line, c.what)
+					}
+					t.Logf("%s: %s", fr, fr.Where())
+				})
+			}
+		})
+	}
+}
+
+// finding is the first report of log, as vmtest records it.
+func finding(t *testing.T, log []byte) report.Finding {
+	t.Helper()
+	fs := dmesg.Scan(log)
+	for _, f := range fs {
+		if f.PC.Func == "" {
+			continue
+		}
+		out := report.Finding{Kind: string(f.Kind), Title: f.Title, Func: f.Func, PC: reportFrame(f.PC)}
+		for _, fr := range f.Frames {
+			out.Frames = append(out.Frames, *reportFrame(fr))
+		}
+		return out
+	}
+	t.Fatalf("no report with a PC in %d findings", len(fs))
+	return report.Finding{}
+}
+
+func reportFrame(f dmesg.Frame) *report.Frame {
+	return &report.Frame{Func: f.Func, Offset: f.Offset, Size: f.Size, Module: f.Module, Addr: f.Addr, Unreliable: f.Unreliable}
+}
+
+func funcSize(t *testing.T, path, name string) uint64 {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, _ := f.Symbols()
+	for _, s := range syms {
+		if s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC {
+			return s.Size
+		}
+	}
+	t.Fatalf("%s: no function %s", path, name)
+	return 0
+}
