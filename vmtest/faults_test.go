@@ -1,6 +1,7 @@
 package vmtest_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,41 @@ func TestFaultKernelLogOverrunFailsTheRun(t *testing.T) {
 	wantStatus(t, k, "TestFloodKernelLog", report.Pass)
 	if k.Status == report.Pass || !strings.Contains(k.Error, "kernel log records lost") {
 		t.Errorf("kernel %s %q, want a failure naming the lost kernel log records", k.Status, k.Error)
+	}
+}
+
+// A finding in the module's code names the faulting statement's line of
+// the module's source, with the function inlined there.
+func TestFaultFindingsNameTheModulesSourceLine(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestWarnDuringPassingTest|TestGPFInChild").Kernels[0]
+	src := filepath.Join("..", "testdata", "faultmod", "faultmod.c")
+	for _, c := range []struct {
+		test, kind string
+		line       int
+		inlined    string
+	}{
+		{"TestWarnDuringPassingTest", "WARNING", 168, ""},                  // WARN(1, ...)
+		{"TestGPFInChild", "general protection fault", 58, "faultmod_gpf"}, // READ_ONCE(obj->value)
+	} {
+		tt := test(t, k, c.test)
+		found := false
+		for _, i := range tt.Findings {
+			f := k.Findings[i]
+			if f.Kind != c.kind {
+				continue
+			}
+			found = true
+			fr, ok := f.Source()
+			if !ok || fr.File != src || fr.Line != c.line {
+				t.Errorf("%s: %s at %s %q, want %s:%d\n%s", c.test, f.Title, fr, fr.Where(), src, c.line, f.Trace())
+			}
+			if c.inlined != "" && (len(fr.Inline) < 2 || fr.Inline[0].Func != c.inlined) {
+				t.Errorf("%s: %s: inline chain %+v, want %s innermost", c.test, f.Title, fr.Inline, c.inlined)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s finding", c.test, c.kind)
+		}
 	}
 }

@@ -254,6 +254,9 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 				continue // out-of-tree modules always taint the kernel
 			}
 			fmt.Fprintf(w, "    🐞 %s: %s (%s)\n", f.Kind, f.Title, f.Where())
+			if fr, ok := f.Source(); ok {
+				fmt.Fprintf(w, "       at %s, %s\n", fr.Where(), fr)
+			}
 		}
 		if len(k.Files) > 0 && k.Status != report.Pass {
 			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))

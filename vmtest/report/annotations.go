@@ -78,6 +78,13 @@ func (r *Report) annotations(root string) []*annotation {
 			if f.KernelOwn() {
 				a.level = "warning"
 			}
+			if fr, ok := f.Source(); ok {
+				// On the module's line that faulted, where the diff shows it.
+				if rel, ok := relativePath(root, fr.File); ok {
+					a.file, a.line = rel, fr.Line
+				}
+				a.message = fr.Where() + ": " + a.message
+			}
 			add(&fails, "finding\x00"+f.Kind+"\x00"+f.Title+"\x00"+where, k.Name, a)
 		}
 	}

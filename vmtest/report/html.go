@@ -136,8 +136,10 @@ type link struct{ Href, Text string }
 
 type findingView struct {
 	Finding
-	ID  string
-	Bug bool
+	ID       string
+	Bug      bool
+	Trace    []traceLine
+	Excerpts []excerpt
 }
 
 type logView struct {
@@ -208,7 +210,9 @@ func newKernelView(i int, k *Kernel, keys []TestKey, opts HTMLOptions, maxTotal 
 	kv.Head = newCell(k.Status, fmt.Sprintf("%s %d/%d", k.Status, c.Pass, c.Pass+c.Fail+c.Other), "#"+kv.ID, firstLine(k.Error))
 	kv.Bar, kv.BarWidth = timingBar(k.Timing, maxTotal)
 	for j, f := range k.Findings {
-		kv.Findings = append(kv.Findings, findingView{Finding: f, ID: fmt.Sprintf("%s-f%d", kv.ID, j), Bug: f.Kind != KindTaint})
+		fv := findingView{Finding: f, ID: fmt.Sprintf("%s-f%d", kv.ID, j), Bug: f.Kind != KindTaint}
+		fv.Trace, fv.Excerpts = sourceViews(f, fv.ID, opts.EmbedLogs)
+		kv.Findings = append(kv.Findings, fv)
 	}
 	for ti, key := range keys {
 		t := k.Find(key)

@@ -72,7 +72,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			case t.Status == Skip:
 				c.Skipped = &junitMessage{Message: "skipped"}
 			case t.Status.Failed():
-				c.Failure = &junitMessage{Message: string(t.Status) + findingTitles(k, t.Findings), Type: string(t.Status), Text: t.Output}
+				c.Failure = &junitMessage{Message: string(t.Status) + findingTitles(k, t.Findings), Type: string(t.Status), Text: t.Output + findingTraces(k, t.Findings)}
 			case t.Status == Error:
 				c.Error = &junitMessage{Message: "error", Text: t.Output}
 			}
@@ -82,7 +82,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		for _, f := range k.Bugs() {
 			switch {
 			case f.Blames():
-				outside = append(outside, f.Title+" ("+f.Where()+")\n"+f.Report)
+				outside = append(outside, f.Title+" ("+f.Where()+")\n"+f.Report+traceText(f))
 			case f.KernelOwn():
 				own = append(own, f.Title+"\n"+f.Report)
 			}
@@ -187,6 +187,29 @@ func findingTitles(k *Kernel, idx []int) string {
 		return ""
 	}
 	return ": " + strings.Join(titles, "; ")
+}
+
+// findingTraces are the symbolized traces of a test's findings, for the
+// failure's text: where in the module's source each one happened.
+func findingTraces(k *Kernel, idx []int) string {
+	var b strings.Builder
+	for _, i := range idx {
+		if i >= 0 && i < len(k.Findings) {
+			if tr := traceText(k.Findings[i]); tr != "" {
+				b.WriteString("\n\n" + k.Findings[i].Title + tr)
+			}
+		}
+	}
+	return b.String()
+}
+
+// traceText is f's trace with source lines, or "" when it has none.
+func traceText(f Finding) string {
+	tr := f.Trace()
+	if tr == "" {
+		return ""
+	}
+	return "\nsource lines:\n" + tr
 }
 
 func firstNonEmpty(s ...string) string {

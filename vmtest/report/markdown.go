@@ -123,7 +123,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
 		}
 		for _, f := range k.Bugs() {
-			notes = append(notes, fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), f.Where()))
+			note := fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), f.Where())
+			if fr, ok := f.Source(); ok {
+				note += fmt.Sprintf(" at `%s`", mdEscape(fr.Where()))
+			}
+			notes = append(notes, note)
 		}
 	}
 	if len(notes) > 0 {

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// A finding in the module's code shows the module's source line under it.
+func TestSummaryShowsAFindingsSourceLine(t *testing.T) {
+	pc := report.Frame{Func: "mmapdrv_write", Offset: 0x5a, Size: 0x120, Module: "mmapdrv", File: "kmod/mmapdrv.c", Line: 117}
+	rep := &report.Report{Kernels: []*report.Kernel{{Name: "6.1.0-57-amd64", Status: report.Fail,
+		Findings: []report.Finding{{Kind: "usercopy", Title: "usercopy: kernel memory overwrite attempt in mmapdrv_write", Test: "TestWrite", PC: &pc}}}}}
+	var b bytes.Buffer
+	printSummary(&b, rep, false)
+	if want := "       at kmod/mmapdrv.c:117, mmapdrv_write+0x5a/0x120 [mmapdrv]\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary:\n%s\nwant a line %q", b.String(), want)
+	}
+}
