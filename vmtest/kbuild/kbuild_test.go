@@ -122,6 +122,10 @@ func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
 	if _, err := kbuild.ReadModule(again.Modules[0].Path); err != nil {
 		t.Errorf("cached .ko unusable: %v", err)
 	}
+	// The .ko's debug info names the directory it was compiled in.
+	if first.BuildDir == "" || again.BuildDir != first.BuildDir {
+		t.Errorf("cached build dir %q, the build's %q", again.BuildDir, first.BuildDir)
+	}
 	// Any change to the source is a new build.
 	f := filepath.Join(src, "warnmod.c")
 	b, _ := os.ReadFile(f)
