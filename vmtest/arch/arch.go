@@ -1,0 +1,238 @@
+// Package arch describes each CPU architecture kmodvm runs kernels for: how
+// Go, Debian, the kernel's build and QEMU name it, how a VM of it is set up,
+// and how its kernel reports a crash. Every architecture difference lives
+// here as data, so that a second architecture is a new Arch value, not an
+// edit across the packages that build, boot and diagnose.
+package arch
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Arch is one architecture. Values are read-only; Lookup returns them.
+type Arch struct {
+	// Name is kmodvm's name for it: Debian's architecture name, which is
+	// also Go's where they agree ("amd64", "arm64").
+	Name string
+	// GOARCH builds the guest agent and the test binaries.
+	GOARCH string
+	// Debian is the architecture of Debian's packages and the suffix of
+	// its kernel flavours ("amd64", "cloud-amd64").
+	Debian string
+	// KernelArch is the kernel build's ARCH ("x86" covers i386 and
+	// x86_64; "arm64").
+	KernelArch string
+	// Triplet is the GNU triplet whose "<triplet>-" prefix is
+	// CROSS_COMPILE when the host is another architecture.
+	Triplet string
+	// TreeImage is the boot image in a built kernel tree, relative to it.
+	TreeImage string
+	// Image says what the boot image is and how QEMU boots it fastest.
+	Image ImageKind
+
+	// QEMU is the system emulator and Package the Debian package that
+	// ships it (named in the error when it is missing).
+	QEMU    string
+	Package string
+	// Machine are QEMU's machine arguments, before the accelerator's.
+	Machine []string
+	// TCGCPU and KVMCPU are -cpu under each accelerator.
+	TCGCPU string
+	KVMCPU string
+	// KVMFlags are the /proc/cpuinfo flags without which KVM cannot run
+	// guests, even when /dev/kvm opens (nested virtualization off).
+	KVMFlags []string
+
+	// Serial is the guest's name of its serial ports without the index
+	// ("ttyS" for the 16550s: ttyS0 is the first). Ports are numbered in
+	// the order the VM declares them; the first is the console.
+	Serial string
+	// MaxSerial is how many serial ports the kernel drives without a
+	// module (Debian's 8250 registers 4 UARTs at run time).
+	MaxSerial int
+	// CommandLine is what every kernel command line starts with, after
+	// console=<first serial port>; see amd64's for the reasons.
+	CommandLine []string
+
+	// Crash is how the kernel and QEMU describe a crash or a hang on it.
+	Crash Crash
+}
+
+// ImageKind names how a kernel of the architecture is booted.
+type ImageKind string
+
+// Image kinds.
+const (
+	// PVHOrBzImage: an ELF vmlinux with a PVH note, entered directly
+	// (fast under TCG: no in-guest decompression), else the bzImage.
+	PVHOrBzImage ImageKind = "pvh-vmlinux-or-bzimage"
+)
+
+// Crash is an architecture's crash dialect: what the hang diagnosis reads
+// from QEMU and how it makes the guest print its own backtrace.
+type Crash struct {
+	// IPRegister names the instruction pointer ("RIP"); IPInfo finds each
+	// CPU's value in the monitor's "info registers -a" (the hex value is
+	// the first group).
+	IPRegister string
+	IPInfo     *regexp.Regexp
+	// NMIParams, on the kernel command line, make an NMI injected by the
+	// host (QMP inject-nmi) panic the guest, whose panic prints the
+	// symbolized backtrace of the CPU it hit.
+	NMIParams []string
+	// TraceStart begins a call trace in the kernel log, and FaultIP the
+	// line naming the faulting code ("RIP: 0010:func+0x1/0x2").
+	TraceStart string
+	FaultIP    string
+}
+
+// ipRIP finds x86-64's instruction pointer in "info registers".
+var ipRIP = regexp.MustCompile(`\bRIP=([0-9a-fA-F]{16})\b`)
+
+// amd64 is the only architecture implemented so far. A function, not a
+// variable: every Lookup gets its own value, so no caller can change what
+// the others see.
+func amd64() *Arch {
+	return &Arch{
+		Name:       "amd64",
+		GOARCH:     "amd64",
+		Debian:     "amd64",
+		KernelArch: "x86",
+		Triplet:    "x86_64-linux-gnu",
+		TreeImage:  "arch/x86/boot/bzImage",
+		Image:      PVHOrBzImage,
+		QEMU:       "qemu-system-x86_64",
+		Package:    "qemu-system-x86",
+		// q35 (or pc): microvm fails TSC calibration under TCG about half of
+		// the time.
+		Machine:   []string{"-M", "q35"},
+		TCGCPU:    "max",
+		KVMCPU:    "host",
+		KVMFlags:  []string{"vmx", "svm"},
+		Serial:    "ttyS",
+		MaxSerial: 4,
+		// quiet: the 16550 UART is slow under TCG; warnings still reach the
+		// host through /dev/kmsg. panic=-1: reset at once on a panic; with
+		// -no-reboot QEMU then exits (an Oops does not panic: later tests may
+		// still run). nokaslr: register dumps from QMP symbolize directly with
+		// System.map. panic_print=0x40: a panic prints every CPU's backtrace
+		// (6.1 and later; older kernels ignore the bit), so a hang diagnosed
+		// on an SMP guest shows each CPU. hung_task_timeout_secs=10: a task
+		// stuck in D state is reported within 10-20 s instead of 120-240 s,
+		// well inside test timeouts.
+		CommandLine: []string{
+			"quiet",
+			"panic=-1",
+			"nokaslr",
+			"unknown_nmi_panic",
+			"panic_print=0x40",
+			"sysctl.kernel.hung_task_timeout_secs=10",
+		},
+		Crash: Crash{
+			IPRegister: "RIP",
+			IPInfo:     ipRIP,
+			NMIParams:  []string{"unknown_nmi_panic"},
+			TraceStart: "Call Trace:",
+			FaultIP:    "RIP: 0010:",
+		},
+	}
+}
+
+// Default is the architecture of a kernel entry whose Arch is empty.
+const Default = "amd64"
+
+// Lookup returns the architecture named name; "" means Default.
+func Lookup(name string) (*Arch, error) {
+	switch name {
+	case "", "amd64":
+		return amd64(), nil
+	}
+	return nil, fmt.Errorf("unknown architecture %q (kmodvm supports %s)", name, strings.Join(Names(), ", "))
+}
+
+// Must is Lookup for names known to be valid (constants, checked input).
+func Must(name string) *Arch {
+	a, err := Lookup(name)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// Names lists the supported architectures.
+func Names() []string { return []string{"amd64"} }
+
+// String returns the architecture's name.
+func (a *Arch) String() string { return a.Name }
+
+// SerialDevice is the guest's device of the i-th serial port ("/dev/ttyS2").
+func (a *Arch) SerialDevice(i int) string {
+	return "/dev/" + a.Serial + strconv.Itoa(i)
+}
+
+// Console is the kernel's console= value: the first serial port.
+func (a *Arch) Console() string { return a.Serial + "0" }
+
+// CrossCompile is the kernel build's CROSS_COMPILE on this host: empty when
+// the host runs the architecture natively.
+func (a *Arch) CrossCompile() string {
+	if runtime.GOARCH == a.GOARCH {
+		return ""
+	}
+	return a.Triplet + "-"
+}
+
+// MakeArgs are the make variables that build for the architecture. ARCH is
+// always given: a tree's Makefile otherwise assumes the host's.
+func (a *Arch) MakeArgs() []string {
+	args := []string{"ARCH=" + a.KernelArch}
+	if cc := a.CrossCompile(); cc != "" {
+		args = append(args, "CROSS_COMPILE="+cc)
+	}
+	return args
+}
+
+// KVMCapable reports whether a /proc/cpuinfo of this host shows the
+// virtualization extensions KVM needs for the architecture.
+func (a *Arch) KVMCapable(cpuinfo []byte) bool {
+	if runtime.GOARCH != a.GOARCH {
+		return false
+	}
+	if len(a.KVMFlags) == 0 {
+		return true
+	}
+	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		name, value, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok || string(bytes.TrimSpace(name)) != "flags" {
+			continue
+		}
+		for _, flag := range bytes.Fields(value) {
+			for _, want := range a.KVMFlags {
+				if string(flag) == want {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// IPs returns each CPU's instruction pointer in the output of the monitor
+// command "info registers -a", in CPU order.
+func (a *Arch) IPs(registers string) []uint64 {
+	var ips []uint64
+	for _, m := range a.Crash.IPInfo.FindAllStringSubmatch(registers, -1) {
+		if v, err := strconv.ParseUint(m[1], 16, 64); err == nil {
+			ips = append(ips, v)
+		}
+	}
+	return ips
+}
