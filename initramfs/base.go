@@ -29,10 +29,11 @@ const (
 // agentSources are the kmodvm directories whose Go files make the agent.
 var agentSources = []string{"guest/agent", "guest/event", agentCmd}
 
-// Base returns the base layer: the guest agent as /init, built by mkuimage
-// for linux/amd64 without cgo, plus the device nodes and directories of
-// mkuimage's default root. It is cached by the agent's sources, go.mod and
-// go.sum, the Go version and mkuimage's version.
+// Base returns the base layer: the guest agent as /init, built for Linux
+// on the Builder's architecture without cgo, plus the device nodes and
+// directories of mkuimage's default root. It is cached by the agent's
+// sources, go.mod and go.sum, the GOARCH, the Go version and mkuimage's
+// version.
 func (b *Builder) Base(ctx context.Context) (string, error) {
 	src, err := b.sourceDir()
 	if err != nil {
@@ -42,12 +43,16 @@ func (b *Builder) Base(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	k := newKey("base", goVersion, goEnv(), depVersion("github.com/u-root/mkuimage"))
+	goarch, err := b.goarch()
+	if err != nil {
+		return "", err
+	}
+	k := newKey("base", goVersion, "GOARCH="+goarch, goEnv(), depVersion("github.com/u-root/mkuimage"))
 	if err := hashAgentSources(k, src); err != nil {
 		return "", err
 	}
 	return b.cached(ctx, "base-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
-		return buildBase(ctx, src, f.Name())
+		return buildBase(ctx, src, goarch, f.Name())
 	})
 }
 
@@ -56,7 +61,7 @@ func (b *Builder) Base(ctx context.Context) (string, error) {
 // on its default root. The agent is /init itself rather than u-root's init
 // starting it as uinit: one exec less at boot, and nothing u-root's init
 // sets up is needed. mkuimage builds no Go itself: it cannot be cancelled.
-func buildBase(ctx context.Context, src, out string) error {
+func buildBase(ctx context.Context, src, goarch, out string) error {
 	tmp, err := os.MkdirTemp("", "kmodvm-mkuimage-")
 	if err != nil {
 		return err
@@ -66,7 +71,7 @@ func buildBase(ctx context.Context, src, out string) error {
 	// The flags mkuimage's binary builder uses: small and reproducible.
 	cmd := proc.Command(ctx, "go", "build", "-o", agent, "-gcflags=all=-l", "-ldflags=-s -w -buildid=", "-trimpath", ".")
 	cmd.Dir = filepath.Join(src, agentCmd)
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("build the guest agent: %w", context.Cause(ctx))

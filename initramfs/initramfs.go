@@ -23,6 +23,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Guest paths of the image's parts.
@@ -41,9 +42,22 @@ type Builder struct {
 	// CacheDir is kmodvm's cache root: layers go to CacheDir/initramfs,
 	// lock files to CacheDir/locks. Empty means $XDG_CACHE_HOME/kmodvm.
 	CacheDir string
+	// Arch names the guest's architecture (see package arch): the agent
+	// and the test binaries are built for it, and it is part of their
+	// layers' keys. Empty means arch.Default.
+	Arch string
 	// SourceDir is the root of the kmodvm module whose guest agent the base
 	// layer holds. Empty means the module this package was built from.
 	SourceDir string
+}
+
+// goarch is the GOARCH of the guest's programs.
+func (b *Builder) goarch() (string, error) {
+	a, err := arch.Lookup(b.Arch)
+	if err != nil {
+		return "", err
+	}
+	return a.GOARCH, nil
 }
 
 func (b *Builder) cacheDir() (string, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
@@ -105,12 +106,20 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	if err := copyTree(src, work, out); err != nil {
 		return r, fmt.Errorf("copy %s: %w", src, err)
 	}
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return r, err
+	}
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
 	r.BuildDir = work
-	args := append(append(append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, k.MakeVars...), debugArgs(k)...), o.MakeArgs...)
+	// The architecture's ARCH (and CROSS_COMPILE on another host) come
+	// first, so that the kernel's and the caller's variables can still
+	// override them.
+	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, a.MakeArgs()...)
+	args = append(append(append(args, k.MakeVars...), debugArgs(k)...), o.MakeArgs...)
 	args = append(args, "modules")
 	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
 	var log bytes.Buffer

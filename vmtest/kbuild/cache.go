@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
@@ -24,7 +25,13 @@ const cacheLayout = "kbuild-cache-2"
 // the options that change the output.
 func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\nargs %q %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, k.MakeVars, debugArgs(k), o.MakeArgs, o.Werror)
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return "", err
+	}
+	// The architecture's make arguments change the objects; CROSS_COMPILE
+	// is among them only on a foreign host.
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\narch %s %q\nargs %q %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, a, a.MakeArgs(), k.MakeVars, debugArgs(k), o.MakeArgs, o.Werror)
 	if k.InPlace {
 		// A local tree can be rebuilt in place; its symbols file changes.
 		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {
