@@ -62,7 +62,7 @@ func boot(t *testing.T, kernel, image string, timeout time.Duration) bootResult 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-M", "q35", "-nodefaults", "-no-user-config",
 		"-display", "none", "-m", "256", "-kernel", kernel, "-initrd", image,
-		"-append", "console=ttyS0 quiet panic=-1", "-no-reboot",
+		"-append", "console=ttyS0 quiet panic=-1 "+event.ParamEvents+"=/dev/ttyS1", "-no-reboot",
 		"-serial", "file:"+console, "-serial", "file:"+events)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

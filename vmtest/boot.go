@@ -73,14 +73,17 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
 	res, err := qemu.Run(ctx, qemu.Config{
+		Arch:      k.Arch,
 		Kernel:    m.image,
 		Initrd:    image,
 		MemoryMiB: m.memoryMiB,
 		CPUs:      m.cpus,
 		Append:    m.append,
 		Accel:     r.accel,
-		Console:   lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)},
-		Events:    io.MultiWriter(eventsFile, pw),
+		Serial: []qemu.Port{
+			{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)}},
+			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
+		},
 		SystemMap: k.SystemMap,
 		Timeout:   m.vmTimeout(len(cfg.Tests)),
 	})
@@ -252,8 +255,8 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 // hangReport describes what the monitor saw of a hung guest.
 func hangReport(res *qemu.Result) string {
 	var b strings.Builder
-	for i, loc := range res.RIP {
-		fmt.Fprintf(&b, "CPU %d RIP: %s\n", i, loc)
+	for i, loc := range res.IP {
+		fmt.Fprintf(&b, "CPU %d %s: %s\n", i, res.IPRegister, loc)
 	}
 	if res.Backtrace != "" {
 		b.WriteString("\nGuest backtrace (NMI):\n" + res.Backtrace + "\n")

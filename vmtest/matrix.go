@@ -68,7 +68,7 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 	accel, _ := qemu.ParseAccel(cfg.Accel)
 	r := &runner{
 		cfg:    &cfg,
-		accel:  accel.Resolve(),
+		accel:  accel.Resolve(nil),
 		images: &initramfs.Builder{CacheDir: cfg.cacheDir()},
 	}
 	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {

@@ -3,8 +3,11 @@
 // binaries with a timeout each, and streams results and every kernel log
 // record to the host as guest/event lines before powering off.
 //
-// Its RunConfig comes from event.ConfigPath in the image; events go to
-// event.EventPort, the console staying the kernel's raw log.
+// Its RunConfig comes from event.ConfigPath in the image; events go to the
+// port the kernel command line names (event.ParamEvents), the console
+// staying the kernel's raw log. With RunConfig.Control it serves Commands
+// on the control port (event.ParamControl) instead of running the tests
+// at once.
 package agent
 
 import (
@@ -23,6 +26,8 @@ type Agent struct {
 	enc        *event.Encoder
 	configPath string
 	kmsg       *kmsgStream
+	// controlDev is the control port's device, from the command line.
+	controlDev string
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -56,12 +61,13 @@ func Main() {
 	if err := setupConsole(); err != nil {
 		setupErrs = append(setupErrs, err)
 	}
+	params := cmdline()
 	var err error
-	port, err = openPort(event.EventPort)
+	port, err = openPort(params[event.ParamEvents])
 	if err != nil {
 		// Events on the console are better than none: the host's decoder
 		// skips the kernel's lines around them.
-		setupErrs = append(setupErrs, err)
+		setupErrs = append(setupErrs, fmt.Errorf("event port (%s): %w", event.ParamEvents, err))
 		a.enc = event.NewEncoder(os.Stdout)
 	} else {
 		a.enc = event.NewEncoder(port)
@@ -74,6 +80,7 @@ func Main() {
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
 	}
+	a.controlDev = params[event.ParamControl]
 	if err := a.Run(); err != nil {
 		finish(err.Error())
 	}
@@ -99,7 +106,19 @@ func (a *Agent) Run() error {
 	}
 	leaks := cfg.Kmemleak && a.kmemleakClear()
 	a.loadModules(cfg.Modules)
-	for _, tb := range cfg.Tests {
+	if cfg.Control {
+		return a.serve(cfg, leaks)
+	}
+	a.runTests(cfg.Tests)
+	a.endRun(cfg, leaks)
+	return nil
+}
+
+// runTests runs the binaries in order, framed by BinaryStart and BinaryEnd
+// events, and returns how each ended.
+func (a *Agent) runTests(tests []event.TestBinary) []event.BinaryResult {
+	var results []event.BinaryResult
+	for _, tb := range tests {
 		a.drainKmsg()
 		off, _ := kmsgOffset()
 		a.emit(event.Event{Type: event.BinaryStart, Binary: tb.Name, KmsgOffset: off})
@@ -110,7 +129,14 @@ func (a *Agent) Run() error {
 			ev.Err = err.Error()
 		}
 		a.emit(ev)
+		results = append(results, event.BinaryResult{Binary: tb.Name, Exit: exit, Err: ev.Err})
 	}
+	return results
+}
+
+// endRun does what the RunConfig asks after the tests: a leak check, the
+// modules' unload, and a leak check again.
+func (a *Agent) endRun(cfg event.RunConfig, leaks bool) {
 	if leaks {
 		a.kmemleakCheck(event.StageAfterTests)
 	}
@@ -120,7 +146,6 @@ func (a *Agent) Run() error {
 			a.kmemleakCheck(event.StageAfterUnload)
 		}
 	}
-	return nil
 }
 
 func readConfig(path string) (event.RunConfig, error) {

@@ -190,15 +190,25 @@ func describeExit(exit *event.Exit, ps *os.ProcessState, waitErr error) {
 // uninterruptible sleep (sysrq w) and returns the records it logged. The
 // full task dump (sysrq t) is far too large for a serial port under TCG.
 func (a *Agent) dumpBlockedTasks() string {
+	text, err := a.sysrq('w')
+	if err != nil {
+		a.logf("%v", err)
+	}
+	return text
+}
+
+// sysrq triggers a magic SysRq key and returns the kernel log records it
+// wrote.
+func (a *Agent) sysrq(key byte) (string, error) {
 	if a.kmsg == nil {
-		return ""
+		return "", errors.New("no kernel log to capture the dump from")
 	}
 	var werr error
 	text := a.kmsg.Capture(func() {
-		werr = writeFile("/proc/sysrq-trigger", "w")
+		werr = writeFile("/proc/sysrq-trigger", string(key))
 	})
 	if werr != nil {
-		a.logf("sysrq w: %v", werr)
+		return text, fmt.Errorf("sysrq %c: %w", key, werr)
 	}
-	return text
+	return text, nil
 }

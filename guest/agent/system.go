@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,9 +60,27 @@ func setupConsole() error {
 	return nil
 }
 
-// openPort opens the event serial port in raw mode: no echo, no CR/LF
+// cmdline returns the kernel command line's name=value parameters.
+func cmdline() map[string]string {
+	params := map[string]string{}
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return params
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if name, value, ok := strings.Cut(f, "="); ok {
+			params[name] = value
+		}
+	}
+	return params
+}
+
+// openPort opens a serial port in raw mode: no echo, no CR/LF
 // translation, no flow control, so bytes reach the host exactly as written.
 func openPort(path string) (*os.File, error) {
+	if path == "" {
+		return nil, errors.New("the kernel command line names no port")
+	}
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

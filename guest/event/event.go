@@ -21,13 +21,24 @@ const Version = 1
 // truncates oversized payloads to fit; a reader discards longer lines.
 const MaxLine = 64 << 10
 
+// Kernel parameters through which the host names the agent's channels,
+// each set to a device path ("kmodvm.events=/dev/ttyS1"). Dotted, so the
+// kernel keeps them off init's environment and its own warnings; the agent
+// reads them from /proc/cmdline. Device names are the host's choice (they
+// differ by architecture), never a constant of the guest.
+const (
+	// ParamEvents names the port the agent writes Events to; the console
+	// stays the raw kernel log. Without it events go to the console.
+	ParamEvents = "kmodvm.events"
+	// ParamControl names the port of the control channel (Command and
+	// Reply), used when RunConfig.Control is set.
+	ParamControl = "kmodvm.control"
+)
+
 // Paths inside the guest image.
 const (
 	// ConfigPath holds the RunConfig as JSON.
 	ConfigPath = "/kmodvm/run.json"
-	// EventPort is the serial device the agent writes events to; the
-	// console (ttyS0) stays the raw kernel log.
-	EventPort = "/dev/ttyS1"
 	// EnvConfig names the environment variable through which the agent tells
 	// test binaries where the RunConfig is.
 	EnvConfig = "KMODVM_CONFIG"
@@ -164,12 +175,18 @@ type RunConfig struct {
 	// Tests run in order, each in its own process.
 	Tests []TestBinary `json:"tests"`
 	// Unload unloads the modules under test, in reverse order, after the
-	// tests; a failed unload is reported as a finding.
+	// tests (with Control: at OpPowerOff); a failed unload is reported as a
+	// finding.
 	Unload bool `json:"unload"`
 	// Kmemleak asks for leak checks on a kernel with kmemleak: clear its
 	// list before loading the modules, then scan and report after the tests
 	// and again after unloading.
 	Kmemleak bool `json:"kmemleak,omitempty"`
+	// Control makes the agent, once the modules are loaded, wait for
+	// Commands on the control port (ParamControl) instead of running
+	// Tests; Tests then lists what OpRun may select. It keeps a booted
+	// guest at the host's disposal: for snapshots, a shell, debuggers.
+	Control bool `json:"control,omitempty"`
 }
 
 // TestBinary is one `go test -c` binary in the guest image.

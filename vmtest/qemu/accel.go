@@ -1,10 +1,11 @@
 package qemu
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Accel selects how QEMU executes the guest.
@@ -29,24 +30,32 @@ func ParseAccel(s string) (Accel, error) {
 	return "", fmt.Errorf("unknown accelerator %q (want auto, kvm or tcg)", s)
 }
 
-// Resolve turns AccelAuto into the accelerator to use on this machine.
-func (a Accel) Resolve() Accel { return a.resolve(ProbeKVM) }
+// Resolve turns AccelAuto into the accelerator to use on this machine for
+// guests of architecture a (nil means arch.Default).
+func (acc Accel) Resolve(a *arch.Arch) Accel {
+	return acc.resolve(func() error { return ProbeKVM(a) })
+}
 
 // resolve is Resolve with probe deciding whether KVM is usable.
-func (a Accel) resolve(probe func() error) Accel {
-	if a == "" || a == AccelAuto {
+func (acc Accel) resolve(probe func() error) Accel {
+	if acc == "" || acc == AccelAuto {
 		if probe() == nil {
 			return AccelKVM
 		}
 		return AccelTCG
 	}
-	return a
+	return acc
 }
 
-// ProbeKVM reports why KVM cannot be used here, or nil if it can. An openable
-// /dev/kvm is not enough: on hosts whose CPU does not expose vmx or svm
-// (nested virtualization off) the device opens but guests hang at boot.
-func ProbeKVM() error {
+// ProbeKVM reports why KVM cannot run guests of architecture a (nil means
+// arch.Default) here, or nil if it can. An openable /dev/kvm is not enough:
+// on hosts whose CPU does not expose the virtualization extensions (vmx or
+// svm on amd64: nested virtualization off) the device opens but guests hang
+// at boot.
+func ProbeKVM(a *arch.Arch) error {
+	if a == nil {
+		a = arch.Must(arch.Default)
+	}
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("kvm unusable: %w", err)
@@ -56,26 +65,8 @@ func ProbeKVM() error {
 	if err != nil {
 		return fmt.Errorf("kvm unusable: %w", err)
 	}
-	if !hasVirtFlag(cpuinfo) {
-		return fmt.Errorf("kvm unusable: /proc/cpuinfo shows neither vmx nor svm")
+	if !a.KVMCapable(cpuinfo) {
+		return fmt.Errorf("kvm unusable for %s guests: /proc/cpuinfo shows none of %s", a, strings.Join(a.KVMFlags, ", "))
 	}
 	return nil
-}
-
-// hasVirtFlag reports whether a /proc/cpuinfo "flags" line names vmx or svm.
-func hasVirtFlag(cpuinfo []byte) bool {
-	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		name, value, ok := bytes.Cut(sc.Bytes(), []byte(":"))
-		if !ok || string(bytes.TrimSpace(name)) != "flags" {
-			continue
-		}
-		for _, flag := range bytes.Fields(value) {
-			if string(flag) == "vmx" || string(flag) == "svm" {
-				return true
-			}
-		}
-	}
-	return false
 }

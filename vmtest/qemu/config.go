@@ -8,11 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Defaults for the zero Config.
 const (
-	DefaultBinary    = "qemu-system-x86_64"
 	DefaultMemoryMiB = 256
 	DefaultCPUs      = 1
 	DefaultTimeout   = 10 * time.Minute
@@ -22,48 +23,23 @@ const (
 	DefaultPanicGrace = 2 * time.Second
 )
 
-// defaultAppend is the kernel command line every VM starts with (see
-// Config.CommandLine); Config.Append comes after it, so a later parameter
-// overrides an earlier one.
-//
-//   - quiet: the 16550 UART is slow under TCG; warnings still reach the host
-//     through /dev/kmsg.
-//   - panic=-1: reset at once on a panic; with -no-reboot QEMU then exits.
-//     An Oops does not panic (no oops=panic): later tests may still run.
-//   - nokaslr: register dumps from QMP symbolize directly with System.map.
-//   - unknown_nmi_panic: on a hang the host injects an NMI, and the panic
-//     it causes prints the guest's own symbolized backtrace.
-//   - panic_print=0x40: a panic prints every CPU's backtrace (6.1 and
-//     later; older kernels ignore the bit), so a hang diagnosed on an SMP
-//     guest shows each CPU, not only the one that took the NMI.
-//   - hung_task_timeout_secs=10: the detector reports a task stuck in D
-//     state within 10-20 s instead of 120-240 s, well inside test timeouts.
-var defaultAppend = []string{
-	"console=ttyS0",
-	"quiet",
-	"panic=-1",
-	"nokaslr",
-	"unknown_nmi_panic",
-	"panic_print=0x40",
-	"sysctl.kernel.hung_task_timeout_secs=10",
-}
-
-// tcgCPU is the CPU model under TCG.
-const tcgCPU = "max"
-
 // ErrNoQEMU is returned (wrapped) when the QEMU binary cannot be found.
 var ErrNoQEMU = errors.New("qemu binary not found")
 
 // Config describes one VM. The zero value plus Kernel and Initrd is a
 // working configuration.
 type Config struct {
-	// Kernel is an ELF vmlinux with a PVH note (fast under TCG) or a bzImage.
+	// Arch names the guest's architecture (see package arch); empty means
+	// arch.Default. It chooses the QEMU binary, the machine, the serial
+	// devices, the kernel command line's defaults and the hang diagnosis.
+	Arch string
+	// Kernel is the boot image in the architecture's format (on amd64 an
+	// ELF vmlinux with a PVH note, fast under TCG, or a bzImage).
 	Kernel string
 	// Initrd is the initramfs (newc cpio, possibly several concatenated).
 	Initrd string
-	// Append holds extra kernel parameters, added after the defaults:
-	// "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic
-	// panic_print=0x40 sysctl.kernel.hung_task_timeout_secs=10".
+	// Append holds extra kernel parameters, added after the defaults (see
+	// CommandLine), so that a later parameter overrides an earlier one.
 	Append []string
 	// MemoryMiB is the guest RAM; 0 means DefaultMemoryMiB.
 	MemoryMiB int
@@ -71,18 +47,16 @@ type Config struct {
 	CPUs int
 	// Accel selects KVM or TCG; empty means AccelAuto.
 	Accel Accel
-	// Binary is the QEMU executable, looked up in PATH; empty means
-	// DefaultBinary.
+	// Binary is the QEMU executable, looked up in PATH; empty means the
+	// architecture's (qemu-system-x86_64).
 	Binary string
-	// Dir holds the QMP socket. Empty means a temporary directory that Run
-	// removes before it returns.
+	// Dir holds the QMP socket. Empty means a temporary directory that
+	// Wait removes.
 	Dir string
-	// Console receives the raw bytes of ttyS0 (the kernel console) as the
-	// guest writes them. Nil discards them.
-	Console io.Writer
-	// Events receives the raw bytes of ttyS1 (the guest agent's event
-	// stream) as the guest writes them. Nil discards them.
-	Events io.Writer
+	// Serial lists the VM's serial ports in the guest's order (ttyS0,
+	// ttyS1, ... on amd64). The first is the kernel console, watched for
+	// panics. Nil means one console port whose output is discarded.
+	Serial []Port
 	// SystemMap is the kernel's System.map, used to symbolize the
 	// instruction pointer when the VM hangs. Empty leaves it unsymbolized.
 	SystemMap string
@@ -97,29 +71,98 @@ type Config struct {
 	PanicGrace time.Duration
 }
 
+// Port is one serial port of a VM, described as data so that a caller
+// adds a channel (an interactive shell, the agent's control) without a new
+// code path here.
+type Port struct {
+	// Name identifies the port: QEMU's chardev id, and the key of
+	// VM.Port for a duplex port.
+	Name string
+	// Output receives the bytes the guest writes, as it writes them. Nil
+	// discards them. A failing Output never stalls the guest: the port is
+	// always drained. Unused for a duplex port.
+	Output io.Writer
+	// Duplex connects the port to a socket whose host end VM.Port returns,
+	// for a channel the host also writes to. QEMU reads from it only as
+	// fast as the guest's UART takes bytes, so nothing written is lost.
+	Duplex bool
+	// Param, if set, is a kernel parameter that tells the guest this
+	// port's device: Param=/dev/ttyS2 is added to the command line, so
+	// the guest finds its channels without hard-coding device names.
+	Param string
+}
+
+// arch resolves Config.Arch.
+func (c *Config) arch() (*arch.Arch, error) {
+	a, err := arch.Lookup(c.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	return a, nil
+}
+
+// ports returns the serial ports, checked against what the guest's kernel
+// drives without a module.
+func (c *Config) ports(a *arch.Arch) ([]Port, error) {
+	ports := c.Serial
+	if len(ports) == 0 {
+		ports = []Port{{Name: "console"}}
+	}
+	if len(ports) > a.MaxSerial {
+		return nil, fmt.Errorf("qemu: %d serial ports, but %s kernels drive only %d", len(ports), a, a.MaxSerial)
+	}
+	seen := map[string]bool{}
+	for _, p := range ports {
+		if p.Name == "" || seen[p.Name] || strings.ContainsAny(p.Name, ",= ") {
+			return nil, fmt.Errorf("qemu: serial port name %q is empty, repeated or not a QEMU id", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	return ports, nil
+}
+
 // binary resolves the QEMU executable.
-func (c *Config) binary() (string, error) {
+func (c *Config) binary(a *arch.Arch) (string, error) {
 	name := c.Binary
 	if name == "" {
-		name = DefaultBinary
+		name = a.QEMU
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: install it with `apt-get install qemu-system-x86` or `make deps`: %v",
-			ErrNoQEMU, name, err)
+		return "", fmt.Errorf("%w: %s: install it with `apt-get install %s` or `make deps`: %v",
+			ErrNoQEMU, name, a.Package, err)
 	}
 	return path, nil
 }
 
-// CommandLine returns the kernel command line the VM boots with.
+// CommandLine returns the kernel command line the VM boots with: the
+// console (the first serial port), the architecture's defaults (see
+// package arch: quiet, panic=-1, nokaslr, the NMI that diagnoses a hang,
+// ...), each Port's Param, then Append.
 func (c *Config) CommandLine() string {
-	params := append(append([]string(nil), defaultAppend...), c.Append...)
-	return strings.Join(params, " ")
+	a, err := c.arch()
+	if err != nil {
+		return strings.Join(c.Append, " ")
+	}
+	params := append([]string{"console=" + a.Console()}, a.CommandLine...)
+	ports, _ := c.ports(a)
+	for i, p := range ports {
+		if p.Param != "" {
+			params = append(params, p.Param+"="+a.SerialDevice(i))
+		}
+	}
+	return strings.Join(append(params, c.Append...), " ")
 }
 
 // Args returns QEMU's arguments for the resolved accelerator. Serial port
-// backends are inherited file descriptors: fd 3 is ttyS0 and fd 4 ttyS1.
+// backends are inherited file descriptors, from fd 3 on in Serial's order:
+// a pipe QEMU writes to (/dev/fd/N), or for a duplex port its end of a
+// socket pair.
 func (c *Config) Args(accel Accel, qmpSocket string) []string {
+	a, err := c.arch()
+	if err != nil {
+		a = arch.Must(arch.Default)
+	}
 	mem, cpus := c.MemoryMiB, c.CPUs
 	if mem <= 0 {
 		mem = DefaultMemoryMiB
@@ -127,28 +170,32 @@ func (c *Config) Args(accel Accel, qmpSocket string) []string {
 	if cpus <= 0 {
 		cpus = DefaultCPUs
 	}
-	args := []string{
-		// q35 (or pc): microvm fails TSC calibration under TCG about
-		// half of the time. -display none, not -nographic, which would
-		// add a serial port of its own.
-		"-M", "q35", "-nodefaults", "-no-user-config", "-display", "none",
+	// -display none, not -nographic, which would add a serial port of
+	// its own.
+	args := append(append([]string{}, a.Machine...), "-nodefaults", "-no-user-config", "-display", "none",
 		"-no-reboot",
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
-	}
+	)
 	switch accel {
 	case AccelKVM:
-		args = append(args, "-accel", "kvm", "-cpu", "host")
+		args = append(args, "-accel", "kvm", "-cpu", a.KVMCPU)
 	default:
-		args = append(args, "-accel", "tcg", "-cpu", tcgCPU)
+		args = append(args, "-accel", "tcg", "-cpu", a.TCGCPU)
 	}
-	return append(args,
+	args = append(args,
 		"-kernel", c.Kernel,
 		"-initrd", c.Initrd,
 		"-append", c.CommandLine(),
-		"-chardev", "file,id=console,path=/dev/fd/3",
-		"-serial", "chardev:console",
-		"-chardev", "file,id=events,path=/dev/fd/4",
-		"-serial", "chardev:events",
-		"-qmp", "unix:"+qmpSocket+",server=on,wait=on",
 	)
+	ports, _ := c.ports(a)
+	for i, p := range ports {
+		fd := strconv.Itoa(3 + i)
+		if p.Duplex {
+			args = append(args, "-chardev", "socket,id="+p.Name+",fd="+fd)
+		} else {
+			args = append(args, "-chardev", "file,id="+p.Name+",path=/dev/fd/"+fd)
+		}
+		args = append(args, "-serial", "chardev:"+p.Name)
+	}
+	return append(args, "-qmp", "unix:"+qmpSocket+",server=on,wait=on")
 }

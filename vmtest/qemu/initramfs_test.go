@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -48,7 +49,7 @@ func testInitramfs(t *testing.T) string {
 func buildInitramfs(dir string) (string, error) {
 	bin := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/init")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch.Must(arch.Default).GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", &exec.Error{Name: "go build: " + string(out), Err: err}
 	}

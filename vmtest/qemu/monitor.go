@@ -27,6 +27,7 @@ type monitor struct {
 	closeOnce sync.Once
 
 	mu       sync.Mutex
+	closed   bool   // no more commands: close waits for those running
 	shutdown string // reason of the SHUTDOWN event
 	panicked bool   // GUEST_PANICKED seen
 }
@@ -111,7 +112,13 @@ func (m *monitor) run(execute string, args any, timeout time.Duration) (json.Raw
 		err error
 	}
 	ch := make(chan answer, 1)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("qmp %s: %w", execute, errExited)
+	}
 	m.cmd.Add(1)
+	m.mu.Unlock()
 	go func() {
 		defer m.cmd.Done()
 		b, err := m.mon.Run(raw)
@@ -155,6 +162,9 @@ func (m *monitor) close() {
 }
 
 func (m *monitor) doClose() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
 	done := make(chan struct{})
 	go func() { m.evs.Wait(); close(done) }()
 	select {
@@ -167,3 +177,32 @@ func (m *monitor) doClose() {
 	m.evs.Wait()
 	m.cmd.Wait()
 }
+
+// commandTimeout bounds a caller's QMP command: QEMU answers at once unless
+// it is wedged, and a migration or snapshot reports progress in events.
+const commandTimeout = 30 * time.Second
+
+// QMP runs a QMP command (execute, with args marshalled as its arguments,
+// nil for none) and returns its "return" value. After the VM has ended it
+// fails.
+func (v *VM) QMP(execute string, args any) (json.RawMessage, error) {
+	if v.mon == nil {
+		return nil, fmt.Errorf("qmp %s: no monitor: %w", execute, errExited)
+	}
+	return v.mon.run(execute, args, commandTimeout)
+}
+
+// HumanMonitorCommand runs a human monitor command ("info registers -a")
+// and returns its text.
+func (v *VM) HumanMonitorCommand(command string) (string, error) {
+	if v.mon == nil {
+		return "", fmt.Errorf("hmp %s: no monitor: %w", command, errExited)
+	}
+	return v.mon.hmp(command, commandTimeout)
+}
+
+// Stop pauses the guest's CPUs; Cont resumes them.
+func (v *VM) Stop() error { _, err := v.QMP("stop", nil); return err }
+
+// Cont resumes a stopped guest.
+func (v *VM) Cont() error { _, err := v.QMP("cont", nil); return err }

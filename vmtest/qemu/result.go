@@ -37,15 +37,16 @@ type Result struct {
 	// when the host read it, counted from QEMU's start.
 	Panic   string
 	PanicAt time.Duration
-	// On a timeout: Registers is QEMU's "info registers -a", RIP the
-	// instruction pointer of each CPU (symbolized when Config.SystemMap is
-	// set), and Backtrace the console output of the guest's own panic,
+	// On a timeout: Registers is QEMU's "info registers -a", IP the
+	// instruction pointer of each CPU (RIP on amd64: IPRegister names it;
+	// symbolized when Config.SystemMap is set), and Backtrace the console output of the guest's own panic,
 	// forced with an NMI, which names the code the CPU was running. That
 	// panic ("Kernel panic - not syncing: NMI: Not continuing") is also in
 	// the console log: it is the host's doing, not a finding of its own.
-	Registers string
-	RIP       []Location
-	Backtrace string
+	Registers  string
+	IP         []Location
+	IPRegister string
+	Backtrace  string
 	// ExitStatus is QEMU's process state ("exit status 0", "signal:
 	// killed"); Stderr the tail of its standard error and output.
 	ExitStatus string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,19 +112,4 @@ func (s *Symbols) Lookup(addr uint64) Location {
 	}
 	loc.Func, loc.Offset, loc.Size = sym.name, addr-sym.addr, size
 	return loc
-}
-
-var ripRE = regexp.MustCompile(`\bRIP=([0-9a-fA-F]{16})\b`)
-
-// ParseRIPs returns the instruction pointer of every CPU in the output of
-// the monitor command "info registers -a", in CPU order.
-func ParseRIPs(registers string) []uint64 {
-	var rips []uint64
-	for _, m := range ripRE.FindAllStringSubmatch(registers, -1) {
-		v, err := strconv.ParseUint(m[1], 16, 64)
-		if err == nil {
-			rips = append(rips, v)
-		}
-	}
-	return rips
 }

@@ -9,29 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestHasVirtFlag(t *testing.T) {
-	tests := []struct {
-		name    string
-		cpuinfo string
-		want    bool
-	}{
-		{"intel", "processor\t: 0\nflags\t\t: fpu vme vmx sse\n", true},
-		{"amd", "flags\t\t: fpu svm\n", true},
-		{"none", "flags\t\t: fpu vme sse hypervisor\n", false},
-		{"vmx in another field", "model name\t: vmx\nflags\t\t: fpu\n", false},
-		{"prefix only", "flags\t\t: vmxnet svm_lock\n", false},
-		{"empty", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := hasVirtFlag([]byte(tt.cpuinfo)); got != tt.want {
-				t.Errorf("hasVirtFlag = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
+	"github.com/kmodvm/kmodvm/vmtest/arch"
+)
 
 func TestParseAccel(t *testing.T) {
 	for in, want := range map[string]Accel{"": AccelAuto, "auto": AccelAuto, "kvm": AccelKVM, "tcg": AccelTCG} {
@@ -74,6 +54,43 @@ func TestDefaultCommandLine(t *testing.T) {
 	want := "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic panic_print=0x40 sysctl.kernel.hung_task_timeout_secs=10"
 	if got := c.CommandLine(); got != want {
 		t.Errorf("CommandLine() = %q, want %q", got, want)
+	}
+	// A port's Param names its device as the guest sees it, in port order.
+	c.Serial = []Port{{Name: "console"}, {Name: "events", Param: "kmodvm.events"}, {Name: "control", Duplex: true, Param: "kmodvm.control"}}
+	c.Append = []string{"loglevel=8"}
+	if got, want := c.CommandLine(), want+" kmodvm.events=/dev/ttyS1 kmodvm.control=/dev/ttyS2 loglevel=8"; got != want {
+		t.Errorf("CommandLine() = %q, want %q", got, want)
+	}
+}
+
+// Ports are chardevs on inherited descriptors from fd 3, in port order.
+func TestArgsPorts(t *testing.T) {
+	c := Config{Serial: []Port{{Name: "console"}, {Name: "events"}, {Name: "control", Duplex: true}}}
+	joined := strings.Join(c.Args(AccelTCG, "s"), " ")
+	want := "-chardev file,id=console,path=/dev/fd/3 -serial chardev:console " +
+		"-chardev file,id=events,path=/dev/fd/4 -serial chardev:events " +
+		"-chardev socket,id=control,fd=5 -serial chardev:control"
+	if !strings.Contains(joined, want) {
+		t.Errorf("args %s\nlack %s", joined, want)
+	}
+	c.Serial = nil
+	if joined := strings.Join(c.Args(AccelTCG, "s"), " "); strings.Count(joined, "-serial") != 1 {
+		t.Errorf("a Config without ports has no console: %s", joined)
+	}
+}
+
+func TestPortsChecked(t *testing.T) {
+	a := arch.Must(arch.Default)
+	for name, ports := range map[string][]Port{
+		"too many": {{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}, {Name: "e"}},
+		"repeated": {{Name: "a"}, {Name: "a"}},
+		"unnamed":  {{Name: "a"}, {}},
+		"bad id":   {{Name: "a,b"}},
+	} {
+		c := Config{Serial: ports}
+		if _, err := c.ports(a); err == nil {
+			t.Errorf("%s: ports accepted", name)
+		}
 	}
 }
 
@@ -138,17 +155,6 @@ func TestParseSymbolsRejectsDebianStub(t *testing.T) {
 	stub := "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"
 	if _, err := ParseSymbols(strings.NewReader(stub)); err == nil {
 		t.Error("the stub System.map was accepted")
-	}
-}
-
-func TestParseRIPs(t *testing.T) {
-	regs := "CPU#0\nRAX=0000000000000000 RBX=0000000000000000\nRSI=0 RDI=0\n" +
-		"RIP=ffffffff81a592eb RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n" +
-		"CPU#1\nRIP=ffffffff81000abc RFL=00000246\n"
-	got := ParseRIPs(regs)
-	want := []uint64{0xffffffff81a592eb, 0xffffffff81000abc}
-	if !slices.Equal(got, want) {
-		t.Errorf("ParseRIPs = %x, want %x", got, want)
 	}
 }
 

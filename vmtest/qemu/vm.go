@@ -4,43 +4,55 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
-// Time limits of the end of a run.
-const (
-	quitTimeout = 2 * time.Second  // QEMU's answer to quit, and its exit
-	regsTimeout = 5 * time.Second  // "info registers" on a hung guest
-	nmiWait     = 10 * time.Second // the guest's NMI panic, printed under TCG
-)
-
-// vm is one running QEMU process and its helpers.
-type vm struct {
+// VM is a running QEMU: its monitor is connected, and helper goroutines
+// read its serial ports and watch for its end. Wait must be called to
+// release it.
+type VM struct {
 	cfg     Config
+	arch    *arch.Arch
 	cmd     *exec.Cmd
 	start   time.Time
 	exited  chan struct{} // closed after cmd.Wait returned
 	console *console
-	mon     *monitor
+	mon     *monitor // nil when the QMP connection failed
 	stderr  tail
 	readers sync.WaitGroup
+	duplex  map[string]net.Conn // host ends of the duplex ports
+	cancel  context.CancelFunc
+	ended   chan struct{} // closed when res is final
+	cleanup []func()
 	res     Result
 }
 
-// Run boots the VM described by cfg and waits until it ends: the guest
-// powers off, resets, panics, the deadline (ctx or cfg.Timeout) passes, or
-// QEMU dies. The returned error is set only when QEMU could not be started;
-// every way a started VM can end is a Result. When Run returns, QEMU has
-// exited, every helper goroutine has ended, the caller's writers are no longer
-// used and the temporary directory is gone.
+// Run boots the VM described by cfg and waits until it ends: Start, then
+// Wait.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	v, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return v.Wait()
+}
+
+// Start boots the VM described by cfg and returns once QEMU runs and its
+// monitor is connected. The VM ends when the guest powers off, resets or
+// panics, when the deadline (ctx or cfg.Timeout) passes, when Kill is
+// called, or when QEMU dies. The error is set only when QEMU could not be
+// started; every way a started VM can end is a Result of Wait.
+func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if cfg.Kernel == "" || cfg.Initrd == "" {
 		return nil, errors.New("qemu: Config.Kernel and Config.Initrd are required")
 	}
@@ -49,49 +61,129 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
 	}
-	bin, err := cfg.binary()
+	a, err := cfg.arch()
 	if err != nil {
 		return nil, err
 	}
+	ports, err := cfg.ports(a)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := cfg.binary(a)
+	if err != nil {
+		return nil, err
+	}
+	v := &VM{cfg: cfg, arch: a, exited: make(chan struct{}), ended: make(chan struct{})}
 	dir := cfg.Dir
 	if dir == "" {
 		var release func()
 		if dir, release, err = makeWorkDir(); err != nil {
 			return nil, err
 		}
-		defer release()
+		v.cleanup = append(v.cleanup, release)
 	}
 	sock := filepath.Join(dir, "qmp.sock")
-	defer os.Remove(sock)
+	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
 
-	v := &vm{cfg: cfg, exited: make(chan struct{})}
-	v.res.Accel = cfg.Accel.Resolve()
-	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock)); err != nil {
+	v.res.Accel = cfg.Accel.Resolve(a)
+	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports); err != nil {
+		v.release()
 		return nil, err
 	}
-	v.supervise(ctx, sock)
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	v.cancel = cancel
+	mon, err := connectMonitor(sock, v.exited)
+	if err != nil {
+		go func() { v.noMonitor(err); cancel(); close(v.ended) }()
+		return v, nil
+	}
+	v.mon = mon
+	go func() { v.supervise(ctx); cancel(); close(v.ended) }()
+	return v, nil
+}
+
+// Wait waits until the VM has ended and returns how. When it returns, QEMU
+// has exited, every helper goroutine has ended, the caller's writers are no
+// longer used, the duplex ports are closed and the temporary directory is
+// gone. Its error is reserved for failures to clean up; it is nil today.
+func (v *VM) Wait() (*Result, error) {
+	<-v.ended
 	v.readers.Wait()
+	v.release()
 	return &v.res, nil
 }
 
-// startProcess starts QEMU with the two serial ports on pipes. QEMU gets its
-// own process group (so it and anything it starts are killed together) and
-// Pdeathsig: the kernel kills it when the thread that started it ends. That
-// thread is locked to the goroutine that waits for QEMU, so it ends only when
-// QEMU has exited or the host process died: no QEMU outlives kmodvm.
-func (v *vm) startProcess(bin string, args []string) error {
-	conR, conW, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("qemu: %w", err)
+// Kill ends the VM at once, without the hang diagnosis; its Result says
+// ExitCanceled. It does not wait: call Wait.
+func (v *VM) Kill() { v.cancel() }
+
+// Port returns the host end of the duplex serial port named name, or nil.
+// Reads return io.EOF once QEMU has exited.
+func (v *VM) Port(name string) io.ReadWriter {
+	if c, ok := v.duplex[name]; ok {
+		return c
 	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		conR.Close()
-		conW.Close()
-		return fmt.Errorf("qemu: %w", err)
+	return nil
+}
+
+// Arch returns the VM's architecture.
+func (v *VM) Arch() *arch.Arch { return v.arch }
+
+func (v *VM) release() {
+	for _, c := range v.duplex {
+		c.Close()
+	}
+	// Last in, first out, as deferred calls: the socket goes before its
+	// directory.
+	for i := len(v.cleanup) - 1; i >= 0; i-- {
+		v.cleanup[i]()
+	}
+	v.cleanup = nil
+}
+
+// startProcess starts QEMU with its serial ports on pipes and socket pairs.
+// QEMU gets its own process group (so it and anything it starts are killed
+// together) and Pdeathsig: the kernel kills it when the thread that started
+// it ends. That thread is locked to the goroutine that waits for QEMU, so it
+// ends only when QEMU has exited or the host process died: no QEMU outlives
+// kmodvm.
+func (v *VM) startProcess(bin string, args []string, ports []Port) error {
+	var theirs []*os.File // QEMU's ends, closed here once it has them
+	var reads []*os.File  // our ends of one-way ports, in port order
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	v.duplex = map[string]net.Conn{}
+	for _, p := range ports {
+		if p.Duplex {
+			ours, qemu, err := socketPair(p.Name)
+			if err != nil {
+				closeAll(theirs)
+				closeAll(reads)
+				return err
+			}
+			v.duplex[p.Name] = ours
+			theirs, reads = append(theirs, qemu), append(reads, nil)
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(theirs)
+			closeAll(reads)
+			return fmt.Errorf("qemu: %w", err)
+		}
+		theirs, reads = append(theirs, w), append(reads, r)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.ExtraFiles = []*os.File{conW, evW}
+	cmd.ExtraFiles = theirs
 	cmd.Stdout, cmd.Stderr = &v.stderr, &v.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	started := make(chan error)
@@ -110,176 +202,48 @@ func (v *vm) startProcess(bin string, args []string) error {
 		_ = cmd.Wait()
 		close(v.exited)
 	}()
-	err = <-started
-	conW.Close()
-	evW.Close()
+	err := <-started
+	closeAll(theirs)
 	if err != nil {
-		conR.Close()
-		evR.Close()
+		closeAll(reads)
 		return fmt.Errorf("qemu: start %s: %w", bin, err)
 	}
 	v.cmd = cmd
-	v.console = newConsole(v.cfg.Console, v.start, v.cfg.OnPanic)
-	v.readers.Add(2)
-	go func() { defer v.readers.Done(); v.console.run(conR) }()
-	go func() { defer v.readers.Done(); drain(v.cfg.Events, evR) }()
+	for i, p := range ports {
+		r := reads[i]
+		switch {
+		case r == nil:
+		case i == 0:
+			v.console = newConsole(p.Output, v.start, v.cfg.OnPanic)
+			v.readers.Add(1)
+			go func() { defer v.readers.Done(); v.console.run(r) }()
+		default:
+			v.readers.Add(1)
+			go func() { defer v.readers.Done(); drain(p.Output, r) }()
+		}
+	}
+	if v.console == nil {
+		// A duplex console is the caller's to read; panics are then
+		// seen only through QMP.
+		v.console = newConsole(nil, v.start, v.cfg.OnPanic)
+	}
 	return nil
 }
 
-// supervise connects QMP, waits for the end of the run and fills v.res.
-func (v *vm) supervise(ctx context.Context, sock string) {
-	timeout := v.cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	mon, err := connectMonitor(sock, v.exited)
+// socketPair returns a connected pair of stream sockets: ours as a
+// net.Conn (deadlines, Close unblocking readers), QEMU's as a file to
+// inherit.
+func socketPair(name string) (net.Conn, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		v.noMonitor(err)
-		return
+		return nil, nil, fmt.Errorf("qemu: port %s: %w", name, err)
 	}
-	v.mon = mon
-	defer mon.close()
-
-	grace := v.cfg.PanicGrace
-	if grace <= 0 {
-		grace = DefaultPanicGrace
-	}
-	var graceTimer <-chan time.Time
-	panicCh := v.console.panicCh
-	for {
-		select {
-		case <-v.exited:
-			mon.close()
-			v.finish(v.classify())
-			return
-		case <-panicCh:
-			panicCh = nil
-			graceTimer = time.After(grace)
-		case <-graceTimer:
-			v.quit()
-		case <-ctx.Done():
-			reason := ExitCanceled
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				reason = ExitTimeout
-				v.diagnoseHang()
-			}
-			v.kill()
-			<-v.exited
-			mon.close()
-			v.res.ShutdownReason, _ = mon.state()
-			v.finish(reason)
-			return
-		}
-	}
-}
-
-// noMonitor ends a run whose QMP connection failed.
-func (v *vm) noMonitor(err error) {
-	// A handshake cut short by QEMU's exit is explained by its stderr;
-	// only a QEMU that is still there needs our error.
-	select {
-	case <-v.exited:
-		err = errExited
-	case <-time.After(time.Second):
-	}
-	v.kill()
-	<-v.exited
-	v.finish(ExitQEMUError)
-	if !errors.Is(err, errExited) {
-		v.res.Stderr = err.Error() + "\n" + v.res.Stderr
-	}
-}
-
-// classify names the end of a run that QEMU ended by itself.
-func (v *vm) classify() ExitReason {
-	shutdown, panicked := v.mon.state()
-	v.res.ShutdownReason = shutdown
-	line, _ := v.console.panicked()
-	switch {
-	case line != "" || panicked || shutdown == "guest-panic":
-		return ExitPanic
-	case shutdown == "guest-shutdown":
-		return ExitPoweroff
-	case shutdown == "guest-reset":
-		return ExitReset
-	}
-	// QEMU exits 1 by itself when it cannot set the machine up (bad
-	// kernel, bad option); anything else without a SHUTDOWN is a crash.
-	if ws, ok := v.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Exited() && ws.ExitStatus() != 0 && shutdown == "" {
-		return ExitQEMUError
-	}
-	return ExitCrash
-}
-
-// finish records the process state and the reason.
-func (v *vm) finish(reason ExitReason) {
-	v.res.Exit = reason
-	v.res.Duration = time.Since(v.start)
-	if ps := v.cmd.ProcessState; ps != nil {
-		v.res.ExitStatus = ps.String()
-	}
-	v.res.Stderr = dropWaitNotice(v.stderr.String())
-	if reason != ExitTimeout && reason != ExitCanceled {
-		v.res.Panic, v.res.PanicAt = v.console.panicked()
-	}
-}
-
-// dropWaitNotice removes the line QEMU prints on every start while it waits
-// for the QMP connection, so that Stderr holds only what went wrong.
-func dropWaitNotice(stderr string) string {
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(stderr, "\n") {
-		if !strings.Contains(line, "info: QEMU waiting for connection on:") {
-			b.WriteString(line)
-		}
-	}
-	return b.String()
-}
-
-// quit asks QEMU to exit and kills it if it does not in time.
-func (v *vm) quit() {
-	_, _ = v.mon.run("quit", nil, quitTimeout)
-	select {
-	case <-v.exited:
-	case <-time.After(quitTimeout):
-		v.kill()
-	}
-}
-
-// kill sends SIGKILL to QEMU's process group.
-func (v *vm) kill() {
-	_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
-}
-
-// diagnoseHang records what the host can learn about a hung guest before it
-// is killed: every CPU's registers from QEMU, then the guest kernel's own
-// symbolized backtrace, forced by an NMI that the kernel turns into a panic
-// (unknown_nmi_panic, which Run puts on the command line).
-func (v *vm) diagnoseHang() {
-	regs, err := v.mon.hmp("info registers -a", regsTimeout)
+	of := os.NewFile(uintptr(fds[0]), name)
+	ours, err := net.FileConn(of)
+	of.Close()
 	if err != nil {
-		v.res.Registers = err.Error()
-	} else {
-		v.res.Registers = regs
-		var syms *Symbols
-		if v.cfg.SystemMap != "" {
-			syms, _ = LoadSymbols(v.cfg.SystemMap)
-		}
-		for _, rip := range ParseRIPs(regs) {
-			v.res.RIP = append(v.res.RIP, syms.Lookup(rip))
-		}
+		syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("qemu: port %s: %w", name, err)
 	}
-	v.console.startCapture()
-	if _, err := v.mon.run("inject-nmi", nil, regsTimeout); err != nil {
-		v.res.Backtrace = err.Error()
-		return
-	}
-	select {
-	case <-v.exited:
-	case <-time.After(nmiWait):
-	}
-	v.res.Backtrace = v.console.captured()
+	return ours, os.NewFile(uintptr(fds[1]), name+" (qemu)"), nil
 }

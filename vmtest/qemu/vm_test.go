@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"io"
 	"os"
 	"os/exec"
@@ -18,11 +17,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // These tests boot a real kernel under QEMU. KMODVM_TEST_KERNEL names the
 // kernel (a PVH vmlinux or a bzImage); KMODVM_TEST_SYSTEM_MAP, if set, a
 // System.map with real symbols for it.
+
+// qemuBinary is the emulator of the default architecture's guests.
+var qemuBinary = arch.Must(arch.Default).QEMU
 
 // vmTimeout bounds every test VM; TCG boots take 2-7 s here.
 const vmTimeout = 90 * time.Second
@@ -40,8 +45,8 @@ func testKernel(t *testing.T) string {
 		// Debian's 6.1 from the shared cache (fetched on first use).
 		k = testkernel.Get(t, "6.1").BootImage()
 	}
-	if _, err := exec.LookPath(DefaultBinary); err != nil {
-		t.Skipf("%s not installed", DefaultBinary)
+	if _, err := exec.LookPath(qemuBinary); err != nil {
+		t.Skipf("%s not installed", qemuBinary)
 	}
 	return k
 }
@@ -74,7 +79,7 @@ func boot(t *testing.T, mode string, cfg Config) (*Result, string) {
 		cfg.Timeout = vmTimeout
 	}
 	var console syncBuffer
-	cfg.Console = &console
+	cfg.Serial = append([]Port{{Name: "console", Output: &console}}, cfg.Serial...)
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -112,11 +117,12 @@ func TestRunPoweroff(t *testing.T) {
 
 func TestRunEventPort(t *testing.T) {
 	var events syncBuffer
-	res, console := boot(t, "events", Config{Events: &events})
+	res, console := boot(t, "events", Config{Serial: []Port{{Name: "events", Output: &events, Param: "kmodvmtest.events"}}})
 	if res.Exit != ExitPoweroff {
 		t.Fatalf("exit %s, want poweroff; console:\n%s", res.Exit, console)
 	}
-	if got := events.String(); !strings.Contains(got, "hello from ttyS1") {
+	// The second port is ttyS1, and the guest learnt it from Param.
+	if got := events.String(); !strings.Contains(got, "hello from /dev/ttyS1") {
 		t.Errorf("event port got %q, want the init's line", got)
 	}
 }
@@ -156,22 +162,22 @@ func TestRunHangTimesOutWithDiagnosis(t *testing.T) {
 	if !strings.Contains(console, `init: mode "hang"`) {
 		t.Fatalf("guest never reached init before the timeout:\n%s", console)
 	}
-	if len(res.RIP) != 2 {
-		t.Fatalf("RIP = %v, want both CPUs' instruction pointers; registers:\n%s", res.RIP, res.Registers)
+	if len(res.IP) != 2 || res.IPRegister != "RIP" {
+		t.Fatalf("%s = %v, want both CPUs' RIPs; registers:\n%s", res.IPRegister, res.IP, res.Registers)
 	}
 	// Idle CPUs halt in one place: the backtrace of the guest's NMI panic
 	// must name a location that System.map names for one of QEMU's RIPs.
 	matched := false
-	for _, loc := range res.RIP {
+	for _, loc := range res.IP {
 		if loc.Func == "" {
 			t.Errorf("RIP %#x not symbolized with %s", loc.Addr, cfg.SystemMap)
 		}
 		matched = matched || strings.Contains(res.Backtrace, "RIP: 0010:"+loc.String())
 	}
 	if !matched {
-		t.Errorf("no RIP of %v appears in the NMI backtrace:\n%s", res.RIP, res.Backtrace)
+		t.Errorf("no RIP of %v appears in the NMI backtrace:\n%s", res.IP, res.Backtrace)
 	}
-	t.Logf("RIP %v; backtrace:\n%s", res.RIP, res.Backtrace)
+	t.Logf("RIP %v; backtrace:\n%s", res.IP, res.Backtrace)
 }
 
 func TestRunQEMUKilledIsACrash(t *testing.T) {
@@ -179,7 +185,6 @@ func TestRunQEMUKilledIsACrash(t *testing.T) {
 	wrapper, pidFile := pidWrapper(t)
 	var once sync.Once
 	cfg := Config{Binary: wrapper, OnPanic: nil}
-	cfg.Console = nil
 	killer := &lineHook{match: "init: mode", fn: func() {
 		once.Do(func() {
 			b, _ := os.ReadFile(pidFile)
@@ -192,7 +197,7 @@ func TestRunQEMUKilledIsACrash(t *testing.T) {
 	cfg.Kernel, cfg.Initrd = kernel, initrd
 	cfg.Append = []string{"kmodvmtest=hang"}
 	cfg.Timeout = vmTimeout
-	cfg.Console = killer
+	cfg.Serial = []Port{{Name: "console", Output: killer}}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -209,7 +214,7 @@ const helperEnv = "KMODVM_QEMU_TEST_HELPER"
 func runHelper() {
 	_, err := Run(context.Background(), Config{
 		Kernel: os.Getenv("KMODVM_TEST_KERNEL"), Initrd: os.Getenv("KMODVM_TEST_INITRD"),
-		Binary: os.Getenv(helperEnv), Append: []string{"kmodvmtest=hang"}, Console: os.Stdout,
+		Binary: os.Getenv(helperEnv), Append: []string{"kmodvmtest=hang"}, Serial: []Port{{Name: "console", Output: os.Stdout}},
 		Timeout: vmTimeout,
 	})
 	fmt.Fprintln(os.Stderr, "helper: Run returned:", err)
@@ -267,9 +272,9 @@ func TestQEMUDiesWithItsParent(t *testing.T) {
 // pidWrapper returns a QEMU "binary" that records QEMU's pid and execs it.
 func pidWrapper(t *testing.T) (wrapper, pidFile string) {
 	t.Helper()
-	qemu, err := exec.LookPath(DefaultBinary)
+	qemu, err := exec.LookPath(qemuBinary)
 	if err != nil {
-		t.Skipf("%s not installed", DefaultBinary)
+		t.Skipf("%s not installed", qemuBinary)
 	}
 	dir := t.TempDir()
 	pidFile = filepath.Join(dir, "pid")
@@ -326,7 +331,7 @@ func TestRunCanceledEndsAtOnce(t *testing.T) {
 		}
 	}}
 	cfg := Config{Kernel: testKernel(t), Initrd: testInitramfs(t), Append: []string{"kmodvmtest=hang"},
-		Console: hook, Timeout: vmTimeout}
+		Serial: []Port{{Name: "console", Output: hook}}, Timeout: vmTimeout}
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -352,8 +357,8 @@ func TestRunMissingBinary(t *testing.T) {
 }
 
 func TestRunQEMUErrorCarriesStderr(t *testing.T) {
-	if _, err := exec.LookPath(DefaultBinary); err != nil {
-		t.Skipf("%s not installed", DefaultBinary)
+	if _, err := exec.LookPath(qemuBinary); err != nil {
+		t.Skipf("%s not installed", qemuBinary)
 	}
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "not-a-kernel")
@@ -384,7 +389,7 @@ func guestSymbols(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, console := boot(t, "kallsyms", Config{Events: f})
+	res, console := boot(t, "kallsyms", Config{Serial: []Port{{Name: "events", Output: f, Param: "kmodvmtest.events"}}})
 	if res.Exit != ExitPoweroff {
 		t.Fatalf("kallsyms boot: exit %s; console:\n%s", res.Exit, console)
 	}

@@ -35,6 +35,6 @@ func Describe() string {
 	if out, err := exec.Command("qemu-system-x86_64", "--version").Output(); err == nil {
 		fmt.Fprintf(&b, "- %s\n", strings.Split(string(out), "\n")[0])
 	}
-	fmt.Fprintf(&b, "- Go %s; accelerator: %s\n", runtime.Version(), qemu.AccelAuto.Resolve())
+	fmt.Fprintf(&b, "- Go %s; accelerator: %s\n", runtime.Version(), qemu.AccelAuto.Resolve(nil))
 	return b.String()
 }

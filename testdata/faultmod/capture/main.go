@@ -108,11 +108,11 @@ func capture(kernel, initrd, out, fault string) error {
 		timeout = t
 	}
 	res, err := qemu.Run(context.Background(), qemu.Config{
-		Kernel:  kernel,
-		Initrd:  initrd,
-		Append:  append([]string{"loglevel=7", "faultmod=" + trigger}, extraAppend[fault]...),
-		Console: con,
-		Events:  kmsg,
+		Kernel: kernel,
+		Initrd: initrd,
+		Append: append([]string{"loglevel=7", "faultmod=" + trigger}, extraAppend[fault]...),
+		// The trigger copies the kernel log to the second port, ttyS1.
+		Serial:  []qemu.Port{{Name: "console", Output: con}, {Name: "kmsg", Output: kmsg}},
 		Timeout: timeout,
 		CPUs:    cpus[fault],
 	})

@@ -1,12 +1,17 @@
 // Command init is the trivial PID 1 of the qemu package's tests: it does what
 // the kernel parameter kmodvmtest= says (the kernel passes unknown name=value
-// parameters to init as environment variables) and never returns.
+// parameters to init as environment variables) and never returns. Its
+// channels are the devices named by kmodvmtest.events= and
+// kmodvmtest.control= (dotted parameters stay on /proc/cmdline only), as
+// qemu.Port.Param sets them.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,34 +30,85 @@ func main() {
 		sysrq('c')
 	case "hang":
 		hang()
+	case "echo":
+		echo()
 	default:
 		fmt.Printf("init: unknown mode %q\n", mode)
 	}
 	poweroff()
 }
 
-// events writes a line to the event port, ttyS1.
+// events writes a line to the event port.
 func events() {
-	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil {
-		fmt.Println("init: mount /dev:", err)
-		return
-	}
-	f, err := os.OpenFile("/dev/ttyS1", os.O_WRONLY|unix.O_NOCTTY, 0)
+	dev := param("kmodvmtest.events")
+	f, err := os.OpenFile(dev, os.O_WRONLY|unix.O_NOCTTY, 0)
 	if err != nil {
-		fmt.Println("init: open ttyS1:", err)
+		fmt.Println("init: open event port:", err)
 		return
 	}
-	fmt.Fprintln(f, "hello from ttyS1")
+	fmt.Fprintln(f, "hello from "+dev)
 	f.Close()
+}
+
+// echo answers the host on the control port: "ready", then each line read
+// back as "echo: <line>" until a line "bye".
+func echo() {
+	dev := param("kmodvmtest.control")
+	f, err := os.OpenFile(dev, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		fmt.Println("init: open control port:", err)
+		return
+	}
+	if err := raw(f); err != nil {
+		fmt.Println("init: raw mode:", err)
+		return
+	}
+	fmt.Fprintln(f, "ready")
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fmt.Fprintln(f, "echo: "+sc.Text())
+		if sc.Text() == "bye" {
+			break
+		}
+	}
+	unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1)
+}
+
+// raw turns off the line discipline's echo and translations.
+func raw(f *os.File) error {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.ICRNL | unix.IXON | unix.IXOFF | unix.INLCR | unix.IGNCR
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
+}
+
+// param returns the value of a name=value kernel parameter, mounting what
+// it needs to read it (and the devices it names).
+func param(name string) string {
+	unix.Mount("proc", "/proc", "proc", 0, "")
+	unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, "")
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		fmt.Println("init: cmdline:", err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	fmt.Printf("init: no %s= on the command line\n", name)
+	return ""
 }
 
 // kallsyms copies the kernel's text symbols to the event port, in
 // System.map format.
 func kallsyms() {
-	if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
-		fmt.Println("init: mount /proc:", err)
-		return
-	}
+	dev := param("kmodvmtest.events")
 	b, err := os.ReadFile("/proc/kallsyms")
 	if err != nil {
 		fmt.Println("init: kallsyms:", err)
@@ -66,12 +122,8 @@ func kallsyms() {
 			out.WriteByte('\n')
 		}
 	}
-	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil {
-		fmt.Println("init: mount /dev:", err)
-		return
-	}
-	if err := os.WriteFile("/dev/ttyS1", out.Bytes(), 0); err != nil {
-		fmt.Println("init: write ttyS1:", err)
+	if err := os.WriteFile(dev, out.Bytes(), 0); err != nil {
+		fmt.Println("init: write event port:", err)
 	}
 }
 

@@ -1,0 +1,161 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Time limits of the end of a run.
+const (
+	quitTimeout = 2 * time.Second  // QEMU's answer to quit, and its exit
+	regsTimeout = 5 * time.Second  // "info registers" on a hung guest
+	nmiWait     = 10 * time.Second // the guest's NMI panic, printed under TCG
+)
+
+// supervise waits for the end of the run and fills v.res.
+func (v *VM) supervise(ctx context.Context) {
+	mon := v.mon
+	defer mon.close()
+	grace := v.cfg.PanicGrace
+	if grace <= 0 {
+		grace = DefaultPanicGrace
+	}
+	var graceTimer <-chan time.Time
+	panicCh := v.console.panicCh
+	for {
+		select {
+		case <-v.exited:
+			mon.close()
+			v.finish(v.classify())
+			return
+		case <-panicCh:
+			panicCh = nil
+			graceTimer = time.After(grace)
+		case <-graceTimer:
+			v.quit()
+		case <-ctx.Done():
+			reason := ExitCanceled
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				reason = ExitTimeout
+				v.diagnoseHang()
+			}
+			v.kill()
+			<-v.exited
+			mon.close()
+			v.res.ShutdownReason, _ = mon.state()
+			v.finish(reason)
+			return
+		}
+	}
+}
+
+// noMonitor ends a run whose QMP connection failed.
+func (v *VM) noMonitor(err error) {
+	// A handshake cut short by QEMU's exit is explained by its stderr;
+	// only a QEMU that is still there needs our error.
+	select {
+	case <-v.exited:
+		err = errExited
+	case <-time.After(time.Second):
+	}
+	v.kill()
+	<-v.exited
+	v.finish(ExitQEMUError)
+	if !errors.Is(err, errExited) {
+		v.res.Stderr = err.Error() + "\n" + v.res.Stderr
+	}
+}
+
+// classify names the end of a run that QEMU ended by itself.
+func (v *VM) classify() ExitReason {
+	shutdown, panicked := v.mon.state()
+	v.res.ShutdownReason = shutdown
+	line, _ := v.console.panicked()
+	switch {
+	case line != "" || panicked || shutdown == "guest-panic":
+		return ExitPanic
+	case shutdown == "guest-shutdown":
+		return ExitPoweroff
+	case shutdown == "guest-reset":
+		return ExitReset
+	}
+	// QEMU exits 1 by itself when it cannot set the machine up (bad
+	// kernel, bad option); anything else without a SHUTDOWN is a crash.
+	if ws, ok := v.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Exited() && ws.ExitStatus() != 0 && shutdown == "" {
+		return ExitQEMUError
+	}
+	return ExitCrash
+}
+
+// finish records the process state and the reason.
+func (v *VM) finish(reason ExitReason) {
+	v.res.Exit = reason
+	v.res.Duration = time.Since(v.start)
+	if ps := v.cmd.ProcessState; ps != nil {
+		v.res.ExitStatus = ps.String()
+	}
+	v.res.Stderr = dropWaitNotice(v.stderr.String())
+	if reason != ExitTimeout && reason != ExitCanceled {
+		v.res.Panic, v.res.PanicAt = v.console.panicked()
+	}
+}
+
+// dropWaitNotice removes the line QEMU prints on every start while it waits
+// for the QMP connection, so that Stderr holds only what went wrong.
+func dropWaitNotice(stderr string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(stderr, "\n") {
+		if !strings.Contains(line, "info: QEMU waiting for connection on:") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// quit asks QEMU to exit and kills it if it does not in time.
+func (v *VM) quit() {
+	_, _ = v.mon.run("quit", nil, quitTimeout)
+	select {
+	case <-v.exited:
+	case <-time.After(quitTimeout):
+		v.kill()
+	}
+}
+
+// kill sends SIGKILL to QEMU's process group.
+func (v *VM) kill() {
+	_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// diagnoseHang records what the host can learn about a hung guest before it
+// is killed: every CPU's registers from QEMU, then the guest kernel's own
+// symbolized backtrace, forced by an NMI that the kernel turns into a panic
+// (the architecture's Crash.NMIParams, on every command line).
+func (v *VM) diagnoseHang() {
+	regs, err := v.mon.hmp("info registers -a", regsTimeout)
+	if err != nil {
+		v.res.Registers = err.Error()
+	} else {
+		v.res.Registers, v.res.IPRegister = regs, v.arch.Crash.IPRegister
+		var syms *Symbols
+		if v.cfg.SystemMap != "" {
+			syms, _ = LoadSymbols(v.cfg.SystemMap)
+		}
+		for _, ip := range v.arch.IPs(regs) {
+			v.res.IP = append(v.res.IP, syms.Lookup(ip))
+		}
+	}
+	v.console.startCapture()
+	if _, err := v.mon.run("inject-nmi", nil, regsTimeout); err != nil {
+		v.res.Backtrace = err.Error()
+		return
+	}
+	select {
+	case <-v.exited:
+	case <-time.After(nmiWait):
+	}
+	v.res.Backtrace = v.console.captured()
+}
