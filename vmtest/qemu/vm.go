@@ -34,6 +34,7 @@ type VM struct {
 	cancel  context.CancelFunc
 	ended   chan struct{} // closed when res is final
 	cleanup []func()
+	release sync.Once // of the ports and the work directory
 	res     Result
 }
 
@@ -87,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 
 	v.res.Accel = cfg.Accel.Resolve(a)
 	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports); err != nil {
-		v.release()
+		v.releaseAll()
 		return nil, err
 	}
 	timeout := cfg.Timeout
@@ -113,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 func (v *VM) Wait() (*Result, error) {
 	<-v.ended
 	v.readers.Wait()
-	v.release()
+	v.releaseAll()
 	return &v.res, nil
 }
 
@@ -133,7 +134,11 @@ func (v *VM) Port(name string) io.ReadWriter {
 // Arch returns the VM's architecture.
 func (v *VM) Arch() *arch.Arch { return v.arch }
 
-func (v *VM) release() {
+// releaseAll closes the duplex ports and removes the work directory, once
+// however many callers Wait.
+func (v *VM) releaseAll() { v.release.Do(v.doRelease) }
+
+func (v *VM) doRelease() {
 	for _, c := range v.duplex {
 		c.Close()
 	}
