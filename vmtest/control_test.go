@@ -18,8 +18,8 @@ import (
 
 // The agent in command mode (RunConfig.Control) waits after boot for the
 // host's commands on the control port and answers each: a file read, a
-// test binary run by name (its events still on the event port), a blocked
-// task dump, and the power-off that ends the VM.
+// test binary run by name (its events still on the event port), the
+// blocked task and CPU dumps, and the power-off that ends the VM.
 func TestControlChannelDrivesTheAgent(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
 	vm, events := startControlled(t, k)
@@ -58,6 +58,11 @@ func TestControlChannelDrivesTheAgent(t *testing.T) {
 	rep, err = ctl.Do(ctx, event.Command{Op: event.OpBlockedTasks})
 	if err != nil || !strings.Contains(rep.Text, "Show Blocked State") {
 		t.Errorf("blocked tasks: %q, %v", rep.Text, err)
+	}
+
+	rep, err = ctl.Do(ctx, event.Command{Op: event.OpCPUs})
+	if err != nil || !strings.Contains(rep.Text, "backtrace of all active CPUs") {
+		t.Errorf("CPUs: %q, %v", rep.Text, err)
 	}
 
 	if _, err := ctl.Do(ctx, event.Command{Op: event.OpPowerOff}); err != nil {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -162,7 +163,7 @@ func buildFor(abi, tmp string) (bootImage, ko string, err error) {
 func buildInitramfs(dir, ko string) (string, error) {
 	bin := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/faultmod/trigger")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch.Must(arch.Default).GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build trigger: %v: %s", err, out)
 	}
