@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func (l localProvider) Resolve(_ context.Context, sel Selector) (*Spec, error) {
 	// A tree is rebuilt in place: its identity is where it is and what its
 	// image and config are now.
 	s.Inputs = append(s.Inputs, "path "+path, "kdir "+kdir)
-	for _, p := range []string{path, filepath.Join(path, "arch", "x86", "boot", "bzImage"), filepath.Join(kdir, ".config")} {
+	for _, p := range []string{path, filepath.Join(path, treeImage()), filepath.Join(kdir, ".config")} {
 		if info, err := os.Stat(p); err == nil && !info.IsDir() {
 			s.Inputs = append(s.Inputs, fmt.Sprintf("file %s %d %d", p, info.Size(), info.ModTime().UnixNano()))
 		}
@@ -58,6 +59,13 @@ func (f *Fetcher) Local(ctx context.Context, path, kdir string) (*Kernel, error)
 	return lf.Get(ctx, s)
 }
 
+// treeImage is where a built tree of the default architecture keeps its
+// boot image.
+func treeImage() string {
+	a, _ := arch.Lookup(DefaultArch)
+	return filepath.FromSlash(a.TreeImage)
+}
+
 func openLocal(path, kdir string) (*Kernel, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -66,9 +74,9 @@ func openLocal(path, kdir string) (*Kernel, error) {
 	k := &Kernel{Origin: "local", InPlace: true}
 	if info.IsDir() {
 		k.Dir, k.KDir = path, path
-		k.BzImage = filepath.Join(path, "arch", "x86", "boot", "bzImage")
+		k.BzImage = filepath.Join(path, treeImage())
 		if _, err := os.Stat(k.BzImage); err != nil {
-			return nil, fmt.Errorf("local kernel %s: no arch/x86/boot/bzImage (is it a built kernel tree? run make bzImage there)", path)
+			return nil, fmt.Errorf("local kernel %s: no %s (is it a built kernel tree? run make there)", path, treeImage())
 		}
 		if ok, _ := HasPVHNote(filepath.Join(path, "vmlinux")); ok {
 			k.Vmlinux = filepath.Join(path, "vmlinux")

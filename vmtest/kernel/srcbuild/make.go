@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -64,8 +65,12 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 		return nil, err
 	}
 	defer logf.Close()
-	b := &builder{p: p, tc: tc, tree: tree, dir: dir, spec: s, log: logf,
-		vars: []string{"CC=" + cc, "HOSTCC=" + cc, "LOCALVERSION=", "KBUILD_BUILD_TIMESTAMP=kmodvm", "KBUILD_BUILD_HOST=kmodvm", "KBUILD_BUILD_USER=kmodvm"}}
+	a, err := arch.Lookup(s.Arch)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{arch: a, p: p, tc: tc, tree: tree, dir: dir, spec: s, log: logf,
+		vars: append(a.MakeArgs(), "CC="+cc, "HOSTCC="+cc, "LOCALVERSION=", "KBUILD_BUILD_TIMESTAMP=kmodvm", "KBUILD_BUILD_HOST=kmodvm", "KBUILD_BUILD_USER=kmodvm")}
 	if err := b.configure(ctx, v); err != nil {
 		return nil, err
 	}
@@ -108,6 +113,7 @@ func unpack(ctx context.Context, deb, dir string) (string, error) {
 
 // builder runs make in a tree with a toolchain.
 type builder struct {
+	arch *arch.Arch
 	p    *Provider
 	tc   *kbuild.Toolchain
 	tree string
@@ -287,7 +293,7 @@ func (b *builder) finish(ctx context.Context) (*kernel.Kernel, error) {
 	k := &kernel.Kernel{
 		Name: b.spec.Name, ABI: abi, Series: b.spec.Series, Version: b.spec.Version,
 		Origin:  fmt.Sprintf("built from %s %s", b.spec.Packages[0].Name, b.spec.Packages[0].Version),
-		BzImage: filepath.Join(b.tree, "arch", "x86", "boot", "bzImage"), SystemMap: filepath.Join(b.tree, "System.map"),
+		BzImage: filepath.Join(b.tree, filepath.FromSlash(b.arch.TreeImage)), SystemMap: filepath.Join(b.tree, "System.map"),
 		Config: filepath.Join(b.tree, ".config"), ModulesDir: modDir, KDir: b.tree,
 		MakeVars: []string{"CC=" + b.tc.Compiler, "HOSTCC=" + b.tc.Compiler},
 	}
