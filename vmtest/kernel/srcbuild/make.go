@@ -287,7 +287,7 @@ func (b *builder) finish(ctx context.Context) (*kernel.Kernel, error) {
 	if err := kernel.Depmod(ctx, root, abi, modDir); err != nil {
 		return nil, err
 	}
-	if err := trim(b.tree); err != nil {
+	if err := trim(b.tree, b.arch); err != nil {
 		return nil, err
 	}
 	k := &kernel.Kernel{
@@ -304,41 +304,40 @@ func (b *builder) finish(ctx context.Context) (*kernel.Kernel, error) {
 	return k, nil
 }
 
-// trim deletes what out-of-tree module builds do not need: the kernel's
-// objects and C sources (most of the tree's size, with debug info), its
-// documentation and samples. They need the configuration, headers,
-// Makefiles and Kconfig files, Module.symvers, linker scripts and the host
-// tools under scripts/ and tools/, kept whole. vmlinux stays: its debug
-// info symbolizes in-kernel frames.
-func trim(tree string) error {
-	for _, d := range []string{"Documentation", "samples", "LICENSES"} {
-		if err := os.RemoveAll(filepath.Join(tree, d)); err != nil {
-			return err
-		}
-	}
+// trim keeps what out-of-tree module builds need of the built tree, as
+// Debian's headers packages do: the configuration and generated files,
+// include/ and the architecture's include/, scripts/ (host tools kept
+// whole), objtool and resolve_btfids of tools/, every Makefile, Kbuild and
+// Kconfig file, linker scripts,
+// Module.symvers and System.map; and vmlinux, whose debug info symbolizes
+// in-kernel frames, and the boot image. The rest (objects, C sources,
+// drivers' private headers: most of the tree's size) goes.
+func trim(tree string, a *arch.Arch) error {
+	archInclude := filepath.Join("arch", a.KernelArch, "include")
+	keepTop := map[string]bool{".config": true, "Module.symvers": true, "System.map": true, "vmlinux": true,
+		"modules.order": true, "modules.builtin": true, "modules.builtin.modinfo": true, "Makefile": true}
 	return filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(tree, p)
 		if d.IsDir() {
-			if rel == "scripts" || rel == "tools" || rel == ".git" {
+			switch rel {
+			case "include", "scripts", archInclude:
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if strings.HasPrefix(rel, "arch/x86/boot/compressed/vmlinux") || strings.HasPrefix(d.Name(), ".tmp_vmlinux") ||
-			d.Name() == "vmlinux.o" || d.Name() == "vmlinux.a" {
-			return os.Remove(p)
+		name := d.Name()
+		switch {
+		case rel == filepath.Join("tools", "objtool", "objtool"), rel == filepath.Join("tools", "bpf", "resolve_btfids", "resolve_btfids"),
+			!strings.Contains(rel, string(filepath.Separator)) && keepTop[name],
+			rel == filepath.FromSlash(a.TreeImage),
+			strings.HasPrefix(name, "Makefile"), strings.HasPrefix(name, "Kbuild"), strings.HasPrefix(name, "Kconfig"),
+			strings.HasSuffix(name, ".lds"), strings.HasSuffix(name, ".lds.S"):
+			return nil
 		}
-		switch filepath.Ext(d.Name()) {
-		case ".o", ".ko", ".a", ".c", ".rst", ".gcno", ".mod", ".dwo":
-			return os.Remove(p)
-		}
-		if strings.HasSuffix(d.Name(), ".o.cmd") || strings.HasSuffix(d.Name(), ".o.d") {
-			return os.Remove(p)
-		}
-		return nil
+		return os.Remove(p)
 	})
 }
 
