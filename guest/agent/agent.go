@@ -28,6 +28,8 @@ type Agent struct {
 	kmsg       *kmsgStream
 	// controlDev is the control port's device, from the command line.
 	controlDev string
+	// shellDev is the port OpShell runs a shell on, from the command line.
+	shellDev string
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -81,6 +83,7 @@ func Main() {
 		a.logf("setup: %v", e)
 	}
 	a.controlDev = params[event.ParamControl]
+	a.shellDev = params[event.ParamShell]
 	if err := a.Run(); err != nil {
 		finish(err.Error())
 	}

@@ -66,6 +66,11 @@ func (a *Agent) do(cfg event.RunConfig, leaks bool, cmd event.Command, rep *even
 		if err == nil {
 			rep.Results = a.runTests(tests)
 		}
+	case event.OpShell:
+		var exit *event.Exit
+		if exit, err = a.shell(cmd); err == nil {
+			rep.Results = []event.BinaryResult{{Binary: cmd.Shell, Exit: exit}}
+		}
 	case event.OpReadFile:
 		rep.Data, rep.Truncated, err = readLimited(cmd.Path, cmd.Max)
 	case event.OpBlockedTasks:

@@ -42,6 +42,11 @@ const (
 	// log records the dump wrote.
 	OpBlockedTasks Op = "blocked_tasks"
 	OpCPUs         Op = "cpus"
+	// OpShell runs Shell (with Args) on the shell port (ParamShell) as a
+	// session leader whose controlling terminal is that port, with Env
+	// added to its environment, and answers when it exits; Results holds
+	// its exit.
+	OpShell Op = "shell"
 	// OpPowerOff unloads the modules (if RunConfig.Unload), answers, and
 	// powers the guest off.
 	OpPowerOff Op = "poweroff"
@@ -62,6 +67,12 @@ type Command struct {
 	// OpRun
 	Tests []string `json:"tests,omitempty"`
 	Args  []string `json:"args,omitempty"`
+	// OpShell
+	Shell string   `json:"shell,omitempty"`
+	Env   []string `json:"env,omitempty"`
+	// Rows and Cols are the host terminal's size, given to the port.
+	Rows int `json:"rows,omitempty"`
+	Cols int `json:"cols,omitempty"`
 	// OpReadFile
 	Path string `json:"path,omitempty"`
 	Max  int    `json:"max,omitempty"`
@@ -80,7 +91,7 @@ type Reply struct {
 	Truncated bool   `json:"truncated,omitempty"`
 	// OpBlockedTasks, OpCPUs
 	Text string `json:"text,omitempty"`
-	// OpRun
+	// OpRun, OpShell
 	Results []BinaryResult `json:"results,omitempty"`
 }
 

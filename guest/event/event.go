@@ -33,6 +33,8 @@ const (
 	// ParamControl names the port of the control channel (Command and
 	// Reply), used when RunConfig.Control is set.
 	ParamControl = "kmodvm.control"
+	// ParamShell names the port OpShell runs an interactive shell on.
+	ParamShell = "kmodvm.shell"
 )
 
 // Paths inside the guest image.

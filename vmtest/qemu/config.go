@@ -69,6 +69,10 @@ type Config struct {
 	// PanicGrace bounds how long the VM may run after a panic was seen;
 	// 0 means DefaultPanicGrace.
 	PanicGrace time.Duration
+	// GDB, if set, starts QEMU's gdb stub on this chardev ("tcp:127.0.0.1:1234",
+	// "unix:/path,server=on,wait=off"). The guest is not stopped: the
+	// caller decides when a debugger matters.
+	GDB string
 }
 
 // Port is one serial port of a VM, described as data so that a caller
@@ -159,6 +163,19 @@ func (c *Config) CommandLine() string {
 // a pipe QEMU writes to (/dev/fd/N), or for a duplex port its end of a
 // socket pair.
 func (c *Config) Args(accel Accel, qmpSocket string) []string {
+	args := c.args(accel, func(i int, p Port) string {
+		fd := strconv.Itoa(3 + i)
+		if p.Duplex {
+			return "socket,id=" + p.Name + ",fd=" + fd
+		}
+		return "file,id=" + p.Name + ",path=/dev/fd/" + fd
+	})
+	return append(args, "-qmp", "unix:"+qmpSocket+",server=on,wait=on")
+}
+
+// args returns QEMU's arguments but the monitor's, with each serial port's
+// chardev as backend says.
+func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string {
 	a, err := c.arch()
 	if err != nil {
 		a = arch.Must(arch.Default)
@@ -189,13 +206,34 @@ func (c *Config) Args(accel Accel, qmpSocket string) []string {
 	)
 	ports, _ := c.ports(a)
 	for i, p := range ports {
-		fd := strconv.Itoa(3 + i)
-		if p.Duplex {
-			args = append(args, "-chardev", "socket,id="+p.Name+",fd="+fd)
-		} else {
-			args = append(args, "-chardev", "file,id="+p.Name+",path=/dev/fd/"+fd)
-		}
-		args = append(args, "-serial", "chardev:"+p.Name)
+		args = append(args, "-chardev", backend(i, p), "-serial", "chardev:"+p.Name)
 	}
-	return append(args, "-qmp", "unix:"+qmpSocket+",server=on,wait=on")
+	if c.GDB != "" {
+		args = append(args, "-gdb", c.GDB)
+	}
+	return args
+}
+
+// ReplayCommand returns a command line (QEMU's binary first) that boots
+// the VM again by hand: the console on the caller's terminal (stdio; ^C
+// ends QEMU), every other one-way port to the file path(p) names, a duplex
+// port on a pseudo-terminal QEMU announces, no monitor.
+func (c *Config) ReplayCommand(accel Accel, path func(p Port) string) []string {
+	bin := c.Binary
+	if bin == "" {
+		a, err := c.arch()
+		if err != nil {
+			a = arch.Must(arch.Default)
+		}
+		bin = a.QEMU
+	}
+	return append([]string{bin}, c.args(accel, func(i int, p Port) string {
+		switch {
+		case i == 0:
+			return "stdio,id=" + p.Name
+		case p.Duplex:
+			return "pty,id=" + p.Name
+		}
+		return "file,id=" + p.Name + ",path=" + path(p)
+	})...)
 }

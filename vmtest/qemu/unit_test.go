@@ -233,3 +233,23 @@ func TestSweepWorkDirsKeepsLockedOnes(t *testing.T) {
 		t.Errorf("a dead run's work dir was kept: %v", err)
 	}
 }
+
+func TestReplayCommandPutsPortsOnTheTerminalFilesAndPTYs(t *testing.T) {
+	cfg := Config{Kernel: "/k/vmlinux", Initrd: "/i.cpio", GDB: "tcp:127.0.0.1:1234", Serial: []Port{
+		{Name: "console"}, {Name: "events", Param: "kmodvm.events"}, {Name: "control", Duplex: true},
+	}}
+	got := strings.Join(cfg.ReplayCommand(AccelTCG, func(p Port) string { return "/out/" + p.Name + ".log" }), " ")
+	for _, want := range []string{
+		"qemu-system-x86_64 ", "-chardev stdio,id=console -serial chardev:console",
+		"-chardev file,id=events,path=/out/events.log -serial chardev:events",
+		"-chardev pty,id=control -serial chardev:control", "-gdb tcp:127.0.0.1:1234",
+		"kmodvm.events=/dev/ttyS1",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("replay command lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "/dev/fd/") || strings.Contains(got, "-qmp") {
+		t.Errorf("replay command uses kmodvm's fds or monitor:\n%s", got)
+	}
+}
