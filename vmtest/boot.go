@@ -24,9 +24,9 @@ const maxBootAttempts = 2
 
 // boot runs the VM (again, once, if the infrastructure failed) and fills
 // kr with what happened.
-func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, m machine, kr *report.Kernel, dir string) {
+func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string) {
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, image, cfg, m, dir, kr.Selector, kr.Name)
+		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A PVH entry runs C code before the kernel has set itself up: a
 		// KASAN-instrumented one faults there and the guest resets at once.
@@ -48,7 +48,7 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, image string, cfg e
 }
 
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, cfg event.RunConfig, m machine, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
 	var files [3]*artifact
 	for i, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		os.Remove(filepath.Join(dir, n))
@@ -72,21 +72,28 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, image string, c
 	}()
 	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
-	res, err := qemu.Run(ctx, qemu.Config{
+	qcfg := qemu.Config{
 		Arch:      k.Arch,
 		Kernel:    m.image,
-		Initrd:    image,
+		Initrd:    img.path,
 		MemoryMiB: m.memoryMiB,
 		CPUs:      m.cpus,
 		Append:    m.append,
 		Accel:     r.accel,
-		Serial: []qemu.Port{
+		Serial: append([]qemu.Port{
 			{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)}},
 			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
-		},
+		}, r.cfg.interactivePorts()...),
 		SystemMap: k.SystemMap,
-		Timeout:   m.vmTimeout(len(cfg.Tests)),
-	})
+		Timeout:   m.vmTimeout(len(img.run.Tests)),
+		GDB:       r.cfg.gdbChardev(),
+	}
+	if r.cfg.interactive() {
+		qcfg.Timeout = interactiveTimeout
+	} else if rerr := writeRepro(dir, qcfg, r.accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
+	}
+	res, err := r.runVM(ctx, qcfg, k, img)
 	pw.Close()
 	<-decoded
 	if aerr := closeArtifacts(files[:]); aerr != nil {
@@ -163,6 +170,9 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 	kr.Files["console.log"] = filepath.Join(dir, "console.log")
 	kr.Files["events.jsonl"] = filepath.Join(dir, "events.jsonl")
 	kr.Files["dmesg.txt"] = filepath.Join(dir, "dmesg.txt")
+	if p := filepath.Join(dir, reproScript); fileExists(p) {
+		kr.Files[reproScript] = p
+	}
 	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files["console.log"]}
 	kr.Boot = b
 	kr.Modules = col.kernel.Modules

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -69,6 +70,21 @@ type Config struct {
 	KDir string
 	// Progress, if set, receives each kernel's steps as they happen.
 	Progress func(Step)
+	// Shell, if set, gives a shell in the guest instead of running the
+	// tests: the one kernel boots with the modules loaded and the test
+	// binaries in initramfs.TestsDir, u-root's shell runs on Shell until
+	// it exits, and the VM powers off (unloading the modules).
+	Shell *Terminal
+	// GDB, if set, starts QEMU's gdb stub listening on this host:port
+	// ("127.0.0.1:1234"): the one kernel's guest stops once its modules
+	// are loaded, OnDebugger is told how to attach, and the tests (or the
+	// shell) start when it returns.
+	GDB        string
+	OnDebugger func(ctx context.Context, d Debugger) error
+	// Keep keeps each kernel's guest image in its directory
+	// (initramfs.cpio), for repro.sh; without it repro.sh rebuilds the
+	// image from the cached layers.
+	Keep bool
 	// Log receives diagnostic lines (downloads, toolchain set-up); nil
 	// discards them.
 	Log io.Writer
@@ -210,8 +226,11 @@ func (e *ErrConfig) Error() string { return e.Msg }
 
 // validate checks what can be checked before any work starts.
 func (c *Config) validate() error {
-	if len(c.Tests) == 0 && len(c.Modules) == 0 {
+	if len(c.Tests) == 0 && len(c.Modules) == 0 && c.Shell == nil {
 		return &ErrConfig{"nothing to run: give at least one module or test package"}
+	}
+	if c.interactive() && len(c.kernels()) != 1 {
+		return &ErrConfig{"a shell or a debugger needs exactly one kernel"}
 	}
 	for _, d := range append(append([]string{}, c.Modules...), c.Tests...) {
 		if info, err := os.Stat(d); err != nil || !info.IsDir() {

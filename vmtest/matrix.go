@@ -192,18 +192,26 @@ func (r *runner) buildGuest(ctx context.Context) guestParts {
 	if err != nil {
 		return guestParts{err: fmt.Errorf("guest image base: %w", err)}
 	}
+	layers := []string{base}
+	if r.cfg.Shell != nil {
+		shell, err := r.images.Shell(ctx)
+		if err != nil {
+			return guestParts{err: fmt.Errorf("guest image shell: %w", err)}
+		}
+		layers = append(layers, shell)
+	}
 	var pkgs []initramfs.TestPackage
 	for _, d := range r.cfg.Tests {
 		pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
 	}
-	layers, bins, err := r.images.Tests(ctx, pkgs)
+	tests, bins, err := r.images.Tests(ctx, pkgs)
 	if err != nil {
 		return guestParts{err: fmt.Errorf("guest tests: %w", err)}
 	}
 	for i := range bins {
 		bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
 	}
-	return guestParts{layers: append([]string{base}, layers...), binaries: bins, took: time.Since(start)}
+	return guestParts{layers: append(layers, tests...), binaries: bins, took: time.Since(start)}
 }
 
 func (r *runner) step(sel, k string, p Phase, detail string) {
@@ -264,14 +272,17 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	m := r.cfg.machineFor(k, r.accel)
 	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
-	image, cfg, err := r.image(ctx, k, kos, m, dir)
+	img, err := r.image(ctx, k, kos, m, dir)
 	kr.Timing.Image = time.Since(imgStart).Seconds()
 	if err != nil {
 		kr.Error = "image: " + err.Error()
 		return kr
 	}
-	defer os.Remove(image)
-	r.boot(ctx, k, image, cfg, m, kr, dir)
+	if !r.cfg.Keep {
+		defer os.Remove(img.path)
+	}
+	img.modules = built
+	r.boot(ctx, k, img, m, kr, dir)
 	symbolize(k, kr, built)
 	return kr
 }
@@ -347,16 +358,27 @@ func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
 	return out
 }
 
+// guestImage is one kernel's guest image and what was put in it.
+type guestImage struct {
+	path string
+	// layers are the archives path concatenates, for repro.sh: the
+	// cached ones, then the run's configuration kept in the kernel's
+	// directory.
+	layers  []string
+	run     event.RunConfig
+	modules []symbol.Module // the host's .ko files
+}
+
 // image assembles the guest image for k: cached layers plus this run's
 // configuration.
-func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (string, event.RunConfig, error) {
+func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (*guestImage, error) {
 	g := r.guestLayers(ctx)
 	if g.err != nil {
-		return "", event.RunConfig{}, g.err
+		return nil, g.err
 	}
 	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos})
 	if err != nil {
-		return "", event.RunConfig{}, err
+		return nil, err
 	}
 	for i := range mods {
 		if !mods[i].Dep {
@@ -369,18 +391,16 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 	for i := range bins {
 		bins[i].Timeout = event.Duration(m.testTimeout)
 	}
-	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true,
+	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0}
-	work, err := os.MkdirTemp("", "kmodvm-image-")
-	if err != nil {
-		return "", cfg, err
-	}
-	defer os.RemoveAll(work)
-	runLayer := filepath.Join(work, "run.cpio")
+	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
-		return "", cfg, err
+		return nil, err
 	}
-	image := filepath.Join(dir, ".initramfs.cpio")
-	layers := append(append(append([]string{}, g.layers...), kl), runLayer)
-	return image, cfg, initramfs.Concat(image, layers...)
+	img := &guestImage{path: filepath.Join(dir, ".initramfs.cpio"), run: cfg,
+		layers: append(append(append([]string{}, g.layers...), kl), runLayer)}
+	if r.cfg.Keep {
+		img.path = filepath.Join(dir, "initramfs.cpio")
+	}
+	return img, initramfs.Concat(img.path, img.layers...)
 }

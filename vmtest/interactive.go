@@ -1,0 +1,208 @@
+package vmtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
+)
+
+// Terminal is where Config.Shell's shell talks: the caller's terminal,
+// already in raw mode (the guest's port does the line editing and echo).
+type Terminal struct {
+	In  io.Reader
+	Out io.Writer
+	// Rows and Cols are its size; 0 leaves the guest's default.
+	Rows, Cols int
+	// Env is added to the shell's environment (TERM=xterm-256color).
+	Env []string
+}
+
+// Debugger is how to attach gdb to a VM stopped before its tests.
+type Debugger struct {
+	// Kernel is the kernel's name; Address QEMU's gdb stub (host:port).
+	Kernel, Address string
+	// Vmlinux is the kernel with symbols gdb loads, "" when it has none
+	// (Debian's stock kernels: their vmlinux is stripped).
+	Vmlinux string
+	// Modules are the modules under test: the host's .ko and the address
+	// of each section in the guest.
+	Modules []DebugModule
+	// Command attaches gdb with all of the above, for a shell.
+	Command string
+}
+
+// DebugModule is a loaded module under test, as gdb's add-symbol-file wants it.
+type DebugModule struct {
+	Name, Path string
+	Sections   map[string]uint64
+}
+
+// interactiveTimeout bounds a VM that waits for a person.
+const interactiveTimeout = 24 * time.Hour
+
+// gdbSections are the sections whose addresses gdb is given; .text first.
+var gdbSections = []string{".text", ".init.text", ".exit.text", ".text.unlikely", ".rodata", ".data", ".bss"}
+
+// interactive says whether a person drives the VM: a shell, or a debugger
+// the tests wait for. The agent then takes commands on the control port.
+func (c *Config) interactive() bool { return c.Shell != nil || c.GDB != "" }
+
+// interactivePorts are the ports an interactive VM adds to the console and
+// events.
+func (c *Config) interactivePorts() []qemu.Port {
+	if !c.interactive() {
+		return nil
+	}
+	ports := []qemu.Port{{Name: "control", Duplex: true, Param: event.ParamControl}}
+	if c.Shell != nil {
+		ports = append(ports, qemu.Port{Name: "shell", Duplex: true, Param: event.ParamShell})
+	}
+	return ports
+}
+
+// gdbChardev is QEMU's -gdb argument for Config.GDB ("127.0.0.1:1234").
+func (c *Config) gdbChardev() string {
+	if c.GDB == "" {
+		return ""
+	}
+	return "tcp:" + c.GDB
+}
+
+// runVM runs the VM to its end, driving it when a person is involved.
+func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage) (*qemu.Result, error) {
+	vm, err := qemu.Start(ctx, qcfg)
+	if err != nil {
+		return nil, err
+	}
+	if !r.cfg.interactive() {
+		return vm.Wait()
+	}
+	// The driver may wait for a person: the VM's end ends that wait.
+	dctx, cancel := context.WithCancel(ctx)
+	drove := make(chan error, 1)
+	go func() { drove <- r.drive(dctx, vm, k, img.run, img.modules) }()
+	res, err := vm.Wait()
+	cancel()
+	// A VM that ended by itself (a panic in the shell's command) explains
+	// the driver's failure; one the driver killed does not.
+	if derr := <-drove; derr != nil && err == nil && res.Exit == qemu.ExitCanceled && ctx.Err() == nil {
+		err = derr
+	}
+	return res, err
+}
+
+// drive takes an interactive VM from the agent's readiness to its power-off:
+// the debugger's stop, then the shell or the tests. Any failure ends the VM.
+func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module) error {
+	ctl := event.NewClient(vm.Port("control"))
+	if _, err := ctl.Ready(ctx); err != nil {
+		vm.Kill()
+		return fmt.Errorf("the agent never took commands: %w", err)
+	}
+	err := r.driveReady(ctx, ctl, vm, k, cfg, built)
+	if err != nil {
+		vm.Kill()
+		return err
+	}
+	return nil
+}
+
+func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module) error {
+	if r.cfg.GDB != "" && r.cfg.OnDebugger != nil {
+		d := Debugger{Kernel: k.Name, Address: r.cfg.GDB, Vmlinux: debugVmlinux(k)}
+		for _, m := range cfg.Modules {
+			if m.Dep {
+				continue
+			}
+			dm := DebugModule{Name: m.Name, Path: hostModule(built, m.Path), Sections: map[string]uint64{}}
+			for _, s := range gdbSections {
+				p := "/sys/module/" + strings.ReplaceAll(m.Name, "-", "_") + "/sections/" + s
+				rep, err := ctl.Do(ctx, event.Command{Op: event.OpReadFile, Path: p})
+				if err != nil {
+					continue
+				}
+				if a, err := strconv.ParseUint(strings.TrimSpace(string(rep.Data)), 0, 64); err == nil && a != 0 {
+					dm.Sections[s] = a
+				}
+			}
+			d.Modules = append(d.Modules, dm)
+		}
+		d.Command = d.command()
+		if err := r.cfg.OnDebugger(ctx, d); err != nil {
+			return fmt.Errorf("debugger: %w", err)
+		}
+	}
+	if t := r.cfg.Shell; t != nil {
+		port := vm.Port("shell")
+		go io.Copy(port, t.In)
+		copied := make(chan struct{})
+		go func() { io.Copy(t.Out, port); close(copied) }()
+		_, err := ctl.Do(ctx, event.Command{Op: event.OpShell, Shell: initramfs.ShellPath,
+			Env: append([]string{"PATH=" + initramfs.ShellBin + ":" + initramfs.TestsDir + ":/bin"}, t.Env...), Rows: t.Rows, Cols: t.Cols})
+		if err != nil {
+			return fmt.Errorf("shell: %w", err)
+		}
+	} else if _, err := ctl.Do(ctx, event.Command{Op: event.OpRun}); err != nil {
+		return fmt.Errorf("tests: %w", err)
+	}
+	if _, err := ctl.Do(ctx, event.Command{Op: event.OpPowerOff}); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("power off: %w", err)
+	}
+	return nil
+}
+
+// hostModule is the host's .ko of the guest's module path.
+func hostModule(built []symbol.Module, guestPath string) string {
+	for _, m := range built {
+		if filepath.Base(m.Path) == filepath.Base(guestPath) {
+			return m.Path
+		}
+	}
+	return ""
+}
+
+// command is one gdb invocation that attaches with every symbol at hand.
+func (d Debugger) command() string {
+	args := []string{"gdb", "-q", "-ex", "set confirm off", "-ex", "set pagination off"}
+	if d.Vmlinux != "" {
+		args = append(args, d.Vmlinux)
+	}
+	args = append(args, "-ex", "target remote "+d.Address)
+	for _, m := range d.Modules {
+		text, ok := m.Sections[".text"]
+		if m.Path == "" || !ok {
+			continue
+		}
+		cmd := fmt.Sprintf("add-symbol-file %s %#x", m.Path, text)
+		for _, s := range gdbSections[1:] {
+			if a, ok := m.Sections[s]; ok {
+				cmd += fmt.Sprintf(" -s %s %#x", s, a)
+			}
+		}
+		args = append(args, "-ex", cmd)
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellQuote(a)
+	}
+	return strings.Join(quoted, " ")
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,41 @@
+package vmtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+)
+
+// The script must be valid sh and name the image, the kernel and the
+// events file as a person replaying it needs them.
+func TestReproScriptReplaysTheVMFromCachedLayers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := qemu.Config{Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, ".initramfs.cpio"), Append: []string{"a=b c"},
+		Serial: []qemu.Port{{Name: "console"}, {Name: "events", Param: "kmodvm.events"}}}
+	layers := []string{"/cache/initramfs/base-1.cpio", "/cache/it's.cpio", filepath.Join(dir, "initramfs-run.cpio")}
+	if err := writeRepro(dir, cfg, qemu.AccelTCG, layers, false); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, reproScript)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if out, err := exec.Command("sh", "-n", p).CombinedOutput(); err != nil {
+		t.Fatalf("sh -n: %v\n%s\n%s", err, out, s)
+	}
+	for _, want := range []string{
+		`cat /cache/initramfs/base-1.cpio '/cache/it'\''s.cpio' "$here"/initramfs-run.cpio >"$img"`,
+		"-kernel /cache/k/vmlinux", `-initrd "$img"`,
+		`"file,id=events,path=$here/repro-events.jsonl"`, "stdio,id=console", `"$@"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("repro.sh lacks %q:\n%s", want, s)
+		}
+	}
+}
