@@ -148,8 +148,13 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 		go io.Copy(port, t.In)
 		copied := make(chan struct{})
 		go func() { io.Copy(t.Out, port); close(copied) }()
+		// Each test binary (TestsDir/<name>/<name>.test) is on PATH.
+		path := []string{initramfs.ShellBin}
+		for _, tb := range cfg.Tests {
+			path = append(path, filepath.Dir(tb.Path))
+		}
 		_, err := ctl.Do(ctx, event.Command{Op: event.OpShell, Shell: initramfs.ShellPath,
-			Env: append([]string{"PATH=" + initramfs.ShellBin + ":" + initramfs.TestsDir + ":/bin"}, t.Env...), Rows: t.Rows, Cols: t.Cols})
+			Env: append([]string{"PATH=" + strings.Join(append(path, "/bin"), ":")}, t.Env...), Rows: t.Rows, Cols: t.Cols})
 		if err != nil {
 			return fmt.Errorf("shell: %w", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"time"
 
@@ -356,51 +355,4 @@ func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
 		out = append(out, report.Diagnostic{File: file, Line: d.Line, Col: d.Col, Severity: d.Severity, Message: d.Message})
 	}
 	return out
-}
-
-// guestImage is one kernel's guest image and what was put in it.
-type guestImage struct {
-	path string
-	// layers are the archives path concatenates, for repro.sh: the
-	// cached ones, then the run's configuration kept in the kernel's
-	// directory.
-	layers  []string
-	run     event.RunConfig
-	modules []symbol.Module // the host's .ko files
-}
-
-// image assembles the guest image for k: cached layers plus this run's
-// configuration.
-func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (*guestImage, error) {
-	g := r.guestLayers(ctx)
-	if g.err != nil {
-		return nil, g.err
-	}
-	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos})
-	if err != nil {
-		return nil, err
-	}
-	for i := range mods {
-		if !mods[i].Dep {
-			mods[i].Params = r.cfg.paramsFor(mods[i].Name)
-		}
-	}
-	// The binaries' timeouts are the kernel's: a KASAN kernel runs the
-	// same tests several times slower.
-	bins := append([]event.TestBinary{}, g.binaries...)
-	for i := range bins {
-		bins[i].Timeout = event.Duration(m.testTimeout)
-	}
-	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
-		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0}
-	runLayer := filepath.Join(dir, "initramfs-run.cpio")
-	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
-		return nil, err
-	}
-	img := &guestImage{path: filepath.Join(dir, ".initramfs.cpio"), run: cfg,
-		layers: append(append(append([]string{}, g.layers...), kl), runLayer)}
-	if r.cfg.Keep {
-		img.path = filepath.Join(dir, "initramfs.cpio")
-	}
-	return img, initramfs.Concat(img.path, img.layers...)
 }

@@ -106,7 +106,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&g.offline, "offline", false, "use only cached kernels and the cached archive index")
-	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g))
+	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g))
 	root.AddCommand(newReportCmd())
 	return root
 }

@@ -35,6 +35,8 @@ type runFlags struct {
 	werror, w1  bool
 	shard       string
 	kdir        string
+	gdb         string
+	keep        bool
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -78,6 +80,8 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
+	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
+	addGDBFlag(fl.StringVar, &f.gdb, cmd)
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
 	return cmd
 }
@@ -120,7 +124,10 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
-		Progress: prog.step, Log: prog.log(),
+		Progress: prog.step, Log: prog.log(), Keep: f.keep,
+	}
+	if f.gdb != "" {
+		cfg.GDB, cfg.OnDebugger = f.gdb, waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")
 	}
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
 	if rep == nil {

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// defaultGDB is where --gdb without a value puts QEMU's gdb stub: gdb's
+// and QEMU's own default port, on loopback only.
+const defaultGDB = "127.0.0.1:1234"
+
+type shellFlags struct {
+	kernel     string
+	modules    []string
+	params     []string
+	tests      []string
+	accel      string
+	memory     int
+	cpus       int
+	appendArgs []string
+	kdir       string
+	gdb        string
+}
+
+func newShellCmd(g *globalFlags) *cobra.Command {
+	f := &shellFlags{}
+	cmd := &cobra.Command{
+		Use:   "shell",
+		Short: "Boot a kernel with the modules loaded and give a shell in the guest",
+		Long: `Build the modules for one kernel, boot it in QEMU with the modules loaded and
+the Go test packages' binaries in ` + initramfs.TestsDir + ` (on PATH), and run
+u-root's shell (gosh) on this terminal, with dmesg, insmod, rmmod, lsmod, cat,
+ls and more. Leaving the shell (exit or ^D) unloads the modules and powers the
+VM off.
+
+With --gdb, QEMU's gdb stub listens on the given address, and before the shell
+starts kmodvm prints the gdb command that attaches with the kernel's and the
+modules' symbols.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected arguments %q (use --kernel, --module, --tests)", args)
+			}
+			return runShell(cmd, g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.kernel, "kernel", "k", "6.1", "kernel selector: 6.1, 7.3-rt, 6.1-debug, a path")
+	fl.StringArrayVarP(&f.modules, "module", "m", nil, "module source directory, loaded before the shell starts (repeatable)")
+	fl.StringArrayVarP(&f.params, "param", "p", nil, "module parameter module.name=value (repeatable)")
+	fl.StringArrayVarP(&f.tests, "tests", "t", nil, "Go test package directory whose test binary is put in "+initramfs.TestsDir+" (repeatable)")
+	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256; 1024 on KASAN kernels)")
+	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1)")
+	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
+	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernel given as a path to a boot image")
+	addGDBFlag(fl.StringVar, &f.gdb, cmd)
+	return cmd
+}
+
+// addGDBFlag adds --gdb[=host:port].
+func addGDBFlag(stringVar func(*string, string, string, string), p *string, cmd *cobra.Command) {
+	stringVar(p, "gdb", "", "start QEMU's gdb stub on host:port ("+defaultGDB+" when no value is given), stop the guest once the modules are loaded and print the gdb command that attaches")
+	cmd.Flags().Lookup("gdb").NoOptDefVal = defaultGDB
+}
+
+func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
+	stdin, stdout := os.Stdin, os.Stdout
+	t := &rawTerminal{in: stdin, out: stdout}
+	defer t.restore()
+	shell := &vmtest.Terminal{In: t, Out: t, Env: []string{"TERM=" + os.Getenv("TERM")}}
+	if cols, rows, err := term.GetSize(int(stdout.Fd())); err == nil {
+		shell.Rows, shell.Cols = rows, cols
+	}
+	errOut := cmd.ErrOrStderr()
+	cfg := vmtest.Config{
+		Kernels: []string{f.kernel}, Modules: f.modules, Params: f.params, Tests: f.tests,
+		Accel: f.accel, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs, KDir: f.kdir,
+		CacheDir: g.cache, Offline: g.offline, Shell: shell,
+		GDB: f.gdb, OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),
+		Progress: func(s vmtest.Step) {
+			if s.Detail == "" && !g.quiet {
+				fmt.Fprintf(errOut, "kmodvm: %s: %s\n", s.Kernel, shellPhase(s.Phase))
+			}
+		},
+	}
+	if !g.quiet {
+		cfg.Log = errOut
+	}
+	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
+	t.restore()
+	if err != nil {
+		var ce *vmtest.ErrConfig
+		if errors.As(err, &ce) {
+			return usageError{err}
+		}
+		return err
+	}
+	k := rep.Kernels[0]
+	fmt.Fprintln(errOut)
+	for _, m := range k.Modules {
+		if m.Load != report.Pass {
+			fmt.Fprintf(errOut, "kmodvm: loading %s failed: %s\n", m.Name, m.Error)
+		}
+	}
+	for _, fd := range k.Findings {
+		if fd.Kind != "taint" {
+			fmt.Fprintf(errOut, "kmodvm: 🐞 %s: %s (%s)\n", fd.Kind, fd.Title, fd.Where())
+		}
+	}
+	switch {
+	case k.Build != nil && k.Build.Status == report.Fail:
+		return &exitError{code: exitFailed, err: fmt.Errorf("build failed: %s (log: %s)", k.Build.Error, k.Build.Log)}
+	case k.Boot == nil || k.Boot.Status == report.Error:
+		return &exitError{code: exitInfra, err: errors.New(k.Error)}
+	case k.Boot.Status != report.Pass:
+		return &exitError{code: exitFailed, err: fmt.Errorf("the guest did not power off cleanly: %s", k.Boot.Error)}
+	}
+	fmt.Fprintf(errOut, "kmodvm: %s powered off\n", k.Name)
+	return nil
+}
+
+func shellPhase(p vmtest.Phase) string {
+	switch p {
+	case vmtest.PhaseBoot:
+		return "booting; leave the shell with exit or ^D"
+	case vmtest.PhaseTests:
+		return "the agent is up"
+	}
+	return string(p)
+}
+
+// waitForDebugger returns a Config.OnDebugger that prints the gdb command
+// and waits for Enter on in, or for the VM's end.
+func waitForDebugger(w io.Writer, in *os.File, next string) func(context.Context, vmtest.Debugger) error {
+	return func(ctx context.Context, d vmtest.Debugger) error {
+		fmt.Fprintf(w, "\nkmodvm: %s is stopped before the tests; QEMU's gdb stub is on %s.\n", d.Kernel, d.Address)
+		if d.Vmlinux == "" {
+			fmt.Fprintf(w, "kmodvm: this kernel has no vmlinux with symbols: gdb knows the modules' only.\n")
+		}
+		fmt.Fprintf(w, "kmodvm: attach gdb with:\n\n  %s\n\nkmodvm: then press Enter here to %s.\n", d.Command, next)
+		line := make(chan error, 1)
+		// Byte by byte: what follows the line is the shell's.
+		go func() {
+			b := make([]byte, 1)
+			for {
+				if _, err := in.Read(b); err != nil || b[0] == '\n' || b[0] == '\r' {
+					line <- err
+					return
+				}
+			}
+		}()
+		select {
+		case err := <-line:
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// rawTerminal puts in's terminal in raw mode at the first read or write,
+// so that what comes before (progress, the debugger's prompt) prints in
+// the usual mode; restore undoes it. Not a terminal: passed through.
+type rawTerminal struct {
+	in, out *os.File
+	once    sync.Once
+	mu      sync.Mutex
+	state   *term.State
+}
+
+func (t *rawTerminal) raw() {
+	t.once.Do(func() {
+		if !term.IsTerminal(int(t.in.Fd())) {
+			return
+		}
+		st, err := term.MakeRaw(int(t.in.Fd()))
+		if err == nil {
+			t.mu.Lock()
+			t.state = st
+			t.mu.Unlock()
+		}
+	})
+}
+
+func (t *rawTerminal) restore() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != nil {
+		term.Restore(int(t.in.Fd()), t.state)
+		t.state = nil
+	}
+}
+
+func (t *rawTerminal) Read(p []byte) (int, error)  { t.raw(); return t.in.Read(p) }
+func (t *rawTerminal) Write(p []byte) (int, error) { t.raw(); return t.out.Write(p) }
