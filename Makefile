@@ -22,7 +22,7 @@ FUZZTIME ?= 60s
 DEB_DEPS := qemu-system-x86 make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils
-TEST_DEPS := chromium shellcheck
+TEST_DEPS := chromium shellcheck gdb tmux
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.

@@ -46,6 +46,10 @@ type Debugger struct {
 type DebugModule struct {
 	Name, Path string
 	Sections   map[string]uint64
+	// BuildDir is where the .ko was compiled (its DWARF names files
+	// there), Source the module's directory: gdb is told to read the one
+	// as the other.
+	BuildDir, Source string
 }
 
 // interactiveTimeout bounds a VM that waits for a person.
@@ -125,7 +129,8 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 			if m.Dep {
 				continue
 			}
-			dm := DebugModule{Name: m.Name, Path: hostModule(built, m.Path), Sections: map[string]uint64{}}
+			host := hostModule(built, m.Path)
+			dm := DebugModule{Name: m.Name, Path: host.Path, BuildDir: host.BuildDir, Source: host.Source, Sections: map[string]uint64{}}
 			for _, s := range gdbSections {
 				p := "/sys/module/" + strings.ReplaceAll(m.Name, "-", "_") + "/sections/" + s
 				rep, err := ctl.Do(ctx, event.Command{Op: event.OpReadFile, Path: p})
@@ -168,13 +173,13 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 }
 
 // hostModule is the host's .ko of the guest's module path.
-func hostModule(built []symbol.Module, guestPath string) string {
+func hostModule(built []symbol.Module, guestPath string) symbol.Module {
 	for _, m := range built {
 		if filepath.Base(m.Path) == filepath.Base(guestPath) {
-			return m.Path
+			return m
 		}
 	}
-	return ""
+	return symbol.Module{}
 }
 
 // command is one gdb invocation that attaches with every symbol at hand.
@@ -196,6 +201,11 @@ func (d Debugger) command() string {
 			}
 		}
 		args = append(args, "-ex", cmd)
+		if m.BuildDir != "" && m.Source != "" {
+			if src, err := filepath.Abs(m.Source); err == nil {
+				args = append(args, "-ex", "set substitute-path "+m.BuildDir+" "+src)
+			}
+		}
 	}
 	quoted := make([]string, len(args))
 	for i, a := range args {

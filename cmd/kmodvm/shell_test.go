@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A person's session, typed into a terminal: the shell shows the guest's
+// kernel and the loaded module, and `exit` powers the VM off and ends
+// kmodvm with status 0.
+func TestCLIShellInATerminal(t *testing.T) {
+	bin := kmodvmBinary(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("needs tmux (apt-get install tmux)")
+	}
+	session := "kmodvm-shell-test-" + filepath.Base(t.TempDir())
+	status := filepath.Join(t.TempDir(), "status")
+	script := strings.Join(append(append([]string{bin, "shell"}, cacheFlag()...),
+		"-k", "6.1", "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
+		"; echo $? >" + status + "; sleep 600"
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", script).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", session).Run()
+	pane := func() string {
+		out, _ := exec.Command("tmux", "capture-pane", "-p", "-J", "-S", "-200", "-t", session).Output()
+		return string(out)
+	}
+	waitFor := func(what string, d time.Duration) {
+		t.Helper()
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			if strings.Contains(pane(), what) {
+				return
+			}
+		}
+		t.Fatalf("no %q in the terminal after %v:\n%s", what, d, pane())
+	}
+	send := func(line string) {
+		if out, err := exec.Command("tmux", "send-keys", "-t", session, line, "Enter").CombinedOutput(); err != nil {
+			t.Fatalf("tmux send-keys: %v\n%s", err, out)
+		}
+	}
+	waitFor("> ", 5*time.Minute) // the module's build, the shell layer's, the boot
+	send("cat /proc/version")
+	waitFor("Linux version 6.1.", time.Minute)
+	send("lsmod")
+	waitFor("mmapdrv ", time.Minute)
+	send("exit")
+	waitFor("powered off", time.Minute)
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if b, err := os.ReadFile(status); err == nil {
+			if s := strings.TrimSpace(string(b)); s != "0" {
+				t.Fatalf("kmodvm shell exited %s:\n%s", s, pane())
+			}
+			return
+		}
+	}
+	t.Fatalf("kmodvm shell still runs after exit:\n%s", pane())
+}
