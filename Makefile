@@ -17,8 +17,8 @@ FUZZTIME ?= 60s
 # from source adds (flex, bison, bc, libelf and OpenSSL headers, lz4, cpio,
 # patch, xz), depmod, dpkg-deb, apt and debootstrap for kernels and
 # toolchain userlands, the archive keyring apt verifies them with; for make
-# test also Chromium (the HTML report is checked in a real browser) and
-# shellcheck (for actionlint).
+# test also Chromium (the HTML report is checked in a real browser),
+# shellcheck (for actionlint), gdb (--gdb's test) and tmux (kmodvm shell's).
 DEB_DEPS := qemu-system-x86 make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils
