@@ -267,6 +267,9 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 		}
 		if len(k.Files) > 0 && k.Status != report.Pass {
 			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))
+			if p, ok := k.Files["repro.sh"]; ok {
+				fmt.Fprintf(w, "    replay: sh %s\n", p)
+			}
 		}
 	}
 }

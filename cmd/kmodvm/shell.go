@@ -40,7 +40,7 @@ func newShellCmd(g *globalFlags) *cobra.Command {
 		Long: `Build the modules for one kernel, boot it in QEMU with the modules loaded and
 the Go test packages' binaries in ` + initramfs.TestsDir + ` (on PATH), and run
 u-root's shell (gosh) on this terminal, with dmesg, insmod, rmmod, lsmod, cat,
-ls and more. Leaving the shell (exit or ^D) unloads the modules and powers the
+ls and more. Leaving the shell (exit) unloads the modules and powers the
 VM off.
 
 With --gdb, QEMU's gdb stub listens on the given address, and before the shell
@@ -132,7 +132,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 func shellPhase(p vmtest.Phase) string {
 	switch p {
 	case vmtest.PhaseBoot:
-		return "booting; leave the shell with exit or ^D"
+		return "booting; leave the shell with exit"
 	case vmtest.PhaseTests:
 		return "the agent is up"
 	}
