@@ -39,3 +39,20 @@ func TestReproScriptReplaysTheVMFromCachedLayers(t *testing.T) {
 		}
 	}
 }
+
+// With Config.Keep the script boots the image kept beside it.
+func TestReproScriptBootsTheKeptImage(t *testing.T) {
+	dir := t.TempDir()
+	cfg := qemu.Config{Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, "initramfs.cpio")}
+	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, reproScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, `img="$here/initramfs.cpio"`) || strings.Contains(s, "/cache/base.cpio") {
+		t.Errorf("repro.sh does not boot the kept image:\n%s", s)
+	}
+}

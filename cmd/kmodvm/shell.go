@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,9 @@ func addGDBFlag(stringVar func(*string, string, string, string), p *string, cmd 
 
 func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	stdin, stdout := os.Stdin, os.Stdout
-	t := &rawTerminal{in: stdin, out: stdout}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	t := &rawTerminal{in: stdin, out: stdout, escape: cancel}
 	defer t.restore()
 	shell := &vmtest.Terminal{In: t, Out: t, Env: []string{"TERM=" + os.Getenv("TERM")}}
 	if cols, rows, err := term.GetSize(int(stdout.Fd())); err == nil {
@@ -96,7 +99,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	if !g.quiet {
 		cfg.Log = errOut
 	}
-	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
+	rep, err := vmtest.RunMatrix(ctx, cfg)
 	t.restore()
 	if err != nil {
 		var ce *vmtest.ErrConfig
@@ -132,7 +135,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 func shellPhase(p vmtest.Phase) string {
 	switch p {
 	case vmtest.PhaseBoot:
-		return "booting; leave the shell with exit"
+		return "booting; leave the shell with exit (^] ends a guest that no longer answers)"
 	case vmtest.PhaseTests:
 		return "the agent is up"
 	}
@@ -171,11 +174,16 @@ func waitForDebugger(w io.Writer, in *os.File, next string) func(context.Context
 	}
 }
 
+// escapeByte (^], telnet's) typed on the terminal ends the VM: the way
+// out of a guest that no longer reads its shell's port.
+const escapeByte = 0x1d
+
 // rawTerminal puts in's terminal in raw mode at the first read or write,
 // so that what comes before (progress, the debugger's prompt) prints in
 // the usual mode; restore undoes it. Not a terminal: passed through.
 type rawTerminal struct {
 	in, out *os.File
+	escape  func()
 	once    sync.Once
 	mu      sync.Mutex
 	state   *term.State
@@ -204,5 +212,14 @@ func (t *rawTerminal) restore() {
 	}
 }
 
-func (t *rawTerminal) Read(p []byte) (int, error)  { t.raw(); return t.in.Read(p) }
+func (t *rawTerminal) Read(p []byte) (int, error) {
+	t.raw()
+	n, err := t.in.Read(p)
+	if i := bytes.IndexByte(p[:n], escapeByte); i >= 0 && t.escape != nil {
+		t.escape()
+		return i, io.EOF
+	}
+	return n, err
+}
+
 func (t *rawTerminal) Write(p []byte) (int, error) { t.raw(); return t.out.Write(p) }
