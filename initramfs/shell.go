@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/uimage"
@@ -35,7 +36,7 @@ var shellCommands = []string{
 // Shell returns the shell layer: u-root's gosh and core commands as one
 // busybox binary under /bbin, built for the Builder's architecture. Only
 // `kmodvm shell` adds it to an image. It is cached by the Go version, the
-// GOARCH, the command list and u-root's and mkuimage's versions; a cold
+// GOARCH, the command list, go.mod and go.sum and mkuimage's version; a cold
 // build takes a minute or so.
 func (b *Builder) Shell(ctx context.Context) (string, error) {
 	src, err := b.sourceDir()
@@ -54,6 +55,12 @@ func (b *Builder) Shell(ctx context.Context) (string, error) {
 		depVersion("github.com/u-root/u-root"), depVersion("github.com/u-root/mkuimage"))
 	for _, c := range shellCommands {
 		k.add(c)
+	}
+	// go.mod and go.sum pin the commands' own dependencies.
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if err := k.addFile(f, filepath.Join(src, f)); err != nil {
+			return "", fmt.Errorf("shell layer: %w", err)
+		}
 	}
 	return b.cached(ctx, "shell-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
 		return buildShell(ctx, src, goarch, f.Name())
