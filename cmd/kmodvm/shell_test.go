@@ -44,7 +44,17 @@ func TestCLIShellInATerminal(t *testing.T) {
 			t.Fatalf("tmux send-keys: %v\n%s", err, out)
 		}
 	}
-	waitFor("> ", 5*time.Minute) // the module's build, the shell layer's, the boot
+	// gosh's prompt, a line of its own: the module's build, the shell
+	// layer's and the boot come first, and what is typed before the
+	// shell opens its port is lost.
+	for end := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		if strings.Contains("\n"+pane(), "\n>") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no shell prompt:\n%s", pane())
+		}
+	}
 	send("cat /proc/version")
 	waitFor("Linux version 6.1.", time.Minute)
 	send("lsmod")
