@@ -112,7 +112,7 @@ var patterns = []pattern{
 
 // lockdepAt finds the guilty function of a lockdep report: where the lock
 // it complains about was taken ("(&dev->lock){+.+.}-{3:3}, at: f+0x3c/0x90 [m]").
-var lockdepAt = []*regexp.Regexp{re(`, at: (?:\[<[0-9a-f]+>\] )?` + funcRE)}
+var lockdepAt = []*regexp.Regexp{re(`, at: (?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] )?` + funcRE)}
 
 // allocFuncs are the allocator's own frames in a leak's backtrace: the
 // leak is in the first frame that is none of them.
@@ -164,7 +164,7 @@ var genericFuncs = re(`^(?:` +
 // trace has begun, the first line that is none of these ends the report.
 var traceLine = re(`^(?:` +
 	`\s*(?:\? +)?[A-Za-z0-9_.$]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_]+\])?.*|` + // frame
-	`\s*\[<[0-9a-f]+>\].*|` + // old-style frame
+	`\s*\[<(?:[0-9a-f]+|\(____ptrval____\))>\].*|` + // old-style frame
 	`\s*(?:\? +)?0x[0-9a-f]{8,16}|` + // bare address
 	`\s*</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF|DB|MCE|VC)>|` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
@@ -196,7 +196,7 @@ var pcLine = re(`^\s*(RIP: 0010:|pc : |lr : )(.*)$`)
 // old-style "[<address>] " and "? " for questionable frames, or a bare
 // address the kernel could not name. Groups: ?, func, offset, size,
 // module, address.
-var frameLine = re(`^\s*(?:\[<[0-9a-f]+>\] +)?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +)?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
 
 // taintedRE finds the taint flags on a "CPU: 0 PID: 1 Comm: x Tainted: G W OE 6.1.0" line.
 var taintedRE = re(`(?:Not tainted|Tainted: (?P<flags>[A-Z ]+?))(?:\s+\d+\.\d+|\s*$)`)

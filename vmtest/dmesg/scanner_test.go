@@ -273,3 +273,25 @@ func TestKmemleakInTheKernelLog(t *testing.T) {
 		t.Fatalf("got %s%+v", render(fs), fs)
 	}
 }
+
+// A kmemleak report read after the module was unloaded (6.1-debug): the
+// addresses in brackets are hashed, the module's frame is bare.
+func TestKmemleakAfterUnloadKeepsTheBareFrame(t *testing.T) {
+	b, err := os.ReadFile("testdata/report/6.1-debug/kmemleak-unloaded.console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := Scan(b)
+	if len(fs) != 1 {
+		t.Fatalf("%d findings, want 1", len(fs))
+	}
+	var bare []uint64
+	for _, fr := range fs[0].Frames {
+		if fr.Func == "" {
+			bare = append(bare, fr.Addr)
+		}
+	}
+	if len(fs[0].Frames) != 7 || len(bare) != 1 || bare[0] != 0xffffffffa000066c {
+		t.Errorf("frames %+v", fs[0].Frames)
+	}
+}

@@ -33,8 +33,14 @@ func (r *report) guilty(pc Frame, trace []Frame) (fn, mod string) {
 			candidates = append(candidates, fr)
 		}
 	}
-	for _, c := range candidates {
+	for i, c := range candidates {
 		name := cleanFunc(c.Func)
+		if name == "" && c.Addr != 0 && i >= 2 {
+			// Code of a module since unloaded (kmemleak after rmmod): the
+			// culprit has no name here; naming its caller would blame the
+			// wrong function. The host names it from the module's symbols.
+			return "", ""
+		}
 		if name == "" || genericFuncs.MatchString(name) || (r.pat.skip != nil && r.pat.skip.MatchString(name)) {
 			continue
 		}
