@@ -22,7 +22,7 @@ var seeded = []struct {
 	{"TestVmallocOutOfBounds", "KASAN: vmalloc-out-of-bounds Write in ", []string{"debug"}},
 	{"TestLeakAtUnload", "memory leak in ", []string{"debug", "kcsan"}},
 	{"TestLockInversion", "possible deadlock in ", []string{"debug", "kcsan"}},
-	{"TestSleepInAtomic", "BUG: sleeping function called from invalid context in ", []string{"debug", "kcsan"}},
+	{"TestSleepInAtomic", "BUG: scheduling while atomic in ", []string{"debug", "kcsan"}},
 	{"TestDataRace", "KCSAN: data-race in ", []string{"kcsan"}},
 	{"TestArrayIndexOutOfBounds", "UBSAN: array-index-out-of-bounds in ", []string{"debug", "kcsan"}},
 }
@@ -32,7 +32,12 @@ var seeded = []struct {
 // fail its own test with a finding of the right title, and nothing else
 // may be blamed on another test.
 func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
-	rep := vmtest.Run(t, vmtest.Config{
+	if testing.Short() {
+		t.Skip("builds and boots debug kernels; not in -short mode")
+	}
+	// RunMatrix, not Run: the seeded bugs fail their guest tests on
+	// purpose, and this test checks the report instead.
+	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
 		Kernels: testkernel.DebugMatrix(),
 		Modules: []string{filepath.Join("..", "testdata", "sanmod")},
 		Tests:   []string{filepath.Join("..", "testdata", "sanmod", "test")},
@@ -40,6 +45,9 @@ func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
 		CPUs:    2,
 		Log:     testLog{t},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, k := range rep.Kernels {
 		if k.Boot == nil || k.Boot.Status != report.Pass {
 			t.Errorf("%s: the VM did not run to its end: %s", k.Name, k.Error)
@@ -52,7 +60,11 @@ func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
 			}
 			var titles []string
 			for _, f := range k.Findings {
-				if strings.HasSuffix(f.Test, ": "+s.test) {
+				// kmemleak sees the leak only after the unload; kernels that
+				// print a leak's age (6.7 and later) let kmodvm name the test
+				// that allocated it, older ones only the unload.
+				leak := s.test == "TestLeakAtUnload" && f.Step == "unload sanmod"
+				if strings.HasSuffix(f.Test, ": "+s.test) || leak {
 					titles = append(titles, f.Title)
 				}
 			}
@@ -68,7 +80,7 @@ func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
 			}
 		}
 		for _, f := range k.Findings {
-			if f.Blames() {
+			if f.Blames() && !(f.Kind == "memory leak" && f.Step == "unload sanmod") {
 				t.Errorf("%s: a finding outside any test: %s (%s)", k.Name, f.Title, f.Where())
 			}
 		}

@@ -6,6 +6,7 @@ package test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/testenv"
 	"golang.org/x/sys/unix"
@@ -44,41 +45,62 @@ func ioctl(t *testing.T, fd int, req, arg uintptr) uintptr {
 	return r
 }
 
-// KASAN: slab-out-of-bounds Write in sanmod_heap_oob (byte 24 of a
-// 24-byte kmalloc object).
-func TestHeapOutOfBounds(t *testing.T) { ioctl(t, device(t), ioHeapOOB, 24) }
+// The tests run in this order, which matters on a debug kernel:
+//   - lock inversion first: the kernel turns lockdep off for good at its
+//     first taint ("Disabling lock debugging due to kernel taint"), which a
+//     KASAN report or a WARNING sets;
+//   - sleeping in atomic context last: the scheduler's report resets the
+//     preempt count, and the test binary's next system calls report too.
+// Each test pauses briefly before its bug: reports are matched to tests by
+// time, and the guest agent stamps a test's "=== RUN" line when it reads
+// it. A bug right after the line keeps the kernel busy printing its report
+// (tens of milliseconds under TCG, with preemption off) before the agent
+// gets to read the line, and the report would land on the previous test.
 
-// KASAN: use-after-free Read in sanmod_uaf.
-func TestUseAfterFree(t *testing.T) { ioctl(t, device(t), ioUAF, 0) }
-
-// KASAN: vmalloc-out-of-bounds Write in sanmod_vmalloc_oob (byte 1000 of
-// a 1000-byte vmalloc area).
-func TestVmallocOutOfBounds(t *testing.T) { ioctl(t, device(t), ioVmallocOOB, 1000) }
-
-// memory leak: a 1024-byte object that the module's exit forgets to free.
-// kmemleak can only see it after the unload, in a scan.
-func TestLeakAtUnload(t *testing.T) { ioctl(t, device(t), ioLeakAtUnload, 0) }
+func settle() { time.Sleep(300 * time.Millisecond) }
 
 // possible circular locking dependency detected: mutex a then b, then b
 // then a. No deadlock happens (the calls do not overlap); lockdep reports
 // the inverted order on the second call.
 func TestLockInversion(t *testing.T) {
 	fd := device(t)
+	settle()
 	ioctl(t, fd, ioLockAB, 0)
 	ioctl(t, fd, ioLockBA, 0)
 }
 
-// BUG: sleeping function called from invalid context (msleep under a
-// spinlock); stock kernels with PREEMPT_COUNT say "scheduling while atomic".
-func TestSleepInAtomic(t *testing.T) { ioctl(t, device(t), ioSleepAtomic, 0) }
-
-// KCSAN: data-race in sanmod_race_fn / sanmod_race_fn: two kernel threads
-// increment an int without a lock for two seconds.
-func TestDataRace(t *testing.T) { ioctl(t, device(t), ioRace, 2000) }
-
 // UBSAN: array-index-out-of-bounds in sanmod.c: index 4 of int[4].
 func TestArrayIndexOutOfBounds(t *testing.T) {
-	if got := ioctl(t, device(t), ioArrayOOB, 4); got != 5 {
+	fd := device(t)
+	settle()
+	if got := ioctl(t, fd, ioArrayOOB, 4); got != 5 {
 		t.Logf("a[4] read %d (the field after the array is 5)", got)
 	}
 }
+
+// KASAN: slab-out-of-bounds Write in sanmod_heap_oob (byte 24 of a
+// 24-byte kmalloc object).
+func TestHeapOutOfBounds(t *testing.T) { fd := device(t); settle(); ioctl(t, fd, ioHeapOOB, 24) }
+
+// KASAN: use-after-free Read in sanmod_uaf.
+func TestUseAfterFree(t *testing.T) { fd := device(t); settle(); ioctl(t, fd, ioUAF, 0) }
+
+// KASAN: vmalloc-out-of-bounds Write in sanmod_vmalloc_oob (byte 1000 of
+// a 1000-byte vmalloc area).
+func TestVmallocOutOfBounds(t *testing.T) {
+	fd := device(t)
+	settle()
+	ioctl(t, fd, ioVmallocOOB, 1000)
+}
+
+// memory leak: a 1024-byte object that the module's exit forgets to free.
+// kmemleak can only see it after the unload, in a scan.
+func TestLeakAtUnload(t *testing.T) { fd := device(t); settle(); ioctl(t, fd, ioLeakAtUnload, 0) }
+
+// KCSAN: data-race in sanmod_race_fn / sanmod_race_fn: two kernel threads
+// increment an int without a lock for two seconds.
+func TestDataRace(t *testing.T) { fd := device(t); settle(); ioctl(t, fd, ioRace, 2000) }
+
+// BUG: scheduling while atomic (msleep under a spinlock: the scheduler
+// catches it, on stock kernels with PREEMPT_COUNT too).
+func TestSleepInAtomic(t *testing.T) { fd := device(t); settle(); ioctl(t, fd, ioSleepAtomic, 0) }
