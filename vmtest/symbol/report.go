@@ -53,6 +53,8 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 			unnamed := fr.Func == ""
 			s.frame(kr, fr, true)
 			if unnamed && fr.Func != "" && fr.Module != "" && f.Kind == "memory leak" && f.Title == "memory leak" {
+				// The verdict quoted the old title: name the function there too.
+				kr.Error = strings.Replace(kr.Error, f.Kind+" "+f.Where()+": "+f.Title, f.Kind+" "+f.Where()+": memory leak in "+fr.Func, 1)
 				f.Title, f.Func = "memory leak in "+fr.Func, fr.Func
 			}
 		}
