@@ -33,6 +33,7 @@ func main() {
 	stock := flag.String("stock", "6.1", "the stock kernel to compare with")
 	cold := flag.Bool("cold", true, "time a cold build into an empty temporary cache")
 	out := flag.String("out", "bench/RESULTS.md", "results file whose debug section is replaced")
+	note := flag.String("note", "", "a sentence about the conditions of this run, printed with the results")
 	flag.Parse()
 	ctx := context.Background()
 	s, err := kernel.ParseSelector(*sel)
@@ -70,6 +71,9 @@ func main() {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n## Debug kernels\n\nMeasured by `make bench-debug` (bench/debugkernel) on %s, on the machine described above:\n\n%s\n",
 		begin, time.Now().UTC().Format("2006-01-02 15:04 MST"), machine.Describe())
+	if *note != "" {
+		fmt.Fprintf(&b, "Conditions: %s\n\n", *note)
+	}
 	fmt.Fprintf(&b, "| what | %s |\n|---|---|\n", k.Name)
 	fmt.Fprintf(&b, "| built from | %s, %s |\n", k.Origin, k.Compiler)
 	if coldSecs >= 0 {
