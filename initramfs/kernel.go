@@ -103,16 +103,10 @@ func (lw *layerWriter) moduleFile(m plannedModule) error {
 // in-kernel module's come from modules.dep. Names spell '-' and '_'
 // interchangeably.
 func resolveModules(modulesDir string, modules []string) ([]plannedModule, error) {
-	// A kernel without a modules tree (a local build, not installed) can
-	// still run modules that need nothing from it.
-	idx := map[string]depEntry{}
-	if modulesDir != "" {
-		var err error
-		if idx, err = readModulesDep(modulesDir); err != nil {
-			return nil, err
-		}
+	idx, builtin, err := moduleIndex(modulesDir)
+	if err != nil {
+		return nil, err
 	}
-	builtin := readBuiltin(modulesDir)
 	underTest := map[string]string{} // name -> host path
 	deps := map[string][]string{}
 	var order []string
@@ -169,6 +163,20 @@ func resolveModules(modulesDir string, modules []string) ([]plannedModule, error
 		}
 	}
 	return plan, nil
+}
+
+// moduleIndex reads a modules tree's modules.dep and modules.builtin. A
+// kernel without a modules tree (a local build, not installed) has empty
+// ones: it can still run modules that need nothing from it.
+func moduleIndex(modulesDir string) (map[string]depEntry, map[string]bool, error) {
+	idx := map[string]depEntry{}
+	if modulesDir != "" {
+		var err error
+		if idx, err = readModulesDep(modulesDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	return idx, readBuiltin(modulesDir), nil
 }
 
 type depEntry struct {
@@ -333,14 +341,10 @@ func InKernelDeps(modulesDir string, modules []string) ([]string, error) {
 // MissingModules returns the names that modulesDir neither has in
 // modules.dep nor builds in.
 func MissingModules(modulesDir string, names []string) ([]string, error) {
-	idx := map[string]depEntry{}
-	if modulesDir != "" {
-		var err error
-		if idx, err = readModulesDep(modulesDir); err != nil {
-			return nil, err
-		}
+	idx, builtin, err := moduleIndex(modulesDir)
+	if err != nil {
+		return nil, err
 	}
-	builtin := readBuiltin(modulesDir)
 	var out []string
 	for _, n := range names {
 		if _, ok := idx[modName(n)]; !ok && !builtin[modName(n)] {
