@@ -29,21 +29,26 @@ const (
 // agentSources are the kmodvm directories whose Go files make the agent.
 var agentSources = []string{"guest/agent", "guest/event", agentCmd}
 
+// goInputs returns what every Go-built layer depends on: the source tree
+// it is built from, the Go version and the GOARCH it is built for.
+func (b *Builder) goInputs() (src, version, goarch string, err error) {
+	if src, err = b.sourceDir(); err != nil {
+		return "", "", "", err
+	}
+	if version, err = goVersion(); err != nil {
+		return "", "", "", err
+	}
+	goarch, err = b.goarch()
+	return src, version, goarch, err
+}
+
 // Base returns the base layer: the guest agent as /init, built for Linux
 // on the Builder's architecture without cgo, plus the device nodes and
 // directories of mkuimage's default root. It is cached by the agent's
 // sources, go.mod and go.sum, the GOARCH, the Go version and mkuimage's
 // version.
 func (b *Builder) Base(ctx context.Context) (string, error) {
-	src, err := b.sourceDir()
-	if err != nil {
-		return "", err
-	}
-	goVersion, err := goVersion()
-	if err != nil {
-		return "", err
-	}
-	goarch, err := b.goarch()
+	src, goVersion, goarch, err := b.goInputs()
 	if err != nil {
 		return "", err
 	}

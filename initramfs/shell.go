@@ -39,15 +39,7 @@ var shellCommands = []string{
 // GOARCH, the command list, go.mod and go.sum and mkuimage's version; a cold
 // build takes a minute or so.
 func (b *Builder) Shell(ctx context.Context) (string, error) {
-	src, err := b.sourceDir()
-	if err != nil {
-		return "", err
-	}
-	goVersion, err := goVersion()
-	if err != nil {
-		return "", err
-	}
-	goarch, err := b.goarch()
+	src, goVersion, goarch, err := b.goInputs()
 	if err != nil {
 		return "", err
 	}
