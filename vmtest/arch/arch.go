@@ -90,6 +90,11 @@ type Crash struct {
 	// line naming the faulting code ("RIP: 0010:func+0x1/0x2").
 	TraceStart string
 	FaultIP    string
+	// SysRq are the keys (QMP send-key qcodes) that, held with a letter
+	// on the guest's keyboard, press that SysRq key: how the host asks a
+	// hung guest for its blocked tasks and CPUs when nothing in it
+	// answers. Empty where the machine has no keyboard the kernel drives.
+	SysRq []string
 }
 
 // ipRIP finds x86-64's instruction pointer in "info registers".
@@ -125,7 +130,9 @@ func amd64() *Arch {
 		// (6.1 and later; older kernels ignore the bit), so a hang diagnosed
 		// on an SMP guest shows each CPU. hung_task_timeout_secs=10: a task
 		// stuck in D state is reported within 10-20 s instead of 120-240 s,
-		// well inside test timeouts.
+		// well inside test timeouts. sysrq_always_enabled: Debian's default
+		// mask (438) leaves out the task and CPU dumps the host asks for
+		// on a hang, before any agent could change it.
 		CommandLine: []string{
 			"quiet",
 			"panic=-1",
@@ -133,6 +140,7 @@ func amd64() *Arch {
 			"unknown_nmi_panic",
 			"panic_print=0x40",
 			"sysctl.kernel.hung_task_timeout_secs=10",
+			"sysrq_always_enabled",
 		},
 		Crash: Crash{
 			IPRegister: "RIP",
@@ -140,6 +148,9 @@ func amd64() *Arch {
 			NMIParams:  []string{"unknown_nmi_panic"},
 			TraceStart: "Call Trace:",
 			FaultIP:    "RIP: 0010:",
+			// q35's i8042 keyboard; QEMU turns Alt+SysRq into the
+			// scancode atkbd reports as SysRq.
+			SysRq: []string{"alt", "sysrq"},
 		},
 	}
 }

@@ -116,6 +116,21 @@ func (c *console) startCapture() {
 	c.mu.Unlock()
 }
 
+// takeCapture returns what was captured and starts over.
+func (c *console) takeCapture() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.capture.String()
+	c.capture.Reset()
+	return s
+}
+
+func (c *console) capturedLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.capture.Len()
+}
+
 func (c *console) captured() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -43,6 +43,9 @@ type Result struct {
 	// forced with an NMI, which names the code the CPU was running. That
 	// panic ("Kernel panic - not syncing: NMI: Not continuing") is also in
 	// the console log: it is the host's doing, not a finding of its own.
+	// SysRq is what the guest printed for SysRq w (blocked tasks) and l
+	// (every CPU's backtrace), pressed before the registers were read.
+	SysRq      string
 	Registers  string
 	IP         []Location
 	IPRegister string

@@ -13,7 +13,14 @@ const (
 	quitTimeout = 2 * time.Second  // QEMU's answer to quit, and its exit
 	regsTimeout = 5 * time.Second  // "info registers" on a hung guest
 	nmiWait     = 10 * time.Second // the guest's NMI panic, printed under TCG
+	sysrqWait   = 8 * time.Second  // the SysRq dumps, printed under TCG
+	sysrqQuiet  = time.Second      // a console this long silent has printed them
 )
+
+// DiagnosisTime bounds the hang diagnosis done at a VM's deadline, before
+// it is killed: a caller that must end by a time sets Config.Timeout this
+// much earlier.
+const DiagnosisTime = sysrqWait + regsTimeout + nmiWait
 
 // supervise waits for the end of the run and fills v.res.
 func (v *VM) supervise(ctx context.Context) {
@@ -131,10 +138,12 @@ func (v *VM) kill() {
 }
 
 // diagnoseHang records what the host can learn about a hung guest before it
-// is killed: every CPU's registers from QEMU, then the guest kernel's own
-// symbolized backtrace, forced by an NMI that the kernel turns into a panic
-// (the architecture's Crash.NMIParams, on every command line).
+// is killed: the guest's blocked tasks and CPUs (SysRq w and l, pressed on
+// its keyboard), every CPU's registers from QEMU, then the guest kernel's
+// own symbolized backtrace, forced by an NMI that the kernel turns into a
+// panic (the architecture's Crash.NMIParams, on every command line).
 func (v *VM) diagnoseHang() {
+	v.res.SysRq = v.pressSysRq()
 	regs, err := v.mon.hmp("info registers -a", regsTimeout)
 	if err != nil {
 		v.res.Registers = err.Error()
@@ -158,4 +167,43 @@ func (v *VM) diagnoseHang() {
 	case <-time.After(nmiWait):
 	}
 	v.res.Backtrace = v.console.captured()
+}
+
+// pressSysRq asks the guest for its blocked tasks and every CPU's
+// backtrace with SysRq keys on its keyboard, and returns what the console
+// printed. An interrupt-driven keyboard reaches the kernel while user space
+// and even the agent are stuck; it needs only a CPU that takes interrupts.
+// SysRq 8 first: under "quiet" the dumps' records are below the console's
+// level. The kernel log stream carries them too, if the agent still reads
+// it.
+func (v *VM) pressSysRq() string {
+	keys := v.arch.Crash.SysRq
+	if len(keys) == 0 {
+		return ""
+	}
+	v.console.startCapture()
+	for _, k := range []string{"8", "w", "l"} {
+		var qcodes []map[string]string
+		for _, q := range append(append([]string{}, keys...), k) {
+			qcodes = append(qcodes, map[string]string{"type": "qcode", "data": q})
+		}
+		if _, err := v.mon.run("send-key", map[string]any{"keys": qcodes}, regsTimeout); err != nil {
+			return err.Error()
+		}
+	}
+	deadline := time.Now().Add(sysrqWait)
+	last, quietSince := -1, time.Now()
+	for time.Now().Before(deadline) {
+		select {
+		case <-v.exited:
+			return v.console.takeCapture()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if n := v.console.capturedLen(); n != last {
+			last, quietSince = n, time.Now()
+		} else if n > 0 && time.Since(quietSince) >= sysrqQuiet {
+			break
+		}
+	}
+	return v.console.takeCapture()
 }

@@ -51,7 +51,7 @@ func TestResolveNeverPicksUnusableKVM(t *testing.T) {
 // The defaults are documented on Config.Append; this keeps them in step.
 func TestDefaultCommandLine(t *testing.T) {
 	var c Config
-	want := "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic panic_print=0x40 sysctl.kernel.hung_task_timeout_secs=10"
+	want := "console=ttyS0 quiet panic=-1 nokaslr unknown_nmi_panic panic_print=0x40 sysctl.kernel.hung_task_timeout_secs=10 sysrq_always_enabled"
 	if got := c.CommandLine(); got != want {
 		t.Errorf("CommandLine() = %q, want %q", got, want)
 	}

@@ -177,6 +177,12 @@ func TestRunHangTimesOutWithDiagnosis(t *testing.T) {
 	if !matched {
 		t.Errorf("no RIP of %v appears in the NMI backtrace:\n%s", res.IP, res.Backtrace)
 	}
+	// The SysRq keys reach a kernel whose user space is stuck.
+	for _, want := range []string{"Show Blocked State", "backtrace of all active CPUs"} {
+		if !strings.Contains(res.SysRq, want) {
+			t.Errorf("SysRq dump lacks %q:\n%s", want, res.SysRq)
+		}
+	}
 	t.Logf("RIP %v; backtrace:\n%s", res.IP, res.Backtrace)
 }
 
