@@ -30,6 +30,8 @@ type kmsgStream struct {
 	next    uint64           // the sequence number the next record should have
 	overrun bool             // a read failed with EPIPE since the last record
 	capture *strings.Builder // when set, record texts are also collected
+
+	faults faults // fault reports seen, for the binaries' stall watch
 }
 
 func openKmsg(emit func(event.Event)) (*kmsgStream, error) {
@@ -83,6 +85,7 @@ func (k *kmsgStream) Drain() {
 			k.emit(event.Event{Type: event.Log, Msg: fmt.Sprintf("kmsg: %d records lost (ring buffer overrun)", rec.Seq-k.next)})
 		}
 		k.overrun, k.next = false, rec.Seq+1
+		k.faults.note(rec.Text)
 		if k.capture != nil {
 			k.capture.WriteString(rec.Text)
 			k.capture.WriteByte('\n')

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,6 +67,8 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	chunks := make(chan outputChunk, maxPendingChunks)
 	go readChunks(p[0], chunks, stop)
 	var stamp int64
+	var lastOutput atomic.Int64 // when the binary last wrote, guest monotonic ns
+	lastOutput.Store(event.Monotonic())
 	conv := newConverter(tb.Name, func(te event.TestEvent) {
 		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te, Mono: stamp})
 	}, a.drainKmsg)
@@ -74,6 +77,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 		defer close(copied)
 		for c := range chunks {
 			stamp = c.mono
+			lastOutput.Store(c.mono)
 			conv.Write(c.data)
 		}
 	}()
@@ -84,12 +88,18 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
+	stall := a.stallWatch(time.Duration(tb.FaultGrace), &lastOutput)
+	defer stall.stop()
 	exit := &event.Exit{}
 	var waitErr error
 	select {
 	case waitErr = <-exited:
 	case <-time.After(timeout):
 		exit.TimedOut = true
+	case exit.Fault = <-stall.fired:
+		exit.Stalled = true
+	}
+	if exit.TimedOut || exit.Stalled {
 		exit.BlockedTasks = a.dumpBlockedTasks()
 		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 		select {
@@ -113,6 +123,53 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	}
 	conv.Close(exit.Code == 0 && exit.Signal == "")
 	return exit, nil
+}
+
+// stall watches a running binary for a kernel fault followed by silence.
+type stall struct {
+	fired <-chan string // the fault's line, once the binary has stalled
+	stop  func()
+}
+
+// stallWatch returns a watch that fires when the kernel has reported a
+// fault since the binary started and neither that report nor the binary's
+// last output (lastOutput, guest monotonic ns) is younger than grace. With
+// no grace, or no kernel log, it never fires.
+func (a *Agent) stallWatch(grace time.Duration, lastOutput *atomic.Int64) stall {
+	fired := make(chan string, 1)
+	if grace <= 0 || a.kmsg == nil {
+		return stall{fired: fired, stop: func() {}}
+	}
+	f := &a.kmsg.faults
+	before := f.n.Load()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(min(time.Second, grace/4))
+		defer tick.Stop()
+		var faultAt int64 // when the agent saw the fault, monotonic ns
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			line, ok := f.since(before)
+			if !ok {
+				continue
+			}
+			now := event.Monotonic()
+			if faultAt == 0 {
+				faultAt = now
+			}
+			quiet := time.Duration(now - max(faultAt, lastOutput.Load()))
+			if quiet >= grace {
+				fired <- line
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return stall{fired: fired, stop: func() { once.Do(func() { close(done) }) }}
 }
 
 // outputChunk is a piece of a test binary's output and when it was read.

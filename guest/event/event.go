@@ -151,8 +151,13 @@ type Exit struct {
 	Signal   string  `json:"signal,omitempty"`
 	TimedOut bool    `json:"timed_out,omitempty"`
 	Elapsed  float64 `json:"elapsed"` // seconds
+	// Stalled: the kernel reported a fault (Fault: the report's first
+	// line) while the binary ran, and the binary then made no progress
+	// for its FaultGrace; it was ended as TimedOut is.
+	Stalled bool   `json:"stalled,omitempty"`
+	Fault   string `json:"fault,omitempty"`
 	// BlockedTasks holds the kernel log written by the blocked-task dump
-	// (sysrq w) taken before a timed-out binary was killed.
+	// (sysrq w) taken before a timed-out or stalled binary was killed.
 	BlockedTasks string `json:"blocked_tasks,omitempty"`
 }
 
@@ -200,6 +205,12 @@ type TestBinary struct {
 	// Timeout bounds the binary's run; the agent dumps blocked tasks and
 	// kills it when it expires.
 	Timeout Duration `json:"timeout"`
+	// FaultGrace, if set, ends the binary early in the same way when the
+	// kernel reports a fault (Oops, BUG, general protection fault, KASAN)
+	// while it runs and its output then does not progress for this long:
+	// a test left holding a lock the dead task took would otherwise wait
+	// for Timeout.
+	FaultGrace Duration `json:"fault_grace,omitempty"`
 }
 
 // Duration is a time.Duration that encodes as a Go duration string.

@@ -239,3 +239,21 @@ func TestPanicAtOnce(t *testing.T) {
 	ioctl(t, fd, ioPanic, 0)
 	time.Sleep(time.Minute)
 }
+
+// TestOopsThenHang oopses in a child, then hangs in the module: a test
+// left waiting after its kernel failed, as on a lock the dead task held.
+func TestOopsThenHang(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	inChild(t, ioOops)
+	if err := ioctl(t, fd, ioHangRead, 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	unix.Read(fd, buf)
+	t.Fatal("read returned")
+}
+
+// TestZZAfterCrash runs after every test above that can crash or wedge the
+// kernel (tests run in source order): after a reboot it still runs.
+func TestZZAfterCrash(t *testing.T) {}
