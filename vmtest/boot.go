@@ -22,11 +22,13 @@ import (
 // is an infrastructure error and is tried once more.
 const maxBootAttempts = 2
 
-// boot runs the VM (again, once, if the infrastructure failed) and fills
-// kr with what happened.
-func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string) {
+// boot runs the VM (again, once, if the infrastructure failed), fills kr
+// with what happened and returns the collector of the VM it settled on.
+// run numbers the kernel's VMs: 0, then one more for each reboot; it names
+// their artifacts.
+func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collector {
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name)
+		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run)
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A PVH entry runs C code before the kernel has set itself up: a
 		// KASAN-instrumented one faults there and the guest resets at once.
@@ -42,15 +44,27 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) && !errors.As(err, &aerr) {
 			continue
 		}
-		r.settle(k, res, col, console, err, attempt, kr, dir)
-		return
+		r.settle(k, res, col, console, err, attempt, kr, dir, run)
+		return col
 	}
+	return nil
+}
+
+// artifactName names a VM's artifact file: base.ext for the kernel's first
+// VM, base.rebootN.ext for the N-th reboot.
+func artifactName(name string, run int) string {
+	if run == 0 {
+		return name
+	}
+	ext := filepath.Ext(name)
+	return fmt.Sprintf("%s.reboot%d%s", strings.TrimSuffix(name, ext), run, ext)
 }
 
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int) (*qemu.Result, *collector, []byte, error) {
 	var files [3]*artifact
 	for i, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
+		n = artifactName(n, run)
 		os.Remove(filepath.Join(dir, n))
 		a, err := createArtifact(filepath.Join(dir, n))
 		if err != nil {
@@ -72,6 +86,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	}()
 	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
+	deadline, _ := ctx.Deadline()
 	qcfg := qemu.Config{
 		Arch:      k.Arch,
 		Kernel:    m.image,
@@ -85,11 +100,13 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
 		}, r.cfg.interactivePorts()...),
 		SystemMap: k.SystemMap,
-		Timeout:   m.vmTimeout(len(img.run.Tests)),
+		Timeout:   m.vmTimeout(len(img.run.Tests), deadline),
 		GDB:       r.cfg.gdbChardev(),
 	}
 	if r.cfg.interactive() {
 		qcfg.Timeout = interactiveTimeout
+	} else if run > 0 {
+		// repro.sh stays the first VM's: the one a crash or hang ended.
 	} else if rerr := writeRepro(dir, qcfg, r.accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
 	}
@@ -166,14 +183,15 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // settle turns a VM's end and its events into the kernel's verdict.
-func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string) {
-	kr.Files["console.log"] = filepath.Join(dir, "console.log")
-	kr.Files["events.jsonl"] = filepath.Join(dir, "events.jsonl")
-	kr.Files["dmesg.txt"] = filepath.Join(dir, "dmesg.txt")
-	if p := filepath.Join(dir, reproScript); fileExists(p) {
+func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string, run int) {
+	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
+		n = artifactName(n, run)
+		kr.Files[n] = filepath.Join(dir, n)
+	}
+	if p := filepath.Join(dir, reproScript); run == 0 && fileExists(p) {
 		kr.Files[reproScript] = p
 	}
-	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files["console.log"]}
+	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[artifactName("console.log", run)]}
 	kr.Boot = b
 	kr.Modules = col.kernel.Modules
 	kr.Timing.Boot, kr.Timing.Tests = col.kernel.Timing.Boot, col.kernel.Timing.Tests
@@ -187,6 +205,7 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 	case res.Exit == qemu.ExitTimeout:
 		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
 		b.Hang = hangReport(res)
+		col.vmDump = res.SysRq
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
 	case res.Exit == qemu.ExitQEMUError && !col.hello:
@@ -265,6 +284,9 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 // hangReport describes what the monitor saw of a hung guest.
 func hangReport(res *qemu.Result) string {
 	var b strings.Builder
+	if res.SysRq != "" {
+		b.WriteString("Guest's blocked tasks and CPUs (SysRq w, l):\n" + res.SysRq + "\n")
+	}
 	for i, loc := range res.IP {
 		fmt.Fprintf(&b, "CPU %d %s: %s\n", i, res.IPRegister, loc)
 	}

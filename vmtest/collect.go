@@ -57,6 +57,9 @@ type collector struct {
 	leaks        []leakReport // kmemleak readings
 	stats        event.Stats
 	steps        steps
+	// vmDump is what the guest printed for the SysRq dumps the host asked
+	// for at the VM's deadline: it goes with the tests the deadline ended.
+	vmDump string
 }
 
 type binaryRun struct {
@@ -65,6 +68,9 @@ type binaryRun struct {
 	exit       *event.Exit
 	output     strings.Builder
 	tests      map[string]*testRun
+	// blamed: the binary ended abnormally with a test of its own running,
+	// which the ending settled.
+	blamed bool
 }
 
 type testRun struct {
@@ -241,14 +247,19 @@ func (c *collector) binaryEnd(ev event.Event) {
 		}
 		open++
 		tr.end, tr.ended = ev.Mono, true
-		if ev.Exit.TimedOut {
+		switch {
+		case ev.Exit.Stalled:
+			tr.t.Status = report.Fail
+			tr.t.Output += "\n--- kmodvm: " + describeExit(ev.Exit) + "; kmodvm ended it. Blocked tasks:\n" + ev.Exit.BlockedTasks
+		case ev.Exit.TimedOut:
 			tr.t.Status = report.Timeout
 			tr.t.Output += "\n--- kmodvm: test binary timed out after " + fmt.Sprintf("%.0fs", ev.Exit.Elapsed) + "; blocked tasks:\n" + ev.Exit.BlockedTasks
-		} else {
+		default:
 			tr.t.Status = report.Crash
 			tr.t.Output += "\n--- kmodvm: test binary ended while the test ran: " + describeExit(ev.Exit) + "\n" + b.output.String()
 		}
 	}
+	b.blamed = open > 0
 	if open > 0 || (ev.Exit.Code == 0 && ev.Exit.Signal == "" && !ev.Exit.TimedOut) {
 		return
 	}
@@ -260,7 +271,10 @@ func (c *collector) binaryEnd(ev event.Event) {
 		return // the usual exit of a binary with failing tests
 	}
 	st := report.Crash
-	if ev.Exit.TimedOut {
+	switch {
+	case ev.Exit.Stalled:
+		st = report.Fail
+	case ev.Exit.TimedOut:
 		st = report.Timeout
 	}
 	t := &report.Test{Package: b.name, Name: b.name, Status: st, Elapsed: ev.Exit.Elapsed,
@@ -270,6 +284,8 @@ func (c *collector) binaryEnd(ev event.Event) {
 
 func describeExit(e *event.Exit) string {
 	switch {
+	case e.Stalled:
+		return fmt.Sprintf("no progress after the kernel reported %q (ended after %.0fs)", e.Fault, e.Elapsed)
 	case e.TimedOut:
 		return fmt.Sprintf("timed out after %.0fs", e.Elapsed)
 	case e.Signal != "":
@@ -325,6 +341,9 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd
 			tr.t.Output += "\n--- kmodvm: the VM ended while this test ran (" + string(vmEnd) + ")"
+			if c.vmDump != "" {
+				tr.t.Output += "; the guest's blocked tasks and CPUs at the deadline:\n" + c.vmDump
+			}
 		}
 		c.kernel.Tests = append(c.kernel.Tests, tr.t)
 	}

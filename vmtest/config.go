@@ -48,6 +48,16 @@ type Config struct {
 	// TCG and 3 under KVM, times the kernel's slowdown (a KASAN kernel's
 	// profile says 3x).
 	TestTimeout time.Duration
+	// FaultGrace ends a guest test binary early, as failed and with the
+	// guest's blocked tasks, when the kernel reported an Oops, BUG,
+	// general protection fault or KASAN report while it ran and its
+	// output then did not progress for this long; 0 means 20 s under TCG
+	// and 10 s under KVM, times the kernel's slowdown; negative, never
+	// (the binary then waits for TestTimeout).
+	FaultGrace time.Duration
+	// MaxReboots bounds the fresh VMs a kernel boots to run the tests left
+	// after a crash, a hang or a stalled test; 0 means 3, negative none.
+	MaxReboots int
 	// Append holds extra kernel command-line parameters, after the ones
 	// kmodvm and the kernel's profile set.
 	Append []string
@@ -180,6 +190,7 @@ type machine struct {
 	image           string
 	memoryMiB, cpus int
 	testTimeout     time.Duration
+	faultGrace      time.Duration
 	bootTimeout     time.Duration
 	append          []string
 	profile         kernel.Profile
@@ -195,17 +206,63 @@ func (c *Config) machineFor(k *kernel.Kernel, accel qemu.Accel) machine {
 	if m.testTimeout <= 0 {
 		m.testTimeout = time.Duration(float64(c.testTimeout(accel)) * p.Slowdown)
 	}
+	m.faultGrace = c.FaultGrace
+	if m.faultGrace == 0 {
+		m.faultGrace = 20 * time.Second
+		if accel == qemu.AccelKVM {
+			m.faultGrace = 10 * time.Second
+		}
+		m.faultGrace = time.Duration(float64(m.faultGrace) * p.Slowdown)
+	}
+	m.faultGrace = max(m.faultGrace, 0)
 	m.append = append(append([]string{}, p.Append...), c.Append...)
 	return m
 }
 
-// vmTimeout bounds one VM: boot, every binary's timeout, power-off.
-func (m machine) vmTimeout(binaries int) time.Duration {
-	return m.bootTimeout + time.Duration(max(binaries, 1))*(m.testTimeout+30*time.Second)
+// vmTimeout bounds one VM: boot, every binary's timeout, power-off; and,
+// when the run has a deadline, ends early enough for the hang diagnosis
+// (the guest's blocked tasks and CPUs) to be done by then.
+func (m machine) vmTimeout(binaries int, deadline time.Time) time.Duration {
+	d := m.bootTimeout + time.Duration(max(binaries, 1))*(m.testTimeout+30*time.Second)
+	if !deadline.IsZero() {
+		left := time.Until(deadline)
+		d = min(d, max(left-qemu.DiagnosisTime, left/2))
+	}
+	return d
+}
+
+// dumpReserve is a binary's time after its timeout: the agent's
+// blocked-task dump, the kill and the wait for it, the report.
+const dumpReserve = 10 * time.Second
+
+// fitTestTimeout shortens the test binaries' timeout to expire inside a VM
+// that must end by deadline (a run's Timeout): otherwise the VM's end
+// comes first, and the test timeout's blocked-task dump never happens.
+// What is left after the VM's own diagnosis time is shared: a quarter
+// (at most the boot timeout) for the boot, dumpReserve for the dump.
+func (m *machine) fitTestTimeout(deadline time.Time) {
+	if deadline.IsZero() {
+		return
+	}
+	left := time.Until(deadline)
+	vm := max(left-qemu.DiagnosisTime, left/2)
+	fit := vm - min(m.bootTimeout, vm/4) - dumpReserve
+	m.testTimeout = min(m.testTimeout, max(fit, vm/3, time.Second))
 }
 
 // paramsFor returns the parameters of module name as finit_module takes
 // them ("a=1 b=2").
+// maxReboots is MaxReboots with its default.
+func (c *Config) maxReboots() int {
+	switch {
+	case c.MaxReboots == 0:
+		return 3
+	case c.MaxReboots < 0:
+		return 0
+	}
+	return c.MaxReboots
+}
+
 func (c *Config) paramsFor(name string) string {
 	var ps []string
 	for _, p := range c.Params {

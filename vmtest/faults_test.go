@@ -287,3 +287,67 @@ func TestFaultFindingsNameTheModulesSourceLine(t *testing.T) {
 		}
 	}
 }
+
+// A run timeout shorter than the test timeout still reports a hang with
+// the blocked task's stack: the test timeout is shortened to fit inside
+// the run, and the agent's blocked-task dump names the module's function.
+func TestFaultHangUnderRunTimeoutNamesTheBlockedFunction(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestHangInRead", func(c *vmtest.Config) {
+		c.Timeout = 60 * time.Second
+	}).Kernels[0]
+	tt := test(t, k, "TestHangInRead")
+	if !tt.Status.Failed() || !strings.Contains(tt.Output, "faultmod_read") {
+		t.Errorf("TestHangInRead is %s; want failed with the blocked task in faultmod_read:\n%s\nhang:\n%s", tt.Status, tt.Output, k.Boot.Hang)
+	}
+	wantStatus(t, k, "TestAPass", report.Pass)
+}
+
+// A test that hangs after an Oops is ended once it has made no progress
+// for the fault grace period, not left to the test timeout, and reported
+// as failed with the Oops and the task it left blocked.
+func TestFaultOopsThenHangEndsWithinTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestOopsThenHang|TestZZAfterCrash").Kernels[0]
+	tt := wantStatus(t, k, "TestOopsThenHang", report.Fail)
+	wantFinding(t, k, tt, "Oops", "faultmod")
+	if !strings.Contains(tt.Output, "no progress after the kernel reported") || !strings.Contains(tt.Output, "faultmod_read") {
+		t.Errorf("TestOopsThenHang's output lacks the stall and the blocked task in faultmod_read:\n%s", tt.Output)
+	}
+	wantStatus(t, k, "TestAPass", report.Pass)
+	// The binary was ended: its later tests ran in a fresh VM.
+	if tt := wantStatus(t, k, "TestZZAfterCrash", report.Pass); !tt.AfterReboot {
+		t.Errorf("TestZZAfterCrash ran in the wedged VM, want after a reboot")
+	}
+	// The test timeout is 10 minutes; the grace period 20 s.
+	if k.Timing.Tests > 180 {
+		t.Errorf("the tests took %.0fs: the stalled test waited for its timeout", k.Timing.Tests)
+	}
+}
+
+// A kernel panic costs only the test that caused it: the tests after it
+// run in a fresh VM, marked as such, and the panic stays the test's.
+func TestFaultPanicCostsOnlyItsTest(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestPanic|TestZZAfterCrash").Kernels[0]
+	tt := wantStatus(t, k, "TestPanic", report.Crash)
+	wantFinding(t, k, tt, "Kernel panic", "faultmod")
+	if a := wantStatus(t, k, "TestAPass", report.Pass); a.AfterReboot {
+		t.Error("TestAPass ran again after the reboot")
+	}
+	if z := wantStatus(t, k, "TestZZAfterCrash", report.Pass); !z.AfterReboot {
+		t.Error("TestZZAfterCrash is not marked as run after a reboot")
+	}
+	n := 0
+	for _, tt := range k.Tests {
+		if tt.Name == "TestPanic" {
+			n++
+		}
+	}
+	if n != 1 || len(k.Reboots) != 1 || k.Boot.Status != report.Crash {
+		t.Errorf("TestPanic reported %d times, %d reboots, first boot %s: want the panic once and one reboot", n, len(k.Reboots), k.Boot.Status)
+	}
+	if k.Status != report.Fail {
+		t.Errorf("kernel %s, want fail", k.Status)
+	}
+}

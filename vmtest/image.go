@@ -43,6 +43,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 	bins := append([]event.TestBinary{}, g.binaries...)
 	for i := range bins {
 		bins[i].Timeout = event.Duration(m.testTimeout)
+		bins[i].FaultGrace = event.Duration(m.faultGrace)
 	}
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0}
@@ -56,4 +57,18 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 		img.path = filepath.Join(dir, "initramfs.cpio")
 	}
 	return img, initramfs.Concat(img.path, img.layers...)
+}
+
+// again returns the image of the n-th reboot: img's layers with run as
+// the run's configuration, written beside img's files under names of its
+// own (img's stay for repro.sh).
+func (img *guestImage) again(run event.RunConfig, n int) (*guestImage, error) {
+	last := len(img.layers) - 1
+	runLayer := artifactName(img.layers[last], n)
+	if err := initramfs.WriteRun(runLayer, run); err != nil {
+		return nil, err
+	}
+	next := &guestImage{path: artifactName(img.path, n), run: run, modules: img.modules,
+		layers: append(append([]string{}, img.layers[:last]...), runLayer)}
+	return next, initramfs.Concat(next.path, next.layers...)
 }

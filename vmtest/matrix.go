@@ -269,6 +269,8 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		kos = append(kos, m.Path)
 	}
 	m := r.cfg.machineFor(k, r.accel)
+	deadline, _ := ctx.Deadline()
+	m.fitTestTimeout(deadline)
 	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
 	img, err := r.image(ctx, k, kos, m, dir)
@@ -281,7 +283,10 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		defer os.Remove(img.path)
 	}
 	img.modules = built
-	r.boot(ctx, k, img, m, kr, dir)
+	col := r.boot(ctx, k, img, m, kr, dir, 0)
+	if !r.cfg.interactive() {
+		r.reboot(ctx, k, img, m, kr, dir, col)
+	}
 	symbolize(k, kr, built)
 	return kr
 }

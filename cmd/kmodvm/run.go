@@ -243,6 +243,9 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 		if k.Note != "" {
 			fmt.Fprintf(w, "    note: %s\n", indent(k.Note, "    "))
 		}
+		if len(k.Reboots) > 0 {
+			fmt.Fprintf(w, "    %s\n", k.RebootText())
+		}
 		if k.Build != nil {
 			for _, d := range k.Build.Warnings {
 				fmt.Fprintf(w, "    %s\n", d)
@@ -250,7 +253,11 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 		}
 		for _, t := range k.Tests {
 			if t.Status.Failed() || (verbose && t.Status != report.Pass) {
-				fmt.Fprintf(w, "    %s %s: %s\n", report.Mark(t.Status), t.Name, t.Status)
+				after := ""
+				if t.AfterReboot {
+					after = " (after a reboot)"
+				}
+				fmt.Fprintf(w, "    %s %s: %s%s\n", report.Mark(t.Status), t.Name, t.Status, after)
 				if verbose {
 					fmt.Fprintf(w, "        %s\n", indent(strings.TrimSpace(t.Output), "        "))
 				}

@@ -110,10 +110,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if t == nil {
 				return Mark(NotRun)
 			}
+			m := Mark(t.Status)
 			if len(t.Findings) > 0 {
-				return Mark(t.Status) + " 🐞"
+				m += " 🐞"
 			}
-			return Mark(t.Status)
+			if t.AfterReboot {
+				m += " ↻"
+			}
+			return m
 		})
 	}
 	row("findings", func(k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
@@ -137,6 +141,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, k := range r.Kernels {
 		if k.Note != "" {
 			kernelNotes = append(kernelNotes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(k.Note)))
+		}
+		if n := len(k.Reboots); n > 0 {
+			kernelNotes = append(kernelNotes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
 		}
 	}
 	if len(kernelNotes) > 0 {

@@ -73,14 +73,33 @@ type Kernel struct {
 	// not get a verdict (fetch failed, VM broke).
 	Status Status `json:"status"`
 	// Error says why the kernel has no verdict or failed outside any test.
-	Error    string            `json:"error,omitempty"`
-	Build    *Build            `json:"build,omitempty"`
-	Boot     *Boot             `json:"boot,omitempty"`
+	Error string `json:"error,omitempty"`
+	Build *Build `json:"build,omitempty"`
+	Boot  *Boot  `json:"boot,omitempty"`
+	// Reboots are the VMs booted after Boot to run the tests a crash, a
+	// hang or a stalled test left (Test.AfterReboot marks their results).
+	Reboots  []*Boot           `json:"reboots,omitempty"`
 	Modules  []Module          `json:"modules,omitempty"`
 	Tests    []*Test           `json:"tests,omitempty"`
 	Findings []Finding         `json:"findings,omitempty"`
 	Timing   Timing            `json:"timing"`
 	Files    map[string]string `json:"files,omitempty"` // artifact name -> path
+}
+
+// RebootText says how often the kernel was booted again for the tests
+// that a crash, a hang or a stalled test left, and how many ran then.
+func (k *Kernel) RebootText() string {
+	n := 0
+	for _, t := range k.Tests {
+		if t.AfterReboot {
+			n++
+		}
+	}
+	times := "once"
+	if len(k.Reboots) > 1 {
+		times = fmt.Sprintf("%d times", len(k.Reboots))
+	}
+	return fmt.Sprintf("booted again %s after a crash or hang; %d test(s) ran after a reboot", times, n)
 }
 
 // Build is the module build for one kernel.
@@ -151,6 +170,9 @@ type Test struct {
 	Elapsed  float64 `json:"elapsed"` // seconds
 	Output   string  `json:"output,omitempty"`
 	Findings []int   `json:"findings,omitempty"` // indexes into Kernel.Findings
+	// AfterReboot: the test ran in a fresh VM, booted because an earlier
+	// test crashed, hung or wedged the kernel (Kernel.Reboots).
+	AfterReboot bool `json:"after_reboot,omitempty"`
 }
 
 // Finding is something alarming in the kernel log.

@@ -211,3 +211,32 @@ func TestFindingWhere(t *testing.T) {
 		t.Errorf("JSON = %s", got)
 	}
 }
+
+// Tests run in a fresh VM after a crash say so in every rendering.
+func TestTestsAfterARebootAreMarked(t *testing.T) {
+	r := &Report{Kernels: []*Kernel{{Name: "6.1.0-57-amd64", Status: Fail,
+		Boot:    &Boot{Status: Crash},
+		Reboots: []*Boot{{Status: Pass}},
+		Tests: []*Test{{Package: "p", Name: "TestPanic", Status: Crash},
+			{Package: "p", Name: "TestZ", Status: Pass, AfterReboot: true}}}}}
+	var md, js, html strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&html, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, out, want string }{
+		{"markdown cell", md.String(), "| TestZ | ✅ ↻ |"},
+		{"markdown note", md.String(), "booted again once after a crash or hang; 1 test(s) ran after a reboot"},
+		{"JSON", js.String(), `"after_reboot": true`},
+		{"HTML", html.String(), "after a reboot"},
+	} {
+		if !strings.Contains(c.out, c.want) {
+			t.Errorf("%s lacks %q:\n%s", c.name, c.want, c.out)
+		}
+	}
+}

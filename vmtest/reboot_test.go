@@ -1,0 +1,134 @@
+package vmtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// events builds a guest's event stream: binary b's tests as "run:Name",
+// "pass:Name", "fail:Name", its end as "end:code", "end:timeout",
+// "end:stalled", and "done" for the agent's last event.
+func events(b string, steps ...string) []event.Event {
+	var evs []event.Event
+	mono := int64(1)
+	for _, s := range append([]string{"start:"}, steps...) {
+		mono++
+		op, arg, _ := strings.Cut(s, ":")
+		ev := event.Event{Binary: b, Mono: mono}
+		switch op {
+		case "start":
+			ev.Type = event.BinaryStart
+		case "run", "pass", "fail":
+			ev.Type, ev.Test = event.Test, &event.TestEvent{Action: op, Test: arg}
+		case "end":
+			ev.Type, ev.Exit = event.BinaryEnd, &event.Exit{Code: 0}
+			switch arg {
+			case "timeout":
+				ev.Exit.TimedOut, ev.Exit.Code = true, -1
+			case "stalled":
+				ev.Exit.Stalled, ev.Exit.Code = true, -1
+			case "goexit":
+				ev.Exit.Code = 2
+			}
+		case "done":
+			ev = event.Event{Type: event.Done, Mono: mono}
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// After a VM ends, the binaries left unfinished by a kernel crash, a hang
+// or a stall run again, skipping every test that has a result; binaries
+// that ended normally, or whose crash has no test to blame, do not.
+func TestLeftoverAfterACrashSkipsTheTestsDone(t *testing.T) {
+	bins := []event.TestBinary{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	for _, c := range []struct {
+		name   string
+		evs    [][]event.Event
+		want   []string
+		skipOf map[string][]string
+	}{
+		{"panic in a's 2nd test", [][]event.Event{events("a", "run:T1", "pass:T1", "run:T2", "run:T2/sub")},
+			[]string{"a", "b", "c"}, map[string][]string{"a": {"T1", "T2"}}},
+		{"a timed out, the VM went on", [][]event.Event{events("a", "run:T1", "end:timeout"), events("b", "run:U", "pass:U", "end:0", "done")},
+			[]string{"a"}, map[string][]string{"a": {"T1"}}},
+		{"a stalled after a fault", [][]event.Event{events("a", "run:T1", "pass:T1", "run:T2", "end:stalled"), events("b", "end:0"), events("c", "end:0", "done")},
+			[]string{"a"}, map[string][]string{"a": {"T1", "T2"}}},
+		{"a Go panic ends a binary normally", [][]event.Event{events("a", "run:T1", "end:goexit"), events("b", "end:0"), events("c", "end:0", "done")},
+			nil, map[string][]string{}},
+		{"a crash with no test to blame", [][]event.Event{events("a", "run:T1", "pass:T1")},
+			[]string{"b", "c"}, map[string][]string{}},
+		{"a clean run", [][]event.Event{events("a", "run:T1", "pass:T1", "end:0"), events("b", "end:0"), events("c", "end:0", "done")},
+			nil, map[string][]string{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			col := newCollector(&report.Kernel{}, nil, nil)
+			for _, evs := range c.evs {
+				for _, ev := range evs {
+					col.handle(ev)
+				}
+			}
+			col.finish(nil, report.Crash)
+			done := map[string][]string{}
+			var got []string
+			for _, tb := range leftover(bins, col, done) {
+				got = append(got, tb.Name)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("left over %q, want %q", got, c.want)
+			}
+			for b, want := range c.skipOf {
+				slices.Sort(done[b])
+				if !slices.Equal(done[b], want) {
+					t.Errorf("done in %s: %q, want %q", b, done[b], want)
+				}
+			}
+		})
+	}
+}
+
+func TestWithSkipJoinsTheUsersSkip(t *testing.T) {
+	for _, c := range []struct {
+		args, names, want []string
+	}{
+		{[]string{"-test.run=X"}, []string{"TestB", "TestA"}, []string{"-test.run=X", "-test.skip=^(TestA|TestB)$"}},
+		{[]string{"-test.skip=Slow"}, []string{"TestA"}, []string{"-test.skip=(Slow)|^(TestA)$"}},
+		{[]string{"-test.skip", "Slow"}, []string{"TestA"}, []string{"-test.skip=(Slow)|^(TestA)$"}},
+		{[]string{"-test.skip=TestX/sub"}, []string{"TestA"}, []string{"-test.skip=^(TestA)$"}},
+		{[]string{"-v"}, nil, []string{"-v"}},
+	} {
+		if got := withSkip(c.args, c.names); !slices.Equal(got, c.want) {
+			t.Errorf("withSkip(%q, %q) = %q, want %q", c.args, c.names, got, c.want)
+		}
+	}
+}
+
+// A reboot's tests join the kernel's marked, with their findings renumbered;
+// the kernel's own boot findings, repeated by every boot, do not.
+func TestMergeRebootMarksTestsAndRenumbersFindings(t *testing.T) {
+	kr := &report.Kernel{Status: report.Fail, Error: "kernel panic", Files: map[string]string{},
+		Findings: []report.Finding{{Kind: "Kernel panic"}},
+		Tests:    []*report.Test{{Name: "TestPanic", Status: report.Crash, Findings: []int{0}}}}
+	again := &report.Kernel{Status: report.Fail, Error: "1 test(s) failed", Boot: &report.Boot{Status: report.Pass},
+		Files:    map[string]string{"console.reboot1.log": "x"},
+		Findings: []report.Finding{{Kind: "WARNING", Owner: report.OwnerKernel}, {Kind: "WARNING", Test: "p: TestW"}},
+		Tests:    []*report.Test{{Name: "TestZ", Status: report.Pass}, {Name: "TestW", Status: report.Fail, Findings: []int{1}}}}
+	mergeReboot(kr, again)
+	if len(kr.Tests) != 3 || !kr.Tests[1].AfterReboot || kr.Tests[0].AfterReboot {
+		t.Fatalf("tests %+v: want the reboot's two appended and marked", kr.Tests)
+	}
+	if len(kr.Findings) != 2 || !slices.Equal(kr.Tests[2].Findings, []int{1}) || kr.Findings[1].Test != "p: TestW" {
+		t.Errorf("findings %+v, TestW's %v: want the test's finding renumbered, the kernel's own dropped", kr.Findings, kr.Tests[2].Findings)
+	}
+	if len(kr.Reboots) != 1 || kr.Files["console.reboot1.log"] == "" {
+		t.Errorf("reboots %+v, files %v", kr.Reboots, kr.Files)
+	}
+	if kr.Status != report.Fail || kr.Error != "kernel panic; after a reboot: 1 test(s) failed" {
+		t.Errorf("kernel %s %q", kr.Status, kr.Error)
+	}
+}
