@@ -78,6 +78,9 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
 	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(sel, name, PhaseTests, d) })
+	if r.hooks.test != nil {
+		col.live = func(lt liveTest) { r.hooks.test(sel, name, lt) }
+	}
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {

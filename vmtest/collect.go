@@ -57,6 +57,9 @@ type collector struct {
 	leaks        []leakReport // kmemleak readings
 	stats        event.Stats
 	steps        steps
+	// live, if set, learns of each test's start and end as they arrive
+	// (vmtest.Run's subtests then last as long as the guest's tests).
+	live func(liveTest)
 	// vmDump is what the guest printed for the SysRq dumps the host asked
 	// for at the VM's deadline: it goes with the tests the deadline ended.
 	vmDump string
@@ -215,6 +218,9 @@ func (c *collector) test(ev event.Event) {
 		if c.progress != nil {
 			c.progress(fmt.Sprintf("%d run", c.testsStarted))
 		}
+		if c.live != nil {
+			c.live(liveTest{Package: ev.Binary, Name: te.Test})
+		}
 	}
 	switch te.Action {
 	case "output":
@@ -227,6 +233,9 @@ func (c *collector) test(ev event.Event) {
 		tr.end, tr.ended = ev.Mono, true
 		if c.progress != nil {
 			c.progress(te.Action + " " + te.Test)
+		}
+		if c.live != nil {
+			c.live(c.liveEnd(tr))
 		}
 	}
 }
@@ -492,4 +501,30 @@ func (c *collector) testAt(mono int64) *testRun {
 		}
 	}
 	return best
+}
+
+// liveTest is a guest test's start, or its end (End set) with its verdict
+// as known then, for the subtests of vmtest.Run.
+type liveTest struct {
+	Package, Name string
+	End           *report.Test
+	Findings      []report.Finding
+}
+
+// liveEnd is tr's end as known when the guest reported it: the agent
+// forwards the kernel log before a test's end, so the findings logged
+// during the test are in. (Those only the console shows, and the
+// attribution of records that arrive later, wait for the kernel's report.)
+func (c *collector) liveEnd(tr *testRun) liveTest {
+	t := *tr.t
+	lt := liveTest{Package: t.Package, Name: t.Name, End: &t}
+	for _, tf := range c.findings {
+		if tf.f.Kind.IsBug() && !c.steps.kernelOwn(tf.mono) && c.testAt(tf.mono) == tr {
+			lt.Findings = append(lt.Findings, reportFinding(tf.f))
+		}
+	}
+	if len(lt.Findings) > 0 && (t.Status == report.Pass || t.Status == report.Skip) {
+		t.Status = report.Fail
+	}
+	return lt
 }

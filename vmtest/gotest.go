@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"flag"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,12 +45,16 @@ func Run(t *testing.T, cfg Config) *report.Report {
 			}
 		}
 	}
-	rep, err := RunMatrix(ctx, cfg)
+	live := newLiveRun(t)
+	rep, err := runMatrix(ctx, cfg, hooks{test: live.test, kernel: live.kernel})
+	reported := live.wait()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range rep.Kernels {
-		t.Run(k.Name, func(t *testing.T) { reportKernel(t, k) })
+		if !reported(k) {
+			t.Run(k.Name, func(t *testing.T) { reportKernel(t, k, nil) })
+		}
 	}
 	return rep
 }
@@ -87,8 +92,11 @@ func narrowTo(pat, name string, cfg *Config) {
 	}
 }
 
-// reportKernel turns one kernel's results into subtests.
-func reportKernel(t *testing.T, k *report.Kernel) {
+// reportKernel turns one kernel's results into subtests. The tests in
+// live had subtests while they ran, ending with the status given: one whose
+// report says worse (a finding attributed later) fails the kernel's
+// subtest instead.
+func reportKernel(t *testing.T, k *report.Kernel, live map[report.TestKey]report.Status) {
 	if k.Status == report.Error {
 		t.Fatalf("infrastructure error: %s", k.Error)
 	}
@@ -125,6 +133,18 @@ func reportKernel(t *testing.T, k *report.Kernel) {
 		}
 	}
 	for _, tt := range k.Tests {
+		key := report.TestKey{Package: tt.Package, Name: tt.Name}
+		if st, ok := live[key]; ok {
+			if tt.Status.Failed() && !st.Failed() {
+				t.Errorf("%s: %s: %s", tt.Name, tt.Status, lastLines(tt.Output, 3))
+			}
+			continue
+		}
+		parent := tt.Name[:max(strings.LastIndex(tt.Name, "/"), 0)]
+		if _, ok := live[report.TestKey{Package: tt.Package, Name: parent}]; ok && parent != "" {
+			t.Errorf("%s: %s (after its test's end in the guest)", tt.Name, tt.Status)
+			continue
+		}
 		if !strings.Contains(tt.Name, "/") {
 			reportTest(t, k, tt)
 		}
@@ -141,18 +161,48 @@ func reportTest(t *testing.T, k *report.Kernel, tt *report.Test) {
 				reportTest(t, k, sub)
 			}
 		}
+		var fs []report.Finding
 		for _, i := range tt.Findings {
-			f := k.Findings[i]
-			t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
+			fs = append(fs, k.Findings[i])
 		}
-		switch tt.Status {
-		case report.Pass:
-		case report.Skip:
-			t.Skip(strings.TrimSpace(lastLines(tt.Output, 3)))
-		default:
-			t.Errorf("%s in the guest:\n%s", tt.Status, tt.Output)
-		}
+		reportResult(t, tt, fs)
 	})
+}
+
+// reportResult gives a guest test's result to its subtest: its findings
+// as errors, its status, and its output (the guest's framing lines left
+// out: the subtest has its own).
+func reportResult(t *testing.T, tt *report.Test, findings []report.Finding) {
+	for _, f := range findings {
+		t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
+	}
+	if tt.AfterReboot {
+		t.Log("ran in a fresh VM, after an earlier test crashed or hung the kernel")
+	}
+	switch tt.Status {
+	case report.Pass:
+		if out := guestOutput(tt.Output); out != "" {
+			io.WriteString(t.Output(), out)
+		}
+	case report.Skip:
+		t.Skip(strings.TrimSpace(lastLines(guestOutput(tt.Output), 3)))
+	default:
+		t.Errorf("%s in the guest:\n%s", tt.Status, guestOutput(tt.Output))
+	}
+}
+
+// guestOutput is a guest test's output without go test's framing lines
+// ("=== RUN", "--- PASS: ..."), which the host's subtest prints itself.
+func guestOutput(s string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if strings.HasPrefix(trimmed, "=== ") || strings.HasPrefix(trimmed, "--- PASS: ") || strings.HasPrefix(trimmed, "--- FAIL: ") || strings.HasPrefix(trimmed, "--- SKIP: ") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 func joinDiags(ds []report.Diagnostic) string {

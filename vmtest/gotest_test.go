@@ -34,7 +34,7 @@ func TestReportHelperSameNames(t *testing.T) {
 		{Package: "a", Name: "TestSame/one", Status: report.Pass},
 		{Package: "b", Name: "TestSame", Status: report.Fail},
 		{Package: "b", Name: "TestSame/two", Status: report.Fail},
-	}})
+	}}, nil)
 }
 
 // Two test packages with a test of the same name: each test's subtests
@@ -84,5 +84,52 @@ func TestRunKeepsToTheTestDeadline(t *testing.T) {
 	}
 	if !strings.Contains(out, "--- FAIL: TestRunHelperDeadline") {
 		t.Error("the helper did not report its kernels")
+	}
+}
+
+func TestLiveHelper(t *testing.T) {
+	if os.Getenv(helperEnv) != t.Name() {
+		t.Skip("the helper of TestGuestTestsLastAsLongAsInTheGuest")
+	}
+	live := newLiveRun(t)
+	ev := func(lt liveTest) { live.test("6.1", "k", lt) }
+	slow := &report.Test{Package: "p", Name: "TestSlow", Status: report.Pass, Output: "=== RUN   TestSlow\nhello from the guest\n--- PASS: TestSlow (0.30s)\n"}
+	ev(liveTest{Package: "p", Name: "TestSlow"})
+	ev(liveTest{Package: "p", Name: "TestSlow/sub"})
+	time.Sleep(300 * time.Millisecond)
+	ev(liveTest{Package: "p", Name: "TestSlow/sub", End: &report.Test{Package: "p", Name: "TestSlow/sub", Status: report.Pass}})
+	ev(liveTest{Package: "p", Name: "TestSlow", End: slow})
+	ev(liveTest{Package: "p", Name: "TestLater"})
+	ev(liveTest{Package: "p", Name: "TestLater", End: &report.Test{Package: "p", Name: "TestLater", Status: report.Pass}})
+	ev(liveTest{Package: "p", Name: "TestCrash"})
+	time.Sleep(200 * time.Millisecond)
+	live.kernel(&report.Kernel{Selector: "6.1", Name: "k", Status: report.Fail,
+		Findings: []report.Finding{{Kind: "WARNING", Title: "WARNING in x"}},
+		Tests: []*report.Test{slow, {Package: "p", Name: "TestSlow/sub", Status: report.Pass},
+			{Package: "p", Name: "TestLater", Status: report.Fail, Findings: []int{0}, Output: "the kernel reported WARNING in x during this test"},
+			{Package: "p", Name: "TestCrash", Status: report.Crash, Output: "the VM ended"}}})
+	live.wait()
+}
+
+// Under vmtest.Run a guest test's subtest starts and ends with the test in
+// the guest, so go test shows its real duration and its output; what only
+// the kernel's report knows (a crash, a finding attributed late) still
+// fails the right subtest.
+func TestGuestTestsLastAsLongAsInTheGuest(t *testing.T) {
+	out := runHelper(t, "TestLiveHelper")
+	for _, want := range []string{
+		"--- PASS: TestLiveHelper/k/TestSlow (0.3",
+		"--- PASS: TestLiveHelper/k/TestSlow/sub (0.3",
+		"hello from the guest",
+		"--- FAIL: TestLiveHelper/k/TestCrash (0.2",
+		"TestLater: fail: the kernel reported WARNING in x",
+		"--- FAIL: TestLiveHelper/k (",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the helper's output:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "--- PASS: TestSlow") {
+		t.Errorf("the guest's own framing lines were carried:\n%s", out)
 	}
 }

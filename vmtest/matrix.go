@@ -32,6 +32,8 @@ type runner struct {
 	accel      qemu.Accel
 	out        string
 
+	hooks hooks
+
 	// ctx is the run's: the guest layers are built under it, not under
 	// the first kernel's, whose timeout must not fail the others.
 	ctx       context.Context
@@ -61,6 +63,19 @@ type guestParts struct {
 // for an unusable configuration (an *ErrConfig); when ctx is canceled the
 // report is marked partial and holds what finished.
 func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
+	return runMatrix(ctx, cfg, hooks{})
+}
+
+// hooks let vmtest.Run follow a run as it goes. Each is called from the
+// goroutines of the kernel named by its selector and name.
+type hooks struct {
+	// test learns of each guest test's start and end.
+	test func(sel, name string, lt liveTest)
+	// kernel gets each kernel's report once it is complete.
+	kernel func(*report.Kernel)
+}
+
+func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -69,6 +84,7 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 		cfg:    &cfg,
 		accel:  accel.Resolve(nil),
 		images: &initramfs.Builder{CacheDir: cfg.cacheDir()},
+		hooks:  h,
 	}
 	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {
 		sel, _ := r.selectors.Load(name)
@@ -132,6 +148,9 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 				return
 			}
 			rep.Kernels[i] = r.kernel(ctx, p)
+			if h.kernel != nil {
+				h.kernel(rep.Kernels[i])
+			}
 		}()
 	}
 	wg.Wait()

@@ -37,6 +37,8 @@ type runFlags struct {
 	kdir        string
 	gdb         string
 	keep        bool
+	faultGrace  time.Duration
+	maxReboots  int
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -67,8 +69,10 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringArrayVar(&f.testArgs, "test-arg", nil, "argument for every guest test binary, e.g. -test.run=TestMmap (repeatable)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "kernels run at once (default: one per CPU)")
 	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
-	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run (default: from --test-timeout)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run, reboots included; shortens --test-timeout to fit (default: from --test-timeout)")
 	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM, times a debug kernel's slowdown)")
+	fl.DurationVar(&f.faultGrace, "fault-grace", 0, "end a test that makes no progress this long after a kernel Oops, BUG or KASAN report (default 20s under TCG, 10s under KVM; negative: wait for --test-timeout)")
+	fl.IntVar(&f.maxReboots, "max-reboots", 0, "fresh VMs per kernel for the tests a crash or hang left (default 3; negative: none)")
 	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256; 1024 on KASAN kernels)")
 	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
 	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1; use 2 or more to exercise locking)")
@@ -122,7 +126,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
-		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
+		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep,
 	}
