@@ -509,6 +509,9 @@ type liveTest struct {
 	Package, Name string
 	End           *report.Test
 	Findings      []report.Finding
+	// VM, alone, says that a VM of the kernel ended, with its report: the
+	// tests it cut short end with it.
+	VM *report.Kernel
 }
 
 // liveEnd is tr's end as known when the guest reported it: the agent

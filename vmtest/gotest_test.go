@@ -103,11 +103,15 @@ func TestLiveHelper(t *testing.T) {
 	ev(liveTest{Package: "p", Name: "TestLater", End: &report.Test{Package: "p", Name: "TestLater", Status: report.Pass}})
 	ev(liveTest{Package: "p", Name: "TestCrash"})
 	time.Sleep(200 * time.Millisecond)
+	// The VM panics; the kernel boots again for what is left.
+	crash := &report.Test{Package: "p", Name: "TestCrash", Status: report.Crash, Output: "the VM ended"}
+	ev(liveTest{VM: &report.Kernel{Selector: "6.1", Name: "k", Tests: []*report.Test{crash}}})
+	time.Sleep(300 * time.Millisecond)
 	live.kernel(&report.Kernel{Selector: "6.1", Name: "k", Status: report.Fail,
 		Findings: []report.Finding{{Kind: "WARNING", Title: "WARNING in x"}},
 		Tests: []*report.Test{slow, {Package: "p", Name: "TestSlow/sub", Status: report.Pass},
 			{Package: "p", Name: "TestLater", Status: report.Fail, Findings: []int{0}, Output: "the kernel reported WARNING in x during this test"},
-			{Package: "p", Name: "TestCrash", Status: report.Crash, Output: "the VM ended"}}})
+			crash}})
 	live.wait()
 }
 
@@ -121,7 +125,7 @@ func TestGuestTestsLastAsLongAsInTheGuest(t *testing.T) {
 		"--- PASS: TestLiveHelper/k/TestSlow (0.3",
 		"--- PASS: TestLiveHelper/k/TestSlow/sub (0.3",
 		"hello from the guest",
-		"--- FAIL: TestLiveHelper/k/TestCrash (0.2",
+		"--- FAIL: TestLiveHelper/k/TestCrash (0.2", // ended with its VM
 		"TestLater: fail: the kernel reported WARNING in x",
 		"--- FAIL: TestLiveHelper/k (",
 	} {

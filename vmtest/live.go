@@ -97,6 +97,10 @@ func (lk *liveKernel) run(t *testing.T) {
 	open := map[report.TestKey]*liveSub{}
 	var top sync.WaitGroup
 	for lt := range lk.events {
+		if lt.VM != nil {
+			lk.settle(open, lt.VM)
+			continue
+		}
 		key := report.TestKey{Package: lt.Package, Name: lt.Name}
 		if lt.End != nil {
 			if s := open[key]; s != nil {
@@ -129,7 +133,14 @@ func (lk *liveKernel) run(t *testing.T) {
 		<-s.ready // subtests start in the guest's order
 	}
 	k := <-lk.final
-	// What the guest never ended, the kernel's report settles.
+	lk.settle(open, k)
+	top.Wait()
+	reportKernel(t, k, lk.done)
+}
+
+// settle ends the subtests of the tests the guest never ended with their
+// status in k, the report of the VM that ended (or the kernel's).
+func (lk *liveKernel) settle(open map[report.TestKey]*liveSub, k *report.Kernel) {
 	for key, s := range open {
 		lt := liveTest{Package: key.Package, Name: key.Name}
 		if tt := k.Find(key); tt != nil {
@@ -142,10 +153,9 @@ func (lk *liveKernel) run(t *testing.T) {
 			lt.End = &report.Test{Package: key.Package, Name: key.Name, Status: report.NotRun,
 				Output: "the guest never reported this test's end"}
 		}
+		delete(open, key)
 		s.end <- lt
 	}
-	top.Wait()
-	reportKernel(t, k, lk.done)
 }
 
 // run is a guest test's subtest: it ends when the test's end arrives.

@@ -132,3 +132,20 @@ func TestMergeRebootMarksTestsAndRenumbersFindings(t *testing.T) {
 		t.Errorf("kernel %s %q", kr.Status, kr.Error)
 	}
 }
+
+// The guest's blocked tasks and CPUs, dumped with SysRq at the VM's
+// deadline, go with the test the deadline cut short.
+func TestVMDeadlineDumpGoesWithTheOpenTest(t *testing.T) {
+	col := newCollector(&report.Kernel{}, nil, nil)
+	for _, ev := range events("a", "run:TestDone", "pass:TestDone", "run:TestHang") {
+		col.handle(ev)
+	}
+	col.vmDump = "task:a.test state:D\n faultmod_read+0x2a/0x50 [faultmod]\n"
+	col.finish(nil, report.Timeout)
+	for _, tt := range col.kernel.Tests {
+		has := strings.Contains(tt.Output, "faultmod_read")
+		if has != (tt.Name == "TestHang") {
+			t.Errorf("%s (%s) output:\n%s", tt.Name, tt.Status, tt.Output)
+		}
+	}
+}
