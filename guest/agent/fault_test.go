@@ -1,6 +1,12 @@
 package agent
 
-import "testing"
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+)
 
 // The reports after which a test may never progress are told from the
 // kernel's other messages by their first line, as real kernels print it.
@@ -32,5 +38,39 @@ func TestFaultHeaders(t *testing.T) {
 	f.note("Oops: 0000 [#1] SMP")
 	if _, ok := f.since(1); ok {
 		t.Error("a fault counted before is new again")
+	}
+}
+
+// A binary is ended only after a fault and a grace period without output;
+// output after the fault restarts the wait.
+func TestStallWatchFiresAfterAFaultAndSilence(t *testing.T) {
+	a := &Agent{kmsg: &kmsgStream{}}
+	var last atomic.Int64
+	last.Store(event.Monotonic())
+	const grace = 300 * time.Millisecond
+	s := a.stallWatch(grace, &last)
+	defer s.stop()
+	select {
+	case <-s.fired:
+		t.Fatal("fired without a fault")
+	case <-time.After(2 * grace):
+	}
+	start := time.Now()
+	a.kmsg.faults.note("Oops: 0000 [#1] PREEMPT SMP NOPTI")
+	// The test keeps writing for a while: no stall yet.
+	for i := 0; i < 4; i++ {
+		time.Sleep(grace / 2)
+		last.Store(event.Monotonic())
+	}
+	select {
+	case line := <-s.fired:
+		if took := time.Since(start); took < 2*grace+grace {
+			t.Errorf("fired after %v, while the binary still wrote", took)
+		}
+		if line != "Oops: 0000 [#1] PREEMPT SMP NOPTI" {
+			t.Errorf("fault %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never fired after the fault and silence")
 	}
 }
