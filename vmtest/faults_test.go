@@ -156,6 +156,10 @@ func TestFaultHangTimesOutWithBlockedTasks(t *testing.T) {
 	if !hung {
 		t.Error("no hung-task finding (hung_task_timeout_secs is 10, the timeout 25 s)")
 	}
+	// Both tests the run selects have a result: no reboot is needed.
+	if len(k.Reboots) != 0 {
+		t.Errorf("%d reboot(s) with no test left to run", len(k.Reboots))
+	}
 }
 
 func TestFaultModuleThatFailsToLoad(t *testing.T) {

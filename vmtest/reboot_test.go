@@ -149,3 +149,36 @@ func TestVMDeadlineDumpGoesWithTheOpenTest(t *testing.T) {
 		}
 	}
 }
+
+// The tests a package declares are read from its sources, so that a crash
+// in a binary's last test does not cost a reboot that finds nothing to run.
+func TestPendingKnowsWhenNothingIsLeft(t *testing.T) {
+	names, err := testNames("../testdata/faultmod/guest", "amd64")
+	if err != nil || !slices.Contains(names, "TestPanic") || !slices.Contains(names, "TestZZAfterCrash") || slices.Contains(names, "TestMain") {
+		t.Fatalf("testNames = %q, %v", names, err)
+	}
+	known := map[string][]string{"f": names}
+	bin := func(args ...string) []event.TestBinary { return []event.TestBinary{{Name: "f", Args: args}} }
+	for _, c := range []struct {
+		name string
+		rest []event.TestBinary
+		done []string
+		want bool
+	}{
+		{"the run's tests all done", bin("-test.run=^(TestAPass|TestPanic)$"), []string{"TestAPass", "TestPanic"}, false},
+		{"one of the run's tests left", bin("-test.run=^(TestAPass|TestPanic|TestZZAfterCrash)$"), []string{"TestAPass", "TestPanic"}, true},
+		{"no -test.run: others left", bin(), []string{"TestAPass", "TestPanic"}, true},
+		{"the rest skipped by the user", bin("-test.run=^(TestAPass|TestPanic|TestZZAfterCrash)$", "-test.skip=TestZZ"), []string{"TestAPass", "TestPanic"}, false},
+		{"unknown binary", []event.TestBinary{{Name: "other"}}, nil, true},
+	} {
+		got := len(pending(c.rest, known, map[string][]string{"f": c.done})) > 0
+		if got != c.want {
+			t.Errorf("%s: pending %v, want %v", c.name, got, c.want)
+		}
+	}
+	for name, want := range map[string]bool{"Test": true, "TestA": true, "Test_x": true, "Testing": false, "TestÅ": true, "Benchmark": false} {
+		if isTestName(name) != want {
+			t.Errorf("isTestName(%q) = %v", name, !want)
+		}
+	}
+}
