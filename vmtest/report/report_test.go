@@ -234,6 +234,7 @@ func TestTestsAfterARebootAreMarked(t *testing.T) {
 		{"markdown note", md.String(), "booted again once after a crash or hang; 1 test(s) ran after a reboot"},
 		{"JSON", js.String(), `"after_reboot": true`},
 		{"HTML", html.String(), "after a reboot"},
+		{"HTML boot", html.String(), "booted again once after a crash or hang"},
 	} {
 		if !strings.Contains(c.out, c.want) {
 			t.Errorf("%s lacks %q:\n%s", c.name, c.want, c.out)
