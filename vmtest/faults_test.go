@@ -355,3 +355,22 @@ func TestFaultPanicCostsOnlyItsTest(t *testing.T) {
 		t.Errorf("kernel %s, want fail", k.Status)
 	}
 }
+
+// A guest whose agent cannot run when the run's timeout comes is asked by
+// the host, with SysRq keys on its keyboard, for its CPUs and blocked
+// tasks: the test the deadline cut short names the module's function.
+func TestFaultRunTimeoutDumpsAStuckGuest(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", func(c *vmtest.Config) {
+		c.Timeout = 60 * time.Second
+	}).Kernels[0]
+	tt := wantStatus(t, k, "TestSpinPastTheRunTimeout", report.Timeout)
+	for _, want := range []string{"blocked tasks and CPUs at the deadline", "faultmod_softlockup"} {
+		if !strings.Contains(tt.Output, want) {
+			t.Errorf("the test's output lacks %q:\n%s\nhang:\n%s", want, tt.Output, k.Boot.Hang)
+		}
+	}
+	if k.Boot == nil || k.Boot.Status != report.Timeout || !strings.Contains(k.Boot.Hang, "SysRq") {
+		t.Errorf("boot %+v: want a timeout with the SysRq dump", k.Boot)
+	}
+}

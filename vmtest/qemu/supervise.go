@@ -188,7 +188,7 @@ func (v *VM) pressSysRq() string {
 			qcodes = append(qcodes, map[string]string{"type": "qcode", "data": q})
 		}
 		if _, err := v.mon.run("send-key", map[string]any{"keys": qcodes}, regsTimeout); err != nil {
-			return err.Error()
+			return "(SysRq " + k + " not pressed: " + err.Error() + ")\n" + v.console.takeCapture()
 		}
 	}
 	deadline := time.Now().Add(sysrqWait)

@@ -254,6 +254,15 @@ func TestOopsThenHang(t *testing.T) {
 	t.Fatal("read returned")
 }
 
+// TestSpinPastTheRunTimeout keeps the only CPU in the module with
+// preemption off for five minutes: the agent cannot run, so only the host
+// can say what the guest is doing when the run's timeout comes.
+func TestSpinPastTheRunTimeout(t *testing.T) {
+	fd := device(t)
+	onlyOn(t)
+	ioctl(t, fd, ioSoftLockup, 300)
+}
+
 // TestZZAfterCrash runs after every test above that can crash or wedge the
 // kernel (tests run in source order): after a reboot it still runs.
 func TestZZAfterCrash(t *testing.T) {}
