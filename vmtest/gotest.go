@@ -23,6 +23,10 @@ import (
 // kernel name), and the rest is passed to the guest binaries as -test.run,
 // so that a narrow pattern runs only what it names. Run respects the test's
 // deadline (go test -timeout).
+//
+// A guest test's subtest starts and ends when the test does in the guest,
+// so go test (and -json, and the JUnit converters reading it) shows its
+// real duration; its output is the guest test's own.
 func Run(t *testing.T, cfg Config) *report.Report {
 	t.Helper()
 	if testing.Short() {

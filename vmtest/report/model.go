@@ -370,6 +370,7 @@ type Timing struct {
 	Image float64 `json:"image"`
 	Boot  float64 `json:"boot"` // VM start to the agent's hello
 	Tests float64 `json:"tests"`
+	// Boot and Tests are the first VM's; Total includes the reboots.
 	Total float64 `json:"total"`
 }
 
