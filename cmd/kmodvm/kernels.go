@@ -107,6 +107,12 @@ func newKernelsListCmd(g *globalFlags) *cobra.Command {
 whether each is cached. --available lists every build the archive offers;
 --json prints a list for CI matrices.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A malformed selector is a usage error, whether or not the
+			// archive index can be had.
+			sels, err := parseSelectors(args)
+			if err != nil {
+				return err
+			}
 			f := g.fetcher()
 			f.Log = nil
 			ix, err := f.Index(cmd.Context())
@@ -121,10 +127,6 @@ whether each is cached. --available lists every build the archive offers;
 				}
 				rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
 			} else {
-				sels, err := parseSelectors(args)
-				if err != nil {
-					return err
-				}
 				for _, sel := range sels {
 					spec, err := f.ResolveSpec(cmd.Context(), sel)
 					if err != nil {
