@@ -27,7 +27,8 @@ TEST_DEPS := chromium shellcheck gdb tmux
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.
 FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelector \
-	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder
+	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
+	./vmtest/ktap:FuzzParse
 
 .PHONY: all deps build run test unit vet lint fuzz bench bench-debug test-debug soak clean
 
