@@ -46,7 +46,8 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 		bins[i].FaultGrace = event.Duration(m.faultGrace)
 	}
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
-		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0}
+		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
+		KUnit:    m.profile.KUnit && len(kos) > 0}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
 		return nil, err

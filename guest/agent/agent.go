@@ -30,6 +30,10 @@ type Agent struct {
 	controlDev string
 	// shellDev is the port OpShell runs a shell on, from the command line.
 	shellDev string
+	// kunitBefore lists the KUnit suites present before the modules were
+	// loaded, when the run asks for KUnit results and the kernel has the
+	// directory; nil otherwise.
+	kunitBefore map[string]bool
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -108,6 +112,11 @@ func (a *Agent) Run() error {
 		return err
 	}
 	leaks := cfg.Kmemleak && a.kmemleakClear()
+	if cfg.KUnit {
+		if a.kunitBefore = kunitSuites(kunitDir); a.kunitBefore == nil {
+			a.logf("KUnit results: %s is missing; the kernel log's KTAP has them", kunitDir)
+		}
+	}
 	a.loadModules(cfg.Modules)
 	if cfg.Control {
 		return a.serve(cfg, leaks)
@@ -137,9 +146,11 @@ func (a *Agent) runTests(tests []event.TestBinary) []event.BinaryResult {
 	return results
 }
 
-// endRun does what the RunConfig asks after the tests: a leak check, the
-// modules' unload, and a leak check again.
+// endRun does what the RunConfig asks after the tests: the KUnit results
+// (their files go with the modules), a leak check, the modules' unload, and
+// a leak check again.
 func (a *Agent) endRun(cfg event.RunConfig, leaks bool) {
+	a.kunitReport(kunitDir, a.kunitBefore)
 	if leaks {
 		a.kmemleakCheck(event.StageAfterTests)
 	}

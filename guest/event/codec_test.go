@@ -222,3 +222,19 @@ func TestDecoderMemoryBoundedOnEndlessLine(t *testing.T) {
 		t.Errorf("stats = %+v, want one oversized line", d.Stats())
 	}
 }
+
+func TestKUnitEventRoundTrips(t *testing.T) {
+	in := Event{Type: KUnit, Suite: "mmapdrv_helpers",
+		Msg: "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: mmapdrv_helpers\n    1..1\n    ok 1 range_ok\nok 1 mmapdrv_helpers\n"}
+	var buf bytes.Buffer
+	if err := NewEncoder(&buf).Encode(in); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"type":"kunit"`) || !strings.Contains(buf.String(), `"v":1`) {
+		t.Errorf("encoded %s: want type kunit at version 1", buf.String())
+	}
+	out, _ := decodeAll(t, &buf)
+	if len(out) != 1 || out[0].Type != KUnit || out[0].Suite != in.Suite || out[0].Msg != in.Msg {
+		t.Errorf("round trip = %+v, want %+v", out, in)
+	}
+}

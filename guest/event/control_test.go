@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -120,5 +121,16 @@ func TestClientHonoursContext(t *testing.T) {
 	_, err := NewClient(host).Ready(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Errorf("Ready on a silent agent: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestRunConfigKUnitRoundTrips(t *testing.T) {
+	b, err := json.Marshal(RunConfig{V: Version, KUnit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg RunConfig
+	if err := json.Unmarshal(b, &cfg); err != nil || !cfg.KUnit {
+		t.Errorf("RunConfig %s decoded to %+v (%v): KUnit lost", b, cfg, err)
 	}
 }

@@ -98,7 +98,7 @@ func copyPayloads(ev *Event) {
 
 // payloads lists every string of ev that may be cut.
 func payloads(ev *Event) []*string {
-	p := []*string{&ev.Kernel, &ev.Binary, &ev.Msg, &ev.Err}
+	p := []*string{&ev.Kernel, &ev.Binary, &ev.Suite, &ev.Msg, &ev.Err}
 	if ev.Module != nil {
 		p = append(p, &ev.Module.Name, &ev.Module.Path, &ev.Module.Params)
 	}

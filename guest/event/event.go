@@ -62,6 +62,7 @@ const (
 	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
 	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
 	Kmemleak     Type = "kmemleak"      // Stage and Msg: the kmemleak report read then
+	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
 )
@@ -97,7 +98,10 @@ type Event struct {
 	// Start, on ModuleLoad and ModuleUnload, is when the load or unload
 	// began (Mono: when it returned), so the host can tell what the
 	// kernel logged during it.
-	Start int64  `json:"start,omitempty"`
+	Start int64 `json:"start,omitempty"`
+	// Suite, on KUnit, names the KUnit suite whose results Msg holds: the
+	// KTAP of /sys/kernel/debug/kunit/<suite>/results.
+	Suite string `json:"suite,omitempty"`
 	Msg   string `json:"msg,omitempty"`
 	Err   string `json:"err,omitempty"`
 	Errno int    `json:"errno,omitempty"`
@@ -189,6 +193,10 @@ type RunConfig struct {
 	// list before loading the modules, then scan and report after the tests
 	// and again after unloading.
 	Kmemleak bool `json:"kmemleak,omitempty"`
+	// KUnit says the kernel runs KUnit suites: after the tests, before
+	// unloading, send a KUnit event for every suite the modules added to
+	// /sys/kernel/debug/kunit (the directory goes with the module).
+	KUnit bool `json:"kunit,omitempty"`
 	// Control makes the agent, once the modules are loaded, wait for
 	// Commands on the control port (ParamControl) instead of running
 	// Tests; Tests then lists what OpRun may select. It keeps a booted
