@@ -55,6 +55,7 @@ type collector struct {
 	kmsgOffset   int64
 	testsStarted int
 	leaks        []leakReport // kmemleak readings
+	kunit        kunitResults
 	stats        event.Stats
 	steps        steps
 	// live, if set, learns of each test's start and end as they arrive
@@ -112,6 +113,9 @@ func (c *collector) handle(ev event.Event) {
 		if l := ev.Loaded; l != nil {
 			m.Base, m.Size, m.Sections = l.Base, l.Size, l.Sections
 		}
+		if !m.Dep && c.kunit.loadStart == 0 {
+			c.kunit.loadStart = max(ev.Start, 1)
+		}
 		c.kernel.Modules = append(c.kernel.Modules, m)
 	case event.ModuleUnload:
 		if ev.Module == nil {
@@ -150,6 +154,8 @@ func (c *collector) handle(ev event.Event) {
 		}
 	case event.Kmemleak:
 		c.noteLeaks(ev)
+	case event.KUnit:
+		c.kunit.event(ev.Suite, ev.Msg)
 	case event.Log:
 		c.logAgent(ev.Msg)
 	case event.Done:
@@ -315,6 +321,7 @@ func (c *collector) kmsg(r *event.KmsgRecord) {
 	if c.dmesg != nil {
 		fmt.Fprintln(c.dmesg, line)
 	}
+	c.kunit.record(r.Usec*1000-c.kmsgOffset, r.Text)
 	for _, f := range c.scanner.Feed([]byte(line)) {
 		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 	}
@@ -356,6 +363,7 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Tests = append(c.kernel.Tests, tr.t)
 	}
+	c.kernel.Tests = append(c.kernel.Tests, c.kunit.tests()...)
 	sort.SliceStable(c.findings, func(i, j int) bool { return c.findings[i].mono < c.findings[j].mono })
 	for _, tf := range c.findings {
 		rf := reportFinding(tf.f)

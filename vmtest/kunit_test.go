@@ -1,0 +1,86 @@
+package vmtest
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+func kunitSummary(k *report.Kernel) []string {
+	var out []string
+	for _, t := range k.Tests {
+		if strings.HasPrefix(t.Package, kunitPackage) {
+			out = append(out, t.Package+" "+t.Name+"="+string(t.Status))
+		}
+	}
+	return out
+}
+
+func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
+	results, err := os.ReadFile("ktap/testdata/debugfs-6.1.ktap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
+	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "mmapdrv_kunit"}, Start: 2e9, Mono: 3e9})
+	// The same suite in the kernel log must not be counted twice.
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Usec: 2500000, Text: "    # Subtest: mmapdrv_helpers"}})
+	// KUnit taints the kernel with TAINT_TEST ('N'): a note, not a bug.
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 2100000, Text: "mmapdrv_kunit: loading test module taints kernel."}})
+	c.handle(event.Event{Type: event.KUnit, Suite: "mmapdrv_helpers", Msg: string(results), Mono: 4e9})
+	c.finish(nil, report.Pass)
+	if bugs := c.kernel.Bugs(); len(bugs) != 0 {
+		t.Errorf("KUnit's taint reported as a bug: %+v", bugs)
+	}
+	want := []string{
+		"kernel/kunit/mmapdrv_helpers range_ok_accepts_inside=pass",
+		"kernel/kunit/mmapdrv_helpers range_rejects_overflow=fail",
+		"kernel/kunit/mmapdrv_helpers size_ok_param=pass",
+		"kernel/kunit/mmapdrv_helpers size_ok_param/zero=pass",
+		"kernel/kunit/mmapdrv_helpers size_ok_param/page=skip",
+		"kernel/kunit/mmapdrv_helpers size_ok_param/max=pass",
+	}
+	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
+		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
+	}
+	failed := c.kernel.Tests[1]
+	if !strings.Contains(failed.Output, "EXPECTATION FAILED at kmod/kunit/mmapdrv_kunit.c:40") {
+		t.Errorf("failed case's output lacks its diagnostic: %q", failed.Output)
+	}
+}
+
+func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
+	log, err := os.ReadFile("ktap/testdata/crash-kmsg-6.1.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
+	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	// A built-in suite ran at boot, before any module: the kernel's, not
+	// the run's.
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 0, Usec: 1000000, Text: "    # Subtest: builtin"}})
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 1000001, Text: "    1..1"}})
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 2, Usec: 1000002, Text: "    ok 1 builtin_case"}})
+	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 3, Usec: 1000003, Text: "ok 1 builtin"}})
+	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "mmapdrv_kunit"}, Start: 40e9, Mono: 41e9})
+	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		// The records' text, without the console's timestamp.
+		text := line[strings.Index(line, "] ")+2:]
+		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(4 + i), Usec: 40100000 + int64(i), Text: text}})
+	}
+	c.finish(nil, report.Crash)
+	want := []string{
+		"kernel/kunit/mmapdrv_helpers range_ok_accepts_inside=pass",
+		"kernel/kunit/mmapdrv_helpers range_rejects_overflow=pass",
+		"kernel/kunit/mmapdrv_helpers #3=crash",
+		"kernel/kunit/mmapdrv_helpers #4=not-run",
+	}
+	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
+		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
+	}
+}
