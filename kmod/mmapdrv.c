@@ -41,6 +41,7 @@
 
 #include "compat.h"
 #include "include/uapi/linux/mmapdrv.h"
+#include "mmapdrv_checks.h"
 
 static unsigned int bufsize = 40960;
 module_param(bufsize, uint, 0444);
@@ -95,8 +96,7 @@ static ssize_t mmapdrv_read(struct file *file, char __user *ubuf,
 
 /*
  * Not simple_write_to_buffer(): that returns 0 at the end of the buffer,
- * and a writer looping until done would spin forever. A full device says
- * -ENOSPC, like a full disk.
+ * and a writer looping until done would spin forever (mmapdrv_write_len()).
  */
 static ssize_t mmapdrv_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
@@ -104,16 +104,14 @@ static ssize_t mmapdrv_write(struct file *file, const char __user *ubuf,
 	struct mmapdrv *drv = file_to_mmapdrv(file);
 	loff_t pos = *ppos;
 	unsigned long left;
+	ssize_t len;
 	size_t n;
 
-	if (pos < 0)
-		return -EINVAL;
-	if (!count)
-		return 0;
-	if (pos >= drv->size)
-		return -ENOSPC;
+	len = mmapdrv_write_len(pos, count, drv->size);
+	if (len <= 0)
+		return len;
 
-	n = min_t(size_t, count, drv->size - pos);
+	n = len;
 	down_write(&drv->lock);
 	left = copy_from_user(drv->buf + pos, ubuf, n);
 	up_write(&drv->lock);
@@ -195,10 +193,8 @@ static int mmapdrv_mmap(struct file *file, struct vm_area_struct *vma)
 	struct mmapdrv *drv = file_to_mmapdrv(file);
 	unsigned long pages = vma_pages(vma);
 
-	/* vm_pgoff is the page offset into the buffer; check it first so
-	 * that the subtraction below cannot wrap.
-	 */
-	if (vma->vm_pgoff >= drv->npages || pages > drv->npages - vma->vm_pgoff)
+	/* vm_pgoff is the page offset into the buffer. */
+	if (!mmapdrv_mmap_fits(vma->vm_pgoff, pages, drv->npages))
 		return -EINVAL;
 
 	/*
@@ -228,7 +224,7 @@ static int __init mmapdrv_init(void)
 	struct mmapdrv *drv = &mmapdrv_dev;
 	int ret;
 
-	if (!bufsize || bufsize > MMAPDRV_MAX_BUFSIZE) {
+	if (!mmapdrv_bufsize_ok(bufsize)) {
 		pr_err("bufsize=%u is out of range: it must be 1..%u bytes\n",
 		       bufsize, MMAPDRV_MAX_BUFSIZE);
 		return -EINVAL;

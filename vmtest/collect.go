@@ -155,7 +155,7 @@ func (c *collector) handle(ev event.Event) {
 	case event.Kmemleak:
 		c.noteLeaks(ev)
 	case event.KUnit:
-		c.kunit.event(ev.Suite, ev.Msg)
+		c.kunit.event(ev.Msg)
 	case event.Log:
 		c.logAgent(ev.Msg)
 	case event.Done:

@@ -1,6 +1,10 @@
 package vmtest
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/ktap"
@@ -16,10 +20,10 @@ const kunitPackage = "kernel/kunit/"
 const maxKUnitLog = 4 << 20
 
 // kunitResults gathers a run's KUnit results: from the agent's kunit
-// events (debugfs), else from the KTAP the kernel logged while the modules
+// events (debugfs) and from the KTAP the kernel logged while the modules
 // loaded.
 type kunitResults struct {
-	fromEvents []*report.Test
+	fromEvents []*ktap.Test
 	seen       bool // a kunit event arrived
 	// loadStart is when the first module under test began to load (guest
 	// monotonic ns): KTAP logged before it is the kernel's own suites.
@@ -33,9 +37,9 @@ type kunitRecord struct {
 	text string
 }
 
-func (k *kunitResults) event(suite, results string) {
+func (k *kunitResults) event(results string) {
 	k.seen = true
-	k.fromEvents = append(k.fromEvents, kunitTests(ktap.Parse(results))...)
+	k.fromEvents = append(k.fromEvents, ktap.Parse(results)...)
 }
 
 func (k *kunitResults) record(mono int64, text string) {
@@ -46,27 +50,46 @@ func (k *kunitResults) record(mono int64, text string) {
 	k.log = append(k.log, kunitRecord{mono, text})
 }
 
-// tests returns the report's KUnit tests: the events' when there were any,
-// else what the kernel log holds
-// of suites since the first module load.
+// tests returns the report's KUnit tests: the debugfs results of the
+// events, else the suites of the kernel log since the first module load.
+// Where the log holds a suite whole and with more tests than its debugfs
+// results, the log's wins: 6.1's debugfs keeps only the last parameter of
+// a parameterized case (its log is reset for each parameter).
 func (k *kunitResults) tests() []*report.Test {
-	if k.seen {
-		return k.fromEvents
-	}
-	if k.loadStart == 0 {
-		return nil
-	}
-	var b strings.Builder
-	for _, r := range k.log {
-		if r.mono >= k.loadStart {
-			b.WriteString(r.text)
-			b.WriteByte('\n')
+	var logged []*ktap.Test
+	if k.loadStart != 0 {
+		var b strings.Builder
+		for _, r := range k.log {
+			if r.mono >= k.loadStart {
+				b.WriteString(r.text)
+				b.WriteByte('\n')
+			}
 		}
+		logged = logSuites(b.String())
 	}
-	if suites := logSuites(b.String()); len(suites) > 0 {
-		return kunitTests(suites)
+	if !k.seen {
+		return kunitTests(logged)
 	}
-	return nil
+	suites := make([]*ktap.Test, 0, len(k.fromEvents))
+	for _, s := range k.fromEvents {
+		for _, l := range logged {
+			if l.Name == s.Name && l.Status != ktap.Crash && count(l) > count(s) {
+				s = l
+				break
+			}
+		}
+		suites = append(suites, s)
+	}
+	return kunitTests(suites)
+}
+
+// count is the number of tests under t.
+func count(t *ktap.Test) int {
+	n := len(t.Subtests)
+	for _, s := range t.Subtests {
+		n += count(s)
+	}
+	return n
 }
 
 // logSuites keeps the suites of a kernel log's KTAP: the tests with a
@@ -131,4 +154,34 @@ func kunitTest(pkg, name string, c *ktap.Test) *report.Test {
 		t.Output = strings.Join(out, "\n") + "\n"
 	}
 	return t
+}
+
+var (
+	kunitSuiteRe = regexp.MustCompile(`(?m)^\s*kunit_test_suites?\(`)
+	moduleInitRe = regexp.MustCompile(`(?m)^\s*(?:module_init|module_.*_driver)\(`)
+)
+
+// kunitSuites reports whether the module directory dir defines KUnit
+// suites (kunit_test_suite) anywhere in its tree, and whether it is only a
+// KUnit test module: suites in its top directory and no module_init there.
+// On a kernel without KUnit such a module can neither build nor do anything.
+func kunitSuites(dir string) (only, any bool) {
+	top, init := false, false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".c") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		suites := kunitSuiteRe.Match(b)
+		any = any || suites
+		if filepath.Dir(p) == filepath.Clean(dir) {
+			top = top || suites
+			init = init || moduleInitRe.Match(b)
+		}
+		return nil
+	})
+	return top && !init, any
 }

@@ -84,3 +84,58 @@ func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
 		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestKUnitSuitesTellsATestModuleFromADriverWithSuites(t *testing.T) {
+	for _, tc := range []struct {
+		dir       string
+		only, any bool
+	}{
+		{"testdata/kunitfail", true, true},
+		{"../kmod", false, true},
+		{"../kmod/kunit", true, true},
+		{"testdata/sanmod", false, false},
+	} {
+		only, any := kunitSuites(tc.dir)
+		if only != tc.only || any != tc.any {
+			t.Errorf("kunitSuites(%s) = %v, %v; want %v, %v", tc.dir, only, any, tc.only, tc.any)
+		}
+	}
+}
+
+// Real output of testdata/kunitfail on 6.1-debug: debugfs lost the first
+// two parameters of kunitfail_positive, the kernel log has them.
+func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
+	results, err := os.ReadFile("ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile("ktap/testdata/kunit-dmesg-6.1.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
+	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "kunitfail"}, Start: 6e9, Mono: 7e9})
+	usec := int64(6e6)
+	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		if j := strings.Index(line, "] "); strings.HasPrefix(line, "[") && j > 0 {
+			line = line[j+2:]
+		}
+		usec++
+		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: usec, Text: line}})
+	}
+	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: string(results), Mono: 8e9})
+	c.finish(nil, report.Pass)
+	want := []string{
+		"kernel/kunit/kunitfail kunitfail_passes=pass",
+		"kernel/kunit/kunitfail kunitfail_fails=fail",
+		"kernel/kunit/kunitfail kunitfail_skips=skip",
+		"kernel/kunit/kunitfail kunitfail_positive=pass",
+		"kernel/kunit/kunitfail kunitfail_positive/value_1=pass",
+		"kernel/kunit/kunitfail kunitfail_positive/value_2=pass",
+		"kernel/kunit/kunitfail kunitfail_positive/value_3=pass",
+	}
+	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
+		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -335,6 +336,14 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 		makeArgs = append(makeArgs, "W=1")
 	}
 	for i, m := range r.cfg.Modules {
+		if !k.Profile().KUnit {
+			if only, any := kunitSuites(m); only {
+				kr.Note = strings.TrimSpace(kr.Note + " " + m + " holds only KUnit suites and this kernel has no KUnit (CONFIG_KUNIT): not built, not loaded.")
+				continue
+			} else if any {
+				kr.Note = strings.TrimSpace(kr.Note + " This kernel has no KUnit (CONFIG_KUNIT): the KUnit suites in " + m + " do not run.")
+			}
+		}
 		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
 			CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
 		if res != nil {

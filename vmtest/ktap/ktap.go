@@ -241,6 +241,22 @@ func (p *parser) children(t *Test, indent int, nested bool) bool {
 				p.fill(t)
 				return true
 			}
+			if nested && indent >= 0 && l.indent > indent {
+				// Results deeper than t's own: a subtest whose header
+				// was lost (6.1's debugfs keeps only the last parameter
+				// of a parameterized case, without its header).
+				child := &Test{Plan: -1, Diag: strip(diag, l.indent)}
+				diag = nil
+				if !p.children(child, l.indent, true) {
+					p.crashed(child)
+				}
+				child.Number = len(t.Subtests) + 1
+				if child.Name == "" {
+					child.Name = "#" + strconv.Itoa(child.Number)
+				}
+				t.Subtests = append(t.Subtests, child)
+				continue
+			}
 			child := &Test{Plan: -1, Diag: strip(diag, l.indent)}
 			diag = nil
 			setResult(child, l)
