@@ -139,3 +139,19 @@ func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
 		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
 	}
 }
+
+// KUnit cases become go test subtests like guest tests do, parameters
+// nested under their case.
+func TestKUnitCasesAreGoSubtests(t *testing.T) {
+	k := &report.Kernel{Name: "6.1-debug", Status: report.Pass, Tests: []*report.Test{
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_mmap_fits_test", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/empty", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/at_end", Status: report.Skip, Output: "SKIP not today\n"},
+	}}
+	// Run with -v to see them: 6.1-debug/mmapdrv_write_len_test/empty and
+	// so on; a passed and a skipped case must leave the kernel passed.
+	if !t.Run("6.1-debug", func(t *testing.T) { reportKernel(t, k, nil) }) {
+		t.Errorf("passed and skipped KUnit cases failed their kernel's subtest")
+	}
+}
