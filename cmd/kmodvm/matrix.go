@@ -65,7 +65,7 @@ func printMatrix(w io.Writer, rep *report.Report) {
 		if !bad {
 			continue
 		}
-		cells(key.Name, func(k *report.Kernel) string {
+		cells(rep.Label(key), func(k *report.Kernel) string {
 			if t := k.Find(key); t != nil {
 				return string(t.Status)
 			}

@@ -261,7 +261,7 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 				if t.AfterReboot {
 					after = " (after a reboot)"
 				}
-				fmt.Fprintf(w, "    %s %s: %s%s\n", report.Mark(t.Status), t.Name, t.Status, after)
+				fmt.Fprintf(w, "    %s %s: %s%s\n", report.Mark(t.Status), rep.Label(report.TestKey{Package: t.Package, Name: t.Name}), t.Status, after)
 				if verbose {
 					fmt.Fprintf(w, "        %s\n", indent(strings.TrimSpace(t.Output), "        "))
 				}

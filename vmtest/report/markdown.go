@@ -38,6 +38,21 @@ func (r *Report) TestKeys() []TestKey {
 	return keys
 }
 
+// Label names a test in a list of the report's tests: by its name alone
+// when all of them are of one package, else with its package too
+// ("kernel/kunit/mmapdrv_checks: mmapdrv_mmap_fits_test" beside the Go
+// tests).
+func (r *Report) Label(key TestKey) string {
+	for _, k := range r.Kernels {
+		for _, t := range k.Tests {
+			if t.Package != key.Package {
+				return key.Package + ": " + key.Name
+			}
+		}
+	}
+	return key.Name
+}
+
 // Find returns k's result for a test, or nil.
 func (k *Kernel) Find(key TestKey) *Test {
 	for _, t := range k.Tests {
@@ -105,7 +120,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		return Mark(st)
 	})
 	for _, key := range r.TestKeys() {
-		row(mdEscape(key.Name), func(k *Kernel) string {
+		row(mdEscape(r.Label(key)), func(k *Kernel) string {
 			t := k.Find(key)
 			if t == nil {
 				return Mark(NotRun)

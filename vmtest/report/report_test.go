@@ -241,3 +241,15 @@ func TestTestsAfterARebootAreMarked(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelNamesThePackageOnlyWhenThereAreSeveral(t *testing.T) {
+	one := &Report{Kernels: []*Kernel{{Tests: []*Test{{Package: "mmapdrv", Name: "TestMmap"}}}}}
+	if got := one.Label(TestKey{"mmapdrv", "TestMmap"}); got != "TestMmap" {
+		t.Errorf("one package: Label = %q", got)
+	}
+	two := &Report{Kernels: []*Kernel{{Tests: []*Test{{Package: "mmapdrv", Name: "TestMmap"},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_mmap_fits_test"}}}}}
+	if got := two.Label(TestKey{"kernel/kunit/mmapdrv_checks", "mmapdrv_mmap_fits_test"}); got != "kernel/kunit/mmapdrv_checks: mmapdrv_mmap_fits_test" {
+		t.Errorf("two packages: Label = %q", got)
+	}
+}
