@@ -160,6 +160,10 @@ func mergeReboot(kr, again *report.Kernel) {
 		index[i] = len(kr.Findings)
 		kr.Findings = append(kr.Findings, f)
 	}
+	have := map[report.TestKey]int{}
+	for i, t := range kr.Tests {
+		have[report.TestKey{Package: t.Package, Name: t.Name}] = i
+	}
 	for _, t := range again.Tests {
 		t.AfterReboot = true
 		var fs []int
@@ -169,6 +173,15 @@ func mergeReboot(kr, again *report.Kernel) {
 			}
 		}
 		t.Findings = fs
+		// A test the first VM reported keeps that result, unless it did
+		// not run there: KUnit suites run again at every load of their
+		// module, the reboot's included.
+		if i, ok := have[report.TestKey{Package: t.Package, Name: t.Name}]; ok {
+			if kr.Tests[i].Status == report.NotRun {
+				kr.Tests[i] = t
+			}
+			continue
+		}
 		kr.Tests = append(kr.Tests, t)
 	}
 	if again.Status == report.Pass {

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -180,5 +181,31 @@ func TestPendingKnowsWhenNothingIsLeft(t *testing.T) {
 		if isTestName(name) != want {
 			t.Errorf("isTestName(%q) = %v", name, !want)
 		}
+	}
+}
+
+// KUnit suites run at every load of their module: a reboot's VM reports
+// them again, and the first VM's results stand, but for cases that did
+// not run there.
+func TestMergeRebootKeepsTheFirstResultOfATestReportedTwice(t *testing.T) {
+	kr := &report.Kernel{Status: report.Fail, Files: map[string]string{}, Tests: []*report.Test{
+		{Package: "kernel/kunit/s", Name: "a", Status: report.Pass},
+		{Package: "kernel/kunit/s", Name: "#2", Status: report.Crash},
+		{Package: "kernel/kunit/s", Name: "#3", Status: report.NotRun},
+	}}
+	again := &report.Kernel{Status: report.Pass, Tests: []*report.Test{
+		{Package: "kernel/kunit/s", Name: "a", Status: report.Pass},
+		{Package: "kernel/kunit/s", Name: "#2", Status: report.Pass},
+		{Package: "kernel/kunit/s", Name: "#3", Status: report.Pass},
+		{Package: "mmapdrv", Name: "TestLater", Status: report.Pass},
+	}}
+	mergeReboot(kr, again)
+	var got []string
+	for _, tt := range kr.Tests {
+		got = append(got, fmt.Sprintf("%s=%s/%v", tt.Name, tt.Status, tt.AfterReboot))
+	}
+	want := "[a=pass/false #2=crash/false #3=pass/true TestLater=pass/true]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("merged tests = %v, want %s", got, want)
 	}
 }
