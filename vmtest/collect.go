@@ -102,6 +102,7 @@ func (c *collector) handle(ev event.Event) {
 	case event.Hello:
 		c.hello, c.helloAt = true, time.Now()
 		c.setOffset(ev.KmsgOffset)
+		c.kunit.since = max(ev.Mono, 1)
 	case event.ModuleLoad:
 		if ev.Module == nil {
 			return
@@ -113,9 +114,7 @@ func (c *collector) handle(ev event.Event) {
 		if l := ev.Loaded; l != nil {
 			m.Base, m.Size, m.Sections = l.Base, l.Size, l.Sections
 		}
-		if !m.Dep && c.kunit.loadStart == 0 {
-			c.kunit.loadStart = max(ev.Start, 1)
-		}
+
 		c.kernel.Modules = append(c.kernel.Modules, m)
 	case event.ModuleUnload:
 		if ev.Module == nil {

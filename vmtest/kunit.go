@@ -25,11 +25,11 @@ const maxKUnitLog = 4 << 20
 type kunitResults struct {
 	fromEvents []*ktap.Test
 	seen       bool // a kunit event arrived
-	// loadStart is when the first module under test began to load (guest
-	// monotonic ns): KTAP logged before it is the kernel's own suites.
-	loadStart int64
-	log       []kunitRecord
-	logSize   int
+	// since is when the agent said hello (guest monotonic ns): KTAP logged
+	// before it is of the kernel's built-in suites, which run before init.
+	since   int64
+	log     []kunitRecord
+	logSize int
 }
 
 type kunitRecord struct {
@@ -51,16 +51,17 @@ func (k *kunitResults) record(mono int64, text string) {
 }
 
 // tests returns the report's KUnit tests: the debugfs results of the
-// events, else the suites of the kernel log since the first module load.
+// events, else the suites the kernel logged after the agent started (a
+// module whose suite crashed the kernel never finished loading).
 // Where the log holds a suite whole and with more tests than its debugfs
 // results, the log's wins: 6.1's debugfs keeps only the last parameter of
 // a parameterized case (its log is reset for each parameter).
 func (k *kunitResults) tests() []*report.Test {
 	var logged []*ktap.Test
-	if k.loadStart != 0 {
+	if k.since != 0 {
 		var b strings.Builder
 		for _, r := range k.log {
-			if r.mono >= k.loadStart {
+			if r.mono >= k.since {
 				b.WriteString(r.text)
 				b.WriteByte('\n')
 			}
