@@ -55,7 +55,9 @@ func (k *kunitResults) record(mono int64, text string) {
 // module whose suite crashed the kernel never finished loading).
 // Where the log holds a suite whole and with more tests than its debugfs
 // results, the log's wins: 6.1's debugfs keeps only the last parameter of
-// a parameterized case (its log is reset for each parameter).
+// a parameterized case (its log is reset for each parameter), and results
+// past the event's size limit are cut (read after the suite ended, they
+// parse as a crash).
 func (k *kunitResults) tests() []*report.Test {
 	var logged []*ktap.Test
 	if k.since != 0 {
@@ -74,7 +76,7 @@ func (k *kunitResults) tests() []*report.Test {
 	suites := make([]*ktap.Test, 0, len(k.fromEvents))
 	for _, s := range k.fromEvents {
 		for _, l := range logged {
-			if l.Name == s.Name && l.Status != ktap.Crash && count(l) > count(s) {
+			if l.Name == s.Name && l.Status != ktap.Crash && (s.Status == ktap.Crash || count(l) > count(s)) {
 				s = l
 				break
 			}

@@ -155,3 +155,29 @@ func TestKUnitCasesAreGoSubtests(t *testing.T) {
 		t.Errorf("passed and skipped KUnit cases failed their kernel's subtest")
 	}
 }
+
+// Results longer than an event are cut; the kernel log has them whole.
+func TestCollectorTakesTheLogWhereTheResultsEventWasCut(t *testing.T) {
+	results, err := os.ReadFile("ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := string(results[:strings.Index(string(results), "not ok 2")]) + "…[truncated]"
+	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
+	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	for i, line := range []string{"    KTAP version 1", "    # Subtest: kunitfail", "    1..4", "    ok 1 kunitfail_passes",
+		"    not ok 2 kunitfail_fails", "    ok 3 kunitfail_skips # SKIP deliberately skipped", "    ok 4 kunitfail_positive", "not ok 2 kunitfail"} {
+		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: 2000000 + int64(i), Text: line}})
+	}
+	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: cut, Mono: 3e9})
+	c.finish(nil, report.Pass)
+	want := []string{
+		"kernel/kunit/kunitfail kunitfail_passes=pass",
+		"kernel/kunit/kunitfail kunitfail_fails=fail",
+		"kernel/kunit/kunitfail kunitfail_skips=skip",
+		"kernel/kunit/kunitfail kunitfail_positive=pass",
+	}
+	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
+		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
+	}
+}
