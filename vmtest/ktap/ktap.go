@@ -222,16 +222,9 @@ func (p *parser) children(t *Test, indent int, nested bool) bool {
 				}
 				continue
 			}
-			child.Number = len(t.Subtests) + 1
 			child.Diag = strip(diag, ci)
 			diag = nil
-			if !p.children(child, ci, true) {
-				p.crashed(child)
-			}
-			if child.Name == "" {
-				child.Name = "#" + strconv.Itoa(child.Number)
-			}
-			t.Subtests = append(t.Subtests, child)
+			p.nest(t, child, ci)
 			continue
 		case result:
 			if nested && p.ownResult(t, indent, l) {
@@ -245,16 +238,8 @@ func (p *parser) children(t *Test, indent int, nested bool) bool {
 				// Results deeper than t's own: a subtest whose header
 				// was lost (6.1's debugfs keeps only the last parameter
 				// of a parameterized case, without its header).
-				child := &Test{Plan: -1, Diag: strip(diag, l.indent)}
+				p.nest(t, &Test{Plan: -1, Diag: strip(diag, l.indent)}, l.indent)
 				diag = nil
-				if !p.children(child, l.indent, true) {
-					p.crashed(child)
-				}
-				child.Number = len(t.Subtests) + 1
-				if child.Name == "" {
-					child.Name = "#" + strconv.Itoa(child.Number)
-				}
-				t.Subtests = append(t.Subtests, child)
 				continue
 			}
 			child := &Test{Plan: -1, Diag: strip(diag, l.indent)}
@@ -266,6 +251,19 @@ func (p *parser) children(t *Test, indent int, nested bool) bool {
 	}
 	t.Diag = append(t.Diag, strip(diag, indent)...)
 	return !nested
+}
+
+// nest parses the subtests and result of child, a subtest of t whose
+// lines sit at indent, and adds it to t.
+func (p *parser) nest(t, child *Test, indent int) {
+	child.Number = len(t.Subtests) + 1
+	if !p.children(child, indent, true) {
+		p.crashed(child)
+	}
+	if child.Name == "" {
+		child.Name = "#" + strconv.Itoa(child.Number)
+	}
+	t.Subtests = append(t.Subtests, child)
 }
 
 // ownResult reports whether result line l closes t rather than being one of
