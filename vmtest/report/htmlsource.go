@@ -60,15 +60,7 @@ func sourceViews(f Finding, id string, embed bool) ([]traceLine, []excerpt) {
 		}
 		trace = append(trace, tl)
 	}
-	if f.PC != nil {
-		add("PC: ", *f.PC)
-	}
-	if f.LR != nil {
-		add("LR: ", *f.LR)
-	}
-	for _, fr := range f.Frames {
-		add("  ", fr)
-	}
+	f.EachFrame(add)
 	return trace, excerpts
 }
 

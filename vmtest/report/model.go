@@ -328,15 +328,7 @@ func (f Finding) Trace() string {
 		}
 		b.WriteString("\n")
 	}
-	if f.PC != nil {
-		add("PC: ", *f.PC)
-	}
-	if f.LR != nil {
-		add("LR: ", *f.LR)
-	}
-	for _, fr := range f.Frames {
-		add("  ", fr)
-	}
+	f.EachFrame(add)
 	if !lines {
 		return ""
 	}
@@ -439,3 +431,18 @@ func (r *Report) Sort() {
 }
 
 func kernelLess(a, b *Kernel) bool { return versionLess(a.Name, b.Name) }
+
+// EachFrame calls fn with the finding's PC, LR and call trace frames, in
+// the order a report shows them, each with its label ("PC: ", "LR: ", or an
+// indent for a trace frame).
+func (f Finding) EachFrame(fn func(label string, fr Frame)) {
+	if f.PC != nil {
+		fn("PC: ", *f.PC)
+	}
+	if f.LR != nil {
+		fn("LR: ", *f.LR)
+	}
+	for _, fr := range f.Frames {
+		fn("  ", fr)
+	}
+}
