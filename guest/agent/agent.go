@@ -50,7 +50,9 @@ func Main() {
 		if a.enc == nil {
 			a.enc = event.NewEncoder(os.Stdout)
 		}
-		a.drainKmsg()
+		if a.kmsg != nil {
+			a.kmsg.Stop()
+		}
 		a.emit(event.Event{Type: event.Done, Err: runErr,
 			Msg: fmt.Sprintf("agent ran %v", time.Since(start).Round(time.Millisecond))})
 		if port != nil {

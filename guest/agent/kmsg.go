@@ -30,6 +30,7 @@ type kmsgStream struct {
 	next    uint64           // the sequence number the next record should have
 	overrun bool             // a read failed with EPIPE since the last record
 	capture *strings.Builder // when set, record texts are also collected
+	stopped bool             // Stop was called: nothing more is sent
 
 	faults faults // fault reports seen, for the binaries' stall watch
 }
@@ -60,6 +61,9 @@ func (k *kmsgStream) follow() {
 func (k *kmsgStream) Drain() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.stopped {
+		return
+	}
 	var pending []event.KmsgRecord
 	raw := 0
 	defer func() { k.send(pending) }()
@@ -96,6 +100,16 @@ func (k *kmsgStream) Drain() {
 			pending, raw = nil, 0
 		}
 	}
+}
+
+// Stop forwards what is left and then nothing more: the Done event that
+// follows must be the stream's last, and the follower would otherwise
+// race it with records logged meanwhile.
+func (k *kmsgStream) Stop() {
+	k.Drain()
+	k.mu.Lock()
+	k.stopped = true
+	k.mu.Unlock()
 }
 
 // send emits records: alone, or batched in events that fit a line.
