@@ -104,3 +104,35 @@ func TestVerdictOnKernelOwnAndStepFindings(t *testing.T) {
 		}
 	}
 }
+
+func TestKCSANRaceOutsideTheModulesIsTheKernels(t *testing.T) {
+	// Real reports of kmodvm's 6.1-kcsan kernel: a benign race between
+	// two timer functions, and the seeded race in sanmod.
+	kernelRace := "[    8.127465] BUG: KCSAN: data-race in do_nanosleep / hrtimer_wakeup\n[    8.127864] \n" +
+		"[    8.128074] write to 0xffffc90000187eb0 of 8 bytes by interrupt on cpu 1:\n[    8.128492]  hrtimer_wakeup+0x24/0x50\n" +
+		"[    8.128622]  __hrtimer_run_queues+0x10c/0x500\n[    8.129053] \n" +
+		"[    8.129053] read to 0xffffc90000187eb0 of 8 bytes by task 53 on cpu 1:\n[    8.129053]  do_nanosleep+0x11f/0x290\n" +
+		"[    8.129053] \n[    8.129053] ==================================================================\n"
+	moduleRace := "[    9.626671] BUG: KCSAN: data-race in sanmod_race_fn [sanmod] / sanmod_race_fn [sanmod]\n[    9.627223] \n" +
+		"[    9.627390] write to 0xffffffffa00026d0 of 4 bytes by task 49 on cpu 0:\n[    9.627643]  sanmod_race_fn+0x5d/0xc0 [sanmod]\n" +
+		"[    9.628005]  kthread+0x16a/0x190\n[    9.628389] \n[    9.630836] ==================================================================\n"
+	col := newCollector(&report.Kernel{}, nil, nil)
+	col.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	col.handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Start: 1.5e9, Module: &event.Module{Name: "sanmod"}})
+	col.finish([]byte(kernelRace+moduleRace), report.Pass)
+	var own, blamed []string
+	for _, f := range col.kernel.Findings {
+		if f.Kind != "KCSAN" {
+			continue
+		}
+		if f.KernelOwn() {
+			own = append(own, f.Title)
+		} else {
+			blamed = append(blamed, f.Title)
+		}
+	}
+	if len(own) != 1 || own[0] != "KCSAN: data-race in do_nanosleep / hrtimer_wakeup" ||
+		len(blamed) != 1 || blamed[0] != "KCSAN: data-race in sanmod_race_fn / sanmod_race_fn" {
+		t.Errorf("kernel's own %q, blamed %q", own, blamed)
+	}
+}

@@ -255,7 +255,10 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		switch {
 		case !tf.f.Kind.IsBug():
 			rf.Step = c.steps.at(tf.mono) // a taint note says which load tainted
-		case c.steps.kernelOwn(tf.mono):
+		case c.steps.kernelOwn(tf.mono), tf.f.Kind == dmesg.KindKCSAN && !c.touchesModules(tf.f):
+			// Before any module under test, or a data race between two
+			// pieces of the kernel (KCSAN finds benign ones in timers and
+			// the scheduler whatever runs): the kernel's own.
 			rf.Owner = report.OwnerKernel
 		case tr == nil:
 			rf.Step = c.steps.at(tf.mono)
@@ -336,4 +339,24 @@ func findingKey(f dmesg.Finding) string {
 		return fmt.Sprintf("%s@%d", f.Kind, f.Time)
 	}
 	return string(f.Kind) + "\x00" + f.Title
+}
+
+// touchesModules reports whether a finding names, or has a frame in, a
+// module under test.
+func (c *collector) touchesModules(f dmesg.Finding) bool {
+	under := map[string]bool{}
+	for _, m := range c.kernel.Modules {
+		if !m.Dep {
+			under[normalize(m.Name)] = true
+		}
+	}
+	if under[normalize(f.Module)] {
+		return true
+	}
+	for _, fr := range f.Frames {
+		if fr.Module != "" && under[normalize(fr.Module)] {
+			return true
+		}
+	}
+	return false
 }

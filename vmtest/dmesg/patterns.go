@@ -79,7 +79,7 @@ var patterns = []pattern{
 	{kind: KindKASAN, key: "BUG: KASAN:", start: re(`^BUG: KASAN: (?P<what>[a-z-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KASAN: $what $access in $func", end: separator,
 		body: []*regexp.Regexp{re(`^(?P<access>Read|Write) of size \d+`)}},
 	// "BUG: KCSAN: data-race in f / g", or with one function when the other access is unknown.
-	{kind: KindKCSAN, key: "BUG: KCSAN:", start: re(`^BUG: KCSAN: (?P<what>[a-z:-]+(?: [a-z-]+)*?) in (?P<left>[A-Za-z0-9_.$]+) / (?P<right>[A-Za-z0-9_.$]+)\s*$`), title: "KCSAN: $what in $left / $right", end: separator},
+	{kind: KindKCSAN, key: "BUG: KCSAN:", start: re(`^BUG: KCSAN: (?P<what>[a-z:-]+(?: [a-z-]+)*?) in (?P<left>[A-Za-z0-9_.$]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[(?P<module>[A-Za-z0-9_]+)\])? / (?P<right>[A-Za-z0-9_.$]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[A-Za-z0-9_]+\])?\s*$`), title: "KCSAN: $what in $left / $right", end: separator},
 	{kind: KindKCSAN, key: "BUG: KCSAN:", start: re(`^BUG: KCSAN: (?P<what>[a-z:-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KCSAN: $what in $func", end: separator},
 	{kind: KindKMSAN, key: "BUG: KMSAN:", start: re(`^BUG: KMSAN: (?P<what>[a-z-]+(?: [a-z-]+)*?) in ` + funcRE), title: "KMSAN: $what in $func", end: separator},
 	// "BUG: KFENCE: out-of-bounds read in f+0xa6/0x234".
