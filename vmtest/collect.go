@@ -255,10 +255,7 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 		switch {
 		case !tf.f.Kind.IsBug():
 			rf.Step = c.steps.at(tf.mono) // a taint note says which load tainted
-		case c.steps.kernelOwn(tf.mono), tf.f.Kind == dmesg.KindKCSAN && !c.touchesModules(tf.f):
-			// Before any module under test, or a data race between two
-			// pieces of the kernel (KCSAN finds benign ones in timers and
-			// the scheduler whatever runs): the kernel's own.
+		case c.kernelOwns(tf):
 			rf.Owner = report.OwnerKernel
 		case tr == nil:
 			rf.Step = c.steps.at(tf.mono)
@@ -339,6 +336,14 @@ func findingKey(f dmesg.Finding) string {
 		return fmt.Sprintf("%s@%d", f.Kind, f.Time)
 	}
 	return string(f.Kind) + "\x00" + f.Title
+}
+
+// kernelOwns reports whether a finding is the kernel's own: printed before
+// any module under test was loaded, or a data race between two pieces of
+// the kernel (KCSAN finds benign ones in timers and the scheduler whatever
+// runs).
+func (c *collector) kernelOwns(tf timedFinding) bool {
+	return c.steps.kernelOwn(tf.mono) || (tf.f.Kind == dmesg.KindKCSAN && !c.touchesModules(tf.f))
 }
 
 // touchesModules reports whether a finding names, or has a frame in, a

@@ -201,7 +201,7 @@ func (c *collector) liveEnd(tr *testRun) liveTest {
 	t := *tr.t
 	lt := liveTest{Package: t.Package, Name: t.Name, End: &t}
 	for _, tf := range c.findings {
-		if tf.f.Kind.IsBug() && !c.steps.kernelOwn(tf.mono) && c.testAt(tf.mono) == tr {
+		if tf.f.Kind.IsBug() && !c.kernelOwns(tf) && c.testAt(tf.mono) == tr {
 			lt.Findings = append(lt.Findings, reportFinding(tf.f))
 		}
 	}
