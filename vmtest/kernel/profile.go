@@ -84,16 +84,22 @@ func (k *Kernel) Profile() Profile {
 // readConfig reads a kernel .config into option -> value ("y", "m", a
 // quoted string); a missing file gives an empty map.
 func readConfig(path string) map[string]string {
-	out := map[string]string{}
 	if path == "" {
-		return out
+		return map[string]string{}
 	}
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return out
+		return map[string]string{}
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return ParseConfig(string(b))
+}
+
+// ParseConfig reads the text of a kernel .config (or a fragment) into
+// option -> value: "CONFIG_KASAN" -> "y". Lines that set nothing ("# ...
+// is not set", comments) are left out.
+func ParseConfig(data string) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(data))
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.HasPrefix(k, "CONFIG_") {
 			out[k] = v

@@ -76,7 +76,7 @@ func Builds(ix *debian.Index) []Build {
 // modules and headers packages of abi, and the kernel packages they depend
 // on, each at the root's version where the archive has it.
 func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (Build, bool) {
-	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: upstreamOf(root.Version)}
+	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: Upstream(root.Version)}
 	picked := map[string]bool{}
 	queue := []debian.Dependency{{Name: root.Name, Relation: "=", Version: root.Version}}
 	for _, extra := range []string{"linux-modules-" + abi, "linux-headers-" + abi} {
@@ -121,9 +121,9 @@ func pick(versions []debian.Package, d debian.Dependency, want string) (debian.P
 	return debian.Package{}, false
 }
 
-// upstreamOf returns the upstream part of a Debian version: 6.1.192-3 gives
+// Upstream returns the upstream part of a Debian version: 6.1.192-3 gives
 // 6.1.192.
-func upstreamOf(v string) string {
+func Upstream(v string) string {
 	if i := strings.LastIndexByte(v, '-'); i > 0 {
 		v = v[:i]
 	}

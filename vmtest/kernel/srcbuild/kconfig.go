@@ -1,7 +1,6 @@
 package srcbuild
 
 import (
-	"bufio"
 	"fmt"
 	"sort"
 	"strconv"
@@ -19,19 +18,6 @@ import (
 //
 // Symbols are named as Kconfig names them ("VIDEO_DEV"); configs read from a
 // .config file are keyed as the file writes them ("CONFIG_VIDEO_DEV").
-
-// parseDotConfig reads a .config: "CONFIG_X=v" lines, keyed "CONFIG_X".
-// Unset options ("# CONFIG_X is not set") are absent.
-func parseDotConfig(data string) map[string]string {
-	cfg := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(data))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.HasPrefix(k, "CONFIG_") {
-			cfg[k] = v
-		}
-	}
-	return cfg
-}
 
 // dependencyFragment returns the sorted "CONFIG_X=v" lines that set syms
 // and every symbol their Kconfig conditions need, at the stock config's

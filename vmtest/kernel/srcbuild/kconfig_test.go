@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // testdata/kconfig is a miniature kernel tree whose Kconfig files and
@@ -19,7 +21,7 @@ func readStock(t *testing.T, path string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return parseDotConfig(string(data))
+	return kernel.ParseConfig(string(data))
 }
 
 func TestModuleOptionsReadTheMakefiles(t *testing.T) {

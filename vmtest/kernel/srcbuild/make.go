@@ -221,7 +221,7 @@ func (b *builder) tailorFragment(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := parseDotConfig(string(data))
+	cfg := kernel.ParseConfig(string(data))
 	opts, err := moduleOptions(b.tree, cfg, b.spec.Modules)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
@@ -300,7 +300,11 @@ func (b *builder) finish(ctx context.Context) (*kernel.Kernel, error) {
 	if ok, _ := kernel.HasPVHNote(filepath.Join(b.tree, "vmlinux")); ok {
 		k.Vmlinux = filepath.Join(b.tree, "vmlinux")
 	}
-	k.Compiler, k.CompilerText = b.tc.Compiler, configValue(k.Config, "CONFIG_CC_VERSION_TEXT")
+	config, err := os.ReadFile(k.Config)
+	if err != nil {
+		return nil, err
+	}
+	k.Compiler, k.CompilerText = b.tc.Compiler, strings.Trim(kernel.ParseConfig(string(config))["CONFIG_CC_VERSION_TEXT"], `"`)
 	return k, nil
 }
 
@@ -339,18 +343,4 @@ func trim(tree string, a *arch.Arch) error {
 		}
 		return os.Remove(p)
 	})
-}
-
-// configValue returns a string option's value from a .config.
-func configValue(config, opt string) string {
-	b, err := os.ReadFile(config)
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, opt+"="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return ""
 }

@@ -120,7 +120,7 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", kernel.ErrNotFound, sel.Raw, err)
 	}
-	up := upstream(src.Version)
+	up := kernel.Upstream(src.Version)
 	name := up + "-" + sel.Variant
 	s := &kernel.Spec{
 		Provider: ProviderName, Arch: kernel.DefaultArch, Name: name, ABI: name,
@@ -145,30 +145,18 @@ func sourceFor(ix *debian.Index, stock kernel.Build) (debian.Package, string, er
 		return debian.Package{}, "", fmt.Errorf("the archive has no linux-source-%s", stock.Series)
 	}
 	for _, c := range cands {
-		if upstream(c.Version) == stock.Upstream {
+		if kernel.Upstream(c.Version) == stock.Upstream {
 			return c, "", nil
 		}
 	}
 	best := cands[0] // newest first
 	for _, c := range cands {
-		if debian.CompareVersions(upstream(c.Version), stock.Upstream) <= 0 {
+		if debian.CompareVersions(kernel.Upstream(c.Version), stock.Upstream) <= 0 {
 			best = c
 			break
 		}
 	}
 	return best, fmt.Sprintf("built from linux-source-%s %s: the stock kernel's %s source is not in the archive", stock.Series, best.Version, stock.Upstream), nil
-}
-
-// upstream returns the upstream part of a Debian version (6.1.192-3 gives
-// 6.1.192).
-func upstream(v string) string {
-	if i := strings.LastIndexByte(v, '-'); i > 0 {
-		v = v[:i]
-	}
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	return v
 }
 
 // digest hashes an embedded file, so that editing a fragment makes a new

@@ -3,6 +3,8 @@ package srcbuild
 import (
 	"bufio"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // optionalMark ends a fragment line that is asked for but not checked:
@@ -32,15 +34,9 @@ func splitOptional(fragment string) (request, strict string) {
 // an option whose dependencies are unmet without a word, so this check is
 // what keeps a debug kernel from being silently weaker than asked.
 func Missing(fragment, final string) []string {
-	have := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(final))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.HasPrefix(k, "CONFIG_") {
-			have[k] = v
-		}
-	}
+	have := kernel.ParseConfig(final)
 	var missing []string
-	sc = bufio.NewScanner(strings.NewReader(fragment))
+	sc := bufio.NewScanner(strings.NewReader(fragment))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if k, v, ok := strings.Cut(line, "="); ok && strings.HasPrefix(k, "CONFIG_") {
