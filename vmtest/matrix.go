@@ -275,6 +275,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		return kr
 	}
 	kr.Name, kr.ABI, kr.Version, kr.Origin = k.Name, k.ABI, k.Version, k.Origin
+	r.kernelDebugInfo(ctx, k, kr)
 	dir := filepath.Join(r.out, p.dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		kr.Error = err.Error()

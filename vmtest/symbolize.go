@@ -13,7 +13,7 @@ import (
 // modules under test through the .ko files the host built (with their
 // DWARF, whatever the guest's copy kept), the kernel's own frames through
 // a vmlinux with debug info when the kernel has one (a tree kmodvm or the
-// user built; Debian's packages have none).
+// user built) or the run fetched one (Debian's -dbg package).
 func symbolize(k *kernel.Kernel, kr *report.Kernel, mods []symbol.Module) {
 	if len(kr.Findings) == 0 {
 		return
@@ -22,10 +22,14 @@ func symbolize(k *kernel.Kernel, kr *report.Kernel, mods []symbol.Module) {
 	s.Kernel(kr)
 }
 
-// debugVmlinux is k's vmlinux with DWARF, or "". The tree's own vmlinux
-// comes first: Kernel.Vmlinux is the image QEMU boots, which may be empty
-// (a kernel that cannot boot through PVH) or stripped.
+// debugVmlinux is k's vmlinux with DWARF, or "". Debug info fetched for
+// the run (Config.KernelDebugInfo) comes first, then the tree's own
+// vmlinux: Kernel.Vmlinux is the image QEMU boots, which may be empty (a
+// kernel that cannot boot through PVH) or stripped.
 func debugVmlinux(k *kernel.Kernel) string {
+	if k.DebugInfo != nil {
+		return k.DebugInfo.Vmlinux
+	}
 	var candidates []string
 	if k.KDir != "" {
 		candidates = append(candidates, filepath.Join(k.KDir, "vmlinux"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
 	"github.com/spf13/cobra"
 )
 
@@ -214,7 +215,8 @@ func printRows(w io.Writer, rows []kernelRow, updated time.Time) {
 }
 
 func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var debugInfo bool
+	cmd := &cobra.Command{
 		Use:   "fetch [selector...]",
 		Short: "Download kernels and their headers into the cache",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -241,6 +243,16 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-24s %s, %s, built with %s (%s)\n",
 					sel.Raw, k.Name, k.Origin, boot, k.Compiler, time.Since(start).Round(time.Millisecond))
+				if debugInfo {
+					start = time.Now()
+					d, err := f.DebugInfo(cmd.Context(), k, symbol.HasDebugInfo)
+					if err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", sel, err)
+						failed = append(failed, sel.Raw+" (debug info)")
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-24s debug info: %s (%s)\n", sel.Raw, k.Name, d.Vmlinux, time.Since(start).Round(time.Millisecond))
+				}
 			}
 			if len(failed) > 0 {
 				code := exitInfra
@@ -249,6 +261,8 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
+	addDebugInfoFlag(cmd.Flags().BoolVar, &debugInfo)
+	return cmd
 }
 
 func newKernelsPruneCmd(g *globalFlags) *cobra.Command {

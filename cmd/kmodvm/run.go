@@ -37,6 +37,7 @@ type runFlags struct {
 	kdir        string
 	gdb         string
 	keep        bool
+	debugInfo   bool
 	faultGrace  time.Duration
 	maxReboots  int
 }
@@ -86,6 +87,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
 	addGDBFlag(fl.StringVar, &f.gdb, cmd)
+	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
 	return cmd
 }
@@ -128,7 +130,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
-		Progress: prog.step, Log: prog.log(), Keep: f.keep,
+		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo,
 	}
 	if f.gdb != "" {
 		cfg.GDB, cfg.OnDebugger = f.gdb, waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")

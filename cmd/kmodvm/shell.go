@@ -31,6 +31,7 @@ type shellFlags struct {
 	appendArgs []string
 	kdir       string
 	gdb        string
+	debugInfo  bool
 }
 
 func newShellCmd(g *globalFlags) *cobra.Command {
@@ -65,6 +66,7 @@ modules' symbols.`,
 	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernel given as a path to a boot image")
 	addGDBFlag(fl.StringVar, &f.gdb, cmd)
+	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
 	return cmd
 }
 
@@ -72,6 +74,11 @@ modules' symbols.`,
 func addGDBFlag(stringVar func(*string, string, string, string), p *string, cmd *cobra.Command) {
 	stringVar(p, "gdb", "", "start QEMU's gdb stub on host:port ("+defaultGDB+" when no value is given), stop the guest once the modules are loaded and print the gdb command that attaches")
 	cmd.Flags().Lookup("gdb").NoOptDefVal = defaultGDB
+}
+
+// addDebugInfoFlag adds --kernel-debuginfo.
+func addDebugInfoFlag(boolVar func(*bool, string, bool, string), p *bool) {
+	boolVar(p, "kernel-debuginfo", false, "give the kernel's own frames source lines (and gdb the kernel's symbols): downloads a Debian kernel's -dbg package once into the cache (0.8-1.2 GB; about 630 MB kept per kernel)")
 }
 
 func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
@@ -88,7 +95,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	cfg := vmtest.Config{
 		Kernels: []string{f.kernel}, Modules: f.modules, Params: f.params, Tests: f.tests,
 		Accel: f.accel, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs, KDir: f.kdir,
-		CacheDir: g.cache, Offline: g.offline, Shell: shell,
+		CacheDir: g.cache, Offline: g.offline, Shell: shell, KernelDebugInfo: f.debugInfo,
 		GDB: f.gdb, OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),
 		Progress: func(s vmtest.Step) {
 			if s.Detail == "" && !g.quiet {

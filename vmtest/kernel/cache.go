@@ -124,13 +124,17 @@ func (c *Cache) List() (good []*Kernel, bad map[string]error) {
 	return good, bad
 }
 
-// Remove deletes an entry and the by-abi link that points at it.
+// Remove deletes an entry, its debug information and the by-abi link that
+// points at it.
 func (c *Cache) Remove(key string) error {
 	if m, err := readManifest(c.entryDir(key)); err == nil {
 		link := c.abiLink(m.Kernel.ABI)
 		if t, err := os.Readlink(link); err == nil && filepath.Base(t) == key {
 			os.Remove(link)
 		}
+	}
+	if err := removeTree(c.debugInfoDir(key)); err != nil {
+		return err
 	}
 	return removeTree(c.entryDir(key))
 }

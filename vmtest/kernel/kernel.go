@@ -62,6 +62,11 @@ type Kernel struct {
 	// passes ("CC=gcc-14"): Debian's headers name their compiler in
 	// .kernelvariables, a tree kmodvm built from source does not.
 	MakeVars []string `json:"make_vars,omitempty"`
+
+	// DebugInfo, when a run asked for it (Fetcher.DebugInfo), is the
+	// kernel's vmlinux with DWARF and real System.map. Not part of the
+	// cache entry: it is kept beside it.
+	DebugInfo *DebugInfo `json:"-"`
 }
 
 // Providers built into this package.
