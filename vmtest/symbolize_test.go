@@ -1,9 +1,11 @@
 package vmtest
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
@@ -11,7 +13,7 @@ import (
 
 func TestSymbolizeNamesTheLeakingFunctionOfAnUnloadedModule(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	ko := filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko")
+	ko := plainModule(t, filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko"))
 	o, err := symbol.Open(ko)
 	if err != nil {
 		t.Fatal(err)
@@ -37,4 +39,30 @@ func TestSymbolizeNamesTheLeakingFunctionOfAnUnloadedModule(t *testing.T) {
 	if f.Frames[2].Func != "" {
 		t.Errorf("a kernel address was named %q", f.Frames[2].Func)
 	}
+}
+
+// plainModule returns the module at ko, decompressed into a temporary file
+// when the cache keeps it as ko.zst (bookworm's and bullseye's kernels).
+func plainModule(t *testing.T, ko string) string {
+	t.Helper()
+	if _, err := os.Stat(ko); err == nil {
+		return ko
+	}
+	b, err := os.ReadFile(ko + ".zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if b, err = d.DecodeAll(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), filepath.Base(ko))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

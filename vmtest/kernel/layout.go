@@ -25,6 +25,9 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return fmt.Errorf("no lib/modules/%s in the packages", abi)
 	}
 	k.ModulesDir = modDir
+	if err := compressModules(ctx, modDir); err != nil {
+		return err
+	}
 	k.BzImage = firstExisting(filepath.Join(root, "boot", "vmlinuz-"+abi), filepath.Join(modDir, "vmlinuz"))
 	if k.BzImage == "" {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
