@@ -10,6 +10,35 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
+// testdata reads a fixture.
+func testdata(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// feedLog hands c kernel log records, one per line, numbered from seq and
+// timed from usec on; a console timestamp ("[  1.2] ") is cut off.
+func feedLog(c *collector, lines []string, seq uint64, usec int64) {
+	for i, line := range lines {
+		if j := strings.Index(line, "] "); strings.HasPrefix(line, "[") && j > 0 {
+			line = line[j+2:]
+		}
+		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: seq + uint64(i), Usec: usec + int64(i), Text: line}})
+	}
+}
+
+// wantKUnit checks the KUnit cases the collector reported.
+func wantKUnit(t *testing.T, c *collector, want []string) {
+	t.Helper()
+	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
+		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
+	}
+}
+
 func kunitSummary(k *report.Kernel) []string {
 	var out []string
 	for _, t := range k.Tests {
@@ -21,10 +50,7 @@ func kunitSummary(k *report.Kernel) []string {
 }
 
 func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
-	results, err := os.ReadFile("ktap/testdata/debugfs-6.1.ktap")
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testdata(t, "ktap/testdata/debugfs-6.1.ktap")
 	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
 	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
 	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "mmapdrv_kunit"}, Start: 2e9, Mono: 3e9})
@@ -32,7 +58,7 @@ func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
 	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Usec: 2500000, Text: "    # Subtest: mmapdrv_helpers"}})
 	// KUnit taints the kernel with TAINT_TEST ('N'): a note, not a bug.
 	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 2100000, Text: "mmapdrv_kunit: loading test module taints kernel."}})
-	c.handle(event.Event{Type: event.KUnit, Suite: "mmapdrv_helpers", Msg: string(results), Mono: 4e9})
+	c.handle(event.Event{Type: event.KUnit, Suite: "mmapdrv_helpers", Msg: results, Mono: 4e9})
 	c.finish(nil, report.Pass)
 	if bugs := c.kernel.Bugs(); len(bugs) != 0 {
 		t.Errorf("KUnit's taint reported as a bug: %+v", bugs)
@@ -45,9 +71,7 @@ func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
 		"kernel/kunit/mmapdrv_helpers size_ok_param/page=skip",
 		"kernel/kunit/mmapdrv_helpers size_ok_param/max=pass",
 	}
-	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
-		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
-	}
+	wantKUnit(t, c, want)
 	failed := c.kernel.Tests[1]
 	if !strings.Contains(failed.Output, "EXPECTATION FAILED at kmod/kunit/mmapdrv_kunit.c:40") {
 		t.Errorf("failed case's output lacks its diagnostic: %q", failed.Output)
@@ -55,24 +79,14 @@ func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
 }
 
 func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
-	log, err := os.ReadFile("ktap/testdata/crash-kmsg-6.1.log")
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := testdata(t, "ktap/testdata/crash-kmsg-6.1.log")
 	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
 	// A built-in suite ran at boot, before init: the kernel's, not the
 	// run's.
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 0, Usec: 1000000, Text: "    # Subtest: builtin"}})
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 1000001, Text: "    1..1"}})
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 2, Usec: 1000002, Text: "    ok 1 builtin_case"}})
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 3, Usec: 1000003, Text: "ok 1 builtin"}})
+	feedLog(c, []string{"    # Subtest: builtin", "    1..1", "    ok 1 builtin_case", "ok 1 builtin"}, 0, 1000000)
 	c.handle(event.Event{Type: event.Hello, Mono: 2e9})
 	// The kernel died loading the module: no module_load event came.
-	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
-		// The records' text, without the console's timestamp.
-		text := line[strings.Index(line, "] ")+2:]
-		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(4 + i), Usec: 40100000 + int64(i), Text: text}})
-	}
+	feedLog(c, strings.Split(strings.TrimSpace(log), "\n"), 4, 40100000)
 	c.finish(nil, report.Crash)
 	want := []string{
 		"kernel/kunit/mmapdrv_helpers range_ok_accepts_inside=pass",
@@ -80,9 +94,7 @@ func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
 		"kernel/kunit/mmapdrv_helpers #3=crash",
 		"kernel/kunit/mmapdrv_helpers #4=not-run",
 	}
-	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
-		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
-	}
+	wantKUnit(t, c, want)
 }
 
 func TestKUnitSuitesTellsATestModuleFromADriverWithSuites(t *testing.T) {
@@ -105,26 +117,13 @@ func TestKUnitSuitesTellsATestModuleFromADriverWithSuites(t *testing.T) {
 // Real output of testdata/kunitfail on 6.1-debug: debugfs lost the first
 // two parameters of kunitfail_positive, the kernel log has them.
 func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
-	results, err := os.ReadFile("ktap/testdata/kunitfail-debugfs-6.1.ktap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.ReadFile("ktap/testdata/kunit-dmesg-6.1.log")
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testdata(t, "ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	log := testdata(t, "ktap/testdata/kunit-dmesg-6.1.log")
 	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
 	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
 	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "kunitfail"}, Start: 6e9, Mono: 7e9})
-	usec := int64(6e6)
-	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
-		if j := strings.Index(line, "] "); strings.HasPrefix(line, "[") && j > 0 {
-			line = line[j+2:]
-		}
-		usec++
-		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: usec, Text: line}})
-	}
-	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: string(results), Mono: 8e9})
+	feedLog(c, strings.Split(strings.TrimSpace(log), "\n"), 0, 6e6+1)
+	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: results, Mono: 8e9})
 	c.finish(nil, report.Pass)
 	want := []string{
 		"kernel/kunit/kunitfail kunitfail_passes=pass",
@@ -135,9 +134,7 @@ func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
 		"kernel/kunit/kunitfail kunitfail_positive/value_2=pass",
 		"kernel/kunit/kunitfail kunitfail_positive/value_3=pass",
 	}
-	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
-		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
-	}
+	wantKUnit(t, c, want)
 }
 
 // KUnit cases become go test subtests like guest tests do, parameters
@@ -158,17 +155,12 @@ func TestKUnitCasesAreGoSubtests(t *testing.T) {
 
 // Results longer than an event are cut; the kernel log has them whole.
 func TestCollectorTakesTheLogWhereTheResultsEventWasCut(t *testing.T) {
-	results, err := os.ReadFile("ktap/testdata/kunitfail-debugfs-6.1.ktap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := string(results[:strings.Index(string(results), "not ok 2")]) + "…[truncated]"
+	results := testdata(t, "ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	cut := string(results[:strings.Index(results, "not ok 2")]) + "…[truncated]"
 	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
 	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
-	for i, line := range []string{"    KTAP version 1", "    # Subtest: kunitfail", "    1..4", "    ok 1 kunitfail_passes",
-		"    not ok 2 kunitfail_fails", "    ok 3 kunitfail_skips # SKIP deliberately skipped", "    ok 4 kunitfail_positive", "not ok 2 kunitfail"} {
-		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: 2000000 + int64(i), Text: line}})
-	}
+	feedLog(c, []string{"    KTAP version 1", "    # Subtest: kunitfail", "    1..4", "    ok 1 kunitfail_passes",
+		"    not ok 2 kunitfail_fails", "    ok 3 kunitfail_skips # SKIP deliberately skipped", "    ok 4 kunitfail_positive", "not ok 2 kunitfail"}, 0, 2000000)
 	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: cut, Mono: 3e9})
 	c.finish(nil, report.Pass)
 	want := []string{
@@ -177,7 +169,5 @@ func TestCollectorTakesTheLogWhereTheResultsEventWasCut(t *testing.T) {
 		"kernel/kunit/kunitfail kunitfail_skips=skip",
 		"kernel/kunit/kunitfail kunitfail_positive=pass",
 	}
-	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
-		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
-	}
+	wantKUnit(t, c, want)
 }
