@@ -12,14 +12,16 @@ KERNELS  ?= 5.10,6.1,6.12,7.3
 TESTFLAGS ?= -timeout 80m
 FUZZTIME ?= 60s
 
-# Debian packages the host needs: QEMU, the module build's tools (make, gcc,
-# pahole, libelf, perl and python3 for W=1), what building a debug kernel
-# from source adds (flex, bison, bc, libelf and OpenSSL headers, lz4, cpio,
-# patch, xz), depmod, dpkg-deb, apt and debootstrap for kernels and
-# toolchain userlands, the archive keyring apt verifies them with; for make
-# test also Chromium (the HTML report is checked in a real browser),
-# shellcheck (for actionlint), gdb (--gdb's test) and tmux (kmodvm shell's).
-DEB_DEPS := qemu-system-x86 make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
+# Debian packages the host needs: QEMU for x86 and arm (arm64 guests), the
+# module build's tools (make, gcc, pahole, libelf, perl and python3 for
+# W=1), bookworm's arm64 cross compiler (the other releases' live in their
+# toolchain userlands), what building a debug kernel from source adds
+# (flex, bison, bc, libelf and OpenSSL headers, lz4, cpio, patch, xz),
+# depmod, dpkg-deb, apt and debootstrap for kernels and toolchain
+# userlands, the archive keyring apt verifies them with; for make test also
+# Chromium (the HTML report is checked in a real browser), shellcheck (for
+# actionlint), gdb (--gdb's test) and tmux (kmodvm shell's).
+DEB_DEPS := qemu-system-x86 qemu-system-arm gcc-12-aarch64-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils
 TEST_DEPS := chromium shellcheck gdb tmux

@@ -28,6 +28,10 @@ type KernelLayer struct {
 	Modules []string
 	// Files are extra files for the tests: guest path to host path.
 	Files map[string]string
+	// Early are in-kernel modules the guest loads before anything else,
+	// with what they need (the drivers of the agent's ports, where Debian
+	// builds them as modules: virtio_console on arm64).
+	Early []string
 }
 
 // Kernel returns the cached layer holding the modules under test at
@@ -36,7 +40,7 @@ type KernelLayer struct {
 // /kmodvm/modules/kernel/..., and the extra files; and the modules in load
 // order, dependencies first, for the RunConfig (Params left to the caller).
 func (b *Builder) Kernel(ctx context.Context, kl KernelLayer) (string, []event.Module, error) {
-	plan, err := resolveModules(kl.ModulesDir, kl.Modules)
+	plan, err := resolveModules(kl.ModulesDir, kl.Early, kl.Modules)
 	if err != nil {
 		return "", nil, err
 	}
@@ -46,7 +50,7 @@ func (b *Builder) Kernel(ctx context.Context, kl KernelLayer) (string, []event.M
 		if err := k.addFile(m.guest, m.host); err != nil {
 			return "", nil, fmt.Errorf("hash module %s: %w", m.host, err)
 		}
-		mods = append(mods, event.Module{Name: m.name, Path: m.guest, Dep: m.dep})
+		mods = append(mods, event.Module{Name: m.name, Path: m.guest, Dep: m.dep, Early: m.early})
 	}
 	guestPaths := make([]string, 0, len(kl.Files))
 	for g := range kl.Files {
@@ -84,6 +88,7 @@ type plannedModule struct {
 	host  string
 	guest string // decompressed name
 	dep   bool
+	early bool // needed by an Early module, loaded before the ports open
 }
 
 func (lw *layerWriter) moduleFile(m plannedModule) error {
@@ -97,12 +102,13 @@ func (lw *layerWriter) moduleFile(m plannedModule) error {
 	return lw.file(m.guest, data, 0o644)
 }
 
-// resolveModules orders the modules under test and their in-kernel
-// dependencies so that each comes after everything it needs. A module
-// under test declares its dependencies by name in .modinfo (depends=); an
-// in-kernel module's come from modules.dep. Names spell '-' and '_'
-// interchangeably.
-func resolveModules(modulesDir string, modules []string) ([]plannedModule, error) {
+// resolveModules orders the early in-kernel modules, then the modules under
+// test and their in-kernel dependencies, so that each comes after
+// everything it needs. A module under test declares its dependencies by
+// name in .modinfo (depends=); an in-kernel module's come from
+// modules.dep. Names spell '-' and '_' interchangeably. An early module
+// built into the kernel needs nothing.
+func resolveModules(modulesDir string, early, modules []string) ([]plannedModule, error) {
 	idx, builtin, err := moduleIndex(modulesDir)
 	if err != nil {
 		return nil, err
@@ -156,6 +162,14 @@ func resolveModules(modulesDir string, modules []string) ([]plannedModule, error
 		}
 		state[name] = 2
 		return nil
+	}
+	for _, name := range early {
+		if err := visit(modName(name), "the guest's ports"); err != nil {
+			return nil, err
+		}
+	}
+	for i := range plan {
+		plan[i].early = true
 	}
 	for _, name := range order {
 		if err := visit(name, name); err != nil {
@@ -325,7 +339,7 @@ func decompressFile(p string) ([]byte, error) {
 // under test need from modulesDir, in load order, each once: what a
 // kernel built to order must provide for them.
 func InKernelDeps(modulesDir string, modules []string) ([]string, error) {
-	plan, err := resolveModules(modulesDir, modules)
+	plan, err := resolveModules(modulesDir, nil, modules)
 	if err != nil {
 		return nil, err
 	}

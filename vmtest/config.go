@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
@@ -24,6 +25,11 @@ type Config struct {
 	// Kernels are kernel selectors ("6.1", "7.3-rt", a path); empty means
 	// DefaultKernels.
 	Kernels []string
+	// Arch are the architectures whose kernels Kernels name ("amd64",
+	// "arm64"): each selector runs once per architecture. Empty means
+	// amd64. A selector that names its architecture itself (an ABI such as
+	// 6.1.0-57-arm64, a path) runs once.
+	Arch []string
 	// Modules are directories of out-of-tree modules (Kbuild or Makefile),
 	// built for each kernel and loaded in order before the tests.
 	Modules []string
@@ -131,6 +137,20 @@ const (
 	PhaseTests Phase = "tests"
 	PhaseDone  Phase = "done"
 )
+
+// Arches checks architecture names and returns them, or the default
+// architecture's alone when there are none.
+func Arches(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return []string{arch.Default}, nil
+	}
+	for _, n := range names {
+		if _, err := arch.Lookup(n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
 
 func (c *Config) kernels() []string {
 	if len(c.Kernels) == 0 {

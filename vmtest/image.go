@@ -7,6 +7,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
@@ -25,11 +26,17 @@ type guestImage struct {
 // image assembles the guest image for k: cached layers plus this run's
 // configuration.
 func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (*guestImage, error) {
-	g := r.guestLayers(ctx)
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return nil, err
+	}
+	g := r.guestLayers(ctx, a.Name)
 	if g.err != nil {
 		return nil, g.err
 	}
-	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos})
+	ports := 2 + len(r.cfg.interactivePorts()) // console, events, ...
+	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos,
+		Early: a.PortModules(ports)})
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ type runner struct {
 	// the first kernel's, whose timeout must not fail the others.
 	ctx       context.Context
 	guestMu   sync.Mutex
-	guest     *guestBuild // nil until a build starts, or after one was canceled
+	guest     map[string]*guestBuild // by arch; none until a build starts, or after one was canceled
 	guestRun  sync.WaitGroup
 	selectors sync.Map // kernel name -> selector, for download progress
 }
@@ -124,7 +124,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		defer os.RemoveAll(tmp)
 		r.out = tmp
 	}
-	plan, err := r.plan(ctx, cfg.kernels())
+	plan, err := r.plan(ctx, cfg.kernels(), cfg.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -173,23 +173,27 @@ func buildVersion() string {
 	return ""
 }
 
-// guestLayers returns the kernel-independent layers, built once per run
-// under the run's context; a kernel whose own context ends stops waiting
-// for them, but not the build. A build that failed because the run was
-// canceled is not kept: it says nothing about the layers.
-func (r *runner) guestLayers(ctx context.Context) guestParts {
+// guestLayers returns the kernel-independent layers of an architecture's
+// guests, built once per run under the run's context; a kernel whose own
+// context ends stops waiting for them, but not the build. A build that
+// failed because the run was canceled is not kept: it says nothing about
+// the layers.
+func (r *runner) guestLayers(ctx context.Context, arch string) guestParts {
 	r.guestMu.Lock()
-	b := r.guest
+	b := r.guest[arch]
 	if b == nil {
 		b = &guestBuild{done: make(chan struct{})}
-		r.guest = b
+		if r.guest == nil {
+			r.guest = map[string]*guestBuild{}
+		}
+		r.guest[arch] = b
 		r.guestRun.Add(1)
 		go func() {
 			defer r.guestRun.Done()
-			b.parts = r.buildGuest(r.ctx)
+			b.parts = r.buildGuest(r.ctx, arch)
 			if b.parts.err != nil && r.ctx.Err() != nil {
 				r.guestMu.Lock()
-				r.guest = nil
+				delete(r.guest, arch)
 				r.guestMu.Unlock()
 			}
 			close(b.done)
@@ -204,16 +208,19 @@ func (r *runner) guestLayers(ctx context.Context) guestParts {
 	}
 }
 
-// buildGuest builds the base layer and the test packages' layers.
-func (r *runner) buildGuest(ctx context.Context) guestParts {
+// buildGuest builds the base layer and the test packages' layers for the
+// guests of an architecture.
+func (r *runner) buildGuest(ctx context.Context, arch string) guestParts {
 	start := time.Now()
-	base, err := r.images.Base(ctx)
+	images := *r.images
+	images.Arch = arch
+	base, err := images.Base(ctx)
 	if err != nil {
 		return guestParts{err: fmt.Errorf("guest image base: %w", err)}
 	}
 	layers := []string{base}
 	if r.cfg.Shell != nil {
-		shell, err := r.images.Shell(ctx)
+		shell, err := images.Shell(ctx)
 		if err != nil {
 			return guestParts{err: fmt.Errorf("guest image shell: %w", err)}
 		}
@@ -223,7 +230,7 @@ func (r *runner) buildGuest(ctx context.Context) guestParts {
 	for _, d := range r.cfg.Tests {
 		pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
 	}
-	tests, bins, err := r.images.Tests(ctx, pkgs)
+	tests, bins, err := images.Tests(ctx, pkgs)
 	if err != nil {
 		return guestParts{err: fmt.Errorf("guest tests: %w", err)}
 	}

@@ -13,10 +13,10 @@ func TestGuestLayersSurviveAKernelsCancel(t *testing.T) {
 	r := &runner{cfg: &Config{}, images: &initramfs.Builder{CacheDir: t.TempDir()}, ctx: t.Context()}
 	first, cancel := context.WithCancel(t.Context())
 	cancel()
-	if g := r.guestLayers(first); g.err == nil {
+	if g := r.guestLayers(first, "amd64"); g.err == nil {
 		t.Log("the canceled kernel got the layers anyway")
 	}
-	g := r.guestLayers(t.Context())
+	g := r.guestLayers(t.Context(), "amd64")
 	if g.err != nil || len(g.layers) == 0 {
 		t.Fatalf("the next kernel got %v, %v; want the layers", g.layers, g.err)
 	}

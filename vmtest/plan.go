@@ -47,34 +47,23 @@ func (p planned) name() string {
 // plan resolves every selector before anything runs, so that a selector
 // that names no kernel is a usage error reported at once, and selectors
 // that name one kernel twice ("6.1" and "6.1.0-57-amd64") run it once.
-func (r *runner) plan(ctx context.Context, sels []string) ([]planned, error) {
+func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, error) {
+	arches, err := Arches(arches)
+	if err != nil {
+		return nil, &ErrConfig{err.Error()}
+	}
 	var out []planned
 	var unknown []string
 	seen := map[string]int{}
 	names := map[string]int{}
-	for _, raw := range sels {
-		s, err := kernel.ParseSelector(raw)
-		if err != nil {
-			return nil, &ErrConfig{err.Error()}
+	for _, a := range arches {
+		for _, raw := range sels {
+			s, err := kernel.ParseSelector(raw)
+			if err != nil {
+				return nil, &ErrConfig{err.Error()}
+			}
+			out, unknown = r.planOne(ctx, raw, s.WithArch(a), out, unknown, seen, names)
 		}
-		spec, err := r.fetcher.ResolveSpec(ctx, s)
-		switch {
-		case errors.Is(err, kernel.ErrNotFound), errors.Is(err, kernel.ErrSelector):
-			unknown = append(unknown, err.Error())
-			continue
-		case err != nil:
-			out = append(out, planned{sel: raw, err: err, dir: raw})
-			continue
-		}
-		id := spec.ID()
-		if i, ok := seen[id]; ok {
-			out[i].sel += ", " + raw
-			continue
-		}
-		seen[id] = len(out)
-		names[spec.Name]++
-		r.selectors.Store(spec.Name, raw)
-		out = append(out, planned{sel: raw, spec: spec, dir: spec.Name})
 	}
 	if len(unknown) > 0 {
 		return nil, &ErrConfig{strings.Join(unknown, "\n")}
@@ -85,4 +74,27 @@ func (r *runner) plan(ctx context.Context, sels []string) ([]planned, error) {
 		}
 	}
 	return out, nil
+}
+
+// planOne resolves one selector into out (or unknown), once per kernel ID.
+func (r *runner) planOne(ctx context.Context, raw string, s kernel.Selector, out []planned, unknown []string,
+	seen, names map[string]int) ([]planned, []string) {
+	spec, err := r.fetcher.ResolveSpec(ctx, s)
+	switch {
+	case errors.Is(err, kernel.ErrNotFound), errors.Is(err, kernel.ErrSelector):
+		return out, append(unknown, err.Error())
+	case err != nil:
+		return append(out, planned{sel: raw, err: err, dir: raw}), unknown
+	}
+	id := spec.ID()
+	if i, ok := seen[id]; ok {
+		if out[i].sel != raw { // not the same ABI named again for another arch
+			out[i].sel += ", " + raw
+		}
+		return out, unknown
+	}
+	seen[id] = len(out)
+	names[spec.Name]++
+	r.selectors.Store(spec.Name, raw)
+	return append(out, planned{sel: raw, spec: spec, dir: spec.Name}), unknown
 }

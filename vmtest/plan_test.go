@@ -43,7 +43,7 @@ func planOf(t *testing.T, sels ...string) ([]planned, error) {
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: t.TempDir()}}
 	f.Use(tableProvider{})
 	r := &runner{fetcher: f}
-	return r.plan(context.Background(), sels)
+	return r.plan(context.Background(), sels, nil)
 }
 
 func TestPlanRunsAKernelNamedTwiceOnce(t *testing.T) {

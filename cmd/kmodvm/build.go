@@ -31,7 +31,7 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 			if _, err := os.Stat(module); err != nil {
 				return usagef("--module: %v", err)
 			}
-			sels, err := parseSelectors(kernels)
+			sels, err := parseSelectors(kernels, g.arch)
 			if err != nil {
 				return err
 			}

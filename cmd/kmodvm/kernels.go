@@ -49,21 +49,29 @@ func buildProgress(log io.Writer) func(name string, done, total int) {
 	}
 }
 
-func parseSelectors(args []string) ([]kernel.Selector, error) {
+// parseSelectors parses the selectors in args (default: the default
+// matrix), each once per architecture of arches (default: amd64's alone).
+func parseSelectors(args, arches []string) ([]kernel.Selector, error) {
 	if len(args) == 0 {
 		args = vmtest.DefaultKernels()
 	}
+	arches, err := vmtest.Arches(arches)
+	if err != nil {
+		return nil, usageError{err}
+	}
 	var sels []kernel.Selector
-	for _, a := range args {
-		for _, s := range strings.Split(a, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
+	for _, arch := range arches {
+		for _, a := range args {
+			for _, s := range strings.Split(a, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				sel, err := kernel.ParseSelector(s)
+				if err != nil {
+					return nil, usageError{err}
+				}
+				sels = append(sels, sel.WithArch(arch))
 			}
-			sel, err := kernel.ParseSelector(s)
-			if err != nil {
-				return nil, usageError{err}
-			}
-			sels = append(sels, sel)
 		}
 	}
 	return sels, nil
@@ -110,7 +118,7 @@ whether each is cached. --available lists every build the archive offers;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A malformed selector is a usage error, whether or not the
 			// archive index can be had.
-			sels, err := parseSelectors(args)
+			sels, err := parseSelectors(args, g.arch)
 			if err != nil {
 				return err
 			}
@@ -220,7 +228,7 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 		Use:   "fetch [selector...]",
 		Short: "Download kernels and their headers into the cache",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sels, err := parseSelectors(args)
+			sels, err := parseSelectors(args, g.arch)
 			if err != nil {
 				return err
 			}

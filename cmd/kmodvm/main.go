@@ -74,6 +74,8 @@ type globalFlags struct {
 	verbose bool
 	quiet   bool
 	offline bool
+	// arch are the architectures whose kernels the selectors name.
+	arch []string
 }
 
 func newRootCmd() *cobra.Command {
@@ -106,6 +108,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&g.offline, "offline", false, "use only cached kernels and the cached archive index")
+	pf.StringSliceVar(&g.arch, "arch", nil, "architectures of the kernels selectors name: amd64, arm64, or both (default amd64)")
 	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g))
 	root.AddCommand(newReportCmd())
 	return root

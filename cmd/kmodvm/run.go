@@ -127,7 +127,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	command := strings.Join(os.Args, " ")
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
-		Kernels: kernels, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
+		Kernels: kernels, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo,

@@ -70,6 +70,7 @@ func Main() {
 		setupErrs = append(setupErrs, err)
 	}
 	params := cmdline()
+	setupErrs = append(setupErrs, a.loadEarly()...)
 	var err error
 	port, err = openPort(params[event.ParamEvents])
 	if err != nil {
@@ -179,11 +180,36 @@ func readConfig(path string) (event.RunConfig, error) {
 	return cfg, nil
 }
 
-// loadModules loads every module in order. A failure is reported and the
-// run goes on: the host decides what the tests' results then mean.
+// loadEarly loads the RunConfig's early modules, the drivers of the
+// agent's ports, before anything can be reported: its errors are reported
+// once the event port is open (or on the console, if it never opens).
+func (a *Agent) loadEarly() []error {
+	cfg, err := readConfig(a.configPath)
+	if err != nil {
+		return nil // Run reports it
+	}
+	var errs []error
+	l := &loader{compressed: compressedFinit()}
+	for _, m := range cfg.Modules {
+		if !m.Early {
+			continue
+		}
+		if err := l.load(m); err != nil {
+			errs = append(errs, fmt.Errorf("load %s (for the ports): %w", m.Name, err))
+		}
+	}
+	return errs
+}
+
+// loadModules loads every module in order but the early ones (loadEarly's).
+// A failure is reported and the run goes on: the host decides what the
+// tests' results then mean.
 func (a *Agent) loadModules(mods []event.Module) {
 	l := &loader{compressed: compressedFinit()}
 	for _, m := range mods {
+		if m.Early {
+			continue
+		}
 		start := event.Monotonic()
 		err := l.load(m)
 		a.drainKmsg()

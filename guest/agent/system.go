@@ -77,6 +77,7 @@ func cmdline() map[string]string {
 
 // openPort opens a serial port in raw mode: no echo, no CR/LF
 // translation, no flow control, so bytes reach the host exactly as written.
+// A virtio-serial port is no terminal and passes bytes as they are.
 func openPort(path string) (*os.File, error) {
 	if path == "" {
 		return nil, errors.New("the kernel command line names no port")
@@ -86,6 +87,9 @@ func openPort(path string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if errors.Is(err, unix.ENOTTY) {
+		return os.NewFile(uintptr(fd), path), nil
+	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("get termios of %s: %w", path, err)

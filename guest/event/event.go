@@ -115,6 +115,9 @@ type Module struct {
 	// Dep is true for an in-kernel module loaded only because a module
 	// under test depends on it.
 	Dep bool `json:"dep,omitempty"`
+	// Early in-kernel modules are loaded first, before the agent opens
+	// its ports, which they drive (virtio_console on arm64).
+	Early bool `json:"early,omitempty"`
 }
 
 // LoadedModule is a loaded module's place in memory, from /proc/modules and

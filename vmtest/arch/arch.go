@@ -56,6 +56,12 @@ type Arch struct {
 	// MaxSerial is how many serial ports the kernel drives without a
 	// module (Debian's 8250 registers 4 UARTs at run time).
 	MaxSerial int
+	// Channels is how the VM gives the guest ports beyond MaxSerial:
+	// NoChannels, or VirtioSerial.
+	Channels ChannelKind
+	// ChannelModules are the in-kernel modules (Debian builds them as
+	// modules) the guest loads, in order, before it opens a channel.
+	ChannelModules []string
 	// CommandLine is what every kernel command line starts with, after
 	// console=<first serial port>; see amd64's for the reasons.
 	CommandLine []string
@@ -72,6 +78,23 @@ const (
 	// PVHOrBzImage: an ELF vmlinux with a PVH note, entered directly
 	// (fast under TCG: no in-guest decompression), else the bzImage.
 	PVHOrBzImage ImageKind = "pvh-vmlinux-or-bzimage"
+	// ArmImage: arm64's Image, which QEMU loads as it is. Debian ships it
+	// gzip-compressed as vmlinuz, which QEMU does not decompress for
+	// arm64 guests: the kernel cache keeps the decompressed Image.
+	ArmImage ImageKind = "arm64-image"
+)
+
+// ChannelKind names the device behind ports beyond the UARTs.
+type ChannelKind string
+
+// Channel kinds.
+const (
+	// NoChannels: every port is a UART.
+	NoChannels ChannelKind = ""
+	// VirtioSerial: port i beyond the UARTs is virtio-serial port number
+	// i, which the guest sees as /dev/vport0p<i> (one virtio-serial
+	// device, the VM's only virtio device, so its index is 0).
+	VirtioSerial ChannelKind = "virtio-serial"
 )
 
 // Crash is an architecture's crash dialect: what the hang diagnosis reads
@@ -82,9 +105,13 @@ type Crash struct {
 	// the first group).
 	IPRegister string
 	IPInfo     *regexp.Regexp
-	// NMIParams, on the kernel command line, make an NMI injected by the
-	// host (QMP inject-nmi) panic the guest, whose panic prints the
-	// symbolized backtrace of the CPU it hit.
+	// NMI says QEMU can inject an NMI into the guest (QMP inject-nmi);
+	// NMIParams, on the kernel command line, make it panic the guest,
+	// whose panic prints the symbolized backtrace of the CPU it hit. On
+	// arm64's virt machine QEMU 7.2 answers inject-nmi with "not
+	// supported": the hang diagnosis has each CPU's PC (IPInfo) instead,
+	// and SysRq through the agent while it still runs.
+	NMI       bool
 	NMIParams []string
 	// TraceStart begins a call trace in the kernel log, and FaultIP the
 	// line naming the faulting code ("RIP: 0010:func+0x1/0x2").
@@ -100,8 +127,7 @@ type Crash struct {
 // ipRIP finds x86-64's instruction pointer in "info registers".
 var ipRIP = regexp.MustCompile(`\bRIP=([0-9a-fA-F]{16})\b`)
 
-// amd64 is the only architecture implemented so far. A function, not a
-// variable: every Lookup gets its own value, so no caller can change what
+// amd64 is x86-64. A function, not a variable: every Lookup gets its own value, so no caller can change what
 // the others see.
 func amd64() *Arch {
 	return &Arch{
@@ -145,6 +171,7 @@ func amd64() *Arch {
 		Crash: Crash{
 			IPRegister: "RIP",
 			IPInfo:     ipRIP,
+			NMI:        true,
 			NMIParams:  []string{"unknown_nmi_panic"},
 			TraceStart: "Call Trace:",
 			FaultIP:    "RIP: 0010:",
@@ -163,6 +190,8 @@ func Lookup(name string) (*Arch, error) {
 	switch name {
 	case "", "amd64":
 		return amd64(), nil
+	case "arm64":
+		return arm64(), nil
 	}
 	return nil, fmt.Errorf("unknown architecture %q (kmodvm supports %s)", name, strings.Join(Names(), ", "))
 }
@@ -177,14 +206,38 @@ func Must(name string) *Arch {
 }
 
 // Names lists the supported architectures.
-func Names() []string { return []string{"amd64"} }
+func Names() []string { return []string{"amd64", "arm64"} }
 
 // String returns the architecture's name.
 func (a *Arch) String() string { return a.Name }
 
-// SerialDevice is the guest's device of the i-th serial port ("/dev/ttyS2").
+// SerialDevice is the guest's device of the i-th serial port ("/dev/ttyS2",
+// "/dev/vport0p1" for a virtio-serial channel).
 func (a *Arch) SerialDevice(i int) string {
+	if a.Channel(i) {
+		return "/dev/vport0p" + strconv.Itoa(i)
+	}
 	return "/dev/" + a.Serial + strconv.Itoa(i)
+}
+
+// Channel reports whether port i is a channel rather than a UART.
+func (a *Arch) Channel(i int) bool { return i >= a.MaxSerial && a.Channels != NoChannels }
+
+// PortModules are the in-kernel modules a guest with n ports loads before
+// it opens them: the channels' drivers, when some port is a channel.
+func (a *Arch) PortModules(n int) []string {
+	if n > a.MaxSerial && a.Channels != NoChannels {
+		return append([]string{}, a.ChannelModules...)
+	}
+	return nil
+}
+
+// MaxPorts is how many ports a VM can give the guest.
+func (a *Arch) MaxPorts() int {
+	if a.Channels == VirtioSerial {
+		return 31 // a virtio-serial device's default max_ports, less port 0
+	}
+	return a.MaxSerial
 }
 
 // Console is the kernel's console= value: the first serial port.
@@ -197,6 +250,16 @@ func (a *Arch) CrossCompile() string {
 		return ""
 	}
 	return a.Triplet + "-"
+}
+
+// CompilerPackage is the Debian package of compiler cc ("gcc-12") that
+// builds for the architecture on this host: cc itself natively, else its
+// cross compiler, named cc-<triplet> with dashes ("gcc-12-aarch64-linux-gnu").
+func (a *Arch) CompilerPackage(cc string) string {
+	if a.CrossCompile() == "" {
+		return cc
+	}
+	return cc + "-" + strings.ReplaceAll(a.Triplet, "_", "-")
 }
 
 // MakeArgs are the make variables that build for the architecture. ARCH is

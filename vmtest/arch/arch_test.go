@@ -1,6 +1,8 @@
 package arch
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -75,6 +77,62 @@ func TestIPs(t *testing.T) {
 		"CPU#1\nRIP=ffffffff81000abc RFL=00000246\n"
 	got := Must("amd64").IPs(regs)
 	want := []uint64{0xffffffff81a592eb, 0xffffffff81000abc}
+	if !slices.Equal(got, want) {
+		t.Errorf("IPs = %x, want %x", got, want)
+	}
+}
+
+func TestArm64(t *testing.T) {
+	a, err := Lookup("arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.QEMU != "qemu-system-aarch64" || a.Console() != "ttyAMA0" || a.KernelArch != "arm64" || a.Image != ArmImage {
+		t.Errorf("arm64 = %+v", a)
+	}
+	// virt has one PL011: the events and control ports are virtio-serial
+	// ports, whose driver the guest loads first.
+	if got := a.SerialDevice(0); got != "/dev/ttyAMA0" {
+		t.Errorf("port 0 = %s", got)
+	}
+	if got := a.SerialDevice(2); got != "/dev/vport0p2" {
+		t.Errorf("port 2 = %s", got)
+	}
+	if got := a.PortModules(1); got != nil {
+		t.Errorf("PortModules(1) = %q: the console needs no module", got)
+	}
+	if got := a.PortModules(2); !slices.Equal(got, []string{"virtio_mmio", "virtio_console"}) {
+		t.Errorf("PortModules(2) = %q", got)
+	}
+	if Must("amd64").PortModules(4) != nil || Must("amd64").SerialDevice(3) != "/dev/ttyS3" {
+		t.Error("amd64's four UARTs need no module")
+	}
+}
+
+func TestCompilerPackage(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the cross packages are named for an amd64 host")
+	}
+	if got := Must("arm64").CompilerPackage("gcc-12"); got != "gcc-12-aarch64-linux-gnu" {
+		t.Errorf("arm64 gcc-12 = %s", got)
+	}
+	if got := Must("amd64").CompilerPackage("gcc-14"); got != "gcc-14" {
+		t.Errorf("amd64 gcc-14 = %s", got)
+	}
+	if got := Must("arm64").MakeArgs(); !slices.Equal(got, []string{"ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"}) {
+		t.Errorf("arm64 MakeArgs = %q", got)
+	}
+}
+
+// The fixture is QEMU 7.2's "info registers -a" of a two-CPU arm64 guest
+// idling in Debian's 6.1.
+func TestIPsArm64(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "arm64-info-registers.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Must("arm64").IPs(string(b))
+	want := []uint64{0xffff800008cda26c, 0xffff800008cda26c}
 	if !slices.Equal(got, want) {
 		t.Errorf("IPs = %x, want %x", got, want)
 	}

@@ -52,8 +52,8 @@ Dir::State "%[1]s/state";
 Dir::State::lists "%[1]s/lists";
 Dir::State::status "%[2]s";
 Dir::Cache "%[1]s/cache";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
+APT::Architecture "%[4]s";
+APT::Architectures { %[5]s };
 APT::Sandbox::User "%[3]s";
 Acquire::Languages "none";
 Acquire::GzipIndexes "false";
@@ -63,9 +63,21 @@ Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-`, d, status, sandbox)
+`, d, status, sandbox, HostArch, aptArchitectures())
 	path := filepath.Join(d, "etc", "apt.conf")
 	return path, atomicfile.WriteBytes(path, []byte(conf))
+}
+
+// aptArchitectures is the value of APT::Architectures: every architecture
+// kmodvm runs kernels of, so that apt-get update fetches their Packages
+// lists. apt only reads the lists; nothing is installed, so no multiarch
+// dpkg state is involved.
+func aptArchitectures() string {
+	var b strings.Builder
+	for _, a := range Architectures {
+		fmt.Fprintf(&b, "%q; ", a)
+	}
+	return b.String()
 }
 
 // ErrUnreachable means the archive could not be reached.

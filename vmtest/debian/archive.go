@@ -25,9 +25,18 @@ const Keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 // sources (linux-source-6.1) kernels are built from.
 var kernelPackage = regexp.MustCompile(`^linux-(image|binary|modules|base|headers|kbuild|source)-[0-9]`)
 
-// indexFormat changes when what an Index holds changes (2: sources), so
-// that an index made by an older kmodvm is made again.
-const indexFormat = 2
+// indexFormat changes when what an Index holds changes (2: sources, 3:
+// every architecture of Architectures), so that an index made by an older
+// kmodvm is made again.
+const indexFormat = 3
+
+// HostArch is the Debian architecture of the build host: the tools a
+// kernel's headers run (linux-kbuild's fixdep, modpost, objtool) are its.
+const HostArch = "amd64"
+
+// Architectures are the Debian architectures whose kernels the index
+// holds: the host's first.
+var Architectures = []string{"amd64", "arm64"}
 
 // IsKernelPackage reports whether name is one of the packages an Archive
 // indexes.
@@ -180,12 +189,17 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	return ix, nil
 }
 
-// readLists parses the Packages lists apt stored for suite.
+// readLists parses the Packages lists apt stored for suite, one per
+// architecture.
 func (a *Archive) readLists(suite string) ([]Package, error) {
-	pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-amd64_Packages")
-	files, _ := filepath.Glob(pattern)
-	if len(files) == 0 {
-		return nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)
+	var files []string
+	for _, arch := range Architectures {
+		pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-"+arch+"_Packages")
+		found, _ := filepath.Glob(pattern)
+		if len(found) == 0 {
+			return nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)
+		}
+		files = append(files, found...)
 	}
 	var out []Package
 	for _, f := range files {
@@ -222,11 +236,20 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 	if len(missing) == 0 {
 		return paths, nil
 	}
-	_, conf, unlock, err := a.begin(ctx)
+	m, conf, unlock, err := a.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if !a.haveLists(missing) {
+		// apt-get download finds packages through the lists; an apt of
+		// another configuration sharing the directory (an older kmodvm,
+		// amd64 only) drops the lists of the architectures it does not
+		// know.
+		if _, err := a.apt(ctx, conf, "", nil, "apt-get", "update"); err != nil {
+			return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
+		}
+	}
 	tmp, err := os.MkdirTemp(filepath.Join(a.Dir, "cache"), "download-")
 	if err != nil {
 		return nil, err
@@ -234,7 +257,7 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 	defer os.RemoveAll(tmp)
 	args := []string{"download"}
 	for _, p := range missing {
-		args = append(args, p.String())
+		args = append(args, p.aptName())
 	}
 	if _, err := a.apt(ctx, conf, tmp, a.downloadProgress(missing), "apt-get", args...); err != nil {
 		return nil, fmt.Errorf("apt-get download: %w", err)
@@ -252,6 +275,21 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 		}
 	}
 	return paths, nil
+}
+
+// haveLists reports whether apt's lists of every suite and architecture of
+// pkgs are there.
+func (a *Archive) haveLists(pkgs []Package) bool {
+	for _, p := range pkgs {
+		if p.Arch == "" || p.Arch == "all" {
+			continue
+		}
+		pattern := filepath.Join(a.Dir, "lists", "*_dists_"+p.Suite+"_main_binary-"+p.Arch+"_Packages")
+		if found, _ := filepath.Glob(pattern); len(found) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // downloadProgress turns apt's percentage into bytes of pkgs for

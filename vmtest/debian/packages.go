@@ -27,6 +27,17 @@ type Package struct {
 // String names the package as apt does: name=version.
 func (p Package) String() string { return p.Name + "=" + p.Version }
 
+// aptName names the package for apt-get download: name:arch=version, so
+// that apt takes a foreign architecture's package (linux-kbuild-6.1 exists
+// for amd64 and arm64) exactly as indexed. "all" packages have no
+// qualifier.
+func (p Package) aptName() string {
+	if p.Arch == "" || p.Arch == "all" {
+		return p.String()
+	}
+	return p.Name + ":" + p.Arch + "=" + p.Version
+}
+
 // maxParagraph bounds one Packages paragraph; real ones are a few KiB.
 const maxParagraph = 1 << 20
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -81,19 +82,26 @@ var ErrNeedRoot = errors.New("needs root")
 // For returns the toolchain to build modules for k: the host when it has
 // the kernel's compiler and can run the kernel's build tools, otherwise a
 // userland of the matching Debian release, made on first use.
+// For a kernel of another architecture that is the release's cross
+// compiler for it (aarch64-linux-gnu-gcc-12, package
+// gcc-12-aarch64-linux-gnu): the headers' build tools are the host's.
 func (t *Toolchains) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, error) {
 	cc := k.Compiler
 	if cc == "" {
 		cc = "gcc"
 	}
-	if hostCanBuild(k, cc) {
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return nil, err
+	}
+	if hostCanBuild(k, a.CrossCompile()+cc) {
 		return &Toolchain{Compiler: cc}, nil
 	}
 	if k.InPlace {
-		return nil, fmt.Errorf("%s was built with %s, which the host lacks: install it", k.Name, cc)
+		return nil, fmt.Errorf("%s was built with %s, which the host lacks: install %s", k.Name, cc, a.CompilerPackage(cc))
 	}
 	suite := SuiteFor(cc)
-	root, err := t.userland(ctx, suite, cc)
+	root, err := t.userland(ctx, suite, a.CompilerPackage(cc))
 	if err != nil {
 		return nil, fmt.Errorf("toolchain for %s (%s): %w", k.Name, cc, err)
 	}

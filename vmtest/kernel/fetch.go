@@ -123,9 +123,17 @@ func (d debianProvider) Resolve(ctx context.Context, sel Selector) (*Spec, error
 	return DebianSpec(b), nil
 }
 
+// arch is the build's architecture, Arch or the default.
+func (b Build) arch() string {
+	if b.Arch == "" {
+		return DefaultArch
+	}
+	return b.Arch
+}
+
 // DebianSpec is the spec of a Debian build.
 func DebianSpec(b Build) *Spec {
-	s := &Spec{Provider: ProviderDebian, Arch: DefaultArch, Name: b.ABI, ABI: b.ABI, Series: b.Series,
+	s := &Spec{Provider: ProviderDebian, Arch: b.arch(), Name: b.ABI, ABI: b.ABI, Series: b.Series,
 		Flavour: b.Flavour, Version: b.Version, Packages: b.Packages, Debian: &b}
 	for _, p := range b.Packages {
 		s.Inputs = append(s.Inputs, p.String()+" "+p.SHA256)
@@ -182,7 +190,7 @@ func prepareDebian(ctx context.Context, dir string, b Build, debs []string) (*Ke
 	os.RemoveAll(filepath.Join(root, "usr", "share"))
 	k := &Kernel{
 		Name: b.ABI, ABI: b.ABI, Series: b.Series, Flavour: b.Flavour,
-		Version: b.Version, Origin: "debian " + b.Suite, Dir: dir, Arch: DefaultArch,
+		Version: b.Version, Origin: "debian " + b.Suite, Dir: dir, Arch: b.arch(),
 	}
 	if err := layoutDebian(ctx, root, k); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // layoutDebian finds the parts of an unpacked Debian kernel under root and
@@ -42,6 +43,14 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	}
 	k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
 	if err := depmod(ctx, root, abi, modDir); err != nil {
+		return err
+	}
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return err
+	}
+	if a.Image == arch.ArmImage {
+		k.BzImage, err = armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
 		return err
 	}
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")

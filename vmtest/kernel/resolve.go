@@ -16,9 +16,11 @@ import (
 // linux-base-* from 6.19 on) and its headers (arch and common headers and the
 // matching linux-kbuild).
 type Build struct {
-	ABI      string           `json:"abi"`
-	Series   string           `json:"series"`
-	Flavour  string           `json:"flavour"`
+	ABI     string `json:"abi"`
+	Series  string `json:"series"`
+	Flavour string `json:"flavour"`
+	// Arch is the kernel's Debian architecture; empty means amd64.
+	Arch     string           `json:"arch,omitempty"`
 	Version  string           `json:"version"`  // Debian version: 6.1.192-3
 	Upstream string           `json:"upstream"` // 6.1.192
 	Suite    string           `json:"suite"`
@@ -35,11 +37,40 @@ var imageRoots = []struct{ prefix, suffix string }{
 	{"linux-image-", "-unsigned"},
 }
 
-// Builds lists every complete build the index offers, newest first.
+// Builds lists every complete build the index offers, of every
+// architecture, newest first.
 func Builds(ix *debian.Index) []Build {
+	var out []Build
+	for _, arch := range debian.Architectures {
+		out = append(out, archBuilds(ix, arch)...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := debian.CompareVersions(out[i].Version, out[j].Version); c != 0 {
+			return c > 0
+		}
+		return out[i].ABI < out[j].ABI
+	})
+	return out
+}
+
+// archPackage reports whether p belongs in a build for arch: the kernel's
+// own packages are arch's (or "all"), but linux-kbuild's programs run on
+// the build host, so a cross build takes the host's.
+func archPackage(p debian.Package, arch string) bool {
+	want := arch
+	if strings.HasPrefix(p.Name, "linux-kbuild-") {
+		want = debian.HostArch
+	}
+	return p.Arch == want || p.Arch == "all" || p.Arch == "" && arch == debian.HostArch
+}
+
+// archBuilds lists the complete builds for one architecture.
+func archBuilds(ix *debian.Index, arch string) []Build {
 	byName := map[string][]debian.Package{}
 	for _, p := range ix.Packages {
-		byName[p.Name] = append(byName[p.Name], p)
+		if archPackage(p, arch) {
+			byName[p.Name] = append(byName[p.Name], p)
+		}
 	}
 	for _, ps := range byName {
 		sort.SliceStable(ps, func(i, j int) bool { return debian.CompareVersions(ps[i].Version, ps[j].Version) > 0 })
@@ -53,22 +84,19 @@ func Builds(ix *debian.Index) []Build {
 			}
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
 			m := abiRe.FindStringSubmatch(abi)
-			if m == nil || seen[abi] {
+			if m == nil || seen[abi] || FlavourArch(m[2]) != arch {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
 				seen[abi] = true
 				b.Series, b.Flavour = m[1], m[2]
+				if arch != DefaultArch {
+					b.Arch = arch
+				}
 				out = append(out, b)
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if c := debian.CompareVersions(out[i].Version, out[j].Version); c != 0 {
-			return c > 0
-		}
-		return out[i].ABI < out[j].ABI
-	})
 	return out
 }
 

@@ -29,8 +29,17 @@ const (
 // DefaultFlavour is the flavour a selector without one means.
 const DefaultFlavour = "amd64"
 
-// Flavours returns Debian's amd64 kernel flavours.
-func Flavours() []string { return []string{"amd64", "cloud-amd64", "rt-amd64"} }
+// Flavours returns Debian's kernel flavours kmodvm runs: for each
+// architecture, the plain, cloud and PREEMPT_RT ones.
+func Flavours() []string {
+	return []string{"amd64", "cloud-amd64", "rt-amd64", "arm64", "cloud-arm64", "rt-arm64"}
+}
+
+// FlavourArch is the architecture a Debian flavour is built for: its last
+// dash-separated word ("rt-arm64" is arm64).
+func FlavourArch(flavour string) string {
+	return flavour[strings.LastIndexByte(flavour, '-')+1:]
+}
 
 // Selector is a parsed kernel name.
 type Selector struct {
@@ -39,7 +48,7 @@ type Selector struct {
 	Series  string // "6.1" for Series, Release and ABI
 	Release string // "6.12.113+deb12" for Release
 	ABI     string // for ABI
-	Flavour string // "amd64", "cloud-amd64" or "rt-amd64"
+	Flavour string // "amd64", "cloud-amd64", "rt-arm64", ... (see Flavours)
 	Path    string // for Path
 	// Variant is a debug configuration built from source for a Series or
 	// Latest selector: "debug" (KASAN, kmemleak, lockdep, ...) or "kcsan".
@@ -59,7 +68,7 @@ var (
 	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(rt|cloud))?$`)
 	// Debian ABIs: 6.1.0-57-amd64, 6.1.0-0.deb11.52-rt-amd64,
 	// 6.12.113+deb12-cloud-amd64.
-	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-((?:rt-|cloud-)?amd64)$`)
+	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-((?:rt-|cloud-)?(?:amd64|arm64))$`)
 )
 
 // ParseSelector parses a kernel selector. A string containing a path
@@ -110,6 +119,21 @@ func ParseSelector(s string) (Selector, error) {
 	}
 	return sel, fmt.Errorf("%w: %q: want a series (6.1, 7.3-rt), a debug build (6.1-debug, 6.1-kcsan), a release (6.12.113), "+
 		"an ABI (6.1.0-57-amd64), latest, or a path to a kernel build", ErrSelector, s)
+}
+
+// Arch is the architecture of the kernel the selector names: its flavour's.
+func (s Selector) Arch() string { return FlavourArch(s.Flavour) }
+
+// WithArch returns the selector naming the same kernel built for arch:
+// "6.1" is 6.1.0-N-amd64 by default and 6.1.0-N-arm64 with arm64. An ABI
+// names its architecture itself and a path is what it is: both are
+// returned as they are.
+func (s Selector) WithArch(arch string) Selector {
+	if s.Kind == ABI || s.Kind == Path || arch == "" {
+		return s
+	}
+	s.Flavour = strings.TrimSuffix(s.Flavour, s.Arch()) + arch
+	return s
 }
 
 func flavourOf(short string) string {

@@ -181,3 +181,26 @@ func FuzzParseSelector(f *testing.F) {
 		}
 	})
 }
+
+func TestSelectorWithArch(t *testing.T) {
+	cases := []struct{ in, arch, flavour string }{
+		{"6.1", "arm64", "arm64"},
+		{"7.3-rt", "arm64", "rt-arm64"},
+		{"6.12-cloud", "amd64", "cloud-amd64"},
+		{"latest", "arm64", "arm64"},
+		{"6.12.113", "arm64", "arm64"},
+		// An ABI names its architecture itself.
+		{"6.1.0-57-amd64", "arm64", "amd64"},
+		{"6.1.0-57-arm64", "amd64", "arm64"},
+	}
+	for _, c := range cases {
+		sel, err := ParseSelector(c.in)
+		if err != nil {
+			t.Fatalf("ParseSelector(%q): %v", c.in, err)
+		}
+		got := sel.WithArch(c.arch)
+		if got.Flavour != c.flavour || got.Arch() != FlavourArch(c.flavour) {
+			t.Errorf("%s for %s: flavour %s (arch %s), want %s", c.in, c.arch, got.Flavour, got.Arch(), c.flavour)
+		}
+	}
+}

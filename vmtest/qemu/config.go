@@ -96,6 +96,12 @@ type Port struct {
 	Param string
 }
 
+// virtioSerialID is the QEMU id of the virtio-serial device that carries the
+// ports beyond the UARTs where the architecture uses channels: the
+// virtio-mmio transport, which the virt machine has and Debian's arm64
+// kernels drive with virtio_mmio.
+const virtioSerialID = "vser0"
+
 // arch resolves Config.Arch.
 func (c *Config) arch() (*arch.Arch, error) {
 	a, err := arch.Lookup(c.Arch)
@@ -112,8 +118,8 @@ func (c *Config) ports(a *arch.Arch) ([]Port, error) {
 	if len(ports) == 0 {
 		ports = []Port{{Name: "console"}}
 	}
-	if len(ports) > a.MaxSerial {
-		return nil, fmt.Errorf("qemu: %d serial ports, but %s kernels drive only %d", len(ports), a, a.MaxSerial)
+	if len(ports) > a.MaxPorts() {
+		return nil, fmt.Errorf("qemu: %d serial ports, but %s guests have only %d", len(ports), a, a.MaxPorts())
 	}
 	seen := map[string]bool{}
 	for _, p := range ports {
@@ -206,7 +212,15 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 	)
 	ports, _ := c.ports(a)
 	for i, p := range ports {
-		args = append(args, "-chardev", backend(i, p), "-serial", "chardev:"+p.Name)
+		args = append(args, "-chardev", backend(i, p))
+		if !a.Channel(i) {
+			args = append(args, "-serial", "chardev:"+p.Name)
+			continue
+		}
+		if i == a.MaxSerial {
+			args = append(args, "-device", "virtio-serial-device,id="+virtioSerialID)
+		}
+		args = append(args, "-device", fmt.Sprintf("virtserialport,bus=%s.0,nr=%d,chardev=%s,name=%s", virtioSerialID, i, p.Name, p.Name))
 	}
 	if c.GDB != "" {
 		args = append(args, "-gdb", c.GDB)

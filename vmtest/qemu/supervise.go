@@ -141,7 +141,8 @@ func (v *VM) kill() {
 // is killed: the guest's blocked tasks and CPUs (SysRq w and l, pressed on
 // its keyboard), every CPU's registers from QEMU, then the guest kernel's
 // own symbolized backtrace, forced by an NMI that the kernel turns into a
-// panic (the architecture's Crash.NMIParams, on every command line).
+// panic (the architecture's Crash.NMIParams, on every command line), where
+// QEMU has NMIs for the machine (Crash.NMI).
 func (v *VM) diagnoseHang() {
 	v.res.SysRq = v.pressSysRq()
 	regs, err := v.mon.hmp("info registers -a", regsTimeout)
@@ -156,6 +157,9 @@ func (v *VM) diagnoseHang() {
 		for _, ip := range v.arch.IPs(regs) {
 			v.res.IP = append(v.res.IP, syms.Lookup(ip))
 		}
+	}
+	if !v.arch.Crash.NMI {
+		return
 	}
 	v.console.startCapture()
 	if _, err := v.mon.run("inject-nmi", nil, regsTimeout); err != nil {

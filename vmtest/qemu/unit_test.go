@@ -79,6 +79,29 @@ func TestArgsPorts(t *testing.T) {
 	}
 }
 
+// On arm64 the console is virt's one PL011 and the other ports are
+// virtio-serial ports, numbered as the guest's /dev/vport0pN.
+func TestArgsArm64Ports(t *testing.T) {
+	c := Config{Arch: "arm64", Serial: []Port{{Name: "console"}, {Name: "events", Param: "kmodvm.events"},
+		{Name: "control", Duplex: true, Param: "kmodvm.control"}}}
+	joined := strings.Join(c.Args(AccelTCG, "s"), " ")
+	for _, want := range []string{
+		"-M virt,gic-version=3 ", "-accel tcg -cpu max,pauth-impdef=on ",
+		"-chardev file,id=console,path=/dev/fd/3 -serial chardev:console " +
+			"-chardev file,id=events,path=/dev/fd/4 -device virtio-serial-device,id=vser0 " +
+			"-device virtserialport,bus=vser0.0,nr=1,chardev=events,name=events " +
+			"-chardev socket,id=control,fd=5 -device virtserialport,bus=vser0.0,nr=2,chardev=control,name=control",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("args %s\nlack %s", joined, want)
+		}
+	}
+	if got, want := c.CommandLine(), "console=ttyAMA0 "; !strings.HasPrefix(got, want) ||
+		!strings.Contains(got, " kmodvm.events=/dev/vport0p1 kmodvm.control=/dev/vport0p2") {
+		t.Errorf("CommandLine() = %q", got)
+	}
+}
+
 func TestPortsChecked(t *testing.T) {
 	a := arch.Must(arch.Default)
 	for name, ports := range map[string][]Port{

@@ -1,0 +1,50 @@
+package arch
+
+import "regexp"
+
+// ipPC finds arm64's program counter in "info registers": QEMU prints
+// "PC=ffff800008123456" for each CPU.
+var ipPC = regexp.MustCompile(`\bPC=([0-9a-fA-F]{16})\b`)
+
+// arm64 is AArch64 on QEMU's virt machine.
+func arm64() *Arch {
+	return &Arch{
+		Name:       "arm64",
+		GOARCH:     "arm64",
+		Debian:     "arm64",
+		KernelArch: "arm64",
+		Triplet:    "aarch64-linux-gnu",
+		TreeImage:  "arch/arm64/boot/Image",
+		Image:      ArmImage,
+		QEMU:       "qemu-system-aarch64",
+		Package:    "qemu-system-arm",
+		// gic-version=3: GICv2 caps the guest at 8 CPUs and is not
+		// what current arm64 hardware has.
+		Machine: []string{"-M", "virt,gic-version=3"},
+		// pauth-impdef: QEMU's own pointer authentication algorithm
+		// instead of the architected QARMA5, which dominates TCG's time
+		// on a kernel built with pointer authentication (Debian's is).
+		TCGCPU: "max,pauth-impdef=on",
+		KVMCPU: "host",
+		Serial: "ttyAMA",
+		// virt has one PL011 in QEMU 7.2; the agent's other ports are
+		// virtio-serial ports (see Channels).
+		MaxSerial:      1,
+		Channels:       VirtioSerial,
+		ChannelModules: []string{"virtio_mmio", "virtio_console"},
+		CommandLine: []string{
+			"quiet",
+			"panic=-1",
+			"nokaslr",
+			"panic_print=0x40",
+			"sysctl.kernel.hung_task_timeout_secs=10",
+			"sysrq_always_enabled",
+		},
+		Crash: Crash{
+			IPRegister: "PC",
+			IPInfo:     ipPC,
+			TraceStart: "Call trace:",
+			FaultIP:    "pc : ",
+		},
+	}
+}
