@@ -30,6 +30,9 @@ type Agent struct {
 	controlDev string
 	// shellDev is the port OpShell runs a shell on, from the command line.
 	shellDev string
+	// portWait is how long a port's device may take to appear: long
+	// enough for a driver loadEarly loaded, else nothing.
+	portWait time.Duration
 	// kunitBefore lists the KUnit suites present before the modules were
 	// loaded, when the run asks for KUnit results and the kernel has the
 	// directory; nil otherwise.
@@ -72,7 +75,7 @@ func Main() {
 	params := cmdline()
 	setupErrs = append(setupErrs, a.loadEarly()...)
 	var err error
-	port, err = openPort(params[event.ParamEvents])
+	port, err = openPort(params[event.ParamEvents], a.portWait)
 	if err != nil {
 		// Events on the console are better than none: the host's decoder
 		// skips the kernel's lines around them.
@@ -180,6 +183,9 @@ func readConfig(path string) (event.RunConfig, error) {
 	return cfg, nil
 }
 
+// earlyPortWait bounds the wait for a port whose driver loadEarly loaded.
+const earlyPortWait = 10 * time.Second
+
 // loadEarly loads the RunConfig's early modules, the drivers of the
 // agent's ports, before anything can be reported: its errors are reported
 // once the event port is open (or on the console, if it never opens).
@@ -194,6 +200,7 @@ func (a *Agent) loadEarly() []error {
 		if !m.Early {
 			continue
 		}
+		a.portWait = earlyPortWait
 		if err := l.load(m); err != nil {
 			errs = append(errs, fmt.Errorf("load %s (for the ports): %w", m.Name, err))
 		}

@@ -13,7 +13,7 @@ import (
 // power-off or the port fails. The modules are loaded; the tests run only
 // when a command says so, which keeps a booted guest at the host's disposal.
 func (a *Agent) serve(cfg event.RunConfig, leaks bool) error {
-	port, err := openPort(a.controlDev)
+	port, err := openPort(a.controlDev, a.portWait)
 	if err != nil {
 		return fmt.Errorf("control channel (%s): %w", event.ParamControl, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,12 +78,20 @@ func cmdline() map[string]string {
 
 // openPort opens a serial port in raw mode: no echo, no CR/LF
 // translation, no flow control, so bytes reach the host exactly as written.
-// A virtio-serial port is no terminal and passes bytes as they are.
-func openPort(path string) (*os.File, error) {
+// A virtio-serial port is no terminal and passes bytes as they are. Its
+// device appears after its driver's load returned (the host announces the
+// ports to the driver's work queue), and opens only once the driver has
+// listed the port (ENXIO before): for up to wait, both are retried.
+func openPort(path string, wait time.Duration) (*os.File, error) {
 	if path == "" {
 		return nil, errors.New("the kernel command line names no port")
 	}
+	deadline := time.Now().Add(wait)
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	for (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENXIO)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		fd, err = unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
