@@ -103,6 +103,11 @@ var patterns = []pattern{
 	{kind: KindBUG, key: "kernel BUG at ", start: re(`^kernel BUG at \S+:\d+!`), title: "kernel BUG in $func"},
 	{kind: KindOops, key: "BUG: kernel NULL pointer", start: re(`^BUG: kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
 	{kind: KindOops, key: "BUG: unable to handle", start: re(`^BUG: unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)`), title: "BUG: unable to handle page fault in $func"},
+	// arm64 says "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000"
+	// (or "paging request at ..."), then "Internal error: Oops: 0000000096000007 [#1] SMP": titled as x86's
+	// reports of the same faults, so that one bug has one name on both.
+	{kind: KindOops, key: "Unable to handle kernel ", start: re(`^Unable to handle kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
+	{kind: KindOops, key: "Unable to handle kernel ", start: re(`^Unable to handle kernel (?:paging request|execute from non-executable memory|write to read-only memory|access to user memory)`), title: "BUG: unable to handle page fault in $func"},
 	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
 	{kind: KindOops, key: " [#", start: re(`^(?:(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4}|Internal error: [A-Za-z ]+: [0-9a-f]+) \[#\d+\]`), title: "Oops in $func"},
 	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
@@ -133,7 +138,7 @@ func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 // genericFuncs are frames that report or route a fault rather than cause
 // it; the guilty function is the first frame that is none of them.
 var genericFuncs = re(`^(?:` +
-	`dump_stack(?:_lvl)?|show_stack|panic|vpanic|nmi_panic|__warn|warn_slowpath_\w+|report_bug|handle_bug|` +
+	`dump_stack(?:_lvl)?|show_stack|dump_backtrace|panic|vpanic|nmi_panic|__warn|warn_slowpath_\w+|report_bug|handle_bug|` +
 	`exc_\w+|asm_exc_\w+|asm_sysvec_\w+|sysvec_\w+|__sysvec_\w+|do_error_trap|do_trap|die|__die\w*|oops_end|` +
 	`page_fault_oops|do_user_addr_fault|kernelmode_fixup_or_oops|__bad_area\w*|bad_area\w*|no_context|` +
 	`make_task_dead|do_exit|do_group_exit|` +
@@ -155,6 +160,9 @@ var genericFuncs = re(`^(?:` +
 	`rcu_\w+|print_cpu_stall\w*|` +
 	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
 	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +
+	`el0t_64_sync\w*|el0_svc\S*|do_el0_svc|invoke_syscall|__arm64_sys_\w+|` + // arm64's syscall entry
+	`el1h_64_sync\w*|el1_abort|el1_dbg|el1_undef|do_mem_abort|do_translation_fault|do_page_fault|do_bad_area|` +
+	`__do_kernel_fault|die_kernel_fault|do_debug_exception|bug_brk_handler|call_break_hook|brk_handler|arm64_notify_die|` +
 	`ret_from_fork\w*|kthread|worker_thread|process_one_work|smpboot_thread_fn|` +
 	`do_one_initcall|do_init_module|load_module|init_module_from_file|idempotent_init_module|` +
 	`stop_machine_yield|multi_cpu_stop|cpu_stopper_thread` +

@@ -295,3 +295,34 @@ func TestKmemleakAfterUnloadKeepsTheBareFrame(t *testing.T) {
 		t.Errorf("frames %+v", fs[0].Frames)
 	}
 }
+
+// Debian's arm64 6.1 names the faulting code with "pc :" and "lr :" before
+// its "Call trace:" (testdata/report/6.1-arm64: faultmod's NULL dereference).
+func TestArm64RegistersAndTrace(t *testing.T) {
+	log, err := os.ReadFile(filepath.Join("testdata", "report", "6.1-arm64", "faults.console"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oops *Finding
+	for _, f := range Scan(log) {
+		if strings.HasPrefix(f.Title, "BUG: kernel NULL pointer dereference") {
+			oops = &f
+			break
+		}
+	}
+	if oops == nil {
+		t.Fatal("no NULL pointer dereference found")
+	}
+	if oops.PC.Func != "faultmod_ioctl" || oops.PC.Offset != 0x1b0 || oops.PC.Module != "faultmod" {
+		t.Errorf("PC = %+v, want faultmod_ioctl+0x1b0 [faultmod]", oops.PC)
+	}
+	if oops.LR.Func != "__arm64_sys_ioctl" {
+		t.Errorf("LR = %+v, want __arm64_sys_ioctl", oops.LR)
+	}
+	if len(oops.Frames) != 8 || oops.Frames[0].Func != "faultmod_ioctl" || oops.Frames[7].Func != "el0t_64_sync" {
+		t.Errorf("frames = %+v, want the 8 of the call trace", oops.Frames)
+	}
+	if oops.Taint != "G W OE" {
+		t.Errorf("taint = %q", oops.Taint)
+	}
+}
