@@ -144,7 +144,7 @@ var genericFuncs = re(`^(?:` +
 	`make_task_dead|do_exit|do_group_exit|` +
 	`usercopy_abort|__check_object_size|check_heap_object|__check_heap_object|_copy_to_user|_copy_from_user|` +
 	`__list_add_valid\w*|__list_del_entry_valid\w*|__list_add|list_add|refcount_warn_saturate|` +
-	`__schedule_bug|__schedule|schedule|schedule_timeout|schedule_preempt_disabled|io_schedule\w*|` +
+	`__schedule_bug|__schedule|schedule|__switch_to|cpu_switch_to|schedule_timeout|schedule_preempt_disabled|io_schedule\w*|` +
 	`__wait_for_common|wait_for_common|do_wait_for_common|wait_for_completion\w*|msleep|usleep_range\w*|` +
 	`__might_sleep|__might_resched|___might_sleep|might_sleep|preempt_schedule\w*|` +
 	`_raw_spin_\w+|_raw_read_\w+|_raw_write_\w+|queued_spin_lock_slowpath|native_queued_spin_lock_slowpath|` +
