@@ -113,10 +113,14 @@ type Crash struct {
 	// and SysRq through the agent while it still runs.
 	NMI       bool
 	NMIParams []string
-	// TraceStart begins a call trace in the kernel log, and FaultIP the
-	// line naming the faulting code ("RIP: 0010:func+0x1/0x2").
+	// TraceStart begins a call trace in the kernel log, FaultIP the
+	// line naming the faulting code ("RIP: 0010:func+0x1/0x2"), and
+	// FaultLR, where the architecture has a link register, the line
+	// naming its caller ("lr : func+0x1/0x2"). vmtest/dmesg reads every
+	// architecture's: a log says which it is.
 	TraceStart string
 	FaultIP    string
+	FaultLR    string
 	// SysRq are the keys (QMP send-key qcodes) that, held with a letter
 	// on the guest's keyboard, press that SysRq key: how the host asks a
 	// hung guest for its blocked tasks and CPUs when nothing in it

@@ -45,6 +45,7 @@ func arm64() *Arch {
 			IPInfo:     ipPC,
 			TraceStart: "Call trace:",
 			FaultIP:    "pc : ",
+			FaultLR:    "lr : ",
 		},
 	}
 }

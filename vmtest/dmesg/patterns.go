@@ -1,6 +1,12 @@
 package dmesg
 
-import "regexp"
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
+)
 
 // Kind classifies a finding.
 type Kind string
@@ -192,13 +198,40 @@ var cutHere = re(`^-+\[ cut here \]-+$`)
 // endMarker ends a report and belongs to it.
 var endMarker = re(`^---\[ end (?:trace|Kernel panic)`)
 
-// callTrace starts a report's call trace: "Call Trace:" on x86, "Call
-// trace:" on arm64, "backtrace:" in kmemleak's reports.
-var callTrace = re(`^\s*(?:Call [Tt]race:|backtrace(?: \(crc [0-9a-f]+\))?:)\s*$`)
+// callTrace starts a report's call trace: each architecture's TraceStart
+// ("Call Trace:" on x86, "Call trace:" on arm64), or "backtrace:" in
+// kmemleak's reports.
+var callTrace = re(`^\s*(?:` + crashAlternatives(func(c arch.Crash) string { return c.TraceStart }) +
+	`|backtrace(?: \(crc [0-9a-f]+\))?:)\s*$`)
 
-// pcLine names the faulting kernel code: "RIP: 0010:func+0x1/0x2 [mod]"
-// on x86, "pc : func+0x1/0x2 [mod]" and "lr : ..." on arm64.
-var pcLine = re(`^\s*(RIP: 0010:|pc : |lr : )(.*)$`)
+// pcLine names the faulting kernel code, after each architecture's FaultIP
+// or FaultLR: "RIP: 0010:func+0x1/0x2 [mod]" on x86, "pc : func+0x1/0x2
+// [mod]" and "lr : ..." on arm64.
+var pcLine = re(`^\s*(` + crashAlternatives(func(c arch.Crash) string { return c.FaultIP }) + `|` +
+	crashAlternatives(func(c arch.Crash) string { return c.FaultLR }) + `)(.*)$`)
+
+// lrPrefixes are the architectures' FaultLR lines.
+var lrPrefixes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range arch.Names() {
+		if lr := arch.Must(n).Crash.FaultLR; lr != "" {
+			m[lr] = true
+		}
+	}
+	return m
+}()
+
+// crashAlternatives is a regexp alternation of one field of every
+// architecture's crash dialect, quoted.
+func crashAlternatives(field func(arch.Crash) string) string {
+	var alts []string
+	for _, n := range arch.Names() {
+		if v := field(arch.Must(n).Crash); v != "" && !slices.Contains(alts, regexp.QuoteMeta(v)) {
+			alts = append(alts, regexp.QuoteMeta(v))
+		}
+	}
+	return strings.Join(alts, "|")
+}
 
 // frameLine is one call trace frame: "func+0x1a/0x40 [mod]", after an
 // old-style "[<address>] " and "? " for questionable frames, or a bare

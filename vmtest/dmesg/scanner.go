@@ -292,7 +292,7 @@ func (r *report) note(text string) {
 	if m := pcLine.FindStringSubmatch(text); m != nil {
 		if fr, ok := parseFrame(m[2]); ok {
 			pc := &r.f.PC
-			if strings.HasPrefix(m[1], "lr") {
+			if lrPrefixes[m[1]] {
 				pc = &r.f.LR
 			}
 			if pc.IsZero() {
