@@ -106,6 +106,10 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	if !ok {
 		return nil, fmt.Errorf("%w: %q: no variant %q (have debug, kcsan)", kernel.ErrSelector, sel.Raw, sel.Variant)
 	}
+	if a := sel.Arch(); a != kernel.DefaultArch {
+		// The guest fragment is x86's (PVH, q35's ACPI, 8250 UARTs).
+		return nil, fmt.Errorf("%w: %q: kmodvm builds -%s kernels for amd64 only, not %s", kernel.ErrNotFound, sel.Raw, sel.Variant, a)
+	}
 	stockSel := sel
 	stockSel.Variant, stockSel.Flavour = "", kernel.DefaultFlavour
 	stock, err := p.Fetcher.Resolve(ctx, stockSel)
