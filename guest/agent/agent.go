@@ -153,15 +153,18 @@ func (a *Agent) runTests(tests []event.TestBinary) []event.BinaryResult {
 }
 
 // endRun does what the RunConfig asks after the tests: the KUnit results
-// (their files go with the modules), a leak check, the modules' unload, and
-// a leak check again.
+// and the gcov data (both go with the modules: gcov's unless the kernel
+// keeps it), a leak check, the modules' unload, the gcov data again (now
+// with the modules' exit counted), and a leak check again.
 func (a *Agent) endRun(cfg event.RunConfig, leaks bool) {
 	a.kunitReport(kunitDir, a.kunitBefore)
+	a.gcovReport(gcovDir, cfg.Coverage, event.StageAfterTests)
 	if leaks {
 		a.kmemleakCheck(event.StageAfterTests)
 	}
 	if cfg.Unload {
 		a.unloadModules(cfg.Modules)
+		a.gcovReport(gcovDir, cfg.Coverage, event.StageAfterUnload)
 		if leaks {
 			a.kmemleakCheck(event.StageAfterUnload)
 		}

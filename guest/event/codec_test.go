@@ -238,3 +238,29 @@ func TestKUnitEventRoundTrips(t *testing.T) {
 		t.Errorf("round trip = %+v, want %+v", out, in)
 	}
 }
+
+// A gcov data chunk of the largest size the agent sends fits in one line
+// whatever its bytes (base64 in JSON), and comes back byte for byte.
+func TestGcovChunkOfMaxSizeFitsALineAndRoundTrips(t *testing.T) {
+	data := make([]byte, MaxChunk)
+	for i := range data {
+		data[i] = byte(i*7 + i/256) // every byte value, no run base64 shortens
+	}
+	path := "/root/kmodvm-out/6.1.192-debug/build/0/src/" + strings.Repeat("d/", 100) + "mmapdrv.gcda"
+	var buf bytes.Buffer
+	ev := Event{Type: Gcov, Stage: StageAfterUnload, Chunk: &FileChunk{Path: path, Offset: 3 * MaxChunk, Size: 5 * MaxChunk, Data: data}}
+	if err := NewEncoder(&buf).Encode(ev); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > MaxLine {
+		t.Fatalf("line of %d bytes, over MaxLine (%d)", buf.Len(), MaxLine)
+	}
+	evs, st := decodeAll(t, &buf)
+	if len(evs) != 1 || st != (Stats{Events: 1}) {
+		t.Fatalf("decoded %d events, stats %+v", len(evs), st)
+	}
+	c := evs[0].Chunk
+	if evs[0].Type != Gcov || evs[0].Stage != StageAfterUnload || c == nil || c.Path != path || c.Offset != 3*MaxChunk || c.Size != 5*MaxChunk || !bytes.Equal(c.Data, data) {
+		t.Errorf("decoded %+v, want the chunk back", evs[0])
+	}
+}

@@ -63,6 +63,7 @@ const (
 	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
 	Kmemleak     Type = "kmemleak"      // Stage and Msg: the kmemleak report read then
 	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
+	Gcov         Type = "gcov"          // Stage and Chunk: a piece of a module's gcov data (.gcda)
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
 )
@@ -92,7 +93,7 @@ type Event struct {
 	// host attributes bare addresses (frames of a module since unloaded)
 	// and places it for gdb with it.
 	Loaded *LoadedModule `json:"loaded,omitempty"`
-	// Stage, on Kmemleak, says when the report was read: after the tests
+	// Stage, on Kmemleak and Gcov, says when the data was read: after the tests
 	// (modules still loaded) or after unloading them.
 	Stage string `json:"stage,omitempty"`
 	// Start, on ModuleLoad and ModuleUnload, is when the load or unload
@@ -102,9 +103,12 @@ type Event struct {
 	// Suite, on KUnit, names the KUnit suite whose results Msg holds: the
 	// KTAP of /sys/kernel/debug/kunit/<suite>/results.
 	Suite string `json:"suite,omitempty"`
-	Msg   string `json:"msg,omitempty"`
-	Err   string `json:"err,omitempty"`
-	Errno int    `json:"errno,omitempty"`
+	// Chunk, on Gcov, is a piece of a .gcda file the kernel keeps in
+	// debugfs for a module built with gcov profiling.
+	Chunk *FileChunk `json:"chunk,omitempty"`
+	Msg   string     `json:"msg,omitempty"`
+	Err   string     `json:"err,omitempty"`
+	Errno int        `json:"errno,omitempty"`
 }
 
 // Module names a module being loaded or unloaded.
@@ -135,7 +139,25 @@ func (m *LoadedModule) Contains(addr uint64) bool {
 	return m != nil && addr >= m.Base && addr < m.Base+m.Size
 }
 
-// Kmemleak stages.
+// FileChunk is a piece of a binary file: Data is the file's bytes from
+// Offset on. A file of Size bytes arrives as pieces in order, each small
+// enough for one line; the receiver keeps a file only when its pieces
+// cover it whole.
+type FileChunk struct {
+	// Path names the file as the guest found it. For gcov data it is
+	// the path of the .gcda file the compiler recorded (the build
+	// directory's, as the host saw it) without debugfs' gcov prefix.
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+	Data   []byte `json:"data"`
+}
+
+// MaxChunk bounds FileChunk.Data: base64 makes it a third larger, and the
+// line must stay under MaxLine.
+const MaxChunk = 32 << 10
+
+// Kmemleak and gcov stages.
 const (
 	StageAfterTests  = "after-tests"
 	StageAfterUnload = "after-unload"
@@ -200,6 +222,13 @@ type RunConfig struct {
 	// unloading, send a KUnit event for every suite the modules added to
 	// /sys/kernel/debug/kunit (the directory goes with the module).
 	KUnit bool `json:"kunit,omitempty"`
+	// Coverage lists the directories the host built modules with gcov
+	// profiling in (GCOV_PROFILE=y). The kernel keeps their counters as
+	// /sys/kernel/debug/gcov/<dir>/*.gcda; the agent sends every such
+	// file as Gcov events after the tests (modules loaded) and again
+	// after unloading them (gcov_persist keeps the counts, the module's
+	// exit included).
+	Coverage []string `json:"coverage,omitempty"`
 	// Control makes the agent, once the modules are loaded, wait for
 	// Commands on the control port (ParamControl) instead of running
 	// Tests; Tests then lists what OpRun may select. It keeps a booted
