@@ -34,6 +34,12 @@ type Options struct {
 	Werror bool
 	// Jobs is make's -j; 0 means the number of CPUs.
 	Jobs int
+	// Coverage builds the module with gcov profiling (GCOV_PROFILE=y on
+	// make's command line: the module's Kbuild stays as it is, and its
+	// per-object GCOV_PROFILE_<obj>.o := n still holds). The kernel must
+	// have CONFIG_GCOV_KERNEL. The build then leaves a .gcno file beside
+	// each object (Result.Notes).
+	Coverage bool
 	// CacheDir, if set, keeps successful builds keyed by everything that
 	// goes into them (the source files, the kernel, the toolchain, the make
 	// arguments), so an unchanged module is not built again.
@@ -51,7 +57,14 @@ type Result struct {
 	// .ko's debug info start there (a cached build keeps the directory of
 	// the build that made it). Files under it are the module's source
 	// directory's.
-	BuildDir string        `json:"build_dir,omitempty"`
+	BuildDir string `json:"build_dir,omitempty"`
+	// WorkDir is where this build's files are: BuildDir for a fresh
+	// build, the output directory's src/ for one restored from the cache.
+	WorkDir string `json:"-"`
+	// Notes are the gcov notes files (.gcno) of a Coverage build, relative
+	// to WorkDir (and to BuildDir, where the kernel's gcov data names
+	// them).
+	Notes    []string      `json:"notes,omitempty"`
 	LogPath  string        `json:"log"`
 	Log      []byte        `json:"-"`
 	Duration time.Duration `json:"duration"`
@@ -114,12 +127,12 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	r.BuildDir = work
+	r.BuildDir, r.WorkDir = work, work
 	// The architecture's ARCH (and CROSS_COMPILE on another host) come
 	// first, so that the kernel's and the caller's variables can still
 	// override them.
 	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, a.MakeArgs()...)
-	args = append(append(append(args, k.MakeVars...), debugArgs(k)...), o.MakeArgs...)
+	args = append(append(append(append(args, k.MakeVars...), debugArgs(k)...), coverageArgs(o)...), o.MakeArgs...)
 	args = append(args, "modules")
 	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
 	var log bytes.Buffer
@@ -146,6 +159,14 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	if len(mods) == 0 {
 		return r, fmt.Errorf("%w for %s: make succeeded but produced no .ko", ErrBuild, k.Name)
 	}
+	if o.Coverage {
+		if r.Notes, err = findNotes(work); err != nil {
+			return r, err
+		}
+		if len(r.Notes) == 0 {
+			return r, fmt.Errorf("%w for %s: built with GCOV_PROFILE=y but no .gcno file appeared: does the module's Kbuild set GCOV_PROFILE := n, or the kernel lack CONFIG_GCOV_KERNEL?", ErrBuild, k.Name)
+		}
+	}
 	if o.Werror && len(r.Warnings) > 0 {
 		return r, fmt.Errorf("%w for %s: %d warning(s) with --werror: %s", ErrBuild, k.Name, len(r.Warnings), r.Warnings[0])
 	}
@@ -161,6 +182,32 @@ func debugArgs(k *kernel.Kernel) []string {
 		return nil
 	}
 	return []string{"KCFLAGS=" + strings.TrimSpace(os.Getenv("KCFLAGS")+" -g")}
+}
+
+// coverageArgs are the make variables of a Coverage build. On the command
+// line GCOV_PROFILE overrides the module's own assignment, as a user's
+// `make GCOV_PROFILE=y` would; scripts/Makefile.lib then adds the
+// kernel's CFLAGS_GCOV to every object that does not opt out by name.
+func coverageArgs(o Options) []string {
+	if !o.Coverage {
+		return nil
+	}
+	return []string{"GCOV_PROFILE=y"}
+}
+
+// findNotes lists the .gcno files under dir, relative to it.
+func findNotes(dir string) ([]string, error) {
+	var notes []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".gcno") {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		notes = append(notes, rel)
+		return err
+	})
+	sort.Strings(notes)
+	return notes, err
 }
 
 // firstErrors summarises a failed build for its error message.

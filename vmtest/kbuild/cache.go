@@ -31,7 +31,7 @@ func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
 	}
 	// The architecture's make arguments change the objects; CROSS_COMPILE
 	// is among them only on a foreign host.
-	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\narch %s %q\nargs %q %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, a, a.MakeArgs(), k.MakeVars, debugArgs(k), o.MakeArgs, o.Werror)
+	fmt.Fprintf(h, "%s\nkernel %s %s %s\ntoolchain %s\narch %s %q\nargs %q %q %q %q werror %v\n", cacheLayout, k.ID, k.ABI, k.KDir, tc, a, a.MakeArgs(), k.MakeVars, debugArgs(k), coverageArgs(o), o.MakeArgs, o.Werror)
 	if k.InPlace {
 		// A local tree can be rebuilt in place; its symbols file changes.
 		if info, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err == nil {
@@ -85,8 +85,9 @@ type cached struct {
 	Modules []string `json:"modules"` // file names of the .ko files, in Result order
 }
 
-// fromCache restores a cached build into out: the .ko files under
-// out/src, the log at out/build.log, as a fresh build would leave them.
+// fromCache restores a cached build into out: the .ko files (and a
+// Coverage build's .gcno files, at their places) under out/src, the log at
+// out/build.log, as a fresh build would leave them.
 func fromCache(dir, key, out string) (*Result, error) {
 	entry := filepath.Join(dir, key)
 	b, err := os.ReadFile(filepath.Join(entry, "result.json"))
@@ -119,6 +120,19 @@ func fromCache(dir, key, out string) (*Result, error) {
 		}
 		r.Modules[i].Path = dst
 	}
+	for _, rel := range r.Notes {
+		if !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("build cache %s: corrupt note %q", key, rel)
+		}
+		dst := filepath.Join(work, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(filepath.Join(entry, "notes", rel), dst); err != nil {
+			return nil, err
+		}
+	}
+	r.WorkDir = work
 	r.Log = append([]byte("# kmodvm: unchanged since a previous build; its log follows\n"), log...)
 	r.LogPath = filepath.Join(out, "build.log")
 	r.Duration = 0
@@ -147,6 +161,15 @@ func toCache(dir, key string, r *Result) error {
 			return err
 		}
 		c.Modules = append(c.Modules, name)
+	}
+	for _, rel := range r.Notes {
+		dst := filepath.Join(tmp, "notes", rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := copyFile(filepath.Join(r.WorkDir, rel), dst); err != nil {
+			return err
+		}
 	}
 	c.Result.Log, c.Result.Duration = nil, time.Duration(0)
 	b, err := json.Marshal(c)

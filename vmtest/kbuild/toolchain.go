@@ -40,6 +40,16 @@ func (t *Toolchain) String() string {
 	return fmt.Sprintf("%s (debian %s userland)", t.Compiler, t.Suite)
 }
 
+// Gcov names the gcov that reads what Compiler's -ftest-coverage wrote:
+// gcov-12 for gcc-12 (Debian ships it in the compiler's package), gcov for
+// gcc. It runs like the compiler, with Command.
+func (t *Toolchain) Gcov() string {
+	if v, ok := strings.CutPrefix(t.Compiler, "gcc"); ok {
+		return "gcov" + v
+	}
+	return "gcov"
+}
+
 // Toolchains provides toolchains, provisioning and caching userlands.
 type Toolchains struct {
 	// Dir holds one userland per suite.
