@@ -20,17 +20,18 @@ FUZZTIME ?= 60s
 # depmod, dpkg-deb, apt and debootstrap for kernels and toolchain
 # userlands, the archive keyring apt verifies them with; for make test also
 # Chromium (the HTML report is checked in a real browser), shellcheck (for
-# actionlint), gdb (--gdb's test) and tmux (kmodvm shell's).
+# actionlint), gdb (--gdb's test), tmux (kmodvm shell's) and lcov
+# (coverage.info is checked with lcov's own reader).
 DEB_DEPS := qemu-system-x86 qemu-system-arm gcc-12-aarch64-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils
-TEST_DEPS := chromium shellcheck gdb tmux
+TEST_DEPS := chromium shellcheck gdb tmux lcov
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.
 FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelector \
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
-	./vmtest/ktap:FuzzParse
+	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
 .PHONY: all deps build run test unit vet lint fuzz bench bench-debug test-debug soak clean
 
