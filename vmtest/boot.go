@@ -45,6 +45,9 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 			continue
 		}
 		r.settle(k, res, col, console, err, attempt, kr, dir, run)
+		if err := keepGcda(col, dir, run); err != nil {
+			kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
+		}
 		if r.hooks.test != nil {
 			r.hooks.test(kr.Selector, kr.Name, liveTest{VM: kr})
 		}

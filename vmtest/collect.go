@@ -56,6 +56,7 @@ type collector struct {
 	testsStarted int
 	leaks        []leakReport // kmemleak readings
 	kunit        kunitResults
+	gcda         gcdaFiles // the modules' gcov data
 	stats        event.Stats
 	steps        steps
 	// live, if set, learns of each test's start and end as they arrive
@@ -92,7 +93,7 @@ type timedFinding struct {
 }
 
 func newCollector(k *report.Kernel, dmesgOut io.Writer, progress func(string)) *collector {
-	return &collector{kernel: k, dmesg: dmesgOut, progress: progress, binaries: map[string]*binaryRun{}}
+	return &collector{kernel: k, dmesg: dmesgOut, progress: progress, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
 }
 
 // handle folds one event into the report.
@@ -155,6 +156,8 @@ func (c *collector) handle(ev event.Event) {
 		c.noteLeaks(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)
+	case event.Gcov:
+		c.gcda.add(ev.Stage, ev.Chunk)
 	case event.Log:
 		c.logAgent(ev.Msg)
 	case event.Done:

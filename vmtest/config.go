@@ -77,6 +77,12 @@ type Config struct {
 	// dmesg.txt, events.jsonl); empty means a temporary directory that is
 	// removed after the run.
 	OutDir string
+	// Coverage builds the modules with gcov profiling and reports the
+	// lines and branches the tests ran: per kernel (Kernel.Coverage, its
+	// directory's coverage.info) and for all kernels (coverage.info in
+	// OutDir). Every kernel must have CONFIG_GCOV_KERNEL (the -debug
+	// ones do); a run that names one without it is an *ErrConfig.
+	Coverage bool
 	// W1 builds modules with W=1; Werror fails builds that warn.
 	W1, Werror bool
 	// Offline uses only cached kernels.

@@ -25,7 +25,9 @@ type guestImage struct {
 
 // image assembles the guest image for k: cached layers plus this run's
 // configuration.
-func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m machine, dir string) (*guestImage, error) {
+// gcovDirs are the directories modules were built in with gcov profiling:
+// the agent sends their gcov data.
+func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []string, m machine, dir string) (*guestImage, error) {
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return nil, err
@@ -54,7 +56,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos []string, m ma
 	}
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
-		KUnit:    m.profile.KUnit && len(kos) > 0}
+		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
 		return nil, err

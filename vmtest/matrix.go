@@ -2,12 +2,10 @@ package vmtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
-	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 // cacheMaxAge is how long unused image layers and module builds are kept.
@@ -128,6 +125,11 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Coverage {
+		if err := r.checkCoverage(ctx, plan); err != nil {
+			return nil, err
+		}
+	}
 	// The guest layers' build ends with the kernels that need it.
 	var cancel context.CancelFunc
 	r.ctx, cancel = context.WithCancel(ctx)
@@ -157,6 +159,11 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	wg.Wait()
 	cancel()
 	r.guestRun.Wait()
+	if cfg.Coverage && cfg.OutDir != "" {
+		if err := writeRunCoverage(r.out, rep); err != nil && cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "coverage of the run: %v\n", err)
+		}
+	}
 	rep.Finished = time.Now().UTC()
 	rep.Partial = ctx.Err() != nil
 	// Every change to a module or test package adds cache entries; drop
@@ -288,20 +295,23 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		kr.Error = err.Error()
 		return kr
 	}
-	built, ok := r.build(ctx, k, kr, dir)
+	built, gcov, ok := r.build(ctx, k, kr, dir)
 	if !ok {
 		return kr
 	}
-	var kos []string
+	var kos, gcovDirs []string
 	for _, m := range built {
 		kos = append(kos, m.Path)
+	}
+	for _, b := range gcov {
+		gcovDirs = append(gcovDirs, b.buildDir)
 	}
 	m := r.cfg.machineFor(k, r.accel)
 	deadline, _ := ctx.Deadline()
 	m.fitTestTimeout(deadline)
 	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
-	img, err := r.image(ctx, k, kos, m, dir)
+	img, err := r.image(ctx, k, kos, gcovDirs, m, dir)
 	kr.Timing.Image = time.Since(imgStart).Seconds()
 	if err != nil {
 		kr.Error = "image: " + err.Error()
@@ -316,84 +326,6 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		r.reboot(ctx, k, img, m, kr, dir, col)
 	}
 	symbolize(k, kr, built)
+	r.coverage(ctx, kr, dir, gcov)
 	return kr
-}
-
-// build builds every module for k and returns the .ko files.
-func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel, dir string) ([]symbol.Module, bool) {
-	if len(r.cfg.Modules) == 0 {
-		return nil, true
-	}
-	r.step(kr.Selector, k.Name, PhaseBuild, "")
-	start := time.Now()
-	defer func() { kr.Timing.Build = time.Since(start).Seconds() }()
-	tc, err := r.toolchains.For(ctx, k)
-	if err != nil {
-		kr.Error = "toolchain: " + err.Error()
-		if errors.Is(err, kbuild.ErrNeedRoot) {
-			kr.Build = &report.Build{Status: report.Error, Error: err.Error()}
-		}
-		return nil, false
-	}
-	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, "build.log")}
-	kr.Files["build.log"] = kr.Build.Log
-	var logs []byte
-	var kos []symbol.Module
-	var makeArgs []string
-	if r.cfg.W1 {
-		makeArgs = append(makeArgs, "W=1")
-	}
-	for i, m := range r.cfg.Modules {
-		if !k.Profile().KUnit {
-			if only, any := kunitSuites(m); only {
-				kr.Note = strings.TrimSpace(kr.Note + " " + m + " holds only KUnit suites and this kernel has no KUnit (CONFIG_KUNIT): not built, not loaded.")
-				continue
-			} else if any {
-				kr.Note = strings.TrimSpace(kr.Note + " This kernel has no KUnit (CONFIG_KUNIT): the KUnit suites in " + m + " do not run.")
-			}
-		}
-		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
-			CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
-		if res != nil {
-			logs = append(logs, res.Log...)
-			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)
-			kr.Build.Errors = append(kr.Build.Errors, diags(res.Errors, m)...)
-			for _, mod := range res.Modules {
-				kos = append(kos, symbol.Module{Path: mod.Path, BuildDir: res.BuildDir, Source: m})
-			}
-		}
-		if err != nil {
-			kr.Build.Status, kr.Build.Error = report.Fail, err.Error()
-			if !errors.Is(err, kbuild.ErrBuild) {
-				kr.Build.Status = report.Error
-			}
-			if ctx.Err() != nil {
-				kr.Build.Status, kr.Build.Error = report.Error, "interrupted"
-			}
-		}
-	}
-	if err := os.WriteFile(kr.Build.Log, logs, 0o644); err != nil {
-		kr.Build.Status, kr.Build.Error = report.Error, err.Error()
-	}
-	switch kr.Build.Status {
-	case report.Fail:
-		kr.Status, kr.Error = report.Fail, kr.Build.Error
-		return nil, false
-	case report.Error:
-		kr.Error = "build: " + kr.Build.Error
-		return nil, false
-	}
-	return kos, true
-}
-
-func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
-	var out []report.Diagnostic
-	for _, d := range ds {
-		file := d.File
-		if !filepath.IsAbs(file) && file != "modpost" {
-			file = filepath.Join(src, file)
-		}
-		out = append(out, report.Diagnostic{File: file, Line: d.Line, Col: d.Col, Severity: d.Severity, Message: d.Message})
-	}
-	return out
 }

@@ -98,3 +98,47 @@ func (r *runner) planOne(ctx context.Context, raw string, s kernel.Selector, out
 	r.selectors.Store(spec.Name, raw)
 	return append(out, planned{sel: raw, spec: spec, dir: spec.Name}), unknown
 }
+
+// gcovOption is the kernel option --coverage needs: the kernel keeps the
+// counters of code built with gcov profiling and shows them in debugfs.
+const gcovOption = "CONFIG_GCOV_KERNEL"
+
+// checkCoverage makes a run with Coverage a usage error when one of its
+// kernels has no gcov: from what the kernel is known to be made with (a
+// source build's fragments), else from its config once fetched (kept in
+// the cache for the run). A kernel that cannot be fetched is left to
+// report that.
+func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
+	var without, suggest []string
+	for _, p := range plan {
+		if p.spec == nil {
+			continue
+		}
+		v, known := p.spec.Config[gcovOption]
+		if !known {
+			k, err := r.fetcher.Get(ctx, p.spec)
+			if err != nil {
+				continue
+			}
+			if k.Profile().Gcov {
+				continue
+			}
+		} else if v == "y" {
+			continue
+		}
+		without = append(without, p.spec.Name)
+		if p.spec.Series != "" {
+			suggest = append(suggest, p.spec.Series+"-debug")
+		}
+	}
+	if len(without) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("coverage needs a kernel with gcov (%s), which %s lacks", gcovOption, strings.Join(without, ", "))
+	if len(suggest) > 0 {
+		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
+	} else {
+		msg += "; the -debug and -kcsan kernels kmodvm builds from source have it (e.g. --kernels 6.1-debug)"
+	}
+	return &ErrConfig{msg}
+}

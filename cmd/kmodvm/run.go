@@ -33,6 +33,7 @@ type runFlags struct {
 	markdown    string
 	html        string
 	werror, w1  bool
+	coverage    bool
 	shard       string
 	kdir        string
 	gdb         string
@@ -84,6 +85,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
+	fl.BoolVar(&f.coverage, "coverage", false, "build modules with gcov profiling and report the lines the tests ran (kernels with CONFIG_GCOV_KERNEL: the -debug ones); lcov tracefiles in --out")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
 	addGDBFlag(fl.StringVar, &f.gdb, cmd)
@@ -129,7 +131,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	cfg := vmtest.Config{
 		Kernels: kernels, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
-		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Offline: g.offline,
+		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo,
 	}
 	if f.gdb != "" {
@@ -167,6 +169,9 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	fmt.Fprintln(cmd.OutOrStdout())
 	for _, p := range paths {
 		fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", p)
+	}
+	if p := filepath.Join(out, "coverage.info"); f.coverage && fileExists(p) {
+		fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\n", p)
 	}
 	if werr != nil {
 		return &exitError{code: exitInfra, err: werr}
@@ -278,6 +283,7 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 				fmt.Fprintf(w, "       at %s, %s\n", fr.Where(), fr)
 			}
 		}
+		printCoverage(w, k)
 		if len(k.Files) > 0 && k.Status != report.Pass {
 			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))
 			if p, ok := k.Files["repro.sh"]; ok {
@@ -310,3 +316,24 @@ func firstFile(m map[string]string) string {
 }
 
 func indent(s, prefix string) string { return strings.ReplaceAll(s, "\n", "\n"+prefix) }
+
+// printCoverage prints a kernel's coverage, per source file and in all.
+func printCoverage(w io.Writer, k *report.Kernel) {
+	rows, total := k.CoverageRows()
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "    coverage: %s lines, %d/%d branches\n", report.CoverageCell(total), total.BranchesHit, total.Branches)
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.Name))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "      %-*s  %s\n", width, r.Name, report.CoverageCell(r.Summary))
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

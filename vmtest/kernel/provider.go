@@ -99,6 +99,11 @@ type Spec struct {
 	// Path and KDir locate a kernel used in place.
 	Path string `json:"path,omitempty"`
 	KDir string `json:"kdir,omitempty"`
+	// Config holds options the kernel is known to have before it is made
+	// (a source build's fragments, which its build checks), as a .config
+	// says them ("CONFIG_GCOV_KERNEL" -> "y"); an option it lacks is
+	// known only from the made kernel's config.
+	Config map[string]string `json:"config,omitempty"`
 	// Modules are in-kernel modules the kernel must provide (see Tailor).
 	Modules []string `json:"modules,omitempty"`
 	// Note is something the user should know about this kernel ("built

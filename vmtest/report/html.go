@@ -115,6 +115,7 @@ type kernelView struct {
 	Findings []findingView
 	Logs     []logView
 	Other    [][2]string // artifacts not embedded: name, path
+	Cov      *coverageView
 }
 
 type segment struct {
@@ -209,6 +210,7 @@ func newKernelView(i int, k *Kernel, keys []TestKey, opts HTMLOptions, maxTotal 
 	c := kv.Counts
 	kv.Head = newCell(k.Status, fmt.Sprintf("%s %d/%d", k.Status, c.Pass, c.Pass+c.Fail+c.Other), "#"+kv.ID, firstLine(k.Error))
 	kv.Bar, kv.BarWidth = timingBar(k.Timing, maxTotal)
+	kv.Cov = newCoverageView(kv.ID, k)
 	for j, f := range k.Findings {
 		fv := findingView{Finding: f, ID: fmt.Sprintf("%s-f%d", kv.ID, j), Bug: f.Kind != KindTaint}
 		fv.Trace, fv.Excerpts = sourceViews(f, fv.ID, opts.EmbedLogs)

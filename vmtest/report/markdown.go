@@ -152,6 +152,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(notes) > 0 {
 		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
 	}
+	r.writeCoverageMarkdown(&b)
 	var kernelNotes []string
 	for _, k := range r.Kernels {
 		if k.Note != "" {

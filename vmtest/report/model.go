@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/coverage"
 )
 
 // SchemaVersion is the version of the JSON schema; it changes when a field
@@ -77,10 +79,13 @@ type Kernel struct {
 	Boot  *Boot  `json:"boot,omitempty"`
 	// Reboots are the VMs booted after Boot to run the tests a crash, a
 	// hang or a stalled test left (Test.AfterReboot marks their results).
-	Reboots  []*Boot           `json:"reboots,omitempty"`
-	Modules  []Module          `json:"modules,omitempty"`
-	Tests    []*Test           `json:"tests,omitempty"`
-	Findings []Finding         `json:"findings,omitempty"`
+	Reboots  []*Boot   `json:"reboots,omitempty"`
+	Modules  []Module  `json:"modules,omitempty"`
+	Tests    []*Test   `json:"tests,omitempty"`
+	Findings []Finding `json:"findings,omitempty"`
+	// Coverage is the lines and branches of the modules' own sources that
+	// ran, summed over the kernel's VMs (a run with coverage only).
+	Coverage []coverage.File   `json:"coverage,omitempty"`
 	Timing   Timing            `json:"timing"`
 	Files    map[string]string `json:"files,omitempty"` // artifact name -> path
 }

@@ -132,8 +132,17 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 		Packages: []debian.Package{src}, Debian: &stock, Note: note,
 	}
 	s.Inputs = append(s.Inputs, recipe, "source "+src.String()+" "+src.SHA256, "compiler "+compilerFor(stock))
+	s.Config = map[string]string{}
 	for _, f := range v.fragments {
 		s.Inputs = append(s.Inputs, "config "+f+" "+digest("configs/"+f+".config"))
+		b, err := configs.ReadFile("configs/" + f + ".config")
+		if err != nil {
+			return nil, err
+		}
+		_, strict := splitOptional(string(b))
+		for k, v := range kernel.ParseConfig(strict) {
+			s.Config[k] = v
+		}
 	}
 	for _, f := range fixups {
 		s.Inputs = append(s.Inputs, "fixup "+f.name)
