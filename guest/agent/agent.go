@@ -7,7 +7,8 @@
 // port the kernel command line names (event.ParamEvents), the console
 // staying the kernel's raw log. With RunConfig.Control it serves Commands
 // on the control port (event.ParamControl) instead of running the tests
-// at once.
+// at once. With event.ParamIdle it first waits at its idle point for the
+// run's files (see idle), the moment a host saves as a snapshot.
 package agent
 
 import (
@@ -84,6 +85,15 @@ func Main() {
 	} else {
 		a.enc = event.NewEncoder(port)
 	}
+	a.controlDev = params[event.ParamControl]
+	a.shellDev = params[event.ParamShell]
+	if params[event.ParamIdle] == "1" {
+		// The hello comes after the idle point: a guest restored from
+		// it says hello to its own host, on its own clock.
+		if err := a.idle(); err != nil {
+			finish(err.Error())
+		}
+	}
 	off, err := kmsgOffset()
 	if err != nil {
 		setupErrs = append(setupErrs, fmt.Errorf("kernel log clock: %w", err))
@@ -92,8 +102,6 @@ func Main() {
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
 	}
-	a.controlDev = params[event.ParamControl]
-	a.shellDev = params[event.ParamShell]
 	if err := a.Run(); err != nil {
 		finish(err.Error())
 	}

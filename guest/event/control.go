@@ -50,6 +50,19 @@ const (
 	// OpPowerOff unloads the modules (if RunConfig.Unload), answers, and
 	// powers the guest off.
 	OpPowerOff Op = "poweroff"
+
+	// Ops of the idle agent (ParamIdle), which also answers OpReadFile.
+	// OpFresh makes a guest restored from a snapshot a fresh one: Seed
+	// goes into the kernel's entropy pool (credited, and the random
+	// generator reseeded from it) and Now sets the wall clock.
+	OpFresh Op = "fresh"
+	// OpUnpack extracts the newc cpio archive of Size bytes at Offset of
+	// the memory the host shares with the guest (an ivshmem-plain PCI
+	// device) into the root file system: the run's image layers.
+	OpUnpack Op = "unpack"
+	// OpStart ends the idle point: the agent says hello on the event port
+	// and carries out the unpacked RunConfig as after a boot.
+	OpStart Op = "start"
 )
 
 // MaxFile bounds what OpReadFile returns; MaxControlLine bounds one line of
@@ -76,6 +89,12 @@ type Command struct {
 	// OpReadFile
 	Path string `json:"path,omitempty"`
 	Max  int    `json:"max,omitempty"`
+	// OpFresh: random bytes and the host's time (Unix nanoseconds)
+	Seed []byte `json:"seed,omitempty"`
+	Now  int64  `json:"now,omitempty"`
+	// OpUnpack
+	Offset int64 `json:"offset,omitempty"`
+	Size   int64 `json:"size,omitempty"`
 }
 
 // Reply is the agent's answer to the Command with the same ID.

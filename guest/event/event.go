@@ -35,6 +35,11 @@ const (
 	ParamControl = "kmodvm.control"
 	// ParamShell names the port OpShell runs an interactive shell on.
 	ParamShell = "kmodvm.shell"
+	// ParamIdle, set to 1, makes the agent boot to its idle point: the
+	// image has only the base, and the agent waits on the control port
+	// for OpFresh, OpUnpack and OpStart (a snapshot's moment, before
+	// anything of the run is in the guest).
+	ParamIdle = "kmodvm.idle"
 )
 
 // Paths inside the guest image.

@@ -36,6 +36,7 @@ type VM struct {
 	cleanup []func()
 	release sync.Once // of the ports and the work directory
 	res     Result
+	share   *os.File // the host's end of Config.ShareMiB
 }
 
 // Run boots the VM described by cfg and waits until it ends: Start, then
@@ -86,10 +87,41 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	sock := filepath.Join(dir, "qmp.sock")
 	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
 
+	if cfg.ShareMiB > 0 {
+		if err := v.makeShare(&cfg, dir); err != nil {
+			v.releaseAll()
+			return nil, err
+		}
+	}
+	var extra []*os.File
+	var feed func() error
+	if cfg.Restore != "" {
+		f, n, sum, err := openState(cfg.Restore)
+		if err != nil {
+			v.releaseAll()
+			return nil, fmt.Errorf("%w: %v", ErrRestore, err)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			f.Close()
+			v.releaseAll()
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+		extra = []*os.File{r}
+		feed = func() error { return feedState(f, n, sum, w) }
+		v.cleanup = append(v.cleanup, func() { f.Close(); w.Close(); r.Close() })
+	}
 	v.res.Accel = cfg.Accel.Resolve(a)
-	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports); err != nil {
+	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports, extra); err != nil {
 		v.releaseAll()
 		return nil, err
+	}
+	var fed chan error
+	if feed != nil {
+		// QEMU's read end is closed here once it has it: a QEMU that
+		// dies ends the copy with EPIPE.
+		fed = make(chan error, 1)
+		go func() { fed <- feed() }()
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -104,6 +136,20 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	v.mon = mon
 	go func() { v.supervise(ctx); cancel(); close(v.ended) }()
+	if fed != nil {
+		return v.restored(fed)
+	}
+	return v, nil
+}
+
+// restored waits for QEMU to load the state Start feeds it and starts the
+// guest, or ends the VM and reports why the state was not used.
+func (v *VM) restored(fed chan error) (*VM, error) {
+	if err := v.awaitRestore(fed); err != nil {
+		v.Kill()
+		v.Wait()
+		return nil, fmt.Errorf("%w: %s: %v", ErrRestore, v.cfg.Restore, err)
+	}
 	return v, nil
 }
 
@@ -156,7 +202,7 @@ func (v *VM) doRelease() {
 // it ends. That thread is locked to the goroutine that waits for QEMU, so it
 // ends only when QEMU has exited or the host process died: no QEMU outlives
 // kmodvm.
-func (v *VM) startProcess(bin string, args []string, ports []Port) error {
+func (v *VM) startProcess(bin string, args []string, ports []Port, extra []*os.File) error {
 	var theirs []*os.File // QEMU's ends, closed here once it has them
 	var reads []*os.File  // our ends of one-way ports, in port order
 	closeAll := func(fs []*os.File) {
@@ -187,6 +233,8 @@ func (v *VM) startProcess(bin string, args []string, ports []Port) error {
 		}
 		theirs, reads = append(theirs, w), append(reads, r)
 	}
+	theirs = append(theirs, extra...)
+	reads = append(reads, make([]*os.File, len(extra))...)
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = theirs
 	cmd.Stdout, cmd.Stderr = &v.stderr, &v.stderr
