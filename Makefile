@@ -60,6 +60,7 @@ test: deps vet
 	@scripts/deps.sh $(TEST_DEPS)
 	scripts/actionlint.sh
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test $(TESTFLAGS) -run 'TestFault' ./vmtest -faults.cold
 	$(MAKE) fuzz FUZZTIME=5s
 
 lint: vet

@@ -27,8 +27,16 @@ const maxBootAttempts = 2
 // run numbers the kernel's VMs: 0, then one more for each reboot; it names
 // their artifacts.
 func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collector {
+	snap := r.cfg.snapshots() && len(img.layers) > 1
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run)
+		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
+		// A snapshot that could not be used costs a boot, never a result.
+		if snap && errors.Is(err, errSnapshotUnused) {
+			r.logf("%s: %v; booting", kr.Name, err)
+			snap = false
+			attempt--
+			continue
+		}
 		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A PVH entry runs C code before the kernel has set itself up: a
 		// KASAN-instrumented one faults there and the guest resets at once.
@@ -67,7 +75,7 @@ func artifactName(name string, run int) string {
 }
 
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int, snap bool) (*qemu.Result, *collector, []byte, error) {
 	var files [3]*artifact
 	for i, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		n = artifactName(n, run)
@@ -119,7 +127,13 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	} else if rerr := writeRepro(dir, qcfg, r.accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
 	}
-	res, err := r.runVM(ctx, qcfg, k, img)
+	var res *qemu.Result
+	var err error
+	if snap {
+		res, col.snapshot, err = r.runSnapshot(ctx, qcfg, k, img, m)
+	} else {
+		res, err = r.runVM(ctx, qcfg, k, img)
+	}
 	pw.Close()
 	<-decoded
 	if aerr := closeArtifacts(files[:]); aerr != nil {
@@ -200,7 +214,7 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 	if p := filepath.Join(dir, reproScript); run == 0 && fileExists(p) {
 		kr.Files[reproScript] = p
 	}
-	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[artifactName("console.log", run)]}
+	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[artifactName("console.log", run)], Snapshot: col.snapshot}
 	kr.Boot = b
 	kr.Modules = col.kernel.Modules
 	kr.Timing.Boot, kr.Timing.Tests = col.kernel.Timing.Boot, col.kernel.Timing.Tests

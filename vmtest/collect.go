@@ -35,6 +35,7 @@ type collector struct {
 
 	hello, done bool
 	helloAt     time.Time
+	snapshot    string // report.Boot.Snapshot
 	doneErr     string
 	agentLog    []string
 	binaries    map[string]*binaryRun

@@ -113,6 +113,14 @@ type Config struct {
 	// (initramfs.cpio), for repro.sh; without it repro.sh rebuilds the
 	// image from the cached layers.
 	Keep bool
+	// NoSnapshot boots every VM. By default a kernel's VM resumes from a
+	// snapshot of a guest booted to the agent's idle point (made by the
+	// first run that needs it, kept in the cache), and the run's modules
+	// and tests reach it over shared memory; see docs/snapshots.md. A
+	// snapshot that is missing, stale, damaged or fails to restore is
+	// never used: the VM then boots. Interactive runs (Shell, GDB) always
+	// boot.
+	NoSnapshot bool
 	// Log receives diagnostic lines (downloads, toolchain set-up); nil
 	// discards them.
 	Log io.Writer

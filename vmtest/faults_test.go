@@ -1,6 +1,7 @@
 package vmtest_test
 
 import (
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,11 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
+// coldFaults runs the fault tests with cold boots: `make test` runs them
+// both ways, since a guest restored from a snapshot must fail, hang and
+// panic exactly as a booted one.
+var coldFaults = flag.Bool("faults.cold", false, "boot every fault test's VM (Config.NoSnapshot) instead of restoring the kernel's snapshot")
+
 // faultRun runs the faultmod guest tests named by the regexp tests on
 // kernels, and returns the report.
 func faultRun(t *testing.T, kernels []string, tests string, extra ...func(*vmtest.Config)) *report.Report {
@@ -18,12 +24,13 @@ func faultRun(t *testing.T, kernels []string, tests string, extra ...func(*vmtes
 		t.Skip("boots kernels")
 	}
 	cfg := vmtest.Config{
-		Kernels:  kernels,
-		Modules:  []string{"../testdata/faultmod"},
-		Tests:    []string{"../testdata/faultmod/guest"},
-		TestArgs: []string{"-test.run=^(" + tests + ")$"},
-		OutDir:   t.TempDir(),
-		Jobs:     1,
+		Kernels:    kernels,
+		Modules:    []string{"../testdata/faultmod"},
+		Tests:      []string{"../testdata/faultmod/guest"},
+		TestArgs:   []string{"-test.run=^(" + tests + ")$"},
+		OutDir:     t.TempDir(),
+		Jobs:       1,
+		NoSnapshot: *coldFaults,
 	}
 	for _, f := range extra {
 		f(&cfg)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 	"github.com/spf13/cobra"
 )
@@ -277,7 +278,7 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "prune [abi...]",
-		Short: "Remove cached kernels: corrupt ones, the named ones, or --all",
+		Short: "Remove cached kernels (corrupt ones, the named ones, or --all) and every VM snapshot",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := g.fetcher()
 			good, bad := f.Cache.List()
@@ -297,7 +298,14 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 			for _, key := range keys {
 				errs = append(errs, f.Cache.Remove(key))
 			}
-			return errors.Join(errs...)
+			// Snapshots are made again by the next run that needs one;
+			// one of a removed kernel would never be used again.
+			snaps := &qemu.Snapshots{Dir: vmtest.SnapshotDir(f.Cache.Dir)}
+			freed, err := snaps.Prune()
+			if freed > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed VM snapshots (%d MB)\n", freed>>20)
+			}
+			return errors.Join(append(errs, err)...)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "remove every cached kernel")

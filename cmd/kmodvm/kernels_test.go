@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest"
 )
 
 func TestUsageErrorsExit2(t *testing.T) {
@@ -74,5 +77,25 @@ func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
 	}
 	if merged != whole {
 		t.Errorf("merged shards:\n%s\nunsharded run:\n%s", merged, whole)
+	}
+}
+
+// kernels prune removes every VM snapshot (and the next run makes the one
+// it needs again).
+func TestKernelsPruneRemovesSnapshots(t *testing.T) {
+	cache := t.TempDir()
+	state := filepath.Join(vmtest.SnapshotDir(cache), "0123456789abcdef01234567.state")
+	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, "--cache", cache, "kernels", "prune")
+	if code != exitOK || !strings.Contains(out, "removed VM snapshots (3 MB)") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("the snapshot survived: %v", err)
 	}
 }

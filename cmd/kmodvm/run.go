@@ -39,6 +39,7 @@ type runFlags struct {
 	gdb         string
 	keep        bool
 	debugInfo   bool
+	noSnapshot  bool
 	faultGrace  time.Duration
 	maxReboots  int
 }
@@ -87,6 +88,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
 	fl.BoolVar(&f.coverage, "coverage", false, "build modules with gcov profiling and report the lines the tests ran (kernels with CONFIG_GCOV_KERNEL: the -debug ones); lcov tracefiles in --out")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
+	fl.BoolVar(&f.noSnapshot, "no-snapshot", false, "boot every VM instead of restoring the kernel's snapshot of a booted guest (docs/snapshots.md)")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
 	addGDBFlag(fl.StringVar, &f.gdb, cmd)
 	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
@@ -132,7 +134,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		Kernels: kernels, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
 		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
-		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo,
+		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo, NoSnapshot: f.noSnapshot,
 	}
 	if f.gdb != "" {
 		cfg.GDB, cfg.OnDebugger = f.gdb, waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")

@@ -15,7 +15,7 @@ import (
 // the host, and OpStart sends it on as if it had booted with them. It
 // returns when OpStart was answered.
 func (a *Agent) idle() error {
-	port, err := openPort(a.controlDev)
+	port, err := openPort(a.controlDev, a.portWait)
 	if err != nil {
 		return fmt.Errorf("control channel (%s): %w", event.ParamControl, err)
 	}

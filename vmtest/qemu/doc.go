@@ -16,6 +16,12 @@
 // for the registers, symbolizes the instruction pointers with the kernel's
 // System.map, and makes the guest print its own backtrace with an NMI.
 //
+// VM.Save writes a running VM's state to a file (QEMU's migration stream
+// with a checksummed trailer, renamed into place) and lets it run on;
+// Config.Restore starts a VM from such a file instead of booting, and
+// Config.ShareMiB gives the guest memory the host writes files into.
+// Snapshots keeps such files, one per Key of everything they depend on.
+//
 // Panics are read from the console, not from a pvpanic device: Debian's
 // kernels have pvpanic only as a module, which a guest may not load.
 package qemu

@@ -138,6 +138,10 @@ type Boot struct {
 	// symbolized instruction pointer.
 	Hang    string `json:"hang,omitempty"`
 	Console string `json:"console,omitempty"` // path
+	// Snapshot says how the VM started when it used the kernel's snapshot
+	// (docs/snapshots.md): "restored" from it, or "saved" (booted to the
+	// idle point and saved it first). Empty for a cold boot.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Module is the load (and unload) of one module.

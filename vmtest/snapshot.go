@@ -1,0 +1,161 @@
+package vmtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
+)
+
+// snapshotShareMiB is the memory a snapshot's VM shares with the host to
+// receive the run's image layers (module, in-kernel dependencies, test
+// binaries, configuration); larger runs pass it in several batches.
+const snapshotShareMiB = 64
+
+// errSnapshotUnused reports that a VM could not be started from the
+// kernel's snapshot, nor a snapshot made, before the run's guest did
+// anything: the caller boots the kernel instead.
+var errSnapshotUnused = errors.New("snapshot unused")
+
+// snapshots says whether VMs start from snapshots.
+func (c *Config) snapshots() bool { return !c.NoSnapshot && !c.interactive() }
+
+// SnapshotDir is where a cache keeps its VM snapshots.
+func SnapshotDir(cacheDir string) string { return filepath.Join(cacheDir, "snapshots") }
+
+// snapshotConfig is qcfg's VM at the agent's idle point: the base layer
+// only, the control port, the shared memory. Everything that differs
+// between runs of one kernel (modules, tests, the run's configuration)
+// comes later, so one snapshot serves them all.
+func snapshotConfig(qcfg qemu.Config, img *guestImage) qemu.Config {
+	s := qcfg
+	s.Initrd = img.layers[0]
+	s.Serial = append(append([]qemu.Port{}, qcfg.Serial[:2]...),
+		qemu.Port{Name: "control", Duplex: true, Param: event.ParamControl})
+	s.Append = append(append([]string{}, qcfg.Append...), event.ParamIdle+"=1")
+	s.ShareMiB = snapshotShareMiB
+	return s
+}
+
+// runSnapshot runs qcfg's guest from k's snapshot, restoring it, or
+// booting to the idle point and saving it when there is none (another
+// process making it, this one boots without saving). how is "restored" or
+// "saved" ("" when booted without saving). An error wrapping
+// errSnapshotUnused means the run's guest never started.
+func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, m machine) (res *qemu.Result, how string, err error) {
+	scfg := snapshotConfig(qcfg, img)
+	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.cacheDir())}
+	key, err := qemu.KeyOf(scfg, k.ID)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
+	}
+	path := store.Path(key)
+	var vm *qemu.VM
+	if fileExists(path) {
+		rcfg := scfg
+		rcfg.Restore = path
+		vm, err = qemu.Start(ctx, rcfg)
+		switch {
+		case errors.Is(err, qemu.ErrRestore):
+			r.logf("%s: %v: discarded", k.Name, err)
+			if unlock, ok := store.TryLock(key); ok {
+				store.Discard(key)
+				unlock()
+			}
+		case err != nil:
+			return nil, "", err
+		default:
+			how = "restored"
+		}
+	}
+	bctx, cancel := context.WithTimeout(ctx, m.bootTimeout)
+	defer cancel()
+	if vm == nil {
+		if vm, err = qemu.Start(ctx, scfg); err != nil {
+			return nil, "", err
+		}
+		if _, err := event.NewClient(vm.Port("control")).Ready(bctx); err != nil {
+			return r.unused(vm, fmt.Errorf("the idle agent never took commands: %w", err))
+		}
+		if unlock, ok := store.TryLock(key); ok {
+			if !fileExists(path) {
+				if err := vm.Save(path); err != nil {
+					r.logf("%s: %v", k.Name, err)
+				} else {
+					how = "saved"
+				}
+			}
+			unlock()
+		}
+	}
+	if err := deliver(bctx, vm, img); err != nil {
+		return r.unused(vm, err)
+	}
+	res, err = vm.Wait()
+	return res, how, err
+}
+
+// unused ends a VM whose run never started.
+func (r *runner) unused(vm *qemu.VM, why error) (*qemu.Result, string, error) {
+	vm.Kill()
+	vm.Wait()
+	return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, why)
+}
+
+// deliver makes the idle guest a fresh one (entropy, clock), gives it the
+// run's image layers through the shared memory, and starts its run.
+func deliver(ctx context.Context, vm *qemu.VM, img *guestImage) error {
+	ctl := event.NewClient(vm.Port("control"))
+	seed := make([]byte, 64)
+	rand.Read(seed)
+	if _, err := ctl.Do(ctx, event.Command{Op: event.OpFresh, Seed: seed, Now: time.Now().UnixNano()}); err != nil {
+		return err
+	}
+	share, limit := vm.Share(), int64(snapshotShareMiB)<<20
+	var off int64
+	flush := func() error {
+		if off == 0 {
+			return nil
+		}
+		_, err := ctl.Do(ctx, event.Command{Op: event.OpUnpack, Offset: 0, Size: off})
+		off = 0
+		return err
+	}
+	for _, l := range img.layers[1:] {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			return err
+		}
+		n := int64(len(b)+3) &^ 3
+		if n > limit {
+			return fmt.Errorf("image layer %s (%d bytes) exceeds the %d MiB shared with the guest", l, len(b), snapshotShareMiB)
+		}
+		if off+n > limit {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if _, err := share.WriteAt(append(b, make([]byte, n-int64(len(b)))...), off); err != nil {
+			return err
+		}
+		off += n
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	_, err := ctl.Do(ctx, event.Command{Op: event.OpStart})
+	return err
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, format+"\n", args...)
+	}
+}
