@@ -96,6 +96,14 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 		}
 	}
 	if err := deliver(bctx, vm, img); err != nil {
+		if how == "restored" {
+			// A state that restores but whose agent does not answer
+			// would cost every later run this wait: make it again.
+			if unlock, ok := store.TryLock(key); ok {
+				store.Discard(key)
+				unlock()
+			}
+		}
 		return r.unused(vm, err)
 	}
 	res, err = vm.Wait()
