@@ -1,11 +1,14 @@
 // Command bench measures kmodvm's speed targets on this machine and writes
-// bench/RESULTS.md: the framework cost (a warm `kmodvm run` of a do-nothing
-// module and one empty test, over the floor of the same kernels booting a
-// trivial init that powers off, as many at a time as there are CPUs), the
-// warm guest-image build, warm kernel fetches, and the bundled suite's run.
+// bench/RESULTS.md: a warm `kmodvm run` of a do-nothing module and one
+// empty test, timed as a process, with every VM booted and with every VM
+// restored from its kernel's snapshot, over the floor of the same kernels
+// booting a trivial init that powers off (as many at a time as there are
+// CPUs); the warm guest-image build, warm kernel fetches, and the bundled
+// suite's run.
 //
-// Rounds alternate floor and framework so that machine noise hits both;
-// ratios are taken within a round and the median reported.
+// Rounds alternate floor, cold-boot run and snapshot run so that machine
+// noise hits all three; ratios are taken within a round and the median
+// reported.
 package main
 
 import (
@@ -79,20 +82,8 @@ func main() {
 	if rep.Failed() {
 		log.Fatalf("warm-up run failed: %+v", rep.Kernels)
 	}
-
-	var floors, frames, ratios []float64
-	for i := 0; i < *rounds; i++ {
-		fl := timeIt(func() { floor(ctx, ks, floorImg) })
-		fr := timeIt(func() {
-			rep, err := vmtest.RunMatrix(ctx, cfg)
-			check(err)
-			if rep.Failed() {
-				log.Fatal("framework run failed")
-			}
-		})
-		log.Printf("round %d: floor %.2fs, framework %.2fs, ratio %.2f", i+1, fl, fr, fr/fl)
-		floors, frames, ratios = append(floors, fl), append(frames, fr), append(ratios, fr/fl)
-	}
+	loadStart := loadAverage()
+	results := processRounds(*rounds, buildCLI(tmp), tmp, sels, func() { floor(ctx, ks, floorImg) })
 
 	imageWarm := warmImage(ctx, cache, ks[0], rep)
 
@@ -103,16 +94,10 @@ func main() {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "## Machine\n\n%s\n", machine.Describe())
-	fmt.Fprintf(&b, "## Framework cost (goal: within 1.3x of the floor)\n\n")
-	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, PVH vmlinux, 256 MiB.\n", strings.Join(names(ks), ", "), runtime.NumCPU())
-	fmt.Fprintf(&b, "Floor: each kernel boots a static init that powers off at once (same QEMU command line as kmodvm's).\n")
-	fmt.Fprintf(&b, "Framework: a warm `kmodvm run` equivalent (vmtest.RunMatrix) with a do-nothing module (bench/nopmod) and one empty test (bench/emptytest): fetch from cache, module build, image, boot, load, test, unload, power-off.\n\n")
-	fmt.Fprintf(&b, "| round | floor (s) | framework (s) | ratio |\n|---|---|---|---|\n")
-	for i := range floors {
-		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f |\n", i+1, floors[i], frames[i], ratios[i])
-	}
-	fmt.Fprintf(&b, "| **median** | %.2f | %.2f | **%.2f** |\n\n", median(floors), median(frames), median(ratios))
+	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n\n",
+		machine.Describe(), loadStart, loadAverage(), runtime.NumCPU())
+	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, PVH vmlinux, 256 MiB.\n\n", strings.Join(names(ks), ", "), runtime.NumCPU())
+	writeProcessRounds(&b, results, names(ks))
 	fmt.Fprintf(&b, "## Other measurements\n\n| what | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| warm guest-image build for one kernel (goal < 0.2 s) | %.3f s |\n", imageWarm)
 	fmt.Fprintf(&b, "| warm fetch of %d kernels, offline | %.2f s |\n", len(ks), warmFetch)
@@ -125,7 +110,7 @@ func main() {
 	b.WriteString("Cold: an empty cache, the archive index updated first (not counted per kernel), packages downloaded, verified, unpacked, depmod, vmlinux extracted.\n\n")
 	b.WriteString("| kernel | cold fetch (s) | download (MB) | cache entry on disk |\n|---|---|---|---|\n")
 	for i, k := range ks {
-		c := coldFetch{secs: -1}
+		c := coldFetch{secs: -1, mb: -1}
 		if i < len(colds) {
 			c = colds[i]
 		}

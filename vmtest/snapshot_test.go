@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,5 +187,43 @@ func TestSnapshotStaleKeyIsNotUsed(t *testing.T) {
 	}
 	if files := snapshotFiles(t, cache); len(files) != 2 {
 		t.Errorf("snapshots %v, want two", files)
+	}
+}
+
+// Two runs that both find no snapshot share the cache safely: both pass,
+// at most one saves (under the key's lock, renamed into place), and the
+// file they leave restores.
+func TestSnapshotConcurrentRunsShareOneFile(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("boots kernels")
+	}
+	cache := snapshotCache(t)
+	cfg := vmtest.Config{Tests: []string{hostfaults + "steady"}, TestArgs: []string{"-test.run=^TestAPass$"}, CacheDir: cache}
+	hows := make(chan string, 2)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hows <- snapRun(t, cfg).Boot.Snapshot
+		}()
+	}
+	wg.Wait()
+	close(hows)
+	saved := 0
+	for h := range hows {
+		if h == "saved" {
+			saved++
+		}
+	}
+	if files := snapshotFiles(t, cache); len(files) != 1 || saved > 1 {
+		t.Errorf("snapshots %v, %d runs saved; want one file, saved once at most", files, saved)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(vmtest.SnapshotDir(cache), "*.tmp*")); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+	if k := snapRun(t, cfg); k.Boot.Snapshot != "restored" {
+		t.Errorf("after the concurrent runs: snapshot %q, want restored", k.Boot.Snapshot)
 	}
 }
