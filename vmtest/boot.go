@@ -130,7 +130,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	var res *qemu.Result
 	var err error
 	if snap {
-		res, col.snapshot, err = r.runSnapshot(ctx, qcfg, k, img, m)
+		res, col.snapshot, err = r.runSnapshot(ctx, qcfg, k, img, m, dir)
 	} else {
 		res, err = r.runVM(ctx, qcfg, k, img)
 	}

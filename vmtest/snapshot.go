@@ -34,13 +34,16 @@ func SnapshotDir(cacheDir string) string { return filepath.Join(cacheDir, "snaps
 // only, the control port, the shared memory. Everything that differs
 // between runs of one kernel (modules, tests, the run's configuration)
 // comes later, so one snapshot serves them all.
-func snapshotConfig(qcfg qemu.Config, img *guestImage) qemu.Config {
+func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 	s := qcfg
 	s.Initrd = img.layers[0]
 	s.Serial = append(append([]qemu.Port{}, qcfg.Serial[:2]...),
 		qemu.Port{Name: "control", Duplex: true, Param: event.ParamControl})
 	s.Append = append(append([]string{}, qcfg.Append...), event.ParamIdle+"=1")
 	s.ShareMiB = snapshotShareMiB
+	// In the kernel's directory, as a boot's image is: the VM's QEMU
+	// command line names the run it belongs to.
+	s.SharePath = filepath.Join(dir, ".share.mem")
 	return s
 }
 
@@ -49,8 +52,8 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage) qemu.Config {
 // process making it, this one boots without saving). how is "restored" or
 // "saved" ("" when booted without saving). An error wrapping
 // errSnapshotUnused means the run's guest never started.
-func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, m machine) (res *qemu.Result, how string, err error) {
-	scfg := snapshotConfig(qcfg, img)
+func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, m machine, dir string) (res *qemu.Result, how string, err error) {
+	scfg := snapshotConfig(qcfg, img, dir)
 	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.cacheDir())}
 	key, err := qemu.KeyOf(scfg, k.ID)
 	if err != nil {

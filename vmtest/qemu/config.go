@@ -85,6 +85,10 @@ type Config struct {
 	// writes through VM.Share. It is how a restored guest receives files
 	// fast (a 16550 moves about 100 KB/s under TCG).
 	ShareMiB int
+	// SharePath is the file behind ShareMiB, created and removed by the
+	// VM; empty means one in Dir. A caller's own directory in it names
+	// the VM's QEMU on the host (ps, /proc) as the caller's.
+	SharePath string
 
 	sharePath string // the shared memory's file, set by Start
 }
@@ -246,6 +250,9 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 	}
 	if c.ShareMiB > 0 {
 		path := c.sharePath
+		if path == "" {
+			path = c.SharePath
+		}
 		if path == "" {
 			path = "share.mem"
 		}

@@ -238,7 +238,10 @@ const shareID = "kmodvm-share"
 
 // makeShare creates the file behind Config.ShareMiB in dir.
 func (v *VM) makeShare(cfg *Config, dir string) error {
-	path := filepath.Join(dir, "share.mem")
+	path := cfg.SharePath
+	if path == "" {
+		path = filepath.Join(dir, "share.mem")
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("qemu: shared memory: %w", err)

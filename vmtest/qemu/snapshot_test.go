@@ -147,6 +147,10 @@ func TestRestoreArgsLoadPausedFromTheFdAfterThePorts(t *testing.T) {
 			t.Errorf("args lack %q: %s", want, args)
 		}
 	}
+	c.SharePath = "/out/6.1/.share.mem"
+	if args := strings.Join(c.Args(AccelTCG, "q.sock"), " "); !strings.Contains(args, "mem-path=/out/6.1/.share.mem,") {
+		t.Errorf("args lack the caller's shared memory file: %s", args)
+	}
 	c.Restore = ""
 	if args := strings.Join(c.Args(AccelTCG, "q.sock"), " "); strings.Contains(args, "-incoming") {
 		t.Errorf("a boot's args load a state: %s", args)
