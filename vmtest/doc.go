@@ -10,4 +10,9 @@
 // and tools such as gotestsum see each guest test as a test of their own.
 // The subpackages hold the parts: kernel (fetching), kbuild (module builds),
 // qemu (VMs), dmesg (kernel-log findings) and report (results).
+//
+// A kernel's VM normally starts from a snapshot of a guest booted to the
+// agent's idle point, kept in the cache, and gets the run's image layers
+// over shared memory (snapshot.go, docs/snapshots.md); Config.NoSnapshot
+// boots every VM.
 package vmtest
