@@ -9,14 +9,28 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // On a kernel with gcov, a Coverage build of the bundled driver leaves a
 // .gcno beside each object without a line of its Kbuild changed, and a
 // build restored from the cache has them too, at the same relative places.
 func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
-	k := testkernel.Get(t, testkernel.DebugMatrix()[0])
+	if testing.Short() {
+		t.Skip("needs a debug kernel; not in -short mode")
+	}
+	// Source-built kernels come from vmtest's fetcher, which has their
+	// provider; the cache is the shared one.
+	sel, err := kernel.ParseSelector(testkernel.DebugMatrix()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := vmtest.NewFetcher(kernel.DefaultCacheDir(), false, nil, nil).Fetch(t.Context(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cache := t.TempDir()
 	o := kbuild.Options{Source: filepath.Join("..", "..", "kmod"), Out: t.TempDir(), Coverage: true, CacheDir: cache}
 	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)

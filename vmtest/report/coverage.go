@@ -125,6 +125,7 @@ func (r *Report) writeCoverageMarkdown(b *strings.Builder) {
 
 // coverageView is a kernel's coverage in the HTML report.
 type coverageView struct {
+	ID    string
 	Total coverage.Summary
 	Files []coverageFileView
 }
@@ -132,8 +133,8 @@ type coverageView struct {
 type coverageFileView struct {
 	ID string
 	CoverageRow
-	// Lines are the file's source, marked, when it can be read from here.
-	Lines []coverageLine
+	// Source is the file's lines, marked, when it can be read from here.
+	Source []coverageLine
 }
 
 type coverageLine struct {
@@ -154,10 +155,10 @@ func newCoverageView(kid string, k *Kernel) *coverageView {
 	for _, f := range k.Coverage {
 		byPath[f.Path] = f
 	}
-	v := &coverageView{Total: total}
+	v := &coverageView{ID: kid + "-coverage", Total: total}
 	for i, row := range rows {
 		fv := coverageFileView{ID: fmt.Sprintf("%s-cov%d", kid, i), CoverageRow: row}
-		fv.Lines = sourceCoverage(byPath[row.Path])
+		fv.Source = sourceCoverage(byPath[row.Path])
 		v.Files = append(v.Files, fv)
 	}
 	return v
