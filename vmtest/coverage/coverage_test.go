@@ -204,3 +204,51 @@ func TestLcovSummarizesTheTracefile(t *testing.T) {
 		}
 	}
 }
+
+// testdata/mmapdrv.gcov.json is gcov-12's output for the bundled driver's
+// .gcda as a 6.1.192-debug guest sent it after the whole suite (kmodvm
+// run --kernels 6.1-debug --coverage), read against the build's .gcno;
+// testdata/mmapdrv.info is the kernel's coverage.info of that run.
+func TestParseGcovOfTheBundledDriver(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "mmapdrv.gcov.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ParseGcov(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := "/tmp/cov/run1/6.1.192-debug/build/0/src/"
+	byPath := map[string]File{}
+	for _, f := range files {
+		byPath[f.Path] = f
+	}
+	// The kernel's headers are named relative to the kernel tree, where
+	// kbuild compiled the module from.
+	if _, ok := byPath["/root/.cache/kmodvm/kernels/540a032fd21d9035/src/include/linux/mm.h"]; !ok || len(files) != 13 {
+		t.Errorf("%d files, the kernel's mm.h not among them under its tree", len(files))
+	}
+	drv := byPath[build+"mmapdrv.c"]
+	if s := drv.Summary(); s != (Summary{Lines: 103, LinesHit: 103, Branches: 36, BranchesHit: 32, Functions: 9, FunctionsHit: 9}) {
+		t.Errorf("mmapdrv.c: %+v", s)
+	}
+	// The lcov tracefile of the run says the same of the driver.
+	f, err := os.Open(filepath.Join("testdata", "mmapdrv.info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := ParseLCOV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fi := range info {
+		if strings.HasSuffix(fi.Path, "/kmod/mmapdrv.c") {
+			if fi.Summary() != drv.Summary() {
+				t.Errorf("tracefile %+v, gcov %+v", fi.Summary(), drv.Summary())
+			}
+			return
+		}
+	}
+	t.Errorf("the tracefile has no mmapdrv.c")
+}
