@@ -19,3 +19,23 @@ func TestSummaryShowsAFindingsSourceLine(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant a line %q", b.String(), want)
 	}
 }
+
+// With coverage the summary lists each source file's lines run under its
+// kernel, after the total, named from the module directory's parent.
+func TestSummaryShowsCoveragePerFile(t *testing.T) {
+	rep, err := report.ReadFile("../../vmtest/report/testdata/coverage/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	printSummary(&b, rep, false)
+	for _, want := range []string{
+		"    coverage: 133/137 (97.1%) lines, 50/58 branches\n",
+		"      kmod/mmapdrv.c              99/103 (96.1%)\n",
+		"      kmod/kunit/mmapdrv_kunit.c  27/27 (100.0%)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary:\n%s\nwant a line %q", b.String(), want)
+		}
+	}
+}
