@@ -252,3 +252,27 @@ func TestParseGcovOfTheBundledDriver(t *testing.T) {
 	}
 	t.Errorf("the tracefile has no mmapdrv.c")
 }
+
+// gcc 14's gcov writes format_version 2 with more fields: the same program
+// run the same way gives the same counts. (testdata/small-gcc14.gcov.json:
+// small.c built and run with gcc-14 and read with gcov-14, chrooted in
+// kmodvm's trixie userland through kbuild.Toolchain.Command.)
+func TestParseGcovReadsGcc14sFormat(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "small-gcc14.gcov.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"format_version": "2"`)) {
+		t.Fatal("fixture is not gcov 14's format 2")
+	}
+	files, err := ParseGcov(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Summary() != small(t).Summary() {
+		t.Errorf("gcc 14: %+v, gcc 12: %+v", files, small(t).Summary())
+	}
+	if l := line(files[0], 17); l.Count != 1 || !reflect.DeepEqual(l.Branches, []int64{0, 1}) {
+		t.Errorf("line 17: %+v", l)
+	}
+}
