@@ -76,8 +76,11 @@ clean:
 	rm -rf bin $(OUT)
 
 
+# BENCH_ARCH=amd64,arm64 measures each kernel of the matrix on both.
+BENCH_ARCH ?= amd64
+
 bench: deps
-	$(GO) run ./bench -rounds 3
+	$(GO) run ./bench -rounds 3 -arch $(BENCH_ARCH)
 
 # The debug kernel's section of bench/RESULTS.md: a cold build into an
 # empty cache (about half an hour on two cores), warm fetch, entry size,

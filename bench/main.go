@@ -4,7 +4,8 @@
 // restored from its kernel's snapshot, over the floor of the same kernels
 // booting a trivial init that powers off (as many at a time as there are
 // CPUs); the warm guest-image build, warm kernel fetches, and the bundled
-// suite's run.
+// suite's run, for the kernels of one or more architectures (-arch
+// amd64,arm64).
 //
 // Rounds alternate floor, cold-boot run and snapshot run so that machine
 // noise hits all three; ratios are taken within a round and the median
@@ -29,6 +30,7 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -40,24 +42,35 @@ func main() {
 	out := flag.String("out", "bench/RESULTS.md", "results file")
 	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
+	archFlag := flag.String("arch", "amd64", "architectures of the kernels, comma-separated: each selector once per architecture")
 	flag.Parse()
 	ctx := context.Background()
 	sels := strings.Split(*kernels, ",")
+	arches, err := vmtest.Arches(strings.Split(*archFlag, ","))
+	check(err)
+	selectors := func() []kernel.Selector {
+		var out []kernel.Selector
+		for _, a := range arches {
+			for _, s := range sels {
+				sel, err := kernel.ParseSelector(s)
+				check(err)
+				out = append(out, sel.WithArch(a))
+			}
+		}
+		return out
+	}
 
 	cache := kernel.DefaultCacheDir()
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
 	var ks []*kernel.Kernel
-	for _, s := range sels {
-		sel, err := kernel.ParseSelector(s)
-		check(err)
+	for _, sel := range selectors() {
 		k, err := f.Fetch(ctx, sel)
 		check(err)
 		ks = append(ks, k)
 	}
 	warmFetch := timeIt(func() {
 		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
-		for _, s := range sels {
-			sel, _ := kernel.ParseSelector(s)
+		for _, sel := range selectors() {
 			_, err := g.Fetch(ctx, sel)
 			check(err)
 		}
@@ -68,12 +81,15 @@ func main() {
 	defer os.RemoveAll(tmp)
 	var colds []coldFetch
 	if *cold {
-		colds = coldFetches(ctx, filepath.Join(tmp, "cold-cache"), sels)
+		colds = coldFetches(ctx, filepath.Join(tmp, "cold-cache"), selectors())
 	}
-	floorImg := buildFloorImage(tmp)
+	floorImg := map[string]string{}
+	for _, a := range arches {
+		floorImg[a] = buildFloorImage(tmp, a)
+	}
 
 	cfg := vmtest.Config{
-		Kernels: sels, Modules: []string{"bench/nopmod"}, Tests: []string{"bench/emptytest"},
+		Kernels: sels, Arch: arches, Modules: []string{"bench/nopmod"}, Tests: []string{"bench/emptytest"},
 		OutDir: filepath.Join(tmp, "out"),
 	}
 	log.Print("warm-up run")
@@ -83,12 +99,12 @@ func main() {
 		log.Fatalf("warm-up run failed: %+v", rep.Kernels)
 	}
 	loadStart := loadAverage()
-	results := processRounds(*rounds, buildCLI(tmp), tmp, sels, func() { floor(ctx, ks, floorImg) })
+	results := processRounds(*rounds, buildCLI(tmp), tmp, sels, arches, func() { floor(ctx, ks, floorImg) })
 
 	imageWarm := warmImage(ctx, cache, ks[0], rep)
 
 	log.Print("bundled suite")
-	suite := vmtest.Config{Kernels: sels, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"}, OutDir: filepath.Join(tmp, "suite")}
+	suite := vmtest.Config{Kernels: sels, Arch: arches, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"}, OutDir: filepath.Join(tmp, "suite")}
 	var suiteRep = mustRun(ctx, suite)
 	suiteTime := suiteRep.Finished.Sub(suiteRep.Started).Seconds()
 
@@ -96,7 +112,7 @@ func main() {
 	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n\n",
 		machine.Describe(), loadStart, loadAverage(), runtime.NumCPU())
-	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, PVH vmlinux, 256 MiB.\n\n", strings.Join(names(ks), ", "), runtime.NumCPU())
+	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, 256 MiB; amd64 boots the PVH vmlinux (q35), arm64 the Image (virt, -cpu max,pauth-impdef=on).\n\n", strings.Join(names(ks), ", "), runtime.NumCPU())
 	writeProcessRounds(&b, results, names(ks))
 	fmt.Fprintf(&b, "## Other measurements\n\n| what | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| warm guest-image build for one kernel (goal < 0.2 s) | %.3f s |\n", imageWarm)
@@ -133,7 +149,7 @@ func main() {
 type coldFetch struct{ secs, mb, index float64 }
 
 // coldFetches fetches each kernel into an empty cache and times it.
-func coldFetches(ctx context.Context, dir string, sels []string) []coldFetch {
+func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []coldFetch {
 	defer os.RemoveAll(dir)
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: os.Stderr}
 	index := timeIt(func() {
@@ -141,9 +157,7 @@ func coldFetches(ctx context.Context, dir string, sels []string) []coldFetch {
 		check(err)
 	})
 	var out []coldFetch
-	for _, s := range sels {
-		sel, err := kernel.ParseSelector(s)
-		check(err)
+	for _, sel := range sels {
 		b, err := f.Resolve(ctx, sel)
 		check(err)
 		var size int64
@@ -173,7 +187,7 @@ func mustRun(ctx context.Context, cfg vmtest.Config) *report.Report {
 }
 
 // floor boots every kernel with the power-off init, one per CPU at a time.
-func floor(ctx context.Context, ks []*kernel.Kernel, img string) {
+func floor(ctx context.Context, ks []*kernel.Kernel, img map[string]string) {
 	sem := make(chan struct{}, runtime.NumCPU())
 	var wg sync.WaitGroup
 	for _, k := range ks {
@@ -182,7 +196,7 @@ func floor(ctx context.Context, ks []*kernel.Kernel, img string) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, err := qemu.Run(ctx, qemu.Config{Kernel: k.BootImage(), Initrd: img, Timeout: 2 * time.Minute})
+			res, err := qemu.Run(ctx, qemu.Config{Arch: k.Arch, Kernel: k.BootImage(), Initrd: img[arch.Must(k.Arch).Name], Timeout: 2 * time.Minute})
 			check(err)
 			if res.Exit != qemu.ExitPoweroff {
 				log.Fatalf("floor VM of %s ended %s: %s", k.Name, res.Exit, res.Stderr)
@@ -195,7 +209,7 @@ func floor(ctx context.Context, ks []*kernel.Kernel, img string) {
 // warmImage times the guest image build for one kernel when every layer is
 // cached, as RunMatrix does it.
 func warmImage(ctx context.Context, cache string, k *kernel.Kernel, rep *report.Report) float64 {
-	b := &initramfs.Builder{CacheDir: cache}
+	b := &initramfs.Builder{CacheDir: cache, Arch: k.Arch}
 	var ko []string
 	for _, kr := range rep.Kernels {
 		if kr.Name == k.Name && kr.Build != nil {
@@ -211,7 +225,8 @@ func warmImage(ctx context.Context, cache string, k *kernel.Kernel, rep *report.
 		check(err)
 		tl, bins, err := b.Tests(ctx, []initramfs.TestPackage{{Dir: "bench/emptytest"}})
 		check(err)
-		kl, mods, err := b.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: ko})
+		kl, mods, err := b.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: ko,
+			Early: arch.Must(k.Arch).PortModules(2)}) // console and events, as RunMatrix
 		check(err)
 		run := filepath.Join(dir, "run.cpio")
 		check(initramfs.WriteRun(run, event.RunConfig{Modules: mods, Tests: bins, Unload: true}))
@@ -225,16 +240,16 @@ func warmImage(ctx context.Context, cache string, k *kernel.Kernel, rep *report.
 	return median(ts)
 }
 
-func buildFloorImage(dir string) string {
-	bin := filepath.Join(dir, "init")
+func buildFloorImage(dir, goarch string) string {
+	bin := filepath.Join(dir, "init-"+goarch)
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./bench/floorinit")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		log.Fatalf("build floor init: %v\n%s", err, out)
 	}
 	content, err := os.ReadFile(bin)
 	check(err)
-	path := filepath.Join(dir, "floor.cpio")
+	path := filepath.Join(dir, "floor-"+goarch+".cpio")
 	fh, err := os.Create(path)
 	check(err)
 	defer fh.Close()

@@ -28,12 +28,12 @@ const (
 )
 
 // processRun is one warm `kmodvm run` of the do-nothing module and the
-// empty test on sels, its VMs started as want says: its wall time as a
+// empty test on sels of arches, its VMs started as want says: its wall time as a
 // process, and its report.
-func processRun(bin, dir string, sels []string, want string) (float64, *report.Report) {
+func processRun(bin, dir string, sels, arches []string, want string) (float64, *report.Report) {
 	out := filepath.Join(dir, "out")
 	os.RemoveAll(out)
-	args := []string{"run", "-q", "--offline", "--kernels", strings.Join(sels, ","),
+	args := []string{"run", "-q", "--offline", "--kernels", strings.Join(sels, ","), "--arch", strings.Join(arches, ","),
 		"--module", "bench/nopmod", "--tests", "bench/emptytest", "--out", out}
 	if want == booted {
 		args = append(args, "--no-snapshot")
@@ -69,17 +69,17 @@ type processRound struct {
 // processRounds alternates the floor, the cold-boot run and the snapshot
 // run, so that machine noise hits all three; the first snapshot run, which
 // may save the kernels' snapshots, is a warm-up and not counted.
-func processRounds(n int, bin, dir string, sels []string, floor func()) []processRound {
+func processRounds(n int, bin, dir string, sels, arches []string, floor func()) []processRound {
 	log.Print("warm-up: kmodvm run, cold and saving snapshots")
-	processRun(bin, dir, sels, booted)
-	processRun(bin, dir, sels, anyStart)
+	processRun(bin, dir, sels, arches, booted)
+	processRun(bin, dir, sels, arches, anyStart)
 	var rounds []processRound
 	for i := 0; i < n; i++ {
 		r := processRound{hello: map[string][2]float64{}}
 		r.floor = timeIt(floor)
 		var cold, snap *report.Report
-		r.cold, cold = processRun(bin, dir, sels, booted)
-		r.snap, snap = processRun(bin, dir, sels, restored)
+		r.cold, cold = processRun(bin, dir, sels, arches, booted)
+		r.snap, snap = processRun(bin, dir, sels, arches, restored)
 		for j, k := range cold.Kernels {
 			r.hello[k.Name] = [2]float64{k.Timing.Boot, snap.Kernels[j].Timing.Boot}
 		}
