@@ -381,3 +381,27 @@ func TestFaultRunTimeoutDumpsAStuckGuest(t *testing.T) {
 		t.Errorf("boot %+v: want a timeout with the SysRq dump", k.Boot)
 	}
 }
+
+// On Debian's arm64 6.1 the same faults are named as on amd64 (the NULL
+// dereference from arm64's "Unable to handle kernel NULL pointer
+// dereference"), each in its own test, and a panic costs only its test.
+func TestFaultArm64FaultsAreNamed(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestWarnDuringPassingTest|TestOopsInChild|TestBugInChild|TestPanic|TestZZAfterCrash",
+		func(c *vmtest.Config) { c.Arch = []string{"arm64"} }).Kernels[0]
+	if k.Arch != "arm64" {
+		t.Fatalf("%s ran as %q, want arm64", k.Name, k.Arch)
+	}
+	for _, c := range []struct{ test, kind, title string }{
+		{"TestWarnDuringPassingTest", "WARNING", "WARNING in faultmod_ioctl"},
+		{"TestOopsInChild", "Oops", "BUG: kernel NULL pointer dereference in faultmod_ioctl"},
+		{"TestBugInChild", "BUG", "kernel BUG in faultmod_ioctl"},
+	} {
+		tt := wantStatus(t, k, c.test, report.Fail)
+		wantFinding(t, k, tt, c.kind, c.title)
+	}
+	tt := wantStatus(t, k, "TestPanic", report.Crash)
+	wantFinding(t, k, tt, "Kernel panic", "faultmod: panic requested")
+	wantStatus(t, k, "TestAPass", report.Pass)
+	wantStatus(t, k, "TestZZAfterCrash", report.Pass)
+}
