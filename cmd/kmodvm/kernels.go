@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
@@ -132,10 +134,18 @@ whether each is cached. --available lists every build the archive offers;
 			builds := kernel.Builds(ix)
 			var rows []kernelRow
 			if available {
-				for _, b := range builds {
-					rows = append(rows, specRow(f, b.ABI, kernel.DebianSpec(b)))
+				arches, err := vmtest.Arches(g.arch)
+				if err != nil {
+					return usageError{err}
 				}
-				rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
+				for _, b := range builds {
+					if spec := kernel.DebianSpec(b); slices.Contains(arches, spec.Arch) {
+						rows = append(rows, specRow(f, b.ABI, spec))
+					}
+				}
+				if slices.Contains(arches, kernel.DefaultArch) { // debug kernels are amd64's
+					rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
+				}
 			} else {
 				for _, sel := range sels {
 					spec, err := f.ResolveSpec(cmd.Context(), sel)
@@ -247,7 +257,10 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 					continue
 				}
 				boot := "vmlinux (PVH)"
-				if k.Vmlinux == "" {
+				switch {
+				case arch.Must(k.Arch).Image == arch.ArmImage:
+					boot = "Image"
+				case k.Vmlinux == "":
 					boot = "bzImage (no PVH note)"
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-24s %s, %s, built with %s (%s)\n",

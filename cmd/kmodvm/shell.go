@@ -93,7 +93,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	}
 	errOut := cmd.ErrOrStderr()
 	cfg := vmtest.Config{
-		Kernels: []string{f.kernel}, Modules: f.modules, Params: f.params, Tests: f.tests,
+		Kernels: []string{f.kernel}, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests,
 		Accel: f.accel, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs, KDir: f.kdir,
 		CacheDir: g.cache, Offline: g.offline, Shell: shell, KernelDebugInfo: f.debugInfo,
 		GDB: f.gdb, OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),
