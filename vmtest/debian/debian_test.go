@@ -294,3 +294,20 @@ func TestIndexIsCurrentOnlyForTheMirrorsInForceAndWhileFresh(t *testing.T) {
 		t.Error("an index made for other mirrors is current")
 	}
 }
+
+// apt-get download takes each package of the architecture it was indexed
+// for: linux-kbuild-6.1 exists for amd64 and arm64 alike.
+func TestAptNameQualifiesTheArchitecture(t *testing.T) {
+	for _, c := range []struct {
+		p    Package
+		want string
+	}{
+		{Package{Name: "linux-kbuild-6.1", Version: "6.1.192-3", Arch: "amd64"}, "linux-kbuild-6.1:amd64=6.1.192-3"},
+		{Package{Name: "linux-image-6.1.0-57-arm64-unsigned", Version: "6.1.192-3", Arch: "arm64"}, "linux-image-6.1.0-57-arm64-unsigned:arm64=6.1.192-3"},
+		{Package{Name: "linux-headers-6.1.0-57-common", Version: "6.1.192-3", Arch: "all"}, "linux-headers-6.1.0-57-common=6.1.192-3"},
+	} {
+		if got := c.p.aptName(); got != c.want {
+			t.Errorf("aptName = %s, want %s", got, c.want)
+		}
+	}
+}
