@@ -16,6 +16,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 // maxBootAttempts: a VM that never reaches the agent, or a QEMU that dies,
@@ -52,7 +53,7 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) && !errors.As(err, &aerr) {
 			continue
 		}
-		r.settle(k, res, col, console, err, attempt, kr, dir, run)
+		r.settle(k, res, col, console, err, attempt, kr, dir, run, img.modules)
 		if err := keepGcda(col, dir, run); err != nil {
 			kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
 		}
@@ -206,7 +207,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // settle turns a VM's end and its events into the kernel's verdict.
-func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string, run int) {
+func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string, run int, mods []symbol.Module) {
 	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
 		n = artifactName(n, run)
 		kr.Files[n] = filepath.Join(dir, n)
@@ -227,7 +228,7 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 		b.Status, b.Error, vmEnd = report.Crash, "kernel panic: "+strings.TrimSpace(res.Panic), report.Crash
 	case res.Exit == qemu.ExitTimeout:
 		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
-		b.Hang = hangReport(res)
+		b.Hang = hangReport(res, kr, mods)
 		col.vmDump = res.SysRq
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
@@ -304,14 +305,28 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 	return report.Pass, ""
 }
 
-// hangReport describes what the monitor saw of a hung guest.
-func hangReport(res *qemu.Result) string {
+// hangReport describes what the monitor saw of a hung guest. A CPU's
+// instruction pointer that System.map could not name is looked up among
+// kr's loaded modules under test (mods): where there is no NMI (arm64) it
+// is the one pointer to the spinning code.
+func hangReport(res *qemu.Result, kr *report.Kernel, mods []symbol.Module) string {
 	var b strings.Builder
 	if res.SysRq != "" {
 		b.WriteString("Guest's blocked tasks and CPUs (SysRq w, l):\n" + res.SysRq + "\n")
 	}
+	s := &symbol.Symbolizer{Modules: mods}
 	for i, loc := range res.IP {
-		fmt.Fprintf(&b, "CPU %d %s: %s\n", i, res.IPRegister, loc)
+		where := loc.String()
+		if loc.Func == "" {
+			fr := report.Frame{Addr: loc.Addr}
+			if s.Frame(kr, &fr); fr.Func != "" {
+				where = fmt.Sprintf("%#x %s", loc.Addr, fr)
+				if w := fr.Where(); w != "" {
+					where += ", " + w
+				}
+			}
+		}
+		fmt.Fprintf(&b, "CPU %d %s: %s\n", i, res.IPRegister, where)
 	}
 	if res.Backtrace != "" {
 		b.WriteString("\nGuest backtrace (NMI):\n" + res.Backtrace + "\n")

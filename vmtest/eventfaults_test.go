@@ -115,7 +115,7 @@ func settleStream(t *testing.T, r io.Reader, exit qemu.ExitReason) (*report.Kern
 	if exit == qemu.ExitCrash {
 		res.ExitStatus = "signal: killed"
 	}
-	(&runner{cfg: &Config{}}).settle(nil, res, col, nil, nil, 1, kr, t.TempDir(), 0)
+	(&runner{cfg: &Config{}}).settle(nil, res, col, nil, nil, 1, kr, t.TempDir(), 0, nil)
 	return kr, col
 }
 

@@ -83,7 +83,7 @@ func TestVerdictAndSettle(t *testing.T) {
 			}
 			kr := &report.Kernel{Name: "6.1.0-57-amd64", Files: map[string]string{}}
 			res := c.res
-			(&runner{cfg: &Config{}}).settle(nil, &res, col, nil, c.err, c.attempt, kr, t.TempDir(), 0)
+			(&runner{cfg: &Config{}}).settle(nil, &res, col, nil, c.err, c.attempt, kr, t.TempDir(), 0, nil)
 			if kr.Status != c.status || kr.Boot.Status != c.boot || !strings.Contains(kr.Error, c.says) {
 				t.Errorf("kernel %s (boot %s) %q; want %s (boot %s) saying %q", kr.Status, kr.Boot.Status, kr.Error, c.status, c.boot, c.says)
 			}

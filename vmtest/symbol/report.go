@@ -61,6 +61,11 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 	}
 }
 
+// Frame resolves one frame of kr that is no finding's: an instruction
+// pointer QEMU read from a hung guest (on arm64, with no NMI, the one
+// pointer to the spinning code), as a bare address in fr.Addr or named.
+func (s *Symbolizer) Frame(kr *report.Kernel, fr *report.Frame) { s.frame(kr, fr, false) }
+
 // frame resolves one frame; ret says its address is a return address,
 // whose call is the instruction before it.
 func (s *Symbolizer) frame(kr *report.Kernel, fr *report.Frame, ret bool) {
