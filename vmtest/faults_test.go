@@ -405,3 +405,23 @@ func TestFaultArm64FaultsAreNamed(t *testing.T) {
 	wantStatus(t, k, "TestAPass", report.Pass)
 	wantStatus(t, k, "TestZZAfterCrash", report.Pass)
 }
+
+// A guest whose one CPU spins in a module past the run's timeout: on arm64
+// there is no NMI to make it print a backtrace, and the hang report names
+// the spinning code from QEMU's PC and the module's load address.
+func TestFaultArm64StuckGuestNamesTheSpinningCode(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", func(c *vmtest.Config) {
+		c.Arch = []string{"arm64"}
+		c.Timeout = 60 * time.Second
+	}).Kernels[0]
+	wantStatus(t, k, "TestSpinPastTheRunTimeout", report.Timeout)
+	if k.Boot == nil || k.Boot.Status != report.Timeout {
+		t.Fatalf("boot %+v: want a timeout", k.Boot)
+	}
+	for _, want := range []string{"CPU 0 PC: 0x", "[faultmod]", "faultmod_softlockup"} {
+		if !strings.Contains(k.Boot.Hang, want) {
+			t.Errorf("the hang report lacks %q:\n%s", want, k.Boot.Hang)
+		}
+	}
+}
