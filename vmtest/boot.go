@@ -19,6 +19,9 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
+// pvhResetNote is the kernel's note when its PVH vmlinux reset the guest.
+const pvhResetNote = "The PVH vmlinux reset the guest before it started; kmodvm booted the bzImage."
+
 // maxBootAttempts: a VM that never reaches the agent, or a QEMU that dies,
 // is an infrastructure error and is tried once more.
 const maxBootAttempts = 2
@@ -31,6 +34,14 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 	snap := r.cfg.snapshots() && len(img.layers) > 1
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
 		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
+		// A KASAN kernel's PVH entry resets the guest (see below): its
+		// snapshot is its bzImage's.
+		if snap && errors.Is(err, errIdleReset) && m.image == k.Vmlinux && k.BzImage != "" {
+			m.image = k.BzImage
+			kr.Note = strings.TrimSpace(kr.Note + " " + pvhResetNote)
+			attempt--
+			continue
+		}
 		// A snapshot that could not be used costs a boot, never a result.
 		if snap && errors.Is(err, errSnapshotUnused) {
 			r.logf("%s: %v; booting", kr.Name, err)
@@ -44,7 +55,7 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		// The bzImage's own decompressor boots such kernels.
 		if !col.hello && res.Exit == qemu.ExitReset && m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
 			m.image = k.BzImage
-			kr.Note = strings.TrimSpace(kr.Note + " The PVH vmlinux reset the guest before it started; kmodvm booted the bzImage.")
+			kr.Note = strings.TrimSpace(kr.Note + " " + pvhResetNote)
 			continue
 		}
 		// A missing QEMU stays missing, a full disk full: trying again only

@@ -85,6 +85,9 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 			return nil, "", err
 		}
 		if _, err := event.NewClient(vm.Port("control")).Ready(bctx); err != nil {
+			if endedWith(vm, qemu.ExitReset) {
+				return nil, "", fmt.Errorf("%w: %w", errSnapshotUnused, errIdleReset)
+			}
 			return r.unused(vm, fmt.Errorf("the idle agent never took commands: %w", err))
 		}
 		if unlock, ok := store.TryLock(key); ok {
@@ -111,6 +114,25 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 	}
 	res, err = vm.Wait()
 	return res, how, err
+}
+
+// errIdleReset: the guest reset before its agent's idle point, as a
+// KASAN kernel's PVH entry does; its bzImage may boot.
+var errIdleReset = errors.New("the guest reset while booting to the idle point")
+
+// endedWith waits a moment for vm, whose control port has failed, to end
+// by itself, ends it if it does not, and reports whether it ended as how.
+func endedWith(vm *qemu.VM, how qemu.ExitReason) bool {
+	done := make(chan *qemu.Result, 1)
+	go func() { res, _ := vm.Wait(); done <- res }()
+	select {
+	case res := <-done:
+		return res.Exit == how
+	case <-time.After(2 * time.Second):
+		vm.Kill()
+		<-done
+		return false
+	}
 }
 
 // unused ends a VM whose run never started.
