@@ -3,11 +3,14 @@ package vmtest
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
 // The gcov data of a VM is each file whole: pieces in order, the reading
@@ -64,5 +67,70 @@ func TestOwnFilesAreTheModulesSourcesUnderTheUsersDirectory(t *testing.T) {
 	got := ownFiles(files, b)
 	if len(got) != 2 || got[0].Path != "/home/u/drv/drv.c" || got[1].Path != "/home/u/drv/sub/helpers.h" {
 		t.Errorf("own files: %+v", got)
+	}
+}
+
+// testdata/gcov holds the bundled driver's notes (mmapdrv.gcno) from a
+// build for 6.1.192-debug in /tmp/cov/run1/6.1.192-debug/build/0/src and
+// the counters (mmapdrv.gcda) a guest of that kernel sent after the suite.
+const fixtureBuildDir = "/tmp/cov/run1/6.1.192-debug/build/0/src"
+
+// sendGcda feeds a collector the fixture's counters as the agent sends
+// them, and keeps them as VM number run of the kernel in dir.
+func sendGcda(t *testing.T, dir string, run int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "gcov", "mmapdrv.gcda"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector(&report.Kernel{}, nil, nil)
+	path := fixtureBuildDir + "/mmapdrv.gcda"
+	for off := 0; off < len(data); off += 400 {
+		chunk := data[off:min(off+400, len(data))]
+		col.handle(event.Event{Type: event.Gcov, Stage: event.StageAfterUnload, Chunk: &event.FileChunk{Path: path, Offset: int64(off), Size: int64(len(data)), Data: chunk}})
+	}
+	if err := keepGcda(col, dir, run); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The host reads each VM's counters with the build's gcov against the
+// build's notes, keeps the module's own files under the user's directory,
+// and sums the VMs (the first and a reboot's): every count doubles.
+func TestCoverageSumsTheKernelsVMsReadByTheBuildsGcov(t *testing.T) {
+	if _, err := exec.LookPath("gcov-12"); err != nil {
+		t.Skip("no gcov-12 (Debian's gcc-12)")
+	}
+	build := gcovBuild{buildDir: fixtureBuildDir, workDir: filepath.Join("testdata", "gcov"), source: "/home/u/kmod",
+		notes: []string{"mmapdrv.gcno"}, tc: &kbuild.Toolchain{Compiler: "gcc-12"}}
+	read := func(vms int) *report.Kernel {
+		dir := t.TempDir()
+		for run := 0; run < vms; run++ {
+			sendGcda(t, dir, run)
+		}
+		kr := &report.Kernel{Name: "6.1.192-debug", Files: map[string]string{}}
+		(&runner{}).coverage(t.Context(), kr, dir, []gcovBuild{build})
+		if kr.Note != "" || kr.Files["coverage.info"] == "" {
+			t.Fatalf("note %q, files %v", kr.Note, kr.Files)
+		}
+		return kr
+	}
+	one, two := read(1), read(2)
+	var paths []string
+	for _, f := range one.Coverage {
+		paths = append(paths, f.Path)
+	}
+	if len(one.Coverage) != 3 || one.Coverage[1].Path != "/home/u/kmod/mmapdrv.c" {
+		t.Fatalf("files %q, want compat.h, mmapdrv.c and mmapdrv_checks.h under /home/u/kmod", paths)
+	}
+	if s := one.Coverage[1].Summary(); s.Lines != 103 || s.LinesHit != 103 {
+		t.Errorf("mmapdrv.c: %+v", s)
+	}
+	for i, f := range one.Coverage {
+		for j, l := range f.Lines {
+			if got := two.Coverage[i].Lines[j]; got.Number != l.Number || got.Count != 2*l.Count {
+				t.Fatalf("%s:%d: %d after two VMs, %d after one", f.Path, l.Number, got.Count, l.Count)
+			}
+		}
 	}
 }
