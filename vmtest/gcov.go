@@ -3,6 +3,7 @@ package vmtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -145,7 +146,8 @@ func (r *runner) coverage(ctx context.Context, kr *report.Kernel, dir string, bu
 }
 
 // gcovFiles reads the .gcda files of build b that lie under data (the
-// guest's copy of b's build directory) with b's gcov.
+// guest's copy of b's build directory) with b's gcov. A file that cannot be
+// read is left out, and said so in the error; the others still count.
 func gcovFiles(ctx context.Context, b gcovBuild, data string) ([]coverage.File, error) {
 	var gcdas []string
 	filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
@@ -161,38 +163,48 @@ func gcovFiles(ctx context.Context, b gcovBuild, data string) ([]coverage.File, 
 	}
 	defer os.RemoveAll(tmp)
 	var sets [][]coverage.File
+	var errs []error
 	for i, gcda := range gcdas {
 		rel, _ := filepath.Rel(data, gcda)
-		note := strings.TrimSuffix(rel, ".gcda") + ".gcno"
-		if !slices.Contains(b.notes, note) {
-			return nil, fmt.Errorf("%s: no %s in the build", rel, note)
-		}
-		// gcov finds the notes by the data file's name: both go in a
-		// directory of their own.
-		one := filepath.Join(tmp, fmt.Sprint(i))
-		base := filepath.Join(one, filepath.Base(strings.TrimSuffix(rel, ".gcda")))
-		if err := os.MkdirAll(one, 0o755); err != nil {
-			return nil, err
-		}
-		if err := copyTo(filepath.Join(b.workDir, note), base+".gcno"); err != nil {
-			return nil, err
-		}
-		if err := copyTo(gcda, base+".gcda"); err != nil {
-			return nil, err
-		}
-		cmd := b.tc.Command(ctx, []string{tmp}, b.tc.Gcov(), "--branch-probabilities", "--json-format", "--stdout", "--object-directory", one, base+".gcda")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("%s %s: %v: %s", b.tc.Gcov(), rel, err, strings.TrimSpace(stderr.String()))
-		}
-		files, err := coverage.ParseGcov(stdout.Bytes())
+		files, err := gcovOne(ctx, b, gcda, rel, filepath.Join(tmp, fmt.Sprint(i)), tmp)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", b.tc.Gcov(), rel, err)
+			errs = append(errs, err)
+			continue
 		}
 		sets = append(sets, ownFiles(files, b))
 	}
-	return coverage.Merge(sets...), nil
+	return coverage.Merge(sets...), errors.Join(errs...)
+}
+
+// gcovOne reads one .gcda (rel, in the build directory) with b's gcov, in
+// the scratch directory one under tmp: gcov finds the notes by the data
+// file's name, so both go there.
+func gcovOne(ctx context.Context, b gcovBuild, gcda, rel, one, tmp string) ([]coverage.File, error) {
+	note := strings.TrimSuffix(rel, ".gcda") + ".gcno"
+	if !slices.Contains(b.notes, note) {
+		return nil, fmt.Errorf("%s: no %s in the build", rel, note)
+	}
+	base := filepath.Join(one, filepath.Base(strings.TrimSuffix(rel, ".gcda")))
+	if err := os.MkdirAll(one, 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyTo(filepath.Join(b.workDir, note), base+".gcno"); err != nil {
+		return nil, err
+	}
+	if err := copyTo(gcda, base+".gcda"); err != nil {
+		return nil, err
+	}
+	cmd := b.tc.Command(ctx, []string{tmp}, b.tc.Gcov(), "--branch-probabilities", "--json-format", "--stdout", "--object-directory", one, base+".gcda")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", b.tc.Gcov(), rel, err, strings.TrimSpace(stderr.String()))
+	}
+	files, err := coverage.ParseGcov(stdout.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", b.tc.Gcov(), rel, err)
+	}
+	return files, nil
 }
 
 // ownFiles keeps the files of the module's own sources, named under the

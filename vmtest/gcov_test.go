@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -132,5 +133,26 @@ func TestCoverageSumsTheKernelsVMsReadByTheBuildsGcov(t *testing.T) {
 				t.Fatalf("%s:%d: %d after two VMs, %d after one", f.Path, l.Number, got.Count, l.Count)
 			}
 		}
+	}
+}
+
+// Data the build has no notes for (a file the guest sent that this build
+// did not make) is named in the kernel's note; the rest still counts.
+func TestCoverageSaysWhatItCouldNotRead(t *testing.T) {
+	if _, err := exec.LookPath("gcov-12"); err != nil {
+		t.Skip("no gcov-12 (Debian's gcc-12)")
+	}
+	dir := t.TempDir()
+	sendGcda(t, dir, 0)
+	stray := filepath.Join(dir, "gcda", fixtureBuildDir, "stray.gcda")
+	if err := os.WriteFile(stray, []byte("adcg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kr := &report.Kernel{Files: map[string]string{}}
+	build := gcovBuild{buildDir: fixtureBuildDir, workDir: filepath.Join("testdata", "gcov"), source: "/home/u/kmod",
+		notes: []string{"mmapdrv.gcno"}, tc: &kbuild.Toolchain{Compiler: "gcc-12"}}
+	(&runner{}).coverage(t.Context(), kr, dir, []gcovBuild{build})
+	if !strings.Contains(kr.Note, "stray.gcda: no stray.gcno in the build") || len(kr.Coverage) != 3 {
+		t.Errorf("note %q, %d files of coverage", kr.Note, len(kr.Coverage))
 	}
 }
