@@ -9,9 +9,9 @@ import (
 )
 
 // WriteLCOV writes files as an lcov tracefile (the format of geninfo(1),
-// read by genhtml, lcov --summary and CI coverage services), under the
-// test name test. Records are the classic ones that lcov 1.x and 2.x both
-// read: FN:<line>,<name>, FNDA, BRDA with block 0, DA, and the counts.
+// read by genhtml and lcov --summary) under the test name test. Records
+// are the classic ones, without lcov 2's additions: FN:<line>,<name>,
+// FNDA, BRDA with block 0, DA, and the counts (lcov 1.16 reads them).
 func WriteLCOV(w io.Writer, test string, files []File) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range files {
