@@ -123,7 +123,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 		MemoryMiB: m.memoryMiB,
 		CPUs:      m.cpus,
 		Append:    m.append,
-		Accel:     r.accel,
+		Accel:     r.accelFor(k.Arch),
 		Serial: append([]qemu.Port{
 			{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)}},
 			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
@@ -136,7 +136,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 		qcfg.Timeout = interactiveTimeout
 	} else if run > 0 {
 		// repro.sh stays the first VM's: the one a crash or hang ended.
-	} else if rerr := writeRepro(dir, qcfg, r.accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
+	} else if rerr := writeRepro(dir, qcfg, qcfg.Accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
 	}
 	var res *qemu.Result

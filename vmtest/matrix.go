@@ -12,6 +12,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -27,7 +28,8 @@ type runner struct {
 	fetcher    *kernel.Fetcher
 	toolchains *kbuild.Toolchains
 	images     *initramfs.Builder
-	accel      qemu.Accel
+	accel      qemu.Accel // resolved for the default architecture's guests
+	accelReq   qemu.Accel // as Config.Accel asked
 	out        string
 
 	hooks hooks
@@ -79,10 +81,11 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	}
 	accel, _ := qemu.ParseAccel(cfg.Accel)
 	r := &runner{
-		cfg:    &cfg,
-		accel:  accel.Resolve(nil),
-		images: &initramfs.Builder{CacheDir: cfg.cacheDir()},
-		hooks:  h,
+		cfg:      &cfg,
+		accel:    accel.Resolve(nil),
+		accelReq: accel,
+		images:   &initramfs.Builder{CacheDir: cfg.cacheDir()},
+		hooks:    h,
 	}
 	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {
 		sel, _ := r.selectors.Load(name)
@@ -178,6 +181,18 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return ""
+}
+
+// accelFor is the accelerator for guests of the named architecture: KVM
+// that auto chose for amd64 guests is chosen again for the guest's own
+// architecture (an amd64 host's KVM does not run arm64 guests: TCG does).
+// An accelerator the configuration names is used as named.
+func (r *runner) accelFor(name string) qemu.Accel {
+	a, err := arch.Lookup(name)
+	if err != nil || a.Name == arch.Default || r.accel != qemu.AccelKVM || r.accelReq == qemu.AccelKVM {
+		return r.accel
+	}
+	return qemu.AccelAuto.Resolve(a)
 }
 
 // guestLayers returns the kernel-independent layers of an architecture's
@@ -306,7 +321,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	for _, b := range gcov {
 		gcovDirs = append(gcovDirs, b.buildDir)
 	}
-	m := r.cfg.machineFor(k, r.accel)
+	m := r.cfg.machineFor(k, r.accelFor(k.Arch))
 	deadline, _ := ctx.Deadline()
 	m.fitTestTimeout(deadline)
 	r.step(sel, k.Name, PhaseImage, "")
