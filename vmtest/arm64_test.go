@@ -2,7 +2,9 @@ package vmtest_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -42,5 +44,49 @@ func TestArm64(t *testing.T) {
 	}
 	if !guestNarrowed() && len(k.Tests) < 20 {
 		t.Errorf("%s: only %d guest tests ran", k.Name, len(k.Tests))
+	}
+}
+
+// On Debian's arm64 6.1 the same faults are named as on amd64 (the NULL
+// dereference from arm64's "Unable to handle kernel NULL pointer
+// dereference"), each in its own test, and a panic costs only its test.
+func TestFaultArm64FaultsAreNamed(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestWarnDuringPassingTest|TestOopsInChild|TestBugInChild|TestPanic|TestZZAfterCrash",
+		func(c *vmtest.Config) { c.Arch = []string{"arm64"} }).Kernels[0]
+	if k.Arch != "arm64" {
+		t.Fatalf("%s ran as %q, want arm64", k.Name, k.Arch)
+	}
+	for _, c := range []struct{ test, kind, title string }{
+		{"TestWarnDuringPassingTest", "WARNING", "WARNING in faultmod_ioctl"},
+		{"TestOopsInChild", "Oops", "BUG: kernel NULL pointer dereference in faultmod_ioctl"},
+		{"TestBugInChild", "BUG", "kernel BUG in faultmod_ioctl"},
+	} {
+		tt := wantStatus(t, k, c.test, report.Fail)
+		wantFinding(t, k, tt, c.kind, c.title)
+	}
+	tt := wantStatus(t, k, "TestPanic", report.Crash)
+	wantFinding(t, k, tt, "Kernel panic", "faultmod: panic requested")
+	wantStatus(t, k, "TestAPass", report.Pass)
+	wantStatus(t, k, "TestZZAfterCrash", report.Pass)
+}
+
+// A guest whose one CPU spins in a module past the run's timeout: on arm64
+// there is no NMI to make it print a backtrace, and the hang report names
+// the spinning code from QEMU's PC and the module's load address.
+func TestFaultArm64StuckGuestNamesTheSpinningCode(t *testing.T) {
+	t.Parallel()
+	k := faultRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", func(c *vmtest.Config) {
+		c.Arch = []string{"arm64"}
+		c.Timeout = 60 * time.Second
+	}).Kernels[0]
+	wantStatus(t, k, "TestSpinPastTheRunTimeout", report.Timeout)
+	if k.Boot == nil || k.Boot.Status != report.Timeout {
+		t.Fatalf("boot %+v: want a timeout", k.Boot)
+	}
+	for _, want := range []string{"CPU 0 PC: 0x", "[faultmod]", "faultmod_softlockup"} {
+		if !strings.Contains(k.Boot.Hang, want) {
+			t.Errorf("the hang report lacks %q:\n%s", want, k.Boot.Hang)
+		}
 	}
 }

@@ -2,8 +2,10 @@ package vmtest
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
@@ -81,4 +83,71 @@ func (img *guestImage) again(run event.RunConfig, n int) (*guestImage, error) {
 	next := &guestImage{path: artifactName(img.path, n), run: run, modules: img.modules,
 		layers: append(append([]string{}, img.layers[:last]...), runLayer)}
 	return next, initramfs.Concat(next.path, next.layers...)
+}
+
+// guestLayers returns the kernel-independent layers of an architecture's
+// guests, built once per run under the run's context; a kernel whose own
+// context ends stops waiting for them, but not the build. A build that
+// failed because the run was canceled is not kept: it says nothing about
+// the layers.
+func (r *runner) guestLayers(ctx context.Context, arch string) guestParts {
+	r.guestMu.Lock()
+	b := r.guest[arch]
+	if b == nil {
+		b = &guestBuild{done: make(chan struct{})}
+		if r.guest == nil {
+			r.guest = map[string]*guestBuild{}
+		}
+		r.guest[arch] = b
+		r.guestRun.Add(1)
+		go func() {
+			defer r.guestRun.Done()
+			b.parts = r.buildGuest(r.ctx, arch)
+			if b.parts.err != nil && r.ctx.Err() != nil {
+				r.guestMu.Lock()
+				delete(r.guest, arch)
+				r.guestMu.Unlock()
+			}
+			close(b.done)
+		}()
+	}
+	r.guestMu.Unlock()
+	select {
+	case <-b.done:
+		return b.parts
+	case <-ctx.Done():
+		return guestParts{err: fmt.Errorf("guest image: %w", context.Cause(ctx))}
+	}
+}
+
+// buildGuest builds the base layer and the test packages' layers for the
+// guests of an architecture.
+func (r *runner) buildGuest(ctx context.Context, arch string) guestParts {
+	start := time.Now()
+	images := *r.images
+	images.Arch = arch
+	base, err := images.Base(ctx)
+	if err != nil {
+		return guestParts{err: fmt.Errorf("guest image base: %w", err)}
+	}
+	layers := []string{base}
+	if r.cfg.Shell != nil {
+		shell, err := images.Shell(ctx)
+		if err != nil {
+			return guestParts{err: fmt.Errorf("guest image shell: %w", err)}
+		}
+		layers = append(layers, shell)
+	}
+	var pkgs []initramfs.TestPackage
+	for _, d := range r.cfg.Tests {
+		pkgs = append(pkgs, initramfs.TestPackage{Dir: d})
+	}
+	tests, bins, err := images.Tests(ctx, pkgs)
+	if err != nil {
+		return guestParts{err: fmt.Errorf("guest tests: %w", err)}
+	}
+	for i := range bins {
+		bins[i].Args = append(bins[i].Args, r.cfg.TestArgs...)
+	}
+	return guestParts{layers: append(layers, tests...), binaries: bins, took: time.Since(start)}
 }
