@@ -151,40 +151,66 @@ func deliver(ctx context.Context, vm *qemu.VM, img *guestImage) error {
 	if _, err := ctl.Do(ctx, event.Command{Op: event.OpFresh, Seed: seed, Now: time.Now().UnixNano()}); err != nil {
 		return err
 	}
-	share, limit := vm.Share(), int64(snapshotShareMiB)<<20
-	var off int64
-	flush := func() error {
-		if off == 0 {
-			return nil
-		}
-		_, err := ctl.Do(ctx, event.Command{Op: event.OpUnpack, Offset: 0, Size: off})
-		off = 0
-		return err
-	}
-	for _, l := range img.layers[1:] {
-		b, err := os.ReadFile(l)
+	layers := img.layers[1:]
+	sizes := make([]int64, len(layers))
+	for i, l := range layers {
+		fi, err := os.Stat(l)
 		if err != nil {
 			return err
 		}
-		n := int64(len(b)+3) &^ 3
-		if n > limit {
-			return fmt.Errorf("image layer %s (%d bytes) exceeds the %d MiB shared with the guest", l, len(b), snapshotShareMiB)
-		}
-		if off+n > limit {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if _, err := share.WriteAt(append(b, make([]byte, n-int64(len(b)))...), off); err != nil {
-			return err
-		}
-		off += n
+		sizes[i] = fi.Size()
 	}
-	if err := flush(); err != nil {
+	batches, err := batchLayers(sizes, int64(snapshotShareMiB)<<20)
+	if err != nil {
 		return err
 	}
-	_, err := ctl.Do(ctx, event.Command{Op: event.OpStart})
+	for _, batch := range batches {
+		// The previous batch is unpacked (its command answered): the
+		// memory is free again.
+		var off int64
+		for _, i := range batch {
+			b, err := os.ReadFile(layers[i])
+			if err != nil {
+				return err
+			}
+			if _, err := vm.Share().WriteAt(append(b, make([]byte, padded(int64(len(b)))-int64(len(b)))...), off); err != nil {
+				return err
+			}
+			off += padded(int64(len(b)))
+		}
+		if _, err := ctl.Do(ctx, event.Command{Op: event.OpUnpack, Offset: 0, Size: off}); err != nil {
+			return err
+		}
+	}
+	_, err = ctl.Do(ctx, event.Command{Op: event.OpStart})
 	return err
+}
+
+// padded is a layer's size in the shared memory: archives start 4-aligned,
+// the zeros between them skipped by the agent as the kernel skips them.
+func padded(n int64) int64 { return (n + 3) &^ 3 }
+
+// batchLayers groups the layers of the given sizes, in order, into batches
+// that fit limit bytes of shared memory each; a layer larger than limit is
+// an error (the run then boots).
+func batchLayers(sizes []int64, limit int64) ([][]int, error) {
+	var batches [][]int
+	var cur []int
+	var used int64
+	for i, n := range sizes {
+		n = padded(n)
+		if n > limit {
+			return nil, fmt.Errorf("an image layer of %d bytes exceeds the %d bytes shared with the guest", n, limit)
+		}
+		if used+n > limit {
+			batches, cur, used = append(batches, cur), nil, 0
+		}
+		cur, used = append(cur, i), used+n
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches, nil
 }
 
 func (r *runner) logf(format string, args ...any) {
