@@ -172,6 +172,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	// the ones unused for a while (best effort).
 	r.images.Prune(cacheMaxAge)
 	kbuild.Prune(filepath.Join(cfg.cacheDir(), "builds"), cacheMaxAge)
+	(&qemu.Snapshots{Dir: SnapshotDir(cfg.cacheDir())}).Prune(cacheMaxAge)
 	return rep, nil
 }
 

@@ -76,6 +76,7 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 			return nil, "", err
 		default:
 			how = "restored"
+			store.Touch(key)
 		}
 	}
 	bctx, cancel := context.WithTimeout(ctx, m.bootTimeout)

@@ -314,7 +314,7 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 			// Snapshots are made again by the next run that needs one;
 			// one of a removed kernel would never be used again.
 			snaps := &qemu.Snapshots{Dir: vmtest.SnapshotDir(f.Cache.Dir)}
-			freed, err := snaps.Prune()
+			freed, err := snaps.Prune(0)
 			if freed > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed VM snapshots (%d MB)\n", freed>>20)
 			}

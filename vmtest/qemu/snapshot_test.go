@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeState writes stream as QEMU would and seals it.
@@ -129,9 +130,19 @@ func TestSnapshotsPruneRemovesStates(t *testing.T) {
 		t.Error("the lock was taken twice")
 	}
 	unlock()
-	freed, err := s.Prune()
+	old := Key{Format: stateFormat, Kernel: "old"}
+	os.WriteFile(s.Path(old), make([]byte, 500), 0o644)
+	week := time.Now().Add(-8 * 24 * time.Hour)
+	os.Chtimes(s.Path(old), week, week)
+	if freed, err := s.Prune(7 * 24 * time.Hour); err != nil || freed != 500 {
+		t.Fatalf("Prune(a week) = %d, %v; want the unused state's 500 bytes", freed, err)
+	}
+	if _, err := os.Stat(s.Path(k)); err != nil {
+		t.Fatalf("Prune(a week) removed a fresh state: %v", err)
+	}
+	freed, err := s.Prune(0)
 	if err != nil || freed != 1000 {
-		t.Fatalf("Prune = %d, %v; want 1000 bytes", freed, err)
+		t.Fatalf("Prune(0) = %d, %v; want 1000 bytes", freed, err)
 	}
 	if _, err := os.Stat(s.Path(k)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the state survived Prune: %v", err)

@@ -120,10 +120,21 @@ func (s *Snapshots) Discard(k Key) error {
 	return err
 }
 
-// Prune removes every saved state (and stale temporary file) and returns
-// the bytes freed. States being written keep their lock files' holders
-// safe: a writer renames its temporary file, which then is gone or new.
-func (s *Snapshots) Prune() (int64, error) {
+// Touch marks key's state as used now (at most once an hour), for Prune.
+func (s *Snapshots) Touch(k Key) {
+	p := s.Path(k)
+	if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > time.Hour {
+		now := time.Now()
+		os.Chtimes(p, now, now)
+	}
+}
+
+// Prune removes the saved states (and stale temporary files) unused for
+// olderThan, all of them when it is 0, and returns the bytes freed. Every
+// change to the agent, a kernel or a machine setting makes new ones, so the
+// directory would otherwise only grow. A writer whose temporary file is
+// removed fails its rename and goes on without a snapshot.
+func (s *Snapshots) Prune(olderThan time.Duration) (int64, error) {
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -134,14 +145,18 @@ func (s *Snapshots) Prune() (int64, error) {
 	var freed int64
 	var errs []error
 	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".lock") {
+		fi, err := e.Info()
+		if err != nil || e.IsDir() || strings.HasSuffix(e.Name(), ".lock") || time.Since(fi.ModTime()) < olderThan {
 			continue
 		}
-		if fi, err := e.Info(); err == nil {
-			freed += fi.Size()
-		}
-		if err := os.Remove(filepath.Join(s.Dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p := filepath.Join(s.Dir, e.Name())
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
+			continue
+		}
+		freed += fi.Size()
+		if name, ok := strings.CutSuffix(p, ".state"); ok {
+			os.Remove(name + ".lock")
 		}
 	}
 	return freed, errors.Join(errs...)
