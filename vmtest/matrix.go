@@ -225,6 +225,9 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		return kr
 	}
 	kr.Name, kr.ABI, kr.Version, kr.Origin = k.Name, k.ABI, k.Version, k.Origin
+	if k.ID != kr.ID { // the spec's fallback: its note says why
+		kr.ID, kr.Note = k.ID, k.Note
+	}
 	r.kernelDebugInfo(ctx, k, kr)
 	dir := filepath.Join(r.out, p.dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -265,6 +265,9 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-24s %s, %s, built with %s (%s)\n",
 					sel.Raw, k.Name, k.Origin, boot, k.Compiler, time.Since(start).Round(time.Millisecond))
+				if k.Note != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%-8s note: %s\n", sel.Raw, k.Note)
+				}
 				if debugInfo {
 					start = time.Now()
 					d, err := f.DebugInfo(cmd.Context(), k, symbol.HasDebugInfo)

@@ -83,6 +83,11 @@ func aptArchitectures() string {
 // ErrUnreachable means the archive could not be reached.
 var ErrUnreachable = errors.New("cannot reach the Debian archive")
 
+// ErrMissing means the mirror answered but does not serve a file its own
+// index lists (HTTP 404): a mirror that has not caught up, or that keeps
+// only some architectures of a build.
+var ErrMissing = errors.New("the mirror does not serve a package its index lists")
+
 // aptFailure returns a one-line cause from apt's output when it failed to
 // fetch something (apt-get update exits 0 even then): the first "Err:"
 // line's target and the reason on the line after it.
@@ -139,6 +144,9 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(perce
 			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
 		}
 		if cause := aptFailure(out.String()); cause != "" {
+			if strings.Contains(cause, " 404 ") {
+				return out.String(), fmt.Errorf("%w: %s", ErrMissing, cause)
+			}
 			return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
 		}
 		return out.String(), fmt.Errorf("%w: %s", err, lastLines(out.String(), 3))

@@ -120,8 +120,25 @@ func (d debianProvider) Resolve(ctx context.Context, sel Selector) (*Spec, error
 	if err != nil {
 		return nil, err
 	}
-	return DebianSpec(b), nil
+	s := DebianSpec(b)
+	if sel.Kind == Series || sel.Kind == Latest {
+		// The series' older builds, should the mirror lack this one's files.
+		ix, err := d.f.Index(ctx)
+		if err != nil {
+			return nil, err
+		}
+		last := s
+		for _, o := range Older(Builds(ix), b, maxFallbacks) {
+			last.Fallback = DebianSpec(o)
+			last = last.Fallback
+		}
+	}
+	return s, nil
 }
+
+// maxFallbacks bounds how many older builds of a series are tried when the
+// mirror serves none of the newer ones.
+const maxFallbacks = 6
 
 // arch is the build's architecture, Arch or the default.
 func (b Build) arch() string {

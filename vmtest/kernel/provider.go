@@ -104,6 +104,10 @@ type Spec struct {
 	// says them ("CONFIG_GCOV_KERNEL" -> "y"); an option it lacks is
 	// known only from the made kernel's config.
 	Config map[string]string `json:"config,omitempty"`
+	// Fallback is the kernel to make instead when this one's packages
+	// cannot be had from the mirror (debian.ErrMissing): for a selector
+	// naming a series, the series' next older build. Not part of the ID.
+	Fallback *Spec `json:"-"`
 	// Modules are in-kernel modules the kernel must provide (see Tailor).
 	Modules []string `json:"modules,omitempty"`
 	// Note is something the user should know about this kernel ("built
@@ -204,6 +208,9 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	if damaged {
 		f.logf("%s: cache entry unusable, making it again: %v", s.Name, err)
 	}
+	if s.Fallback != nil && f.Cache.missing(id) {
+		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", debian.ErrMissing, s.Name, IndexMaxAge))
+	}
 	l, err := f.Cache.lock(ctx, id)
 	if err != nil {
 		return nil, err
@@ -225,6 +232,12 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	}
 	start := time.Now()
 	k, err = p.Make(ctx, s, tmp)
+	if errors.Is(err, debian.ErrMissing) {
+		f.Cache.markMissing(id)
+		if s.Fallback != nil {
+			return f.fallback(ctx, s, err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

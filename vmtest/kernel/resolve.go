@@ -191,6 +191,22 @@ func Resolve(builds []Build, sel Selector) (Build, error) {
 		ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
 }
 
+// Older returns up to n builds of b's series, flavour and architecture
+// older than b, newest first.
+func Older(builds []Build, b Build, n int) []Build {
+	var out []Build
+	for _, o := range builds {
+		if len(out) == n {
+			break
+		}
+		if o.Series == b.Series && o.Flavour == b.Flavour && o.Arch == b.Arch && o.ABI != b.ABI &&
+			debian.CompareVersions(o.Version, b.Version) < 0 {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Nearest suggests series close to sel's, as "series (abi)", newest first
 // among equals.
 func Nearest(builds []Build, sel Selector, n int) []string {
