@@ -9,16 +9,14 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 )
 
-// serve answers Commands on the control port until the host asks for a
-// power-off or the port fails. The modules are loaded; the tests run only
-// when a command says so, which keeps a booted guest at the host's disposal.
-func (a *Agent) serve(cfg event.RunConfig, leaks bool) error {
-	port, err := openPort(a.controlDev, a.portWait)
+// openControl opens the control port and says the agent is ready on it;
+// send writes one reply.
+func (a *Agent) openControl() (port *os.File, send func(event.Reply) error, err error) {
+	port, err = openPort(a.controlDev, a.portWait)
 	if err != nil {
-		return fmt.Errorf("control channel (%s): %w", event.ParamControl, err)
+		return nil, nil, fmt.Errorf("control channel (%s): %w", event.ParamControl, err)
 	}
-	defer drain(port)
-	send := func(rep event.Reply) error {
+	send = func(rep event.Reply) error {
 		rep.V = event.Version
 		if err := event.WriteLine(port, rep); err != nil {
 			return fmt.Errorf("control channel: %w", err)
@@ -26,8 +24,21 @@ func (a *Agent) serve(cfg event.RunConfig, leaks bool) error {
 		return nil
 	}
 	if err := send(event.Reply{Op: event.OpReady, Kernel: kernelRelease()}); err != nil {
+		port.Close()
+		return nil, nil, err
+	}
+	return port, send, nil
+}
+
+// serve answers Commands on the control port until the host asks for a
+// power-off or the port fails. The modules are loaded; the tests run only
+// when a command says so, which keeps a booted guest at the host's disposal.
+func (a *Agent) serve(cfg event.RunConfig, leaks bool) error {
+	port, send, err := a.openControl()
+	if err != nil {
 		return err
 	}
+	defer drain(port)
 	r := event.NewLineReader(port)
 	for {
 		var cmd event.Command

@@ -15,22 +15,12 @@ import (
 // the host, and OpStart sends it on as if it had booted with them. It
 // returns when OpStart was answered.
 func (a *Agent) idle() error {
-	port, err := openPort(a.controlDev, a.portWait)
+	port, send, err := a.openControl()
 	if err != nil {
-		return fmt.Errorf("control channel (%s): %w", event.ParamControl, err)
+		return err
 	}
 	defer port.Close()
 	defer drain(port)
-	send := func(rep event.Reply) error {
-		rep.V = event.Version
-		if err := event.WriteLine(port, rep); err != nil {
-			return fmt.Errorf("control channel: %w", err)
-		}
-		return nil
-	}
-	if err := send(event.Reply{Op: event.OpReady, Kernel: kernelRelease()}); err != nil {
-		return err
-	}
 	var share *sharedMemory
 	defer func() {
 		if share != nil {
