@@ -158,16 +158,22 @@ func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []cold
 	})
 	var out []coldFetch
 	for _, sel := range sels {
-		b, err := f.Resolve(ctx, sel)
+		s, err := f.ResolveSpec(ctx, sel)
 		check(err)
-		var size int64
-		for _, p := range b.Packages {
-			size += p.Size
-		}
+		var k *kernel.Kernel
 		secs := timeIt(func() {
-			_, err := f.FetchBuild(ctx, b)
+			k, err = f.Get(ctx, s)
 			check(err)
 		})
+		// The build the mirror served (a series falls back past builds
+		// it lists but does not serve).
+		for s.ID() != k.ID && s.Fallback != nil {
+			s = s.Fallback
+		}
+		var size int64
+		for _, p := range s.Packages {
+			size += p.Size
+		}
 		out = append(out, coldFetch{secs: secs, mb: float64(size) / 1e6, index: index})
 	}
 	return out
