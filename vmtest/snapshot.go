@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
@@ -54,6 +56,9 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 // errSnapshotUnused means the run's guest never started.
 func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, m machine, dir string) (res *qemu.Result, how string, err error) {
 	scfg := snapshotConfig(qcfg, img, dir)
+	if scfg.Initrd, err = r.idleImage(ctx, k, img, len(scfg.Serial), dir); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
+	}
 	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.cacheDir())}
 	key, err := qemu.KeyOf(scfg, k.ID)
 	if err != nil {
@@ -115,6 +120,32 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 	}
 	res, err = vm.Wait()
 	return res, how, err
+}
+
+// idleImage is the image a snapshot's guest boots: the base layer, and,
+// where the agent's ports need drivers the kernel builds as modules
+// (arm64's virtio-serial), those modules and a configuration that lists
+// only them, for the agent to load before it opens its ports. Both are the
+// kernel's, not the run's: the snapshot still serves every module.
+func (r *runner) idleImage(ctx context.Context, k *kernel.Kernel, img *guestImage, ports int, dir string) (string, error) {
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return "", err
+	}
+	early := a.PortModules(ports)
+	if len(early) == 0 {
+		return img.layers[0], nil
+	}
+	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Early: early})
+	if err != nil {
+		return "", err
+	}
+	run := filepath.Join(dir, "initramfs-idle-run.cpio")
+	if err := initramfs.WriteRun(run, event.RunConfig{Modules: mods}); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, ".initramfs-idle.cpio")
+	return path, initramfs.Concat(path, img.layers[0], kl, run)
 }
 
 // errIdleReset: the guest reset before its agent's idle point, as a

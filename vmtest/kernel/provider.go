@@ -199,6 +199,9 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 		return k, nil
 	}
 	damaged := !errors.Is(err, fs.ErrNotExist)
+	if s.Fallback != nil && f.Cache.missing(id) {
+		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", debian.ErrMissing, s.Name, IndexMaxAge))
+	}
 	if f.Offline {
 		if damaged {
 			return nil, fmt.Errorf("%s: the cached copy is damaged (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
@@ -207,9 +210,6 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	}
 	if damaged {
 		f.logf("%s: cache entry unusable, making it again: %v", s.Name, err)
-	}
-	if s.Fallback != nil && f.Cache.missing(id) {
-		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", debian.ErrMissing, s.Name, IndexMaxAge))
 	}
 	l, err := f.Cache.lock(ctx, id)
 	if err != nil {
