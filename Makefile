@@ -33,7 +33,7 @@ FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelec
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
 	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
-.PHONY: all deps build run test unit vet lint fuzz bench bench-debug test-debug soak clean
+.PHONY: all deps build run test unit vet lint fuzz bench bench-arm64 bench-debug test-debug soak clean
 
 all: build
 
@@ -81,6 +81,10 @@ BENCH_ARCH ?= amd64
 
 bench: deps
 	$(GO) run ./bench -rounds 3 -arch $(BENCH_ARCH)
+
+# The same on both architectures, side by side: bench/RESULTS-arm64.md.
+bench-arm64: deps
+	$(GO) run ./bench -rounds 3 -arch amd64,arm64 -out bench/RESULTS-arm64.md
 
 # The debug kernel's section of bench/RESULTS.md: a cold build into an
 # empty cache (about half an hour on two cores), warm fetch, entry size,
