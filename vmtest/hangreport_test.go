@@ -16,7 +16,7 @@ import (
 // pointer to the spinning code.
 func TestHangReportNamesAModulePC(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	ko := filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko")
+	ko := plainModule(t, filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko"))
 	const base, text = 0xffff800000d10000, 0xffff800000d11000
 	kr := &report.Kernel{Modules: []report.Module{{Name: "crc_itu_t", Base: base, Size: 0x8000,
 		Sections: map[string]uint64{".text": text}}}}
