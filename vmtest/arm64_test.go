@@ -76,9 +76,8 @@ func TestFaultArm64FaultsAreNamed(t *testing.T) {
 // the spinning code from QEMU's PC and the module's load address.
 func TestFaultArm64StuckGuestNamesTheSpinningCode(t *testing.T) {
 	t.Parallel()
-	k := faultRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", func(c *vmtest.Config) {
+	k := deadlineRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", time.Minute, func(c *vmtest.Config) {
 		c.Arch = []string{"arm64"}
-		c.Timeout = 60 * time.Second
 	}).Kernels[0]
 	wantStatus(t, k, "TestSpinPastTheRunTimeout", report.Timeout)
 	if k.Boot == nil || k.Boot.Status != report.Timeout {

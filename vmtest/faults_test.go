@@ -42,6 +42,21 @@ func faultRun(t *testing.T, kernels []string, tests string, extra ...func(*vmtes
 	return rep
 }
 
+// deadlineRun is faultRun under a run timeout (Config.Timeout) that must
+// be spent in the VM: a run of TestAPass first fetches the kernel, builds
+// the module and the tests and makes the snapshot, which on a cold cache
+// and a busy machine would otherwise eat the deadline before the test
+// under it starts.
+func deadlineRun(t *testing.T, kernels []string, tests string, timeout time.Duration, extra ...func(*vmtest.Config)) *report.Report {
+	t.Helper()
+	for _, k := range faultRun(t, kernels, "TestAPass", extra...).Kernels {
+		if k.Status != report.Pass {
+			t.Fatalf("%s: the warm-up run is %s, want pass: %s", k.Name, k.Status, k.Error)
+		}
+	}
+	return faultRun(t, kernels, tests, append(extra, func(c *vmtest.Config) { c.Timeout = timeout })...)
+}
+
 func test(t *testing.T, k *report.Kernel, name string) *report.Test {
 	t.Helper()
 	for _, tt := range k.Tests {
@@ -304,9 +319,7 @@ func TestFaultFindingsNameTheModulesSourceLine(t *testing.T) {
 // the run, and the agent's blocked-task dump names the module's function.
 func TestFaultHangUnderRunTimeoutNamesTheBlockedFunction(t *testing.T) {
 	t.Parallel()
-	k := faultRun(t, []string{"6.1"}, "TestAPass|TestHangInRead", func(c *vmtest.Config) {
-		c.Timeout = 60 * time.Second
-	}).Kernels[0]
+	k := deadlineRun(t, []string{"6.1"}, "TestAPass|TestHangInRead", time.Minute).Kernels[0]
 	tt := test(t, k, "TestHangInRead")
 	if !tt.Status.Failed() || !strings.Contains(tt.Output, "faultmod_read") {
 		t.Errorf("TestHangInRead is %s; want failed with the blocked task in faultmod_read:\n%s\nhang:\n%s", tt.Status, tt.Output, k.Boot.Hang)
@@ -368,9 +381,7 @@ func TestFaultPanicCostsOnlyItsTest(t *testing.T) {
 // tasks: the test the deadline cut short names the module's function.
 func TestFaultRunTimeoutDumpsAStuckGuest(t *testing.T) {
 	t.Parallel()
-	k := faultRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", func(c *vmtest.Config) {
-		c.Timeout = 60 * time.Second
-	}).Kernels[0]
+	k := deadlineRun(t, []string{"6.1"}, "TestSpinPastTheRunTimeout", time.Minute).Kernels[0]
 	tt := wantStatus(t, k, "TestSpinPastTheRunTimeout", report.Timeout)
 	for _, want := range []string{"blocked tasks and CPUs at the deadline", "faultmod_softlockup"} {
 		if !strings.Contains(tt.Output, want) {
