@@ -264,14 +264,9 @@ func keepGcda(col *collector, dir string, run int) error {
 // writeRunCoverage writes the coverage of all the run's kernels, summed,
 // as coverage.info in the run's output directory, if any kernel has some.
 func writeRunCoverage(out string, rep *report.Report) error {
-	var sets [][]coverage.File
-	for _, k := range rep.Kernels {
-		if k != nil && len(k.Coverage) > 0 {
-			sets = append(sets, k.Coverage)
-		}
-	}
-	if len(sets) == 0 {
+	files := rep.Coverage()
+	if files == nil {
 		return nil
 	}
-	return writeLCOV(filepath.Join(out, coverageFile), "kmodvm", coverage.Merge(sets...))
+	return writeLCOV(filepath.Join(out, coverageFile), "kmodvm", files)
 }

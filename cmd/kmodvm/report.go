@@ -24,6 +24,7 @@ of a matrix split over CI jobs (or over --shard runs) and render them.`,
 
 type mergeFlags struct {
 	json, junit, markdown, html string
+	lcov                        string
 	title, sourceRoot           string
 	annotations                 bool
 	expect                      []string
@@ -32,17 +33,21 @@ type mergeFlags struct {
 // outputs reports whether any rendering was asked for; without one, merge
 // prints the Markdown matrix.
 func (f *mergeFlags) outputs() bool {
-	return f.json != "" || f.junit != "" || f.markdown != "" || f.html != "" || f.annotations
+	return f.json != "" || f.junit != "" || f.markdown != "" || f.html != "" || f.lcov != "" || f.annotations
 }
 
 func newReportMergeCmd() *cobra.Command {
 	f := &mergeFlags{}
 	cmd := &cobra.Command{
-		Use:   "merge part.json... [--json f] [--junit f] [--markdown f] [--html f] [--annotations]",
+		Use:   "merge part.json... [--json f] [--junit f] [--markdown f] [--html f] [--lcov f] [--annotations]",
 		Short: "Merge JSON reports into one and render it",
 		Long: `Merge JSON reports (for example one per CI job, one kernel each) into one
 report and write the renderings asked for. With no output flag, print the
 Markdown matrix. A kernel present in several parts keeps its last one.
+
+--lcov writes the parts' module coverage (kmodvm run --coverage), summed
+over all their kernels, as one lcov tracefile: what a run on the whole
+matrix writes as coverage.info.
 
 --annotations prints GitHub workflow commands (::error file=...::) to
 standard output: the module's compiler errors and warnings on their lines,
@@ -69,6 +74,7 @@ kernel, a missing or partial part, or a report that could not be written.`,
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
 	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
 	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report, logs embedded, to this file")
+	fl.StringVar(&f.lcov, "lcov", "", "write the kernels' module coverage, summed, as an lcov tracefile (coverage.info) to this file")
 	fl.StringVar(&f.title, "title", "", "title of the HTML report (default \"kmodvm report\")")
 	fl.BoolVar(&f.annotations, "annotations", false, "print GitHub annotations for diagnostics, failures and findings")
 	fl.StringVar(&f.sourceRoot, "source-root", "", "directory annotations name files relative to (default $GITHUB_WORKSPACE, else the working directory)")
@@ -99,6 +105,9 @@ func runMerge(cmd *cobra.Command, paths []string, f *mergeFlags) error {
 		return usageError{err}
 	}
 	rep := report.Merge(parts...)
+	if f.lcov != "" && rep.Coverage() == nil {
+		return usagef("--lcov: no kernel in the parts has coverage (their runs need --coverage on a kernel with GCOV_KERNEL, a -debug one)")
+	}
 	expectKernels(rep, f.expect)
 	stdout := cmd.OutOrStdout()
 	if !f.outputs() {
@@ -185,6 +194,7 @@ func writeMerged(rep *report.Report, f *mergeFlags) ([]string, error) {
 		{f.json, rep.WriteJSON},
 		{f.junit, rep.WriteJUnit},
 		{f.markdown, rep.WriteMarkdown},
+		{f.lcov, func(w io.Writer) error { return rep.WriteLCOV(w, "kmodvm") }},
 		{f.html, func(w io.Writer) error {
 			// The logs are embedded so that the page stands alone as a CI
 			// artifact; the parts' log paths must exist where merge runs.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/coverage"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -202,5 +203,57 @@ func TestReportShow(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tt.contains, out)
 			}
 		})
+	}
+}
+
+// report merge --lcov sums the parts' module coverage into one tracefile:
+// a line run n times on one kernel and m on another is run n+m times, and
+// parts with no coverage make --lcov a usage error, not an empty file.
+func TestReportMergeWritesTheSummedCoverage(t *testing.T) {
+	real, err := report.ReadFile(filepath.Join("..", "..", "vmtest", "report", "testdata", "coverage", "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := real.Kernels[0]
+	other := *k
+	other.ID, other.Name, other.Selector = "0123456789abcdef", "7.3.4-debug", "7.3-debug"
+	a := writePart(t, "part-a.json", false, k)
+	b := writePart(t, "part-b.json", false, &other)
+	info := filepath.Join(t.TempDir(), "coverage.info")
+	// The fixture's kernel is a failed one (its report keeps only the
+	// coverage): the merge's verdict says so, and the tracefile is written.
+	if _, code := runCLI(t, "report", "merge", a, b, "--lcov", info); code != exitFailed {
+		t.Fatalf("exit %d, want %d", code, exitFailed)
+	}
+	f, err := os.Open(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	merged, err := coverage.ParseLCOV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[int]int64{}
+	for _, f := range k.Coverage {
+		want[f.Path] = map[int]int64{}
+		for _, l := range f.Lines {
+			want[f.Path][l.Number] = 2 * l.Count
+		}
+	}
+	if len(merged) != len(want) {
+		t.Fatalf("%d files in the tracefile, want %d", len(merged), len(want))
+	}
+	for _, f := range merged {
+		for _, l := range f.Lines {
+			if w, ok := want[f.Path][l.Number]; !ok || l.Count != w {
+				t.Errorf("%s:%d run %d times, want %d (the two kernels' sum)", f.Path, l.Number, l.Count, w)
+			}
+		}
+	}
+
+	plain := writePart(t, "part-plain.json", false, kernelResult("6.1", "6.1.0-57-amd64", report.Pass))
+	if _, code := runCLI(t, "report", "merge", plain, "--lcov", filepath.Join(t.TempDir(), "x.info")); code != exitUsage {
+		t.Errorf("--lcov over parts without coverage: exit %d, want %d", code, exitUsage)
 	}
 }

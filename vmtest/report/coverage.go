@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -64,6 +65,28 @@ func coverageNames(ks []*Kernel) map[string]string {
 		}
 	}
 	return names
+}
+
+// Coverage returns the coverage of all the report's kernels summed per
+// source file, or nil if no kernel has any.
+func (r *Report) Coverage() []coverage.File {
+	var sets [][]coverage.File
+	for _, k := range r.Kernels {
+		if k != nil && len(k.Coverage) > 0 {
+			sets = append(sets, k.Coverage)
+		}
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	return coverage.Merge(sets...)
+}
+
+// WriteLCOV writes the coverage of all the report's kernels, summed, as an
+// lcov tracefile (what `kmodvm run --coverage` writes as coverage.info);
+// test names its test in the file (TN:).
+func (r *Report) WriteLCOV(w io.Writer, test string) error {
+	return coverage.WriteLCOV(w, test, r.Coverage())
 }
 
 // CoverageCell says "hit/lines (pct%)".
