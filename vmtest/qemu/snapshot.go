@@ -13,14 +13,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
-// A saved VM state is QEMU's migration stream followed by a trailer of
-// stateTrailer bytes: stateMagic, the stream's length and its CRC-32C. A
-// file cut short has no trailer; a damaged one fails the checksum, which
-// Start checks while QEMU reads the stream and before the guest runs.
+// A saved VM state is QEMU's migration stream compressed with zstd (a
+// booted guest's RAM shrinks to about a third) and followed by a trailer of
+// stateTrailer bytes: stateMagic, the compressed stream's length and its
+// CRC-32C. A file cut short has no trailer; a damaged one fails the
+// checksum, which Start checks while QEMU reads the stream and before the
+// guest runs. A file of an earlier format has another magic and is
+// refused like a damaged one (the caller then boots and saves anew).
 const (
-	stateMagic   = "KMODVMS1"
+	stateMagic   = "KMODVMS2"
 	stateTrailer = len(stateMagic) + 8 + 4
 )
 
@@ -103,24 +108,42 @@ func (v *VM) awaitMigration() error {
 	return errors.New("migration did not end in time")
 }
 
-// sealState appends the trailer to the stream QEMU wrote to path.
+// sealState compresses the stream QEMU wrote to path and appends the
+// trailer, in place (through a temporary file renamed over it).
 func sealState(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	raw, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	tmp := path + ".zst"
+	defer os.Remove(tmp)
+	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, f)
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	zw, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return err
 	}
+	n, err := io.Copy(zw, raw)
+	if err != nil {
+		zw.Close()
+		return err
+	}
 	if n == 0 {
+		zw.Close()
 		return errors.New("QEMU wrote an empty state")
+	}
+	if err := zw.Close(); err != nil {
+		return err
 	}
 	var t bytes.Buffer
 	t.WriteString(stateMagic)
-	binary.Write(&t, binary.LittleEndian, uint64(n))
+	binary.Write(&t, binary.LittleEndian, uint64(cw.n))
 	binary.Write(&t, binary.LittleEndian, h.Sum32())
 	if _, err := f.Write(t.Bytes()); err != nil {
 		return err
@@ -128,7 +151,21 @@ func sealState(path string) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // openState opens a saved state and checks its trailer: it returns the file
@@ -160,18 +197,29 @@ func openState(path string) (*os.File, int64, uint32, error) {
 	return f, n, binary.LittleEndian.Uint32(t[len(stateMagic)+8:]), nil
 }
 
-// feedState copies the stream of an opened state to w (QEMU's incoming
-// pipe), closes both and reports whether the stream matched its checksum.
+// feedState decompresses the stream of an opened state into w (QEMU's
+// incoming pipe), closes both and reports whether the file matched its
+// checksum: a damaged file is named as such even when the damage first
+// shows as a zstd error.
 func feedState(f *os.File, n int64, sum uint32, w io.WriteCloser) error {
 	defer f.Close()
 	h := crc32.New(castagnoli)
-	_, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(f, n))
+	in := io.TeeReader(io.LimitReader(f, n), h)
+	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
+	if err == nil {
+		_, err = io.Copy(w, zr)
+		zr.Close()
+	}
 	w.Close()
-	if err != nil {
-		return fmt.Errorf("feed saved state: %w", err)
+	// Whatever the decoder left unread still counts for the checksum.
+	if _, derr := io.Copy(io.Discard, in); derr != nil && err == nil {
+		err = derr
 	}
 	if h.Sum32() != sum {
 		return fmt.Errorf("%s: checksum mismatch: the saved state is damaged", f.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("feed saved state: %w", err)
 	}
 	return nil
 }

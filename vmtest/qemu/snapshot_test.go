@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +29,9 @@ type nopCloser struct{ strings.Builder }
 func (nopCloser) Close() error { return nil }
 
 func TestSavedStateVerifiesWholeAndRefusesDamage(t *testing.T) {
-	stream := []byte(strings.Repeat("QEVM migration stream ", 1000))
+	// Like a guest's RAM: pages of noise among zeroes.
+	stream := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{1}).Read(stream[:1<<18])
 	good := writeState(t, stream)
 	f, n, sum, err := openState(good)
 	if err != nil {
@@ -46,7 +49,10 @@ func TestSavedStateVerifiesWholeAndRefusesDamage(t *testing.T) {
 		t.Error("a state cut short opened")
 	}
 	flipped := filepath.Join(t.TempDir(), "flipped.state")
-	b[100] ^= 0x40
+	if len(b) >= len(stream) {
+		t.Errorf("the sealed state takes %d bytes for a %d-byte stream: not compressed", len(b), len(stream))
+	}
+	b[len(b)/2] ^= 0x40
 	os.WriteFile(flipped, b, 0o644)
 	f, n, sum, err = openState(flipped)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // stateFormat is part of every snapshot's key: a change to how kmodvm
 // saves or restores (the trailer, the agent's idle protocol, the devices)
 // makes every older file stale.
-const stateFormat = 1
+const stateFormat = 2 // 2: the stream zstd-compressed
 
 // Snapshots is a directory of saved VM states, one per key: the kernel and
 // initramfs files' contents or identity, QEMU's binary, the accelerator,
