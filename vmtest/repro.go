@@ -17,6 +17,10 @@ const reproScript = "repro.sh"
 // own variable replaces it.
 const reproImage = "/kmodvm-repro-image"
 
+// reproKernel stands for a compressed kernel in the replay command until
+// the script's variable holding its decompressed copy replaces it.
+const reproKernel = "/kmodvm-repro-kernel"
+
 // writeRepro writes dir/repro.sh: the VM of cfg as one QEMU command, the
 // console on the terminal and the agent's events in repro-events.jsonl
 // beside the script. The image is the kept one (keep), or the cached
@@ -24,18 +28,28 @@ const reproImage = "/kmodvm-repro-image"
 // for a week after their last use.
 func writeRepro(dir string, cfg qemu.Config, accel qemu.Accel, layers []string, keep bool) error {
 	cfg.Initrd = reproImage
+	kernel := cfg.Kernel
+	if qemu.IsCompressedKernel(kernel) {
+		cfg.Kernel = reproKernel
+	}
 	argv := cfg.ReplayCommand(accel, func(p qemu.Port) string { return reproImage + "-" + p.Name })
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n")
-	fmt.Fprintf(&b, "# Boots the VM kmodvm ran here again: %s on %s.\n", filepath.Base(cfg.Kernel), accel)
+	fmt.Fprintf(&b, "# Boots the VM kmodvm ran here again: %s on %s.\n", filepath.Base(kernel), accel)
 	b.WriteString("# The console is this terminal (^C ends QEMU); the guest agent's events\n")
 	b.WriteString("# go to repro-events.jsonl beside this script. Pass QEMU options as\n")
 	b.WriteString("# arguments, e.g. -s -S to wait for gdb on port 1234.\n")
 	b.WriteString("set -e\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\n")
+	if cfg.Kernel == reproKernel {
+		// The cache keeps the kernel compressed (qemu.IsCompressedKernel).
+		b.WriteString("command -v zstd >/dev/null || { echo \"repro.sh: zstd unpacks the kernel: apt-get install zstd\" >&2; exit 1; }\n")
+		b.WriteString("kernel=$(mktemp \"${TMPDIR:-/tmp}/kmodvm-repro-kernel.XXXXXX\")\ntrap 'rm -f \"$kernel\"' EXIT\n")
+		fmt.Fprintf(&b, "zstd -dqf %s -o \"$kernel\"\n", shellQuote(kernel))
+	}
 	if keep {
 		b.WriteString("img=\"$here/initramfs.cpio\"\n")
 	} else {
-		b.WriteString("img=$(mktemp \"${TMPDIR:-/tmp}/kmodvm-repro.XXXXXX\")\ntrap 'rm -f \"$img\"' EXIT\n")
+		b.WriteString("img=$(mktemp \"${TMPDIR:-/tmp}/kmodvm-repro.XXXXXX\")\ntrap 'rm -f \"$img\" ${kernel:+\"$kernel\"}' EXIT\n")
 		b.WriteString("cat")
 		for _, l := range layers {
 			if filepath.Dir(l) == dir {
@@ -48,6 +62,9 @@ func writeRepro(dir string, cfg qemu.Config, accel qemu.Accel, layers []string, 
 	}
 	for i, a := range argv {
 		q := shellQuote(a)
+		if a == reproKernel {
+			q = `"$kernel"`
+		}
 		if strings.Contains(a, reproImage) {
 			q = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`").Replace(a)
 			q = strings.NewReplacer(reproImage+"-events", "$here/repro-events.jsonl",

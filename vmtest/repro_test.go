@@ -56,3 +56,26 @@ func TestReproScriptBootsTheKeptImage(t *testing.T) {
 		t.Errorf("repro.sh does not boot the kept image:\n%s", s)
 	}
 }
+
+// A kernel the cache keeps compressed is decompressed by the script into a
+// temporary file that QEMU boots and the script removes.
+func TestReproScriptUnpacksACompressedKernel(t *testing.T) {
+	dir := t.TempDir()
+	cfg := qemu.Config{Kernel: "/cache/k/vmlinux.zst", Initrd: filepath.Join(dir, "initramfs.cpio")}
+	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, reproScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{`zstd -dqf /cache/k/vmlinux.zst -o "$kernel"`, `-kernel "$kernel"`, `rm -f "$img" ${kernel:+"$kernel"}`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("repro.sh lacks %s:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "-kernel /cache") {
+		t.Errorf("repro.sh hands QEMU the compressed kernel:\n%s", s)
+	}
+}

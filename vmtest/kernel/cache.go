@@ -82,6 +82,33 @@ func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
 	return l, nil
 }
 
+// rlock takes the cross-process lock called name shared.
+func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
+	dir := filepath.Join(c.Dir, "locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(dir, name+".lock"))
+	if _, err := l.TryRLockContext(ctx, 100*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// dropPackages removes the downloaded packages unless a fetch (holding
+// the "debs" lock shared) is using some.
+func (c *Cache) dropPackages() {
+	l := flock.New(filepath.Join(c.Dir, "locks", "debs.lock"))
+	if ok, err := l.TryLock(); err != nil || !ok {
+		return
+	}
+	defer l.Unlock()
+	debs, _ := filepath.Glob(filepath.Join(c.DebsDir(), "*.deb"))
+	for _, d := range debs {
+		os.Remove(d)
+	}
+}
+
 // Get returns the verified entry for key.
 func (c *Cache) Get(key string) (*Kernel, error) {
 	dir := c.entryDir(key)

@@ -89,6 +89,22 @@ func compressFile(enc *zstd.Encoder, p string) error {
 	return os.Remove(p)
 }
 
+// compressKernel replaces the PVH vmlinux at p with p.zst and returns its
+// path: QEMU's layer decompresses it into each VM's work directory
+// (qemu.IsCompressedKernel), in about a tenth of a second for 6.1's 66 MB,
+// which the cache keeps as 13 MB.
+func compressKernel(p string) (string, error) {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		return "", err
+	}
+	defer enc.Close()
+	if err := compressFile(enc, p); err != nil {
+		return "", err
+	}
+	return p + ".zst", nil
+}
+
 // depmodReadsZstd reports whether the host's depmod was built with zstd.
 func depmodReadsZstd(ctx context.Context) bool {
 	p, err := lookDepmod()

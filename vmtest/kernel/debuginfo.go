@@ -73,12 +73,16 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 		return nil, err
 	}
 	f.logf("%s: downloading %s (%d MB) for the kernel's debug info", k.Name, pkg, pkg.Size>>20)
-	debs, err := f.Download(ctx, k.Name+" debug info", []debian.Package{pkg})
+	var d *DebugInfo
+	var uerr error
+	err = f.WithPackages(ctx, k.Name+" debug info", []debian.Package{pkg}, func(debs []string) error {
+		d, uerr = f.unpackDebugInfo(ctx, k, pkg, debs[0], dir)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", pkg, err)
 	}
-	defer os.Remove(debs[0]) // what is needed is kept unpacked
-	return f.unpackDebugInfo(ctx, k, pkg, debs[0], dir)
+	return d, uerr
 }
 
 // debugPackage finds k's -dbg package at k's version.

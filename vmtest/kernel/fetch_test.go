@@ -113,8 +113,24 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 		}
 	}
 
-	// A damaged entry is noticed and rebuilt from the verified packages.
+	// What the kernel needs is unpacked in its entry: the packages are
+	// gone once both fetches ended, and the headers keep x86's arch/ only.
+	if debs, _ := filepath.Glob(filepath.Join(c.DebsDir(), "*")); len(debs) > 0 {
+		t.Errorf("packages left after the fetches: %q", debs)
+	}
 	k := good[0]
+	arches, _ := filepath.Glob(filepath.Join(k.Dir, "root", "usr", "src", "*", "arch", "*"))
+	for _, a := range arches {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() && filepath.Base(a) != "x86" {
+			t.Errorf("headers of another architecture kept: %s", a)
+		}
+	}
+	if len(arches) == 0 {
+		t.Errorf("no arch/ in the entry's headers")
+	}
+
+	// A damaged entry is noticed and made again, its packages downloaded
+	// again.
 	if err := os.Truncate(k.Vmlinux, 100); err != nil {
 		t.Fatal(err)
 	}

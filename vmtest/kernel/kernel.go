@@ -44,7 +44,9 @@ type Kernel struct {
 	// BzImage is the compressed boot image.
 	BzImage string `json:"bzimage"`
 	// Vmlinux is an ELF kernel with a PVH entry note, or empty when the
-	// kernel cannot boot through PVH.
+	// kernel cannot boot through PVH. A Debian entry keeps it
+	// zstd-compressed (vmlinux.zst: qemu.IsCompressedKernel), which the VM
+	// layer decompresses for QEMU; HasPVHNote reads either.
 	Vmlinux string `json:"vmlinux,omitempty"`
 	// SystemMap is the kernel's symbol table, or empty when only a
 	// placeholder is available (Debian ships the real one in -dbg packages).

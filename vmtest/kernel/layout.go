@@ -49,6 +49,9 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	if err != nil {
 		return err
 	}
+	if err := pruneOtherArches(root, a.KernelArch); err != nil {
+		return err
+	}
 	if a.Image == arch.ArmImage {
 		k.BzImage, err = armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
 		return err
@@ -56,11 +59,33 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
 	switch err := ExtractVmlinux(k.BzImage, vmlinux); {
 	case err == nil:
-		k.Vmlinux = vmlinux
+		if k.Vmlinux, err = compressKernel(vmlinux); err != nil {
+			return err
+		}
 	case errors.Is(err, ErrNoPVH):
 		// Booting the bzImage works, only slower.
 	default:
 		return err
+	}
+	return nil
+}
+
+// pruneOtherArches removes the headers of the architectures the kernel is
+// not built for: Debian's linux-headers-*-common carries every arch/
+// directory (23 MB for 6.1, 3 MB of them x86's), and a module build reads
+// only its own ARCH's.
+func pruneOtherArches(root, keep string) error {
+	dirs, err := filepath.Glob(filepath.Join(root, "usr", "src", "*", "arch", "*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || filepath.Base(d) == keep {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }

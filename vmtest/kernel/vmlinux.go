@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -27,7 +28,7 @@ const xenNotePVH = 18
 
 // HasPVHNote reports whether the ELF file at path carries the PVH entry note.
 func HasPVHNote(path string) (bool, error) {
-	f, err := elf.Open(path)
+	f, err := openELF(path)
 	if err != nil {
 		return false, err
 	}
@@ -45,6 +46,27 @@ func HasPVHNote(path string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// openELF opens the ELF file at path, decompressing a .zst one in memory.
+func openELF(path string) (*elf.File, error) {
+	if !strings.HasSuffix(path, ".zst") {
+		return elf.Open(path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	raw, err := dec.DecodeAll(b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return elf.NewFile(bytes.NewReader(raw))
 }
 
 // hasNote scans ELF note records for one with the given owner and type.

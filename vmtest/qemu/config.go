@@ -90,7 +90,17 @@ type Config struct {
 	// the VM's QEMU on the host (ps, /proc) as the caller's.
 	SharePath string
 
-	sharePath string // the shared memory's file, set by Start
+	sharePath  string // the shared memory's file, set by Start
+	kernelPath string // the decompressed kernel, set by Start
+}
+
+// kernelFile is the kernel QEMU reads: Kernel, or the file Start
+// decompressed it to.
+func (c *Config) kernelFile() string {
+	if c.kernelPath != "" {
+		return c.kernelPath
+	}
+	return c.Kernel
 }
 
 // Port is one serial port of a VM, described as data so that a caller
@@ -232,7 +242,7 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 		args = append(args, "-accel", "tcg", "-cpu", a.TCGCPU)
 	}
 	args = append(args,
-		"-kernel", c.Kernel,
+		"-kernel", c.kernelFile(),
 		"-initrd", c.Initrd,
 		"-append", c.CommandLine(),
 	)

@@ -86,6 +86,15 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	sock := filepath.Join(dir, "qmp.sock")
 	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
+	if IsCompressedKernel(cfg.Kernel) {
+		p, err := unpackKernel(cfg.Kernel, dir)
+		if err != nil {
+			v.releaseAll()
+			return nil, err
+		}
+		v.cleanup = append(v.cleanup, func() { os.Remove(p) })
+		cfg.kernelPath, v.cfg.kernelPath = p, p
+	}
 
 	if cfg.ShareMiB > 0 {
 		if err := v.makeShare(&cfg, dir); err != nil {

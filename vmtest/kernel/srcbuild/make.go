@@ -45,14 +45,18 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 		return nil, err
 	}
 	p.logf("%s: downloading %s %s", s.Name, s.Packages[0].Name, s.Packages[0].Version)
-	debs, err := p.Fetcher.Download(ctx, s.Name, s.Packages)
+	var tree string
+	var uerr error
+	err = p.Fetcher.WithPackages(ctx, s.Name, s.Packages, func(debs []string) error {
+		p.logf("%s: unpacking the source", s.Name)
+		tree, uerr = unpack(ctx, debs[0], dir)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch source of %s: %w", s.Name, err)
 	}
-	p.logf("%s: unpacking the source", s.Name)
-	tree, err := unpack(ctx, debs[0], dir)
-	if err != nil {
-		return nil, fmt.Errorf("unpack source of %s: %w", s.Name, err)
+	if uerr != nil {
+		return nil, fmt.Errorf("unpack source of %s: %w", s.Name, uerr)
 	}
 	for _, f := range fixups {
 		if err := f.fn(tree); err != nil {
