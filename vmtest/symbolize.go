@@ -22,25 +22,16 @@ func symbolize(k *kernel.Kernel, kr *report.Kernel, mods []symbol.Module) {
 	s.Kernel(kr)
 }
 
-// debugVmlinux is k's vmlinux with DWARF, or "". Debug info fetched for
-// the run (Config.KernelDebugInfo) comes first, then the tree's own
-// vmlinux: Kernel.Vmlinux is the image QEMU boots, which may be empty (a
-// kernel that cannot boot through PVH) or stripped.
+// debugVmlinux is k's vmlinux with DWARF, or "": the debug info fetched
+// for the run (Config.KernelDebugInfo), else the kernel's own
+// (Kernel.OwnDebugInfo; Kernel.Vmlinux is the image QEMU boots, which may
+// be empty or stripped).
 func debugVmlinux(k *kernel.Kernel) string {
 	if k.DebugInfo != nil {
 		return k.DebugInfo.Vmlinux
 	}
-	var candidates []string
-	if k.KDir != "" {
-		candidates = append(candidates, filepath.Join(k.KDir, "vmlinux"))
-	}
-	if k.Vmlinux != "" {
-		candidates = append(candidates, k.Vmlinux)
-	}
-	for _, p := range candidates {
-		if symbol.HasDebugInfo(p) {
-			return p
-		}
+	if d := k.OwnDebugInfo(symbol.HasDebugInfo); d != nil {
+		return d.Vmlinux
 	}
 	return ""
 }

@@ -45,10 +45,8 @@ func (c *Cache) debugInfoDir(id string) string { return filepath.Join(c.Dir, "de
 // debuginfo/<ID>/ in the cache (about 630 MB for 6.1) and the package is
 // not.
 func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path string) bool) (*DebugInfo, error) {
-	for _, p := range []string{filepath.Join(k.KDir, "vmlinux"), k.Vmlinux} {
-		if k.KDir != "" && p != "" && hasDWARF(p) {
-			return &DebugInfo{Vmlinux: p, SystemMap: k.SystemMap}, nil
-		}
+	if d := k.OwnDebugInfo(hasDWARF); d != nil {
+		return d, nil
 	}
 	if k.Provider != ProviderDebian || k.ID == "" {
 		return nil, fmt.Errorf("%w for %s: its %s provider has no debug package (build the kernel with CONFIG_DEBUG_INFO)", ErrNoDebugInfo, k.Name, k.Provider)
@@ -83,6 +81,25 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 		return nil, fmt.Errorf("fetch %s: %w", pkg, err)
 	}
 	return d, uerr
+}
+
+// OwnDebugInfo is the debug information k carries itself: its tree's
+// vmlinux, or the one it boots, when hasDWARF says it has DWARF; nil
+// otherwise (a Debian kernel's is in its -dbg package: Fetcher.DebugInfo).
+func (k *Kernel) OwnDebugInfo(hasDWARF func(path string) bool) *DebugInfo {
+	var candidates []string
+	if k.KDir != "" {
+		candidates = append(candidates, filepath.Join(k.KDir, "vmlinux"))
+	}
+	if k.Vmlinux != "" {
+		candidates = append(candidates, k.Vmlinux)
+	}
+	for _, p := range candidates {
+		if hasDWARF(p) {
+			return &DebugInfo{Vmlinux: p, SystemMap: k.SystemMap}
+		}
+	}
+	return nil
 }
 
 // debugPackage finds k's -dbg package at k's version.
