@@ -53,7 +53,12 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return err
 	}
 	if a.Image == arch.ArmImage {
-		k.BzImage, err = armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
+		// The raw Image QEMU boots (30-40 MB) is kept compressed like
+		// amd64's vmlinux, and unpacked per VM.
+		img, err := armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
+		if err == nil {
+			k.BzImage, err = compressKernel(img)
+		}
 		return err
 	}
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
