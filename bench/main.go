@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -126,12 +127,15 @@ func main() {
 	b.WriteString("Cold: an empty cache, the archive index updated first (not counted per kernel), packages downloaded, verified, unpacked, depmod, vmlinux extracted.\n\n")
 	b.WriteString("| kernel | cold fetch (s) | download (MB) | cache entry on disk |\n|---|---|---|---|\n")
 	for i, k := range ks {
-		c := coldFetch{secs: -1, mb: -1}
+		// The entry fetched cold is laid out by this kmodvm; the default
+		// cache's may be older and larger.
+		c := coldFetch{secs: -1, mb: -1, entry: du(k.Dir)}
 		if i < len(colds) {
 			c = colds[i]
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.Name, orDash(c.secs, "%.1f"), orDash(c.mb, "%.0f"), du(k.Dir))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.Name, orDash(c.secs, "%.1f"), orDash(c.mb, "%.0f"), c.entry)
 	}
+	fmt.Fprintf(&b, "\nVM snapshots (one per kernel and machine shape; each kernel's counts with its entry): %s.\n", snapshotSizes(cache))
 	if len(colds) > 0 {
 		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", colds[0].index)
 	}
@@ -146,7 +150,10 @@ func main() {
 	fmt.Print(b.String())
 }
 
-type coldFetch struct{ secs, mb, index float64 }
+type coldFetch struct {
+	secs, mb, index float64
+	entry           string // du of the entry as this kmodvm lays it out
+}
 
 // coldFetches fetches each kernel into an empty cache and times it.
 func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []coldFetch {
@@ -174,7 +181,7 @@ func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []cold
 		for _, p := range s.Packages {
 			size += p.Size
 		}
-		out = append(out, coldFetch{secs: secs, mb: float64(size) / 1e6, index: index})
+		out = append(out, coldFetch{secs: secs, mb: float64(size) / 1e6, index: index, entry: du(k.Dir)})
 	}
 	return out
 }
@@ -267,6 +274,26 @@ func buildFloorImage(dir, goarch string) string {
 	}))
 	check(cpio.WriteTrailer(w))
 	return path
+}
+
+// snapshotSizes describes the snapshots in cache written in the current
+// format (earlier ones are left to the weekly removal).
+func snapshotSizes(cache string) string {
+	states, _ := filepath.Glob(filepath.Join(vmtest.SnapshotDir(cache), "*.state"))
+	var sizes []float64
+	total := 0.0
+	for _, p := range states {
+		if fi, err := os.Stat(p); err == nil && qemu.IsSavedState(p) {
+			mb := float64(fi.Size()) / 1e6
+			sizes = append(sizes, mb)
+			total += mb
+		}
+	}
+	if len(sizes) == 0 {
+		return "none found"
+	}
+	slices.Sort(sizes)
+	return fmt.Sprintf("the cache's %d in the current format take %.1f-%.1f MB each, %.0f MB in all", len(sizes), sizes[0], sizes[len(sizes)-1], total)
 }
 
 func du(dir string) string {

@@ -168,6 +168,18 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// IsSavedState reports whether path holds a saved state of this
+// kmodvm's format, whole (its trailer intact; the checksum is checked
+// only when it is restored).
+func IsSavedState(path string) bool {
+	f, _, _, err := openState(path)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
 // openState opens a saved state and checks its trailer: it returns the file
 // positioned at the stream, the stream's length and its checksum.
 func openState(path string) (*os.File, int64, uint32, error) {
