@@ -11,8 +11,15 @@ import (
 
 // A person's session, typed into a terminal: the shell shows the guest's
 // kernel and the loaded module, and `exit` powers the VM off and ends
-// kmodvm with status 0.
+// kmodvm with status 0. On arm64 the shell's port is a virtio-serial port,
+// no terminal: the agent relays it through a pseudo-terminal.
 func TestCLIShellInATerminal(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run(arch, func(t *testing.T) { shellSession(t, arch) })
+	}
+}
+
+func shellSession(t *testing.T, arch string) {
 	bin := kmodvmBinary(t)
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("needs tmux (apt-get install tmux)")
@@ -20,7 +27,7 @@ func TestCLIShellInATerminal(t *testing.T) {
 	session := "kmodvm-shell-test-" + filepath.Base(t.TempDir())
 	status := filepath.Join(t.TempDir(), "status")
 	script := strings.Join(append(append([]string{bin, "shell"}, cacheFlag()...),
-		"-k", "6.1", "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
+		"--arch", arch, "-k", "6.1", "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
 		"; echo $? >" + status + "; sleep 600"
 	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", script).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
