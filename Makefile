@@ -25,7 +25,7 @@ FUZZTIME ?= 60s
 DEB_DEPS := qemu-system-x86 qemu-system-arm gcc-12-aarch64-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils zstd
-TEST_DEPS := chromium shellcheck gdb tmux lcov
+TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.

@@ -144,7 +144,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	if snap {
 		res, col.snapshot, err = r.runSnapshot(ctx, qcfg, k, img, m, dir)
 	} else {
-		res, err = r.runVM(ctx, qcfg, k, img)
+		res, err = r.runVM(ctx, qcfg, k, img, dir)
 	}
 	pw.Close()
 	<-decoded

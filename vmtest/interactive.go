@@ -32,6 +32,9 @@ type Terminal struct {
 type Debugger struct {
 	// Kernel is the kernel's name; Address QEMU's gdb stub (host:port).
 	Kernel, Address string
+	// GDB is the debugger for the kernel's architecture: gdb, or
+	// gdb-multiarch for arm64.
+	GDB string
 	// Vmlinux is the kernel with symbols gdb loads, "" when it has none
 	// (Debian's stock kernels: their vmlinux is stripped).
 	Vmlinux string
@@ -46,6 +49,9 @@ type Debugger struct {
 type DebugModule struct {
 	Name, Path string
 	Sections   map[string]uint64
+	// Linked is the .ko linked at those addresses (arch.Arch.GDBLink),
+	// which gdb then reads as it is.
+	Linked string
 	// BuildDir is where the .ko was compiled (its DWARF names files
 	// there), Source the module's directory: gdb is told to read the one
 	// as the other.
@@ -84,7 +90,7 @@ func (c *Config) gdbChardev() string {
 }
 
 // runVM runs the VM to its end, driving it when a person is involved.
-func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage) (*qemu.Result, error) {
+func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, dir string) (*qemu.Result, error) {
 	vm, err := qemu.Start(ctx, qcfg)
 	if err != nil {
 		return nil, err
@@ -95,7 +101,7 @@ func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, 
 	// The driver may wait for a person: the VM's end ends that wait.
 	dctx, cancel := context.WithCancel(ctx)
 	drove := make(chan error, 1)
-	go func() { drove <- r.drive(dctx, vm, k, img.run, img.modules) }()
+	go func() { drove <- r.drive(dctx, vm, k, img.run, img.modules, dir) }()
 	res, err := vm.Wait()
 	cancel()
 	// A VM that ended by itself (a panic in the shell's command) explains
@@ -108,13 +114,13 @@ func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, 
 
 // drive takes an interactive VM from the agent's readiness to its power-off:
 // the debugger's stop, then the shell or the tests. Any failure ends the VM.
-func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module) error {
+func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module, dir string) error {
 	ctl := event.NewClient(vm.Port("control"))
 	if _, err := ctl.Ready(ctx); err != nil {
 		vm.Kill()
 		return fmt.Errorf("the agent never took commands: %w", err)
 	}
-	err := r.driveReady(ctx, ctl, vm, k, cfg, built)
+	err := r.driveReady(ctx, ctl, vm, k, cfg, built, dir)
 	if err != nil {
 		vm.Kill()
 		return err
@@ -122,9 +128,9 @@ func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg e
 	return nil
 }
 
-func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module) error {
+func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module, dir string) error {
 	if r.cfg.GDB != "" && r.cfg.OnDebugger != nil {
-		d := Debugger{Kernel: k.Name, Address: r.cfg.GDB, Vmlinux: debugVmlinux(k)}
+		d := Debugger{Kernel: k.Name, Address: r.cfg.GDB, GDB: vm.Arch().GDB, Vmlinux: debugVmlinux(k)}
 		for _, m := range cfg.Modules {
 			if m.Dep {
 				continue
@@ -139,6 +145,12 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 				}
 				if a, err := strconv.ParseUint(strings.TrimSpace(string(rep.Data)), 0, 64); err == nil && a != 0 {
 					dm.Sections[s] = a
+				}
+			}
+			if a := vm.Arch(); a.GDBLink && dm.Path != "" {
+				var err error
+				if dm.Linked, err = linkForGDB(ctx, a, dm, filepath.Join(dir, "gdb")); err != nil {
+					r.logf("%s: %s: the module's lines in gdb will be wrong: %v", k.Name, m.Name, err)
 				}
 			}
 			d.Modules = append(d.Modules, dm)
@@ -184,7 +196,11 @@ func hostModule(built []symbol.Module, guestPath string) symbol.Module {
 
 // command is one gdb invocation that attaches with every symbol at hand.
 func (d Debugger) command() string {
-	args := []string{"gdb", "-q", "-ex", "set confirm off", "-ex", "set pagination off"}
+	gdb := d.GDB
+	if gdb == "" {
+		gdb = "gdb"
+	}
+	args := []string{gdb, "-q", "-ex", "set confirm off", "-ex", "set pagination off"}
 	if d.Vmlinux != "" {
 		args = append(args, d.Vmlinux)
 	}
@@ -199,6 +215,9 @@ func (d Debugger) command() string {
 			if a, ok := m.Sections[s]; ok {
 				cmd += fmt.Sprintf(" -s %s %#x", s, a)
 			}
+		}
+		if m.Linked != "" {
+			cmd = "add-symbol-file " + m.Linked
 		}
 		args = append(args, "-ex", cmd)
 		if m.BuildDir != "" && m.Source != "" {

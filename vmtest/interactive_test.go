@@ -28,12 +28,22 @@ func mmapRun(t *testing.T) vmtest.Config {
 
 // With GDB the guest waits with its modules loaded; gdb, attached in batch
 // mode with the printed command, stops in the module's mmap handler when
-// the guest's test calls mmap, at a line of the module's own source.
+// the guest's test calls mmap, at a line of the module's own source. On
+// arm64 the command runs gdb-multiarch.
 func TestGDBStopsTheGuestTestInAModuleFunction(t *testing.T) {
-	if _, err := exec.LookPath("gdb"); err != nil {
-		t.Skip("needs gdb (apt-get install gdb)")
+	for _, c := range []struct{ arch, gdb string }{{"amd64", "gdb"}, {"arm64", "gdb-multiarch"}} {
+		t.Run(c.arch, func(t *testing.T) {
+			if _, err := exec.LookPath(c.gdb); err != nil {
+				t.Skipf("needs %s (apt-get install %[1]s)", c.gdb)
+			}
+			cfg := mmapRun(t)
+			cfg.Arch = []string{c.arch}
+			gdbStops(t, cfg, c.gdb)
+		})
 	}
-	cfg := mmapRun(t)
+}
+
+func gdbStops(t *testing.T, cfg vmtest.Config, gdbName string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +55,9 @@ func TestGDBStopsTheGuestTestInAModuleFunction(t *testing.T) {
 	lines := make(chan string, 1000)
 	cfg.OnDebugger = func(ctx context.Context, d vmtest.Debugger) error {
 		t.Logf("attach: %s", d.Command)
+		if !strings.HasPrefix(d.Command, gdbName+" ") {
+			t.Errorf("the command does not run %s: %s", gdbName, d.Command)
+		}
 		gdb = exec.Command("sh", "-c", d.Command+" -batch -ex 'break mmapdrv_mmap' -ex continue -ex bt -ex detach")
 		out, err := gdb.StdoutPipe()
 		if err != nil {

@@ -40,6 +40,14 @@ type Arch struct {
 	// ships it (named in the error when it is missing).
 	QEMU    string
 	Package string
+	// GDB is the debugger that reads this architecture's code on an
+	// amd64 host: Debian's gdb, or gdb-multiarch (package gdb-multiarch).
+	GDB string
+	// GDBLink says that GDB cannot place a module's lines from the .ko
+	// and section addresses alone (gdb-multiarch 13 leaves an arm64 .ko's
+	// debug sections unrelocated): the .ko is linked at its addresses
+	// first, with <Triplet>-ld.
+	GDBLink bool
 	// Machine are QEMU's machine arguments, before the accelerator's.
 	Machine []string
 	// TCGCPU and KVMCPU are -cpu under each accelerator.
@@ -144,6 +152,7 @@ func amd64() *Arch {
 		Image:      PVHOrBzImage,
 		QEMU:       "qemu-system-x86_64",
 		Package:    "qemu-system-x86",
+		GDB:        "gdb",
 		// q35 (or pc): microvm fails TSC calibration under TCG about half of
 		// the time.
 		Machine:   []string{"-M", "q35"},

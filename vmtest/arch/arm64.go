@@ -18,6 +18,8 @@ func arm64() *Arch {
 		Image:      ArmImage,
 		QEMU:       "qemu-system-aarch64",
 		Package:    "qemu-system-arm",
+		GDB:        "gdb-multiarch",
+		GDBLink:    true,
 		// gic-version=3: GICv2 caps the guest at 8 CPUs and is not
 		// what current arm64 hardware has.
 		Machine: []string{"-M", "virt,gic-version=3"},
