@@ -183,6 +183,10 @@ func buildVersion() string {
 	return ""
 }
 
+// minVMTime is the least time before a deadline in which a VM is started:
+// some for the guest, and its hang diagnosis.
+const minVMTime = qemu.DiagnosisTime + 10*time.Second
+
 func (r *runner) step(sel, k string, p Phase, detail string) {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(Step{Selector: sel, Kernel: k, Phase: p, Detail: detail, At: time.Now()})
@@ -247,6 +251,13 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	}
 	m := r.cfg.machineFor(k, r.accelFor(k.Arch))
 	deadline, _ := ctx.Deadline()
+	if left := time.Until(deadline); !deadline.IsZero() && left < minVMTime {
+		// A VM started now would end, hang diagnosis included, after
+		// the deadline: go test's -timeout would panic and lose the
+		// report.
+		kr.Error = fmt.Sprintf("not booted: %s was left before the run's deadline (the kernel's --timeout, or go test's -timeout), less than the %s a VM and its hang diagnosis need", left.Round(time.Second), minVMTime)
+		return kr
+	}
 	m.fitTestTimeout(deadline)
 	r.step(sel, k.Name, PhaseImage, "")
 	imgStart := time.Now()
