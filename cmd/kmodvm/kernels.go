@@ -294,7 +294,7 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "prune [abi...]",
-		Short: "Remove cached kernels (corrupt ones, the named ones, or --all) and every VM snapshot",
+		Short: "Remove cached kernels (corrupt ones, the named ones, or --all), every VM snapshot and the packages a fetch left",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := g.fetcher()
 			good, bad := f.Cache.List()
@@ -320,6 +320,9 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 			freed, err := snaps.Prune(0)
 			if freed > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed VM snapshots (%d MB)\n", freed>>20)
+			}
+			if freed := f.Cache.DropPackages(); freed > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed downloaded packages (%d MB)\n", freed>>20)
 			}
 			return errors.Join(append(errs, err)...)
 		},

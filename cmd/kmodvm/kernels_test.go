@@ -9,6 +9,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 func TestUsageErrorsExit2(t *testing.T) {
@@ -81,21 +82,26 @@ func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
 }
 
 // kernels prune removes every VM snapshot (and the next run makes the one
-// it needs again).
+// it needs again), and the packages an earlier kmodvm's fetches kept.
 func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 	cache := t.TempDir()
 	state := filepath.Join(vmtest.SnapshotDir(cache), "0123456789abcdef01234567.state")
-	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(state, make([]byte, 3<<20), 0o644); err != nil {
-		t.Fatal(err)
+	deb := filepath.Join((&kernel.Cache{Dir: cache}).DebsDir(), "0123.deb")
+	for p, size := range map[string]int{state: 3 << 20, deb: 2 << 20} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, code := runCLI(t, "--cache", cache, "kernels", "prune")
-	if code != exitOK || !strings.Contains(out, "removed VM snapshots (3 MB)") {
+	if code != exitOK || !strings.Contains(out, "removed VM snapshots (3 MB)") || !strings.Contains(out, "removed downloaded packages (2 MB)") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
-	if _, err := os.Stat(state); !os.IsNotExist(err) {
-		t.Errorf("the snapshot survived: %v", err)
+	for _, p := range []string{state, deb} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived: %v", p, err)
+		}
 	}
 }

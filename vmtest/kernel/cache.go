@@ -95,18 +95,27 @@ func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// dropPackages removes the downloaded packages unless a fetch (holding
-// the "debs" lock shared) is using some.
-func (c *Cache) dropPackages() {
+// DropPackages removes the downloaded packages unless a fetch (holding
+// the "debs" lock shared) is using some, and returns the bytes freed. What
+// a kernel needs is unpacked in its entry; a cache of an earlier kmodvm
+// kept every package.
+func (c *Cache) DropPackages() int64 {
+	if err := os.MkdirAll(filepath.Join(c.Dir, "locks"), 0o755); err != nil {
+		return 0
+	}
 	l := flock.New(filepath.Join(c.Dir, "locks", "debs.lock"))
 	if ok, err := l.TryLock(); err != nil || !ok {
-		return
+		return 0
 	}
 	defer l.Unlock()
 	debs, _ := filepath.Glob(filepath.Join(c.DebsDir(), "*.deb"))
+	var freed int64
 	for _, d := range debs {
-		os.Remove(d)
+		if fi, err := os.Stat(d); err == nil && os.Remove(d) == nil {
+			freed += fi.Size()
+		}
 	}
+	return freed
 }
 
 // Get returns the verified entry for key.

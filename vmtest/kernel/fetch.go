@@ -204,7 +204,7 @@ func (f *Fetcher) WithPackages(ctx context.Context, name string, pkgs []debian.P
 		err = use(debs)
 	}
 	shared.Unlock()
-	f.Cache.dropPackages()
+	f.Cache.DropPackages()
 	return err
 }
 
