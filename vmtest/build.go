@@ -41,6 +41,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 	if r.cfg.W1 {
 		makeArgs = append(makeArgs, "W=1")
 	}
+	makeArgs = append(makeArgs, r.cfg.MakeVars...)
 	for i, m := range r.cfg.Modules {
 		if !k.Profile().KUnit {
 			if only, any := kunitSuites(m); only {

@@ -279,8 +279,12 @@ func (c *collector) finish(console []byte, vmEnd report.Status) {
 	}
 	for _, m := range c.kernel.Modules {
 		if m.Unload == report.Fail {
+			why := " (a reference was leaked, or something still uses the module)"
+			if strings.Contains(m.UnloadError, event.Wedged) {
+				why = " (the kernel's fault killed or stopped the task in the module's exit code: see the fault's finding)"
+			}
 			c.kernel.Findings = append(c.kernel.Findings, report.Finding{Kind: "unload", Title: "module " + m.Name + " could not be unloaded",
-				Report: m.UnloadError + " (a reference was leaked, or something still uses the module)", Module: m.Name})
+				Report: m.UnloadError + why, Module: m.Name})
 		}
 	}
 }

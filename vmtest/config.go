@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
@@ -85,6 +86,12 @@ type Config struct {
 	Coverage bool
 	// W1 builds modules with W=1; Werror fails builds that warn.
 	W1, Werror bool
+	// MakeVars are VAR=value variables for the module builds' make
+	// command line: a module's own switches (xtables-addons'
+	// XA_ABSTOPSRCDIR, a driver's CONFIG_FOO=m) or KBUILD_EXTRA_SYMBOLS.
+	// Those kmodvm sets from the kernel (M, ARCH, CROSS_COMPILE, CC, ...)
+	// are refused (kbuild.CheckMakeVar).
+	MakeVars []string
 	// Offline uses only cached kernels.
 	Offline bool
 	// KernelDebugInfo resolves the kernel's own frames in findings to
@@ -290,8 +297,6 @@ func (m *machine) fitTestTimeout(deadline time.Time) {
 	m.testTimeout = min(m.testTimeout, max(fit, vm/3, time.Second))
 }
 
-// paramsFor returns the parameters of module name as finit_module takes
-// them ("a=1 b=2").
 // maxReboots is MaxReboots with its default.
 func (c *Config) maxReboots() int {
 	switch {
@@ -303,6 +308,8 @@ func (c *Config) maxReboots() int {
 	return c.MaxReboots
 }
 
+// paramsFor returns the parameters of module name as finit_module takes
+// them ("a=1 b=2").
 func (c *Config) paramsFor(name string) string {
 	var ps []string
 	for _, p := range c.Params {
@@ -343,6 +350,16 @@ func (c *Config) validate() error {
 		}
 		if !ok {
 			return &ErrConfig{fmt.Sprintf("module %s has no Kbuild or Makefile", m)}
+		}
+	}
+	for _, v := range c.MakeVars {
+		if err := kbuild.CheckMakeVar(v); err != nil {
+			return &ErrConfig{err.Error()}
+		}
+	}
+	for _, v := range c.MakeVars {
+		if err := kbuild.CheckMakeVar(v); err != nil {
+			return &ErrConfig{err.Error()}
 		}
 	}
 	for _, p := range c.Params {

@@ -56,7 +56,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []st
 		bins[i].Timeout = event.Duration(m.testTimeout)
 		bins[i].FaultGrace = event.Duration(m.faultGrace)
 	}
-	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(),
+	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(), FaultGrace: event.Duration(m.faultGrace),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")

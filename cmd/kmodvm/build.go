@@ -20,6 +20,7 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 		out     string
 		werror  bool
 		w1      bool
+		vars    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -43,6 +44,12 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 			if w1 {
 				makeArgs = append(makeArgs, "W=1")
 			}
+			for _, v := range vars {
+				if err := kbuild.CheckMakeVar(v); err != nil {
+					return usagef("--make-var: %v", err)
+				}
+			}
+			makeArgs = append(makeArgs, vars...)
 			results := buildAll(cmd.Context(), g, f, sels, kbuild.Options{Source: module, MakeArgs: makeArgs, Werror: werror}, out)
 			failed := 0
 			for i, r := range results {
@@ -75,6 +82,7 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&out, "out", "", "build directory (one subdirectory per kernel)")
 	fl.BoolVar(&werror, "werror", false, "fail builds that print warnings")
 	fl.BoolVar(&w1, "W1", false, "build with W=1 (extra warnings)")
+	addMakeVarFlag(fl.StringArrayVar, &vars)
 	return cmd
 }
 

@@ -33,6 +33,7 @@ type runFlags struct {
 	markdown    string
 	html        string
 	werror, w1  bool
+	makeVars    []string
 	coverage    bool
 	shard       string
 	kdir        string
@@ -86,6 +87,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
+	addMakeVarFlag(fl.StringArrayVar, &f.makeVars)
 	fl.BoolVar(&f.coverage, "coverage", false, "build modules with gcov profiling and report the lines the tests ran (kernels with CONFIG_GCOV_KERNEL: the -debug ones); lcov tracefiles in --out")
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
 	fl.BoolVar(&f.noSnapshot, "no-snapshot", false, "boot every VM instead of restoring the kernel's snapshot of a booted guest (docs/snapshots.md)")
@@ -133,7 +135,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	cfg := vmtest.Config{
 		Kernels: kernels, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
 		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
-		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
+		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, MakeVars: f.makeVars, Coverage: f.coverage, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo, NoSnapshot: f.noSnapshot,
 	}
 	if f.gdb != "" {

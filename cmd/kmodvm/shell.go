@@ -32,6 +32,7 @@ type shellFlags struct {
 	kdir       string
 	gdb        string
 	debugInfo  bool
+	makeVars   []string
 }
 
 func newShellCmd(g *globalFlags) *cobra.Command {
@@ -67,6 +68,7 @@ modules' symbols.`,
 	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernel given as a path to a boot image")
 	addGDBFlag(fl.StringVar, &f.gdb, cmd)
 	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
+	addMakeVarFlag(fl.StringArrayVar, &f.makeVars)
 	return cmd
 }
 
@@ -74,6 +76,11 @@ modules' symbols.`,
 func addGDBFlag(stringVar func(*string, string, string, string), p *string, cmd *cobra.Command) {
 	stringVar(p, "gdb", "", "start QEMU's gdb stub on host:port ("+defaultGDB+" when no value is given), stop the guest once the modules are loaded and print the gdb command that attaches")
 	cmd.Flags().Lookup("gdb").NoOptDefVal = defaultGDB
+}
+
+// addMakeVarFlag adds --make-var NAME=value.
+func addMakeVarFlag(stringArrayVar func(*[]string, string, []string, string), p *[]string) {
+	stringArrayVar(p, "make-var", nil, "make variable NAME=value for the module builds, e.g. a module's own switch or KBUILD_EXTRA_SYMBOLS (repeatable)")
 }
 
 // addDebugInfoFlag adds --kernel-debuginfo.
@@ -93,7 +100,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	}
 	errOut := cmd.ErrOrStderr()
 	cfg := vmtest.Config{
-		Kernels: []string{f.kernel}, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests,
+		Kernels: []string{f.kernel}, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, MakeVars: f.makeVars,
 		Accel: f.accel, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs, KDir: f.kdir,
 		CacheDir: g.cache, Offline: g.offline, Shell: shell, KernelDebugInfo: f.debugInfo,
 		GDB: f.gdb, OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),

@@ -13,6 +13,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -131,7 +132,7 @@ func (a *Agent) Run() error {
 			a.logf("KUnit results: %s is missing; the kernel log's KTAP has them", kunitDir)
 		}
 	}
-	a.loadModules(cfg.Modules)
+	a.loadModules(cfg.Modules, time.Duration(cfg.FaultGrace))
 	if cfg.Control {
 		return a.serve(cfg, leaks)
 	}
@@ -171,7 +172,7 @@ func (a *Agent) endRun(cfg event.RunConfig, leaks bool) {
 		a.kmemleakCheck(event.StageAfterTests)
 	}
 	if cfg.Unload {
-		a.unloadModules(cfg.Modules)
+		a.unloadModules(cfg.Modules, time.Duration(cfg.FaultGrace))
 		a.gcovReport(gcovDir, cfg.Coverage, event.StageAfterUnload)
 		if leaks {
 			a.kmemleakCheck(event.StageAfterUnload)
@@ -221,15 +222,22 @@ func (a *Agent) loadEarly() []error {
 
 // loadModules loads every module in order but the early ones (loadEarly's).
 // A failure is reported and the run goes on: the host decides what the
-// tests' results then mean.
-func (a *Agent) loadModules(mods []event.Module) {
+// tests' results then mean. A load that a kernel fault left hanging (see
+// guarded) is reported, and the modules after it are not loaded.
+func (a *Agent) loadModules(mods []event.Module, grace time.Duration) {
 	l := &loader{compressed: compressedFinit()}
+	var wedged string
 	for _, m := range mods {
 		if m.Early {
 			continue
 		}
 		start := event.Monotonic()
-		err := l.load(m)
+		var err error
+		if wedged != "" {
+			err = fmt.Errorf("not loaded (%s): %s", event.Wedged, wedged)
+		} else if err = a.guarded(grace, func() error { return l.load(m) }); errors.Is(err, errWedged) {
+			wedged = "the load of " + moduleName(m) + " never returned after a kernel fault"
+		}
 		a.drainKmsg()
 		ev := event.Event{Type: event.ModuleLoad, Module: &m, Start: start}
 		if err != nil {
@@ -242,8 +250,10 @@ func (a *Agent) loadModules(mods []event.Module) {
 }
 
 // unloadModules unloads the modules under test, last loaded first; the
-// in-kernel dependencies stay.
-func (a *Agent) unloadModules(mods []event.Module) {
+// in-kernel dependencies stay. An unload that a kernel fault left hanging
+// is reported, and the unloads after it are not tried.
+func (a *Agent) unloadModules(mods []event.Module, grace time.Duration) {
+	var wedged string
 	for i := len(mods) - 1; i >= 0; i-- {
 		m := mods[i]
 		if m.Dep {
@@ -254,7 +264,12 @@ func (a *Agent) unloadModules(mods []event.Module) {
 			name = m.Path
 		}
 		start := event.Monotonic()
-		err := unload(name)
+		var err error
+		if wedged != "" {
+			err = fmt.Errorf("not unloaded (%s): %s", event.Wedged, wedged)
+		} else if err = a.guarded(grace, func() error { return unload(name) }); errors.Is(err, errWedged) {
+			wedged = "the unload of " + kernelName(name) + " never returned after a kernel fault"
+		}
 		a.drainKmsg()
 		ev := event.Event{Type: event.ModuleUnload, Module: &m, Start: start}
 		if err != nil {

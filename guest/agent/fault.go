@@ -1,8 +1,13 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"sync/atomic"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
 )
 
 // faultHeader starts the kernel log records of reports after which the
@@ -37,4 +42,45 @@ func (f *faults) since(n uint64) (string, bool) {
 		return *p, true
 	}
 	return "", true
+}
+
+// errWedged marks an operation that guarded gave up on.
+var errWedged = errors.New(event.Wedged)
+
+// guarded runs op, a module's load or unload (a system call into the
+// module's own code), and returns its error. When the kernel reports a
+// fault while op runs and op has not returned grace after that, the fault
+// most likely killed the task where it stood (an Oops ends it inside the
+// kernel, and its goroutine never returns) or left it waiting on what the
+// dead code held: guarded then returns an error wrapping errWedged, naming
+// the fault, and leaves op's goroutine behind. Without a grace (or a
+// kernel log) it waits for op.
+func (a *Agent) guarded(grace time.Duration, op func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	if grace <= 0 || a.kmsg == nil {
+		return <-done
+	}
+	f := &a.kmsg.faults
+	before := f.n.Load()
+	tick := time.NewTicker(min(time.Second, grace/4))
+	defer tick.Stop()
+	var faultAt time.Time
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+		line, ok := f.since(before)
+		if !ok {
+			continue
+		}
+		if faultAt.IsZero() {
+			faultAt = time.Now()
+		}
+		if time.Since(faultAt) >= grace {
+			return fmt.Errorf("%w: no return %s after the kernel reported %q", errWedged, grace, line)
+		}
+	}
 }

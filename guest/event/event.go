@@ -206,6 +206,11 @@ type KmsgRecord struct {
 	Cont bool `json:"cont,omitempty"`
 }
 
+// Wedged starts the error of a module's load or unload that the agent gave
+// up on after RunConfig.FaultGrace, and is in the error of those it then
+// skipped.
+const Wedged = "wedged by a kernel fault"
+
 // RunConfig tells the guest agent what to do. The host writes it to
 // ConfigPath in the per-run image layer.
 type RunConfig struct {
@@ -219,6 +224,12 @@ type RunConfig struct {
 	// tests (with Control: at OpPowerOff); a failed unload is reported as a
 	// finding.
 	Unload bool `json:"unload"`
+	// FaultGrace, if set, bounds a module's load or unload that has not
+	// returned this long after the kernel reported an Oops, BUG or general
+	// protection fault while it ran: the fault killed (or wedged) the task
+	// in the module's code. The agent reports it as failed and skips the
+	// loads (or unloads) after it, instead of waiting for the VM's end.
+	FaultGrace Duration `json:"fault_grace,omitempty"`
 	// Kmemleak asks for leak checks on a kernel with kmemleak: clear its
 	// list before loading the modules, then scan and report after the tests
 	// and again after unloading.

@@ -32,6 +32,10 @@ static bool fail_init;
 module_param(fail_init, bool, 0444);
 MODULE_PARM_DESC(fail_init, "Fail module init with -ENOMEM");
 
+static bool oops_in_exit;
+module_param(oops_in_exit, bool, 0444);
+MODULE_PARM_DESC(oops_in_exit, "Dereference NULL while unloading");
+
 struct faultmod_obj {
 	int value;
 };
@@ -258,6 +262,8 @@ static void __exit faultmod_exit(void)
 	complete_all(&faultmod_unhang);
 	misc_deregister(&faultmod_dev);
 	rcu_barrier();
+	if (oops_in_exit)
+		pr_info("unreachable: %d\n", faultmod_oops());
 }
 
 module_init(faultmod_init);

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,22 @@ type Options struct {
 	// goes into them (the source files, the kernel, the toolchain, the make
 	// arguments), so an unchanged module is not built again.
 	CacheDir string
+}
+
+// reservedVars are the make variables a build sets from the kernel: a
+// module's build may not set them.
+var reservedVars = []string{"M", "O", "ARCH", "CROSS_COMPILE", "CC", "HOSTCC", "LD", "LLVM", "W", "GCOV_PROFILE"}
+
+// CheckMakeVar checks a VAR=value for Options.MakeArgs given by a user.
+func CheckMakeVar(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || name == "" || strings.ContainsAny(name, " \t$():") {
+		return fmt.Errorf("make variable %q: want NAME=value", v)
+	}
+	if slices.Contains(reservedVars, name) {
+		return fmt.Errorf("make variable %s: kmodvm sets it for the kernel (W=1 is --W1, GCOV_PROFILE is --coverage)", name)
+	}
+	return nil
 }
 
 // Result is the outcome of a module build.
