@@ -140,3 +140,33 @@ func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
 		t.Error("a changed source was served from the cache")
 	}
 }
+
+// A Kbuild that includes a file named by a make variable (as
+// xtables-addons' does) builds with the variable in MakeArgs, and fails
+// without it; the variables kmodvm sets for the kernel are refused.
+func TestBuildWithAMakeVariable(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	top, err := filepath.Abs("testdata/varmod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := kbuild.Options{Source: "testdata/varmod/mod", Out: t.TempDir()}
+	if _, err := kbuild.Build(t.Context(), k, toolchain(t, k), o); !errors.Is(err, kbuild.ErrBuild) {
+		t.Errorf("without VARMOD_TOP: err = %v, want ErrBuild", err)
+	}
+	o.MakeArgs = []string{"VARMOD_TOP=" + top}
+	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)
+	if err != nil || len(r.Modules) != 1 {
+		t.Fatalf("with VARMOD_TOP: %v, modules %+v", err, r)
+	}
+	for _, v := range []string{"M=/tmp", "ARCH=arm64", "CC=clang", "novalue", "=x"} {
+		if kbuild.CheckMakeVar(v) == nil {
+			t.Errorf("CheckMakeVar(%q) = nil, want an error", v)
+		}
+	}
+	for _, v := range []string{"VARMOD_TOP=/x", "KBUILD_EXTRA_SYMBOLS=/a/Module.symvers", "CONFIG_FOO=m"} {
+		if err := kbuild.CheckMakeVar(v); err != nil {
+			t.Errorf("CheckMakeVar(%q) = %v", v, err)
+		}
+	}
+}
