@@ -25,7 +25,9 @@ import (
 
 // Agent runs one RunConfig. The zero value is not usable; Main builds one.
 type Agent struct {
-	enc        *event.Encoder
+	enc *event.Encoder
+	// notLoaded are the modules whose load failed: they are not unloaded.
+	notLoaded  map[string]bool
 	configPath string
 	kmsg       *kmsgStream
 	// controlDev is the control port's device, from the command line.
@@ -242,6 +244,10 @@ func (a *Agent) loadModules(mods []event.Module, grace time.Duration) {
 		ev := event.Event{Type: event.ModuleLoad, Module: &m, Start: start}
 		if err != nil {
 			ev.Err, ev.Errno = err.Error(), errnoOf(err)
+			if a.notLoaded == nil {
+				a.notLoaded = map[string]bool{}
+			}
+			a.notLoaded[moduleName(m)] = true
 		} else if !m.Dep {
 			ev.Loaded = loadedModule(moduleName(m))
 		}
@@ -256,7 +262,7 @@ func (a *Agent) unloadModules(mods []event.Module, grace time.Duration) {
 	var wedged string
 	for i := len(mods) - 1; i >= 0; i-- {
 		m := mods[i]
-		if m.Dep {
+		if m.Dep || a.notLoaded[moduleName(m)] {
 			continue
 		}
 		name := m.Name
