@@ -3,7 +3,6 @@ package initramfs
 import (
 	"context"
 	"errors"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"io"
 	"os"
 	"os/exec"
@@ -12,8 +11,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/testkernel"
 )
+
+// unpackedKernel returns the kernel at path as QEMU reads it: the cache
+// keeps Debian's vmlinux zstd-compressed (vmtest/qemu unpacks it for its
+// VMs; this test runs QEMU itself).
+func unpackedKernel(t *testing.T, path string) string {
+	t.Helper()
+	if !strings.HasSuffix(path, ".zst") {
+		return path
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	raw, err := dec.DecodeAll(b, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(path), ".zst"))
+	if err := os.WriteFile(out, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // testKernel returns the kernel named by KMODVM_TEST_KERNEL (a vmlinux or
 // vmlinuz) and its modules directory: KMODVM_TEST_MODULES, or a
@@ -24,7 +53,7 @@ func testKernel(t *testing.T) (kernel, modulesDir string) {
 	if kernel == "" {
 		// Debian's 6.1 from the shared cache (fetched on first use).
 		k := testkernel.Get(t, "6.1")
-		return k.BootImage(), k.ModulesDir
+		return unpackedKernel(t, k.BootImage()), k.ModulesDir
 	}
 	if _, err := os.Stat(kernel); err != nil {
 		t.Fatalf("KMODVM_TEST_KERNEL: %v", err)

@@ -282,7 +282,8 @@ func lastLine(s string) string {
 
 // damagedCache returns a private cache holding the shared cache's 6.1
 // entry with its vmlinux cut in half, the archive index, and (linked, not
-// copied) the verified packages and image layers. The damaged file is a
+// copied) the packages left (none, once fetches have removed them) and
+// image layers. The damaged file is a
 // new one: the shared entry is untouched.
 func damagedCache(t *testing.T) string {
 	t.Helper()
@@ -300,7 +301,11 @@ func damagedCache(t *testing.T) string {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
-	vmlinux := filepath.Join(entry, "vmlinux")
+	rel, err := filepath.Rel(k.Dir, k.Vmlinux) // vmlinux, or vmlinux.zst
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmlinux := filepath.Join(entry, rel)
 	b, err := os.ReadFile(vmlinux)
 	if err != nil {
 		t.Fatal(err)
@@ -316,8 +321,8 @@ func damagedCache(t *testing.T) string {
 
 // TestHostFaultDamagedCacheEntry runs 6.1 from a cache whose entry lost
 // half its vmlinux: online, kmodvm must notice, prepare the entry again
-// from the verified packages and pass; offline, it must say the entry is
-// damaged.
+// from the packages (downloaded again) and pass; offline, it must say the
+// entry is damaged.
 func TestHostFaultDamagedCacheEntry(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
