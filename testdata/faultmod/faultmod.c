@@ -32,10 +32,6 @@ static bool fail_init;
 module_param(fail_init, bool, 0444);
 MODULE_PARM_DESC(fail_init, "Fail module init with -ENOMEM");
 
-static bool oops_in_exit;
-module_param(oops_in_exit, bool, 0444);
-MODULE_PARM_DESC(oops_in_exit, "Dereference NULL while unloading");
-
 struct faultmod_obj {
 	int value;
 };
@@ -247,6 +243,11 @@ static struct miscdevice faultmod_dev = {
 	.fops	= &faultmod_fops,
 	.mode	= 0600,
 };
+
+/* Declared here, not with fail_init: the tests pin the lines above. */
+static bool oops_in_exit;
+module_param(oops_in_exit, bool, 0444);
+MODULE_PARM_DESC(oops_in_exit, "Dereference NULL while unloading");
 
 static int __init faultmod_init(void)
 {
