@@ -1,6 +1,8 @@
 package qemu
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -50,3 +52,69 @@ func unpackKernel(src, dir string) (string, error) {
 	}
 	return dst, nil
 }
+
+// isELF reports whether the compressed kernel at path is an ELF file (a
+// vmlinux), from its first bytes.
+func isELF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return false
+	}
+	defer zr.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(zr, magic)
+	return err == nil && string(magic) == "\x7fELF"
+}
+
+// pvhStub writes into dir, for a VM that restores a PVH-booted guest, a
+// minimal ELF with a PVH entry note in place of the kernel, and returns its
+// path. A restore needs QEMU started as the saved VM was, -kernel
+// included, but not the kernel's bytes: QEMU loads a PVH kernel into the
+// guest's RAM and fw_cfg, which the guest read while it booted, and the
+// incoming state overwrites that RAM (fw_cfg's contents are not part of
+// it). The stub spares each restore the kernel's decompression (about
+// 60 ms for 6.1's 66 MB) and QEMU's read of it.
+func pvhStub(dir string) (string, error) {
+	const (
+		base     = 0x100000 // where the stub "loads": 1 MiB
+		ehdrSize = 64
+		phdrSize = 56
+		noteOff  = ehdrSize + 2*phdrSize
+		noteSize = 12 + 4 + 4 // header, "Xen\0", the 32-bit entry
+	)
+	le := binary.LittleEndian
+	var b bytes.Buffer
+	// ELF64 header: little-endian x86-64 executable, two program headers.
+	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	binary.Write(&b, le, struct {
+		Type, Machine                                   uint16
+		Version                                         uint32
+		Entry, Phoff, Shoff                             uint64
+		Flags                                           uint32
+		Ehsize, Phentsize, Phnum, Shentsize, Shnum, Shs uint16
+	}{2, 62, 1, base, ehdrSize, 0, 0, ehdrSize, phdrSize, 2, 64, 0, 0})
+	type phdr struct {
+		Type, Flags                             uint32
+		Off, Vaddr, Paddr, Filesz, Memsz, Align uint64
+	}
+	end := uint64(noteOff + noteSize)
+	binary.Write(&b, le, phdr{1, 5, 0, base, base, end, end, 0x1000}) // PT_LOAD
+	binary.Write(&b, le, phdr{4, 4, noteOff, base + noteOff, base + noteOff, noteSize, noteSize, 4})
+	// XEN_ELFNOTE_PHYS32_ENTRY (18), owner "Xen": the PVH entry point.
+	binary.Write(&b, le, []uint32{4, 4, xenNotePhys32Entry})
+	b.WriteString("Xen\x00")
+	binary.Write(&b, le, uint32(base))
+	p := filepath.Join(dir, "pvh-stub.elf")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	return p, nil
+}
+
+// xenNotePhys32Entry is the ELF note type of a PVH entry point.
+const xenNotePhys32Entry = 18

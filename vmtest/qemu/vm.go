@@ -87,7 +87,15 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	sock := filepath.Join(dir, "qmp.sock")
 	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
 	if IsCompressedKernel(cfg.Kernel) {
-		p, err := unpackKernel(cfg.Kernel, dir)
+		var p string
+		var err error
+		if cfg.Restore != "" && a.Image == arch.PVHOrBzImage && isELF(cfg.Kernel) {
+			// A PVH vmlinux: the saved guest booted it, and
+			// restoring needs the shape of its loading only.
+			p, err = pvhStub(dir)
+		} else {
+			p, err = unpackKernel(cfg.Kernel, dir)
+		}
 		if err != nil {
 			v.releaseAll()
 			return nil, err
