@@ -102,12 +102,16 @@ type ptyRelay struct {
 }
 
 func newPtyRelay(path string, rows, cols int) (*ptyRelay, error) {
-	// Non-blocking, so that the runtime's poller owns it and close ends
-	// the copy that reads it.
-	port, err := os.OpenFile(path, os.O_RDWR|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	// Blocking, as the serial ports are (os.NewFile of a blocking
+	// descriptor keeps it out of the runtime's poller): a virtio port's
+	// write then waits in the kernel until the host has taken what was
+	// written before. Under a loaded host the poller's wait for the port
+	// to be writable once never ended, and the shell's output stopped.
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	port := os.NewFile(uintptr(fd), path)
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		port.Close()
@@ -126,7 +130,8 @@ func newPtyRelay(path string, rows, cols int) (*ptyRelay, error) {
 }
 
 // close sends what the shell wrote last (the master reads it until every
-// slave is closed) and ends the relay.
+// slave is closed) and ends the relay. The copy from the port may stay
+// blocked in its read, which nothing else uses after the shell.
 func (r *ptyRelay) close() {
 	r.tty.Close()
 	select {
