@@ -58,29 +58,16 @@ var errWedged = errors.New(event.Wedged)
 func (a *Agent) guarded(grace time.Duration, op func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- op() }()
-	if grace <= 0 || a.kmsg == nil {
-		return <-done
-	}
-	f := &a.kmsg.faults
-	before := f.n.Load()
-	tick := time.NewTicker(min(time.Second, grace/4))
-	defer tick.Stop()
-	var faultAt time.Time
-	for {
-		select {
-		case err := <-done:
-			return err
-		case <-tick.C:
-		}
-		line, ok := f.since(before)
-		if !ok {
-			continue
-		}
-		if faultAt.IsZero() {
-			faultAt = time.Now()
-		}
-		if time.Since(faultAt) >= grace {
-			return fmt.Errorf("%w: no return %s after the kernel reported %q", errWedged, grace, line)
-		}
+	// The binaries' stall watch, with no output ever: it fires grace
+	// after a fault reported while op runs (and never without a grace or
+	// a kernel log).
+	var silent atomic.Int64
+	st := a.stallWatch(grace, &silent)
+	defer st.stop()
+	select {
+	case err := <-done:
+		return err
+	case line := <-st.fired:
+		return fmt.Errorf("%w: no return %s after the kernel reported %q", errWedged, grace, line)
 	}
 }

@@ -69,13 +69,21 @@ func (c *Cache) DebsDir() string { return filepath.Join(c.Dir, "debs", "sha256")
 // AptDir is the private apt state.
 func (c *Cache) AptDir() string { return filepath.Join(c.Dir, "apt") }
 
-// lock takes the cross-process lock called name.
-func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
+// lockFile is the cross-process lock called name, not taken.
+func (c *Cache) lockFile(name string) (*flock.Flock, error) {
 	dir := filepath.Join(c.Dir, "locks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(dir, name+".lock"))
+	return flock.New(filepath.Join(dir, name+".lock")), nil
+}
+
+// lock takes the cross-process lock called name.
+func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
+	l, err := c.lockFile(name)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := l.TryLockContext(ctx, 100*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
@@ -84,11 +92,10 @@ func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
 
 // rlock takes the cross-process lock called name shared.
 func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
-	dir := filepath.Join(c.Dir, "locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	l, err := c.lockFile(name)
+	if err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(dir, name+".lock"))
 	if _, err := l.TryRLockContext(ctx, 100*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
@@ -100,10 +107,10 @@ func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
 // a kernel needs is unpacked in its entry; a cache of an earlier kmodvm
 // kept every package.
 func (c *Cache) DropPackages() int64 {
-	if err := os.MkdirAll(filepath.Join(c.Dir, "locks"), 0o755); err != nil {
+	l, err := c.lockFile("debs")
+	if err != nil {
 		return 0
 	}
-	l := flock.New(filepath.Join(c.Dir, "locks", "debs.lock"))
 	if ok, err := l.TryLock(); err != nil || !ok {
 		return 0
 	}
