@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 )
 
 // unpackedKernel returns the kernel at path as QEMU reads it: the cache
@@ -24,21 +24,8 @@ func unpackedKernel(t *testing.T, path string) string {
 	if !strings.HasSuffix(path, ".zst") {
 		return path
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	raw, err := dec.DecodeAll(b, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(path), ".zst"))
-	if err := os.WriteFile(out, raw, 0o644); err != nil {
+	if err := zfile.Unpack(path, out); err != nil {
 		t.Fatal(err)
 	}
 	return out

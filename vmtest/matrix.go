@@ -183,8 +183,9 @@ func buildVersion() string {
 	return ""
 }
 
-// minVMTime is the least time before a deadline in which a VM is started:
-// some for the guest, and its hang diagnosis.
+// minVMTime is the least time before a deadline in which a VM is started,
+// for a kernel's first boot as for a reboot after a crash: some for the
+// guest, and its hang diagnosis.
 const minVMTime = qemu.DiagnosisTime + 10*time.Second
 
 func (r *runner) step(sel, k string, p Phase, detail string) {

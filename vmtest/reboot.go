@@ -19,7 +19,6 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
-	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -42,7 +41,7 @@ func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, 
 			return
 		}
 		deadline, _ := ctx.Deadline()
-		if !deadline.IsZero() && time.Until(deadline) < 2*qemu.DiagnosisTime {
+		if !deadline.IsZero() && time.Until(deadline) < minVMTime {
 			kr.Note = strings.TrimSpace(kr.Note + " No time was left to reboot for the tests a crash left.")
 			return
 		}

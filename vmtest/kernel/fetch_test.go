@@ -24,15 +24,55 @@ func TestFetchedKernelsBootThroughPVH(t *testing.T) {
 			if err != nil || !ok {
 				t.Errorf("HasPVHNote(%s) = %v, %v", k.Vmlinux, ok, err)
 			}
-			for what, p := range map[string]string{"bzImage": k.BzImage, "config": k.Config, "modules.dep": filepath.Join(k.ModulesDir, "modules.dep"), "headers Makefile": filepath.Join(k.KDir, "Makefile")} {
+			for what, p := range map[string]string{"config": k.Config, "modules.dep": filepath.Join(k.ModulesDir, "modules.dep"), "headers Makefile": filepath.Join(k.KDir, "Makefile")} {
 				if _, err := os.Stat(p); err != nil {
 					t.Errorf("%s: %v", what, err)
 				}
 			}
+			if k.BzImage != "" {
+				t.Errorf("the entry keeps the bzImage %s, which a PVH kernel does not need", k.BzImage)
+			}
+			checkExportersKept(t, k)
 			if !strings.HasPrefix(k.Compiler, "gcc-") {
 				t.Errorf("Compiler = %q, want gcc-N", k.Compiler)
 			}
 		})
+	}
+}
+
+// checkExportersKept: the entry keeps, of its modules, at least every one
+// that exports a symbol (an out-of-tree module can need it), and far fewer
+// than all.
+func checkExportersKept(t *testing.T, k *kernel.Kernel) {
+	t.Helper()
+	symvers, err := os.ReadFile(filepath.Join(k.KDir, "Module.symvers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.dep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(dep), "\n") {
+		if mod, _, ok := strings.Cut(line, ":"); ok {
+			listed[strings.TrimPrefix(mod[:strings.LastIndex(mod, ".ko")], "kernel/")] = true
+			if _, err := os.Stat(filepath.Join(k.ModulesDir, mod)); err != nil {
+				t.Errorf("modules.dep lists %s: %v", mod, err)
+			}
+		}
+	}
+	exporters := map[string]bool{}
+	for _, line := range strings.Split(string(symvers), "\n") {
+		if f := strings.Split(line, "\t"); len(f) >= 3 && f[2] != "vmlinux" {
+			exporters[f[2]] = true
+			if !listed[f[2]] {
+				t.Errorf("%s exports %s but is not in modules.dep", f[2], f[1])
+			}
+		}
+	}
+	if len(exporters) == 0 || len(listed) > 2*len(exporters) {
+		t.Errorf("%d modules kept for %d that export symbols", len(listed), len(exporters))
 	}
 }
 

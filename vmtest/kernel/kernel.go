@@ -41,7 +41,9 @@ type Kernel struct {
 	// Dir is the cache entry (or, for a local kernel, its build tree).
 	Dir string `json:"dir"`
 
-	// BzImage is the compressed boot image.
+	// BzImage is the compressed boot image: arm64's Image (zstd-compressed
+	// in a Debian entry), amd64's bzImage. A Debian amd64 entry with a
+	// PVH Vmlinux has none.
 	BzImage string `json:"bzimage"`
 	// Vmlinux is an ELF kernel with a PVH entry note, or empty when the
 	// kernel cannot boot through PVH. A Debian entry keeps it

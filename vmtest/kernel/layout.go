@@ -26,9 +26,6 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return fmt.Errorf("no lib/modules/%s in the packages", abi)
 	}
 	k.ModulesDir = modDir
-	if err := compressModules(ctx, modDir); err != nil {
-		return err
-	}
 	k.BzImage = firstExisting(filepath.Join(root, "boot", "vmlinuz-"+abi), filepath.Join(modDir, "vmlinuz"))
 	if k.BzImage == "" {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
@@ -42,23 +39,43 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return err
 	}
 	k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
+	a, err := arch.Lookup(k.Arch)
+	if err != nil {
+		return err
+	}
 	if err := depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
-	a, err := arch.Lookup(k.Arch)
-	if err != nil {
+	if err := pruneModules(modDir, k.KDir, a.ChannelModules); err != nil {
+		return err
+	}
+	if err := compressModules(ctx, modDir); err != nil {
+		return err
+	}
+	if err := depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneOtherArches(root, a.KernelArch); err != nil {
 		return err
 	}
+	// arm64's device trees (119 MB for 7.3) describe boards; QEMU's
+	// virt machine makes its own.
+	for _, dtbs := range []string{filepath.Join(root, "usr", "lib", "linux-image-"+abi), filepath.Join(modDir, "dtb")} {
+		if err := os.RemoveAll(dtbs); err != nil {
+			return err
+		}
+	}
 	if a.Image == arch.ArmImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
 		// amd64's vmlinux, and unpacked per VM.
 		img, err := armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
-		if err == nil {
-			k.BzImage, err = compressKernel(img)
+		if err != nil {
+			return err
 		}
+		if img != k.BzImage {
+			os.Remove(k.BzImage) // the gzip-compressed Image
+		}
+		k.BzImage, err = compressKernel(img)
 		return err
 	}
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
@@ -67,6 +84,13 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		if k.Vmlinux, err = compressKernel(vmlinux); err != nil {
 			return err
 		}
+		// A stock kernel boots through PVH: its bzImage (14 MB for
+		// 7.3) is not kept. Only the debug kernels kmodvm builds
+		// need it, when their PVH entry resets (see vmtest's boot).
+		if err := os.Remove(k.BzImage); err != nil {
+			return err
+		}
+		k.BzImage = ""
 	case errors.Is(err, ErrNoPVH):
 		// Booting the bzImage works, only slower.
 	default:

@@ -204,7 +204,7 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	}
 	if f.Offline {
 		if damaged {
-			return nil, fmt.Errorf("%s: the cached copy is damaged (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
+			return nil, fmt.Errorf("%s: the cached copy cannot be used (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
 		}
 		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", s.Name, s.Name)
 	}

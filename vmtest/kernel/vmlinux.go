@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/pierrec/lz4/v4"
 	"github.com/therootcompany/xz"
 	"github.com/ulikunitz/xz/lzma"
@@ -53,18 +54,9 @@ func openELF(path string) (*elf.File, error) {
 	if !strings.HasSuffix(path, ".zst") {
 		return elf.Open(path)
 	}
-	b, err := os.ReadFile(path)
+	raw, err := zfile.ReadAll(path)
 	if err != nil {
 		return nil, err
-	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	raw, err := dec.DecodeAll(b, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return elf.NewFile(bytes.NewReader(raw))
 }

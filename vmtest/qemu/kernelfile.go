@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 )
 
 // A kernel image whose name ends in ".zst" is kept compressed (the
@@ -26,29 +26,9 @@ func IsCompressedKernel(path string) bool { return strings.HasSuffix(path, compr
 // unpackKernel decompresses the kernel src into dir and returns the path
 // of the result.
 func unpackKernel(src, dir string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", fmt.Errorf("qemu: %w", err)
-	}
-	defer in.Close()
-	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return "", fmt.Errorf("qemu: kernel %s: %w", src, err)
-	}
-	defer zr.Close()
 	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), compressedKernel))
-	out, err := os.Create(dst)
-	if err != nil {
-		return "", fmt.Errorf("qemu: %w", err)
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return "", fmt.Errorf("qemu: kernel %s: %w (a damaged cache entry: fetch the kernel again)", src, err)
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(dst)
-		return "", fmt.Errorf("qemu: %w", err)
+	if err := zfile.Unpack(src, dst); err != nil {
+		return "", fmt.Errorf("qemu: kernel: %w (a damaged cache entry: fetch the kernel again)", err)
 	}
 	return dst, nil
 }
@@ -56,18 +36,13 @@ func unpackKernel(src, dir string) (string, error) {
 // isELF reports whether the compressed kernel at path is an ELF file (a
 // vmlinux), from its first bytes.
 func isELF(path string) bool {
-	f, err := os.Open(path)
+	r, err := zfile.Open(path)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return false
-	}
-	defer zr.Close()
+	defer r.Close()
 	magic := make([]byte, 4)
-	_, err = io.ReadFull(zr, magic)
+	_, err = io.ReadFull(r, magic)
 	return err == nil && string(magic) == "\x7fELF"
 }
 
