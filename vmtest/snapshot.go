@@ -175,14 +175,15 @@ func (r *runner) unused(vm *qemu.VM, why error) (*qemu.Result, string, error) {
 }
 
 // deliver makes the idle guest a fresh one (entropy, clock), gives it the
-// run's image layers through the shared memory, and starts its run.
+// run's image layers through the shared memory, and starts its run. The
+// commands go at once (one round trip) when the layers fit the shared
+// memory together, as a run's usually do; larger runs wait for each
+// batch's unpacking before writing the next.
 func deliver(ctx context.Context, vm *qemu.VM, img *guestImage) error {
 	ctl := event.NewClient(vm.Port("control"))
 	seed := make([]byte, 64)
 	rand.Read(seed)
-	if _, err := ctl.Do(ctx, event.Command{Op: event.OpFresh, Seed: seed, Now: time.Now().UnixNano()}); err != nil {
-		return err
-	}
+	cmds := []event.Command{{Op: event.OpFresh, Seed: seed, Now: time.Now().UnixNano()}}
 	layers := img.layers[1:]
 	sizes := make([]int64, len(layers))
 	for i, l := range layers {
@@ -196,9 +197,15 @@ func deliver(ctx context.Context, vm *qemu.VM, img *guestImage) error {
 	if err != nil {
 		return err
 	}
-	for _, batch := range batches {
-		// The previous batch is unpacked (its command answered): the
-		// memory is free again.
+	for n, batch := range batches {
+		if n > 0 {
+			// The previous batch is unpacked (its command answered):
+			// the memory is free again.
+			if _, err := ctl.Pipeline(ctx, cmds...); err != nil {
+				return err
+			}
+			cmds = nil
+		}
 		var off int64
 		for _, i := range batch {
 			b, err := os.ReadFile(layers[i])
@@ -210,11 +217,9 @@ func deliver(ctx context.Context, vm *qemu.VM, img *guestImage) error {
 			}
 			off += padded(int64(len(b)))
 		}
-		if _, err := ctl.Do(ctx, event.Command{Op: event.OpUnpack, Offset: 0, Size: off}); err != nil {
-			return err
-		}
+		cmds = append(cmds, event.Command{Op: event.OpUnpack, Offset: 0, Size: off})
 	}
-	_, err = ctl.Do(ctx, event.Command{Op: event.OpStart})
+	_, err = ctl.Pipeline(ctx, append(cmds, event.Command{Op: event.OpStart})...)
 	return err
 }
 

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -69,9 +68,10 @@ func (s *sharedMemory) unpack(off, size int64, root string) error {
 	if off < 0 || size < 0 || off+size > int64(len(s.mem)) {
 		return fmt.Errorf("unpack: %d bytes at %d outside the %d shared bytes", size, off, len(s.mem))
 	}
-	// A copy: the device's memory is slow to parse in place under TCG,
-	// and the host may reuse it once the command is answered.
-	return extractCpio(bytes.Clone(s.mem[off:off+size]), root)
+	// In place: the files are written before the command is answered,
+	// after which the host may reuse the memory. A copy first cost 20-130
+	// ms more per restore under TCG (3 MB of the bundled suite's layers).
+	return extractCpio(s.mem[off:off+size], root)
 }
 
 func readTrim(path string) string {

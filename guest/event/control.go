@@ -226,6 +226,43 @@ func (c *Client) Do(ctx context.Context, cmd Command) (Reply, error) {
 	return rep, err
 }
 
+// Pipeline sends cmds at once, without waiting between them, and then
+// reads their replies: one round trip for the lot. The agent runs them in
+// order; the first failure is returned, after every reply was read. A
+// command that must not run after a failed one has to be refused by the
+// agent itself (OpStart is).
+func (c *Client) Pipeline(ctx context.Context, cmds ...Command) ([]Reply, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stop := c.bound(ctx)
+	var err error
+	for i := range cmds {
+		c.id++
+		cmds[i].V, cmds[i].ID = Version, c.id
+		if err = WriteLine(c.rw, cmds[i]); err != nil {
+			err = fmt.Errorf("control %s: %w", cmds[i].Op, err)
+			break
+		}
+	}
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	reps := make([]Reply, len(cmds))
+	var first error
+	for i, cmd := range cmds {
+		rep, err := c.await(ctx, cmd.ID, cmd.Op)
+		if err != nil {
+			return reps, err
+		}
+		reps[i] = rep
+		if rep.Err != "" && first == nil {
+			first = fmt.Errorf("control %s: %s", cmd.Op, rep.Err)
+		}
+	}
+	return reps, first
+}
+
 // await reads replies until the one with id.
 func (c *Client) await(ctx context.Context, id uint64, op Op) (Reply, error) {
 	stop := c.bound(ctx)
