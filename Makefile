@@ -80,7 +80,7 @@ clean:
 BENCH_ARCH ?= amd64
 
 bench: deps
-	$(GO) run ./bench -rounds 3 -arch $(BENCH_ARCH)
+	$(GO) run ./bench -rounds 5 -arch $(BENCH_ARCH)
 
 # The same on both architectures, side by side: bench/RESULTS-arm64.md.
 bench-arm64: deps

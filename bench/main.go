@@ -99,9 +99,10 @@ func main() {
 	if rep.Failed() {
 		log.Fatalf("warm-up run failed: %+v", rep.Kernels)
 	}
-	loadStart := loadAverage()
+	loadStart, statStart := loadAverage(), readCPUStat()
 	results := processRounds(*rounds, buildCLI(tmp), tmp, sels, arches, func() { floor(ctx, ks, floorImg) })
 
+	steal := stealSince(statStart)
 	imageWarm := warmImage(ctx, cache, ks[0], rep)
 
 	log.Print("bundled suite")
@@ -111,8 +112,9 @@ func main() {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n\n",
-		machine.Describe(), loadStart, loadAverage(), runtime.NumCPU())
+	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n"+
+		"- CPU time stolen by the hypervisor during the rounds (/proc/stat): %s (other machines' work on the same host: it varies from second to second, hence the rounds' spread)\n\n",
+		machine.Describe(), loadStart, loadAverage(), runtime.NumCPU(), steal)
 	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, 256 MiB; amd64 boots the PVH vmlinux (q35), arm64 the Image (virt, -cpu max,pauth-impdef=on).\n\n", strings.Join(names(ks), ", "), runtime.NumCPU())
 	writeProcessRounds(&b, results, names(ks))
 	fmt.Fprintf(&b, "## Other measurements\n\n| what | value |\n|---|---|\n")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -128,4 +129,37 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], ", ")
+}
+
+// cpuStat is /proc/stat's aggregate CPU line: the time the hypervisor
+// ran others on this machine's CPUs (steal) and all time, in ticks.
+type cpuStat struct{ steal, total uint64 }
+
+func readCPUStat() cpuStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuStat{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var s cpuStat
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i < 8 { // guest time is counted in user time already
+			s.total += n
+		}
+		if i == 7 {
+			s.steal = n
+		}
+	}
+	return s
+}
+
+// stealSince describes the share of CPU time stolen since start.
+func stealSince(start cpuStat) string {
+	end := readCPUStat()
+	if end.total <= start.total {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(end.steal-start.steal)/float64(end.total-start.total))
 }
