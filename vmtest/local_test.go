@@ -1,26 +1,23 @@
 package vmtest_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
 // TestLocalKernelImageWithKDir runs a kernel given as a boot image outside
 // the cache plus a separate tree to build against, as a user with their own
-// kernel build does (here: Debian's 6.1 image and headers, copied out).
+// kernel build does (here: Debian's 6.1 PVH vmlinux, which its cache entry
+// keeps compressed, unpacked, and its headers).
 func TestLocalKernelImageWithKDir(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	img := filepath.Join(t.TempDir(), "bzImage")
-	b, err := os.ReadFile(k.BzImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(img, b, 0o644); err != nil {
+	img := filepath.Join(t.TempDir(), "vmlinux")
+	if err := zfile.Unpack(k.Vmlinux, img); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{

@@ -80,6 +80,17 @@ func TestSnapshotSavedThenRestoredRunsTheSuite(t *testing.T) {
 	if a, b := restored.Counts(), cold.Counts(); a != b {
 		t.Errorf("restored counts %+v, cold boot %+v", a, b)
 	}
+	// A restored guest's boot records come through the shared memory,
+	// the cold boot's over the serial port: the host has all of both.
+	for _, k := range []*report.Kernel{saved, restored, cold} {
+		b, err := os.ReadFile(k.Files["dmesg.txt"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("Linux version")) || !bytes.Contains(b, []byte("mmapdrv")) {
+			t.Errorf("%s boot's kernel log (%d bytes) lacks the boot's first record or the module's", k.Boot.Snapshot, len(b))
+		}
+	}
 	t.Logf("boot to agent: saved run %.2f s, restored %.2f s, cold %.2f s", saved.Timing.Boot, restored.Timing.Boot, cold.Timing.Boot)
 }
 
