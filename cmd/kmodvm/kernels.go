@@ -107,6 +107,9 @@ type kernelRow struct {
 	Suite    string `json:"suite,omitempty"`
 	Compiler string `json:"compiler,omitempty"`
 	Cached   bool   `json:"cached"`
+	// Unusable says why the cached copy cannot be used (damaged, or
+	// made by another kmodvm): the next fetch makes it again.
+	Unusable string `json:"unusable,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 
@@ -188,6 +191,8 @@ func specRow(f *kernel.Fetcher, sel string, s *kernel.Spec) kernelRow {
 		r.Cached = true
 	} else if k, err := f.Cache.Get(s.ID()); err == nil {
 		r.Cached, r.Compiler = true, k.Compiler
+	} else if errors.Is(err, kernel.ErrCorrupt) {
+		r.Unusable = err.Error()
 	}
 	return r
 }
@@ -224,8 +229,11 @@ func printRows(w io.Writer, rows []kernelRow, updated time.Time) {
 			continue
 		}
 		cached := "no"
-		if r.Cached {
+		switch {
+		case r.Cached:
 			cached = "yes"
+		case r.Unusable != "":
+			cached = "unusable (fetch makes it again)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Selector, r.ABI, r.Version, r.Suite, cached)
 	}

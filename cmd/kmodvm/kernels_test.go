@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,45 @@ func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s survived: %v", p, err)
 		}
+	}
+}
+
+// An entry made by another kmodvm (a Debian entry of layout 2) is listed
+// as unusable, not as missing, and says why.
+func TestKernelsListSaysWhenACachedCopyIsUnusable(t *testing.T) {
+	k := testkernel.Get(t, "6.1")
+	dir := t.TempDir()
+	for _, c := range [][]string{
+		{"mkdir", "-p", filepath.Join(dir, "kernels"), filepath.Join(dir, "apt")},
+		{"cp", "-a", k.Dir, filepath.Join(dir, "kernels", k.ID)},
+		{"cp", filepath.Join(kernel.DefaultCacheDir(), "apt", "index.json"), filepath.Join(dir, "apt")},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	mpath := filepath.Join(dir, "kernels", k.ID, "manifest.json")
+	b, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["v"] = 2
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, "kernels", "list", "--offline", "--json", "--cache", dir, "6.1")
+	var rows []kernelRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != exitOK || len(rows) != 1 {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	if r := rows[0]; r.Cached || !strings.Contains(r.Unusable, "another kmodvm") {
+		t.Errorf("row %+v: want not cached, unusable because another kmodvm made it", r)
 	}
 }

@@ -2,10 +2,12 @@ package kernel
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -123,5 +125,31 @@ func TestExtractVmlinuxRejectsWhatIsNotABzImage(t *testing.T) {
 	}
 	if err := ExtractVmlinux(p, p+".out"); err == nil {
 		t.Error("ExtractVmlinux accepted zeros")
+	}
+}
+
+// A Debian entry of layout 2 kept every module and the bzImage: it is made
+// again. A kernel built from source of layout 2 is still used (rebuilding
+// a debug kernel takes half an hour).
+func TestCacheLayoutVersionsByProvider(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	for key, provider := range map[string]string{"deb": ProviderDebian, "src": "source"} {
+		makeEntry(t, c, key, key+"-abi")
+		dir := c.entryDir(key)
+		m, err := readManifest(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.V, m.Kernel.Provider = 2, provider
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Get("deb"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "another kmodvm") {
+		t.Errorf("Debian entry of layout 2: %v, want ErrCorrupt naming another kmodvm", err)
+	}
+	if _, err := c.Get("src"); err != nil {
+		t.Errorf("source entry of layout 2: %v, want it used", err)
 	}
 }
