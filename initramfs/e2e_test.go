@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/internal/zfile"
 )
@@ -114,13 +115,13 @@ func boot(t *testing.T, kernel, image string, timeout time.Duration) bootResult 
 // in for a module under test.
 func moduleWithDep(t *testing.T, modulesDir string) string {
 	t.Helper()
-	idx, err := readModulesDep(modulesDir)
+	idx, err := moddep.Read(modulesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"videodev", "videobuf2_common", "snd_pcm"} {
-		if e, ok := idx[name]; ok && len(e.deps) > 0 {
-			return filepath.Join(modulesDir, e.path)
+		if e, ok := idx[name]; ok && len(e.Deps) > 0 {
+			return filepath.Join(modulesDir, e.Path)
 		}
 	}
 	t.Skipf("no known module with dependencies in %s", modulesDir)
@@ -222,8 +223,8 @@ func checkRun(t *testing.T, res bootResult, cfg event.RunConfig, underTest strin
 	if len(loaded) != len(cfg.Modules) {
 		t.Errorf("loaded %v, want %d modules", loaded, len(cfg.Modules))
 	}
-	if underTest != "" && (len(unloaded) != 1 || unloaded[0] != modName(underTest)) {
-		t.Errorf("unloaded %v, want only %s", unloaded, modName(underTest))
+	if underTest != "" && (len(unloaded) != 1 || unloaded[0] != moddep.Name(underTest)) {
+		t.Errorf("unloaded %v, want only %s", unloaded, moddep.Name(underTest))
 	}
 	want := map[string]string{
 		"guestpkg/TestReadsTestdata": "pass", "guestpkg/TestInGuest": "pass",

@@ -1,7 +1,6 @@
 package initramfs
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/ulikunitz/xz"
 )
 
@@ -121,9 +121,9 @@ func resolveModules(modulesDir string, early, modules []string) ([]plannedModule
 		if err != nil {
 			return nil, err
 		}
-		name := modName(p)
+		name := moddep.Name(p)
 		if info["name"] != "" {
-			name = modName(info["name"])
+			name = moddep.Name(info["name"])
 		}
 		underTest[name] = p
 		deps[name] = splitDepends(info["depends"])
@@ -148,13 +148,13 @@ func resolveModules(modulesDir string, early, modules []string) ([]plannedModule
 			}
 			plan = append(plan, plannedModule{name: name, host: p, guest: path.Join(ModulesDir, stripCompression(filepath.Base(p)))})
 		} else if e, ok := idx[name]; ok {
-			for _, d := range e.deps {
-				if err := visit(modName(d), name); err != nil {
+			for _, d := range e.Deps {
+				if err := visit(moddep.Name(d), name); err != nil {
 					return err
 				}
 			}
-			plan = append(plan, plannedModule{name: name, host: filepath.Join(modulesDir, e.path),
-				guest: path.Join(ModulesDir, stripCompression(filepath.ToSlash(e.path))), dep: true})
+			plan = append(plan, plannedModule{name: name, host: filepath.Join(modulesDir, e.Path),
+				guest: path.Join(ModulesDir, stripCompression(filepath.ToSlash(e.Path))), dep: true})
 		} else if modulesDir == "" {
 			return fmt.Errorf("%s needs module %s, but the kernel has no modules tree: build it in, or install the kernel's modules (make modules_install)", from, name)
 		} else if !builtin[name] {
@@ -164,7 +164,7 @@ func resolveModules(modulesDir string, early, modules []string) ([]plannedModule
 		return nil
 	}
 	for _, name := range early {
-		if err := visit(modName(name), "the guest's ports"); err != nil {
+		if err := visit(moddep.Name(name), "the guest's ports"); err != nil {
 			return nil, err
 		}
 	}
@@ -182,44 +182,15 @@ func resolveModules(modulesDir string, early, modules []string) ([]plannedModule
 // moduleIndex reads a modules tree's modules.dep and modules.builtin. A
 // kernel without a modules tree (a local build, not installed) has empty
 // ones: it can still run modules that need nothing from it.
-func moduleIndex(modulesDir string) (map[string]depEntry, map[string]bool, error) {
-	idx := map[string]depEntry{}
+func moduleIndex(modulesDir string) (map[string]moddep.Entry, map[string]bool, error) {
+	idx := map[string]moddep.Entry{}
 	if modulesDir != "" {
 		var err error
-		if idx, err = readModulesDep(modulesDir); err != nil {
+		if idx, err = moddep.Read(modulesDir); err != nil {
 			return nil, nil, err
 		}
 	}
 	return idx, readBuiltin(modulesDir), nil
-}
-
-type depEntry struct {
-	path string   // relative to the modules dir
-	deps []string // relative paths, as modules.dep lists them
-}
-
-// readModulesDep indexes modules.dep ("kernel/a/x.ko.xz: kernel/b/y.ko.xz ...")
-// by module name.
-func readModulesDep(dir string) (map[string]depEntry, error) {
-	f, err := os.Open(filepath.Join(dir, "modules.dep"))
-	if err != nil {
-		return nil, fmt.Errorf("read modules.dep (run depmod for the kernel): %w", err)
-	}
-	defer f.Close()
-	idx := map[string]depEntry{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		mod, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		idx[modName(mod)] = depEntry{path: mod, deps: strings.Fields(rest)}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read modules.dep: %w", err)
-	}
-	return idx, nil
 }
 
 // readBuiltin returns the names of modules built into the kernel; a kernel
@@ -231,7 +202,7 @@ func readBuiltin(dir string) map[string]bool {
 	}
 	m := map[string]bool{}
 	for _, l := range strings.Fields(string(b)) {
-		m[modName(l)] = true
+		m[moddep.Name(l)] = true
 	}
 	return m
 }
@@ -279,19 +250,10 @@ func splitDepends(s string) []string {
 	var out []string
 	for _, d := range strings.Split(s, ",") {
 		if d = strings.TrimSpace(d); d != "" {
-			out = append(out, modName(d))
+			out = append(out, moddep.Name(d))
 		}
 	}
 	return out
-}
-
-// modName turns a module file name or name into the kernel's spelling.
-func modName(s string) string {
-	s = path.Base(filepath.ToSlash(s))
-	if i := strings.Index(s, ".ko"); i >= 0 {
-		s = s[:i]
-	}
-	return strings.ReplaceAll(s, "-", "_")
 }
 
 func isCompressed(p string) bool {
@@ -361,7 +323,7 @@ func MissingModules(modulesDir string, names []string) ([]string, error) {
 	}
 	var out []string
 	for _, n := range names {
-		if _, ok := idx[modName(n)]; !ok && !builtin[modName(n)] {
+		if _, ok := idx[moddep.Name(n)]; !ok && !builtin[moddep.Name(n)] {
 			out = append(out, n)
 		}
 	}

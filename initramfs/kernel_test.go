@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/ulikunitz/xz"
 )
 
@@ -61,7 +62,7 @@ func fixtureTree(t *testing.T) (dir string, content map[string][]byte) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(dep)), "\n") {
 		rel, _, _ := strings.Cut(line, ":")
-		content[rel] = buildModule(t, filepath.Join(dir, rel), "name="+modName(rel))
+		content[rel] = buildModule(t, filepath.Join(dir, rel), "name="+moddep.Name(rel))
 	}
 	for _, f := range []string{"modules.dep", "modules.builtin"} {
 		b, _ := os.ReadFile("testdata/modules/" + f)

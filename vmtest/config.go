@@ -357,11 +357,6 @@ func (c *Config) validate() error {
 			return &ErrConfig{err.Error()}
 		}
 	}
-	for _, v := range c.MakeVars {
-		if err := kbuild.CheckMakeVar(v); err != nil {
-			return &ErrConfig{err.Error()}
-		}
-	}
 	for _, p := range c.Params {
 		mod, kv, ok := strings.Cut(p, ".")
 		if !ok || mod == "" || !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {

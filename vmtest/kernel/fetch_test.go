@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -49,17 +50,15 @@ func checkExportersKept(t *testing.T, k *kernel.Kernel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dep, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.dep"))
+	idx, err := moddep.Read(k.ModulesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	listed := map[string]bool{}
-	for _, line := range strings.Split(string(dep), "\n") {
-		if mod, _, ok := strings.Cut(line, ":"); ok {
-			listed[strings.TrimPrefix(mod[:strings.LastIndex(mod, ".ko")], "kernel/")] = true
-			if _, err := os.Stat(filepath.Join(k.ModulesDir, mod)); err != nil {
-				t.Errorf("modules.dep lists %s: %v", mod, err)
-			}
+	for _, e := range idx {
+		listed[strings.TrimPrefix(e.Path[:strings.LastIndex(e.Path, ".ko")], "kernel/")] = true
+		if _, err := os.Stat(filepath.Join(k.ModulesDir, e.Path)); err != nil {
+			t.Errorf("modules.dep lists %s: %v", e.Path, err)
 		}
 	}
 	exporters := map[string]bool{}

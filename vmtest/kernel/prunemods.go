@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // depmodOutputs are the files depmod writes in a modules directory.
@@ -47,36 +49,33 @@ func pruneModules(modDir, kdir string, early []string) error {
 // removeLeaves removes the modules that are neither exporters, nor early,
 // nor needed by either.
 func removeLeaves(modDir string, exporters map[string]bool, early []string) error {
-	deps, err := readDepFile(filepath.Join(modDir, "modules.dep"))
+	idx, err := moddep.Read(modDir)
 	if err != nil {
 		return err
 	}
-	byName := map[string]string{}
-	keep := map[string]bool{}
+	keep := map[string]bool{} // by name
 	var visit func(string)
-	visit = func(rel string) {
-		if keep[rel] {
+	visit = func(name string) {
+		e, ok := idx[name]
+		if !ok || keep[name] {
 			return
 		}
-		keep[rel] = true
-		for _, d := range deps[rel] {
-			visit(d)
+		keep[name] = true
+		for _, d := range e.Deps {
+			visit(moddep.Name(d))
 		}
 	}
-	for rel := range deps {
-		byName[moduleName(rel)] = rel
-		if exporters[strings.TrimPrefix(stripKo(rel), "kernel/")] {
-			visit(rel)
+	for name, e := range idx {
+		if exporters[strings.TrimPrefix(stripKo(e.Path), "kernel/")] {
+			visit(name)
 		}
 	}
 	for _, name := range early {
-		if rel, ok := byName[moduleName(name)]; ok {
-			visit(rel)
-		}
+		visit(moddep.Name(name))
 	}
-	for rel := range deps {
-		if !keep[rel] {
-			if err := os.Remove(filepath.Join(modDir, rel)); err != nil {
+	for name, e := range idx {
+		if !keep[name] {
+			if err := os.Remove(filepath.Join(modDir, e.Path)); err != nil {
 				return fmt.Errorf("prune modules: %w", err)
 			}
 		}
@@ -113,33 +112,12 @@ func readExporters(path string) (map[string]bool, error) {
 	return mods, nil
 }
 
-// readDepFile reads modules.dep: each module's path, relative to the
-// modules directory, and the paths of the modules it needs.
-func readDepFile(path string) (map[string][]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read modules.dep: %w", err)
-	}
-	deps := map[string][]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if mod, rest, ok := strings.Cut(line, ":"); ok {
-			deps[mod] = strings.Fields(rest)
-		}
-	}
-	return deps, nil
-}
-
 // stripKo removes a module file's .ko suffix and any compression suffix.
 func stripKo(p string) string {
 	if i := strings.LastIndex(p, ".ko"); i >= 0 {
 		return p[:i]
 	}
 	return p
-}
-
-// moduleName is the name the kernel knows a module file by.
-func moduleName(p string) string {
-	return strings.ReplaceAll(filepath.Base(stripKo(p)), "-", "_")
 }
 
 // removeEmptyDirs removes the directories under dir that pruning emptied.
