@@ -2,6 +2,7 @@ package vmtest_test
 
 import (
 	"flag"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,7 +65,16 @@ func test(t *testing.T, k *report.Kernel, name string) *report.Test {
 			return tt
 		}
 	}
-	t.Fatalf("%s: no test %s among %d", k.Name, name, len(k.Tests))
+	var names []string
+	for _, tt := range k.Tests {
+		names = append(names, fmt.Sprintf("%s (%s)", tt.Name, tt.Status))
+	}
+	boot := "none"
+	if k.Boot != nil {
+		boot = fmt.Sprintf("%s, snapshot %q, console %s, hang %q", k.Boot.Status, k.Boot.Snapshot, k.Boot.Console, k.Boot.Hang)
+	}
+	t.Fatalf("%s: no test %s among %d: %s; kernel %s (%s), boot %s", k.Name, name, len(k.Tests),
+		strings.Join(names, ", "), k.Status, k.Error, boot)
 	return nil
 }
 

@@ -43,6 +43,7 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 		qemu.Port{Name: "control", Duplex: true, Param: event.ParamControl})
 	s.Append = append(append([]string{}, qcfg.Append...), event.ParamIdle+"=1")
 	s.ShareMiB = snapshotShareMiB
+	s.Saveable = true
 	// In the kernel's directory, as a boot's image is: the VM's QEMU
 	// command line names the run it belongs to.
 	s.SharePath = filepath.Join(dir, ".share.mem")
@@ -71,6 +72,8 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 		rcfg.Restore = path
 		vm, err = qemu.Start(ctx, rcfg)
 		switch {
+		case errors.Is(err, qemu.ErrNoRAMFile):
+			r.logf("%s: %v: booting", k.Name, err)
 		case errors.Is(err, qemu.ErrRestore):
 			r.logf("%s: %v: discarded", k.Name, err)
 			if unlock, ok := store.TryLock(key); ok {
@@ -87,7 +90,9 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 	bctx, cancel := context.WithTimeout(ctx, m.bootTimeout)
 	defer cancel()
 	if vm == nil {
-		if vm, err = qemu.Start(ctx, scfg); err != nil {
+		if vm, err = qemu.Start(ctx, scfg); errors.Is(err, qemu.ErrNoRAMFile) {
+			return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
+		} else if err != nil {
 			return nil, "", err
 		}
 		if _, err := event.NewClient(vm.Port("control")).Ready(bctx); err != nil {

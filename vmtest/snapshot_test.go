@@ -15,6 +15,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -25,6 +26,8 @@ func snapshotCache(t *testing.T) string {
 	t.Helper()
 	k := testkernel.Get(t, "6.1")
 	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
+	// The states' RAM copies (outside the cache) go with them.
+	t.Cleanup(func() { (&qemu.Snapshots{Dir: vmtest.SnapshotDir(dir)}).Prune(0) })
 	for _, c := range [][]string{
 		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
 		{"cp", "-al", k.Dir, filepath.Join(dir, "kernels", k.ID)},

@@ -79,6 +79,11 @@ type Config struct {
 	// Start checks the file's checksum before the guest runs and returns
 	// ErrRestore if it cannot be used.
 	Restore string
+	// Saveable gives the VM its RAM as a file QEMU maps shared (on
+	// /dev/shm where there is one), which VM.Save needs: the state it
+	// writes keeps the RAM apart, and a restore maps it instead of loading
+	// it. Restore implies a RAM file of its own.
+	Saveable bool
 	// ShareMiB, if positive, gives the guest this much memory shared with
 	// the host: a file QEMU maps as an ivshmem-plain PCI device's BAR 2,
 	// which the guest maps through sysfs without a driver, and the host
@@ -90,8 +95,17 @@ type Config struct {
 	// the VM's QEMU on the host (ps, /proc) as the caller's.
 	SharePath string
 
-	sharePath  string // the shared memory's file, set by Start
-	kernelPath string // the decompressed kernel, set by Start
+	sharePath  string  // the shared memory's file, set by Start
+	ram        ramFile // the guest RAM's file, set by Start
+	kernelPath string  // the decompressed kernel, set by Start
+}
+
+// memoryMiB is the guest RAM's size.
+func (c *Config) memoryMiB() int {
+	if c.MemoryMiB <= 0 {
+		return DefaultMemoryMiB
+	}
+	return c.MemoryMiB
 }
 
 // kernelFile is the kernel QEMU reads: Kernel, or the file Start
@@ -204,13 +218,20 @@ func (c *Config) Args(accel Accel, qmpSocket string) []string {
 		}
 		return "file,id=" + p.Name + ",path=/dev/fd/" + fd
 	})
-	if c.Restore != "" {
-		a, err := c.arch()
-		if err != nil {
-			a = arch.Must(arch.Default)
+	if c.Saveable || c.Restore != "" {
+		path := c.ram.path
+		if path == "" {
+			path = "ram.mem" // Start names the file
 		}
-		ports, _ := c.ports(a)
-		args = append(args, incomingArgs(3+len(ports))...)
+		share := "off"
+		if c.ram.shared || c.Restore == "" {
+			share = "on"
+		}
+		args = append(args, "-machine", "memory-backend="+ramID,
+			"-object", fmt.Sprintf("memory-backend-file,id=%s,mem-path=%s,size=%dM,share=%s", ramID, path, c.memoryMiB(), share))
+	}
+	if c.Restore != "" {
+		args = append(args, incomingArgs()...)
 	}
 	return append(args, "-qmp", "unix:"+qmpSocket+",server=on,wait=on")
 }
@@ -222,10 +243,7 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 	if err != nil {
 		a = arch.Must(arch.Default)
 	}
-	mem, cpus := c.MemoryMiB, c.CPUs
-	if mem <= 0 {
-		mem = DefaultMemoryMiB
-	}
+	mem, cpus := c.memoryMiB(), c.CPUs
 	if cpus <= 0 {
 		cpus = DefaultCPUs
 	}
@@ -266,8 +284,17 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 		if path == "" {
 			path = "share.mem"
 		}
+		// A restored VM maps it privately: the saved VM's was mapped
+		// shared, so its state left it out (x-ignore-shared), and QEMU
+		// refuses a shared block the guest had mapped at another address
+		// than the new VM's (none yet). The guest only reads it, so its
+		// pages stay the file's, and the host's writes show at once.
+		share := "on"
+		if c.Restore != "" {
+			share = "off"
+		}
 		args = append(args,
-			"-object", fmt.Sprintf("memory-backend-file,id=%s,mem-path=%s,size=%dM,share=on", shareID, path, c.ShareMiB),
+			"-object", fmt.Sprintf("memory-backend-file,id=%s,mem-path=%s,size=%dM,share=%s", shareID, path, c.ShareMiB, share),
 			"-device", "ivshmem-plain,master=on,memdev="+shareID)
 	}
 	if c.GDB != "" {

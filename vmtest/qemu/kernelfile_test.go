@@ -82,7 +82,8 @@ func TestRestoreOfACompressedPVHKernelNeedsNoKernel(t *testing.T) {
 		t.Skipf("%s is no vmlinux", zst)
 	}
 	state := filepath.Join(t.TempDir(), "echo.state")
-	cfg := Config{Kernel: zst, Initrd: testInitramfs(t), Append: []string{"kmodvmtest=echo"}, Timeout: vmTimeout}
+	t.Cleanup(func() { removeRAMCopies(state) })
+	cfg := Config{Kernel: zst, Initrd: testInitramfs(t), Append: []string{"kmodvmtest=echo"}, Timeout: vmTimeout, Saveable: true}
 	talk := func(vm *VM, console *syncBuffer, say, want string) {
 		t.Helper()
 		ctl := vm.Port("control")

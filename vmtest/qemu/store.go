@@ -18,7 +18,7 @@ import (
 // stateFormat is part of every snapshot's key: a change to how kmodvm
 // saves or restores (the trailer, the agent's idle protocol, the devices)
 // makes every older file stale.
-const stateFormat = 2 // 2: the stream zstd-compressed
+const stateFormat = 3 // 2: the stream zstd-compressed; 3: the RAM apart, mapped
 
 // Snapshots is a directory of saved VM states, one per key: the kernel and
 // initramfs files' contents or identity, QEMU's binary, the accelerator,
@@ -113,6 +113,7 @@ func (s *Snapshots) TryLock(k Key) (unlock func(), ok bool) {
 // Discard removes key's state, once it failed to restore; a later run
 // makes it again.
 func (s *Snapshots) Discard(k Key) error {
+	removeRAMCopies(s.Path(k))
 	err := os.Remove(s.Path(k))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -157,6 +158,7 @@ func (s *Snapshots) Prune(olderThan time.Duration) (int64, error) {
 		freed += fi.Size()
 		if name, ok := strings.CutSuffix(p, ".state"); ok {
 			os.Remove(name + ".lock")
+			removeRAMCopies(p)
 		}
 	}
 	return freed, errors.Join(errs...)

@@ -37,6 +37,7 @@ type VM struct {
 	release sync.Once // of the ports and the work directory
 	res     Result
 	share   *os.File // the host's end of Config.ShareMiB
+	ram     *os.File // the guest's RAM of a saveable VM
 }
 
 // Run boots the VM described by cfg and waits until it ends: Start, then
@@ -110,23 +111,21 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil, err
 		}
 	}
+	if cfg.Saveable && cfg.Restore == "" {
+		if err := v.makeRAM(&cfg, cfg.memoryMiB()); err != nil {
+			v.releaseAll()
+			return nil, err
+		}
+	}
 	var extra []*os.File
 	var feed func() error
 	if cfg.Restore != "" {
-		f, n, sum, err := openState(cfg.Restore)
-		if err != nil {
+		var r *os.File
+		if feed, r, err = v.openRestore(&cfg); err != nil {
 			v.releaseAll()
-			return nil, fmt.Errorf("%w: %v", ErrRestore, err)
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			f.Close()
-			v.releaseAll()
-			return nil, fmt.Errorf("qemu: %w", err)
+			return nil, err
 		}
 		extra = []*os.File{r}
-		feed = func() error { return feedState(f, n, sum, w) }
-		v.cleanup = append(v.cleanup, func() { f.Close(); w.Close(); r.Close() })
 	}
 	v.res.Accel = cfg.Accel.Resolve(a)
 	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports, extra); err != nil {
@@ -154,15 +153,15 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	v.mon = mon
 	go func() { v.supervise(ctx); cancel(); close(v.ended) }()
 	if fed != nil {
-		return v.restored(fed)
+		return v.restored(3+len(ports), fed)
 	}
 	return v, nil
 }
 
 // restored waits for QEMU to load the state Start feeds it and starts the
 // guest, or ends the VM and reports why the state was not used.
-func (v *VM) restored(fed chan error) (*VM, error) {
-	if err := v.awaitRestore(fed); err != nil {
+func (v *VM) restored(fd int, fed chan error) (*VM, error) {
+	if err := v.awaitRestore(fd, fed); err != nil {
 		v.Kill()
 		v.Wait()
 		return nil, fmt.Errorf("%w: %s: %v", ErrRestore, v.cfg.Restore, err)
