@@ -315,35 +315,3 @@ func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
 	}
 	return report.Pass, ""
 }
-
-// hangReport describes what the monitor saw of a hung guest. A CPU's
-// instruction pointer that System.map could not name is looked up among
-// kr's loaded modules under test (mods): where there is no NMI (arm64) it
-// is the one pointer to the spinning code.
-func hangReport(res *qemu.Result, kr *report.Kernel, mods []symbol.Module) string {
-	var b strings.Builder
-	if res.SysRq != "" {
-		b.WriteString("Guest's blocked tasks and CPUs (SysRq w, l):\n" + res.SysRq + "\n")
-	}
-	s := &symbol.Symbolizer{Modules: mods}
-	for i, loc := range res.IP {
-		where := loc.String()
-		if loc.Func == "" {
-			fr := report.Frame{Addr: loc.Addr}
-			if s.Frame(kr, &fr); fr.Func != "" {
-				where = fmt.Sprintf("%#x %s", loc.Addr, fr)
-				if w := fr.Where(); w != "" {
-					where += ", " + w
-				}
-			}
-		}
-		fmt.Fprintf(&b, "CPU %d %s: %s\n", i, res.IPRegister, where)
-	}
-	if res.Backtrace != "" {
-		b.WriteString("\nGuest backtrace (NMI):\n" + res.Backtrace + "\n")
-	}
-	if res.Registers != "" {
-		b.WriteString("\nRegisters:\n" + res.Registers)
-	}
-	return b.String()
-}

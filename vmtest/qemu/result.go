@@ -39,7 +39,8 @@ type Result struct {
 	PanicAt time.Duration
 	// On a timeout: Registers is QEMU's "info registers -a", IP the
 	// instruction pointer of each CPU (RIP on amd64: IPRegister names it;
-	// symbolized when Config.SystemMap is set), and Backtrace the console output of the guest's own panic,
+	// symbolized when Config.SystemMap is set), sampled a few times
+	// (IP[cpu][sample]), and Backtrace the console output of the guest's own panic,
 	// forced with an NMI, which names the code the CPU was running. That
 	// panic ("Kernel panic - not syncing: NMI: Not continuing") is also in
 	// the console log: it is the host's doing, not a finding of its own.
@@ -47,7 +48,7 @@ type Result struct {
 	// (every CPU's backtrace), pressed before the registers were read.
 	SysRq      string
 	Registers  string
-	IP         []Location
+	IP         [][]Location
 	IPRegister string
 	Backtrace  string
 	// ExitStatus is QEMU's process state ("exit status 0", "signal:

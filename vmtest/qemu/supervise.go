@@ -10,8 +10,10 @@ import (
 
 // Time limits of the end of a run.
 const (
-	quitTimeout = 2 * time.Second  // QEMU's answer to quit, and its exit
-	regsTimeout = 5 * time.Second  // "info registers" on a hung guest
+	quitTimeout = 2 * time.Second // QEMU's answer to quit, and its exit
+	regsTimeout = 5 * time.Second // "info registers" on a hung guest
+	ipSamples   = 8               // looks at each hung CPU's instruction pointer
+	ipSampleGap = 30 * time.Millisecond
 	nmiWait     = 10 * time.Second // the guest's NMI panic, printed under TCG
 	sysrqWait   = 8 * time.Second  // the SysRq dumps, printed under TCG
 	sysrqQuiet  = time.Second      // a console this long silent has printed them
@@ -145,19 +147,7 @@ func (v *VM) kill() {
 // QEMU has NMIs for the machine (Crash.NMI).
 func (v *VM) diagnoseHang() {
 	v.res.SysRq = v.pressSysRq()
-	regs, err := v.mon.hmp("info registers -a", regsTimeout)
-	if err != nil {
-		v.res.Registers = err.Error()
-	} else {
-		v.res.Registers, v.res.IPRegister = regs, v.arch.Crash.IPRegister
-		var syms *Symbols
-		if v.cfg.SystemMap != "" {
-			syms, _ = LoadSymbols(v.cfg.SystemMap)
-		}
-		for _, ip := range v.arch.IPs(regs) {
-			v.res.IP = append(v.res.IP, syms.Lookup(ip))
-		}
-	}
+	v.sampleIPs()
 	if !v.arch.Crash.NMI {
 		return
 	}
@@ -171,6 +161,45 @@ func (v *VM) diagnoseHang() {
 	case <-time.After(nmiWait):
 	}
 	v.res.Backtrace = v.console.captured()
+}
+
+// sampleIPs reads every CPU's registers, then samples their instruction
+// pointers ipSamples times in all, ipSampleGap apart, within regsTimeout: a
+// CPU spinning in a module is now and then in the kernel's interrupt code,
+// and one look at it may land there (seen on arm64, where no NMI backtrace
+// follows). The first reading's registers are the report's.
+func (v *VM) sampleIPs() {
+	deadline := time.Now().Add(regsTimeout)
+	var syms *Symbols
+	if v.cfg.SystemMap != "" {
+		syms, _ = LoadSymbols(v.cfg.SystemMap)
+	}
+	for i := 0; i < ipSamples; i++ {
+		left := time.Until(deadline)
+		if i > 0 {
+			if left < 2*ipSampleGap {
+				return
+			}
+			time.Sleep(ipSampleGap)
+			left -= ipSampleGap
+		}
+		regs, err := v.mon.hmp("info registers -a", left)
+		if err != nil {
+			if i == 0 {
+				v.res.Registers = err.Error()
+			}
+			return
+		}
+		if i == 0 {
+			v.res.Registers, v.res.IPRegister = regs, v.arch.Crash.IPRegister
+		}
+		for cpu, ip := range v.arch.IPs(regs) {
+			if cpu == len(v.res.IP) {
+				v.res.IP = append(v.res.IP, nil)
+			}
+			v.res.IP[cpu] = append(v.res.IP[cpu], syms.Lookup(ip))
+		}
+	}
 }
 
 // pressSysRq asks the guest for its blocked tasks and every CPU's
