@@ -110,7 +110,8 @@ func sweepRAMFiles(dir string) {
 
 // makeRAM creates the file behind a saveable VM's RAM, sized, removed when
 // the VM is released.
-func (v *VM) makeRAM(cfg *Config, mib int) error {
+func (v *VM) makeRAM() error {
+	mib := v.cfg.memoryMiB()
 	// Twice its size: room for the RAM copies of other VMs too.
 	dir, err := ramDir(2 * int64(mib) << 20)
 	if err != nil {
@@ -125,7 +126,7 @@ func (v *VM) makeRAM(cfg *Config, mib int) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("%w: %v", ErrNoRAMFile, err)
 	}
-	cfg.ram, v.cfg.ram, v.ram = ramFile{f.Name(), true}, ramFile{f.Name(), true}, f
+	v.cfg.ram, v.ram = ramFile{f.Name(), true}, f
 	v.cleanup = append(v.cleanup, func() { os.Remove(f.Name()); f.Close() })
 	return nil
 }
@@ -138,9 +139,14 @@ type ramFile struct {
 }
 
 // ramCopyName is the RAM copy of the state at statePath with the given
-// RAM checksum.
+// RAM checksum: ramCopyPrefix, the checksum, ".ram".
 func ramCopyName(statePath string, sum uint32) string {
-	return fmt.Sprintf("%s-%08x.ram", strings.TrimSuffix(filepath.Base(statePath), ".state"), sum)
+	return fmt.Sprintf("%s%08x.ram", ramCopyPrefix(statePath), sum)
+}
+
+// ramCopyPrefix begins the names of the state at statePath's RAM copies.
+func ramCopyPrefix(statePath string) string {
+	return strings.TrimSuffix(filepath.Base(statePath), ".state") + "-"
 }
 
 // ramCopy returns the RAM copy of s, the state at statePath, making it if
@@ -288,7 +294,7 @@ func evictRAMCopies(dir, keep string, budget int64) {
 // removeRAMCopies removes the RAM copies of the state at statePath.
 func removeRAMCopies(statePath string) {
 	for _, dir := range ramDirs() {
-		names, _ := filepath.Glob(filepath.Join(dir, strings.TrimSuffix(filepath.Base(statePath), ".state")+"-*.ram"))
+		names, _ := filepath.Glob(filepath.Join(dir, ramCopyPrefix(statePath)+"*.ram"))
 		for _, p := range names {
 			os.Remove(p)
 		}

@@ -111,10 +111,11 @@ func (v *VM) awaitMigration() error {
 	return errors.New("migration did not end in time")
 }
 
-// openRestore opens cfg.Restore and finds or makes its RAM copy, which
-// cfg's VM then maps. It returns the feeder of the devices' state and the
+// openRestore opens Config.Restore and finds or makes its RAM copy, which
+// the VM then maps. It returns the feeder of the devices' state and the
 // pipe's end QEMU reads it from; errors wrap ErrRestore.
-func (v *VM) openRestore(cfg *Config) (feed func() error, r *os.File, err error) {
+func (v *VM) openRestore() (feed func() error, r *os.File, err error) {
+	cfg := &v.cfg
 	s, err := openState(cfg.Restore)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrRestore, err)
@@ -132,7 +133,7 @@ func (v *VM) openRestore(cfg *Config) (feed func() error, r *os.File, err error)
 		s.Close()
 		return nil, nil, fmt.Errorf("%w: %s: %v", ErrRestore, cfg.Restore, err)
 	}
-	cfg.ram, v.cfg.ram = ramFile{ram, false}, ramFile{ram, false}
+	cfg.ram = ramFile{ram, false}
 	r, w, err := os.Pipe()
 	if err != nil {
 		s.Close()
@@ -217,8 +218,8 @@ func shellQuote(s string) string {
 const shareID = "kmodvm-share"
 
 // makeShare creates the file behind Config.ShareMiB in dir.
-func (v *VM) makeShare(cfg *Config, dir string) error {
-	path := cfg.SharePath
+func (v *VM) makeShare(dir string) error {
+	path := v.cfg.SharePath
 	if path == "" {
 		path = filepath.Join(dir, "share.mem")
 	}
@@ -226,12 +227,12 @@ func (v *VM) makeShare(cfg *Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("qemu: shared memory: %w", err)
 	}
-	if err := f.Truncate(int64(cfg.ShareMiB) << 20); err != nil {
+	if err := f.Truncate(int64(v.cfg.ShareMiB) << 20); err != nil {
 		f.Close()
 		os.Remove(path)
 		return fmt.Errorf("qemu: shared memory: %w", err)
 	}
-	cfg.sharePath, v.cfg.sharePath, v.share = path, path, f
+	v.cfg.sharePath, v.share = path, f
 	v.cleanup = append(v.cleanup, func() { f.Close(); os.Remove(path) })
 	return nil
 }

@@ -102,17 +102,17 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil, err
 		}
 		v.cleanup = append(v.cleanup, func() { os.Remove(p) })
-		cfg.kernelPath, v.cfg.kernelPath = p, p
+		v.cfg.kernelPath = p
 	}
 
 	if cfg.ShareMiB > 0 {
-		if err := v.makeShare(&cfg, dir); err != nil {
+		if err := v.makeShare(dir); err != nil {
 			v.releaseAll()
 			return nil, err
 		}
 	}
 	if cfg.Saveable && cfg.Restore == "" {
-		if err := v.makeRAM(&cfg, cfg.memoryMiB()); err != nil {
+		if err := v.makeRAM(); err != nil {
 			v.releaseAll()
 			return nil, err
 		}
@@ -121,14 +121,14 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	var feed func() error
 	if cfg.Restore != "" {
 		var r *os.File
-		if feed, r, err = v.openRestore(&cfg); err != nil {
+		if feed, r, err = v.openRestore(); err != nil {
 			v.releaseAll()
 			return nil, err
 		}
 		extra = []*os.File{r}
 	}
 	v.res.Accel = cfg.Accel.Resolve(a)
-	if err := v.startProcess(bin, cfg.Args(v.res.Accel, sock), ports, extra); err != nil {
+	if err := v.startProcess(bin, v.cfg.Args(v.res.Accel, sock), ports, extra); err != nil {
 		v.releaseAll()
 		return nil, err
 	}
