@@ -1,14 +1,9 @@
-// Package arch describes each CPU architecture kmodvm runs kernels for: how
-// Go, Debian, the kernel's build and QEMU name it, how a VM of it is set up,
-// and how its kernel reports a crash. Every architecture difference lives
-// here as data, so that a second architecture is a new Arch value, not an
-// edit across the packages that build, boot and diagnose.
 package arch
 
 import (
 	"bufio"
 	"bytes"
-	"fmt"
+	"debug/elf"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -25,16 +20,32 @@ type Arch struct {
 	// Debian is the architecture of Debian's packages and the suffix of
 	// its kernel flavours ("amd64", "cloud-amd64").
 	Debian string
-	// KernelArch is the kernel build's ARCH ("x86" covers i386 and
-	// x86_64; "arm64").
+	// Flavour is the Debian kernel flavour a selector without one names
+	// ("6.1" is 6.1.0-N-<Flavour>); Flavours are those kmodvm runs, each
+	// ending in Debian: the plain one (Flavour), cloud and PREEMPT_RT.
+	Flavour  string
+	Flavours []string
+	// PageSize is the page size, in bytes, of the Flavours' kernels.
+	PageSize int
+
+	// KernelArch is the kernel build's ARCH, and the SRCARCH Kconfig
+	// reads: the directory under arch/ ("x86" covers i386 and x86_64).
 	KernelArch string
 	// Triplet is the GNU triplet whose "<triplet>-" prefix is
 	// CROSS_COMPILE when the host is another architecture.
 	Triplet string
 	// TreeImage is the boot image in a built kernel tree, relative to it.
 	TreeImage string
+	// PVHSource is the directory of the PVH entry code in a kernel
+	// source tree, which runs before KASAN's shadow memory exists: a
+	// KASAN build must leave it uninstrumented. Empty where kernels boot
+	// without PVH.
+	PVHSource string
 	// Image says what the boot image is and how QEMU boots it fastest.
 	Image ImageKind
+	// ELF is how the kernel's objects name the architecture and the
+	// relocations the symbolizer applies to a module's DWARF.
+	ELF ELF
 
 	// QEMU is the system emulator and Package the Debian package that
 	// ships it (named in the error when it is missing).
@@ -76,6 +87,16 @@ type Arch struct {
 
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
+}
+
+// ELF is an architecture's ELF dialect, as far as reading a relocatable
+// object's (a .ko's) debug sections needs it.
+type ELF struct {
+	// Machine is the e_machine of the architecture's objects.
+	Machine elf.Machine
+	// Abs64 and Abs32 are the relocation types that store a symbol's
+	// address plus addend as 8 and 4 bytes: the ones DWARF sections use.
+	Abs64, Abs32 []uint32
 }
 
 // ImageKind names how a kernel of the architecture is booted.
@@ -135,91 +156,6 @@ type Crash struct {
 	// answers. Empty where the machine has no keyboard the kernel drives.
 	SysRq []string
 }
-
-// ipRIP finds x86-64's instruction pointer in "info registers".
-var ipRIP = regexp.MustCompile(`\bRIP=([0-9a-fA-F]{16})\b`)
-
-// amd64 is x86-64. A function, not a variable: every Lookup gets its own value, so no caller can change what
-// the others see.
-func amd64() *Arch {
-	return &Arch{
-		Name:       "amd64",
-		GOARCH:     "amd64",
-		Debian:     "amd64",
-		KernelArch: "x86",
-		Triplet:    "x86_64-linux-gnu",
-		TreeImage:  "arch/x86/boot/bzImage",
-		Image:      PVHOrBzImage,
-		QEMU:       "qemu-system-x86_64",
-		Package:    "qemu-system-x86",
-		GDB:        "gdb",
-		// q35 (or pc): microvm fails TSC calibration under TCG about half of
-		// the time.
-		Machine:   []string{"-M", "q35"},
-		TCGCPU:    "max",
-		KVMCPU:    "host",
-		KVMFlags:  []string{"vmx", "svm"},
-		Serial:    "ttyS",
-		MaxSerial: 4,
-		// quiet: the 16550 UART is slow under TCG; warnings still reach the
-		// host through /dev/kmsg. panic=-1: reset at once on a panic; with
-		// -no-reboot QEMU then exits (an Oops does not panic: later tests may
-		// still run). nokaslr: register dumps from QMP symbolize directly with
-		// System.map. panic_print=0x40: a panic prints every CPU's backtrace
-		// (6.1 and later; older kernels ignore the bit), so a hang diagnosed
-		// on an SMP guest shows each CPU. hung_task_timeout_secs=10: a task
-		// stuck in D state is reported within 10-20 s instead of 120-240 s,
-		// well inside test timeouts. sysrq_always_enabled: Debian's default
-		// mask (438) leaves out the task and CPU dumps the host asks for
-		// on a hang, before any agent could change it.
-		CommandLine: []string{
-			"quiet",
-			"panic=-1",
-			"nokaslr",
-			"unknown_nmi_panic",
-			"panic_print=0x40",
-			"sysctl.kernel.hung_task_timeout_secs=10",
-			"sysrq_always_enabled",
-		},
-		Crash: Crash{
-			IPRegister: "RIP",
-			IPInfo:     ipRIP,
-			NMI:        true,
-			NMIParams:  []string{"unknown_nmi_panic"},
-			TraceStart: "Call Trace:",
-			FaultIP:    "RIP: 0010:",
-			// q35's i8042 keyboard; QEMU turns Alt+SysRq into the
-			// scancode atkbd reports as SysRq.
-			SysRq: []string{"alt", "sysrq"},
-		},
-	}
-}
-
-// Default is the architecture of a kernel entry whose Arch is empty.
-const Default = "amd64"
-
-// Lookup returns the architecture named name; "" means Default.
-func Lookup(name string) (*Arch, error) {
-	switch name {
-	case "", "amd64":
-		return amd64(), nil
-	case "arm64":
-		return arm64(), nil
-	}
-	return nil, fmt.Errorf("unknown architecture %q (kmodvm supports %s)", name, strings.Join(Names(), ", "))
-}
-
-// Must is Lookup for names known to be valid (constants, checked input).
-func Must(name string) *Arch {
-	a, err := Lookup(name)
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
-// Names lists the supported architectures.
-func Names() []string { return []string{"amd64", "arm64"} }
 
 // String returns the architecture's name.
 func (a *Arch) String() string { return a.Name }

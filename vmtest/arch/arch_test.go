@@ -71,17 +71,6 @@ func TestKVMCapable(t *testing.T) {
 	}
 }
 
-func TestIPs(t *testing.T) {
-	regs := "CPU#0\nRAX=0000000000000000 RBX=0000000000000000\nRSI=0 RDI=0\n" +
-		"RIP=ffffffff81a592eb RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n" +
-		"CPU#1\nRIP=ffffffff81000abc RFL=00000246\n"
-	got := Must("amd64").IPs(regs)
-	want := []uint64{0xffffffff81a592eb, 0xffffffff81000abc}
-	if !slices.Equal(got, want) {
-		t.Errorf("IPs = %x, want %x", got, want)
-	}
-}
-
 func TestArm64(t *testing.T) {
 	a, err := Lookup("arm64")
 	if err != nil {
@@ -124,16 +113,23 @@ func TestCompilerPackage(t *testing.T) {
 	}
 }
 
-// The fixture is QEMU 7.2's "info registers -a" of a two-CPU arm64 guest
-// idling in Debian's 6.1.
-func TestIPsArm64(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "arm64-info-registers.txt"))
-	if err != nil {
-		t.Fatal(err)
+// The fixtures are QEMU 7.2's "info registers -a" of two-CPU guests: arm64
+// idling in Debian's 6.1, and an excerpt of amd64's.
+func TestIPs(t *testing.T) {
+	tests := []struct {
+		arch string
+		want []uint64
+	}{
+		{"amd64", []uint64{0xffffffff81a592eb, 0xffffffff81000abc}},
+		{"arm64", []uint64{0xffff800008cda26c, 0xffff800008cda26c}},
 	}
-	got := Must("arm64").IPs(string(b))
-	want := []uint64{0xffff800008cda26c, 0xffff800008cda26c}
-	if !slices.Equal(got, want) {
-		t.Errorf("IPs = %x, want %x", got, want)
+	for _, tt := range tests {
+		b, err := os.ReadFile(filepath.Join("testdata", tt.arch+"-info-registers.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Must(tt.arch).IPs(string(b)); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: IPs = %x, want %x", tt.arch, got, tt.want)
+		}
 	}
 }

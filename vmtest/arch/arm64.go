@@ -1,6 +1,11 @@
 package arch
 
-import "regexp"
+import (
+	"debug/elf"
+	"regexp"
+)
+
+func init() { register(arm64) }
 
 // ipPC finds arm64's program counter in "info registers": QEMU prints
 // "PC=ffff800008123456" for each CPU.
@@ -12,14 +17,22 @@ func arm64() *Arch {
 		Name:       "arm64",
 		GOARCH:     "arm64",
 		Debian:     "arm64",
+		Flavour:    "arm64",
+		Flavours:   []string{"arm64", "cloud-arm64", "rt-arm64"},
+		PageSize:   4096,
 		KernelArch: "arm64",
 		Triplet:    "aarch64-linux-gnu",
 		TreeImage:  "arch/arm64/boot/Image",
 		Image:      ArmImage,
-		QEMU:       "qemu-system-aarch64",
-		Package:    "qemu-system-arm",
-		GDB:        "gdb-multiarch",
-		GDBLink:    true,
+		ELF: ELF{
+			Machine: elf.EM_AARCH64,
+			Abs64:   []uint32{uint32(elf.R_AARCH64_ABS64)},
+			Abs32:   []uint32{uint32(elf.R_AARCH64_ABS32)},
+		},
+		QEMU:    "qemu-system-aarch64",
+		Package: "qemu-system-arm",
+		GDB:     "gdb-multiarch",
+		GDBLink: true,
 		// gic-version=3: GICv2 caps the guest at 8 CPUs and is not
 		// what current arm64 hardware has.
 		Machine: []string{"-M", "virt,gic-version=3"},

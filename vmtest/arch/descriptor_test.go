@@ -1,0 +1,197 @@
+package arch
+
+import (
+	"bufio"
+	"math/bits"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// optional are the fields a descriptor may leave zero (see the package
+// doc); every other field, including one added later, must be set.
+var optional = map[string]bool{
+	"GDBLink": true, "PVHSource": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
+	"Crash.NMI": true, "Crash.NMIParams": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+}
+
+// unset lists the fields of v, a struct of this package, that are zero (or
+// empty slices) and not optional, by their path from Arch.
+func unset(v reflect.Value, prefix string) []string {
+	var out []string
+	for i := range v.NumField() {
+		f, fv := v.Type().Field(i), v.Field(i)
+		name := prefix + f.Name
+		switch {
+		case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == v.Type().PkgPath():
+			out = append(out, unset(fv, name+".")...)
+		case optional[name]:
+		case fv.IsZero(), fv.Kind() == reflect.Slice && fv.Len() == 0:
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func TestDescriptors(t *testing.T) {
+	all := All()
+	if len(all) == 0 || all[0].Name > all[len(all)-1].Name {
+		t.Fatalf("All = %v: want every architecture, by name", all)
+	}
+	if _, err := Lookup(Default); err != nil {
+		t.Errorf("Default: %v", err)
+	}
+	for _, a := range all {
+		t.Run(a.Name, func(t *testing.T) {
+			if missing := unset(reflect.ValueOf(*a), ""); len(missing) > 0 {
+				t.Errorf("unset: %s", strings.Join(missing, ", "))
+			}
+			checkNames(t, a)
+			checkTree(t, a)
+			checkFixture(t, a)
+		})
+	}
+}
+
+// checkNames pins that each of a's names leads back to it alone.
+func checkNames(t *testing.T, a *Arch) {
+	if l, err := Lookup(a.Name); err != nil || l.Name != a.Name {
+		t.Errorf("Lookup(%s) = %v, %v", a.Name, l, err)
+	}
+	if !slices.Contains(a.Flavours, a.Flavour) {
+		t.Errorf("Flavour %s is not one of Flavours %q", a.Flavour, a.Flavours)
+	}
+	for _, f := range a.Flavours {
+		if f != a.Debian && !strings.HasSuffix(f, "-"+a.Debian) {
+			t.Errorf("flavour %s does not end in -%s", f, a.Debian)
+		}
+		if b := ByFlavour(f); b == nil || b.Name != a.Name {
+			t.Errorf("ByFlavour(%s) = %v, want %s alone", f, b, a.Name)
+		}
+	}
+	if b := ByMachine(a.ELF.Machine); b == nil || b.Name != a.Name {
+		t.Errorf("ByMachine(%s) = %v, want %s alone", a.ELF.Machine, b, a.Name)
+	}
+	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
+		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)
+	}
+}
+
+// checkTree pins the kernel tree's paths and the kinds against each other.
+func checkTree(t *testing.T, a *Arch) {
+	dir := "arch/" + a.KernelArch + "/"
+	if !strings.HasPrefix(a.TreeImage, dir) {
+		t.Errorf("TreeImage %s is not under %s", a.TreeImage, dir)
+	}
+	if pvh := a.Image == PVHOrBzImage; pvh != (a.PVHSource != "") || pvh && !strings.HasPrefix(a.PVHSource, dir) {
+		t.Errorf("Image %s with PVHSource %q: want one under %s exactly for %s", a.Image, a.PVHSource, dir, PVHOrBzImage)
+	}
+	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage}, a.Image) {
+		t.Errorf("Image %q: the kernel cache and qemu know no such kind", a.Image)
+	}
+	if !slices.Contains([]ChannelKind{NoChannels, VirtioSerial}, a.Channels) ||
+		(a.Channels == NoChannels) != (len(a.ChannelModules) == 0) {
+		t.Errorf("Channels %q with modules %q", a.Channels, a.ChannelModules)
+	}
+	if a.Crash.NMI != (len(a.Crash.NMIParams) > 0) {
+		t.Errorf("NMI %v with NMIParams %q: an injected NMI panics only through them", a.Crash.NMI, a.Crash.NMIParams)
+	}
+}
+
+// checkFixture reads each CPU's instruction pointer from QEMU's registers
+// of a guest of the architecture.
+func checkFixture(t *testing.T, a *Arch) {
+	b, err := os.ReadFile(filepath.Join("testdata", a.Name+"-info-registers.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus := strings.Count(string(b), "CPU#")
+	if got := a.IPs(string(b)); cpus == 0 || len(got) != cpus {
+		t.Errorf("IPs found %d instruction pointers for %d CPUs", len(got), cpus)
+	}
+}
+
+func TestHostFor(t *testing.T) {
+	for _, a := range All() {
+		if got := hostFor(a.GOARCH); got != a.Debian {
+			t.Errorf("hostFor(%s) = %s, want %s", a.GOARCH, got, a.Debian)
+		}
+	}
+	if got := hostFor("sparc64"); got != Must(Default).Debian {
+		t.Errorf("an unknown host is %s, want Default's %s", got, Must(Default).Debian)
+	}
+}
+
+// TestDescriptorsAgreeWithTools checks the names the tools themselves
+// define, where the host has the tools.
+func TestDescriptorsAgreeWithTools(t *testing.T) {
+	goarches := goLinuxArches(t)
+	cpus := debianCPUs(t)
+	for _, a := range All() {
+		if goarches != nil && !goarches["linux/"+a.GOARCH] {
+			t.Errorf("%s: go tool dist list has no linux/%s", a.Name, a.GOARCH)
+		}
+		if c, ok := cpus[a.Debian]; cpus != nil && (!ok || c.gnu+"-linux-gnu" != a.Triplet || c.bits != 64) {
+			t.Errorf("%s: dpkg's cputable has %+v for %s; want the CPU of triplet %s, 64 bits (the symbolizer reads ELF64)",
+				a.Name, c, a.Debian, a.Triplet)
+		}
+		bin, err := exec.LookPath(a.QEMU)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command("dpkg-query", "-S", bin).Output()
+		if err != nil {
+			continue // not installed from a package
+		}
+		if pkg, _, _ := strings.Cut(string(out), ":"); pkg != a.Package {
+			t.Errorf("%s: %s is in package %s, the descriptor says %s", a.Name, bin, pkg, a.Package)
+		}
+	}
+}
+
+// goLinuxArches is the go tool's set of GOOS/GOARCH pairs, or nil without
+// the go tool.
+func goLinuxArches(t *testing.T) map[string]bool {
+	out, err := exec.Command("go", "tool", "dist", "list").Output()
+	if err != nil {
+		t.Logf("go tool dist list: %v", err)
+		return nil
+	}
+	set := map[string]bool{}
+	for _, l := range strings.Fields(string(out)) {
+		set[l] = true
+	}
+	return set
+}
+
+type debianCPU struct {
+	gnu  string
+	bits int
+}
+
+// debianCPUs reads dpkg's table of Debian CPU names, or nil without dpkg.
+func debianCPUs(t *testing.T) map[string]debianCPU {
+	f, err := os.Open("/usr/share/dpkg/cputable")
+	if err != nil {
+		t.Logf("no dpkg cputable: %v", err)
+		return nil
+	}
+	defer f.Close()
+	cpus := map[string]debianCPU{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "<debian> <gnu> <regexp> <bits> <endianness>"
+		f := strings.Fields(sc.Text())
+		if len(f) < 5 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		n, _ := strconv.Atoi(f[3])
+		cpus[f[0]] = debianCPU{f[1], n}
+	}
+	return cpus
+}
