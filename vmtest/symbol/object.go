@@ -5,8 +5,11 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Source is one source location of a frame: a function and the line of it
@@ -192,8 +195,13 @@ func readDWARF(f *elf.File, bases []uint64) (*dwarf.Data, error) {
 }
 
 // relocate applies the RELA section r to b, the data of the section r
-// relocates: the absolute relocations DWARF uses, on x86-64 and arm64.
+// relocates: the absolute relocations DWARF uses, of the architectures
+// vmtest/arch describes.
 func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []uint64) error {
+	a := arch.ByMachine(f.Machine)
+	if a == nil {
+		return nil
+	}
 	rd, err := r.Data()
 	if err != nil {
 		return err
@@ -211,7 +219,7 @@ func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []
 			continue
 		}
 		val := bases[s.Section] + s.Value + uint64(addend)
-		switch width := relocWidth(f.Machine, typ); width {
+		switch width := relocWidth(a.ELF, typ); width {
 		case 8:
 			if off+8 <= uint64(len(b)) {
 				order.PutUint64(b[off:], val)
@@ -227,22 +235,12 @@ func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []
 
 // relocWidth is the size in bytes an absolute relocation writes, or 0 for
 // a relocation DWARF does not need.
-func relocWidth(m elf.Machine, typ uint32) int {
-	switch m {
-	case elf.EM_X86_64:
-		switch elf.R_X86_64(typ) {
-		case elf.R_X86_64_64:
-			return 8
-		case elf.R_X86_64_32, elf.R_X86_64_32S:
-			return 4
-		}
-	case elf.EM_AARCH64:
-		switch elf.R_AARCH64(typ) {
-		case elf.R_AARCH64_ABS64:
-			return 8
-		case elf.R_AARCH64_ABS32:
-			return 4
-		}
+func relocWidth(e arch.ELF, typ uint32) int {
+	switch {
+	case slices.Contains(e.Abs64, typ):
+		return 8
+	case slices.Contains(e.Abs32, typ):
+		return 4
 	}
 	return 0
 }
