@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // writeConfig writes the private apt configuration and returns its path.
@@ -63,7 +64,7 @@ Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-`, d, status, sandbox, HostArch, aptArchitectures())
+`, d, status, sandbox, arch.Host(), aptArchitectures())
 	path := filepath.Join(d, "etc", "apt.conf")
 	return path, atomicfile.WriteBytes(path, []byte(conf))
 }
@@ -74,7 +75,7 @@ Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
 // dpkg state is involved.
 func aptArchitectures() string {
 	var b strings.Builder
-	for _, a := range Architectures {
+	for _, a := range Architectures() {
 		fmt.Fprintf(&b, "%q; ", a)
 	}
 	return b.String()

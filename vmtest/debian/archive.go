@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Keyring is the archive keyring apt verifies the suites' Release files with.
@@ -30,13 +31,18 @@ var kernelPackage = regexp.MustCompile(`^linux-(image|binary|modules|base|header
 // kmodvm is made again.
 const indexFormat = 3
 
-// HostArch is the Debian architecture of the build host: the tools a
-// kernel's headers run (linux-kbuild's fixdep, modpost, objtool) are its.
-const HostArch = "amd64"
-
 // Architectures are the Debian architectures whose kernels the index
-// holds: the host's first.
-var Architectures = []string{"amd64", "arm64"}
+// holds: the host's (arch.Host) first, whose programs the tools a kernel's
+// headers run (linux-kbuild's fixdep, modpost, objtool) are.
+func Architectures() []string {
+	out := []string{arch.Host()}
+	for _, a := range arch.All() {
+		if a.Debian != out[0] {
+			out = append(out, a.Debian)
+		}
+	}
+	return out
+}
 
 // IsKernelPackage reports whether name is one of the packages an Archive
 // indexes.
@@ -193,8 +199,8 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 // architecture.
 func (a *Archive) readLists(suite string) ([]Package, error) {
 	var files []string
-	for _, arch := range Architectures {
-		pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-"+arch+"_Packages")
+	for _, da := range Architectures() {
+		pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-"+da+"_Packages")
 		found, _ := filepath.Glob(pattern)
 		if len(found) == 0 {
 			return nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
@@ -41,8 +42,9 @@ var imageRoots = []struct{ prefix, suffix string }{
 // architecture, newest first.
 func Builds(ix *debian.Index) []Build {
 	var out []Build
-	for _, arch := range debian.Architectures {
-		out = append(out, archBuilds(ix, arch)...)
+	host := arch.Host()
+	for _, a := range debian.Architectures() {
+		out = append(out, archBuilds(ix, a, host)...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if c := debian.CompareVersions(out[i].Version, out[j].Version); c != 0 {
@@ -56,19 +58,20 @@ func Builds(ix *debian.Index) []Build {
 // archPackage reports whether p belongs in a build for arch: the kernel's
 // own packages are arch's (or "all"), but linux-kbuild's programs run on
 // the build host, so a cross build takes the host's.
-func archPackage(p debian.Package, arch string) bool {
+func archPackage(p debian.Package, arch, host string) bool {
 	want := arch
 	if strings.HasPrefix(p.Name, "linux-kbuild-") {
-		want = debian.HostArch
+		want = host
 	}
-	return p.Arch == want || p.Arch == "all" || p.Arch == "" && arch == debian.HostArch
+	return p.Arch == want || p.Arch == "all" || p.Arch == "" && arch == host
 }
 
-// archBuilds lists the complete builds for one architecture.
-func archBuilds(ix *debian.Index, arch string) []Build {
+// archBuilds lists the complete builds for one architecture on a host
+// of Debian architecture host.
+func archBuilds(ix *debian.Index, arch, host string) []Build {
 	byName := map[string][]debian.Package{}
 	for _, p := range ix.Packages {
-		if archPackage(p, arch) {
+		if archPackage(p, arch, host) {
 			byName[p.Name] = append(byName[p.Name], p)
 		}
 	}
