@@ -146,7 +146,7 @@ whether each is cached. --available lists every build the archive offers;
 						rows = append(rows, specRow(f, b.ABI, spec))
 					}
 				}
-				if slices.Contains(arches, kernel.DefaultArch) { // debug kernels are amd64's
+				if slices.Contains(arches, arch.Default) { // kmodvm builds the default architecture's debug kernels
 					rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
 				}
 			} else {
@@ -203,7 +203,7 @@ func sourceRows(ctx context.Context, f *kernel.Fetcher, builds []kernel.Build) [
 	var rows []kernelRow
 	seen := map[string]bool{}
 	for _, b := range builds {
-		if b.Flavour != kernel.DefaultFlavour || seen[b.Series] {
+		if b.Flavour != arch.Must(arch.Default).Flavour || seen[b.Series] {
 			continue
 		}
 		seen[b.Series] = true

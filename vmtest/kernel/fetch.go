@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
@@ -143,7 +144,7 @@ const maxFallbacks = 6
 // arch is the build's architecture, Arch or the default.
 func (b Build) arch() string {
 	if b.Arch == "" {
-		return DefaultArch
+		return arch.Default
 	}
 	return b.Arch
 }

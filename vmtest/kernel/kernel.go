@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Kernel is a kernel ready to build modules for and to boot.
@@ -27,7 +29,7 @@ type Kernel struct {
 	// It keys the cache, output directories and reports.
 	ID string `json:"id"`
 	// Provider names the provider that made it ("debian", "local",
-	// "source"); Arch is its architecture's Debian name ("amd64").
+	// "source"); Arch is its architecture's name (arch.Arch.Name).
 	Provider string `json:"provider"`
 	Arch     string `json:"arch,omitempty"`
 	// Variant is "" for a stock kernel, else the debug configuration it
@@ -79,9 +81,6 @@ const (
 	ProviderLocal  = "local"
 )
 
-// DefaultArch is the architecture of kernels whose selector names none.
-const DefaultArch = "amd64"
-
 // BootImage is the image QEMU should boot: the PVH vmlinux when there is
 // one, the bzImage otherwise.
 func (k *Kernel) BootImage() string {
@@ -92,10 +91,21 @@ func (k *Kernel) BootImage() string {
 }
 
 var (
-	ccVarRe  = regexp.MustCompile(`^CC\s*[:?]?=\s*(.*)$`)
-	ccNameRe = regexp.MustCompile(`\b((?:x86_64-linux-gnu-)?(?:gcc|clang)(?:-[0-9]+)?)\s*$`)
+	ccVarRe = regexp.MustCompile(`^CC\s*[:?]?=\s*(.*)$`)
+	// "gcc-12", or "<triplet>-gcc-12" for any architecture's triplet:
+	// the compiler, named without the prefix.
+	ccNameRe = regexp.MustCompile(`\b(?:` + anyOf(triplets()) + `-)?((?:gcc|clang)(?:-[0-9]+)?)\s*$`)
 	ccTextRe = regexp.MustCompile(`^CONFIG_CC_VERSION_TEXT="(.*)"$`)
 )
+
+// triplets are every architecture's GNU triplet.
+func triplets() []string {
+	var out []string
+	for _, a := range arch.All() {
+		out = append(out, a.Triplet)
+	}
+	return out
+}
 
 // detectCompiler reads the compiler a kernel was built with from Debian's
 // .kernelvariables in kdir and CONFIG_CC_VERSION_TEXT in config.
@@ -113,7 +123,7 @@ func detectCompiler(kdir, config string) (name, text string) {
 		for _, line := range strings.Split(string(b), "\n") {
 			if m := ccVarRe.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
 				if n := ccNameRe.FindStringSubmatch(strings.ReplaceAll(m[1], "$(CROSS_COMPILE)", "")); n != nil {
-					name = strings.TrimPrefix(n[1], "x86_64-linux-gnu-")
+					name = n[1]
 				}
 			}
 		}

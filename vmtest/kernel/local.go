@@ -28,7 +28,7 @@ func (l localProvider) Resolve(_ context.Context, sel Selector) (*Spec, error) {
 	if info.IsDir() {
 		kdir = path
 	}
-	s := &Spec{Provider: ProviderLocal, Arch: DefaultArch, Name: filepath.Base(path), Path: path, KDir: kdir, InPlace: true}
+	s := &Spec{Provider: ProviderLocal, Arch: arch.Default, Name: filepath.Base(path), Path: path, KDir: kdir, InPlace: true}
 	if b, err := os.ReadFile(filepath.Join(kdir, "include", "config", "kernel.release")); kdir != "" && err == nil {
 		s.ABI = strings.TrimSpace(string(b))
 		s.Name = s.ABI
@@ -62,7 +62,7 @@ func (f *Fetcher) Local(ctx context.Context, path, kdir string) (*Kernel, error)
 // treeImage is where a built tree of the default architecture keeps its
 // boot image.
 func treeImage() string {
-	a, _ := arch.Lookup(DefaultArch)
+	a, _ := arch.Lookup(arch.Default)
 	return filepath.FromSlash(a.TreeImage)
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
@@ -78,7 +79,7 @@ type Spec struct {
 	// before it exists (uname -r).
 	Name string `json:"name"`
 	ABI  string `json:"abi,omitempty"`
-	// Series ("6.1"), Flavour ("amd64"), Variant ("", "debug", "kcsan")
+	// Series ("6.1"), Flavour (Debian's), Variant ("", "debug", "kcsan")
 	// and Version (the Debian package version) describe it for people.
 	Series  string `json:"series,omitempty"`
 	Flavour string `json:"flavour,omitempty"`
@@ -160,7 +161,7 @@ func (f *Fetcher) ResolveSpec(ctx context.Context, sel Selector) (*Spec, error) 
 				return nil, err
 			}
 			if s.Arch == "" {
-				s.Arch = DefaultArch
+				s.Arch = arch.Default
 			}
 			return s, nil
 		}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 func TestSpecIDIsTheInputs(t *testing.T) {
@@ -62,7 +64,7 @@ func TestAProviderAddedWithUseFillsTheCacheOnce(t *testing.T) {
 	if p.made != 1 {
 		t.Errorf("made %d times, want once", p.made)
 	}
-	if k1.ID == "" || k1.ID != k2.ID || k2.Provider != "counting" || k2.Variant != "debug" || k2.Arch != DefaultArch {
+	if k1.ID == "" || k1.ID != k2.ID || k2.Provider != "counting" || k2.Variant != "debug" || k2.Arch != arch.Default {
 		t.Errorf("second fetch = %+v, want the first's identity %s", k2, k1.ID)
 	}
 	if got, err := f.Cache.Get(k1.ID); err != nil || got.BzImage != filepath.Join(got.Dir, "bzImage") {

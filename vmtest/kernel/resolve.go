@@ -68,10 +68,10 @@ func archPackage(p debian.Package, arch, host string) bool {
 
 // archBuilds lists the complete builds for one architecture on a host
 // of Debian architecture host.
-func archBuilds(ix *debian.Index, arch, host string) []Build {
+func archBuilds(ix *debian.Index, a, host string) []Build {
 	byName := map[string][]debian.Package{}
 	for _, p := range ix.Packages {
-		if archPackage(p, arch, host) {
+		if archPackage(p, a, host) {
 			byName[p.Name] = append(byName[p.Name], p)
 		}
 	}
@@ -87,14 +87,14 @@ func archBuilds(ix *debian.Index, arch, host string) []Build {
 			}
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
 			m := abiRe.FindStringSubmatch(abi)
-			if m == nil || seen[abi] || FlavourArch(m[2]) != arch {
+			if m == nil || seen[abi] || FlavourArch(m[2]) != a {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
 				seen[abi] = true
 				b.Series, b.Flavour = m[1], m[2]
-				if arch != DefaultArch {
-					b.Arch = arch
+				if a != arch.Default {
+					b.Arch = a
 				}
 				out = append(out, b)
 			}

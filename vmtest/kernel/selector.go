@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // Kind says how a Selector names a kernel.
@@ -26,19 +29,37 @@ const (
 	Path
 )
 
-// DefaultFlavour is the flavour a selector without one means.
-const DefaultFlavour = "amd64"
-
-// Flavours returns Debian's kernel flavours kmodvm runs: for each
-// architecture, the plain, cloud and PREEMPT_RT ones.
+// Flavours returns Debian's kernel flavours kmodvm runs: each
+// architecture's (arch.Arch.Flavours).
 func Flavours() []string {
-	return []string{"amd64", "cloud-amd64", "rt-amd64", "arm64", "cloud-arm64", "rt-arm64"}
+	var out []string
+	for _, a := range arch.All() {
+		out = append(out, a.Flavours...)
+	}
+	return out
 }
 
-// FlavourArch is the architecture a Debian flavour is built for: its last
-// dash-separated word ("rt-arm64" is arm64).
+// FlavourArch is the architecture a Debian flavour is built for: the one
+// whose Flavours hold it, else (a flavour made for an architecture kmodvm
+// lacks, which looking it up then reports) its last dash-separated word.
 func FlavourArch(flavour string) string {
+	if a := arch.ByFlavour(flavour); a != nil {
+		return a.Name
+	}
 	return flavour[strings.LastIndexByte(flavour, '-')+1:]
+}
+
+// defaultFlavour is the flavour a selector without one means.
+func defaultFlavour() string { return arch.Must(arch.Default).Flavour }
+
+// anyOf is a regexp group matching any of words, the longest first.
+func anyOf(words []string) string {
+	sorted := slices.Clone(words)
+	slices.SortStableFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for i, w := range sorted {
+		sorted[i] = regexp.QuoteMeta(w)
+	}
+	return "(?:" + strings.Join(sorted, "|") + ")"
 }
 
 // Selector is a parsed kernel name.
@@ -48,7 +69,7 @@ type Selector struct {
 	Series  string // "6.1" for Series, Release and ABI
 	Release string // "6.12.113+deb12" for Release
 	ABI     string // for ABI
-	Flavour string // "amd64", "cloud-amd64", "rt-arm64", ... (see Flavours)
+	Flavour string // Debian's, one of Flavours
 	Path    string // for Path
 	// Variant is a debug configuration built from source for a Series or
 	// Latest selector: "debug" (KASAN, kmemleak, lockdep, ...) or "kcsan".
@@ -67,15 +88,15 @@ var (
 	seriesRe  = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:-(rt|cloud))?$`)
 	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(rt|cloud))?$`)
 	// Debian ABIs: 6.1.0-57-amd64, 6.1.0-0.deb11.52-rt-amd64,
-	// 6.12.113+deb12-cloud-amd64.
-	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-((?:rt-|cloud-)?(?:amd64|arm64))$`)
+	// 6.12.113+deb12-cloud-amd64, for any of Flavours.
+	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-(` + anyOf(Flavours()) + `)$`)
 )
 
 // ParseSelector parses a kernel selector. A string containing a path
 // separator, or naming an existing file or directory, is a Path.
 func ParseSelector(s string) (Selector, error) {
 	s = strings.TrimSpace(s)
-	sel := Selector{Raw: s, Flavour: DefaultFlavour}
+	sel := Selector{Raw: s, Flavour: defaultFlavour()}
 	switch {
 	case s == "":
 		return sel, fmt.Errorf("%w: empty", ErrSelector)
@@ -136,11 +157,13 @@ func (s Selector) WithArch(arch string) Selector {
 	return s
 }
 
+// flavourOf is the default architecture's flavour a selector's suffix
+// ("rt", "cloud", or none) names.
 func flavourOf(short string) string {
 	if short == "" {
-		return DefaultFlavour
+		return defaultFlavour()
 	}
-	return short + "-amd64"
+	return short + "-" + arch.Must(arch.Default).Debian
 }
 
 func isLocal(s string) bool {

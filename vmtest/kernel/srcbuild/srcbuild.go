@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -106,12 +107,12 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	if !ok {
 		return nil, fmt.Errorf("%w: %q: no variant %q (have debug, kcsan)", kernel.ErrSelector, sel.Raw, sel.Variant)
 	}
-	if a := sel.Arch(); a != kernel.DefaultArch {
+	if a := sel.Arch(); a != arch.Default {
 		// The guest fragment is x86's (PVH, q35's ACPI, 8250 UARTs).
-		return nil, fmt.Errorf("%w: %q: kmodvm builds -%s kernels for amd64 only, not %s", kernel.ErrNotFound, sel.Raw, sel.Variant, a)
+		return nil, fmt.Errorf("%w: %q: kmodvm builds -%s kernels for %s only, not %s", kernel.ErrNotFound, sel.Raw, sel.Variant, arch.Default, a)
 	}
 	stockSel := sel
-	stockSel.Variant, stockSel.Flavour = "", kernel.DefaultFlavour
+	stockSel.Variant, stockSel.Flavour = "", arch.Must(arch.Default).Flavour
 	stock, err := p.Fetcher.Resolve(ctx, stockSel)
 	if err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	up := kernel.Upstream(src.Version)
 	name := up + "-" + sel.Variant
 	s := &kernel.Spec{
-		Provider: ProviderName, Arch: kernel.DefaultArch, Name: name, ABI: name,
+		Provider: ProviderName, Arch: arch.Default, Name: name, ABI: name,
 		Series: stock.Series, Variant: sel.Variant, Version: src.Version,
 		Packages: []debian.Package{src}, Debian: &stock, Note: note,
 	}
