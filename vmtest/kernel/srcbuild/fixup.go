@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // A fixup is a change to the source every version of a series needs for
@@ -13,7 +15,7 @@ import (
 // and version are part of the kernel's ID.
 type fixup struct {
 	name string
-	fn   func(tree string) error
+	fn   func(tree string, a *arch.Arch) error
 }
 
 // fixups run in order after unpacking.
@@ -26,8 +28,11 @@ var fixups = []fixup{
 // up KASAN's shadow memory: instrumented, its first memory access faults
 // and the guest triple-faults at once. Upstream disabled KASAN for this
 // directory (6.12 and 7.x ship with it); 5.10 and 6.1 need it added.
-func pvhNoKASAN(tree string) error {
-	mk := filepath.Join(tree, "arch", "x86", "platform", "pvh", "Makefile")
+func pvhNoKASAN(tree string, a *arch.Arch) error {
+	if a.PVHSource == "" {
+		return nil // booted without PVH
+	}
+	mk := filepath.Join(tree, filepath.FromSlash(a.PVHSource), "Makefile")
 	b, err := os.ReadFile(mk)
 	if os.IsNotExist(err) {
 		return nil // no PVH in this tree: nothing to keep KASAN out of

@@ -95,7 +95,7 @@ func (idx *kbuildIndex) option(stock map[string]string, module string) (moduleOp
 	}
 	opt := moduleOption{Symbol: o.syms[len(o.syms)-1], Guards: append(o.syms[:len(o.syms)-1:len(o.syms)-1], o.guards...)}
 	// Walk up the directory descents; a directory no Makefile descends
-	// into is reached from the top-level Makefile or arch/x86/Makefile.
+	// into is reached from the top-level Makefile or arch/<kconfigArch>/Makefile.
 	for d := o.dir; len(idx.dirs[d]) > 0; {
 		up, ok := enabled(stock, idx.dirs[d])
 		if !ok {
@@ -141,8 +141,8 @@ func normalizeModule(m string) string {
 	return strings.ReplaceAll(m, "-", "_")
 }
 
-// indexKbuild reads every Kbuild (else Makefile) of the tree that an x86
-// build can descend into.
+// indexKbuild reads every Kbuild (else Makefile) of the tree that a build
+// for kconfigArch can descend into.
 func indexKbuild(tree string) (*kbuildIndex, error) {
 	idx := &kbuildIndex{modules: map[string][]makeObj{}, dirs: map[string][]makeObj{}, parts: map[string][]string{}}
 	skip := map[string]bool{".git": true, "Documentation": true, "tools": true, "scripts": true, "usr": true, "include": true}

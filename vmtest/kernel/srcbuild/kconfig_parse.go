@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // This file reads a kernel tree's Kconfig files into what the dependency
@@ -47,8 +49,9 @@ type kconfig struct {
 	syms map[string][]*ksymbol
 }
 
-// kconfigArch is the architecture the tree is read for: ARCH and SRCARCH.
-const kconfigArch = "x86"
+// kconfigArch is the architecture the tree is read for, ARCH and SRCARCH:
+// the default one's, the only one kmodvm builds kernels for.
+var kconfigArch = arch.Must(arch.Default).KernelArch
 
 // parseKconfig reads tree/Kconfig and everything it sources.
 func parseKconfig(tree string) (*kconfig, error) {

@@ -58,8 +58,12 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	if uerr != nil {
 		return nil, fmt.Errorf("unpack source of %s: %w", s.Name, uerr)
 	}
+	a, err := arch.Lookup(s.Arch)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range fixups {
-		if err := f.fn(tree); err != nil {
+		if err := f.fn(tree, a); err != nil {
 			return nil, err
 		}
 	}
@@ -69,10 +73,6 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 		return nil, err
 	}
 	defer logf.Close()
-	a, err := arch.Lookup(s.Arch)
-	if err != nil {
-		return nil, err
-	}
 	b := &builder{arch: a, p: p, tc: tc, tree: tree, dir: dir, spec: s, log: logf,
 		vars: append(a.MakeArgs(), "CC="+cc, "HOSTCC="+cc, "LOCALVERSION=", "KBUILD_BUILD_TIMESTAMP=kmodvm", "KBUILD_BUILD_HOST=kmodvm", "KBUILD_BUILD_USER=kmodvm")}
 	if err := b.configure(ctx, v); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -93,10 +94,11 @@ func TestPVHFixupAddsKASANSanitizeOnceAndOnlyWhereMissing(t *testing.T) {
 	} {
 		tree := t.TempDir()
 		mk := filepath.Join(tree, "arch", "x86", "platform", "pvh", "Makefile")
+		a := arch.Must("amd64")
 		os.MkdirAll(filepath.Dir(mk), 0o755)
 		os.WriteFile(mk, []byte(c.before), 0o644)
 		for i := 0; i < 2; i++ {
-			if err := pvhNoKASAN(tree); err != nil {
+			if err := pvhNoKASAN(tree, a); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -108,8 +110,19 @@ func TestPVHFixupAddsKASANSanitizeOnceAndOnlyWhereMissing(t *testing.T) {
 			t.Errorf("%s: changed a Makefile that needed nothing:\n%s", name, after)
 		}
 	}
-	if err := pvhNoKASAN(t.TempDir()); err != nil {
+	if err := pvhNoKASAN(t.TempDir(), arch.Must("amd64")); err != nil {
 		t.Errorf("a tree without PVH: %v", err)
+	}
+	// An architecture booted without PVH has nothing to keep KASAN out of.
+	tree := t.TempDir()
+	mk := filepath.Join(tree, "arch", "x86", "platform", "pvh", "Makefile")
+	os.MkdirAll(filepath.Dir(mk), 0o755)
+	os.WriteFile(mk, []byte("obj-y += head.o\n"), 0o644)
+	if err := pvhNoKASAN(tree, arch.Must("arm64")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(mk); string(b) != "obj-y += head.o\n" {
+		t.Errorf("changed %s for arm64:\n%s", mk, b)
 	}
 }
 
