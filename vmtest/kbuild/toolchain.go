@@ -93,8 +93,8 @@ var ErrNeedRoot = errors.New("needs root")
 // the kernel's compiler and can run the kernel's build tools, otherwise a
 // userland of the matching Debian release, made on first use.
 // For a kernel of another architecture that is the release's cross
-// compiler for it (aarch64-linux-gnu-gcc-12, package
-// gcc-12-aarch64-linux-gnu): the headers' build tools are the host's.
+// compiler for it (<triplet>-gcc-12, package Arch.CompilerPackage names):
+// the headers' build tools are the host's.
 func (t *Toolchains) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, error) {
 	cc := k.Compiler
 	if cc == "" {

@@ -17,9 +17,9 @@ const (
 	maxCapture = 64 << 10 // bound of Result.Backtrace and Result.Stderr
 )
 
-// console copies the guest's ttyS0 to the caller and watches it line by line
-// for a kernel panic. A failing caller writer never stalls the guest: the
-// pipe is always drained.
+// console copies the guest's console (its first serial port) to the caller
+// and watches it line by line for a kernel panic. A failing caller writer
+// never stalls the guest: the pipe is always drained.
 type console struct {
 	out     io.Writer
 	start   time.Time
