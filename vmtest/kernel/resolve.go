@@ -20,7 +20,7 @@ type Build struct {
 	ABI     string `json:"abi"`
 	Series  string `json:"series"`
 	Flavour string `json:"flavour"`
-	// Arch is the kernel's Debian architecture; empty means amd64.
+	// Arch is the kernel's Debian architecture; empty means arch.Default.
 	Arch     string           `json:"arch,omitempty"`
 	Version  string           `json:"version"`  // Debian version: 6.1.192-3
 	Upstream string           `json:"upstream"` // 6.1.192
