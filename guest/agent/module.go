@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 )
@@ -86,7 +86,7 @@ func decompress(r io.Reader, path string) ([]byte, error) {
 		}
 		zr = x
 	case ".zst":
-		z, err := zstd.NewReader(r)
+		z, err := zfile.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
