@@ -16,7 +16,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"log"
 	"os"
 	"os/exec"
@@ -39,58 +38,62 @@ import (
 )
 
 func main() {
+	o := parseFlags()
+	writeResults(o.out, measure(context.Background(), o))
+}
+
+// benchFlags are the command's flags.
+type benchFlags struct {
+	rounds int
+	out    string
+	sels   []string
+	cold   bool
+	arches []string
+}
+
+func parseFlags() benchFlags {
 	rounds := flag.Int("rounds", 3, "alternating rounds of floor and framework")
 	out := flag.String("out", "bench/RESULTS.md", "results file")
 	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
 	archFlag := flag.String("arch", "amd64", "architectures of the kernels, comma-separated: each selector once per architecture")
 	flag.Parse()
-	ctx := context.Background()
-	sels := strings.Split(*kernels, ",")
 	arches, err := vmtest.Arches(strings.Split(*archFlag, ","))
 	check(err)
-	selectors := func() []kernel.Selector {
-		var out []kernel.Selector
-		for _, a := range arches {
-			for _, s := range sels {
-				sel, err := kernel.ParseSelector(s)
-				check(err)
-				out = append(out, sel.WithArch(a))
-			}
-		}
-		return out
-	}
+	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches}
+}
 
-	cache := kernel.DefaultCacheDir()
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
-	var ks []*kernel.Kernel
-	for _, sel := range selectors() {
-		k, err := f.Fetch(ctx, sel)
-		check(err)
-		ks = append(ks, k)
-	}
-	warmFetch := timeIt(func() {
-		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
-		for _, sel := range selectors() {
-			_, err := g.Fetch(ctx, sel)
+// selectors are the kernels' selectors, each once per architecture.
+func (o benchFlags) selectors() []kernel.Selector {
+	var out []kernel.Selector
+	for _, a := range o.arches {
+		for _, s := range o.sels {
+			sel, err := kernel.ParseSelector(s)
 			check(err)
+			out = append(out, sel.WithArch(a))
 		}
-	})
+	}
+	return out
+}
 
+// measure takes every measurement RESULTS.md reports, in the order they
+// were always taken.
+func measure(ctx context.Context, o benchFlags) measurements {
+	var m measurements
+	m.cache = kernel.DefaultCacheDir()
+	m.ks, m.warmFetch = fetchKernels(ctx, m.cache, o)
 	tmp, err := os.MkdirTemp("", "kmodvm-bench-")
 	check(err)
 	defer os.RemoveAll(tmp)
-	var colds []coldFetch
-	if *cold {
-		colds = coldFetches(ctx, filepath.Join(tmp, "cold-cache"), selectors())
+	if o.cold {
+		m.colds = coldFetches(ctx, filepath.Join(tmp, "cold-cache"), o.selectors())
 	}
 	floorImg := map[string]string{}
-	for _, a := range arches {
+	for _, a := range o.arches {
 		floorImg[a] = buildFloorImage(tmp, a)
 	}
-
 	cfg := vmtest.Config{
-		Kernels: sels, Arch: arches, Modules: []string{"bench/nopmod"}, Tests: []string{"bench/emptytest"},
+		Kernels: o.sels, Arch: o.arches, Modules: []string{"bench/nopmod"}, Tests: []string{"bench/emptytest"},
 		OutDir: filepath.Join(tmp, "out"),
 	}
 	log.Print("warm-up run")
@@ -99,65 +102,41 @@ func main() {
 	if rep.Failed() {
 		log.Fatalf("warm-up run failed: %+v", rep.Kernels)
 	}
-	loadStart, statStart := loadAverage(), readCPUStat()
-	results := processRounds(*rounds, buildCLI(tmp), tmp, sels, arches, func() { floor(ctx, ks, floorImg) })
+	var statStart cpuStat
+	m.loadStart, statStart = loadAverage(), readCPUStat()
+	m.rounds = processRounds(o.rounds, buildCLI(tmp), tmp, o.sels, o.arches, func() { floor(ctx, m.ks, floorImg) })
 
-	steal := stealSince(statStart)
-	imageWarm := warmImage(ctx, cache, ks[0], rep)
+	m.steal = stealSince(statStart)
+	m.imageWarm = warmImage(ctx, m.cache, m.ks[0], rep)
 
 	// The bundled suite both ways: restored from the snapshots, then every
 	// VM booted.
 	log.Print("bundled suite")
-	suite := vmtest.Config{Kernels: sels, Arch: arches, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"}, OutDir: filepath.Join(tmp, "suite")}
-	suiteRep := mustRun(ctx, suite)
+	suite := vmtest.Config{Kernels: o.sels, Arch: o.arches, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"}, OutDir: filepath.Join(tmp, "suite")}
+	m.suite = mustRun(ctx, suite)
 	suite.NoSnapshot, suite.OutDir = true, filepath.Join(tmp, "suite-cold")
-	coldSuiteRep := mustRun(ctx, suite)
+	m.bootedSuite = mustRun(ctx, suite)
+	return m
+}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, "# kmodvm benchmark results\n\nMeasured by `make bench` (bench/main.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n"+
-		"- CPU time stolen by the hypervisor during the rounds (/proc/stat): %s (other machines' work on the same host: it varies from second to second, hence the rounds' spread)\n\n",
-		machine.Describe(), loadStart, loadAverage(), runtime.NumCPU(), steal)
-	fmt.Fprintf(&b, "Kernels: %s, %d at a time (one per CPU), TCG, 256 MiB; amd64 boots the PVH vmlinux (q35), arm64 the Image (virt, -cpu max,pauth-impdef=on).\n\n", strings.Join(names(ks), ", "), runtime.NumCPU())
-	writeProcessRounds(&b, results, names(ks))
-	fmt.Fprintf(&b, "## Other measurements\n\n| what | value |\n|---|---|\n")
-	fmt.Fprintf(&b, "| warm guest-image build for one kernel (goal < 0.2 s) | %.3f s |\n", imageWarm)
-	fmt.Fprintf(&b, "| warm fetch of %d kernels, offline | %.2f s |\n", len(ks), warmFetch)
-	for _, r := range []struct {
-		how, short string
-		rep        *report.Report
-	}{{"restored from snapshots", "restored", suiteRep}, {"every VM booted, --no-snapshot", "booted", coldSuiteRep}} {
-		fmt.Fprintf(&b, "| bundled mmapdrv suite on %d kernels (warm, W=0), %s | %.1f s |\n", len(ks), r.how, r.rep.Finished.Sub(r.rep.Started).Seconds())
-		for _, k := range r.rep.Kernels {
-			c := k.Counts()
-			fmt.Fprintf(&b, "| %s: suite, %s | %s, %d passed, %d skipped; boot %.1f s, tests %.1f s |\n", k.Name, r.short, k.Status, c.Pass, c.Skip, k.Timing.Boot, k.Timing.Tests)
+// fetchKernels fetches the kernels into the cache, then times fetching
+// them again, offline.
+func fetchKernels(ctx context.Context, cache string, o benchFlags) ([]*kernel.Kernel, float64) {
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
+	var ks []*kernel.Kernel
+	for _, sel := range o.selectors() {
+		k, err := f.Fetch(ctx, sel)
+		check(err)
+		ks = append(ks, k)
+	}
+	warmFetch := timeIt(func() {
+		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
+		for _, sel := range o.selectors() {
+			_, err := g.Fetch(ctx, sel)
+			check(err)
 		}
-	}
-	b.WriteString("\n## Kernels: cold fetch and size on disk\n\n")
-	b.WriteString("Cold: an empty cache, the archive index updated first (not counted per kernel), packages downloaded, verified, unpacked, depmod, vmlinux extracted.\n\n")
-	b.WriteString("| kernel | cold fetch (s) | download (MB) | cache entry on disk |\n|---|---|---|---|\n")
-	for i, k := range ks {
-		// The entry fetched cold is laid out by this kmodvm; the default
-		// cache's may be older and larger.
-		c := coldFetch{secs: -1, mb: -1, entry: du(k.Dir)}
-		if i < len(colds) {
-			c = colds[i]
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.Name, orDash(c.secs, "%.1f"), orDash(c.mb, "%.0f"), c.entry)
-	}
-	fmt.Fprintf(&b, "\nVM snapshots (one per kernel and machine shape; each kernel's counts with its entry): %s.\n", snapshotSizes(cache))
-	if len(colds) > 0 {
-		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", colds[0].index)
-	}
-	// make bench-debug writes its own section (a debug kernel's cold build
-	// takes a quarter of an hour); keep it.
-	if old, err := os.ReadFile(*out); err == nil {
-		if i, j := strings.Index(string(old), "<!-- debug-kernels -->"), strings.Index(string(old), "<!-- /debug-kernels -->"); i >= 0 && j > i {
-			b.WriteString("\n" + string(old[i:j]) + "<!-- /debug-kernels -->\n")
-		}
-	}
-	check(os.WriteFile(*out, []byte(b.String()), 0o644))
-	fmt.Print(b.String())
+	})
+	return ks, warmFetch
 }
 
 type coldFetch struct {
@@ -194,13 +173,6 @@ func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []cold
 		out = append(out, coldFetch{secs: secs, mb: float64(size) / 1e6, index: index, entry: du(k.Dir)})
 	}
 	return out
-}
-
-func orDash(v float64, format string) string {
-	if v < 0 {
-		return "-"
-	}
-	return fmt.Sprintf(format, v)
 }
 
 func mustRun(ctx context.Context, cfg vmtest.Config) *report.Report {

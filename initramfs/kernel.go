@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/moddep"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/ulikunitz/xz"
 )
 
@@ -285,7 +286,7 @@ func decompressFile(p string) ([]byte, error) {
 		r, err = gzip.NewReader(f)
 	case ".zst":
 		var z *zstd.Decoder
-		z, err = zstd.NewReader(f)
+		z, err = zfile.NewReader(f)
 		if err == nil {
 			defer z.Close()
 			r = z

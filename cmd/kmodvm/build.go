@@ -78,11 +78,11 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&module, "module", "kmod", "module source directory (with Kbuild or Makefile)")
-	fl.StringSliceVar(&kernels, "kernels", nil, "kernel selectors (default 5.10,6.1,6.12,7.3)")
+	fl.StringSliceVar(&kernels, "kernels", nil, "kernel selectors "+defaultKernelsHelp())
 	fl.StringVar(&out, "out", "", "build directory (one subdirectory per kernel)")
 	fl.BoolVar(&werror, "werror", false, "fail builds that print warnings")
 	fl.BoolVar(&w1, "W1", false, "build with W=1 (extra warnings)")
-	addMakeVarFlag(fl.StringArrayVar, &vars)
+	addMakeVarFlag(fl, &vars)
 	return cmd
 }
 

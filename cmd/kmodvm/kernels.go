@@ -294,7 +294,7 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	addDebugInfoFlag(cmd.Flags().BoolVar, &debugInfo)
+	addDebugInfoFlag(cmd.Flags(), &debugInfo)
 	return cmd
 }
 

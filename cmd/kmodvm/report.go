@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -23,18 +22,15 @@ of a matrix split over CI jobs (or over --shard runs) and render them.`,
 }
 
 type mergeFlags struct {
-	json, junit, markdown, html string
-	lcov                        string
-	title, sourceRoot           string
-	annotations                 bool
-	expect                      []string
+	report      reportFlags
+	sourceRoot  string
+	annotations bool
+	expect      []string
 }
 
 // outputs reports whether any rendering was asked for; without one, merge
 // prints the Markdown matrix.
-func (f *mergeFlags) outputs() bool {
-	return f.json != "" || f.junit != "" || f.markdown != "" || f.html != "" || f.lcov != "" || f.annotations
-}
+func (f *mergeFlags) outputs() bool { return f.report.any() || f.annotations }
 
 func newReportMergeCmd() *cobra.Command {
 	f := &mergeFlags{}
@@ -70,12 +66,9 @@ kernel, a missing or partial part, or a report that could not be written.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.json, "json", "", "write the merged JSON report to this file")
-	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
-	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
-	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report, logs embedded, to this file")
-	fl.StringVar(&f.lcov, "lcov", "", "write the kernels' module coverage, summed, as an lcov tracefile (coverage.info) to this file")
-	fl.StringVar(&f.title, "title", "", "title of the HTML report (default \"kmodvm report\")")
+	f.report.add(fl, "write the merged JSON report to this file", "write the self-contained HTML report, logs embedded, to this file")
+	fl.StringVar(&f.report.lcov, "lcov", "", "write the kernels' module coverage, summed, as an lcov tracefile (coverage.info) to this file")
+	fl.StringVar(&f.report.title, "title", "", "title of the HTML report (default \"kmodvm report\")")
 	fl.BoolVar(&f.annotations, "annotations", false, "print GitHub annotations for diagnostics, failures and findings")
 	fl.StringVar(&f.sourceRoot, "source-root", "", "directory annotations name files relative to (default $GITHUB_WORKSPACE, else the working directory)")
 	fl.StringSliceVar(&f.expect, "expect", nil, "kernel selectors the parts must cover, comma-separated")
@@ -105,7 +98,7 @@ func runMerge(cmd *cobra.Command, paths []string, f *mergeFlags) error {
 		return usageError{err}
 	}
 	rep := report.Merge(parts...)
-	if f.lcov != "" && rep.Coverage() == nil {
+	if f.report.lcov != "" && rep.Coverage() == nil {
 		return usagef("--lcov: no kernel in the parts has coverage (their runs need --coverage on a kernel with GCOV_KERNEL, a -debug one)")
 	}
 	expectKernels(rep, f.expect)
@@ -121,7 +114,7 @@ func runMerge(cmd *cobra.Command, paths []string, f *mergeFlags) error {
 			return &exitError{code: exitInfra, err: err}
 		}
 	}
-	written, err := writeMerged(rep, f)
+	written, err := f.report.write(rep)
 	for _, p := range written {
 		fmt.Fprintf(cmd.ErrOrStderr(), "report: %s\n", p)
 	}
@@ -182,38 +175,6 @@ func expectKernels(rep *report.Report, selectors []string) {
 	if added {
 		rep.Sort()
 	}
-}
-
-// writeMerged writes the renderings the flags ask for and returns the paths
-// written.
-func writeMerged(rep *report.Report, f *mergeFlags) ([]string, error) {
-	targets := []struct {
-		path   string
-		render func(io.Writer) error
-	}{
-		{f.json, rep.WriteJSON},
-		{f.junit, rep.WriteJUnit},
-		{f.markdown, rep.WriteMarkdown},
-		{f.lcov, func(w io.Writer) error { return rep.WriteLCOV(w, "kmodvm") }},
-		{f.html, func(w io.Writer) error {
-			// The logs are embedded so that the page stands alone as a CI
-			// artifact; the parts' log paths must exist where merge runs.
-			return rep.WriteHTML(w, report.HTMLOptions{Title: f.title, EmbedLogs: true})
-		}},
-	}
-	var written []string
-	var errs []error
-	for _, t := range targets {
-		if t.path == "" {
-			continue
-		}
-		if err := report.WriteFile(t.path, t.render); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		written = append(written, t.path)
-	}
-	return written, errors.Join(errs...)
 }
 
 // mergeVerdict turns the merged report into the exit status, with the same

@@ -15,31 +15,18 @@ import (
 )
 
 type runFlags struct {
+	vm          vmFlags
+	report      reportFlags
 	kernels     []string
-	modules     []string
-	params      []string
-	tests       []string
 	testArgs    []string
 	jobs        int
-	accel       string
 	timeout     time.Duration
 	testTimeout time.Duration
-	memory      int
-	appendArgs  []string
-	cpus        int
 	out         string
-	junit       string
-	json        string
-	markdown    string
-	html        string
 	werror, w1  bool
-	makeVars    []string
 	coverage    bool
 	shard       string
-	kdir        string
-	gdb         string
 	keep        bool
-	debugInfo   bool
 	noSnapshot  bool
 	faultGrace  time.Duration
 	maxReboots  int
@@ -54,7 +41,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 and the Go test packages, and report per kernel and per test.
 
 With no flags it runs the bundled mmapdrv module and its suite on the default
-matrix (5.10, 6.1, 6.12, 7.3).
+matrix (` + strings.Join(vmtest.DefaultKernels(), ", ") + `).
 
 Exit status: 0 all passed, 1 a build, load or test failed, 2 usage or
 configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
@@ -66,80 +53,53 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.kernels, "kernels", "k", nil, "kernel selectors, comma-separated: 6.1, 7.3-rt, 6.1-debug (KASAN, kmemleak, lockdep, ...), 6.1-kcsan, a path (default 5.10,6.1,6.12,7.3)")
-	fl.StringArrayVarP(&f.modules, "module", "m", nil, "module source directory (repeatable; default kmod)")
-	fl.StringArrayVarP(&f.params, "param", "p", nil, "module parameter module.name=value (repeatable)")
-	fl.StringArrayVarP(&f.tests, "tests", "t", nil, "Go test package directory run in the guest (repeatable; default guest/mmapdrv)")
+	fl.StringSliceVarP(&f.kernels, "kernels", "k", nil, "kernel selectors, comma-separated: 6.1, 7.3-rt, 6.1-debug (KASAN, kmemleak, lockdep, ...), 6.1-kcsan, a path "+defaultKernelsHelp())
+	f.vm.add(fl, vmHelp{
+		module:     "module source directory (repeatable; default kmod)",
+		tests:      "Go test package directory run in the guest (repeatable; default guest/mmapdrv)",
+		cpus:       "; use 2 or more to exercise locking",
+		kernelFlag: "kernels",
+	})
 	fl.StringArrayVar(&f.testArgs, "test-arg", nil, "argument for every guest test binary, e.g. -test.run=TestMmap (repeatable)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "kernels run at once (default: one per CPU)")
-	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
 	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run, reboots included; shortens --test-timeout to fit (default: from --test-timeout)")
 	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM, times a debug kernel's slowdown)")
 	fl.DurationVar(&f.faultGrace, "fault-grace", 0, "end a test that makes no progress this long after a kernel Oops, BUG or KASAN report (default 20s under TCG, 10s under KVM; negative: wait for --test-timeout)")
 	fl.IntVar(&f.maxReboots, "max-reboots", 0, "fresh VMs per kernel for the tests a crash or hang left (default 3; negative: none)")
-	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256; 1024 on KASAN kernels)")
-	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
-	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1; use 2 or more to exercise locking)")
 	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
-	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
-	fl.StringVar(&f.json, "json", "", "write the JSON report to this file")
-	fl.StringVar(&f.markdown, "markdown", "", "write the Markdown matrix to this file")
-	fl.StringVar(&f.html, "html", "", "write the self-contained HTML report (logs embedded) to this file")
+	f.report.add(fl, "write the JSON report to this file", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
-	addMakeVarFlag(fl.StringArrayVar, &f.makeVars)
 	fl.BoolVar(&f.coverage, "coverage", false, "build modules with gcov profiling and report the lines the tests ran (kernels with CONFIG_GCOV_KERNEL: the -debug ones); lcov tracefiles in --out")
-	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernels given as a path to a boot image")
 	fl.BoolVar(&f.noSnapshot, "no-snapshot", false, "boot every VM instead of restoring the kernel's snapshot of a booted guest (docs/snapshots.md)")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
-	addGDBFlag(fl.StringVar, &f.gdb, cmd)
-	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
 	return cmd
 }
 
 func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
-	if len(f.modules) == 0 && len(f.tests) == 0 {
-		root, err := bundledRoot()
-		if err != nil {
-			return usagef("no --module or --tests given and the bundled example was not found: %v", err)
-		}
-		f.modules = []string{filepath.Join(root, "kmod")}
-		f.tests = []string{filepath.Join(root, "guest", "mmapdrv")}
+	if err := f.useDefaults(); err != nil {
+		return err
 	}
-	if f.out == "" {
-		f.out = "kmodvm-out"
-	}
-	kernels := f.kernels
-	if f.shard != "" {
-		i, n, err := vmtest.ParseShard(f.shard)
-		if err != nil {
-			return usageError{err}
-		}
-		if len(kernels) == 0 {
-			kernels = vmtest.DefaultKernels()
-		}
-		if kernels = vmtest.Shard(kernels, i, n); len(kernels) == 0 {
-			return usagef("--shard %s selects no kernel", f.shard)
-		}
+	kernels, err := f.selectKernels()
+	if err != nil {
+		return err
 	}
 	out, err := filepath.Abs(f.out)
 	if err != nil {
 		return err
 	}
-	if len(kernels) == 0 {
-		kernels = vmtest.DefaultKernels()
-	}
 	command := strings.Join(os.Args, " ")
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
-		Kernels: kernels, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, TestArgs: f.testArgs,
-		Jobs: f.jobs, Accel: f.accel, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs,
-		CacheDir: g.cache, OutDir: out, KDir: f.kdir, W1: f.w1, Werror: f.werror, MakeVars: f.makeVars, Coverage: f.coverage, Offline: g.offline,
-		Progress: prog.step, Log: prog.log(), Keep: f.keep, KernelDebugInfo: f.debugInfo, NoSnapshot: f.noSnapshot,
+		Kernels: kernels, Arch: g.arch, TestArgs: f.testArgs,
+		Jobs: f.jobs, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots,
+		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
+		Progress: prog.step, Log: prog.log(), Keep: f.keep, NoSnapshot: f.noSnapshot,
 	}
-	if f.gdb != "" {
-		cfg.GDB, cfg.OnDebugger = f.gdb, waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")
+	f.vm.apply(&cfg)
+	if f.vm.gdb != "" {
+		cfg.OnDebugger = waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")
 	}
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
 	if rep == nil {
@@ -155,28 +115,8 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	}
 	rep.Host.Command = command
 	rep.Host.Shard = f.shard
-	paths, werr := writeReports(rep, out, f)
-	printSummary(cmd.OutOrStdout(), rep, g.verbose)
-	if os.Getenv("GITHUB_ACTIONS") == "true" {
-		// Compiler diagnostics and failures as annotations on the pull
-		// request, with paths relative to the checkout.
-		root := os.Getenv("GITHUB_WORKSPACE")
-		if root == "" {
-			root, _ = os.Getwd()
-		}
-		if err := rep.WriteAnnotations(cmd.OutOrStdout(), root); err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "kmodvm: annotations:", err)
-		}
-	}
-	fmt.Fprintln(cmd.OutOrStdout())
-	printMatrix(cmd.OutOrStdout(), rep)
-	fmt.Fprintln(cmd.OutOrStdout())
-	for _, p := range paths {
-		fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", p)
-	}
-	if p := filepath.Join(out, "coverage.info"); f.coverage && fileExists(p) {
-		fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\n", p)
-	}
+	paths, werr := f.report.write(rep, filepath.Join(out, "report.json"))
+	f.printResults(cmd, rep, g.verbose, out, paths)
 	if werr != nil {
 		return &exitError{code: exitInfra, err: werr}
 	}
@@ -191,38 +131,68 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	return nil
 }
 
-// writeReports writes report.json into the artifacts directory and the
-// reports the flags ask for.
-func writeReports(rep *report.Report, out string, f *runFlags) ([]string, error) {
-	type target struct {
-		path   string
-		render func(io.Writer) error
-	}
-	targets := []target{{filepath.Join(out, "report.json"), rep.WriteJSON}}
-	if f.json != "" {
-		targets = append(targets, target{f.json, rep.WriteJSON})
-	}
-	if f.junit != "" {
-		targets = append(targets, target{f.junit, rep.WriteJUnit})
-	}
-	if f.markdown != "" {
-		targets = append(targets, target{f.markdown, rep.WriteMarkdown})
-	}
-	if f.html != "" {
-		targets = append(targets, target{f.html, func(w io.Writer) error {
-			return rep.WriteHTML(w, report.HTMLOptions{EmbedLogs: true})
-		}})
-	}
-	var paths []string
-	var errs []error
-	for _, t := range targets {
-		if err := report.WriteFile(t.path, t.render); err != nil {
-			errs = append(errs, err)
-			continue
+// useDefaults fills in what a run without --module, --tests or --out uses:
+// the bundled example and ./kmodvm-out.
+func (f *runFlags) useDefaults() error {
+	if len(f.vm.modules) == 0 && len(f.vm.tests) == 0 {
+		root, err := bundledRoot()
+		if err != nil {
+			return usagef("no --module or --tests given and the bundled example was not found: %v", err)
 		}
-		paths = append(paths, t.path)
+		f.vm.modules = []string{filepath.Join(root, "kmod")}
+		f.vm.tests = []string{filepath.Join(root, "guest", "mmapdrv")}
 	}
-	return paths, errors.Join(errs...)
+	if f.out == "" {
+		f.out = "kmodvm-out"
+	}
+	return nil
+}
+
+// selectKernels returns the kernel selectors the run takes: --kernels or
+// the default matrix, cut to --shard's part.
+func (f *runFlags) selectKernels() ([]string, error) {
+	kernels := f.kernels
+	if len(kernels) == 0 {
+		kernels = vmtest.DefaultKernels()
+	}
+	if f.shard == "" {
+		return kernels, nil
+	}
+	i, n, err := vmtest.ParseShard(f.shard)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if kernels = vmtest.Shard(kernels, i, n); len(kernels) == 0 {
+		return nil, usagef("--shard %s selects no kernel", f.shard)
+	}
+	return kernels, nil
+}
+
+// printResults prints what a run ends with: each kernel's summary, the
+// GitHub annotations in a workflow, the matrix and the files written.
+func (f *runFlags) printResults(cmd *cobra.Command, rep *report.Report, verbose bool, out string, paths []string) {
+	stdout := cmd.OutOrStdout()
+	printSummary(stdout, rep, verbose)
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		// Compiler diagnostics and failures as annotations on the pull
+		// request, with paths relative to the checkout.
+		root := os.Getenv("GITHUB_WORKSPACE")
+		if root == "" {
+			root, _ = os.Getwd()
+		}
+		if err := rep.WriteAnnotations(stdout, root); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "kmodvm: annotations:", err)
+		}
+	}
+	fmt.Fprintln(stdout)
+	printMatrix(stdout, rep)
+	fmt.Fprintln(stdout)
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	if p := filepath.Join(out, "coverage.info"); f.coverage && fileExists(p) {
+		fmt.Fprintf(stdout, "coverage: %s\n", p)
+	}
 }
 
 // bundledRoot finds the kmodvm source tree for the default example: the

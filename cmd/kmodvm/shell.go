@@ -16,23 +16,9 @@ import (
 	"golang.org/x/term"
 )
 
-// defaultGDB is where --gdb without a value puts QEMU's gdb stub: gdb's
-// and QEMU's own default port, on loopback only.
-const defaultGDB = "127.0.0.1:1234"
-
 type shellFlags struct {
-	kernel     string
-	modules    []string
-	params     []string
-	tests      []string
-	accel      string
-	memory     int
-	cpus       int
-	appendArgs []string
-	kdir       string
-	gdb        string
-	debugInfo  bool
-	makeVars   []string
+	kernel string
+	vm     vmFlags
 }
 
 func newShellCmd(g *globalFlags) *cobra.Command {
@@ -58,34 +44,12 @@ modules' symbols.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.kernel, "kernel", "k", "6.1", "kernel selector: 6.1, 7.3-rt, 6.1-debug, a path")
-	fl.StringArrayVarP(&f.modules, "module", "m", nil, "module source directory, loaded before the shell starts (repeatable)")
-	fl.StringArrayVarP(&f.params, "param", "p", nil, "module parameter module.name=value (repeatable)")
-	fl.StringArrayVarP(&f.tests, "tests", "t", nil, "Go test package directory whose test binary is put in "+initramfs.TestsDir+" (repeatable)")
-	fl.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
-	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 256; 1024 on KASAN kernels)")
-	fl.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default 1)")
-	fl.StringArrayVar(&f.appendArgs, "append", nil, "extra kernel command-line parameter (repeatable)")
-	fl.StringVar(&f.kdir, "kdir", "", "kernel build tree to build modules against, for --kernel given as a path to a boot image")
-	addGDBFlag(fl.StringVar, &f.gdb, cmd)
-	addDebugInfoFlag(fl.BoolVar, &f.debugInfo)
-	addMakeVarFlag(fl.StringArrayVar, &f.makeVars)
+	f.vm.add(fl, vmHelp{
+		module:     "module source directory, loaded before the shell starts (repeatable)",
+		tests:      "Go test package directory whose test binary is put in " + initramfs.TestsDir + " (repeatable)",
+		kernelFlag: "kernel",
+	})
 	return cmd
-}
-
-// addGDBFlag adds --gdb[=host:port].
-func addGDBFlag(stringVar func(*string, string, string, string), p *string, cmd *cobra.Command) {
-	stringVar(p, "gdb", "", "start QEMU's gdb stub on host:port ("+defaultGDB+" when no value is given), stop the guest once the modules are loaded and print the gdb command that attaches")
-	cmd.Flags().Lookup("gdb").NoOptDefVal = defaultGDB
-}
-
-// addMakeVarFlag adds --make-var NAME=value.
-func addMakeVarFlag(stringArrayVar func(*[]string, string, []string, string), p *[]string) {
-	stringArrayVar(p, "make-var", nil, "make variable NAME=value for the module builds, e.g. a module's own switch or KBUILD_EXTRA_SYMBOLS (repeatable)")
-}
-
-// addDebugInfoFlag adds --kernel-debuginfo.
-func addDebugInfoFlag(boolVar func(*bool, string, bool, string), p *bool) {
-	boolVar(p, "kernel-debuginfo", false, "give the kernel's own frames source lines (and gdb the kernel's symbols): downloads a Debian kernel's -dbg package once into the cache (0.8-1.2 GB; about 630 MB kept per kernel)")
 }
 
 func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
@@ -100,16 +64,16 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	}
 	errOut := cmd.ErrOrStderr()
 	cfg := vmtest.Config{
-		Kernels: []string{f.kernel}, Arch: g.arch, Modules: f.modules, Params: f.params, Tests: f.tests, MakeVars: f.makeVars,
-		Accel: f.accel, MemoryMiB: f.memory, CPUs: f.cpus, Append: f.appendArgs, KDir: f.kdir,
-		CacheDir: g.cache, Offline: g.offline, Shell: shell, KernelDebugInfo: f.debugInfo,
-		GDB: f.gdb, OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),
+		Kernels: []string{f.kernel}, Arch: g.arch,
+		CacheDir: g.cache, Offline: g.offline, Shell: shell,
+		OnDebugger: waitForDebugger(errOut, stdin, "start the shell"),
 		Progress: func(s vmtest.Step) {
 			if s.Detail == "" && !g.quiet {
 				fmt.Fprintf(errOut, "kmodvm: %s: %s\n", s.Kernel, shellPhase(s.Phase))
 			}
 		},
 	}
+	f.vm.apply(&cfg)
 	if !g.quiet {
 		cfg.Log = errOut
 	}

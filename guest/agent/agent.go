@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // Agent runs one RunConfig. The zero value is not usable; Main builds one.
@@ -274,7 +275,7 @@ func (a *Agent) unloadModules(mods []event.Module, grace time.Duration) {
 		if wedged != "" {
 			err = fmt.Errorf("not unloaded (%s): %s", event.Wedged, wedged)
 		} else if err = a.guarded(grace, func() error { return unload(name) }); errors.Is(err, errWedged) {
-			wedged = "the unload of " + kernelName(name) + " never returned after a kernel fault"
+			wedged = "the unload of " + moddep.Name(name) + " never returned after a kernel fault"
 		}
 		a.drainKmsg()
 		ev := event.Event{Type: event.ModuleUnload, Module: &m, Start: start}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // kmemleakFile is the kernel's leak detector's control and report file.
@@ -60,7 +61,7 @@ func (a *Agent) kmemleakCheck(stage string) {
 // loadedModule reads where module name lies: /proc/modules for the base and
 // size, /sys/module/<name>/sections for each section (root only).
 func loadedModule(name string) *event.LoadedModule {
-	name = strings.ReplaceAll(name, "-", "_")
+	name = moddep.Name(name)
 	f, err := os.Open("/proc/modules")
 	if err != nil {
 		return nil

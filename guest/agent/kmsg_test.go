@@ -38,16 +38,3 @@ func TestParseKmsg(t *testing.T) {
 		})
 	}
 }
-
-func TestKernelName(t *testing.T) {
-	for in, want := range map[string]string{
-		"/kmodvm/modules/snd-pcm.ko.xz": "snd_pcm",
-		"videodev":                      "videodev",
-		"mmap_drv.ko":                   "mmap_drv",
-		"dm-mod.ko.zst":                 "dm_mod",
-	} {
-		if got := kernelName(in); got != want {
-			t.Errorf("kernelName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 )
@@ -86,7 +87,7 @@ func decompress(r io.Reader, path string) ([]byte, error) {
 		}
 		zr = x
 	case ".zst":
-		z, err := zstd.NewReader(r)
+		z, err := zfile.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +113,7 @@ func decompress(r io.Reader, path string) ([]byte, error) {
 // be releasing references from deferred work, so EBUSY/EAGAIN is retried
 // for a moment before it is reported (as a refcount leak, by the host).
 func unload(name string) error {
-	name = kernelName(name)
+	name = moddep.Name(name)
 	var err error
 	for try := 0; try < 10; try++ {
 		err = unix.DeleteModule(name, unix.O_NONBLOCK)
@@ -122,16 +123,6 @@ func unload(name string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return err
-}
-
-// kernelName turns a module's file or modinfo name into the name the kernel
-// knows it by: no directory or extension, '-' spelled '_'.
-func kernelName(name string) string {
-	name = filepath.Base(name)
-	if i := strings.Index(name, ".ko"); i >= 0 {
-		name = name[:i]
-	}
-	return strings.ReplaceAll(name, "-", "_")
 }
 
 // errnoOf extracts the errno from err, or 0.

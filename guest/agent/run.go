@@ -37,81 +37,27 @@ var baseEnv = []string{
 // own process group in the directory holding it (its package's testdata/
 // sits beside it), so that a timeout kills it and all its children.
 func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("pipe: %w", err)
-	}
-	w := os.NewFile(uintptr(p[1]), "test output")
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	stopReading := func() { stopOnce.Do(func() { close(stop) }) }
 	defer stopReading()
-	cmd := exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
-	cmd.Dir = filepath.Dir(tb.Path)
-	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
-		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
-	// go test merges stderr into the converter too: panics and crashes
-	// belong to the running test's output.
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	err := cmd.Start()
-	w.Close()
+	cmd, out, start, err := a.startBinary(tb)
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", tb.Path, err)
+		return nil, err
 	}
-
-	// Output is read and time-stamped as the binary writes it, apart from
-	// converting and sending it, which waits on the slow serial port: the
-	// host matches kernel log records to tests by these times.
-	chunks := make(chan outputChunk, maxPendingChunks)
-	go readChunks(p[0], chunks, stop)
-	var stamp int64
 	var lastOutput atomic.Int64 // when the binary last wrote, guest monotonic ns
-	lastOutput.Store(event.Monotonic())
-	conv := newConverter(tb.Name, func(te event.TestEvent) {
-		a.emit(event.Event{Type: event.Test, Binary: tb.Name, Test: &te, Mono: stamp})
-	}, a.drainKmsg)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		for c := range chunks {
-			stamp = c.mono
-			lastOutput.Store(c.mono)
-			conv.Write(c.data)
-		}
-	}()
+	conv, copied := a.streamOutput(tb.Name, out, stop, &lastOutput)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-
-	timeout := time.Duration(tb.Timeout)
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
 	stall := a.stallWatch(time.Duration(tb.FaultGrace), &lastOutput)
 	defer stall.stop()
-	exit := &event.Exit{}
-	var waitErr error
-	select {
-	case waitErr = <-exited:
-	case <-time.After(timeout):
-		exit.TimedOut = true
-	case exit.Fault = <-stall.fired:
-		exit.Stalled = true
-	}
-	if exit.TimedOut || exit.Stalled {
-		exit.BlockedTasks = a.dumpBlockedTasks()
-		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-		select {
-		case waitErr = <-exited:
-		case <-time.After(killGrace):
-			stopReading()
-			exit.Elapsed = time.Since(start).Seconds()
-			exit.Code = -1
-			return exit, fmt.Errorf("%s did not die %v after SIGKILL (uninterruptible sleep?)", tb.Name, killGrace)
-		}
-	}
+	exit, waitErr, died := a.awaitBinary(tb, cmd, exited, stall.fired)
 	exit.Elapsed = time.Since(start).Seconds()
+	if !died {
+		stopReading()
+		exit.Code = -1
+		return exit, fmt.Errorf("%s did not die %v after SIGKILL (uninterruptible sleep?)", tb.Name, killGrace)
+	}
 	describeExit(exit, cmd.ProcessState, waitErr)
 	// Children that outlived the binary may hold the pipe open.
 	unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
@@ -123,6 +69,87 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	}
 	conv.Close(exit.Code == 0 && exit.Signal == "")
 	return exit, nil
+}
+
+// startBinary starts tb with its output, standard error included, on a
+// pipe; out is the pipe's read end, which the reader closes. start is
+// when the binary started.
+func (a *Agent) startBinary(tb event.TestBinary) (cmd *exec.Cmd, out int, start time.Time, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, 0, start, fmt.Errorf("pipe: %w", err)
+	}
+	w := os.NewFile(uintptr(p[1]), "test output")
+	cmd = exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
+	cmd.Dir = filepath.Dir(tb.Path)
+	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
+		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
+	// go test merges stderr into the converter too: panics and crashes
+	// belong to the running test's output.
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start = time.Now()
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, 0, start, fmt.Errorf("start %s: %w", tb.Path, err)
+	}
+	return cmd, p[0], start, nil
+}
+
+// streamOutput converts the output read from the pipe fd into Test events
+// of binary name, and keeps in lastOutput when it last came. copied closes
+// once the pipe has ended (or stop closed) and all of it is converted.
+func (a *Agent) streamOutput(name string, fd int, stop <-chan struct{}, lastOutput *atomic.Int64) (conv *converter, copied <-chan struct{}) {
+	// Output is read and time-stamped as the binary writes it, apart from
+	// converting and sending it, which waits on the slow serial port: the
+	// host matches kernel log records to tests by these times.
+	chunks := make(chan outputChunk, maxPendingChunks)
+	go readChunks(fd, chunks, stop)
+	var stamp int64
+	lastOutput.Store(event.Monotonic())
+	conv = newConverter(name, func(te event.TestEvent) {
+		a.emit(event.Event{Type: event.Test, Binary: name, Test: &te, Mono: stamp})
+	}, a.drainKmsg)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range chunks {
+			stamp = c.mono
+			lastOutput.Store(c.mono)
+			conv.Write(c.data)
+		}
+	}()
+	return conv, done
+}
+
+// awaitBinary waits until the binary exits, its timeout passes or it
+// stalls after a kernel fault (stalled); a binary stopped is killed, its
+// process group with it, once the blocked tasks are dumped. died reports
+// that it is gone; waitErr is Wait's error.
+func (a *Agent) awaitBinary(tb event.TestBinary, cmd *exec.Cmd, exited <-chan error, stalled <-chan string) (exit *event.Exit, waitErr error, died bool) {
+	timeout := time.Duration(tb.Timeout)
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	exit = &event.Exit{}
+	select {
+	case waitErr = <-exited:
+	case <-time.After(timeout):
+		exit.TimedOut = true
+	case exit.Fault = <-stalled:
+		exit.Stalled = true
+	}
+	if exit.TimedOut || exit.Stalled {
+		exit.BlockedTasks = a.dumpBlockedTasks()
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		select {
+		case waitErr = <-exited:
+		case <-time.After(killGrace):
+			return exit, nil, false
+		}
+	}
+	return exit, waitErr, true
 }
 
 // stall watches a running binary for a kernel fault followed by silence.

@@ -13,6 +13,9 @@ func TestName(t *testing.T) {
 		"virtio-console":                 "virtio_console",
 		"mmapdrv.ko":                     "mmapdrv",
 		"usbcore":                        "usbcore",
+		"/kmodvm/modules/snd-pcm.ko.xz":  "snd_pcm",
+		"mmap_drv.ko":                    "mmap_drv",
+		"dm-mod.ko.zst":                  "dm_mod",
 	} {
 		if got := Name(in); got != want {
 			t.Errorf("Name(%q) = %q, want %q", in, got, want)

@@ -1,6 +1,7 @@
 // Package zfile reads the zstd-compressed files kmodvm's cache keeps (a
 // Debian entry's PVH vmlinux and arm64 Image): whole into memory, or
-// unpacked into another file.
+// unpacked into another file. Its NewReader is every zstd decoder kmodvm
+// makes, so that all of them decode with the same options.
 package zfile
 
 import (
@@ -11,13 +12,21 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// NewReader returns a decoder of r. It decodes on the calling goroutine
+// (concurrency 1: no blocks decoded ahead in goroutines of its own): the
+// readers are streams read once, often beside VMs that want the CPUs.
+// Close releases it.
+func NewReader(r io.Reader) (*zstd.Decoder, error) {
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+}
+
 // Open returns a reader of the decompressed contents of the file at path.
 func Open(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	zr, err := NewReader(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

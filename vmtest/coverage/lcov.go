@@ -60,102 +60,32 @@ func ParseLCOV(r io.Reader) ([]File, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var files []File
-	var cur *File
-	fnStart := map[string]int{}
-	lines := map[int]int{} // line number -> index in cur.Lines
-	line := func(n int) *Line {
-		i, ok := lines[n]
-		if !ok {
-			i = len(cur.Lines)
-			lines[n] = i
-			cur.Lines = append(cur.Lines, Line{Number: n})
-		}
-		return &cur.Lines[i]
-	}
+	var cur *lcovFile
 	n := 0
 	for sc.Scan() {
 		n++
 		tag, val, _ := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		bad := func(what string) error { return fmt.Errorf("lcov line %d: bad %s record %q", n, what, sc.Text()) }
-		if tag != "SF" && tag != "TN" && tag != "end_of_record" && tag != "" && cur == nil {
-			if known(tag) {
-				return nil, fmt.Errorf("lcov line %d: %s record outside a file (no SF)", n, tag)
-			}
-			continue
-		}
-		switch tag {
-		case "SF":
+		bad := func() error { return fmt.Errorf("lcov line %d: bad %s record %q", n, tag, sc.Text()) }
+		switch {
+		case tag == "SF":
 			if cur != nil {
 				return nil, fmt.Errorf("lcov line %d: SF inside the record of %s", n, cur.Path)
 			}
 			if val == "" {
-				return nil, bad(tag)
+				return nil, bad()
 			}
-			cur, fnStart, lines = &File{Path: val}, map[string]int{}, map[int]int{}
-		case "end_of_record":
+			cur = newLCOVFile(val)
+		case tag == "end_of_record":
 			if cur != nil {
-				files = append(files, *cur)
+				files = append(files, cur.File)
 				cur = nil
 			}
-		case "FN": // FN:<start>,<name> or FN:<start>,<end>,<name>
-			f := strings.SplitN(val, ",", 3)
-			start, err := strconv.Atoi(f[0])
-			if len(f) < 2 || err != nil || start < 0 {
-				return nil, bad(tag)
+		case cur != nil:
+			if !cur.add(tag, val) {
+				return nil, bad()
 			}
-			fn := Function{Name: f[len(f)-1], Start: start}
-			if len(f) == 3 {
-				if fn.End, err = strconv.Atoi(f[1]); err != nil {
-					return nil, bad(tag)
-				}
-			}
-			if _, ok := fnStart[fn.Name]; !ok {
-				fnStart[fn.Name] = len(cur.Functions)
-				cur.Functions = append(cur.Functions, fn)
-			}
-		case "FNDA":
-			c, name, ok := strings.Cut(val, ",")
-			count, err := strconv.ParseInt(c, 10, 64)
-			i, known := fnStart[name]
-			if !ok || err != nil || count < 0 || !known {
-				return nil, bad(tag)
-			}
-			cur.Functions[i].Count = sum(cur.Functions[i].Count, count)
-		case "DA":
-			f := strings.Split(val, ",")
-			ln, err1 := strconv.Atoi(f[0])
-			if len(f) < 2 || err1 != nil || ln <= 0 {
-				return nil, bad(tag)
-			}
-			count, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || count < 0 {
-				return nil, bad(tag)
-			}
-			l := line(ln)
-			l.Count = sum(l.Count, count)
-		case "BRDA": // BRDA:<line>,<block>,<branch>,<taken or ->
-			f := strings.Split(val, ",")
-			if len(f) != 4 {
-				return nil, bad(tag)
-			}
-			ln, err1 := strconv.Atoi(f[0])
-			_, err2 := strconv.Atoi(f[1])
-			br, err3 := strconv.Atoi(f[2])
-			if err1 != nil || err2 != nil || err3 != nil || ln <= 0 || br < 0 || br > 1<<16 {
-				return nil, bad(tag)
-			}
-			var taken int64
-			if f[3] != "-" {
-				var err error
-				if taken, err = strconv.ParseInt(f[3], 10, 64); err != nil || taken < 0 {
-					return nil, bad(tag)
-				}
-			}
-			l := line(ln)
-			for len(l.Branches) <= br {
-				l.Branches = append(l.Branches, 0)
-			}
-			l.Branches[br] = sum(l.Branches[br], taken)
+		case known(tag):
+			return nil, fmt.Errorf("lcov line %d: %s record outside a file (no SF)", n, tag)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -165,6 +95,119 @@ func ParseLCOV(r io.Reader) ([]File, error) {
 		return nil, fmt.Errorf("lcov: the record of %s has no end_of_record", cur.Path)
 	}
 	return Merge(files), nil
+}
+
+// lcovFile is the record of one file ParseLCOV is reading.
+type lcovFile struct {
+	File
+	fnStart map[string]int // function name -> index in Functions
+	lines   map[int]int    // line number -> index in Lines
+}
+
+func newLCOVFile(path string) *lcovFile {
+	return &lcovFile{File: File{Path: path}, fnStart: map[string]int{}, lines: map[int]int{}}
+}
+
+// line returns line n's entry, added when it is the first record of it.
+func (f *lcovFile) line(n int) *Line {
+	i, ok := f.lines[n]
+	if !ok {
+		i = len(f.Lines)
+		f.lines[n] = i
+		f.Lines = append(f.Lines, Line{Number: n})
+	}
+	return &f.Lines[i]
+}
+
+// add reads one record of the file's; it reports false for a malformed
+// one. Records it does not know are skipped.
+func (f *lcovFile) add(tag, val string) bool {
+	switch tag {
+	case "FN":
+		return f.addFN(val)
+	case "FNDA":
+		return f.addFNDA(val)
+	case "DA":
+		return f.addDA(val)
+	case "BRDA":
+		return f.addBRDA(val)
+	}
+	return true
+}
+
+// addFN reads FN:<start>,<name> or FN:<start>,<end>,<name>.
+func (f *lcovFile) addFN(val string) bool {
+	v := strings.SplitN(val, ",", 3)
+	start, err := strconv.Atoi(v[0])
+	if len(v) < 2 || err != nil || start < 0 {
+		return false
+	}
+	fn := Function{Name: v[len(v)-1], Start: start}
+	if len(v) == 3 {
+		if fn.End, err = strconv.Atoi(v[1]); err != nil {
+			return false
+		}
+	}
+	if _, ok := f.fnStart[fn.Name]; !ok {
+		f.fnStart[fn.Name] = len(f.Functions)
+		f.Functions = append(f.Functions, fn)
+	}
+	return true
+}
+
+// addFNDA reads FNDA:<count>,<name> of a function FN named.
+func (f *lcovFile) addFNDA(val string) bool {
+	c, name, ok := strings.Cut(val, ",")
+	count, err := strconv.ParseInt(c, 10, 64)
+	i, known := f.fnStart[name]
+	if !ok || err != nil || count < 0 || !known {
+		return false
+	}
+	f.Functions[i].Count = sum(f.Functions[i].Count, count)
+	return true
+}
+
+// addDA reads DA:<line>,<count>[,<checksum>].
+func (f *lcovFile) addDA(val string) bool {
+	v := strings.Split(val, ",")
+	ln, err1 := strconv.Atoi(v[0])
+	if len(v) < 2 || err1 != nil || ln <= 0 {
+		return false
+	}
+	count, err := strconv.ParseInt(v[1], 10, 64)
+	if err != nil || count < 0 {
+		return false
+	}
+	l := f.line(ln)
+	l.Count = sum(l.Count, count)
+	return true
+}
+
+// addBRDA reads BRDA:<line>,<block>,<branch>,<taken or ->.
+func (f *lcovFile) addBRDA(val string) bool {
+	v := strings.Split(val, ",")
+	if len(v) != 4 {
+		return false
+	}
+	ln, err1 := strconv.Atoi(v[0])
+	_, err2 := strconv.Atoi(v[1])
+	br, err3 := strconv.Atoi(v[2])
+	if err1 != nil || err2 != nil || err3 != nil || ln <= 0 || br < 0 || br > 1<<16 {
+		return false
+	}
+	var taken int64
+	if v[3] != "-" {
+		var err error
+		if taken, err = strconv.ParseInt(v[3], 10, 64); err != nil || taken < 0 {
+			return false
+		}
+	}
+	l := f.line(ln)
+	for len(l.Branches) <= br {
+		l.Branches = append(l.Branches, 0)
+	}
+	l.Branches[br] = sum(l.Branches[br], taken)
+	return true
 }
 
 // known reports whether tag is a record ParseLCOV reads.

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"path/filepath"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // Module is a built kernel module and what its .modinfo section says.
@@ -35,7 +36,7 @@ func ReadModule(path string) (*Module, error) {
 	m := &Module{Path: path, Info: ParseModinfo(data)}
 	m.Name = m.Info["name"]
 	if m.Name == "" {
-		m.Name = strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), ".ko"), "-", "_")
+		m.Name = moddep.Name(path)
 	}
 	m.Vermagic = m.Info["vermagic"]
 	if d := m.Info["depends"]; d != "" {

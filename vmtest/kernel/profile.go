@@ -34,11 +34,15 @@ type Profile struct {
 // stockBootTimeout covers a stock kernel's boot under TCG with margin.
 const stockBootTimeout = 90 * time.Second
 
+// StockMemoryMiB is the guest RAM a kernel without sanitizers runs well
+// with, and so what vmtest/qemu gives a VM that names none.
+const StockMemoryMiB = 256
+
 // Profile returns k's profile; a kernel without a readable config gets the
 // stock one.
 func (k *Kernel) Profile() Profile {
 	cfg := readConfig(k.Config)
-	p := Profile{MemoryMiB: 256, Slowdown: 1, BootTimeout: stockBootTimeout}
+	p := Profile{MemoryMiB: StockMemoryMiB, Slowdown: 1, BootTimeout: stockBootTimeout}
 	on := func(opt string) bool { return cfg["CONFIG_"+opt] == "y" }
 	if on("KASAN") {
 		// Shadow memory is 1/8 of RAM, and quarantine and redzones cost

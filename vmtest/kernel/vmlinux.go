@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/pierrec/lz4/v4"
 	"github.com/therootcompany/xz"
@@ -91,7 +90,7 @@ type compression struct {
 var compressions = []compression{
 	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}, func(r io.Reader) (io.Reader, error) { return xz.NewReader(r, 0) }},
 	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}, func(r io.Reader) (io.Reader, error) {
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		d, err := zfile.NewReader(r)
 		if err != nil {
 			return nil, err
 		}

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // Defaults for the zero Config.
 const (
-	DefaultMemoryMiB = 256
+	DefaultMemoryMiB = kernel.StockMemoryMiB
 	DefaultCPUs      = 1
 	DefaultTimeout   = 10 * time.Minute
 	// DefaultPanicGrace is how long a VM may keep running after its console

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 )
 
 // Guest RAM as a file. A VM that may be saved (Config.Saveable) has its RAM
@@ -209,7 +209,7 @@ var errWrite = errors.New("write")
 // writeSparse decompresses in into f, which must be empty, skipping its
 // all-zero pages, and checks it held size bytes.
 func writeSparse(f *os.File, in io.Reader, size int64) error {
-	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
+	zr, err := zfile.NewReader(in)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/kmodvm/kmodvm/internal/zfile"
 )
 
 // A saved VM state is two zstd-compressed parts and a trailer. The first
@@ -124,7 +125,7 @@ func (s *stateFile) feedDevices(w io.WriteCloser) error {
 
 // unzstd decompresses in into w.
 func unzstd(w io.Writer, in io.Reader) error {
-	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
+	zr, err := zfile.NewReader(in)
 	if err != nil {
 		return err
 	}

@@ -56,78 +56,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // called, or when QEMU dies. The error is set only when QEMU could not be
 // started; every way a started VM can end is a Result of Wait.
 func Start(ctx context.Context, cfg Config) (*VM, error) {
-	if cfg.Kernel == "" || cfg.Initrd == "" {
-		return nil, errors.New("qemu: Config.Kernel and Config.Initrd are required")
-	}
-	for _, p := range []string{cfg.Kernel, cfg.Initrd} {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("qemu: %w", err)
-		}
-	}
-	a, err := cfg.arch()
+	v, ports, bin, err := newVM(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := cfg.ports(a)
+	sock, feed, extra, err := v.makeFiles()
 	if err != nil {
+		v.releaseAll()
 		return nil, err
 	}
-	bin, err := cfg.binary(a)
-	if err != nil {
-		return nil, err
-	}
-	v := &VM{cfg: cfg, arch: a, exited: make(chan struct{}), ended: make(chan struct{})}
-	dir := cfg.Dir
-	if dir == "" {
-		var release func()
-		if dir, release, err = makeWorkDir(); err != nil {
-			return nil, err
-		}
-		v.cleanup = append(v.cleanup, release)
-	}
-	sock := filepath.Join(dir, "qmp.sock")
-	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
-	if IsCompressedKernel(cfg.Kernel) {
-		var p string
-		var err error
-		if cfg.Restore != "" && a.Image == arch.PVHOrBzImage && isELF(cfg.Kernel) {
-			// A PVH vmlinux: the saved guest booted it, and
-			// restoring needs the shape of its loading only.
-			p, err = pvhStub(dir)
-		} else {
-			p, err = unpackKernel(cfg.Kernel, dir)
-		}
-		if err != nil {
-			v.releaseAll()
-			return nil, err
-		}
-		v.cleanup = append(v.cleanup, func() { os.Remove(p) })
-		v.cfg.kernelPath = p
-	}
-
-	if cfg.ShareMiB > 0 {
-		if err := v.makeShare(dir); err != nil {
-			v.releaseAll()
-			return nil, err
-		}
-	}
-	if cfg.Saveable && cfg.Restore == "" {
-		if err := v.makeRAM(); err != nil {
-			v.releaseAll()
-			return nil, err
-		}
-	}
-	var extra []*os.File
-	var feed func() error
-	if cfg.Restore != "" {
-		var r *os.File
-		if feed, r, err = v.openRestore(); err != nil {
-			v.releaseAll()
-			return nil, err
-		}
-		extra = []*os.File{r}
-	}
-	v.res.Accel = cfg.Accel.Resolve(a)
+	v.res.Accel = cfg.Accel.Resolve(v.arch)
 	if err := v.startProcess(bin, v.cfg.Args(v.res.Accel, sock), ports, extra); err != nil {
 		v.releaseAll()
 		return nil, err
@@ -139,7 +77,104 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		fed = make(chan error, 1)
 		go func() { fed <- feed() }()
 	}
-	timeout := cfg.Timeout
+	if !v.watch(ctx, sock) || fed == nil {
+		return v, nil
+	}
+	return v.restored(3+len(ports), fed)
+}
+
+// newVM checks cfg and finds what QEMU is started with: the architecture,
+// the serial ports and the binary.
+func newVM(cfg Config) (*VM, []Port, string, error) {
+	if cfg.Kernel == "" || cfg.Initrd == "" {
+		return nil, nil, "", errors.New("qemu: Config.Kernel and Config.Initrd are required")
+	}
+	for _, p := range []string{cfg.Kernel, cfg.Initrd} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, nil, "", fmt.Errorf("qemu: %w", err)
+		}
+	}
+	a, err := cfg.arch()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ports, err := cfg.ports(a)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	bin, err := cfg.binary(a)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return &VM{cfg: cfg, arch: a, exited: make(chan struct{}), ended: make(chan struct{})}, ports, bin, nil
+}
+
+// makeFiles makes the files QEMU is started with, each removed with the VM:
+// the work directory and the monitor's socket path in it, the kernel QEMU
+// loads, the shared memory, the guest's RAM of a saveable VM, and a
+// restore's saved state, which feed copies to extra's one file. The
+// caller releases what it made when it fails.
+func (v *VM) makeFiles() (sock string, feed func() error, extra []*os.File, err error) {
+	dir := v.cfg.Dir
+	if dir == "" {
+		var release func()
+		if dir, release, err = makeWorkDir(); err != nil {
+			return "", nil, nil, err
+		}
+		v.cleanup = append(v.cleanup, release)
+	}
+	sock = filepath.Join(dir, "qmp.sock")
+	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
+	if err := v.makeKernel(dir); err != nil {
+		return "", nil, nil, err
+	}
+	if v.cfg.ShareMiB > 0 {
+		if err := v.makeShare(dir); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	if v.cfg.Saveable && v.cfg.Restore == "" {
+		if err := v.makeRAM(); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	if v.cfg.Restore != "" {
+		var r *os.File
+		if feed, r, err = v.openRestore(); err != nil {
+			return "", nil, nil, err
+		}
+		extra = []*os.File{r}
+	}
+	return sock, feed, extra, nil
+}
+
+// makeKernel gives QEMU, in dir, a kernel the cache keeps compressed.
+func (v *VM) makeKernel(dir string) error {
+	if !IsCompressedKernel(v.cfg.Kernel) {
+		return nil
+	}
+	var p string
+	var err error
+	if v.cfg.Restore != "" && v.arch.Image == arch.PVHOrBzImage && isELF(v.cfg.Kernel) {
+		// A PVH vmlinux: the saved guest booted it, and
+		// restoring needs the shape of its loading only.
+		p, err = pvhStub(dir)
+	} else {
+		p, err = unpackKernel(v.cfg.Kernel, dir)
+	}
+	if err != nil {
+		return err
+	}
+	v.cleanup = append(v.cleanup, func() { os.Remove(p) })
+	v.cfg.kernelPath = p
+	return nil
+}
+
+// watch connects QEMU's monitor and starts the goroutine that sees the VM
+// to its end, by cfg.Timeout at the latest. It reports false when the
+// monitor did not answer: the VM then ends with that.
+func (v *VM) watch(ctx context.Context, sock string) bool {
+	timeout := v.cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -148,14 +183,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	mon, err := connectMonitor(sock, v.exited)
 	if err != nil {
 		go func() { v.noMonitor(err); cancel(); close(v.ended) }()
-		return v, nil
+		return false
 	}
 	v.mon = mon
 	go func() { v.supervise(ctx); cancel(); close(v.ended) }()
-	if fed != nil {
-		return v.restored(3+len(ports), fed)
-	}
-	return v, nil
+	return true
 }
 
 // restored waits for QEMU to load the state Start feeds it and starts the

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -173,9 +174,7 @@ func (s *Symbolizer) module(name string) *Module {
 
 // ModuleName is the name the kernel gives the module at path (or of that
 // name): its file name without .ko, with dashes as underscores.
-func ModuleName(path string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), ".ko"), "-", "_")
-}
+func ModuleName(path string) string { return moddep.Name(path) }
 
 func (s *Symbolizer) open(path string) *Object {
 	if path == "" {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // This file maps in-kernel module names to the Kconfig symbols that build
@@ -73,10 +75,9 @@ func moduleOptions(tree string, stock map[string]string, modules []string) (map[
 }
 
 func (idx *kbuildIndex) option(stock map[string]string, module string) (moduleOption, error) {
-	name, dir := normalizeModule(module), ""
+	name, dir := moddep.Name(module), ""
 	if strings.Contains(module, "/") {
-		p := strings.TrimPrefix(filepath.Clean(module), "kernel/")
-		dir, name = filepath.Dir(p), normalizeModule(strings.SplitN(filepath.Base(p), ".", 2)[0])
+		dir = filepath.Dir(strings.TrimPrefix(filepath.Clean(module), "kernel/"))
 	}
 	var cands []makeObj
 	for _, o := range idx.modules[name] {
@@ -137,6 +138,9 @@ func describe(objs []makeObj) string {
 	return strings.Join(s, "; ")
 }
 
+// normalizeModule spells a Makefile object's dashes as the kernel spells
+// module names. Unlike moddep.Name it keeps a directory: an obj- line may
+// name sub/x.o.
 func normalizeModule(m string) string {
 	return strings.ReplaceAll(m, "-", "_")
 }
