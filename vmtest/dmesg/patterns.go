@@ -187,6 +187,7 @@ var genericFuncs = re(`^(?:` +
 	`print_(?:circular_bug|deadlock_bug|usage_bug|bad_irq_dependency|lock_contention_bug)\w*|` +
 	`check_(?:noncircular|prev_add|prevs_add|deadlock|irq_usage|usage_\w+)|` +
 	`__copy_overflow|copy_overflow|check_copy_size|` +
+	`(?:__)?mem(?:set|cpy|move|cmp|chr)|str(?:n|l|s)?cpy|strn?cmp|strn?len|strr?chr|` + // the library a caller misused
 	`rcu_\w+|print_cpu_stall\w*|` +
 	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
 	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +
