@@ -32,6 +32,15 @@ type Finding struct {
 	LR *Frame `json:"lr,omitempty"`
 	// Frames is the call trace, innermost first.
 	Frames []Frame `json:"frames,omitempty"`
+	// Count is how many times the kernel printed this bug's report when
+	// Dedup counted more than one (0 means once: reports from before
+	// Dedup); the rest of the finding is the first report's. Tests are
+	// the tests the reports were printed during, in order, when more
+	// than one (Test is the first), and LastTime the last report's Time
+	// (seconds since its VM's boot: a reboot's clock starts again).
+	Count    int      `json:"count,omitempty"`
+	Tests    []string `json:"tests,omitempty"`
+	LastTime float64  `json:"last_time,omitempty"`
 }
 
 // OwnerKernel is the Owner of a finding that is the kernel's own.

@@ -181,6 +181,19 @@ func FuzzReadJSON(f *testing.F) {
 		}
 		r.WriteJUnit(&bytes.Buffer{})
 		r.WriteMarkdown(&bytes.Buffer{})
+		// Collapsed, it still reads back: every test's findings exist.
+		for _, k := range r.Kernels {
+			k.DedupFindings()
+		}
+		out.Reset()
+		if err := r.WriteJSON(&out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadJSON(&out); err != nil {
+			t.Fatalf("re-read after DedupFindings failed: %v", err)
+		}
+		r.WriteJUnit(&bytes.Buffer{})
+		r.WriteMarkdown(&bytes.Buffer{})
 	})
 }
 
