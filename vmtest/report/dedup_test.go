@@ -174,3 +174,65 @@ func TestCountsInJSON(t *testing.T) {
 		}
 	}
 }
+
+// flooded is a run whose kernel printed one bug 60 times in 12 tests and
+// 3 times outside any, collapsed; its frames have source lines.
+func flooded() *Report {
+	fs := append(flood(), badPageMap("", 20), badPageMap("", 21), badPageMap("", 22))
+	for i := range fs {
+		fs[i].Frames = append(fs[i].Frames, Frame{Func: "mmapdrv_release", Offset: 0x2a, Size: 0x60, Module: "mmapdrv", File: "kmod/mmapdrv.c", Line: 117})
+	}
+	k := &Kernel{Name: "6.1.0-57-amd64", Status: Fail, Boot: &Boot{Status: Pass}, Findings: fs}
+	for i := range 12 {
+		t := &Test{Package: "mmapdrv.test", Name: fmt.Sprintf("TestMap%02d", i), Status: Fail}
+		for j := range 5 {
+			t.Findings = append(t.Findings, 5*i+j)
+		}
+		k.Tests = append(k.Tests, t)
+	}
+	k.DedupFindings()
+	return &Report{Schema: SchemaVersion, Kernels: []*Kernel{k}}
+}
+
+// Every rendering lists a bug once, with how often and where it happened.
+func TestEachRenderingListsABugOnce(t *testing.T) {
+	r := flooded()
+	var md, junit, html, ann strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJUnit(&junit); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&html, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteAnnotations(&ann, ""); err != nil {
+		t.Fatal(err)
+	}
+	title := "BUG: Bad page map in process mmapdrv.test"
+	for _, c := range []struct {
+		name, out, want string
+		n               int
+	}{
+		{"markdown, in tests", md.String(), "`" + title + "` (×60 in 12 tests, first during mmapdrv.test: TestMap00) at `kmod/mmapdrv.c:117`", 1},
+		{"markdown, outside", md.String(), "`" + title + "` (×3 outside any test) at `kmod/mmapdrv.c:117`", 1},
+		{"markdown count", md.String(), "| findings | 2 |", 1},
+		{"JUnit, the first test", junit.String(), title + " (×60 in 12 tests; also during mmapdrv.test: TestMap01, mmapdrv.test: TestMap02, " +
+			"mmapdrv.test: TestMap03, mmapdrv.test: TestMap04, mmapdrv.test: TestMap05, mmapdrv.test: TestMap06, mmapdrv.test: TestMap07, " +
+			"mmapdrv.test: TestMap08, mmapdrv.test: TestMap09, mmapdrv.test: TestMap10 and 1 more)", 1},
+		{"JUnit, the other tests", junit.String(), title + " (×60 in 12 tests, first during mmapdrv.test: TestMap00)", 11},
+		{"JUnit, outside", junit.String(), "1 finding(s) outside any test", 1},
+		{"JUnit, outside counted", junit.String(), title + " (×3 outside any test)", 1},
+		{"JUnit, the traces: the first test's and the one outside", junit.String(), "source lines:", 2},
+		{"HTML findings", html.String(), `<article class="finding"`, 2},
+		{"HTML count", html.String(), ">×60 in 12 tests</span>", 1},
+		{"HTML tests", html.String(), "in the tests mmapdrv.test: TestMap00, mmapdrv.test: TestMap01, ", 1},
+		{"annotations", ann.String(), "title=BUG%3A Bad page map in process mmapdrv.test on 6.1.0-57-amd64::", 2},
+		{"annotation's count", ann.String(), "BUG ×60 in 12 tests, first during mmapdrv.test: TestMap00", 1},
+	} {
+		if got := strings.Count(c.out, c.want); got != c.n {
+			t.Errorf("%s: %q %d times, want %d:\n%s", c.name, c.want, got, c.n, c.out)
+		}
+	}
+}

@@ -175,7 +175,7 @@ func (r *Report) findingNotes() []string {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
 		}
 		for _, f := range k.Bugs() {
-			note := fmt.Sprintf("- **%s**: `%s` (%s)", mdEscape(k.Name), mdEscape(f.Headline()), f.Where())
+			note := fmt.Sprintf("- **%s**: `%s` (%s)", mdEscape(k.Name), mdEscape(f.Headline()), mdEscape(f.Seen()))
 			if fr, ok := f.Source(); ok {
 				note += fmt.Sprintf(" at `%s`", mdEscape(fr.Where()))
 			}
