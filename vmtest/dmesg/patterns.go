@@ -117,7 +117,19 @@ var patterns = []pattern{
 	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
 	{kind: KindOops, key: " [#", start: re(`^(?:(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4}|Internal error: [A-Za-z ]+: [0-9a-f]+) \[#\d+\]`), title: "Oops in $func"},
 	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
-	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+)`), title: "BUG: $what in $func"},
+	// mm's checks of a page: "BUG: Bad page map in process mmapdrv.test  pte:8000000004a3b025
+	// pmd:05d8a067" (print_bad_pte) and "BUG: Bad page state in process x  pfn:04a3b" (bad_page).
+	// Titled without the values, as syzkaller does, so that every report of one bug has one
+	// title; the process keeps its name, which is the same from run to run. The mapping's
+	// own handler ("file:mmapdrv fault:0x0 mmap:mmapdrv_mmap [mmapdrv] ...") names the module.
+	{kind: KindBUG, key: "BUG: Bad page ", start: re(`^BUG: Bad page (?P<what>map|state) in process (?P<comm>.+?)\s+(?:pte|pfn):`),
+		title: "BUG: Bad page $what in process $comm", body: badPageVMA, skip: pageFuncs},
+	// Lines that stand alone: the ratelimit's count of the page reports it held back, and
+	// the counters a process's exit found wrong ("mm:00000000a9f3c1d2 type:MM_FILEPAGES val:-3").
+	{kind: KindBUG, key: "BUG: Bad ", start: re(`^BUG: Bad (?P<what>page map|page state): \d+ messages suppressed`), title: "BUG: Bad $what: messages suppressed", single: true},
+	{kind: KindBUG, key: "BUG: Bad rss-counter", start: re(`^BUG: Bad rss-counter state mm:`), title: "BUG: Bad rss-counter state", single: true},
+	// The words before the first "key:value" or the first ":", "!" or ",".
+	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+?)(?:\s+\w+:\S|[:!,]|\s*$)`), title: "BUG: $what in $func"},
 	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},
 }
 
@@ -135,6 +147,18 @@ var allocFuncs = re(`^(?:` +
 	`__?alloc_pages\w*|__get_free_pages|get_zeroed_page|alloc_page_interleave|__folio_alloc\w*|folio_alloc\w*|` +
 	`devm_kmalloc|devm_kzalloc|__alloc_percpu\w*|pcpu_alloc` +
 	`)$`)
+
+// badPageVMA finds the handler of the mapping a bad page map is in,
+// when a module's: "file:mmapdrv fault:0x0 mmap:mmapdrv_mmap [mmapdrv]
+// read_folio:0x0".
+var badPageVMA = []*regexp.Regexp{re(`^file:.*? (?:fault|mmap):(?P<func>[A-Za-z0-9_.$]+) \[(?P<module>[A-Za-z0-9_]+)\]`)}
+
+// pageFuncs are the memory manager's frames in a page check's trace: the
+// page tables being torn down or the page being freed, not the code that
+// got the page wrong.
+var pageFuncs = re(`^(?:print_bad_pte|vm_normal_\w+|zap_\w+|unmap_\w+|do_mas_\w*munmap|__vm_munmap|exit_mmap|__?mmput|` +
+	`bad_page|free_page_is_bad\w*|check_free_page\w*|free_pages_prepare|free_unref_page\w*|free_the_page|` +
+	`__free_pages\w*|free_pages|__folio_put\w*|folio_put\w*|put_page\w*|release_pages|check_new_pages?\w*)$`)
 
 // separator is the ruler that closes sanitizer reports.
 var separator = re(`^={20,}$`)
@@ -163,6 +187,7 @@ var genericFuncs = re(`^(?:` +
 	`print_(?:circular_bug|deadlock_bug|usage_bug|bad_irq_dependency|lock_contention_bug)\w*|` +
 	`check_(?:noncircular|prev_add|prevs_add|deadlock|irq_usage|usage_\w+)|` +
 	`__copy_overflow|copy_overflow|check_copy_size|` +
+	`(?:__)?mem(?:set|cpy|move|cmp|chr)|str(?:n|l|s)?cpy|strn?cmp|strn?len|strr?chr|` + // the library a caller misused
 	`rcu_\w+|print_cpu_stall\w*|` +
 	`entry_SYSCALL_64\w*|do_syscall_64|syscall_exit\w*|exit_to_user_mode\w*|` +
 	`__x64_sys_\w+|__se_sys_\w+|__do_sys_\w+|ksys_\w+|` +

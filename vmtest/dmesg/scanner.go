@@ -238,21 +238,34 @@ func match(text string) (*pattern, map[string]string) {
 // the line belongs to it; otherwise the caller looks at it afresh.
 func (r *report) add(l logLine) (done, consumed bool) {
 	text := strings.TrimPrefix(l.text, r.pat.prefix)
-	if r.pat.end != nil {
-		if r.pat.end.MatchString(text) {
-			r.append(l.raw)
-			return true, true
+	switch {
+	case r.pat.end != nil && r.pat.end.MatchString(text):
+		r.append(l.raw)
+		return true, true
+	case r.pat.end != nil:
+		// A report cut short before its end line (records lost) ends
+		// where the next one begins: no header or "cut here" is ever a
+		// line of a sanitizer's report.
+		if pat, _ := match(text); (pat != nil && pat.kind != KindTaint) || cutHere.MatchString(text) {
+			return true, false
 		}
-	} else if r.inTrace {
+	case r.inTrace:
 		if !traceLine.MatchString(text) {
 			return true, false
 		}
-	} else if pat, groups := match(text); pat != nil && pat.kind != KindTaint {
-		// A second header before any trace is the same report told
-		// twice ("usercopy: ..." then "kernel BUG at ..."): keep the
-		// first header's kind and take a function the second names.
-		if r.groups["func"] == "" && groups["func"] != "" {
-			r.groups["func"], r.groups["module"] = groups["func"], groups["module"]
+	case cutHere.MatchString(text) && !restatedKinds[r.pat.kind]:
+		return true, false // the next WARN or BUG begins
+	default:
+		if pat, groups := match(text); pat != nil && pat.kind != KindTaint {
+			if !r.restatedBy(pat) {
+				return true, false
+			}
+			// The same report told twice ("usercopy: ..." then "kernel
+			// BUG at ..."): keep the first header's kind and take a
+			// function the second names.
+			if r.groups["func"] == "" && groups["func"] != "" {
+				r.groups["func"], r.groups["module"] = groups["func"], groups["module"]
+			}
 		}
 	}
 	r.append(l.raw)
@@ -269,6 +282,23 @@ func (r *report) add(l logLine) (done, consumed bool) {
 		}
 	}
 	return false, true
+}
+
+// restatedBy reports whether a header seen before the report's trace
+// tells the report again rather than beginning another: the kernel
+// follows some reports with the header of a harsher one ("kernel BUG at"
+// after "usercopy:" or "list_add corruption", "WARNING:" after
+// "refcount_t:", "Oops:" after a NULL pointer or paging fault). A
+// report's own header, or a sanitizer's, begins another report: the one
+// before was cut short.
+func (r *report) restatedBy(p *pattern) bool {
+	return restatedKinds[r.pat.kind] && p != r.pat && p.end == nil
+}
+
+// restatedKinds are the kinds of reports a second header may restate.
+var restatedKinds = map[Kind]bool{
+	KindUsercopy: true, KindListCorruption: true, KindRefcount: true,
+	KindBUG: true, KindOops: true, KindGPF: true,
 }
 
 func (r *report) append(raw string) {

@@ -74,7 +74,7 @@ func (r *Report) annotations(root string) []*annotation {
 		}
 		for _, f := range k.Bugs() {
 			where := f.Where()
-			a := &annotation{level: "error", title: f.Title, message: f.Kind + " " + where + "\n" + clip(reportSummary(f.Report))}
+			a := &annotation{level: "error", title: f.Headline(), message: f.Kind + " " + f.Seen() + "\n" + clip(reportSummary(f.Report))}
 			if f.KernelOwn() {
 				a.level = "warning"
 			}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -31,6 +32,15 @@ type Finding struct {
 	LR *Frame `json:"lr,omitempty"`
 	// Frames is the call trace, innermost first.
 	Frames []Frame `json:"frames,omitempty"`
+	// Count is how many times the kernel printed this bug's report when
+	// Dedup counted more than one (0 means once: reports from before
+	// Dedup); the rest of the finding is the first report's. Tests are
+	// the tests the reports were printed during, in order, when more
+	// than one (Test is the first), and LastTime the last report's Time
+	// (seconds since its VM's boot: a reboot's clock starts again).
+	Count    int      `json:"count,omitempty"`
+	Tests    []string `json:"tests,omitempty"`
+	LastTime float64  `json:"last_time,omitempty"`
 }
 
 // OwnerKernel is the Owner of a finding that is the kernel's own.
@@ -164,6 +174,38 @@ func (f Finding) Trace() string {
 	}
 	return b.String()
 }
+
+// Headline names f in a list: its title, which for the kernel's reports
+// already says what they are ("KASAN: use-after-free Read in f", "WARNING
+// in f", "BUG: Bad page map in process p"), after its kind only when the
+// title does not say it ("lockdep: possible deadlock in f"). Kind and
+// title side by side said "BUG: BUG: Bad page map ...".
+func (f Finding) Headline() string {
+	if f.Kind == "" || titleSaysKind(f.Title, f.Kind) {
+		return f.Title
+	}
+	return f.Kind + ": " + f.Title
+}
+
+// titleSaysKind reports whether a title names its kind: it opens with a
+// tag of its own ("BUG: ", "INFO: ", "KASAN: "), or it holds every word
+// of the kind ("general protection fault in f", "list_add corruption in
+// f").
+func titleSaysKind(title, kind string) bool {
+	if titleTag.MatchString(title) {
+		return true
+	}
+	lower := strings.ToLower(title)
+	for _, w := range strings.Fields(strings.ToLower(kind)) {
+		if !strings.Contains(lower, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// titleTag is the capitalised tag syzkaller-style titles open with.
+var titleTag = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*: `)
 
 // KernelOwn reports whether f is the kernel's own bug, not the module's.
 func (f Finding) KernelOwn() bool { return f.Owner == OwnerKernel }

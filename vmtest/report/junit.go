@@ -72,7 +72,8 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			case t.Status == Skip:
 				c.Skipped = &junitMessage{Message: "skipped"}
 			case t.Status.Failed():
-				c.Failure = &junitMessage{Message: string(t.Status) + findingTitles(k, t.Findings), Type: string(t.Status), Text: t.Output + findingTraces(k, t.Findings)}
+				titles, traces := testFindings(k, t)
+				c.Failure = &junitMessage{Message: string(t.Status) + titles, Type: string(t.Status), Text: t.Output + traces}
 			case t.Status == Error:
 				c.Error = &junitMessage{Message: "error", Text: t.Output}
 			}
@@ -82,9 +83,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		for _, f := range k.Bugs() {
 			switch {
 			case f.Blames():
-				outside = append(outside, f.Title+" ("+f.Where()+")\n"+f.Report+traceText(f))
+				outside = append(outside, f.Title+" ("+f.Seen()+")\n"+f.Report+traceText(f))
 			case f.KernelOwn():
-				own = append(own, f.Title+"\n"+f.Report)
+				own = append(own, f.Title+tallyText(f)+"\n"+f.Report)
 			}
 		}
 		if len(outside) > 0 {
@@ -176,31 +177,69 @@ func stepCases(k *Kernel, class string) []junitCase {
 	return cases
 }
 
-func findingTitles(k *Kernel, idx []int) string {
-	var titles []string
-	for _, i := range idx {
-		if i >= 0 && i < len(k.Findings) {
-			titles = append(titles, k.Findings[i].Title)
+// testFindings are a failed test's findings: their titles for the
+// failure's message and their traces for its text. A finding of several
+// tests is told whole once, on the first of them, with its count and the
+// other tests named; the others name it with its count and first test.
+func testFindings(k *Kernel, t *Test) (titles, traces string) {
+	self := t.Package + ": " + t.Name
+	var names []string
+	var b strings.Builder
+	for _, i := range t.Findings {
+		if i < 0 || i >= len(k.Findings) {
+			continue
+		}
+		f := k.Findings[i]
+		if f.Test != self && len(f.SeenIn()) > 1 {
+			names = append(names, f.Title+" ("+f.Seen()+")")
+			continue
+		}
+		detail := f.Tally()
+		if also := alsoText(f, self); also != "" {
+			detail += "; also during " + also
+		}
+		if detail != "" {
+			detail = " (" + detail + ")"
+		}
+		names = append(names, f.Title+detail)
+		if tr := traceText(f); tr != "" {
+			b.WriteString("\n\n" + f.Title + tr)
 		}
 	}
-	if len(titles) == 0 {
-		return ""
+	if len(names) == 0 {
+		return "", b.String()
 	}
-	return ": " + strings.Join(titles, "; ")
+	return ": " + strings.Join(names, "; "), b.String()
 }
 
-// findingTraces are the symbolized traces of a test's findings, for the
-// failure's text: where in the module's source each one happened.
-func findingTraces(k *Kernel, idx []int) string {
-	var b strings.Builder
-	for _, i := range idx {
-		if i >= 0 && i < len(k.Findings) {
-			if tr := traceText(k.Findings[i]); tr != "" {
-				b.WriteString("\n\n" + k.Findings[i].Title + tr)
-			}
+// tallyText is f's tally in parentheses, or "" for a finding seen once.
+func tallyText(f Finding) string {
+	if t := f.Tally(); t != "" {
+		return " (" + t + ")"
+	}
+	return ""
+}
+
+// maxAlso bounds the other tests a finding's message names.
+const maxAlso = 10
+
+// alsoText names the tests other than self that f was printed during.
+func alsoText(f Finding, self string) string {
+	var others []string
+	for _, t := range f.SeenIn() {
+		if t != self {
+			others = append(others, t)
 		}
 	}
-	return b.String()
+	if len(others) == 0 {
+		return ""
+	}
+	more := ""
+	if len(others) > maxAlso {
+		more = fmt.Sprintf(" and %d more", len(others)-maxAlso)
+		others = others[:maxAlso]
+	}
+	return strings.Join(others, ", ") + more
 }
 
 // traceText is f's trace with source lines, or "" when it has none.

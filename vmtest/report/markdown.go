@@ -73,25 +73,55 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		title += " (partial: the run was interrupted)"
 	}
 	fmt.Fprintf(&b, "## %s\n\n", title)
+	r.writeMatrix(&b)
+	if notes := r.findingNotes(); len(notes) > 0 {
+		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
+	}
+	r.writeCoverageMarkdown(&b)
+	if notes := r.kernelNotes(); len(notes) > 0 {
+		b.WriteString("\n### Notes\n\n" + strings.Join(notes, "\n") + "\n")
+	}
+	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeMatrix writes the table: a row for each step, each test and the
+// findings, a column for each kernel.
+func (r *Report) writeMatrix(b *strings.Builder) {
 	b.WriteString("| |")
 	for _, k := range r.Kernels {
-		fmt.Fprintf(&b, " %s |", mdEscape(k.Name))
+		fmt.Fprintf(b, " %s |", mdEscape(k.Name))
 	}
 	b.WriteString("\n|---|")
 	b.WriteString(strings.Repeat(":---:|", len(r.Kernels)))
 	b.WriteString("\n")
 	row := func(name string, cell func(k *Kernel) string) {
-		fmt.Fprintf(&b, "| %s |", name)
+		fmt.Fprintf(b, "| %s |", name)
 		for _, k := range r.Kernels {
-			fmt.Fprintf(&b, " %s |", cell(k))
+			fmt.Fprintf(b, " %s |", cell(k))
 		}
 		b.WriteString("\n")
 	}
-	row("**kernel**", func(k *Kernel) string {
+	for _, s := range mdStepRows {
+		row(s.name, s.cell)
+	}
+	for _, key := range r.TestKeys() {
+		row(mdEscape(r.Label(key)), func(k *Kernel) string { return mdTestCell(k.Find(key)) })
+	}
+	row("findings", func(k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+}
+
+// mdStepRows are the matrix's rows above the tests.
+var mdStepRows = []struct {
+	name string
+	cell func(k *Kernel) string
+}{
+	{"**kernel**", func(k *Kernel) string {
 		c := k.Counts()
 		return fmt.Sprintf("%s %d/%d", Mark(k.Status), c.Pass, c.Pass+c.Fail+c.Other)
-	})
-	row("build", func(k *Kernel) string {
+	}},
+	{"build", func(k *Kernel) string {
 		if k.Build == nil {
 			return Mark(NotRun)
 		}
@@ -100,14 +130,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			s += fmt.Sprintf(" %d⚠", n)
 		}
 		return s
-	})
-	row("boot", func(k *Kernel) string {
+	}},
+	{"boot", func(k *Kernel) string {
 		if k.Boot == nil {
 			return Mark(NotRun)
 		}
 		return Mark(k.Boot.Status)
-	})
-	row("load", func(k *Kernel) string {
+	}},
+	{"load", func(k *Kernel) string {
 		if len(k.Modules) == 0 {
 			return Mark(NotRun)
 		}
@@ -118,56 +148,56 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 		return Mark(st)
-	})
-	for _, key := range r.TestKeys() {
-		row(mdEscape(r.Label(key)), func(k *Kernel) string {
-			t := k.Find(key)
-			if t == nil {
-				return Mark(NotRun)
-			}
-			m := Mark(t.Status)
-			if len(t.Findings) > 0 {
-				m += " 🐞"
-			}
-			if t.AfterReboot {
-				m += " ↻"
-			}
-			return m
-		})
+	}},
+}
+
+// mdTestCell is a test's cell: its mark, 🐞 if the kernel log blamed it,
+// ↻ if it ran after a reboot.
+func mdTestCell(t *Test) string {
+	if t == nil {
+		return Mark(NotRun)
 	}
-	row("findings", func(k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	m := Mark(t.Status)
+	if len(t.Findings) > 0 {
+		m += " 🐞"
+	}
+	if t.AfterReboot {
+		m += " ↻"
+	}
+	return m
+}
+
+// findingNotes list each kernel's error and its findings.
+func (r *Report) findingNotes() []string {
 	var notes []string
 	for _, k := range r.Kernels {
 		if k.Error != "" {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
 		}
 		for _, f := range k.Bugs() {
-			note := fmt.Sprintf("- **%s**: %s `%s` (%s)", mdEscape(k.Name), f.Kind, mdEscape(f.Title), f.Where())
+			note := fmt.Sprintf("- **%s**: `%s` (%s)", mdEscape(k.Name), mdEscape(f.Headline()), mdEscape(f.Seen()))
 			if fr, ok := f.Source(); ok {
 				note += fmt.Sprintf(" at `%s`", mdEscape(fr.Where()))
 			}
 			notes = append(notes, note)
 		}
 	}
-	if len(notes) > 0 {
-		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
-	}
-	r.writeCoverageMarkdown(&b)
-	var kernelNotes []string
+	return notes
+}
+
+// kernelNotes are what the user should know about each kernel: its note
+// and its reboots.
+func (r *Report) kernelNotes() []string {
+	var notes []string
 	for _, k := range r.Kernels {
 		if k.Note != "" {
-			kernelNotes = append(kernelNotes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(k.Note)))
+			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(k.Note)))
 		}
 		if n := len(k.Reboots); n > 0 {
-			kernelNotes = append(kernelNotes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
+			notes = append(notes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
 		}
 	}
-	if len(kernelNotes) > 0 {
-		b.WriteString("\n### Notes\n\n" + strings.Join(kernelNotes, "\n") + "\n")
-	}
-	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return notes
 }
 
 func mdEscape(s string) string {

@@ -1,0 +1,153 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Dedup collapses findings that are one bug into one: those of one kind
+// and title whose reports happened in the same module code (bugFrame) and
+// in the same kind of place (all in tests, or all during one step, or all
+// the kernel's own), so that what decides the verdict (Blames, KernelOwn)
+// is what it was for each of them. The finding kept is the first, with
+// Count the number of reports, Tests the tests they were printed during
+// (when more than one) and LastTime the last one's time. It returns the
+// findings in the order they first happened and, for each of fs, the
+// index of the one it went into. A kernel that repeats a bug prints it
+// dozens of times (mm's page checks, up to 60 a minute; one per call of a
+// buggy ioctl): one line each hid the others in every rendering.
+func Dedup(fs []Finding) ([]Finding, []int) {
+	var out []Finding
+	index := make([]int, len(fs))
+	group := map[string]int{}
+	for i, f := range fs {
+		key := f.dedupKey()
+		j, ok := group[key]
+		if !ok {
+			j = len(out)
+			group[key] = j
+			out = append(out, f)
+		} else {
+			out[j] = merged(out[j], f)
+		}
+		index[i] = j
+	}
+	return out, index
+}
+
+// DedupFindings collapses k's findings (Dedup) and points each test at the
+// findings it now has.
+func (k *Kernel) DedupFindings() {
+	fs, index := Dedup(k.Findings)
+	k.Findings = fs
+	for _, t := range k.Tests {
+		var ids []int
+		seen := map[int]bool{}
+		for _, i := range t.Findings {
+			if i < 0 || i >= len(index) || seen[index[i]] {
+				continue
+			}
+			seen[index[i]] = true
+			ids = append(ids, index[i])
+		}
+		t.Findings = ids
+	}
+}
+
+// dedupKey is what two reports of one bug have in common.
+func (f Finding) dedupKey() string {
+	place := "test"
+	if f.Test == "" {
+		place = "step " + f.Step
+	}
+	return strings.Join([]string{f.Kind, f.Title, f.Owner, place, f.bugFrame()}, "\x00")
+}
+
+// bugFrame names the module code a report happened in: the faulting
+// instruction when it is a module's, else the trace's first frame in a
+// module (a reliable one first), else the first bare address (code of a
+// module since unloaded, not yet named); "" when no frame is a module's.
+func (f Finding) bugFrame() string {
+	if f.PC != nil && f.PC.Module != "" {
+		return f.PC.Module + " " + f.PC.Func
+	}
+	for _, reliable := range []bool{true, false} {
+		for _, fr := range f.Frames {
+			if fr.Module != "" && (!reliable || !fr.Unreliable) {
+				return fr.Module + " " + fr.Func
+			}
+		}
+	}
+	for _, fr := range f.Frames {
+		if fr.Func == "" && fr.Addr != 0 {
+			return fmt.Sprintf("%#x", fr.Addr)
+		}
+	}
+	return ""
+}
+
+// merged is first with later's report of the same bug counted in.
+func merged(first, later Finding) Finding {
+	tests := first.SeenIn()
+	for _, t := range later.SeenIn() {
+		if !slices.Contains(tests, t) {
+			tests = append(tests, t)
+		}
+	}
+	first.Tests = nil
+	if len(tests) > 1 {
+		first.Tests = tests
+	}
+	first.Count = first.Occurrences() + later.Occurrences()
+	last := later.LastTime
+	if last == 0 {
+		last = later.Time
+	}
+	if last != 0 {
+		first.LastTime = last
+	}
+	return first
+}
+
+// Occurrences is how many times the kernel printed f's report.
+func (f Finding) Occurrences() int { return max(f.Count, 1) }
+
+// SeenIn lists the tests f was printed during, the first first.
+func (f Finding) SeenIn() []string {
+	if len(f.Tests) > 0 {
+		return f.Tests
+	}
+	if f.Test != "" {
+		return []string{f.Test}
+	}
+	return nil
+}
+
+// Tally says how often f happened when more than once: "×60", "×60 in
+// 12 tests"; "" for a finding printed once.
+func (f Finding) Tally() string {
+	n := f.Occurrences()
+	if n == 1 {
+		return ""
+	}
+	s := fmt.Sprintf("×%d", n)
+	if t := len(f.SeenIn()); t > 1 {
+		s += fmt.Sprintf(" in %d tests", t)
+	}
+	return s
+}
+
+// Seen says where and how often f happened: Where, after its Tally when
+// it happened more than once ("×60 in 12 tests, first during
+// mmapdrv.test: TestMmap").
+func (f Finding) Seen() string {
+	tally := f.Tally()
+	switch {
+	case tally == "":
+		return f.Where()
+	case len(f.SeenIn()) > 1:
+		return tally + ", first " + f.Where()
+	}
+	return tally + " " + f.Where()
+}
