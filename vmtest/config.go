@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -227,7 +228,7 @@ func (c *Config) testTimeout(accel qemu.Accel) time.Duration {
 	if accel == qemu.AccelKVM {
 		return 3 * time.Minute
 	}
-	return 10 * time.Minute
+	return event.DefaultTestTimeout
 }
 
 // machine is how one kernel's VM runs: its profile with the run's

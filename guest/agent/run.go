@@ -17,8 +17,6 @@ import (
 )
 
 const (
-	// defaultTimeout bounds a binary whose configuration names none.
-	defaultTimeout = 10 * time.Minute
 	// killGrace bounds the wait for a killed binary: a task stuck in an
 	// uninterruptible sleep inside a module never dies, and the run must go
 	// on to report it.
@@ -86,7 +84,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 
 	timeout := time.Duration(tb.Timeout)
 	if timeout <= 0 {
-		timeout = defaultTimeout
+		timeout = event.DefaultTestTimeout
 	}
 	stall := a.stallWatch(time.Duration(tb.FaultGrace), &lastOutput)
 	defer stall.stop()
