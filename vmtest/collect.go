@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -360,14 +361,14 @@ func (c *collector) touchesModules(f dmesg.Finding) bool {
 	under := map[string]bool{}
 	for _, m := range c.kernel.Modules {
 		if !m.Dep {
-			under[normalize(m.Name)] = true
+			under[moddep.Name(m.Name)] = true
 		}
 	}
-	if under[normalize(f.Module)] {
+	if under[moddep.Name(f.Module)] {
 		return true
 	}
 	for _, fr := range f.Frames {
-		if fr.Module != "" && under[normalize(fr.Module)] {
+		if fr.Module != "" && under[moddep.Name(fr.Module)] {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -315,14 +316,12 @@ func (c *Config) paramsFor(name string) string {
 	var ps []string
 	for _, p := range c.Params {
 		mod, kv, ok := strings.Cut(p, ".")
-		if ok && normalize(mod) == normalize(name) {
+		if ok && moddep.Name(mod) == moddep.Name(name) {
 			ps = append(ps, kv)
 		}
 	}
 	return strings.Join(ps, " ")
 }
-
-func normalize(s string) string { return strings.ReplaceAll(s, "-", "_") }
 
 // ErrConfig marks a configuration the user must fix.
 type ErrConfig struct{ Msg string }

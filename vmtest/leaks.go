@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -84,7 +85,7 @@ func (c *collector) leakModule(frames []report.Frame) string {
 			if m.Dep {
 				continue
 			}
-			if (fr.Module != "" && normalize(fr.Module) == normalize(m.Name)) || (fr.Addr != 0 && m.Contains(fr.Addr)) {
+			if (fr.Module != "" && moddep.Name(fr.Module) == moddep.Name(m.Name)) || (fr.Addr != 0 && m.Contains(fr.Addr)) {
 				return m.Name
 			}
 		}
