@@ -16,11 +16,16 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 // pvhResetNote is the kernel's note when its PVH vmlinux reset the guest.
 const pvhResetNote = "The PVH vmlinux reset the guest before it started; kmodvm booted the bzImage."
+
+// vmFiles are the files every VM of a kernel writes as it runs, in the
+// order bootOnce opens them.
+var vmFiles = []string{runcfg.ConsoleLog, runcfg.EventsFile, runcfg.DmesgFile}
 
 // maxBootAttempts: a VM that never reaches the agent, or a QEMU that dies,
 // is an infrastructure error and is tried once more.
@@ -31,7 +36,7 @@ const maxBootAttempts = 2
 // run numbers the kernel's VMs: 0, then one more for each reboot; it names
 // their artifacts.
 func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collector {
-	snap := r.cfg.snapshots() && len(img.layers) > 1
+	snap := r.cfg.UseSnapshots() && len(img.layers) > 1
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
 		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
 		// A KASAN kernel's PVH entry resets the guest (see below): its
@@ -76,21 +81,11 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 	return nil
 }
 
-// artifactName names a VM's artifact file: base.ext for the kernel's first
-// VM, base.rebootN.ext for the N-th reboot.
-func artifactName(name string, run int) string {
-	if run == 0 {
-		return name
-	}
-	ext := filepath.Ext(name)
-	return fmt.Sprintf("%s.reboot%d%s", strings.TrimSuffix(name, ext), run, ext)
-}
-
 // bootOnce runs one VM, decoding its events as they arrive.
 func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int, snap bool) (*qemu.Result, *collector, []byte, error) {
 	var files [3]*artifact
-	for i, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
-		n = artifactName(n, run)
+	for i, n := range vmFiles {
+		n = runcfg.ArtifactName(n, run)
 		os.Remove(filepath.Join(dir, n))
 		a, err := createArtifact(filepath.Join(dir, n))
 		if err != nil {
@@ -127,12 +122,12 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 		Serial: append([]qemu.Port{
 			{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)}},
 			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
-		}, r.cfg.interactivePorts()...),
+		}, interactivePorts(r.cfg)...),
 		SystemMap: k.SystemMap,
 		Timeout:   m.vmTimeout(len(img.run.Tests), deadline),
-		GDB:       r.cfg.gdbChardev(),
+		GDB:       gdbChardev(r.cfg),
 	}
-	if r.cfg.interactive() {
+	if r.cfg.Interactive() {
 		qcfg.Timeout = interactiveTimeout
 	} else if run > 0 {
 		// repro.sh stays the first VM's: the one a crash or hang ended.
@@ -219,14 +214,14 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 // settle turns a VM's end and its events into the kernel's verdict.
 func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string, run int, mods []symbol.Module) {
-	for _, n := range []string{"console.log", "events.jsonl", "dmesg.txt"} {
-		n = artifactName(n, run)
+	for _, n := range vmFiles {
+		n = runcfg.ArtifactName(n, run)
 		kr.Files[n] = filepath.Join(dir, n)
 	}
-	if p := filepath.Join(dir, reproScript); run == 0 && fileExists(p) {
-		kr.Files[reproScript] = p
+	if p := filepath.Join(dir, runcfg.ReproScript); run == 0 && fileExists(p) {
+		kr.Files[runcfg.ReproScript] = p
 	}
-	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[artifactName("console.log", run)], Snapshot: col.snapshot}
+	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[runcfg.ArtifactName(runcfg.ConsoleLog, run)], Snapshot: col.snapshot}
 	kr.Boot = b
 	kr.Modules = col.kernel.Modules
 	kr.Timing.Boot, kr.Timing.Tests = col.kernel.Timing.Boot, col.kernel.Timing.Tests

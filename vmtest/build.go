@@ -12,6 +12,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
@@ -32,8 +33,8 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 		}
 		return nil, nil, false
 	}
-	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, "build.log")}
-	kr.Files["build.log"] = kr.Build.Log
+	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, runcfg.BuildLog)}
+	kr.Files[runcfg.BuildLog] = kr.Build.Log
 	var logs []byte
 	var kos []symbol.Module
 	var gcov []gcovBuild
@@ -52,7 +53,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 			}
 		}
 		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
-			Coverage: r.cfg.Coverage, CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
+			Coverage: r.cfg.Coverage, CacheDir: filepath.Join(r.cfg.CacheRoot(), "builds")})
 		if res != nil {
 			logs = append(logs, res.Log...)
 			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)

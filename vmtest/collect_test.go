@@ -156,19 +156,6 @@ func TestBinaryCrashWithoutTestsBecomesATest(t *testing.T) {
 	}
 }
 
-func TestJobsAreBoundedByMemory(t *testing.T) {
-	if availableMiB() <= 0 {
-		t.Skip("no /proc/meminfo")
-	}
-	huge := Config{MemoryMiB: 1 << 30}
-	if got := huge.jobs(); got != 1 {
-		t.Errorf("jobs with guests larger than memory = %d, want 1", got)
-	}
-	if got := (&Config{Jobs: 7}).jobs(); got != 7 {
-		t.Errorf("explicit Jobs = %d, want 7", got)
-	}
-}
-
 func TestConsoleTailIsBounded(t *testing.T) {
 	tb := &tailBuffer{max: 100}
 	for i := 0; i < 1000; i++ {

@@ -17,11 +17,8 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
-
-// coverageFile is the lcov tracefile of a kernel's directory, and of the
-// run's output directory for all kernels together.
-const coverageFile = "coverage.info"
 
 // gcovBuild is a module built with gcov profiling, as its coverage is made
 // from: the directory it was compiled in (the kernel's gcov data is named
@@ -102,8 +99,8 @@ func (g gcdaFiles) write(dir string) error {
 // gcdaDirs returns the directories of the kernel's VMs' gcov data: gcda/,
 // gcda.reboot1/, ...
 func gcdaDirs(dir string) []string {
-	first, _ := filepath.Glob(filepath.Join(dir, artifactName("gcda", 0)))
-	rest, _ := filepath.Glob(filepath.Join(dir, artifactName("gcda", 0)+".reboot*"))
+	first, _ := filepath.Glob(filepath.Join(dir, runcfg.ArtifactName(runcfg.GcdaDir, 0)))
+	rest, _ := filepath.Glob(filepath.Join(dir, runcfg.ArtifactName(runcfg.GcdaDir, 0)+".reboot*"))
 	return append(first, rest...)
 }
 
@@ -137,12 +134,12 @@ func (r *runner) coverage(ctx context.Context, kr *report.Kernel, dir string, bu
 		return
 	}
 	kr.Coverage = files
-	path := filepath.Join(dir, coverageFile)
+	path := filepath.Join(dir, runcfg.CoverageFile)
 	if err := writeLCOV(path, kr.Name, files); err != nil {
 		kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
 		return
 	}
-	kr.Files[coverageFile] = path
+	kr.Files[runcfg.CoverageFile] = path
 }
 
 // gcovFiles reads the .gcda files of build b that lie under data (the
@@ -258,7 +255,7 @@ func keepGcda(col *collector, dir string, run int) error {
 	if len(col.gcda) == 0 {
 		return nil
 	}
-	return col.gcda.write(filepath.Join(dir, artifactName("gcda", run)))
+	return col.gcda.write(filepath.Join(dir, runcfg.ArtifactName(runcfg.GcdaDir, run)))
 }
 
 // writeRunCoverage writes the coverage of all the run's kernels, summed,
@@ -268,5 +265,5 @@ func writeRunCoverage(out string, rep *report.Report) error {
 	if files == nil {
 		return nil
 	}
-	return writeLCOV(filepath.Join(out, coverageFile), "kmodvm", files)
+	return writeLCOV(filepath.Join(out, runcfg.CoverageFile), "kmodvm", files)
 }

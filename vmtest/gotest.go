@@ -79,7 +79,7 @@ func narrowTo(pat, name string, cfg *Config) {
 	}
 	if kp := parts[depth]; kp != "" {
 		var keep []string
-		for _, s := range cfg.kernels() {
+		for _, s := range cfg.Selectors() {
 			if matchString(kp, s) {
 				keep = append(keep, s)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
@@ -38,7 +39,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []st
 	if g.err != nil {
 		return nil, g.err
 	}
-	ports := 2 + len(r.cfg.interactivePorts()) // console, events, ...
+	ports := 2 + len(interactivePorts(r.cfg)) // console, events, ...
 	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Modules: kos,
 		Early: a.PortModules(ports)})
 	if err != nil {
@@ -46,7 +47,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []st
 	}
 	for i := range mods {
 		if !mods[i].Dep {
-			mods[i].Params = r.cfg.paramsFor(mods[i].Name)
+			mods[i].Params = r.cfg.ParamsFor(mods[i].Name)
 		}
 	}
 	// The binaries' timeouts are the kernel's: a KASAN kernel runs the
@@ -56,7 +57,7 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []st
 		bins[i].Timeout = event.Duration(m.testTimeout)
 		bins[i].FaultGrace = event.Duration(m.faultGrace)
 	}
-	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.interactive(), FaultGrace: event.Duration(m.faultGrace),
+	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.Interactive(), FaultGrace: event.Duration(m.faultGrace),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
@@ -76,11 +77,11 @@ func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []st
 // own (img's stay for repro.sh).
 func (img *guestImage) again(run event.RunConfig, n int) (*guestImage, error) {
 	last := len(img.layers) - 1
-	runLayer := artifactName(img.layers[last], n)
+	runLayer := runcfg.ArtifactName(img.layers[last], n)
 	if err := initramfs.WriteRun(runLayer, run); err != nil {
 		return nil, err
 	}
-	next := &guestImage{path: artifactName(img.path, n), run: run, modules: img.modules,
+	next := &guestImage{path: runcfg.ArtifactName(img.path, n), run: run, modules: img.modules,
 		layers: append(append([]string{}, img.layers[:last]...), runLayer)}
 	return next, initramfs.Concat(next.path, next.layers...)
 }

@@ -17,61 +17,16 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
-// Terminal is where Config.Shell's shell talks: the caller's terminal,
-// already in raw mode (the guest's port does the line editing and echo).
-type Terminal struct {
-	In  io.Reader
-	Out io.Writer
-	// Rows and Cols are its size; 0 leaves the guest's default.
-	Rows, Cols int
-	// Env is added to the shell's environment (TERM=xterm-256color).
-	Env []string
-}
-
-// Debugger is how to attach gdb to a VM stopped before its tests.
-type Debugger struct {
-	// Kernel is the kernel's name; Address QEMU's gdb stub (host:port).
-	Kernel, Address string
-	// GDB is the debugger for the kernel's architecture: gdb, or
-	// gdb-multiarch for arm64.
-	GDB string
-	// Vmlinux is the kernel with symbols gdb loads, "" when it has none
-	// (Debian's stock kernels: their vmlinux is stripped).
-	Vmlinux string
-	// Modules are the modules under test: the host's .ko and the address
-	// of each section in the guest.
-	Modules []DebugModule
-	// Command attaches gdb with all of the above, for a shell.
-	Command string
-}
-
-// DebugModule is a loaded module under test, as gdb's add-symbol-file wants it.
-type DebugModule struct {
-	Name, Path string
-	Sections   map[string]uint64
-	// Linked is the .ko linked at those addresses (arch.Arch.GDBLink),
-	// which gdb then reads as it is.
-	Linked string
-	// BuildDir is where the .ko was compiled (its DWARF names files
-	// there), Source the module's directory: gdb is told to read the one
-	// as the other.
-	BuildDir, Source string
-}
-
 // interactiveTimeout bounds a VM that waits for a person.
 const interactiveTimeout = 24 * time.Hour
 
 // gdbSections are the sections whose addresses gdb is given; .text first.
 var gdbSections = []string{".text", ".init.text", ".exit.text", ".text.unlikely", ".rodata", ".data", ".bss"}
 
-// interactive says whether a person drives the VM: a shell, or a debugger
-// the tests wait for. The agent then takes commands on the control port.
-func (c *Config) interactive() bool { return c.Shell != nil || c.GDB != "" }
-
-// interactivePorts are the ports an interactive VM adds to the console and
-// events.
-func (c *Config) interactivePorts() []qemu.Port {
-	if !c.interactive() {
+// interactivePorts are the ports an interactive VM of c adds to the
+// console and events.
+func interactivePorts(c *Config) []qemu.Port {
+	if !c.Interactive() {
 		return nil
 	}
 	ports := []qemu.Port{{Name: "control", Duplex: true, Param: event.ParamControl}}
@@ -81,8 +36,8 @@ func (c *Config) interactivePorts() []qemu.Port {
 	return ports
 }
 
-// gdbChardev is QEMU's -gdb argument for Config.GDB ("127.0.0.1:1234").
-func (c *Config) gdbChardev() string {
+// gdbChardev is QEMU's -gdb argument for c.GDB ("127.0.0.1:1234").
+func gdbChardev(c *Config) string {
 	if c.GDB == "" {
 		return ""
 	}
@@ -95,7 +50,7 @@ func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, 
 	if err != nil {
 		return nil, err
 	}
-	if !r.cfg.interactive() {
+	if !r.cfg.Interactive() {
 		return vm.Wait()
 	}
 	// The driver may wait for a person: the VM's end ends that wait.
@@ -155,7 +110,7 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 			}
 			d.Modules = append(d.Modules, dm)
 		}
-		d.Command = d.command()
+		d.Command = debuggerCommand(d)
 		if err := r.cfg.OnDebugger(ctx, d); err != nil {
 			return fmt.Errorf("debugger: %w", err)
 		}
@@ -194,8 +149,9 @@ func hostModule(built []symbol.Module, guestPath string) symbol.Module {
 	return symbol.Module{}
 }
 
-// command is one gdb invocation that attaches with every symbol at hand.
-func (d Debugger) command() string {
+// debuggerCommand is one gdb invocation that attaches d with every symbol
+// at hand.
+func debuggerCommand(d Debugger) string {
 	gdb := d.GDB
 	if gdb == "" {
 		gdb = "gdb"

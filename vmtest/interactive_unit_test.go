@@ -14,7 +14,7 @@ func TestDebuggerCommandLoadsModulesAtTheirSections(t *testing.T) {
 			Sections: map[string]uint64{".text": 0xffffffffc0201000, ".data": 0xffffffffc0204020}},
 		{Name: "gone", Path: "/out/gone.ko", Sections: map[string]uint64{}},
 	}}
-	got := d.command()
+	got := debuggerCommand(d)
 	want := "gdb -q -ex 'set confirm off' -ex 'set pagination off' /k/vmlinux -ex 'target remote 127.0.0.1:1234'" +
 		" -ex 'add-symbol-file /out/m.ko 0xffffffffc0201000 -s .data 0xffffffffc0204020' -ex 'set substitute-path /tmp/b /src/m'"
 	if got != want {

@@ -75,7 +75,7 @@ type hooks struct {
 }
 
 func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error) {
-	if err := cfg.validate(); err != nil {
+	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
 	accel, _ := qemu.ParseAccel(cfg.Accel)
@@ -83,10 +83,10 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		cfg:      &cfg,
 		accel:    accel.Resolve(nil),
 		accelReq: accel,
-		images:   &initramfs.Builder{CacheDir: cfg.cacheDir()},
+		images:   &initramfs.Builder{CacheDir: cfg.CacheRoot()},
 		hooks:    h,
 	}
-	r.fetcher = NewFetcher(cfg.cacheDir(), cfg.Offline, cfg.Log, func(name string, done, total int) {
+	r.fetcher = NewFetcher(cfg.CacheRoot(), cfg.Offline, cfg.Log, func(name string, done, total int) {
 		sel, _ := r.selectors.Load(name)
 		s, _ := sel.(string)
 		r.step(s, name, PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
@@ -97,7 +97,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		s, _ := sel.(string)
 		r.step(s, abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
-	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
+	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.CacheRoot(), "toolchains"), Log: cfg.Log}
 	r.out = cfg.OutDir
 	if r.out != "" {
 		// Two runs writing one artifacts directory would trample each
@@ -111,7 +111,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 			return nil, err
 		}
 		if !ok {
-			return nil, &ErrConfig{fmt.Sprintf("another kmodvm run is using %s: give this one its own --out", r.out)}
+			return nil, &ErrConfig{Msg: fmt.Sprintf("another kmodvm run is using %s: give this one its own --out", r.out)}
 		}
 		defer l.Unlock()
 	}
@@ -123,7 +123,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		defer os.RemoveAll(tmp)
 		r.out = tmp
 	}
-	plan, err := r.plan(ctx, cfg.kernels(), cfg.Arch)
+	plan, err := r.plan(ctx, cfg.Selectors(), cfg.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +137,9 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	r.ctx, cancel = context.WithCancel(ctx)
 	host, _ := os.Hostname()
 	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
-		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.jobs(), Kmodvm: buildVersion()}}
+		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.Parallel(), Kmodvm: buildVersion()}}
 	rep.Kernels = make([]*report.Kernel, len(plan))
-	sem := make(chan struct{}, cfg.jobs())
+	sem := make(chan struct{}, cfg.Parallel())
 	var wg sync.WaitGroup
 	for i, p := range plan {
 		wg.Add(1)
@@ -171,8 +171,8 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	// Every change to a module or test package adds cache entries; drop
 	// the ones unused for a while (best effort).
 	r.images.Prune(cacheMaxAge)
-	kbuild.Prune(filepath.Join(cfg.cacheDir(), "builds"), cacheMaxAge)
-	(&qemu.Snapshots{Dir: SnapshotDir(cfg.cacheDir())}).Prune(cacheMaxAge)
+	kbuild.Prune(filepath.Join(cfg.CacheRoot(), "builds"), cacheMaxAge)
+	(&qemu.Snapshots{Dir: SnapshotDir(cfg.CacheRoot())}).Prune(cacheMaxAge)
 	return rep, nil
 }
 
@@ -250,7 +250,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	for _, b := range gcov {
 		gcovDirs = append(gcovDirs, b.buildDir)
 	}
-	m := r.cfg.machineFor(k, r.accelFor(k.Arch))
+	m := machineFor(r.cfg, k, r.accelFor(k.Arch))
 	deadline, _ := ctx.Deadline()
 	if left := time.Until(deadline); !deadline.IsZero() && left < minVMTime {
 		// A VM started now would end, hang diagnosis included, after
@@ -273,7 +273,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	}
 	img.modules = built
 	col := r.boot(ctx, k, img, m, kr, dir, 0)
-	if !r.cfg.interactive() {
+	if !r.cfg.Interactive() {
 		r.reboot(ctx, k, img, m, kr, dir, col)
 	}
 	symbolize(k, kr, built)

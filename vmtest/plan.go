@@ -50,7 +50,7 @@ func (p planned) name() string {
 func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, error) {
 	arches, err := Arches(arches)
 	if err != nil {
-		return nil, &ErrConfig{err.Error()}
+		return nil, &ErrConfig{Msg: err.Error()}
 	}
 	var out []planned
 	var unknown []string
@@ -60,13 +60,13 @@ func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, er
 		for _, raw := range sels {
 			s, err := kernel.ParseSelector(raw)
 			if err != nil {
-				return nil, &ErrConfig{err.Error()}
+				return nil, &ErrConfig{Msg: err.Error()}
 			}
 			out, unknown = r.planOne(ctx, raw, s.WithArch(a), out, unknown, seen, names)
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, &ErrConfig{strings.Join(unknown, "\n")}
+		return nil, &ErrConfig{Msg: strings.Join(unknown, "\n")}
 	}
 	for i, p := range out {
 		if p.spec != nil && names[p.spec.Name] > 1 {
@@ -140,5 +140,5 @@ func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
 	} else {
 		msg += "; the -debug and -kcsan kernels kmodvm builds from source have it (e.g. --kernels 6.1-debug)"
 	}
-	return &ErrConfig{msg}
+	return &ErrConfig{Msg: msg}
 }

@@ -79,15 +79,3 @@ func TestPlanKeepsAnUnresolvableKernelAsItsOwnError(t *testing.T) {
 		t.Errorf("plan = %+v, want 8.8 failed and 6.1 planned", p)
 	}
 }
-
-func TestDefaultKernelsCannotBeChangedByACaller(t *testing.T) {
-	d := DefaultKernels()
-	d[0] = "9.9"
-	if DefaultKernels()[0] == "9.9" {
-		t.Errorf("a caller changed the default matrix")
-	}
-	var c Config
-	if k := c.kernels(); len(k) != 4 || k[0] != "5.10" {
-		t.Errorf("the zero Config runs %v", k)
-	}
-}

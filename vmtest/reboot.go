@@ -32,7 +32,7 @@ func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, 
 	cfg := img.run
 	done := map[string][]string{} // binary -> top-level tests with a result
 	var known map[string][]string
-	for n := 1; n <= r.cfg.maxReboots() && col != nil; n++ {
+	for n := 1; n <= r.cfg.Reboots() && col != nil; n++ {
 		if known == nil {
 			known = r.knownTests(k, cfg.Tests)
 		}

@@ -7,11 +7,8 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
-
-// reproScript is the name of the script in each kernel's directory that
-// boots its VM again by hand.
-const reproScript = "repro.sh"
 
 // reproImage stands for the image in the replay command until the script's
 // own variable replaces it.
@@ -80,7 +77,7 @@ func writeRepro(dir string, cfg qemu.Config, accel qemu.Accel, layers []string, 
 		b.WriteString(q)
 	}
 	b.WriteString(" \\\n  \"$@\"\n")
-	return os.WriteFile(filepath.Join(dir, reproScript), []byte(b.String()), 0o755)
+	return os.WriteFile(filepath.Join(dir, runcfg.ReproScript), []byte(b.String()), 0o755)
 }
 
 func fileExists(p string) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // The script must be valid sh and name the image, the kernel and the
@@ -20,7 +21,7 @@ func TestReproScriptReplaysTheVMFromCachedLayers(t *testing.T) {
 	if err := writeRepro(dir, cfg, qemu.AccelTCG, layers, false); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, reproScript)
+	p := filepath.Join(dir, runcfg.ReproScript)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestReproScriptBootsTheKeptImage(t *testing.T) {
 	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, true); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, reproScript))
+	b, err := os.ReadFile(filepath.Join(dir, runcfg.ReproScript))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestReproScriptUnpacksACompressedKernel(t *testing.T) {
 	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, false); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, reproScript))
+	b, err := os.ReadFile(filepath.Join(dir, runcfg.ReproScript))
 	if err != nil {
 		t.Fatal(err)
 	}

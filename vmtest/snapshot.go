@@ -26,9 +26,6 @@ const snapshotShareMiB = 64
 // anything: the caller boots the kernel instead.
 var errSnapshotUnused = errors.New("snapshot unused")
 
-// snapshots says whether VMs start from snapshots.
-func (c *Config) snapshots() bool { return !c.NoSnapshot && !c.interactive() }
-
 // SnapshotDir is where a cache keeps its VM snapshots.
 func SnapshotDir(cacheDir string) string { return filepath.Join(cacheDir, "snapshots") }
 
@@ -60,7 +57,7 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 	if scfg.Initrd, err = r.idleImage(ctx, k, img, len(scfg.Serial), dir); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
 	}
-	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.cacheDir())}
+	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.CacheRoot())}
 	key, err := qemu.KeyOf(scfg, k.ID)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)

@@ -34,7 +34,7 @@ func (r *runner) tailor(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	var kos []string
 	for i, m := range r.cfg.Modules {
 		res, err := kbuild.Build(ctx, stock, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "stock-build", fmt.Sprint(i)),
-			CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
+			CacheDir: filepath.Join(r.cfg.CacheRoot(), "builds")})
 		if err != nil {
 			return s, nil
 		}

@@ -1,21 +1,29 @@
-package vmtest
+// Package runcfg holds a run's settings as its caller gives them: the
+// Config that vmtest.Config names, its defaults (the kernel matrix, the
+// jobs, the reboots), the progress a run reports (Step, Phase), the usage
+// error (ErrConfig), what an interactive run talks to (Terminal, Debugger)
+// and the names of the files a run writes for each kernel.
+//
+// It sits below vmtest and vmtest/run and imports nothing that builds or
+// boots: not qemu, not kbuild. internal/testkernel, which those packages'
+// own tests import, takes the default kernel matrix from here. What a
+// setting becomes for one kernel (its VM's machine, the time budget, the
+// checks against the kernel and QEMU) needs the kernel's profile and QEMU,
+// and is vmtest/run's.
+package runcfg
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
-	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
 // DefaultKernels returns the matrix run when Config.Kernels is empty: a
@@ -28,10 +36,11 @@ type Config struct {
 	// Kernels are kernel selectors ("6.1", "7.3-rt", a path); empty means
 	// DefaultKernels.
 	Kernels []string
-	// Arch are the architectures whose kernels Kernels name ("amd64",
-	// "arm64"): each selector runs once per architecture. Empty means
-	// amd64. A selector that names its architecture itself (an ABI such as
-	// 6.1.0-57-arm64, a path) runs once.
+	// Arch are the architectures whose kernels Kernels name (amd64,
+	// arm64: vmtest/arch's names): each selector runs once per
+	// architecture. Empty means amd64. A selector that names its
+	// architecture itself (an ABI such as 6.1.0-57-arm64, a path) runs
+	// once.
 	Arch []string
 	// Modules are directories of out-of-tree modules (Kbuild or Makefile),
 	// built for each kernel and loaded in order before the tests.
@@ -175,16 +184,17 @@ func Arches(names []string) ([]string, error) {
 	return names, nil
 }
 
-func (c *Config) kernels() []string {
+// Selectors are the kernels the run names: Kernels, or DefaultKernels.
+func (c *Config) Selectors() []string {
 	if len(c.Kernels) == 0 {
 		return DefaultKernels()
 	}
 	return c.Kernels
 }
 
-// jobs is Jobs, or one VM per CPU as far as available memory allows
+// Parallel is Jobs, or one VM per CPU as far as available memory allows
 // (each VM needs its guest RAM plus QEMU's own, about 200 MiB under TCG).
-func (c *Config) jobs() int {
+func (c *Config) Parallel() int {
 	if c.Jobs > 0 {
 		return c.Jobs
 	}
@@ -215,92 +225,16 @@ func availableMiB() int {
 	return 0
 }
 
-func (c *Config) cacheDir() string {
+// CacheRoot is CacheDir, or the default cache.
+func (c *Config) CacheRoot() string {
 	if c.CacheDir != "" {
 		return c.CacheDir
 	}
 	return kernel.DefaultCacheDir()
 }
 
-func (c *Config) testTimeout(accel qemu.Accel) time.Duration {
-	if c.TestTimeout > 0 {
-		return c.TestTimeout
-	}
-	if accel == qemu.AccelKVM {
-		return 3 * time.Minute
-	}
-	return event.DefaultTestTimeout
-}
-
-// machine is how one kernel's VM runs: its profile with the run's
-// explicit settings on top.
-type machine struct {
-	// image is what QEMU boots: the PVH vmlinux where there is one.
-	image           string
-	memoryMiB, cpus int
-	testTimeout     time.Duration
-	faultGrace      time.Duration
-	bootTimeout     time.Duration
-	append          []string
-	profile         kernel.Profile
-}
-
-// machineFor returns the settings of k's VM.
-func (c *Config) machineFor(k *kernel.Kernel, accel qemu.Accel) machine {
-	p := k.Profile()
-	m := machine{image: k.BootImage(), memoryMiB: c.MemoryMiB, cpus: c.CPUs, testTimeout: c.TestTimeout, bootTimeout: p.BootTimeout, profile: p}
-	if m.memoryMiB <= 0 {
-		m.memoryMiB = max(p.MemoryMiB, qemu.DefaultMemoryMiB)
-	}
-	if m.testTimeout <= 0 {
-		m.testTimeout = time.Duration(float64(c.testTimeout(accel)) * p.Slowdown)
-	}
-	m.faultGrace = c.FaultGrace
-	if m.faultGrace == 0 {
-		m.faultGrace = 20 * time.Second
-		if accel == qemu.AccelKVM {
-			m.faultGrace = 10 * time.Second
-		}
-		m.faultGrace = time.Duration(float64(m.faultGrace) * p.Slowdown)
-	}
-	m.faultGrace = max(m.faultGrace, 0)
-	m.append = append(append([]string{}, p.Append...), c.Append...)
-	return m
-}
-
-// vmTimeout bounds one VM: boot, every binary's timeout, power-off; and,
-// when the run has a deadline, ends early enough for the hang diagnosis
-// (the guest's blocked tasks and CPUs) to be done by then.
-func (m machine) vmTimeout(binaries int, deadline time.Time) time.Duration {
-	d := m.bootTimeout + time.Duration(max(binaries, 1))*(m.testTimeout+30*time.Second)
-	if !deadline.IsZero() {
-		left := time.Until(deadline)
-		d = min(d, max(left-qemu.DiagnosisTime, left/2))
-	}
-	return d
-}
-
-// dumpReserve is a binary's time after its timeout: the agent's
-// blocked-task dump, the kill and the wait for it, the report.
-const dumpReserve = 10 * time.Second
-
-// fitTestTimeout shortens the test binaries' timeout to expire inside a VM
-// that must end by deadline (a run's Timeout): otherwise the VM's end
-// comes first, and the test timeout's blocked-task dump never happens.
-// What is left after the VM's own diagnosis time is shared: a quarter
-// (at most the boot timeout) for the boot, dumpReserve for the dump.
-func (m *machine) fitTestTimeout(deadline time.Time) {
-	if deadline.IsZero() {
-		return
-	}
-	left := time.Until(deadline)
-	vm := max(left-qemu.DiagnosisTime, left/2)
-	fit := vm - min(m.bootTimeout, vm/4) - dumpReserve
-	m.testTimeout = min(m.testTimeout, max(fit, vm/3, time.Second))
-}
-
-// maxReboots is MaxReboots with its default.
-func (c *Config) maxReboots() int {
+// Reboots is MaxReboots with its default.
+func (c *Config) Reboots() int {
 	switch {
 	case c.MaxReboots == 0:
 		return 3
@@ -310,9 +244,9 @@ func (c *Config) maxReboots() int {
 	return c.MaxReboots
 }
 
-// paramsFor returns the parameters of module name as finit_module takes
+// ParamsFor returns the parameters of module name as finit_module takes
 // them ("a=1 b=2").
-func (c *Config) paramsFor(name string) string {
+func (c *Config) ParamsFor(name string) string {
 	var ps []string
 	for _, p := range c.Params {
 		mod, kv, ok := strings.Cut(p, ".")
@@ -323,74 +257,14 @@ func (c *Config) paramsFor(name string) string {
 	return strings.Join(ps, " ")
 }
 
+// Interactive says whether a person drives the VM: a shell, or a debugger
+// the tests wait for. The agent then takes commands on the control port.
+func (c *Config) Interactive() bool { return c.Shell != nil || c.GDB != "" }
+
+// UseSnapshots says whether VMs start from snapshots.
+func (c *Config) UseSnapshots() bool { return !c.NoSnapshot && !c.Interactive() }
+
 // ErrConfig marks a configuration the user must fix.
 type ErrConfig struct{ Msg string }
 
 func (e *ErrConfig) Error() string { return e.Msg }
-
-// validate checks what can be checked before any work starts.
-func (c *Config) validate() error {
-	if len(c.Tests) == 0 && len(c.Modules) == 0 && c.Shell == nil {
-		return &ErrConfig{"nothing to run: give at least one module or test package"}
-	}
-	if c.interactive() && len(c.kernels()) != 1 {
-		return &ErrConfig{"a shell or a debugger needs exactly one kernel"}
-	}
-	for _, d := range append(append([]string{}, c.Modules...), c.Tests...) {
-		if info, err := os.Stat(d); err != nil || !info.IsDir() {
-			return &ErrConfig{fmt.Sprintf("%s: not a directory", d)}
-		}
-	}
-	for _, m := range c.Modules {
-		ok := false
-		for _, f := range []string{"Kbuild", "Makefile"} {
-			if _, err := os.Stat(filepath.Join(m, f)); err == nil {
-				ok = true
-			}
-		}
-		if !ok {
-			return &ErrConfig{fmt.Sprintf("module %s has no Kbuild or Makefile", m)}
-		}
-	}
-	for _, v := range c.MakeVars {
-		if err := kbuild.CheckMakeVar(v); err != nil {
-			return &ErrConfig{err.Error()}
-		}
-	}
-	for _, p := range c.Params {
-		mod, kv, ok := strings.Cut(p, ".")
-		if !ok || mod == "" || !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {
-			return &ErrConfig{fmt.Sprintf("module parameter %q: want module.name=value", p)}
-		}
-	}
-	for _, s := range c.kernels() {
-		if _, err := kernel.ParseSelector(s); err != nil {
-			return &ErrConfig{err.Error()}
-		}
-	}
-	if _, err := qemu.ParseAccel(c.Accel); err != nil {
-		return &ErrConfig{err.Error()}
-	}
-	return nil
-}
-
-// ParseShard parses "i/n" (1 <= i <= n).
-func ParseShard(s string) (i, n int, err error) {
-	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n || fmt.Sprintf("%d/%d", i, n) != s {
-		return 0, 0, &ErrConfig{fmt.Sprintf("--shard %q: want i/n with 1 <= i <= n, e.g. 1/2", s)}
-	}
-	return i, n, nil
-}
-
-// Shard returns the kernels of shard i of n: every n-th selector starting
-// with the i-th, so that the shards of a matrix partition it and merging
-// their reports gives the unsharded report.
-func Shard(kernels []string, i, n int) []string {
-	var out []string
-	for j, k := range kernels {
-		if j%n == i-1 {
-			out = append(out, k)
-		}
-	}
-	return out
-}
