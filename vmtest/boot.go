@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -35,10 +36,12 @@ const maxBootAttempts = 2
 // with what happened and returns the collector of the VM it settled on.
 // run numbers the kernel's VMs: 0, then one more for each reboot; it names
 // their artifacts.
-func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collector {
+func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collect.Collector {
 	snap := r.cfg.UseSnapshots() && len(img.layers) > 1
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		res, col, console, err := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
+		end := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
+		res, col, err := end.res, end.col, end.err
+		_, hello := col.Hello()
 		// A KASAN kernel's PVH entry resets the guest (see below): its
 		// snapshot is its bzImage's.
 		if snap && errors.Is(err, errIdleReset) && m.image == k.Vmlinux && k.BzImage != "" {
@@ -54,11 +57,11 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 			attempt--
 			continue
 		}
-		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!col.hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
+		infra := err != nil || res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError || (!hello && res.Exit != qemu.ExitPanic && res.Exit != qemu.ExitCanceled)
 		// A PVH entry runs C code before the kernel has set itself up: a
 		// KASAN-instrumented one faults there and the guest resets at once.
 		// The bzImage's own decompressor boots such kernels.
-		if !col.hello && res.Exit == qemu.ExitReset && m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
+		if !hello && res.Exit == qemu.ExitReset && m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
 			m.image = k.BzImage
 			kr.Note = strings.TrimSpace(kr.Note + " " + pvhResetNote)
 			continue
@@ -69,20 +72,34 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) && !errors.As(err, &aerr) {
 			continue
 		}
-		r.settle(k, res, col, console, err, attempt, kr, dir, run, img.modules)
+		r.settle(end, attempt, kr, dir, run, img.modules)
 		if err := keepGcda(col, dir, run); err != nil {
 			kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
 		}
 		if r.hooks.test != nil {
-			r.hooks.test(kr.Selector, kr.Name, liveTest{VM: kr})
+			r.hooks.test(kr.Selector, kr.Name, collect.Live{VM: kr})
 		}
 		return col
 	}
 	return nil
 }
 
+// vmResult is how one VM ended, and what it sent.
+type vmResult struct {
+	res     *qemu.Result
+	col     *collect.Collector
+	console []byte // the console's tail (maxConsoleScan)
+	err     error
+	// snapshot is how the VM used the kernel's snapshot
+	// (report.Boot.Snapshot).
+	snapshot string
+	// boot and tests are the seconds to the agent's hello and after it
+	// (report.Timing), 0 when the agent never said hello.
+	boot, tests float64
+}
+
 // bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int, snap bool) (*qemu.Result, *collector, []byte, error) {
+func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int, snap bool) vmResult {
 	var files [3]*artifact
 	for i, n := range vmFiles {
 		n = runcfg.ArtifactName(n, run)
@@ -90,7 +107,7 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 		a, err := createArtifact(filepath.Join(dir, n))
 		if err != nil {
 			closeArtifacts(files[:i])
-			return &qemu.Result{}, newCollector(&report.Kernel{}, nil, nil), nil, err
+			return vmResult{res: &qemu.Result{}, col: collect.New(collect.Options{}), err: err}
 		}
 		files[i] = a
 	}
@@ -98,15 +115,16 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
-	col := newCollector(&report.Kernel{}, dmesgFile, func(d string) { r.step(sel, name, PhaseTests, d) })
+	opts := collect.Options{Dmesg: dmesgFile, Progress: func(d string) { r.step(sel, name, PhaseTests, d) }}
 	if r.hooks.test != nil {
-		col.live = func(lt liveTest) { r.hooks.test(sel, name, lt) }
+		opts.Live = func(lt collect.Live) { r.hooks.test(sel, name, lt) }
 	}
+	col := collect.New(opts)
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
-		decodeEvents(pr, col, func() { r.step(sel, name, PhaseTests, "") })
+		col.Decode(pr, func() { r.step(sel, name, PhaseTests, "") })
 	}()
 	r.step(sel, name, PhaseBoot, "")
 	vmStart := time.Now()
@@ -134,47 +152,28 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	} else if rerr := writeRepro(dir, qcfg, qcfg.Accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
 	}
-	var res *qemu.Result
-	var err error
+	end := vmResult{col: col}
 	if snap {
-		res, col.snapshot, err = r.runSnapshot(ctx, qcfg, k, img, m, dir)
+		end.res, end.snapshot, end.err = r.runSnapshot(ctx, qcfg, k, img, m, dir)
 	} else {
-		res, err = r.runVM(ctx, qcfg, k, img, dir)
+		end.res, end.err = r.runVM(ctx, qcfg, k, img, dir)
 	}
 	pw.Close()
 	<-decoded
 	if aerr := closeArtifacts(files[:]); aerr != nil {
-		err = errors.Join(err, aerr)
+		end.err = errors.Join(end.err, aerr)
 	}
-	if res == nil {
-		res = &qemu.Result{Exit: qemu.ExitQEMUError}
+	if end.res == nil {
+		end.res = &qemu.Result{Exit: qemu.ExitQEMUError}
 	}
-	if col.hello {
-		col.kernel.Timing.Boot = col.helloAt.Sub(vmStart).Seconds()
-		col.kernel.Timing.Tests = time.Since(col.helloAt).Seconds()
+	if at, ok := col.Hello(); ok {
+		end.boot = at.Sub(vmStart).Seconds()
+		end.tests = time.Since(at).Seconds()
 	}
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
-	return res, col, console.Bytes(), err
-}
-
-// decodeEvents feeds the events read from r to col until r ends, and then
-// the decoder's counts of what it skipped; onHello runs when the agent says
-// hello. It reads r to its end whatever arrives, so the writer never blocks.
-func decodeEvents(r io.Reader, col *collector, onHello func()) {
-	dec := event.NewDecoder(r)
-	for {
-		ev, err := dec.Next()
-		if err != nil {
-			io.Copy(io.Discard, r)
-			col.stats = dec.Stats()
-			return
-		}
-		if ev.Type == event.Hello {
-			onHello()
-		}
-		col.handle(ev)
-	}
+	end.console = console.Bytes()
+	return end
 }
 
 // maxConsoleScan bounds the console kept in memory to scan for findings
@@ -213,7 +212,8 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // settle turns a VM's end and its events into the kernel's verdict.
-func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, console []byte, err error, attempt int, kr *report.Kernel, dir string, run int, mods []symbol.Module) {
+func (r *runner) settle(end vmResult, attempt int, kr *report.Kernel, dir string, run int, mods []symbol.Module) {
+	res, col, err := end.res, end.col, end.err
 	for _, n := range vmFiles {
 		n = runcfg.ArtifactName(n, run)
 		kr.Files[n] = filepath.Join(dir, n)
@@ -221,12 +221,12 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 	if p := filepath.Join(dir, runcfg.ReproScript); run == 0 && fileExists(p) {
 		kr.Files[runcfg.ReproScript] = p
 	}
-	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[runcfg.ArtifactName(runcfg.ConsoleLog, run)], Snapshot: col.snapshot}
+	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[runcfg.ArtifactName(runcfg.ConsoleLog, run)], Snapshot: end.snapshot}
 	kr.Boot = b
-	kr.Modules = col.kernel.Modules
-	kr.Timing.Boot, kr.Timing.Tests = col.kernel.Timing.Boot, col.kernel.Timing.Tests
-	col.kernel = kr
-	vmEnd := report.Crash
+	kr.Modules = col.Modules()
+	kr.Timing.Boot, kr.Timing.Tests = end.boot, end.tests
+	_, hello := col.Hello()
+	vmEnd, dump := report.Crash, ""
 	switch {
 	case err != nil:
 		b.Status, b.Error = report.Error, err.Error()
@@ -235,28 +235,28 @@ func (r *runner) settle(k *kernel.Kernel, res *qemu.Result, col *collector, cons
 	case res.Exit == qemu.ExitTimeout:
 		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
 		b.Hang = hangReport(res, kr, mods)
-		col.vmDump = res.SysRq
+		dump = res.SysRq
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
-	case res.Exit == qemu.ExitQEMUError && !col.hello:
+	case res.Exit == qemu.ExitQEMUError && !hello:
 		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU could not start the VM (%s)%s", res.ExitStatus, stderrOf(res))
-	case !col.hello:
+	case !hello:
 		b.Status, b.Error = report.Error, fmt.Sprintf("the guest agent never started (QEMU: %s, %s); see console.log%s", res.Exit, res.ExitStatus, stderrOf(res))
 	case res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError:
 		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU died (%s)%s", res.ExitStatus, stderrOf(res))
 	case res.Exit == qemu.ExitReset:
 		b.Status, b.Error = report.Crash, "the guest reset (triple fault or reboot)"
-	case !col.done:
+	case !col.AgentDone():
 		b.Status, b.Error = report.Crash, "the guest powered off without finishing"
 	}
 	if b.Status == report.Error && attempt > 1 {
 		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
 	}
-	col.finish(console, vmEnd)
-	if loss := col.channelLoss(); loss != "" {
+	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump})
+	if loss := col.Loss(); loss != "" {
 		b.Error = strings.TrimSpace(b.Error + " (event channel: " + loss + ")")
 	}
-	kr.Status, kr.Error = verdict(kr, col)
+	kr.Status, kr.Error = col.Verdict(kr)
 }
 
 // stderrOf returns QEMU's own words, if any, to follow a message.
@@ -265,48 +265,4 @@ func stderrOf(res *qemu.Result) string {
 		return ": " + s
 	}
 	return ""
-}
-
-// verdict decides a kernel's status from its parts.
-func verdict(kr *report.Kernel, col *collector) (report.Status, string) {
-	b := kr.Boot
-	if b.Status == report.Error {
-		return report.Error, b.Error
-	}
-	var why []string
-	if b.Status != report.Pass {
-		why = append(why, b.Error)
-	}
-	if col.doneErr != "" {
-		why = append(why, "agent: "+col.doneErr)
-	}
-	for _, m := range kr.Modules {
-		if m.Load != report.Pass {
-			why = append(why, fmt.Sprintf("loading %s failed: %s", m.Name, m.Error))
-		}
-	}
-	nfail := 0
-	for _, t := range kr.Tests {
-		if t.Status.Failed() {
-			nfail++
-		}
-	}
-	if nfail > 0 {
-		why = append(why, fmt.Sprintf("%d test(s) failed", nfail))
-	}
-	for _, f := range kr.Findings {
-		if f.Blames() {
-			why = append(why, fmt.Sprintf("%s %s: %s", f.Kind, f.Where(), f.Title))
-		}
-	}
-	// A lost line may have been a test's end or a kernel warning: a run
-	// that ended well but lost some has no verdict (its tests' failures may
-	// be the loss's doing).
-	if loss := col.channelLoss(); loss != "" && b.Status == report.Pass {
-		return report.Error, strings.Join(append([]string{"the event channel from the guest was damaged (" + loss + "): the results are incomplete"}, why...), "; ")
-	}
-	if len(why) > 0 {
-		return report.Fail, strings.Join(why, "; ")
-	}
-	return report.Pass, ""
 }

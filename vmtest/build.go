@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -99,4 +101,34 @@ func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {
 		out = append(out, report.Diagnostic{File: file, Line: d.Line, Col: d.Col, Severity: d.Severity, Message: d.Message})
 	}
 	return out
+}
+
+var (
+	kunitSuiteRe = regexp.MustCompile(`(?m)^\s*kunit_test_suites?\(`)
+	moduleInitRe = regexp.MustCompile(`(?m)^\s*(?:module_init|module_.*_driver)\(`)
+)
+
+// kunitSuites reports whether the module directory dir defines KUnit
+// suites (kunit_test_suite) anywhere in its tree, and whether it is only a
+// KUnit test module: suites in its top directory and no module_init there.
+// On a kernel without KUnit such a module can neither build nor do anything.
+func kunitSuites(dir string) (only, any bool) {
+	top, init := false, false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".c") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		suites := kunitSuiteRe.Match(b)
+		any = any || suites
+		if filepath.Dir(p) == filepath.Clean(dir) {
+			top = top || suites
+			init = init || moduleInitRe.Match(b)
+		}
+		return nil
+	})
+	return top && !init, any
 }

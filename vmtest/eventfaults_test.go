@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -43,7 +46,11 @@ func (r *repeated) Read(p []byte) (int, error) {
 // and the index of the line where its first test starts running.
 func fixtureLines(t *testing.T) (lines [][]byte, firstRun int, binary, test string) {
 	t.Helper()
-	lines = bytes.SplitAfter(readFixture(t, "events-6.1-pass.jsonl"), []byte("\n"))
+	b, err := os.ReadFile(filepath.Join("collect", "testdata", "replay", "6.1-pass", "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = bytes.SplitAfter(b, []byte("\n"))
 	for i, l := range lines {
 		var ev event.Event
 		if json.Unmarshal(l, &ev) == nil && ev.Type == event.Test && ev.Test.Action == "run" {
@@ -106,16 +113,16 @@ func damagedBatch(t *testing.T) string {
 
 // settleStream runs the events in r through the runner's decode loop and
 // verdict, as if QEMU ended with exit, and returns the kernel's report.
-func settleStream(t *testing.T, r io.Reader, exit qemu.ExitReason) (*report.Kernel, *collector) {
+func settleStream(t *testing.T, r io.Reader, exit qemu.ExitReason) (*report.Kernel, *collect.Collector) {
 	t.Helper()
-	col := newCollector(&report.Kernel{}, nil, nil)
-	decodeEvents(r, col, func() {})
+	col := collect.New(collect.Options{})
+	col.Decode(r, func() {})
 	kr := &report.Kernel{Name: "6.1.0-57-amd64", Files: map[string]string{}}
 	res := &qemu.Result{Exit: exit, ExitStatus: "exit status 0"}
 	if exit == qemu.ExitCrash {
 		res.ExitStatus = "signal: killed"
 	}
-	(&runner{cfg: &Config{}}).settle(nil, res, col, nil, nil, 1, kr, t.TempDir(), 0, nil)
+	(&runner{cfg: &Config{}}).settle(vmResult{res: res, col: col}, 1, kr, t.TempDir(), 0, nil)
 	return kr, col
 }
 
@@ -182,7 +189,7 @@ func TestEventChannelDamage(t *testing.T) {
 			kr, col := settleStream(t, c.stream(), c.exit)
 			after := memStats()
 			runtime.KeepAlive(col)
-			t.Logf("%s: %q; stats %+v; allocated %d MiB, held %d MiB", kr.Status, kr.Error, col.stats,
+			t.Logf("%s: %q; stats %+v; allocated %d MiB, held %d MiB", kr.Status, kr.Error, col.Stats(),
 				(after.TotalAlloc-before.TotalAlloc)/mib, int64(after.HeapAlloc-before.HeapAlloc)/mib)
 			if kr.Status != c.status || !strings.Contains(kr.Error, c.says) {
 				t.Errorf("kernel %s %q, want %s saying %q", kr.Status, kr.Error, c.status, c.says)
@@ -195,6 +202,53 @@ func TestEventChannelDamage(t *testing.T) {
 			}
 			if c.maxHeld > 0 && after.HeapAlloc > before.HeapAlloc+c.maxHeld {
 				t.Errorf("the collector holds %d MiB, want at most %d", (after.HeapAlloc-before.HeapAlloc)/mib, c.maxHeld/mib)
+			}
+		})
+	}
+}
+
+// A record missing from the kernel log's sequence may have been a KASAN or
+// lockdep report: the run must not pass, and the loss must say how much.
+func TestLostKernelLogRecordsFailTheRun(t *testing.T) {
+	lines, _, _, _ := fixtureLines(t)
+	for _, c := range []struct {
+		name string
+		drop func(seq uint64) bool // kernel log records the guest lost
+		says string
+	}{
+		{"none", func(uint64) bool { return false }, ""},
+		{"three in the middle", func(s uint64) bool { return s >= 100 && s < 103 }, "3 kernel log records lost"},
+		{"the oldest ones, before the agent read any", func(s uint64) bool { return s < 7 }, "7 kernel log records lost"},
+		{"two gaps", func(s uint64) bool { return s == 50 || s == 200 }, "2 kernel log records lost"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var kept [][]byte
+			for _, l := range lines {
+				var ev event.Event
+				if json.Unmarshal(l, &ev) == nil && ev.Type == event.Kmsg && c.drop(ev.Kmsg.Seq) {
+					continue
+				}
+				kept = append(kept, l)
+			}
+			if c.says != "" && len(kept) == len(lines) {
+				t.Fatal("the fixture has no such records to drop")
+			}
+			kr, _ := settleStream(t, bytes.NewReader(bytes.Join(kept, nil)), qemu.ExitPoweroff)
+			if c.says == "" {
+				if kr.Status != report.Pass {
+					t.Errorf("kernel %s %q, want pass", kr.Status, kr.Error)
+				}
+				return
+			}
+			if kr.Status == report.Pass || !strings.Contains(kr.Error, c.says) {
+				t.Errorf("kernel %s %q, want a failure saying %q", kr.Status, kr.Error, c.says)
+			}
+			lost := false
+			for _, f := range kr.Findings {
+				lost = lost || (f.Kind == "kernel log lost" && strings.Contains(f.Title, c.says) && f.Test == "")
+			}
+			if !lost {
+				t.Errorf("findings %+v, want one of kind %q saying %q", kr.Findings, "kernel log lost", c.says)
 			}
 		})
 	}

@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -28,72 +28,6 @@ type gcovBuild struct {
 	buildDir, workDir, source string
 	notes                     []string
 	tc                        *kbuild.Toolchain
-}
-
-// gcdaFiles gathers the gcov data a VM's agent sent, by stage and path.
-type gcdaFiles map[string]map[string]*gcdaFile
-
-type gcdaFile struct {
-	size   int64
-	data   []byte
-	broken bool // a piece was missing or did not fit
-}
-
-// add takes one Gcov event's chunk. A chunk at offset 0 starts the file
-// over: the agent reads a file whole each time.
-func (g gcdaFiles) add(stage string, c *event.FileChunk) {
-	if c == nil || c.Path == "" {
-		return
-	}
-	m := g[stage]
-	if m == nil {
-		m = map[string]*gcdaFile{}
-		g[stage] = m
-	}
-	f := m[c.Path]
-	if c.Offset == 0 {
-		f = &gcdaFile{size: c.Size}
-		m[c.Path] = f
-	}
-	if f == nil {
-		return // its first piece was lost
-	}
-	if c.Offset != int64(len(f.data)) || c.Size != f.size || int64(len(f.data)+len(c.Data)) > f.size {
-		f.broken = true
-		return
-	}
-	f.data = append(f.data, c.Data...)
-}
-
-// whole returns the files that arrived whole, by guest path: the reading
-// after unload (which counts the module's exit too) over the one before.
-func (g gcdaFiles) whole() map[string][]byte {
-	out := map[string][]byte{}
-	for _, stage := range []string{event.StageAfterTests, event.StageAfterUnload} {
-		for p, f := range g[stage] {
-			if !f.broken && int64(len(f.data)) == f.size {
-				out[p] = f.data
-			}
-		}
-	}
-	return out
-}
-
-// write puts every whole file under dir at its guest path.
-func (g gcdaFiles) write(dir string) error {
-	for p, data := range g.whole() {
-		dst := filepath.Join(dir, filepath.FromSlash(p))
-		if !strings.HasPrefix(dst, filepath.Clean(dir)+string(filepath.Separator)) {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // gcdaDirs returns the directories of the kernel's VMs' gcov data: gcda/,
@@ -244,7 +178,7 @@ func writeLCOV(path, test string, files []coverage.File) error {
 // keepGcda writes the gcov data of the kernel's VM number run to its
 // directory (gcda/ for the first, gcda.rebootN/ after), where the run's
 // coverage is read from; the first VM clears what an earlier run left.
-func keepGcda(col *collector, dir string, run int) error {
+func keepGcda(col *collect.Collector, dir string, run int) error {
 	if run == 0 {
 		for _, d := range gcdaDirs(dir) {
 			if err := os.RemoveAll(d); err != nil {
@@ -252,10 +186,7 @@ func keepGcda(col *collector, dir string, run int) error {
 			}
 		}
 	}
-	if len(col.gcda) == 0 {
-		return nil
-	}
-	return col.gcda.write(filepath.Join(dir, runcfg.ArtifactName(runcfg.GcdaDir, run)))
+	return col.WriteGcda(filepath.Join(dir, runcfg.ArtifactName(runcfg.GcdaDir, run)))
 }
 
 // writeRunCoverage writes the coverage of all the run's kernels, summed,

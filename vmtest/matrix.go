@@ -12,6 +12,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -69,7 +70,7 @@ func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
 // goroutines of the kernel named by its selector and name.
 type hooks struct {
 	// test learns of each guest test's start and end.
-	test func(sel, name string, lt liveTest)
+	test func(sel, name string, lt collect.Live)
 	// kernel gets each kernel's report once it is complete.
 	kernel func(*report.Kernel)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -28,7 +29,7 @@ import (
 // with -test.skip naming every test that already has a result, and the
 // results join kr marked AfterReboot. At most Config.MaxReboots VMs, each
 // only after one that made progress.
-func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, col *collector) {
+func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, col *collect.Collector) {
 	cfg := img.run
 	done := map[string][]string{} // binary -> top-level tests with a result
 	var known map[string][]string
@@ -37,7 +38,7 @@ func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, 
 			known = r.knownTests(k, cfg.Tests)
 		}
 		rest := pending(leftover(cfg.Tests, col, done), known, done)
-		if len(rest) == 0 || len(col.order) == 0 || ctx.Err() != nil {
+		if len(rest) == 0 || !col.AnyTests() || ctx.Err() != nil {
 			return
 		}
 		deadline, _ := ctx.Deadline()
@@ -76,26 +77,26 @@ func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, 
 // crashed with no test known to blame (the kernel died before the agent
 // read the test's start) is not run again: the crash could recur forever.
 // A Go panic or a failing test ends a binary normally.
-func leftover(tests []event.TestBinary, col *collector, done map[string][]string) []event.TestBinary {
-	vmDied := !col.done
+func leftover(tests []event.TestBinary, col *collect.Collector, done map[string][]string) []event.TestBinary {
+	vmDied := !col.AgentDone()
 	var rest []event.TestBinary
 	for _, tb := range tests {
-		b := col.binaries[tb.Name]
+		b, ok := col.Binary(tb.Name)
 		switch {
-		case b == nil:
+		case !ok:
 			if vmDied {
 				rest = append(rest, tb)
 			}
 			continue
-		case b.exit != nil && !b.exit.TimedOut && !b.exit.Stalled:
+		case b.Exit != nil && !b.Exit.TimedOut && !b.Exit.Stalled:
 			continue
 		}
-		blamed := b.blamed // a test was open when the binary was ended
-		for name, tr := range b.tests {
+		blamed := b.Blamed // a test was open when the binary was ended
+		for name, ended := range b.Tests {
 			if !strings.Contains(name, "/") && !slices.Contains(done[tb.Name], name) {
 				done[tb.Name] = append(done[tb.Name], name)
 			}
-			blamed = blamed || !tr.ended // open when the VM ended
+			blamed = blamed || !ended // open when the VM ended
 		}
 		if blamed {
 			rest = append(rest, tb)

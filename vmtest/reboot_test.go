@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -68,13 +69,13 @@ func TestLeftoverAfterACrashSkipsTheTestsDone(t *testing.T) {
 			nil, map[string][]string{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			col := newCollector(&report.Kernel{}, nil, nil)
+			col := collect.New(collect.Options{})
 			for _, evs := range c.evs {
 				for _, ev := range evs {
-					col.handle(ev)
+					col.Handle(ev)
 				}
 			}
-			col.finish(nil, report.Crash)
+			col.Finish(&report.Kernel{}, collect.End{Status: report.Crash})
 			done := map[string][]string{}
 			var got []string
 			for _, tb := range leftover(bins, col, done) {
@@ -137,13 +138,13 @@ func TestMergeRebootMarksTestsAndRenumbersFindings(t *testing.T) {
 // The guest's blocked tasks and CPUs, dumped with SysRq at the VM's
 // deadline, go with the test the deadline cut short.
 func TestVMDeadlineDumpGoesWithTheOpenTest(t *testing.T) {
-	col := newCollector(&report.Kernel{}, nil, nil)
+	col := collect.New(collect.Options{})
 	for _, ev := range events("a", "run:TestDone", "pass:TestDone", "run:TestHang") {
-		col.handle(ev)
+		col.Handle(ev)
 	}
-	col.vmDump = "task:a.test state:D\n faultmod_read+0x2a/0x50 [faultmod]\n"
-	col.finish(nil, report.Timeout)
-	for _, tt := range col.kernel.Tests {
+	kr := &report.Kernel{}
+	col.Finish(kr, collect.End{Status: report.Timeout, Dump: "task:a.test state:D\n faultmod_read+0x2a/0x50 [faultmod]\n"})
+	for _, tt := range kr.Tests {
 		has := strings.Contains(tt.Output, "faultmod_read")
 		if has != (tt.Name == "TestHang") {
 			t.Errorf("%s (%s) output:\n%s", tt.Name, tt.Status, tt.Output)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -77,13 +78,13 @@ func TestVerdictAndSettle(t *testing.T) {
 			qemu.Result{Exit: qemu.ExitCanceled}, nil, 1, report.Error, report.Error, "interrupted", report.NotRun},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			col := newCollector(&report.Kernel{}, nil, nil)
+			col := collect.New(collect.Options{})
 			for _, ev := range c.events {
-				col.handle(ev)
+				col.Handle(ev)
 			}
 			kr := &report.Kernel{Name: "6.1.0-57-amd64", Files: map[string]string{}}
 			res := c.res
-			(&runner{cfg: &Config{}}).settle(nil, &res, col, nil, c.err, c.attempt, kr, t.TempDir(), 0, nil)
+			(&runner{cfg: &Config{}}).settle(vmResult{res: &res, col: col, err: c.err}, c.attempt, kr, t.TempDir(), 0, nil)
 			if kr.Status != c.status || kr.Boot.Status != c.boot || !strings.Contains(kr.Error, c.says) {
 				t.Errorf("kernel %s (boot %s) %q; want %s (boot %s) saying %q", kr.Status, kr.Boot.Status, kr.Error, c.status, c.boot, c.says)
 			}

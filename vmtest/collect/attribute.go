@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"github.com/kmodvm/kmodvm/guest/event"

@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"os"
@@ -22,17 +22,17 @@ func testdata(t *testing.T, path string) string {
 
 // feedLog hands c kernel log records, one per line, numbered from seq and
 // timed from usec on; a console timestamp ("[  1.2] ") is cut off.
-func feedLog(c *collector, lines []string, seq uint64, usec int64) {
+func feedLog(c *Collector, lines []string, seq uint64, usec int64) {
 	for i, line := range lines {
 		if j := strings.Index(line, "] "); strings.HasPrefix(line, "[") && j > 0 {
 			line = line[j+2:]
 		}
-		c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: seq + uint64(i), Usec: usec + int64(i), Text: line}})
+		c.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: seq + uint64(i), Usec: usec + int64(i), Text: line}})
 	}
 }
 
 // wantKUnit checks the KUnit cases the collector reported.
-func wantKUnit(t *testing.T, c *collector, want []string) {
+func wantKUnit(t *testing.T, c *Collector, want []string) {
 	t.Helper()
 	if got := kunitSummary(c.kernel); !reflect.DeepEqual(got, want) {
 		t.Errorf("KUnit tests:\n got %q\nwant %q", got, want)
@@ -50,15 +50,15 @@ func kunitSummary(k *report.Kernel) []string {
 }
 
 func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
-	results := testdata(t, "ktap/testdata/debugfs-6.1.ktap")
-	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
-	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
-	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "mmapdrv_kunit"}, Start: 2e9, Mono: 3e9})
+	results := testdata(t, "../ktap/testdata/debugfs-6.1.ktap")
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+	c.Handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "mmapdrv_kunit"}, Start: 2e9, Mono: 3e9})
 	// The same suite in the kernel log must not be counted twice.
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Usec: 2500000, Text: "    # Subtest: mmapdrv_helpers"}})
+	c.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Usec: 2500000, Text: "    # Subtest: mmapdrv_helpers"}})
 	// KUnit taints the kernel with TAINT_TEST ('N'): a note, not a bug.
-	c.handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 2100000, Text: "mmapdrv_kunit: loading test module taints kernel."}})
-	c.handle(event.Event{Type: event.KUnit, Suite: "mmapdrv_helpers", Msg: results, Mono: 4e9})
+	c.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Usec: 2100000, Text: "mmapdrv_kunit: loading test module taints kernel."}})
+	c.Handle(event.Event{Type: event.KUnit, Suite: "mmapdrv_helpers", Msg: results, Mono: 4e9})
 	c.finish(nil, report.Pass)
 	if bugs := c.kernel.Bugs(); len(bugs) != 0 {
 		t.Errorf("KUnit's taint reported as a bug: %+v", bugs)
@@ -79,12 +79,12 @@ func TestCollectorReportsKUnitCasesFromDebugfs(t *testing.T) {
 }
 
 func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
-	log := testdata(t, "ktap/testdata/crash-kmsg-6.1.log")
-	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
+	log := testdata(t, "../ktap/testdata/crash-kmsg-6.1.log")
+	c := New(Options{})
 	// A built-in suite ran at boot, before init: the kernel's, not the
 	// run's.
 	feedLog(c, []string{"    # Subtest: builtin", "    1..1", "    ok 1 builtin_case", "ok 1 builtin"}, 0, 1000000)
-	c.handle(event.Event{Type: event.Hello, Mono: 2e9})
+	c.Handle(event.Event{Type: event.Hello, Mono: 2e9})
 	// The kernel died loading the module: no module_load event came.
 	feedLog(c, strings.Split(strings.TrimSpace(log), "\n"), 4, 40100000)
 	c.finish(nil, report.Crash)
@@ -97,33 +97,16 @@ func TestCollectorReadsKUnitFromTheLogWithoutDebugfs(t *testing.T) {
 	wantKUnit(t, c, want)
 }
 
-func TestKUnitSuitesTellsATestModuleFromADriverWithSuites(t *testing.T) {
-	for _, tc := range []struct {
-		dir       string
-		only, any bool
-	}{
-		{"testdata/kunitfail", true, true},
-		{"../kmod", false, true},
-		{"../kmod/kunit", true, true},
-		{"testdata/sanmod", false, false},
-	} {
-		only, any := kunitSuites(tc.dir)
-		if only != tc.only || any != tc.any {
-			t.Errorf("kunitSuites(%s) = %v, %v; want %v, %v", tc.dir, only, any, tc.only, tc.any)
-		}
-	}
-}
-
 // Real output of testdata/kunitfail on 6.1-debug: debugfs lost the first
 // two parameters of kunitfail_positive, the kernel log has them.
 func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
-	results := testdata(t, "ktap/testdata/kunitfail-debugfs-6.1.ktap")
-	log := testdata(t, "ktap/testdata/kunit-dmesg-6.1.log")
-	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
-	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
-	c.handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "kunitfail"}, Start: 6e9, Mono: 7e9})
+	results := testdata(t, "../ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	log := testdata(t, "../ktap/testdata/kunit-dmesg-6.1.log")
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+	c.Handle(event.Event{Type: event.ModuleLoad, Module: &event.Module{Name: "kunitfail"}, Start: 6e9, Mono: 7e9})
 	feedLog(c, strings.Split(strings.TrimSpace(log), "\n"), 0, 6e6+1)
-	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: results, Mono: 8e9})
+	c.Handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: results, Mono: 8e9})
 	c.finish(nil, report.Pass)
 	want := []string{
 		"kernel/kunit/kunitfail kunitfail_passes=pass",
@@ -137,31 +120,15 @@ func TestCollectorTakesParametersFromTheLogWhereDebugfsLostThem(t *testing.T) {
 	wantKUnit(t, c, want)
 }
 
-// KUnit cases become go test subtests like guest tests do, parameters
-// nested under their case.
-func TestKUnitCasesAreGoSubtests(t *testing.T) {
-	k := &report.Kernel{Name: "6.1-debug", Status: report.Pass, Tests: []*report.Test{
-		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_mmap_fits_test", Status: report.Pass},
-		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test", Status: report.Pass},
-		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/empty", Status: report.Pass},
-		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/at_end", Status: report.Skip, Output: "SKIP not today\n"},
-	}}
-	// Run with -v to see them: 6.1-debug/mmapdrv_write_len_test/empty and
-	// so on; a passed and a skipped case must leave the kernel passed.
-	if !t.Run("6.1-debug", func(t *testing.T) { reportKernel(t, k, nil) }) {
-		t.Errorf("passed and skipped KUnit cases failed their kernel's subtest")
-	}
-}
-
 // Results longer than an event are cut; the kernel log has them whole.
 func TestCollectorTakesTheLogWhereTheResultsEventWasCut(t *testing.T) {
-	results := testdata(t, "ktap/testdata/kunitfail-debugfs-6.1.ktap")
+	results := testdata(t, "../ktap/testdata/kunitfail-debugfs-6.1.ktap")
 	cut := string(results[:strings.Index(results, "not ok 2")]) + "…[truncated]"
-	c := newCollector(&report.Kernel{Name: "6.1-debug"}, nil, nil)
-	c.handle(event.Event{Type: event.Hello, Mono: 1e9})
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.Hello, Mono: 1e9})
 	feedLog(c, []string{"    KTAP version 1", "    # Subtest: kunitfail", "    1..4", "    ok 1 kunitfail_passes",
 		"    not ok 2 kunitfail_fails", "    ok 3 kunitfail_skips # SKIP deliberately skipped", "    ok 4 kunitfail_positive", "not ok 2 kunitfail"}, 0, 2000000)
-	c.handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: cut, Mono: 3e9})
+	c.Handle(event.Event{Type: event.KUnit, Suite: "kunitfail", Msg: cut, Mono: 3e9})
 	c.finish(nil, report.Pass)
 	want := []string{
 		"kernel/kunit/kunitfail kunitfail_passes=pass",

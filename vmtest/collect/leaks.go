@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"regexp"
@@ -32,7 +32,7 @@ var (
 // how old it is, else to the module's load or unload. Other leaks are
 // noted as the kernel's own. kmemleak lists an object in every read until
 // cleared, so each object is reported once.
-func (c *collector) leakFindings() {
+func (c *Collector) leakFindings() {
 	seen := map[string]bool{}
 	for _, lr := range c.leaks {
 		for _, f := range dmesg.Scan([]byte(lr.text)) {
@@ -78,7 +78,7 @@ func (c *collector) leakFindings() {
 
 // leakModule returns the module under test whose code a leak's backtrace
 // passes through, or "".
-func (c *collector) leakModule(frames []report.Frame) string {
+func (c *Collector) leakModule(frames []report.Frame) string {
 	for _, fr := range frames {
 		for i := range c.kernel.Modules {
 			m := &c.kernel.Modules[i]
@@ -105,6 +105,6 @@ func leakAge(rep string) (time.Duration, bool) {
 }
 
 // noteLeaks keeps a kmemleak reading for finish.
-func (c *collector) noteLeaks(ev event.Event) {
+func (c *Collector) noteLeaks(ev event.Event) {
 	c.leaks = append(c.leaks, leakReport{stage: ev.Stage, text: ev.Msg, mono: ev.Mono})
 }

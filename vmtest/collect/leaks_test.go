@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 func TestLeakInAModuleUnderTestIsItsFindingOnce(t *testing.T) {
 	// A real kmemleak report (quoted by the kernel's documentation): the
 	// leaking module is gone, so its frame is a bare address.
-	text, err := os.ReadFile("dmesg/testdata/report/docs/kmemleak.console")
+	text, err := os.ReadFile("../dmesg/testdata/report/docs/kmemleak.console")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,12 +26,12 @@ func TestLeakInAModuleUnderTestIsItsFindingOnce(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			col := newCollector(&report.Kernel{}, nil, nil)
-			col.handle(event.Event{Type: event.Hello, Mono: 1e9})
-			col.handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Module: &event.Module{Name: "leaky"},
+			col := New(Options{})
+			col.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+			col.Handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Module: &event.Module{Name: "leaky"},
 				Loaded: &event.LoadedModule{Base: c.base, Size: 0x4000}})
 			for _, stage := range []string{event.StageAfterTests, event.StageAfterUnload} {
-				col.handle(event.Event{Type: event.Kmemleak, Mono: 400e9, Stage: stage, Msg: string(text)})
+				col.Handle(event.Event{Type: event.Kmemleak, Mono: 400e9, Stage: stage, Msg: string(text)})
 			}
 			col.finish(nil, report.Crash)
 			var leaks []report.Finding

@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 
 // warnAt sends the kernel log records of a WARNING in fn, logged at guest
 // time at (the run's kernel log clock equals its monotonic clock).
-func warnAt(c *collector, at time.Duration, fn string) {
+func warnAt(c *Collector, at time.Duration, fn string) {
 	lines := []string{
 		fmt.Sprintf("WARNING: CPU: 0 PID: 90 at drv.c:12 %s+0x50/0x90 [mmapdrv]", fn),
 		"Call Trace:",
@@ -21,7 +21,7 @@ func warnAt(c *collector, at time.Duration, fn string) {
 		"---[ end trace 0000000000000000 ]---",
 	}
 	for _, text := range lines {
-		c.handle(event.Event{Type: event.Kmsg, Mono: int64(at), Kmsg: &event.KmsgRecord{Level: 4, Usec: at.Microseconds(), Text: text}})
+		c.Handle(event.Event{Type: event.Kmsg, Mono: int64(at), Kmsg: &event.KmsgRecord{Level: 4, Usec: at.Microseconds(), Text: text}})
 	}
 }
 
@@ -45,7 +45,7 @@ func TestFindingsAttributedToTheirStep(t *testing.T) {
 		{at: ms(4100), fn: "mmapdrv_exit", step: "unload mmapdrv"},         // the module's exit
 		{at: ms(4500), fn: "after_unload", step: ""},                       // after everything
 	}
-	c := newCollector(&report.Kernel{Name: "k"}, nil, nil)
+	c := New(Options{})
 	mod := func(name string, dep bool) *event.Module { return &event.Module{Name: name, Dep: dep} }
 	events := []event.Event{
 		{Type: event.Hello, Mono: int64(ms(1000))},
@@ -59,7 +59,7 @@ func TestFindingsAttributedToTheirStep(t *testing.T) {
 		{Type: event.ModuleUnload, Module: mod("mmapdrv", false), Start: int64(ms(4000)), Mono: int64(ms(4200))},
 	}
 	for _, ev := range events {
-		c.handle(ev)
+		c.Handle(ev)
 	}
 	for _, tt := range tests {
 		warnAt(c, tt.at, tt.fn)
@@ -98,7 +98,7 @@ func TestVerdictOnKernelOwnAndStepFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		k := &report.Kernel{Name: "k", Boot: &report.Boot{Status: report.Pass}, Findings: []report.Finding{tt.f}}
-		got, why := verdict(k, newCollector(k, nil, nil))
+		got, why := New(Options{}).Verdict(k)
 		if got != tt.want {
 			t.Errorf("%s (%s): verdict %s (%s), want %s", tt.f.Title, tt.f.Where(), got, why, tt.want)
 		}
@@ -116,9 +116,9 @@ func TestKCSANRaceOutsideTheModulesIsTheKernels(t *testing.T) {
 	moduleRace := "[    9.626671] BUG: KCSAN: data-race in sanmod_race_fn [sanmod] / sanmod_race_fn [sanmod]\n[    9.627223] \n" +
 		"[    9.627390] write to 0xffffffffa00026d0 of 4 bytes by task 49 on cpu 0:\n[    9.627643]  sanmod_race_fn+0x5d/0xc0 [sanmod]\n" +
 		"[    9.628005]  kthread+0x16a/0x190\n[    9.628389] \n[    9.630836] ==================================================================\n"
-	col := newCollector(&report.Kernel{}, nil, nil)
-	col.handle(event.Event{Type: event.Hello, Mono: 1e9})
-	col.handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Start: 1.5e9, Module: &event.Module{Name: "sanmod"}})
+	col := New(Options{})
+	col.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+	col.Handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Start: 1.5e9, Module: &event.Module{Name: "sanmod"}})
 	col.finish([]byte(kernelRace+moduleRace), report.Pass)
 	var own, blamed []string
 	for _, f := range col.kernel.Findings {

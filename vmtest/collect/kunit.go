@@ -1,10 +1,6 @@
-package vmtest
+package collect
 
 import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/ktap"
@@ -157,34 +153,4 @@ func kunitTest(pkg, name string, c *ktap.Test) *report.Test {
 		t.Output = strings.Join(out, "\n") + "\n"
 	}
 	return t
-}
-
-var (
-	kunitSuiteRe = regexp.MustCompile(`(?m)^\s*kunit_test_suites?\(`)
-	moduleInitRe = regexp.MustCompile(`(?m)^\s*(?:module_init|module_.*_driver)\(`)
-)
-
-// kunitSuites reports whether the module directory dir defines KUnit
-// suites (kunit_test_suite) anywhere in its tree, and whether it is only a
-// KUnit test module: suites in its top directory and no module_init there.
-// On a kernel without KUnit such a module can neither build nor do anything.
-func kunitSuites(dir string) (only, any bool) {
-	top, init := false, false
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".c") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		suites := kunitSuiteRe.Match(b)
-		any = any || suites
-		if filepath.Dir(p) == filepath.Clean(dir) {
-			top = top || suites
-			init = init || moduleInitRe.Match(b)
-		}
-		return nil
-	})
-	return top && !init, any
 }

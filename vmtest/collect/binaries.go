@@ -1,4 +1,4 @@
-package vmtest
+package collect
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // The collector's tests: binaries, their tests and subtests, and which
 // test ran at a given time.
 
-func (c *collector) binary(name string, mono int64) *binaryRun {
+func (c *Collector) binary(name string, mono int64) *binaryRun {
 	b := c.binaries[name]
 	if b == nil {
 		b = &binaryRun{name: name, start: mono, tests: map[string]*testRun{}}
@@ -19,7 +19,7 @@ func (c *collector) binary(name string, mono int64) *binaryRun {
 	return b
 }
 
-func (c *collector) test(ev event.Event) {
+func (c *Collector) test(ev event.Event) {
 	te := ev.Test
 	if te == nil {
 		return
@@ -41,7 +41,7 @@ func (c *collector) test(ev event.Event) {
 			c.progress(fmt.Sprintf("%d run", c.testsStarted))
 		}
 		if c.live != nil {
-			c.live(liveTest{Package: ev.Binary, Name: te.Test})
+			c.live(Live{Package: ev.Binary, Name: te.Test})
 		}
 	}
 	switch te.Action {
@@ -65,7 +65,7 @@ func (c *collector) test(ev event.Event) {
 // binaryEnd settles the tests a binary left unfinished: a timeout times
 // them out, a crash crashes them; a binary that failed with no test to
 // blame becomes a test of its own.
-func (c *collector) binaryEnd(ev event.Event) {
+func (c *Collector) binaryEnd(ev event.Event) {
 	b := c.binary(ev.Binary, ev.Mono)
 	b.end, b.exit = ev.Mono, ev.Exit
 	if ev.Exit == nil {
@@ -130,7 +130,7 @@ func describeExit(e *event.Exit) string {
 // with none of its tests open, a result of its own: a kernel that dies
 // right after a test's "=== RUN" line was written may never let the agent
 // read it, and the crash must still land on something.
-func (c *collector) unfinishedBinaries(vmEnd report.Status) {
+func (c *Collector) unfinishedBinaries(vmEnd report.Status) {
 	for _, b := range c.binaries {
 		if b.exit != nil {
 			continue
@@ -152,7 +152,7 @@ func (c *collector) unfinishedBinaries(vmEnd report.Status) {
 
 // testAt returns the innermost test running at guest time mono: the one
 // that started last among those whose run covers it.
-func (c *collector) testAt(mono int64) *testRun {
+func (c *Collector) testAt(mono int64) *testRun {
 	if mono == 0 {
 		return nil
 	}
@@ -180,33 +180,4 @@ func (c *collector) testAt(mono int64) *testRun {
 		}
 	}
 	return best
-}
-
-// liveTest is a guest test's start, or its end (End set) with its verdict
-// as known then, for the subtests of vmtest.Run.
-type liveTest struct {
-	Package, Name string
-	End           *report.Test
-	Findings      []report.Finding
-	// VM, alone, says that a VM of the kernel ended, with its report: the
-	// tests it cut short end with it.
-	VM *report.Kernel
-}
-
-// liveEnd is tr's end as known when the guest reported it: the agent
-// forwards the kernel log before a test's end, so the findings logged
-// during the test are in. (Those only the console shows, and the
-// attribution of records that arrive later, wait for the kernel's report.)
-func (c *collector) liveEnd(tr *testRun) liveTest {
-	t := *tr.t
-	lt := liveTest{Package: t.Package, Name: t.Name, End: &t}
-	for _, tf := range c.findings {
-		if tf.f.Kind.IsBug() && !c.kernelOwns(tf) && c.testAt(tf.mono) == tr {
-			lt.Findings = append(lt.Findings, reportFinding(tf.f))
-		}
-	}
-	if len(lt.Findings) > 0 && (t.Status == report.Pass || t.Status == report.Skip) {
-		t.Status = report.Fail
-	}
-	return lt
 }
