@@ -1,10 +1,35 @@
 package vmtest
 
 import (
+	"context"
 	"fmt"
+	"io"
 
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/run"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
+
+// RunMatrix runs cfg on every kernel, in parallel up to cfg.Jobs, and
+// returns the report. One kernel's failure (a missing kernel, a build
+// error, a crashed VM) never stops the others. The error is non-nil only
+// for an unusable configuration (an *ErrConfig); when ctx is canceled the
+// report is marked partial and holds what finished.
+func RunMatrix(ctx context.Context, cfg Config) (*report.Report, error) {
+	return run.Matrix(ctx, cfg, run.Hooks{})
+}
+
+// NewFetcher returns a kernel fetcher over the cache in cacheDir with every
+// provider kmodvm has: Debian's archive, local trees and kernels built from
+// source (the -debug and -kcsan selectors). buildProgress, if set, hears
+// how far a kernel build is.
+func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
+	return run.NewFetcher(cacheDir, offline, log, buildProgress)
+}
+
+// SnapshotDir is where a cache keeps its VM snapshots.
+func SnapshotDir(cacheDir string) string { return run.SnapshotDir(cacheDir) }
 
 // Config describes a run; see runcfg.Config, which it is.
 type Config = runcfg.Config

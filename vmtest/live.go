@@ -46,7 +46,7 @@ func newLiveRun(t *testing.T) *liveRun {
 
 func liveKey(sel, name string) string { return sel + "\x00" + name }
 
-// test is the runner's hooks.test.
+// test is the runner's Hooks.Test.
 func (l *liveRun) test(sel, name string, lt collect.Live) {
 	l.mu.Lock()
 	lk := l.kernels[liveKey(sel, name)]
@@ -69,7 +69,7 @@ func (l *liveRun) test(sel, name string, lt collect.Live) {
 	lk.events <- lt
 }
 
-// kernel is the runner's hooks.kernel.
+// kernel is the runner's Hooks.Kernel.
 func (l *liveRun) kernel(k *report.Kernel) {
 	l.mu.Lock()
 	lk := l.kernels[liveKey(k.Selector, k.Name)]
