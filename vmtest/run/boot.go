@@ -14,11 +14,8 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
-	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
-	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 // pvhResetNote is the kernel's note when its PVH vmlinux reset the guest.
@@ -32,27 +29,27 @@ var vmFiles = []string{runcfg.ConsoleLog, runcfg.EventsFile, runcfg.DmesgFile}
 // is an infrastructure error and is tried once more.
 const maxBootAttempts = 2
 
-// boot runs the VM (again, once, if the infrastructure failed), fills kr
-// with what happened and returns the collector of the VM it settled on.
-// run numbers the kernel's VMs: 0, then one more for each reboot; it names
-// their artifacts.
-func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, run int) *collect.Collector {
-	snap := r.cfg.UseSnapshots() && len(img.layers) > 1
+// boot runs v (again, once, if the infrastructure failed), fills v's
+// report with what happened and returns the collector of the VM it settled
+// on.
+func (run *kernelRun) boot(ctx context.Context, v vmPlan) *collect.Collector {
+	k, kr := run.k, v.entry
+	snap := run.r.cfg.UseSnapshots() && len(v.img.layers) > 1
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
-		end := r.bootOnce(ctx, k, img, m, dir, kr.Selector, kr.Name, run, snap)
+		end := run.bootOnce(ctx, v, snap)
 		res, col, err := end.res, end.col, end.err
 		_, hello := col.Hello()
 		// A KASAN kernel's PVH entry resets the guest (see below): its
 		// snapshot is its bzImage's.
-		if snap && errors.Is(err, errIdleReset) && m.image == k.Vmlinux && k.BzImage != "" {
-			m.image = k.BzImage
+		if snap && errors.Is(err, errIdleReset) && v.m.image == k.Vmlinux && k.BzImage != "" {
+			v.m.image = k.BzImage
 			kr.Note = strings.TrimSpace(kr.Note + " " + pvhResetNote)
 			attempt--
 			continue
 		}
 		// A snapshot that could not be used costs a boot, never a result.
 		if snap && errors.Is(err, errSnapshotUnused) {
-			r.logf("%s: %v; booting", kr.Name, err)
+			run.r.logf("%s: %v; booting", kr.Name, err)
 			snap = false
 			attempt--
 			continue
@@ -61,8 +58,8 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		// A PVH entry runs C code before the kernel has set itself up: a
 		// KASAN-instrumented one faults there and the guest resets at once.
 		// The bzImage's own decompressor boots such kernels.
-		if !hello && res.Exit == qemu.ExitReset && m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
-			m.image = k.BzImage
+		if !hello && res.Exit == qemu.ExitReset && v.m.image == k.Vmlinux && k.BzImage != "" && attempt < maxBootAttempts {
+			v.m.image = k.BzImage
 			kr.Note = strings.TrimSpace(kr.Note + " " + pvhResetNote)
 			continue
 		}
@@ -72,12 +69,12 @@ func (r *runner) boot(ctx context.Context, k *kernel.Kernel, img *guestImage, m 
 		if infra && attempt < maxBootAttempts && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) && !errors.As(err, &aerr) {
 			continue
 		}
-		r.settle(end, attempt, kr, dir, run, img.modules)
-		if err := keepGcda(col, dir, run); err != nil {
+		run.settle(v, end, attempt)
+		if err := keepGcda(col, run.dir, v.n); err != nil {
 			kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
 		}
-		if r.hooks.Test != nil {
-			r.hooks.Test(kr.Selector, kr.Name, collect.Live{VM: kr})
+		if run.r.hooks.Test != nil {
+			run.r.hooks.Test(kr.Selector, kr.Name, collect.Live{VM: kr})
 		}
 		return col
 	}
@@ -98,65 +95,39 @@ type vmResult struct {
 	boot, tests float64
 }
 
-// bootOnce runs one VM, decoding its events as they arrive.
-func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, dir, sel, name string, run int, snap bool) vmResult {
-	var files [3]*artifact
-	for i, n := range vmFiles {
-		n = runcfg.ArtifactName(n, run)
-		os.Remove(filepath.Join(dir, n))
-		a, err := createArtifact(filepath.Join(dir, n))
-		if err != nil {
-			closeArtifacts(files[:i])
-			return vmResult{res: &qemu.Result{}, col: collect.New(collect.Options{}), err: err}
-		}
-		files[i] = a
+// bootOnce runs v's VM once, from the kernel's snapshot with snap,
+// decoding its events as they arrive.
+func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResult {
+	files, err := openArtifacts(run.dir, v.n)
+	if err != nil {
+		return vmResult{res: &qemu.Result{}, col: collect.New(collect.Options{}), err: err}
 	}
-	consoleFile, eventsFile, dmesgFile := files[0], files[1], files[2]
-
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
-	opts := collect.Options{Dmesg: dmesgFile, Progress: func(d string) { r.step(sel, name, runcfg.PhaseTests, d) }}
-	if r.hooks.Test != nil {
-		opts.Live = func(lt collect.Live) { r.hooks.Test(sel, name, lt) }
-	}
-	col := collect.New(opts)
+	col := run.collector(files[2])
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
-		col.Decode(pr, func() { r.step(sel, name, runcfg.PhaseTests, "") })
+		col.Decode(pr, func() { run.step(runcfg.PhaseTests, "") })
 	}()
-	r.step(sel, name, runcfg.PhaseBoot, "")
+	run.step(runcfg.PhaseBoot, "")
 	vmStart := time.Now()
-	deadline, _ := ctx.Deadline()
-	qcfg := qemu.Config{
-		Arch:      k.Arch,
-		Kernel:    m.image,
-		Initrd:    img.path,
-		MemoryMiB: m.memoryMiB,
-		CPUs:      m.cpus,
-		Append:    m.append,
-		Accel:     r.accelFor(k.Arch),
-		Serial: append([]qemu.Port{
-			{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(consoleFile, console)}},
-			{Name: "events", Output: io.MultiWriter(eventsFile, pw), Param: event.ParamEvents},
-		}, interactivePorts(r.cfg)...),
-		SystemMap: k.SystemMap,
-		Timeout:   m.vmTimeout(len(img.run.Tests), deadline),
-		GDB:       gdbChardev(r.cfg),
-	}
-	if r.cfg.Interactive() {
-		qcfg.Timeout = interactiveTimeout
-	} else if run > 0 {
-		// repro.sh stays the first VM's: the one a crash or hang ended.
-	} else if rerr := writeRepro(dir, qcfg, qcfg.Accel, img.layers, r.cfg.Keep); rerr != nil && r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "%s: repro.sh: %v\n", name, rerr)
+	qcfg := run.qemuConfig(v, []qemu.Port{
+		{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(files[0], console)}},
+		{Name: "events", Output: io.MultiWriter(files[1], pw), Param: event.ParamEvents},
+	})
+	// repro.sh stays the first VM's: the one a crash or hang ended.
+	if cfg := run.r.cfg; !cfg.Interactive() && v.n == 0 {
+		if rerr := writeRepro(run.dir, qcfg, v.img.layers, cfg.Keep); rerr != nil && cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "%s: repro.sh: %v\n", run.entry.Name, rerr)
+		}
 	}
 	end := vmResult{col: col}
 	if snap {
-		end.res, end.snapshot, end.err = r.runSnapshot(ctx, qcfg, k, img, m, dir)
+		end.res, end.snapshot, end.err = run.runSnapshot(ctx, qcfg, v)
 	} else {
-		end.res, end.err = r.runVM(ctx, qcfg, k, img, dir)
+		end.res, end.err = run.runVM(ctx, qcfg, v.img)
 	}
 	pw.Close()
 	<-decoded
@@ -174,6 +145,58 @@ func (r *runner) bootOnce(ctx context.Context, k *kernel.Kernel, img *guestImage
 	defer consoleMu.Unlock()
 	end.console = console.Bytes()
 	return end
+}
+
+// openArtifacts creates the files VM number n of the kernel writes in dir
+// (vmFiles' order), removing what an earlier run left.
+func openArtifacts(dir string, n int) ([3]*artifact, error) {
+	var files [3]*artifact
+	for i, name := range vmFiles {
+		name = runcfg.ArtifactName(name, n)
+		os.Remove(filepath.Join(dir, name))
+		a, err := createArtifact(filepath.Join(dir, name))
+		if err != nil {
+			closeArtifacts(files[:i])
+			return files, err
+		}
+		files[i] = a
+	}
+	return files, nil
+}
+
+// collector returns a collector for a VM of the kernel, writing the
+// kernel log to dmesg and telling the run's progress and hooks of the
+// tests.
+func (run *kernelRun) collector(dmesg io.Writer) *collect.Collector {
+	sel, name := run.entry.Selector, run.entry.Name
+	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) }}
+	if test := run.r.hooks.Test; test != nil {
+		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
+	}
+	return collect.New(opts)
+}
+
+// qemuConfig is the QEMU of v, with the console and events ports given
+// and the interactive ones the run needs.
+func (run *kernelRun) qemuConfig(v vmPlan, ports []qemu.Port) qemu.Config {
+	k, cfg := run.k, run.r.cfg
+	qcfg := qemu.Config{
+		Arch:      k.Arch,
+		Kernel:    v.m.image,
+		Initrd:    v.img.path,
+		MemoryMiB: v.m.memoryMiB,
+		CPUs:      v.m.cpus,
+		Append:    v.m.append,
+		Accel:     run.r.accelFor(k.Arch),
+		Serial:    append(ports, interactivePorts(cfg)...),
+		SystemMap: k.SystemMap,
+		Timeout:   run.budget.vmTimeout(v.m, len(v.img.run.Tests)),
+		GDB:       gdbChardev(cfg),
+	}
+	if cfg.Interactive() {
+		qcfg.Timeout = interactiveTimeout
+	}
+	return qcfg
 }
 
 // maxConsoleScan bounds the console kept in memory to scan for findings
@@ -209,60 +232,4 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// settle turns a VM's end and its events into the kernel's verdict.
-func (r *runner) settle(end vmResult, attempt int, kr *report.Kernel, dir string, run int, mods []symbol.Module) {
-	res, col, err := end.res, end.col, end.err
-	for _, n := range vmFiles {
-		n = runcfg.ArtifactName(n, run)
-		kr.Files[n] = filepath.Join(dir, n)
-	}
-	if p := filepath.Join(dir, runcfg.ReproScript); run == 0 && fileExists(p) {
-		kr.Files[runcfg.ReproScript] = p
-	}
-	b := &report.Boot{Status: report.Pass, Exit: string(res.Exit), Accel: string(res.Accel), Attempt: attempt, Console: kr.Files[runcfg.ArtifactName(runcfg.ConsoleLog, run)], Snapshot: end.snapshot}
-	kr.Boot = b
-	kr.Modules = col.Modules()
-	kr.Timing.Boot, kr.Timing.Tests = end.boot, end.tests
-	_, hello := col.Hello()
-	vmEnd, dump := report.Crash, ""
-	switch {
-	case err != nil:
-		b.Status, b.Error = report.Error, err.Error()
-	case res.Exit == qemu.ExitPanic:
-		b.Status, b.Error, vmEnd = report.Crash, "kernel panic: "+strings.TrimSpace(res.Panic), report.Crash
-	case res.Exit == qemu.ExitTimeout:
-		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
-		b.Hang = hangReport(res, kr, mods)
-		dump = res.SysRq
-	case res.Exit == qemu.ExitCanceled:
-		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
-	case res.Exit == qemu.ExitQEMUError && !hello:
-		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU could not start the VM (%s)%s", res.ExitStatus, stderrOf(res))
-	case !hello:
-		b.Status, b.Error = report.Error, fmt.Sprintf("the guest agent never started (QEMU: %s, %s); see console.log%s", res.Exit, res.ExitStatus, stderrOf(res))
-	case res.Exit == qemu.ExitCrash || res.Exit == qemu.ExitQEMUError:
-		b.Status, b.Error = report.Error, fmt.Sprintf("QEMU died (%s)%s", res.ExitStatus, stderrOf(res))
-	case res.Exit == qemu.ExitReset:
-		b.Status, b.Error = report.Crash, "the guest reset (triple fault or reboot)"
-	case !col.AgentDone():
-		b.Status, b.Error = report.Crash, "the guest powered off without finishing"
-	}
-	if b.Status == report.Error && attempt > 1 {
-		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
-	}
-	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump})
-	if loss := col.Loss(); loss != "" {
-		b.Error = strings.TrimSpace(b.Error + " (event channel: " + loss + ")")
-	}
-	kr.Status, kr.Error = col.Verdict(kr)
-}
-
-// stderrOf returns QEMU's own words, if any, to follow a message.
-func stderrOf(res *qemu.Result) string {
-	if s := strings.TrimSpace(res.Stderr); s != "" {
-		return ": " + s
-	}
-	return ""
 }

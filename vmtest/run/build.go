@@ -12,19 +12,20 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
-// build builds every module for k and returns the .ko files, and with
-// Coverage the builds gcov's data is read against.
-func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel, dir string) ([]symbol.Module, []gcovBuild, bool) {
+// build builds every module for the kernel into run.built, and with
+// Coverage the builds gcov's data is read against into run.gcov; false if
+// the kernel can go no further (its report says why).
+func (run *kernelRun) build(ctx context.Context) bool {
+	r, k, kr, dir := run.r, run.k, run.entry, run.dir
 	if len(r.cfg.Modules) == 0 {
-		return nil, nil, true
+		return true
 	}
-	r.step(kr.Selector, k.Name, runcfg.PhaseBuild, "")
+	run.step(runcfg.PhaseBuild, "")
 	start := time.Now()
 	defer func() { kr.Timing.Build = time.Since(start).Seconds() }()
 	tc, err := r.toolchains.For(ctx, k)
@@ -33,7 +34,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 		if errors.Is(err, kbuild.ErrNeedRoot) {
 			kr.Build = &report.Build{Status: report.Error, Error: err.Error()}
 		}
-		return nil, nil, false
+		return false
 	}
 	kr.Build = &report.Build{Status: report.Pass, Toolchain: tc.String(), Log: filepath.Join(dir, runcfg.BuildLog)}
 	kr.Files[runcfg.BuildLog] = kr.Build.Log
@@ -83,12 +84,13 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 	switch kr.Build.Status {
 	case report.Fail:
 		kr.Status, kr.Error = report.Fail, kr.Build.Error
-		return nil, nil, false
+		return false
 	case report.Error:
 		kr.Error = "build: " + kr.Build.Error
-		return nil, nil, false
+		return false
 	}
-	return kos, gcov, true
+	run.built, run.gcov = kos, gcov
+	return true
 }
 
 func diags(ds []kbuild.Diagnostic, src string) []report.Diagnostic {

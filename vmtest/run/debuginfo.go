@@ -4,22 +4,21 @@ import (
 	"context"
 	"time"
 
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
-	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
-// kernelDebugInfo gets k's debug information when the run asked for it
+// debugInfo gets the kernel's debug information when the run asked for it
 // (Config.KernelDebugInfo): the kernel's frames in findings then get
 // source lines, gdb the kernel's symbols and the hang diagnosis a real
 // System.map. Failing to get it costs only the source lines: the kernel
 // still runs, and its report says why they are missing.
-func (r *runner) kernelDebugInfo(ctx context.Context, k *kernel.Kernel, kr *report.Kernel) {
-	if !r.cfg.KernelDebugInfo {
+func (run *kernelRun) debugInfo(ctx context.Context) {
+	k, kr := run.k, run.entry
+	if !run.r.cfg.KernelDebugInfo {
 		return
 	}
 	start := time.Now()
-	d, err := r.fetcher.DebugInfo(ctx, k, symbol.HasDebugInfo)
+	d, err := run.r.fetcher.DebugInfo(ctx, k, symbol.HasDebugInfo)
 	kr.Timing.Fetch += time.Since(start).Seconds()
 	if err != nil {
 		kr.Note = joinNote(kr.Note, "kernel debug info: "+err.Error())

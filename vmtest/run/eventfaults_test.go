@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // The event channel (ttyS1) damaged in each way it can be: cut short,
@@ -123,7 +123,8 @@ func settleStream(t *testing.T, r io.Reader, exit qemu.ExitReason) (*report.Kern
 	if exit == qemu.ExitCrash {
 		res.ExitStatus = "signal: killed"
 	}
-	(&runner{cfg: &runcfg.Config{}}).settle(vmResult{res: res, col: col}, 1, kr, t.TempDir(), 0, nil)
+	run := &kernelRun{r: &runner{cfg: &runcfg.Config{}}, dir: t.TempDir()}
+	run.settle(vmPlan{entry: kr}, vmResult{res: res, col: col}, 1)
 	return kr, col
 }
 

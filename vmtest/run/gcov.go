@@ -38,11 +38,11 @@ func gcdaDirs(dir string) []string {
 	return append(first, rest...)
 }
 
-// coverage turns the gcov data of the kernel's VMs into kr.Coverage and
+// kernelCoverage turns the gcov data of the kernel's VMs into kr.Coverage and
 // the kernel's coverage.info: each .gcda beside its build's .gcno, read by
 // the toolchain's gcov, the module's own source files kept (not the
 // kernel's headers), the VMs' counts summed.
-func (r *runner) coverage(ctx context.Context, kr *report.Kernel, dir string, builds []gcovBuild) {
+func kernelCoverage(ctx context.Context, kr *report.Kernel, dir string, builds []gcovBuild) {
 	if len(builds) == 0 {
 		return
 	}
@@ -97,7 +97,7 @@ func gcovFiles(ctx context.Context, b gcovBuild, data string) ([]coverage.File, 
 	var errs []error
 	for i, gcda := range gcdas {
 		rel, _ := filepath.Rel(data, gcda)
-		files, err := gcovOne(ctx, b, gcda, rel, filepath.Join(tmp, fmt.Sprint(i)), tmp)
+		files, err := b.read(ctx, gcda, rel, filepath.Join(tmp, fmt.Sprint(i)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -107,10 +107,11 @@ func gcovFiles(ctx context.Context, b gcovBuild, data string) ([]coverage.File, 
 	return coverage.Merge(sets...), errors.Join(errs...)
 }
 
-// gcovOne reads one .gcda (rel, in the build directory) with b's gcov, in
-// the scratch directory one under tmp: gcov finds the notes by the data
-// file's name, so both go there.
-func gcovOne(ctx context.Context, b gcovBuild, gcda, rel, one, tmp string) ([]coverage.File, error) {
+// read reads one .gcda (rel, in the build directory) with b's gcov, in
+// the scratch directory one (under gcov's working directory, its parent):
+// gcov finds the notes by the data file's name, so both go there.
+func (b gcovBuild) read(ctx context.Context, gcda, rel, one string) ([]coverage.File, error) {
+	tmp := filepath.Dir(one)
 	note := strings.TrimSuffix(rel, ".gcda") + ".gcno"
 	if !slices.Contains(b.notes, note) {
 		return nil, fmt.Errorf("%s: no %s in the build", rel, note)

@@ -71,7 +71,7 @@ func TestCoverageSumsTheKernelsVMsReadByTheBuildsGcov(t *testing.T) {
 			sendGcda(t, dir, run)
 		}
 		kr := &report.Kernel{Name: "6.1.192-debug", Files: map[string]string{}}
-		(&runner{}).coverage(t.Context(), kr, dir, []gcovBuild{build})
+		kernelCoverage(t.Context(), kr, dir, []gcovBuild{build})
 		if kr.Note != "" || kr.Files["coverage.info"] == "" {
 			t.Fatalf("note %q, files %v", kr.Note, kr.Files)
 		}
@@ -112,7 +112,7 @@ func TestCoverageSaysWhatItCouldNotRead(t *testing.T) {
 	kr := &report.Kernel{Files: map[string]string{}}
 	build := gcovBuild{buildDir: fixtureBuildDir, workDir: filepath.Join("testdata", "gcov"), source: "/home/u/kmod",
 		notes: []string{"mmapdrv.gcno"}, tc: &kbuild.Toolchain{Compiler: "gcc-12"}}
-	(&runner{}).coverage(t.Context(), kr, dir, []gcovBuild{build})
+	kernelCoverage(t.Context(), kr, dir, []gcovBuild{build})
 	if !strings.Contains(kr.Note, "stray.gcda: no stray.gcno in the build") || len(kr.Coverage) != 3 {
 		t.Errorf("note %q, %d files of coverage", kr.Note, len(kr.Coverage))
 	}

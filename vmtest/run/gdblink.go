@@ -3,13 +3,13 @@ package run
 import (
 	"context"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // linkForGDB links the module m's .ko at the addresses its sections have

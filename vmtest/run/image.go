@@ -10,7 +10,6 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
@@ -26,11 +25,19 @@ type guestImage struct {
 	modules []symbol.Module // the host's .ko files
 }
 
-// image assembles the guest image for k: cached layers plus this run's
-// configuration.
-// gcovDirs are the directories modules were built in with gcov profiling:
-// the agent sends their gcov data.
-func (r *runner) image(ctx context.Context, k *kernel.Kernel, kos, gcovDirs []string, m machine, dir string) (*guestImage, error) {
+// image assembles the kernel's guest image: cached layers plus this run's
+// configuration, the modules built and, with coverage, the directories
+// they were built in with gcov profiling (the agent sends their gcov
+// data).
+func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
+	r, k, m, dir := run.r, run.k, run.m, run.dir
+	var kos, gcovDirs []string
+	for _, b := range run.built {
+		kos = append(kos, b.Path)
+	}
+	for _, b := range run.gcov {
+		gcovDirs = append(gcovDirs, b.buildDir)
+	}
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return nil, err
@@ -84,6 +91,20 @@ func (img *guestImage) again(run event.RunConfig, n int) (*guestImage, error) {
 	next := &guestImage{path: runcfg.ArtifactName(img.path, n), run: run, modules: img.modules,
 		layers: append(append([]string{}, img.layers[:last]...), runLayer)}
 	return next, initramfs.Concat(next.path, next.layers...)
+}
+
+// guestBuild is the one build of the guest layers the kernels wait for.
+type guestBuild struct {
+	done  chan struct{}
+	parts guestParts
+}
+
+// guestParts are the kernel-independent image layers.
+type guestParts struct {
+	layers   []string
+	binaries []event.TestBinary
+	err      error
+	took     time.Duration
 }
 
 // guestLayers returns the kernel-independent layers of an architecture's

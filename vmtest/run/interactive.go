@@ -4,22 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
-
-// interactiveTimeout bounds a VM that waits for a person.
-const interactiveTimeout = 24 * time.Hour
 
 // gdbSections are the sections whose addresses gdb is given; .text first.
 var gdbSections = []string{".text", ".init.text", ".exit.text", ".text.unlikely", ".rodata", ".data", ".bss"}
@@ -45,19 +41,20 @@ func gdbChardev(c *runcfg.Config) string {
 	return "tcp:" + c.GDB
 }
 
-// runVM runs the VM to its end, driving it when a person is involved.
-func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, dir string) (*qemu.Result, error) {
+// runVM runs the VM of img to its end, driving it when a person is
+// involved.
+func (run *kernelRun) runVM(ctx context.Context, qcfg qemu.Config, img *guestImage) (*qemu.Result, error) {
 	vm, err := qemu.Start(ctx, qcfg)
 	if err != nil {
 		return nil, err
 	}
-	if !r.cfg.Interactive() {
+	if !run.r.cfg.Interactive() {
 		return vm.Wait()
 	}
 	// The driver may wait for a person: the VM's end ends that wait.
 	dctx, cancel := context.WithCancel(ctx)
 	drove := make(chan error, 1)
-	go func() { drove <- r.drive(dctx, vm, k, img.run, img.modules, dir) }()
+	go func() { drove <- run.drive(dctx, vm, img) }()
 	res, err := vm.Wait()
 	cancel()
 	// A VM that ended by itself (a panic in the shell's command) explains
@@ -70,13 +67,13 @@ func (r *runner) runVM(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, 
 
 // drive takes an interactive VM from the agent's readiness to its power-off:
 // the debugger's stop, then the shell or the tests. Any failure ends the VM.
-func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module, dir string) error {
+func (run *kernelRun) drive(ctx context.Context, vm *qemu.VM, img *guestImage) error {
 	ctl := event.NewClient(vm.Port("control"))
 	if _, err := ctl.Ready(ctx); err != nil {
 		vm.Kill()
 		return fmt.Errorf("the agent never took commands: %w", err)
 	}
-	err := r.driveReady(ctx, ctl, vm, k, cfg, built, dir)
+	err := run.driveReady(ctx, ctl, vm, img)
 	if err != nil {
 		vm.Kill()
 		return err
@@ -84,46 +81,21 @@ func (r *runner) drive(ctx context.Context, vm *qemu.VM, k *kernel.Kernel, cfg e
 	return nil
 }
 
-func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM, k *kernel.Kernel, cfg event.RunConfig, built []symbol.Module, dir string) error {
-	if r.cfg.GDB != "" && r.cfg.OnDebugger != nil {
-		d := runcfg.Debugger{Kernel: k.Name, Address: r.cfg.GDB, GDB: vm.Arch().GDB, Vmlinux: debugVmlinux(k)}
-		for _, m := range cfg.Modules {
-			if m.Dep {
-				continue
-			}
-			host := hostModule(built, m.Path)
-			dm := runcfg.DebugModule{Name: m.Name, Path: host.Path, BuildDir: host.BuildDir, Source: host.Source, Sections: map[string]uint64{}}
-			for _, s := range gdbSections {
-				p := "/sys/module/" + strings.ReplaceAll(m.Name, "-", "_") + "/sections/" + s
-				rep, err := ctl.Do(ctx, event.Command{Op: event.OpReadFile, Path: p})
-				if err != nil {
-					continue
-				}
-				if a, err := strconv.ParseUint(strings.TrimSpace(string(rep.Data)), 0, 64); err == nil && a != 0 {
-					dm.Sections[s] = a
-				}
-			}
-			if a := vm.Arch(); a.GDBLink && dm.Path != "" {
-				var err error
-				if dm.Linked, err = linkForGDB(ctx, a, dm, filepath.Join(dir, "gdb")); err != nil {
-					r.logf("%s: %s: the module's lines in gdb will be wrong: %v", k.Name, m.Name, err)
-				}
-			}
-			d.Modules = append(d.Modules, dm)
-		}
-		d.Command = debuggerCommand(d)
-		if err := r.cfg.OnDebugger(ctx, d); err != nil {
+func (run *kernelRun) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM, img *guestImage) error {
+	cfg := run.r.cfg
+	if cfg.GDB != "" && cfg.OnDebugger != nil {
+		if err := cfg.OnDebugger(ctx, run.debugger(ctx, ctl, vm, img)); err != nil {
 			return fmt.Errorf("debugger: %w", err)
 		}
 	}
-	if t := r.cfg.Shell; t != nil {
+	if t := cfg.Shell; t != nil {
 		port := vm.Port("shell")
 		go io.Copy(port, t.In)
 		copied := make(chan struct{})
 		go func() { io.Copy(t.Out, port); close(copied) }()
 		// Each test binary (TestsDir/<name>/<name>.test) is on PATH.
 		path := []string{initramfs.ShellBin}
-		for _, tb := range cfg.Tests {
+		for _, tb := range img.run.Tests {
 			path = append(path, filepath.Dir(tb.Path))
 		}
 		_, err := ctl.Do(ctx, event.Command{Op: event.OpShell, Shell: initramfs.ShellPath,
@@ -138,6 +110,39 @@ func (r *runner) driveReady(ctx context.Context, ctl *event.Client, vm *qemu.VM,
 		return fmt.Errorf("power off: %w", err)
 	}
 	return nil
+}
+
+// debugger is how to attach gdb to vm, stopped with the modules of img
+// loaded: each module's section addresses, read in the guest.
+func (run *kernelRun) debugger(ctx context.Context, ctl *event.Client, vm *qemu.VM, img *guestImage) runcfg.Debugger {
+	k := run.k
+	d := runcfg.Debugger{Kernel: k.Name, Address: run.r.cfg.GDB, GDB: vm.Arch().GDB, Vmlinux: debugVmlinux(k)}
+	for _, m := range img.run.Modules {
+		if m.Dep {
+			continue
+		}
+		host := hostModule(img.modules, m.Path)
+		dm := runcfg.DebugModule{Name: m.Name, Path: host.Path, BuildDir: host.BuildDir, Source: host.Source, Sections: map[string]uint64{}}
+		for _, s := range gdbSections {
+			p := "/sys/module/" + moddep.Name(m.Name) + "/sections/" + s
+			rep, err := ctl.Do(ctx, event.Command{Op: event.OpReadFile, Path: p})
+			if err != nil {
+				continue
+			}
+			if a, err := strconv.ParseUint(strings.TrimSpace(string(rep.Data)), 0, 64); err == nil && a != 0 {
+				dm.Sections[s] = a
+			}
+		}
+		if a := vm.Arch(); a.GDBLink && dm.Path != "" {
+			var err error
+			if dm.Linked, err = linkForGDB(ctx, a, dm, filepath.Join(run.dir, "gdb")); err != nil {
+				run.r.logf("%s: %s: the module's lines in gdb will be wrong: %v", k.Name, m.Name, err)
+			}
+		}
+		d.Modules = append(d.Modules, dm)
+	}
+	d.Command = debuggerCommand(d)
+	return d
 }
 
 // hostModule is the host's .ko of the guest's module path.

@@ -1,9 +1,10 @@
 package run
 
 import (
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"strings"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // One command attaches: the kernel's symbols if any, the stub, each

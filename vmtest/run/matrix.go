@@ -8,13 +8,12 @@
 // hang left (reboot.go), and finishes the kernel's report: symbolized
 // frames (symbolize.go), the hang diagnosis (hang.go), coverage (gcov.go)
 // and repro.sh (repro.go). The time a kernel has is divided in one place
-// (machine.go).
+// (budget.go).
 package run
 
 import (
 	"context"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -22,17 +21,14 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
-
-// cacheMaxAge is how long unused image layers and module builds are kept.
-const cacheMaxAge = 7 * 24 * time.Hour
 
 // runner holds what the kernels of one run share.
 type runner struct {
@@ -55,20 +51,6 @@ type runner struct {
 	selectors sync.Map // kernel name -> selector, for download progress
 }
 
-// guestBuild is the one build of the guest layers the kernels wait for.
-type guestBuild struct {
-	done  chan struct{}
-	parts guestParts
-}
-
-// guestParts are the kernel-independent image layers.
-type guestParts struct {
-	layers   []string
-	binaries []event.TestBinary
-	err      error
-	took     time.Duration
-}
-
 // Hooks let a caller (vmtest.Run) follow a run as it goes. Each is
 // called from the goroutines of the kernel named by its selector and name.
 type Hooks struct {
@@ -89,51 +71,12 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	accel, _ := qemu.ParseAccel(cfg.Accel)
-	r := &runner{
-		cfg:      &cfg,
-		accel:    accel.Resolve(nil),
-		accelReq: accel,
-		images:   &initramfs.Builder{CacheDir: cfg.CacheRoot()},
-		hooks:    h,
+	r := newRunner(&cfg, h)
+	release, err := r.claimOut()
+	if err != nil {
+		return nil, err
 	}
-	r.fetcher = NewFetcher(cfg.CacheRoot(), cfg.Offline, cfg.Log, func(name string, done, total int) {
-		sel, _ := r.selectors.Load(name)
-		s, _ := sel.(string)
-		r.step(s, name, runcfg.PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
-	})
-	r.fetcher.KDir = cfg.KDir
-	r.fetcher.Progress = func(abi string, done, total int64) {
-		sel, _ := r.selectors.Load(abi)
-		s, _ := sel.(string)
-		r.step(s, abi, runcfg.PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
-	}
-	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.CacheRoot(), "toolchains"), Log: cfg.Log}
-	r.out = cfg.OutDir
-	if r.out != "" {
-		// Two runs writing one artifacts directory would trample each
-		// other's builds and logs.
-		if err := os.MkdirAll(r.out, 0o755); err != nil {
-			return nil, err
-		}
-		l := flock.New(filepath.Join(r.out, ".kmodvm.lock"))
-		ok, err := l.TryLock()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, &runcfg.ErrConfig{Msg: fmt.Sprintf("another kmodvm run is using %s: give this one its own --out", r.out)}
-		}
-		defer l.Unlock()
-	}
-	if r.out == "" {
-		tmp, err := os.MkdirTemp("", "kmodvm-run-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		r.out = tmp
-	}
+	defer release()
 	plan, err := r.plan(ctx, cfg.Selectors(), cfg.Arch)
 	if err != nil {
 		return nil, err
@@ -149,27 +92,7 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	host, _ := os.Hostname()
 	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
 		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.Parallel(), Kmodvm: buildVersion()}}
-	rep.Kernels = make([]*report.Kernel, len(plan))
-	sem := make(chan struct{}, cfg.Parallel())
-	var wg sync.WaitGroup
-	for i, p := range plan {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				rep.Kernels[i] = &report.Kernel{Name: p.name(), Selector: p.sel, Status: report.NotRun, Error: "interrupted before it started"}
-				return
-			}
-			rep.Kernels[i] = r.kernel(ctx, p)
-			if h.Kernel != nil {
-				h.Kernel(rep.Kernels[i])
-			}
-		}()
-	}
-	wg.Wait()
+	rep.Kernels = r.kernels(ctx, plan)
 	cancel()
 	r.guestRun.Wait()
 	if cfg.Coverage && cfg.OutDir != "" {
@@ -187,6 +110,89 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	return rep, nil
 }
 
+// newRunner returns the runner of cfg's run, its fetcher reporting
+// downloads and kernel builds as the progress of the kernel they are for.
+func newRunner(cfg *runcfg.Config, h Hooks) *runner {
+	accel, _ := qemu.ParseAccel(cfg.Accel)
+	r := &runner{
+		cfg:      cfg,
+		accel:    accel.Resolve(nil),
+		accelReq: accel,
+		images:   &initramfs.Builder{CacheDir: cfg.CacheRoot()},
+		hooks:    h,
+	}
+	r.fetcher = NewFetcher(cfg.CacheRoot(), cfg.Offline, cfg.Log, func(name string, done, total int) {
+		sel, _ := r.selectors.Load(name)
+		s, _ := sel.(string)
+		r.step(s, name, runcfg.PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
+	})
+	r.fetcher.KDir = cfg.KDir
+	r.fetcher.Progress = func(abi string, done, total int64) {
+		sel, _ := r.selectors.Load(abi)
+		s, _ := sel.(string)
+		r.step(s, abi, runcfg.PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
+	}
+	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.CacheRoot(), "toolchains"), Log: cfg.Log}
+	return r
+}
+
+// claimOut makes r.out the run's output directory, locked against another
+// run, or a temporary one; release gives it up (and removes a temporary
+// one).
+func (r *runner) claimOut() (release func(), err error) {
+	r.out = r.cfg.OutDir
+	if r.out == "" {
+		tmp, err := os.MkdirTemp("", "kmodvm-run-")
+		if err != nil {
+			return nil, err
+		}
+		r.out = tmp
+		return func() { os.RemoveAll(tmp) }, nil
+	}
+	// Two runs writing one artifacts directory would trample each other's
+	// builds and logs.
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(r.out, ".kmodvm.lock"))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &runcfg.ErrConfig{Msg: fmt.Sprintf("another kmodvm run is using %s: give this one its own --out", r.out)}
+	}
+	return func() { l.Unlock() }, nil
+}
+
+// kernels runs the planned kernels, Config.Parallel at a time, and returns
+// their reports in the plan's order; the kernels still waiting when ctx
+// ends are reported as not run.
+func (r *runner) kernels(ctx context.Context, plan []planned) []*report.Kernel {
+	out := make([]*report.Kernel, len(plan))
+	sem := make(chan struct{}, r.cfg.Parallel())
+	var wg sync.WaitGroup
+	for i, p := range plan {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				out[i] = &report.Kernel{Name: p.name(), Selector: p.sel, Status: report.NotRun, Error: "interrupted before it started"}
+				return
+			}
+			out[i] = r.kernel(ctx, p)
+			if r.hooks.Kernel != nil {
+				r.hooks.Kernel(out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 func buildVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		return bi.Main.Version
@@ -194,100 +200,8 @@ func buildVersion() string {
 	return ""
 }
 
-// minVMTime is the least time before a deadline in which a VM is started,
-// for a kernel's first boot as for a reboot after a crash: some for the
-// guest, and its hang diagnosis.
-const minVMTime = qemu.DiagnosisTime + 10*time.Second
-
 func (r *runner) step(sel, k string, p runcfg.Phase, detail string) {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(runcfg.Step{Selector: sel, Kernel: k, Phase: p, Detail: detail, At: time.Now()})
 	}
-}
-
-// kernel runs everything for one kernel and never fails: what went wrong
-// is in the returned report entry.
-func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
-	start := time.Now()
-	sel := p.sel
-	kr = &report.Kernel{Name: p.name(), Selector: sel, Status: report.Error, Files: map[string]string{}}
-	defer func() {
-		if p := recover(); p != nil {
-			kr.Status, kr.Error = report.Error, fmt.Sprintf("kmodvm bug: %v\n%s", p, debug.Stack())
-		}
-		kr.Timing.Total = time.Since(start).Seconds()
-		r.step(sel, kr.Name, runcfg.PhaseDone, string(kr.Status))
-	}()
-	if r.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
-		defer cancel()
-	}
-	r.step(sel, kr.Name, runcfg.PhaseFetch, "")
-	if p.err != nil {
-		kr.Error = "fetch: " + p.err.Error()
-		return kr
-	}
-	s, err := r.tailor(ctx, p.spec, filepath.Join(r.out, p.dir))
-	if err != nil {
-		kr.Error = "fetch: " + err.Error()
-		return kr
-	}
-	kr.ID, kr.ABI, kr.Version, kr.Provider, kr.Arch, kr.Variant, kr.Note = s.ID(), s.ABI, s.Version, s.Provider, s.Arch, s.Variant, s.Note
-	k, err := r.fetcher.Get(ctx, s)
-	kr.Timing.Fetch = time.Since(start).Seconds()
-	if err != nil {
-		kr.Error = "fetch: " + err.Error()
-		return kr
-	}
-	kr.Name, kr.ABI, kr.Version, kr.Origin = k.Name, k.ABI, k.Version, k.Origin
-	if k.ID != kr.ID { // the spec's fallback: its note says why
-		kr.ID, kr.Note = k.ID, k.Note
-	}
-	r.kernelDebugInfo(ctx, k, kr)
-	dir := filepath.Join(r.out, p.dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		kr.Error = err.Error()
-		return kr
-	}
-	built, gcov, ok := r.build(ctx, k, kr, dir)
-	if !ok {
-		return kr
-	}
-	var kos, gcovDirs []string
-	for _, m := range built {
-		kos = append(kos, m.Path)
-	}
-	for _, b := range gcov {
-		gcovDirs = append(gcovDirs, b.buildDir)
-	}
-	m := machineFor(r.cfg, k, r.accelFor(k.Arch))
-	deadline, _ := ctx.Deadline()
-	if left := time.Until(deadline); !deadline.IsZero() && left < minVMTime {
-		// A VM started now would end, hang diagnosis included, after
-		// the deadline: go test's -timeout would panic and lose the
-		// report.
-		kr.Error = fmt.Sprintf("not booted: %s was left before the run's deadline (the kernel's --timeout, or go test's -timeout), less than the %s a VM and its hang diagnosis need", left.Round(time.Second), minVMTime)
-		return kr
-	}
-	m.fitTestTimeout(deadline)
-	r.step(sel, k.Name, runcfg.PhaseImage, "")
-	imgStart := time.Now()
-	img, err := r.image(ctx, k, kos, gcovDirs, m, dir)
-	kr.Timing.Image = time.Since(imgStart).Seconds()
-	if err != nil {
-		kr.Error = "image: " + err.Error()
-		return kr
-	}
-	if !r.cfg.Keep {
-		defer os.Remove(img.path)
-	}
-	img.modules = built
-	col := r.boot(ctx, k, img, m, kr, dir, 0)
-	if !r.cfg.Interactive() {
-		r.reboot(ctx, k, img, m, kr, dir, col)
-	}
-	symbolize(k, kr, built)
-	r.coverage(ctx, kr, dir, gcov)
-	return kr
 }

@@ -2,10 +2,10 @@ package run
 
 import (
 	"context"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // One kernel's timeout or cancel while the shared guest layers build must

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"io"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // NewFetcher returns a kernel fetcher over the cache in cacheDir with every
@@ -53,51 +53,61 @@ func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, er
 	if err != nil {
 		return nil, &runcfg.ErrConfig{Msg: err.Error()}
 	}
-	var out []planned
-	var unknown []string
-	seen := map[string]int{}
-	names := map[string]int{}
+	pl := &planning{seen: map[string]int{}, names: map[string]int{}}
 	for _, a := range arches {
 		for _, raw := range sels {
 			s, err := kernel.ParseSelector(raw)
 			if err != nil {
 				return nil, &runcfg.ErrConfig{Msg: err.Error()}
 			}
-			out, unknown = r.planOne(ctx, raw, s.WithArch(a), out, unknown, seen, names)
+			r.planOne(ctx, pl, raw, s.WithArch(a))
 		}
 	}
-	if len(unknown) > 0 {
-		return nil, &runcfg.ErrConfig{Msg: strings.Join(unknown, "\n")}
+	if len(pl.unknown) > 0 {
+		return nil, &runcfg.ErrConfig{Msg: strings.Join(pl.unknown, "\n")}
 	}
+	out := pl.out
 	for i, p := range out {
-		if p.spec != nil && names[p.spec.Name] > 1 {
+		if p.spec != nil && pl.names[p.spec.Name] > 1 {
 			out[i].dir = fmt.Sprintf("%s-%s", p.spec.Name, p.spec.ID()[:8])
 		}
 	}
 	return out, nil
 }
 
-// planOne resolves one selector into out (or unknown), once per kernel ID.
-func (r *runner) planOne(ctx context.Context, raw string, s kernel.Selector, out []planned, unknown []string,
-	seen, names map[string]int) ([]planned, []string) {
+// planning is a plan being made.
+type planning struct {
+	out []planned
+	// unknown are the selectors that named no kernel, each with why.
+	unknown []string
+	// seen indexes out by kernel ID; names counts the kernels of out by
+	// name.
+	seen, names map[string]int
+}
+
+// planOne resolves one selector, raw as the run names it and s for an
+// architecture, into pl, once per kernel ID.
+func (r *runner) planOne(ctx context.Context, pl *planning, raw string, s kernel.Selector) {
 	spec, err := r.fetcher.ResolveSpec(ctx, s)
 	switch {
 	case errors.Is(err, kernel.ErrNotFound), errors.Is(err, kernel.ErrSelector):
-		return out, append(unknown, err.Error())
+		pl.unknown = append(pl.unknown, err.Error())
+		return
 	case err != nil:
-		return append(out, planned{sel: raw, err: err, dir: raw}), unknown
+		pl.out = append(pl.out, planned{sel: raw, err: err, dir: raw})
+		return
 	}
 	id := spec.ID()
-	if i, ok := seen[id]; ok {
-		if out[i].sel != raw { // not the same ABI named again for another arch
-			out[i].sel += ", " + raw
+	if i, ok := pl.seen[id]; ok {
+		if pl.out[i].sel != raw { // not the same ABI named again for another arch
+			pl.out[i].sel += ", " + raw
 		}
-		return out, unknown
+		return
 	}
-	seen[id] = len(out)
-	names[spec.Name]++
+	pl.seen[id] = len(pl.out)
+	pl.names[spec.Name]++
 	r.selectors.Store(spec.Name, raw)
-	return append(out, planned{sel: raw, spec: spec, dir: spec.Name}), unknown
+	pl.out = append(pl.out, planned{sel: raw, spec: spec, dir: spec.Name})
 }
 
 // gcovOption is the kernel option --coverage needs: the kernel keeps the

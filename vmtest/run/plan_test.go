@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // tableProvider resolves series from a table: "6.1" and "6.1-debug" are

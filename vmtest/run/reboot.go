@@ -7,11 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
@@ -20,26 +18,26 @@ import (
 // stalled test kept from running in the VM whose collector is col, so that
 // such a test costs only itself: each binary left unfinished runs again
 // with -test.skip naming every test that already has a result, and the
-// results join kr marked AfterReboot. At most Config.MaxReboots VMs, each
+// results join the kernel's report marked AfterReboot. At most Config.MaxReboots VMs, each
 // only after one that made progress.
-func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, m machine, kr *report.Kernel, dir string, col *collect.Collector) {
+func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
+	img, m, kr := run.img, run.m, run.entry
 	cfg := img.run
 	done := map[string][]string{} // binary -> top-level tests with a result
 	var known map[string][]string
-	for n := 1; n <= r.cfg.Reboots() && col != nil; n++ {
+	for n := 1; n <= run.r.cfg.Reboots() && col != nil; n++ {
 		if known == nil {
-			known = r.knownTests(k, cfg.Tests)
+			known = run.knownTests(cfg.Tests)
 		}
 		rest := pending(leftover(cfg.Tests, col, done), known, done)
 		if len(rest) == 0 || !col.AnyTests() || ctx.Err() != nil {
 			return
 		}
-		deadline, _ := ctx.Deadline()
-		if !deadline.IsZero() && time.Until(deadline) < minVMTime {
+		if _, ok := run.budget.bootable(); !ok {
 			kr.Note = strings.TrimSpace(kr.Note + " No time was left to reboot for the tests a crash left.")
 			return
 		}
-		m.fitTestTimeout(deadline)
+		run.budget.fitTests(&m)
 		next := cfg
 		next.Tests = nil
 		for _, tb := range rest {
@@ -52,12 +50,12 @@ func (r *runner) reboot(ctx context.Context, k *kernel.Kernel, img *guestImage, 
 			kr.Note = strings.TrimSpace(kr.Note + " The reboot's image could not be written: " + err.Error())
 			return
 		}
-		if !r.cfg.Keep {
+		if !run.r.cfg.Keep {
 			defer os.Remove(nextImg.path)
 		}
-		r.step(kr.Selector, kr.Name, runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
+		run.step(runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
 		again := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
-		col = r.boot(ctx, k, nextImg, m, again, dir, n)
+		col = run.boot(ctx, vmPlan{img: nextImg, m: m, entry: again, n: n})
 		mergeReboot(kr, again)
 	}
 }

@@ -23,7 +23,8 @@ const reproKernel = "/kmodvm-repro-kernel"
 // beside the script. The image is the kept one (keep), or the cached
 // layers concatenated again into a temporary file: they stay in the cache
 // for a week after their last use.
-func writeRepro(dir string, cfg qemu.Config, accel qemu.Accel, layers []string, keep bool) error {
+func writeRepro(dir string, cfg qemu.Config, layers []string, keep bool) error {
+	accel := cfg.Accel
 	cfg.Initrd = reproImage
 	kernel := cfg.Kernel
 	if qemu.IsCompressedKernel(kernel) {

@@ -15,10 +15,10 @@ import (
 // events file as a person replaying it needs them.
 func TestReproScriptReplaysTheVMFromCachedLayers(t *testing.T) {
 	dir := t.TempDir()
-	cfg := qemu.Config{Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, ".initramfs.cpio"), Append: []string{"a=b c"},
+	cfg := qemu.Config{Accel: qemu.AccelTCG, Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, ".initramfs.cpio"), Append: []string{"a=b c"},
 		Serial: []qemu.Port{{Name: "console"}, {Name: "events", Param: "kmodvm.events"}}}
 	layers := []string{"/cache/initramfs/base-1.cpio", "/cache/it's.cpio", filepath.Join(dir, "initramfs-run.cpio")}
-	if err := writeRepro(dir, cfg, qemu.AccelTCG, layers, false); err != nil {
+	if err := writeRepro(dir, cfg, layers, false); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, runcfg.ReproScript)
@@ -44,8 +44,8 @@ func TestReproScriptReplaysTheVMFromCachedLayers(t *testing.T) {
 // With Config.Keep the script boots the image kept beside it.
 func TestReproScriptBootsTheKeptImage(t *testing.T) {
 	dir := t.TempDir()
-	cfg := qemu.Config{Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, "initramfs.cpio")}
-	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, true); err != nil {
+	cfg := qemu.Config{Accel: qemu.AccelTCG, Kernel: "/cache/k/vmlinux", Initrd: filepath.Join(dir, "initramfs.cpio")}
+	if err := writeRepro(dir, cfg, []string{"/cache/base.cpio"}, true); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, runcfg.ReproScript))
@@ -62,8 +62,8 @@ func TestReproScriptBootsTheKeptImage(t *testing.T) {
 // temporary file that QEMU boots and the script removes.
 func TestReproScriptUnpacksACompressedKernel(t *testing.T) {
 	dir := t.TempDir()
-	cfg := qemu.Config{Kernel: "/cache/k/vmlinux.zst", Initrd: filepath.Join(dir, "initramfs.cpio")}
-	if err := writeRepro(dir, cfg, qemu.AccelTCG, []string{"/cache/base.cpio"}, false); err != nil {
+	cfg := qemu.Config{Accel: qemu.AccelTCG, Kernel: "/cache/k/vmlinux.zst", Initrd: filepath.Join(dir, "initramfs.cpio")}
+	if err := writeRepro(dir, cfg, []string{"/cache/base.cpio"}, false); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, runcfg.ReproScript))

@@ -12,7 +12,6 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
@@ -47,14 +46,15 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 	return s
 }
 
-// runSnapshot runs qcfg's guest from k's snapshot, restoring it, or
+// runSnapshot runs qcfg's guest from the kernel's snapshot, restoring it, or
 // booting to the idle point and saving it when there is none (another
 // process making it, this one boots without saving). how is "restored" or
 // "saved" ("" when booted without saving). An error wrapping
 // errSnapshotUnused means the run's guest never started.
-func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Kernel, img *guestImage, m machine, dir string) (res *qemu.Result, how string, err error) {
-	scfg := snapshotConfig(qcfg, img, dir)
-	if scfg.Initrd, err = r.idleImage(ctx, k, img, len(scfg.Serial), dir); err != nil {
+func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPlan) (res *qemu.Result, how string, err error) {
+	r, k, img := run.r, run.k, v.img
+	scfg := snapshotConfig(qcfg, img, run.dir)
+	if scfg.Initrd, err = run.idleImage(ctx, img, len(scfg.Serial)); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
 	}
 	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.CacheRoot())}
@@ -84,7 +84,7 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 			store.Touch(key)
 		}
 	}
-	bctx, cancel := context.WithTimeout(ctx, m.bootTimeout)
+	bctx, cancel := context.WithTimeout(ctx, v.m.bootTimeout)
 	defer cancel()
 	if vm == nil {
 		if vm, err = qemu.Start(ctx, scfg); errors.Is(err, qemu.ErrNoRAMFile) {
@@ -129,7 +129,8 @@ func (r *runner) runSnapshot(ctx context.Context, qcfg qemu.Config, k *kernel.Ke
 // (arm64's virtio-serial), those modules and a configuration that lists
 // only them, for the agent to load before it opens its ports. Both are the
 // kernel's, not the run's: the snapshot still serves every module.
-func (r *runner) idleImage(ctx context.Context, k *kernel.Kernel, img *guestImage, ports int, dir string) (string, error) {
+func (run *kernelRun) idleImage(ctx context.Context, img *guestImage, ports int) (string, error) {
+	k, dir := run.k, run.dir
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return "", err
@@ -138,16 +139,16 @@ func (r *runner) idleImage(ctx context.Context, k *kernel.Kernel, img *guestImag
 	if len(early) == 0 {
 		return img.layers[0], nil
 	}
-	kl, mods, err := r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Early: early})
+	kl, mods, err := run.r.images.Kernel(ctx, initramfs.KernelLayer{ModulesDir: k.ModulesDir, Early: early})
 	if err != nil {
 		return "", err
 	}
-	run := filepath.Join(dir, "initramfs-idle-run.cpio")
-	if err := initramfs.WriteRun(run, event.RunConfig{Modules: mods}); err != nil {
+	runLayer := filepath.Join(dir, "initramfs-idle-run.cpio")
+	if err := initramfs.WriteRun(runLayer, event.RunConfig{Modules: mods}); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, ".initramfs-idle.cpio")
-	return path, initramfs.Concat(path, img.layers[0], kl, run)
+	return path, initramfs.Concat(path, img.layers[0], kl, runLayer)
 }
 
 // errIdleReset: the guest reset before its agent's idle point, as a
@@ -162,7 +163,7 @@ func endedWith(vm *qemu.VM, how qemu.ExitReason) bool {
 	select {
 	case res := <-done:
 		return res.Exit == how
-	case <-time.After(2 * time.Second):
+	case <-time.After(idleEndWait):
 		vm.Kill()
 		<-done
 		return false

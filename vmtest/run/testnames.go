@@ -14,7 +14,6 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
-	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // The guest tests a binary declares, and what its -test.run and -test.skip
@@ -23,15 +22,16 @@ import (
 // knownTests lists, per binary, the top-level tests its package's sources
 // declare for the guest's GOOS and GOARCH (build constraints applied); a
 // binary whose sources cannot be read is left out (unknown). The binaries
-// are r.cfg.Tests' packages, in order.
-func (r *runner) knownTests(k *kernel.Kernel, bins []event.TestBinary) map[string][]string {
-	a, err := arch.Lookup(k.Arch)
-	if err != nil || len(bins) != len(r.cfg.Tests) {
+// are Config.Tests' packages, in order.
+func (run *kernelRun) knownTests(bins []event.TestBinary) map[string][]string {
+	tests := run.r.cfg.Tests
+	a, err := arch.Lookup(run.k.Arch)
+	if err != nil || len(bins) != len(tests) {
 		return map[string][]string{}
 	}
 	known := map[string][]string{}
 	for i, tb := range bins {
-		if names, err := testNames(r.cfg.Tests[i], a.GOARCH); err == nil {
+		if names, err := testNames(tests[i], a.GOARCH); err == nil {
 			known[tb.Name] = names
 		}
 	}

@@ -2,7 +2,6 @@ package run
 
 import (
 	"fmt"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // validate checks what can be checked of c before any work starts.

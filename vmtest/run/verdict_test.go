@@ -1,7 +1,6 @@
 package run
 
 import (
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"strings"
 	"testing"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // run is a guest's events, as the collector receives them.
@@ -85,7 +85,8 @@ func TestVerdictAndSettle(t *testing.T) {
 			}
 			kr := &report.Kernel{Name: "6.1.0-57-amd64", Files: map[string]string{}}
 			res := c.res
-			(&runner{cfg: &runcfg.Config{}}).settle(vmResult{res: &res, col: col, err: c.err}, c.attempt, kr, t.TempDir(), 0, nil)
+			run := &kernelRun{r: &runner{cfg: &runcfg.Config{}}, dir: t.TempDir()}
+			run.settle(vmPlan{entry: kr}, vmResult{res: &res, col: col, err: c.err}, c.attempt)
 			if kr.Status != c.status || kr.Boot.Status != c.boot || !strings.Contains(kr.Error, c.says) {
 				t.Errorf("kernel %s (boot %s) %q; want %s (boot %s) saying %q", kr.Status, kr.Boot.Status, kr.Error, c.status, c.boot, c.says)
 			}

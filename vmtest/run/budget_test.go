@@ -24,8 +24,9 @@ func TestRunTimeoutImpliesATestTimeoutInsideIt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			deadline := time.Now().Add(c.left)
 			m := machine{testTimeout: c.given, bootTimeout: 90 * time.Second}
-			m.fitTestTimeout(deadline)
-			vm := m.vmTimeout(1, deadline)
+			b := budget{deadline: deadline}
+			b.fitTests(&m)
+			vm := b.vmTimeout(m, 1)
 			if vm > c.left || (c.left > 2*qemu.DiagnosisTime && vm > c.left-qemu.DiagnosisTime) {
 				t.Errorf("VM timeout %v leaves no time for the diagnosis before %v", vm, c.left)
 			}
@@ -41,7 +42,7 @@ func TestRunTimeoutImpliesATestTimeoutInsideIt(t *testing.T) {
 		})
 	}
 	m := machine{testTimeout: time.Minute, bootTimeout: 90 * time.Second}
-	m.fitTestTimeout(time.Time{})
+	budget{}.fitTests(&m)
 	if m.testTimeout != time.Minute {
 		t.Errorf("without a deadline the test timeout became %v", m.testTimeout)
 	}
