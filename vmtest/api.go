@@ -31,7 +31,9 @@ func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func
 // SnapshotDir is where a cache keeps its VM snapshots.
 func SnapshotDir(cacheDir string) string { return run.SnapshotDir(cacheDir) }
 
-// Config describes a run; see runcfg.Config, which it is.
+// Config describes a run. The zero value runs nothing useful: set Modules
+// and Tests at least. It is runcfg.Config, where each field is documented:
+// the runner below vmtest takes it too.
 type Config = runcfg.Config
 
 // Step is a progress notification.
