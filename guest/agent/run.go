@@ -35,35 +35,20 @@ var baseEnv = []string{
 // own process group in the directory holding it (its package's testdata/
 // sits beside it), so that a timeout kills it and all its children.
 func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("pipe: %w", err)
-	}
-	w := os.NewFile(uintptr(p[1]), "test output")
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	stopReading := func() { stopOnce.Do(func() { close(stop) }) }
 	defer stopReading()
-	cmd := exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
-	cmd.Dir = filepath.Dir(tb.Path)
-	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
-		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
-	// go test merges stderr into the converter too: panics and crashes
-	// belong to the running test's output.
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	err := cmd.Start()
-	w.Close()
+	cmd, out, start, err := a.startBinary(tb)
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", tb.Path, err)
+		return nil, err
 	}
 
 	// Output is read and time-stamped as the binary writes it, apart from
 	// converting and sending it, which waits on the slow serial port: the
 	// host matches kernel log records to tests by these times.
 	chunks := make(chan outputChunk, maxPendingChunks)
-	go readChunks(p[0], chunks, stop)
+	go readChunks(out, chunks, stop)
 	var stamp int64
 	var lastOutput atomic.Int64 // when the binary last wrote, guest monotonic ns
 	lastOutput.Store(event.Monotonic())
@@ -121,6 +106,31 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 	}
 	conv.Close(exit.Code == 0 && exit.Signal == "")
 	return exit, nil
+}
+
+// startBinary starts tb, its output (stdout and stderr) on a pipe whose
+// read end it returns, with the time it started.
+func (a *Agent) startBinary(tb event.TestBinary) (cmd *exec.Cmd, out int, start time.Time, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, 0, start, fmt.Errorf("pipe: %w", err)
+	}
+	w := os.NewFile(uintptr(p[1]), "test output")
+	cmd = exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
+	cmd.Dir = filepath.Dir(tb.Path)
+	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
+		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
+	// go test merges stderr into the converter too: panics and crashes
+	// belong to the running test's output.
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start = time.Now()
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, 0, start, fmt.Errorf("start %s: %w", tb.Path, err)
+	}
+	return cmd, p[0], start, nil
 }
 
 // stall watches a running binary for a kernel fault followed by silence.
