@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/run"
 )
 
 // Run runs cfg's matrix and reports it as subtests of t: one per kernel,
@@ -50,7 +51,7 @@ func Run(t *testing.T, cfg Config) *report.Report {
 		}
 	}
 	live := newLiveRun(t)
-	rep, err := runMatrix(ctx, cfg, hooks{test: live.test, kernel: live.kernel})
+	rep, err := run.Matrix(ctx, cfg, run.Hooks{Test: live.test, Kernel: live.kernel})
 	reported := live.wait()
 	if err != nil {
 		t.Fatal(err)
@@ -72,14 +73,14 @@ func narrow(name string, cfg *Config) {
 
 // narrowTo applies the -run pattern pat to cfg for the test called name.
 func narrowTo(pat, name string, cfg *Config) {
-	parts := splitRegexp(pat)
+	parts := run.SplitPattern(pat)
 	depth := strings.Count(name, "/") + 1
 	if len(parts) <= depth {
 		return
 	}
 	if kp := parts[depth]; kp != "" {
 		var keep []string
-		for _, s := range cfg.kernels() {
+		for _, s := range cfg.Selectors() {
 			if matchString(kp, s) {
 				keep = append(keep, s)
 			}
@@ -223,29 +224,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// splitRegexp splits a -run pattern at slashes outside brackets and
-// parentheses, as the testing package does.
-func splitRegexp(s string) []string {
-	var parts []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[', '(':
-			depth++
-		case ']', ')':
-			depth--
-		case '\\':
-			i++
-		case '/':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(parts, s[start:])
 }
 
 func matchString(pat, s string) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -93,20 +94,20 @@ func TestLiveHelper(t *testing.T) {
 		t.Skip("the helper of TestGuestTestsLastAsLongAsInTheGuest")
 	}
 	live := newLiveRun(t)
-	ev := func(lt liveTest) { live.test("6.1", "k", lt) }
+	ev := func(lt collect.Live) { live.test("6.1", "k", lt) }
 	slow := &report.Test{Package: "p", Name: "TestSlow", Status: report.Pass, Output: "=== RUN   TestSlow\nhello from the guest\n--- PASS: TestSlow (0.30s)\n"}
-	ev(liveTest{Package: "p", Name: "TestSlow"})
-	ev(liveTest{Package: "p", Name: "TestSlow/sub"})
+	ev(collect.Live{Package: "p", Name: "TestSlow"})
+	ev(collect.Live{Package: "p", Name: "TestSlow/sub"})
 	time.Sleep(300 * time.Millisecond)
-	ev(liveTest{Package: "p", Name: "TestSlow/sub", End: &report.Test{Package: "p", Name: "TestSlow/sub", Status: report.Pass}})
-	ev(liveTest{Package: "p", Name: "TestSlow", End: slow})
-	ev(liveTest{Package: "p", Name: "TestLater"})
-	ev(liveTest{Package: "p", Name: "TestLater", End: &report.Test{Package: "p", Name: "TestLater", Status: report.Pass}})
-	ev(liveTest{Package: "p", Name: "TestCrash"})
+	ev(collect.Live{Package: "p", Name: "TestSlow/sub", End: &report.Test{Package: "p", Name: "TestSlow/sub", Status: report.Pass}})
+	ev(collect.Live{Package: "p", Name: "TestSlow", End: slow})
+	ev(collect.Live{Package: "p", Name: "TestLater"})
+	ev(collect.Live{Package: "p", Name: "TestLater", End: &report.Test{Package: "p", Name: "TestLater", Status: report.Pass}})
+	ev(collect.Live{Package: "p", Name: "TestCrash"})
 	time.Sleep(200 * time.Millisecond)
 	// The VM panics; the kernel boots again for what is left.
 	crash := &report.Test{Package: "p", Name: "TestCrash", Status: report.Crash, Output: "the VM ended"}
-	ev(liveTest{VM: &report.Kernel{Selector: "6.1", Name: "k", Tests: []*report.Test{crash}}})
+	ev(collect.Live{VM: &report.Kernel{Selector: "6.1", Name: "k", Tests: []*report.Test{crash}}})
 	time.Sleep(300 * time.Millisecond)
 	live.kernel(&report.Kernel{Selector: "6.1", Name: "k", Status: report.Fail,
 		Findings: []report.Finding{{Kind: "WARNING", Title: "WARNING in x"}},
@@ -143,5 +144,49 @@ func TestGuestTestsLastAsLongAsInTheGuest(t *testing.T) {
 	}
 	if strings.Contains(out, "--- PASS: TestSlow") {
 		t.Errorf("the guest's own framing lines were carried:\n%s", out)
+	}
+}
+
+// KUnit cases become go test subtests like guest tests do, parameters
+// nested under their case.
+func TestKUnitCasesAreGoSubtests(t *testing.T) {
+	k := &report.Kernel{Name: "6.1-debug", Status: report.Pass, Tests: []*report.Test{
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_mmap_fits_test", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/empty", Status: report.Pass},
+		{Package: "kernel/kunit/mmapdrv_checks", Name: "mmapdrv_write_len_test/at_end", Status: report.Skip, Output: "SKIP not today\n"},
+	}}
+	// Run with -v to see them: 6.1-debug/mmapdrv_write_len_test/empty and
+	// so on; a passed and a skipped case must leave the kernel passed.
+	if !t.Run("6.1-debug", func(t *testing.T) { reportKernel(t, k, nil) }) {
+		t.Errorf("passed and skipped KUnit cases failed their kernel's subtest")
+	}
+}
+
+func TestRunPatternNarrowsKernelsAndGuestTests(t *testing.T) {
+	cases := []struct {
+		pat      string
+		kernels  []string
+		testArgs []string
+	}{
+		{"TestMatrix", nil, nil},
+		{"TestMatrix/7.3", []string{"7.3"}, nil},
+		{"TestMatrix/6.1", []string{"6.1", "6.12"}, nil}, // unanchored, as go test matches
+		{"TestMatrix/^6.1$/TestMmap/private", []string{"6.1"}, []string{"-test.run=TestMmap/private"}},
+		{"TestMatrix//TestSize", nil, []string{"-test.run=TestSize"}},
+		{"TestMatrix/7.3/build", []string{"7.3"}, nil},
+		{"TestMatrix/6.1.0-57-amd64/TestSize", nil, []string{"-test.run=TestSize"}}, // an ABI: checked after the run
+		{"TestMatrix/[67]\\.\\d/TestA", []string{"6.1", "6.12", "7.3"}, []string{"-test.run=TestA"}},
+	}
+	for _, c := range cases {
+		cfg := Config{Kernels: []string{"5.10", "6.1", "6.12", "7.3"}}
+		narrowTo(c.pat, "TestMatrix", &cfg)
+		want := c.kernels
+		if want == nil {
+			want = []string{"5.10", "6.1", "6.12", "7.3"}
+		}
+		if strings.Join(cfg.Kernels, ",") != strings.Join(want, ",") || strings.Join(cfg.TestArgs, " ") != strings.Join(c.testArgs, " ") {
+			t.Errorf("%q: kernels %v, args %v; want %v, %v", c.pat, cfg.Kernels, cfg.TestArgs, want, c.testArgs)
+		}
 	}
 }

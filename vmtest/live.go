@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -23,7 +24,7 @@ type liveRun struct {
 
 type liveKernel struct {
 	started bool // run was called; read after t.Run returned
-	events  chan liveTest
+	events  chan collect.Live
 	final   chan *report.Kernel
 	// done holds the tests whose subtests ended on the guest's word.
 	done map[report.TestKey]report.Status
@@ -35,7 +36,7 @@ type liveSub struct {
 	t        *testing.T    // nil if -run left the test out
 	ready    chan struct{} // t is final
 	once     sync.Once
-	end      chan liveTest
+	end      chan collect.Live
 	children sync.WaitGroup
 }
 
@@ -45,12 +46,12 @@ func newLiveRun(t *testing.T) *liveRun {
 
 func liveKey(sel, name string) string { return sel + "\x00" + name }
 
-// test is the runner's hooks.test.
-func (l *liveRun) test(sel, name string, lt liveTest) {
+// test is the runner's Hooks.Test.
+func (l *liveRun) test(sel, name string, lt collect.Live) {
 	l.mu.Lock()
 	lk := l.kernels[liveKey(sel, name)]
 	if lk == nil {
-		lk = &liveKernel{events: make(chan liveTest, 1<<12), final: make(chan *report.Kernel, 1), done: map[report.TestKey]report.Status{}}
+		lk = &liveKernel{events: make(chan collect.Live, 1<<12), final: make(chan *report.Kernel, 1), done: map[report.TestKey]report.Status{}}
 		l.kernels[liveKey(sel, name)] = lk
 		l.wg.Add(1)
 		go func() {
@@ -68,7 +69,7 @@ func (l *liveRun) test(sel, name string, lt liveTest) {
 	lk.events <- lt
 }
 
-// kernel is the runner's hooks.kernel.
+// kernel is the runner's Hooks.Kernel.
 func (l *liveRun) kernel(k *report.Kernel) {
 	l.mu.Lock()
 	lk := l.kernels[liveKey(k.Selector, k.Name)]
@@ -110,7 +111,7 @@ func (lk *liveKernel) run(t *testing.T) {
 			}
 			continue
 		}
-		s := &liveSub{key: key, ready: make(chan struct{}), end: make(chan liveTest, 1)}
+		s := &liveSub{key: key, ready: make(chan struct{}), end: make(chan collect.Live, 1)}
 		open[key] = s
 		parent, wg, name := t, &top, lt.Name
 		if i := strings.LastIndex(lt.Name, "/"); i >= 0 {
@@ -142,7 +143,7 @@ func (lk *liveKernel) run(t *testing.T) {
 // status in k, the report of the VM that ended (or the kernel's).
 func (lk *liveKernel) settle(open map[report.TestKey]*liveSub, k *report.Kernel) {
 	for key, s := range open {
-		lt := liveTest{Package: key.Package, Name: key.Name}
+		lt := collect.Live{Package: key.Package, Name: key.Name}
 		if tt := k.Find(key); tt != nil {
 			lt.End = tt
 			for _, i := range tt.Findings {

@@ -17,8 +17,6 @@ import (
 )
 
 const (
-	// defaultTimeout bounds a binary whose configuration names none.
-	defaultTimeout = 10 * time.Minute
 	// killGrace bounds the wait for a killed binary: a task stuck in an
 	// uninterruptible sleep inside a module never dies, and the run must go
 	// on to report it.
@@ -130,7 +128,7 @@ func (a *Agent) streamOutput(name string, fd int, stop <-chan struct{}, lastOutp
 func (a *Agent) awaitBinary(tb event.TestBinary, cmd *exec.Cmd, exited <-chan error, stalled <-chan string) (exit *event.Exit, waitErr error, died bool) {
 	timeout := time.Duration(tb.Timeout)
 	if timeout <= 0 {
-		timeout = defaultTimeout
+		timeout = event.DefaultTestTimeout
 	}
 	exit = &event.Exit{}
 	select {

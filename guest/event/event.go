@@ -252,6 +252,13 @@ type RunConfig struct {
 	Control bool `json:"control,omitempty"`
 }
 
+// DefaultTestTimeout bounds a test binary whose configuration names no
+// Timeout, and is the host's default under emulation (TCG) too: one value,
+// so that a run configuration written without timeouts means what the
+// host would have asked for. Long enough for a suite under TCG, which runs
+// kernel code tens of times slower than hardware.
+const DefaultTestTimeout = 10 * time.Minute
+
 // TestBinary is one `go test -c` binary in the guest image.
 type TestBinary struct {
 	Name string   `json:"name"` // import path or short name, used in reports
@@ -259,7 +266,7 @@ type TestBinary struct {
 	Args []string `json:"args,omitempty"` // extra flags, e.g. -test.run
 	Env  []string `json:"env,omitempty"`
 	// Timeout bounds the binary's run; the agent dumps blocked tasks and
-	// kills it when it expires.
+	// kills it when it expires. Zero means DefaultTestTimeout.
 	Timeout Duration `json:"timeout"`
 	// FaultGrace, if set, ends the binary early in the same way when the
 	// kernel reports a fault (Oops, BUG, general protection fault, KASAN)

@@ -10,14 +10,16 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // EnvKernels overrides the kernels that Matrix returns (comma-separated
 // selectors).
 const EnvKernels = "KMODVM_TEST_KERNELS"
 
-// Default is the matrix the project supports.
-var Default = []string{"5.10", "6.1", "6.12", "7.3"}
+// Default is the matrix the project supports: the one a run without
+// kernels runs.
+var Default = runcfg.DefaultKernels()
 
 var (
 	mu      sync.Mutex

@@ -1,0 +1,155 @@
+package collect
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// replay feeds an events.jsonl file, as a guest sent it, to a collector.
+func replay(t *testing.T, data []byte) *Collector {
+	t.Helper()
+	c := New(Options{})
+	dec := event.NewDecoder(bytes.NewReader(data))
+	for {
+		ev, err := dec.Next()
+		if err != nil {
+			break
+		}
+		c.Handle(ev)
+	}
+	return c
+}
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "replay", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCollectorOnARealPassingRun(t *testing.T) {
+	c := replay(t, readFixture(t, "6.1-pass/events.jsonl"))
+	if !c.hello || !c.done || c.doneErr != "" {
+		t.Fatalf("hello=%v done=%v err=%q", c.hello, c.done, c.doneErr)
+	}
+	c.finish(readFixture(t, "6.1-pass/console.log"), report.Crash)
+	k := c.kernel
+	cnt := k.Counts()
+	if cnt.Pass < 100 || cnt.Fail != 0 || cnt.Other != 0 {
+		t.Errorf("counts = %+v, want 100+ passes and nothing else", cnt)
+	}
+	if len(k.Modules) != 1 || k.Modules[0].Load != report.Pass || k.Modules[0].Unload != report.Pass {
+		t.Errorf("modules = %+v", k.Modules)
+	}
+	if len(k.Bugs()) != 0 {
+		t.Errorf("bugs found in a clean run: %+v", k.Bugs())
+	}
+	for _, tt := range k.Tests {
+		if strings.Contains(tt.Name, "/") && !strings.HasPrefix(tt.Name, strings.SplitN(tt.Name, "/", 2)[0]) {
+			t.Errorf("odd subtest name %q", tt.Name)
+		}
+	}
+}
+
+// cut returns the events up to and including the n-th test "run" event
+// of the fixture: the stream as a guest that died there left it.
+func cut(t *testing.T, data []byte, runs int) ([]byte, string) {
+	t.Helper()
+	var out bytes.Buffer
+	seen := 0
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		out.Write(line)
+		var ev event.Event
+		if json.Unmarshal(line, &ev) == nil && ev.Type == event.Test && ev.Test.Action == "run" {
+			seen++
+			if seen == runs {
+				return out.Bytes(), ev.Test.Test
+			}
+		}
+	}
+	t.Fatalf("fixture has fewer than %d tests", runs)
+	return nil, ""
+}
+
+func TestTestsCutOffByTheVMEndAsTheVMDid(t *testing.T) {
+	for _, end := range []report.Status{report.Crash, report.Timeout} {
+		data, name := cut(t, readFixture(t, "6.1-pass/events.jsonl"), 10)
+		c := replay(t, data)
+		c.finish(nil, end)
+		var got *report.Test
+		for _, tt := range c.kernel.Tests {
+			if tt.Name == name {
+				got = tt
+			}
+		}
+		if got == nil || got.Status != end {
+			t.Errorf("VM ended (%s) during %s: test status %+v, want %s", end, name, got, end)
+		}
+	}
+}
+
+func TestFindingDuringATestFailsThatTest(t *testing.T) {
+	data, name := cut(t, readFixture(t, "6.1-pass/events.jsonl"), 5)
+	c := replay(t, data)
+	var running *testRun
+	for _, tr := range c.order {
+		if tr.t.Name == name {
+			running = tr
+		}
+	}
+	if running == nil {
+		t.Fatal("test not found")
+	}
+	at := running.start + 1000 // 1 µs after it started, in guest time
+	warn := []string{
+		"------------[ cut here ]------------",
+		"WARNING: CPU: 0 PID: 90 at drivers/misc/mmapdrv.c:120 drv_read+0x50/0x90 [mmapdrv]",
+		"Modules linked in: mmapdrv(OE)",
+		"CPU: 0 PID: 90 Comm: mmapdrv.test Tainted: G           OE      6.1.0-57-amd64 #1  Debian 6.1.192-3",
+		"RIP: 0010:drv_read+0x50/0x90 [mmapdrv]",
+		"Call Trace:",
+		" <TASK>",
+		" vfs_read+0xa8/0x2b0",
+		" ksys_read+0x6b/0xf0",
+		" do_syscall_64+0x55/0xb0",
+		" </TASK>",
+		"---[ end trace 0000000000000000 ]---",
+	}
+	for i, text := range warn {
+		c.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(9000 + i), Level: 4, Usec: at / 1000, Text: text}})
+	}
+	c.finish(nil, report.Crash)
+	var got *report.Test
+	for _, tt := range c.kernel.Tests {
+		if tt.Name == name {
+			got = tt
+		}
+	}
+	if got == nil || len(got.Findings) != 1 {
+		t.Fatalf("finding not attributed to %s: %+v", name, got)
+	}
+	f := c.kernel.Findings[got.Findings[0]]
+	if f.Kind != "WARNING" || !strings.Contains(f.Title, "drv_read") || f.Test == "" {
+		t.Errorf("finding = %+v", f)
+	}
+}
+
+func TestBinaryCrashWithoutTestsBecomesATest(t *testing.T) {
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.BinaryStart, Binary: "suite", Mono: 1})
+	c.Handle(event.Event{Type: event.Test, Binary: "suite", Mono: 2, Test: &event.TestEvent{Action: "output", Output: "panic: boom\n"}})
+	c.Handle(event.Event{Type: event.BinaryEnd, Binary: "suite", Mono: 3, Exit: &event.Exit{Code: 2}})
+	c.finish(nil, report.Crash)
+	if len(c.kernel.Tests) != 1 || c.kernel.Tests[0].Status != report.Crash || !strings.Contains(c.kernel.Tests[0].Output, "panic: boom") {
+		t.Errorf("tests = %+v", c.kernel.Tests)
+	}
+}

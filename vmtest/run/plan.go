@@ -1,0 +1,155 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+)
+
+// NewFetcher returns a kernel fetcher over the cache in cacheDir with every
+// provider kmodvm has: Debian's archive, local trees and kernels built from
+// source (the -debug and -kcsan selectors). buildProgress, if set, hears
+// how far a kernel build is.
+func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
+	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cacheDir}, Log: log, Offline: offline}
+	f.Use(&srcbuild.Provider{Fetcher: f, Log: log, Progress: buildProgress,
+		Toolchains: &kbuild.Toolchains{Dir: filepath.Join(cacheDir, "toolchains"), Log: log}})
+	return f
+}
+
+// planned is one kernel of a run: the selector that named it and what it
+// resolved to.
+type planned struct {
+	sel  string
+	spec *kernel.Spec
+	// err is why the selector could not be resolved (the archive was
+	// unreachable, say): the kernel is reported as an error, the others run.
+	err error
+	// dir is the kernel's directory under the run's output: its name, or
+	// its name and ID when two kernels of the run share a name.
+	dir string
+}
+
+func (p planned) name() string {
+	if p.spec != nil {
+		return p.spec.Name
+	}
+	return p.sel
+}
+
+// plan resolves every selector before anything runs, so that a selector
+// that names no kernel is a usage error reported at once, and selectors
+// that name one kernel twice ("6.1" and "6.1.0-57-amd64") run it once.
+func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, error) {
+	arches, err := runcfg.Arches(arches)
+	if err != nil {
+		return nil, &runcfg.ErrConfig{Msg: err.Error()}
+	}
+	pl := &planning{seen: map[string]int{}, names: map[string]int{}}
+	for _, a := range arches {
+		for _, raw := range sels {
+			s, err := kernel.ParseSelector(raw)
+			if err != nil {
+				return nil, &runcfg.ErrConfig{Msg: err.Error()}
+			}
+			r.planOne(ctx, pl, raw, s.WithArch(a))
+		}
+	}
+	if len(pl.unknown) > 0 {
+		return nil, &runcfg.ErrConfig{Msg: strings.Join(pl.unknown, "\n")}
+	}
+	out := pl.out
+	for i, p := range out {
+		if p.spec != nil && pl.names[p.spec.Name] > 1 {
+			out[i].dir = fmt.Sprintf("%s-%s", p.spec.Name, p.spec.ID()[:8])
+		}
+	}
+	return out, nil
+}
+
+// planning is a plan being made.
+type planning struct {
+	out []planned
+	// unknown are the selectors that named no kernel, each with why.
+	unknown []string
+	// seen indexes out by kernel ID; names counts the kernels of out by
+	// name.
+	seen, names map[string]int
+}
+
+// planOne resolves one selector, raw as the run names it and s for an
+// architecture, into pl, once per kernel ID.
+func (r *runner) planOne(ctx context.Context, pl *planning, raw string, s kernel.Selector) {
+	spec, err := r.fetcher.ResolveSpec(ctx, s)
+	switch {
+	case errors.Is(err, kernel.ErrNotFound), errors.Is(err, kernel.ErrSelector):
+		pl.unknown = append(pl.unknown, err.Error())
+		return
+	case err != nil:
+		pl.out = append(pl.out, planned{sel: raw, err: err, dir: raw})
+		return
+	}
+	id := spec.ID()
+	if i, ok := pl.seen[id]; ok {
+		if pl.out[i].sel != raw { // not the same ABI named again for another arch
+			pl.out[i].sel += ", " + raw
+		}
+		return
+	}
+	pl.seen[id] = len(pl.out)
+	pl.names[spec.Name]++
+	r.selectors.Store(spec.Name, raw)
+	pl.out = append(pl.out, planned{sel: raw, spec: spec, dir: spec.Name})
+}
+
+// gcovOption is the kernel option --coverage needs: the kernel keeps the
+// counters of code built with gcov profiling and shows them in debugfs.
+const gcovOption = "CONFIG_GCOV_KERNEL"
+
+// checkCoverage makes a run with Coverage a usage error when one of its
+// kernels has no gcov: from what the kernel is known to be made with (a
+// source build's fragments), else from its config once fetched (kept in
+// the cache for the run). A kernel that cannot be fetched is left to
+// report that.
+func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
+	var without, suggest []string
+	for _, p := range plan {
+		if p.spec == nil {
+			continue
+		}
+		v, known := p.spec.Config[gcovOption]
+		if !known {
+			k, err := r.fetcher.Get(ctx, p.spec)
+			if err != nil {
+				continue
+			}
+			if k.Profile().Gcov {
+				continue
+			}
+		} else if v == "y" {
+			continue
+		}
+		without = append(without, p.spec.Name)
+		if p.spec.Series != "" {
+			suggest = append(suggest, p.spec.Series+"-debug")
+		}
+	}
+	if len(without) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("coverage needs a kernel with gcov (%s), which %s lacks", gcovOption, strings.Join(without, ", "))
+	if len(suggest) > 0 {
+		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
+	} else {
+		msg += "; the -debug and -kcsan kernels kmodvm builds from source have it (e.g. --kernels 6.1-debug)"
+	}
+	return &runcfg.ErrConfig{Msg: msg}
+}
