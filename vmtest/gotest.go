@@ -132,9 +132,9 @@ func reportKernel(t *testing.T, k *report.Kernel, live map[report.TestKey]report
 	for _, f := range k.Findings {
 		switch {
 		case f.Blames():
-			t.Errorf("%s %s: %s\n%s", f.Kind, f.Where(), f.Title, f.Report)
+			t.Errorf("%s\n%s", f.Reason(), f.Report)
 		case f.KernelOwn():
-			t.Logf("%s %s: %s", f.Kind, f.Where(), f.Title)
+			t.Logf("%s", f.Reason())
 		}
 	}
 	for _, tt := range k.Tests {
@@ -179,7 +179,7 @@ func reportTest(t *testing.T, k *report.Kernel, tt *report.Test) {
 // out: the subtest has its own).
 func reportResult(t *testing.T, tt *report.Test, findings []report.Finding) {
 	for _, f := range findings {
-		t.Errorf("kernel %s: %s\n%s", f.Kind, f.Title, f.Report)
+		t.Errorf("kernel %s\n%s", f.Headline(), f.Report)
 	}
 	if tt.AfterReboot {
 		t.Log("ran in a fresh VM, after an earlier test crashed or hung the kernel")

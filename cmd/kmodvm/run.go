@@ -252,7 +252,7 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 			if f.Kind == "taint" && !verbose {
 				continue // out-of-tree modules always taint the kernel
 			}
-			fmt.Fprintf(w, "    🐞 %s: %s (%s)\n", f.Kind, f.Title, f.Where())
+			fmt.Fprintf(w, "    🐞 %s\n", f.Reason())
 			if fr, ok := f.Source(); ok {
 				fmt.Fprintf(w, "       at %s, %s\n", fr.Where(), fr)
 			}

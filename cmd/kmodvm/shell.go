@@ -95,7 +95,7 @@ func runShell(cmd *cobra.Command, g *globalFlags, f *shellFlags) error {
 	}
 	for _, fd := range k.Findings {
 		if fd.Kind != "taint" {
-			fmt.Fprintf(errOut, "kmodvm: 🐞 %s: %s (%s)\n", fd.Kind, fd.Title, fd.Where())
+			fmt.Fprintf(errOut, "kmodvm: 🐞 %s\n", fd.Reason())
 		}
 	}
 	switch {

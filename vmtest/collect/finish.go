@@ -67,9 +67,11 @@ func (c *Collector) Verdict(kr *report.Kernel) (report.Status, string) {
 	if nfail > 0 {
 		why = append(why, fmt.Sprintf("%d test(s) failed", nfail))
 	}
-	for _, f := range kr.Findings {
+	// One reason per bug, however often the kernel reported it.
+	bugs, _ := report.Dedup(kr.Findings)
+	for _, f := range bugs {
 		if f.Blames() {
-			why = append(why, fmt.Sprintf("%s %s: %s", f.Kind, f.Where(), f.Title))
+			why = append(why, f.Reason())
 		}
 	}
 	// A lost line may have been a test's end or a kernel warning: a run

@@ -151,3 +151,8 @@ func (f Finding) Seen() string {
 	}
 	return tally + " " + f.Where()
 }
+
+// Reason is how a verdict names f among its reasons: its headline, then
+// how often and where it was seen ("BUG: Bad page map in process x (×60
+// in 12 tests, first during TestA)").
+func (f Finding) Reason() string { return f.Headline() + " (" + f.Seen() + ")" }

@@ -142,5 +142,8 @@ func (run *kernelRun) run(ctx context.Context) {
 		run.reboot(ctx, col)
 	}
 	symbolize(run.k, kr, run.built)
+	// After the reboots' findings joined and symbolization named them:
+	// one finding per bug from here on, in every report.
+	kr.DedupFindings()
 	kernelCoverage(ctx, kr, run.dir, run.gcov)
 }

@@ -58,7 +58,7 @@ func TestVerdictAndSettle(t *testing.T) {
 		{"a failed test", run{hello(), loaded(), binStart(1e9), testEv(2e9, "run", "TestA"), testEv(3e9, "fail", "TestA"), binEnd(35e8, 1), done()},
 			qemu.Result{Exit: qemu.ExitPoweroff}, nil, 1, report.Fail, report.Pass, "1 test(s) failed", report.Fail},
 		{"a finding outside any test", append(passing()[:8:8], kmsgEv(2, 9_000_000, warning), done()),
-			qemu.Result{Exit: qemu.ExitPoweroff}, nil, 1, report.Fail, report.Pass, "WARNING outside any test", report.Pass},
+			qemu.Result{Exit: qemu.ExitPoweroff}, nil, 1, report.Fail, report.Pass, "WARNING in x_probe (outside any test)", report.Pass},
 		{"a finding during a test", run{hello(), loaded(), binStart(1e9), testEv(2e9, "run", "TestA"), kmsgEv(0, 2_500_000, warning), testEv(3e9, "pass", "TestA"), binEnd(35e8, 0), done()},
 			qemu.Result{Exit: qemu.ExitPoweroff}, nil, 1, report.Fail, report.Pass, "1 test(s) failed", report.Fail},
 		{"lost kernel log records", append(passing()[:8:8], kmsgEv(9, 9_000_000, "after the overrun"), done()),

@@ -55,8 +55,9 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 			s.frame(kr, fr, true)
 			if unnamed && fr.Func != "" && fr.Module != "" && f.Kind == "memory leak" && f.Title == "memory leak" {
 				// The verdict quoted the old title: name the function there too.
-				kr.Error = strings.Replace(kr.Error, f.Kind+" "+f.Where()+": "+f.Title, f.Kind+" "+f.Where()+": memory leak in "+fr.Func, 1)
+				was := f.Reason()
 				f.Title, f.Func = "memory leak in "+fr.Func, fr.Func
+				kr.Error = strings.Replace(kr.Error, was, f.Reason(), 1)
 			}
 		}
 	}
