@@ -23,11 +23,11 @@ func touch(path string, info os.FileInfo) {
 // so the cache would otherwise only grow. It returns how many layers it
 // removed.
 func (b *Builder) Prune(maxAge time.Duration) (int, error) {
-	root, err := b.cacheDir()
+	cache, err := b.cache()
 	if err != nil {
 		return 0, err
 	}
-	dir := filepath.Join(root, "initramfs")
+	dir := cache.Layers()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -44,7 +44,7 @@ func (b *Builder) Prune(maxAge time.Duration) (int, error) {
 		if os.Remove(filepath.Join(dir, e.Name())) == nil {
 			n++
 			os.Remove(filepath.Join(dir, e.Name()+sumSuffix))
-			os.Remove(filepath.Join(root, "locks", "initramfs-"+e.Name()+".lock"))
+			os.Remove(cache.Lock(lockName(e.Name())))
 		}
 	}
 	return n, nil

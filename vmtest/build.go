@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -52,7 +53,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 			}
 		}
 		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
-			Coverage: r.cfg.Coverage, CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
+			Coverage: r.cfg.Coverage, CacheDir: cachedir.Layout{Root: r.cfg.cacheDir()}.Builds()})
 		if res != nil {
 			logs = append(logs, res.Log...)
 			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)

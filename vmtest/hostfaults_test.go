@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -288,14 +289,14 @@ func lastLine(s string) string {
 func damagedCache(t *testing.T) string {
 	t.Helper()
 	k := testkernel.Get(t, "6.1")
-	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
-	entry := filepath.Join(dir, "kernels", k.ID)
+	shared, dir := cachedir.Layout{Root: kernel.DefaultCacheDir()}, cachedir.Layout{Root: t.TempDir()}
+	entry := dir.Kernel(k.ID)
 	for _, c := range [][]string{
-		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
+		{"mkdir", "-p", dir.ByABI(), dir.Apt()},
 		{"cp", "-al", k.Dir, entry},
-		{"cp", "-al", filepath.Join(shared, "debs"), filepath.Join(shared, "initramfs"), dir},
-		{"cp", filepath.Join(shared, "apt", "index.json"), filepath.Join(dir, "apt")},
-		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
+		{"cp", "-al", filepath.Dir(shared.Debs()), shared.Layers(), dir.Root},
+		{"cp", filepath.Join(shared.Apt(), "index.json"), dir.Apt()},
+		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir.ByABI(), k.ABI)},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
@@ -316,7 +317,7 @@ func damagedCache(t *testing.T) string {
 	if err := os.WriteFile(vmlinux, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir.Root
 }
 
 // TestHostFaultDamagedCacheEntry runs 6.1 from a cache whose entry lost

@@ -12,6 +12,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -97,7 +98,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		s, _ := sel.(string)
 		r.step(s, abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
-	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.cacheDir(), "toolchains"), Log: cfg.Log}
+	r.toolchains = &kbuild.Toolchains{Dir: cachedir.Layout{Root: cfg.cacheDir()}.Toolchains(), Log: cfg.Log}
 	r.out = cfg.OutDir
 	if r.out != "" {
 		// Two runs writing one artifacts directory would trample each
@@ -171,7 +172,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 	// Every change to a module or test package adds cache entries; drop
 	// the ones unused for a while (best effort).
 	r.images.Prune(cacheMaxAge)
-	kbuild.Prune(filepath.Join(cfg.cacheDir(), "builds"), cacheMaxAge)
+	kbuild.Prune(cachedir.Layout{Root: cfg.cacheDir()}.Builds(), cacheMaxAge)
 	(&qemu.Snapshots{Dir: SnapshotDir(cfg.cacheDir())}).Prune(cacheMaxAge)
 	return rep, nil
 }

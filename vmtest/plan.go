@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
@@ -20,7 +20,7 @@ import (
 func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cacheDir}, Log: log, Offline: offline}
 	f.Use(&srcbuild.Provider{Fetcher: f, Log: log, Progress: buildProgress,
-		Toolchains: &kbuild.Toolchains{Dir: filepath.Join(cacheDir, "toolchains"), Log: log}})
+		Toolchains: &kbuild.Toolchains{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log}})
 	return f
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -34,7 +35,7 @@ func (r *runner) tailor(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	var kos []string
 	for i, m := range r.cfg.Modules {
 		res, err := kbuild.Build(ctx, stock, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "stock-build", fmt.Sprint(i)),
-			CacheDir: filepath.Join(r.cfg.cacheDir(), "builds")})
+			CacheDir: cachedir.Layout{Root: r.cfg.cacheDir()}.Builds()})
 		if err != nil {
 			return s, nil
 		}

@@ -94,7 +94,7 @@ type buildOutcome struct {
 // buildAll fetches each kernel and builds the module for it, in parallel;
 // one kernel's failure does not stop the others.
 func buildAll(ctx context.Context, g *globalFlags, f *kernel.Fetcher, sels []kernel.Selector, o kbuild.Options, out string) []buildOutcome {
-	tcs := &kbuild.Toolchains{Dir: filepath.Join(f.Cache.Dir, "toolchains"), Log: nil}
+	tcs := &kbuild.Toolchains{Dir: f.Cache.Layout().Toolchains(), Log: nil}
 	if g.verbose {
 		tcs.Log = os.Stderr
 	}

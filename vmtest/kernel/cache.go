@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,22 +14,16 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 )
 
 // EnvCache overrides the cache directory.
-const EnvCache = "KMODVM_CACHE"
+const EnvCache = cachedir.Env
 
 // DefaultCacheDir is $KMODVM_CACHE, else $XDG_CACHE_HOME/kmodvm, else
 // ~/.cache/kmodvm.
-func DefaultCacheDir() string {
-	if d := os.Getenv(EnvCache); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "kmodvm")
-	}
-	return filepath.Join(os.TempDir(), "kmodvm-cache")
-}
+func DefaultCacheDir() string { return cachedir.Default() }
 
 // Cache is the on-disk store of fetched kernels. Entries are keyed by a hash
 // of their inputs, written under a temporary name and renamed into place, and
@@ -67,27 +60,25 @@ type manifest struct {
 	Made   time.Time        `json:"made"`
 }
 
-func (c *Cache) kernelsDir() string { return filepath.Join(c.Dir, "kernels") }
-func (c *Cache) entryDir(key string) string {
-	return filepath.Join(c.kernelsDir(), key)
-}
-func (c *Cache) abiLink(abi string) string {
-	return filepath.Join(c.kernelsDir(), "by-abi", abi)
-}
+// Layout names the cache's folders.
+func (c *Cache) Layout() cachedir.Layout { return cachedir.Layout{Root: c.Dir} }
+
+func (c *Cache) kernelsDir() string         { return c.Layout().Kernels() }
+func (c *Cache) entryDir(key string) string { return c.Layout().Kernel(key) }
+func (c *Cache) abiLink(abi string) string  { return filepath.Join(c.Layout().ByABI(), abi) }
 
 // DebsDir is where verified packages are kept.
-func (c *Cache) DebsDir() string { return filepath.Join(c.Dir, "debs", "sha256") }
+func (c *Cache) DebsDir() string { return c.Layout().Debs() }
 
 // AptDir is the private apt state.
-func (c *Cache) AptDir() string { return filepath.Join(c.Dir, "apt") }
+func (c *Cache) AptDir() string { return c.Layout().Apt() }
 
 // lockFile is the cross-process lock called name, not taken.
 func (c *Cache) lockFile(name string) (*flock.Flock, error) {
-	dir := filepath.Join(c.Dir, "locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.Layout().Locks(), 0o755); err != nil {
 		return nil, err
 	}
-	return flock.New(filepath.Join(dir, name+".lock")), nil
+	return flock.New(c.Layout().Lock(name)), nil
 }
 
 // lock takes the cross-process lock called name.
@@ -165,7 +156,7 @@ func (c *Cache) List() (good []*Kernel, bad map[string]error) {
 	bad = map[string]error{}
 	ents, _ := os.ReadDir(c.kernelsDir())
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == "by-abi" || strings.HasPrefix(e.Name(), ".") {
+		if !e.IsDir() || c.entryDir(e.Name()) == c.Layout().ByABI() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		k, err := c.Get(e.Name())

@@ -48,7 +48,7 @@ func TestCacheRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Vmlinux != want.Vmlinux || got.Vmlinux != filepath.Join(c.Dir, "kernels", "k1", "vmlinux") {
+	if got.Vmlinux != want.Vmlinux || got.Vmlinux != filepath.Join(c.Layout().Kernel("k1"), "vmlinux") {
 		t.Errorf("Vmlinux = %q, want %q inside the entry", got.Vmlinux, want.Vmlinux)
 	}
 	good, bad := c.List()

@@ -35,7 +35,7 @@ type debugInfoManifest struct {
 // longer offers.
 var ErrNoDebugInfo = errors.New("no debug information")
 
-func (c *Cache) debugInfoDir(id string) string { return filepath.Join(c.Dir, "debuginfo", id) }
+func (c *Cache) debugInfoDir(id string) string { return filepath.Join(c.Layout().DebugInfo(), id) }
 
 // DebugInfo returns the debug information of k. A kernel with a vmlinux
 // with DWARF of its own (one built from source, a user's tree) needs

@@ -43,7 +43,7 @@ func (f *Fetcher) fallback(ctx context.Context, s *Spec, err error) (*Kernel, er
 // missingDir keeps, per kernel ID, when the mirror last said it does not
 // serve that kernel's packages: for IndexMaxAge later runs go straight to
 // the fallback instead of asking again.
-func (c *Cache) missingDir() string { return filepath.Join(c.Dir, "kernels", ".missing") }
+func (c *Cache) missingDir() string { return c.Layout().Missing() }
 
 func (c *Cache) markMissing(id string) {
 	if os.MkdirAll(c.missingDir(), 0o755) == nil {

@@ -115,8 +115,8 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	testkernel.Get(t, "6.1") // the shared archive index, fresh
 	dir := t.TempDir()
 	// Share the archive index (not the kernels) with the main cache.
-	shared := filepath.Join(kernel.DefaultCacheDir(), "apt")
-	if err := os.Symlink(shared, filepath.Join(dir, "apt")); err != nil {
+	shared := (&kernel.Cache{Dir: kernel.DefaultCacheDir()}).AptDir()
+	if err := os.Symlink(shared, (&kernel.Cache{Dir: dir}).AptDir()); err != nil {
 		t.Fatal(err)
 	}
 	const sel = "6.1-cloud" // the smallest amd64 image
@@ -145,7 +145,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	if len(good) != 1 || len(bad) != 0 {
 		t.Fatalf("cache holds %d good and %d bad entries, want exactly one good", len(good), len(bad))
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "kernels"))
+	ents, _ := os.ReadDir(c.Layout().Kernels())
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("leftover temporary %s", e.Name())

@@ -133,7 +133,7 @@ func buildFor(abi, tmp string) (bootImage, ko string, err error) {
 		return "", "", fmt.Errorf("kernel %s not in %s (fetch it with kmodvm first): %w", abi, cache.Dir, err)
 	}
 	ctx := context.Background()
-	tcs := &kbuild.Toolchains{Dir: filepath.Join(cache.Dir, "toolchains"), Log: os.Stderr}
+	tcs := &kbuild.Toolchains{Dir: cache.Layout().Toolchains(), Log: os.Stderr}
 	tc, err := tcs.For(ctx, k)
 	if err != nil {
 		return "", "", err
