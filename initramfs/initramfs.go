@@ -86,8 +86,8 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 		return "", err
 	}
 	path := filepath.Join(cache.Layers(), name)
-	if info, err := verifyLayer(path); err == nil {
-		touch(path, info)
+	if err := verifyLayer(path); err == nil {
+		cachedir.Touch(path)
 		return path, nil
 	}
 	for _, d := range []string{cache.Layers(), cache.Locks()} {
@@ -100,7 +100,7 @@ func (b *Builder) cached(ctx context.Context, name string, build func(ctx contex
 		return "", fmt.Errorf("lock %s: %w", name, err)
 	}
 	defer lock.Unlock()
-	if _, err := verifyLayer(path); err == nil {
+	if err := verifyLayer(path); err == nil {
 		return path, nil
 	}
 	// A damaged layer's sum goes first: no reader may pair it with the
