@@ -14,6 +14,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // build builds every module for k and returns the .ko files, and with
@@ -28,7 +29,7 @@ func (r *runner) build(ctx context.Context, k *kernel.Kernel, kr *report.Kernel,
 	tc, err := r.toolchains.For(ctx, k)
 	if err != nil {
 		kr.Error = "toolchain: " + err.Error()
-		if errors.Is(err, kbuild.ErrNeedRoot) {
+		if errors.Is(err, toolchain.ErrNeedRoot) {
 			kr.Build = &report.Build{Status: report.Error, Error: err.Error()}
 		}
 		return nil, nil, false

@@ -15,8 +15,8 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // coverageFile is the lcov tracefile of a kernel's directory, and of the
@@ -30,7 +30,7 @@ const coverageFile = "coverage.info"
 type gcovBuild struct {
 	buildDir, workDir, source string
 	notes                     []string
-	tc                        *kbuild.Toolchain
+	tc                        *toolchain.Toolchain
 }
 
 // gcdaFiles gathers the gcov data a VM's agent sent, by stage and path.

@@ -17,6 +17,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // cacheMaxAge is how long unused image layers and module builds are kept.
@@ -26,7 +27,7 @@ const cacheMaxAge = 7 * 24 * time.Hour
 type runner struct {
 	cfg        *Config
 	fetcher    *kernel.Fetcher
-	toolchains *kbuild.Toolchains
+	toolchains *toolchain.Set
 	images     *initramfs.Builder
 	accel      qemu.Accel // resolved for the default architecture's guests
 	accelReq   qemu.Accel // as Config.Accel asked
@@ -98,7 +99,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		s, _ := sel.(string)
 		r.step(s, abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
-	r.toolchains = &kbuild.Toolchains{Dir: cachedir.Layout{Root: cfg.cacheDir()}.Toolchains(), Log: cfg.Log}
+	r.toolchains = &toolchain.Set{Dir: cachedir.Layout{Root: cfg.cacheDir()}.Toolchains(), Log: cfg.Log}
 	r.out = cfg.OutDir
 	if r.out != "" {
 		// Two runs writing one artifacts directory would trample each

@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // NewFetcher returns a kernel fetcher over the cache in cacheDir with every
@@ -20,7 +20,7 @@ import (
 func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cacheDir}, Log: log, Offline: offline}
 	f.Use(&srcbuild.Provider{Fetcher: f, Log: log, Progress: buildProgress,
-		Toolchains: &kbuild.Toolchains{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log}})
+		Toolchains: &toolchain.Set{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log}})
 	return f
 }
 

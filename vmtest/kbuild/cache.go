@@ -15,6 +15,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // cacheLayout is part of every build key; bump it when what is cached
@@ -24,7 +25,7 @@ const cacheLayout = "kbuild-cache-2"
 // buildKey hashes everything a module build depends on: every source file
 // (name and content), the kernel's cache key and ABI, the toolchain, and
 // the options that change the output.
-func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
+func buildKey(k *kernel.Kernel, tc *toolchain.Toolchain, o Options) (string, error) {
 	h := sha256.New()
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {

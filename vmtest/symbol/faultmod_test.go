@@ -13,6 +13,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // The real reports of testdata/faultmod (vmtest/dmesg/testdata/report),
@@ -38,7 +39,7 @@ func TestFaultmodReportsResolveToTheirSourceLines(t *testing.T) {
 		t.Run(sel, func(t *testing.T) {
 			k := testkernel.Get(t, sel)
 			cache := cachedir.Layout{Root: kernel.DefaultCacheDir()}
-			tc, err := (&kbuild.Toolchains{Dir: cache.Toolchains()}).For(t.Context(), k)
+			tc, err := (&toolchain.Set{Dir: cache.Toolchains()}).For(t.Context(), k)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,8 +18,8 @@ import (
 	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // ErrBuild marks a kernel build that failed (the log says why), as opposed
@@ -119,7 +119,7 @@ func unpack(ctx context.Context, deb, dir string) (string, error) {
 type builder struct {
 	arch *arch.Arch
 	p    *Provider
-	tc   *kbuild.Toolchain
+	tc   *toolchain.Toolchain
 	tree string
 	dir  string
 	spec *kernel.Spec

@@ -22,8 +22,8 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // ProviderName names source-built kernels in IDs and reports.
@@ -81,7 +81,7 @@ type Provider struct {
 	// downloads the source package.
 	Fetcher *kernel.Fetcher
 	// Toolchains provides the compiler (host or a Debian userland).
-	Toolchains *kbuild.Toolchains
+	Toolchains *toolchain.Set
 	// Jobs is make's -j; 0 means one per CPU.
 	Jobs int
 	// Log receives progress lines; nil discards them.
