@@ -19,6 +19,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kconfig"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
@@ -226,15 +227,15 @@ func (b *builder) tailorFragment(ctx context.Context) (string, error) {
 		return "", err
 	}
 	cfg := kernel.ParseConfig(string(data))
-	opts, err := moduleOptions(b.tree, cfg, b.spec.Modules)
+	opts, err := kconfig.ModuleOptions(b.tree, cfg, b.spec.Modules)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
 	}
 	var syms []string
 	for _, o := range opts {
-		syms = append(syms, o.symbols()...)
+		syms = append(syms, o.Symbols()...)
 	}
-	lines, err := dependencyFragment(b.tree, cfg, syms)
+	lines, err := kconfig.DependencyFragment(b.tree, cfg, syms)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
 	}
