@@ -19,7 +19,7 @@ type lagging struct {
 func (p *lagging) Make(ctx context.Context, s *Spec, dir string) (*Kernel, error) {
 	p.asked = append(p.asked, s.Name)
 	if p.lacks[s.Name] {
-		return nil, fmt.Errorf("apt-get download: %w: %s: 404  Not Found", debian.ErrMissing, s.Name)
+		return nil, Unavailable(fmt.Errorf("apt-get download: %w: %s: 404  Not Found", debian.ErrMissing, s.Name))
 	}
 	return p.countingProvider.Make(ctx, s, dir)
 }

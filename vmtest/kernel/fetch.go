@@ -172,6 +172,8 @@ func (d debianProvider) Make(ctx context.Context, s *Spec, dir string) (*Kernel,
 		return nil
 	})
 	switch {
+	case errors.Is(err, debian.ErrMissing):
+		return nil, Unavailable(fmt.Errorf("fetch %s: %w", b.ABI, err))
 	case err != nil:
 		return nil, fmt.Errorf("fetch %s: %w", b.ABI, err)
 	case perr != nil:

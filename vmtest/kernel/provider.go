@@ -43,6 +43,31 @@ type Tailor interface {
 	Tailor(spec *Spec, modules []string) (*Spec, error)
 }
 
+// A DebugSource is a provider that publishes its kernels' debug
+// information apart from them (Debian's -dbg packages), which
+// Fetcher.DebugInfo keeps beside their cache entries.
+type DebugSource interface {
+	// MakeDebugInfo puts the debug information of k, one of its kernels,
+	// into the empty directory dir: a vmlinux with DWARF and, if it has
+	// one, the real System.map, named by the DebugInfo returned relative
+	// to dir. An error wrapping ErrNoDebugInfo means there is none to be
+	// had.
+	MakeDebugInfo(ctx context.Context, k *Kernel, dir string) (*DebugInfo, error)
+}
+
+// ErrUnavailable means a provider's source does not serve a kernel it
+// lists: a mirror that answers 404 for the packages of a build its index
+// names. The Fetcher then makes the spec's Fallback instead.
+var ErrUnavailable = errors.New("the mirror does not serve the kernel's files")
+
+// Unavailable marks err, why a provider could not get a kernel its source
+// lists, as ErrUnavailable; the message stays err's.
+func Unavailable(err error) error { return unavailable{err} }
+
+type unavailable struct{ error }
+
+func (u unavailable) Unwrap() []error { return []error{u.error, ErrUnavailable} }
+
 // Tailor returns s made to provide modules, if its provider can; s itself
 // otherwise, or when modules is empty.
 func (f *Fetcher) Tailor(s *Spec, modules []string) (*Spec, error) {
@@ -105,9 +130,14 @@ type Spec struct {
 	// known only from the made kernel's config.
 	Config map[string]string `json:"config,omitempty"`
 	// Fallback is the kernel to make instead when this one's packages
-	// cannot be had from the mirror (debian.ErrMissing): for a selector
+	// cannot be had from the mirror (ErrUnavailable): for a selector
 	// naming a series, the series' next older build. Not part of the ID.
 	Fallback *Spec `json:"-"`
+	// Stock is the spec of the stock kernel this one follows, resolved
+	// with it (a source build's Debian kernel, whose config says how to
+	// build the in-kernel modules it is tailored to have). Not part of
+	// the ID.
+	Stock *Spec `json:"-"`
 	// Modules are in-kernel modules the kernel must provide (see Tailor).
 	Modules []string `json:"modules,omitempty"`
 	// Note is something the user should know about this kernel ("built
@@ -200,7 +230,7 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	}
 	damaged := !errors.Is(err, fs.ErrNotExist)
 	if s.Fallback != nil && f.Cache.missing(id) {
-		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", debian.ErrMissing, s.Name, IndexMaxAge))
+		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", ErrUnavailable, s.Name, missingFor))
 	}
 	if f.Offline {
 		if damaged {
@@ -232,7 +262,7 @@ func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
 	}
 	start := time.Now()
 	k, err = p.Make(ctx, s, tmp)
-	if errors.Is(err, debian.ErrMissing) {
+	if errors.Is(err, ErrUnavailable) {
 		f.Cache.markMissing(id)
 		if s.Fallback != nil {
 			return f.fallback(ctx, s, err)

@@ -218,7 +218,10 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 // their Kconfig options depend on set as the stock kernel of the series
 // sets it.
 func (b *builder) tailorFragment(ctx context.Context) (string, error) {
-	stock, err := b.p.Fetcher.FetchBuild(ctx, *b.spec.Debian)
+	if b.spec.Stock == nil {
+		return "", fmt.Errorf("%s: a spec without its stock kernel cannot be tailored", b.spec.Name)
+	}
+	stock, err := b.p.Fetcher.Get(ctx, b.spec.Stock)
 	if err != nil {
 		return "", fmt.Errorf("the stock kernel's config, to build %s: %w", strings.Join(b.spec.Modules, ", "), err)
 	}

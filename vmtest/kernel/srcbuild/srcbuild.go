@@ -129,7 +129,7 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	s := &kernel.Spec{
 		Provider: ProviderName, Arch: kernel.DefaultArch, Name: name, ABI: name,
 		Series: stock.Series, Variant: sel.Variant, Version: src.Version,
-		Packages: []debian.Package{src}, Debian: &stock, Note: note,
+		Packages: []debian.Package{src}, Debian: &stock, Stock: kernel.DebianSpec(stock), Note: note,
 	}
 	s.Inputs = append(s.Inputs, recipe, "source "+src.String()+" "+src.SHA256, "compiler "+compilerFor(stock))
 	s.Config = map[string]string{}
