@@ -107,7 +107,7 @@ func compressKernel(p string) (string, error) {
 
 // depmodReadsZstd reports whether the host's depmod was built with zstd.
 func depmodReadsZstd(ctx context.Context) bool {
-	p, err := lookDepmod()
+	p, err := FindDepmod()
 	if err != nil {
 		return false
 	}

@@ -97,9 +97,9 @@ var (
 	ccTextRe = regexp.MustCompile(`^CONFIG_CC_VERSION_TEXT="(.*)"$`)
 )
 
-// detectCompiler reads the compiler a kernel was built with from Debian's
+// DetectCompiler reads the compiler a kernel was built with from Debian's
 // .kernelvariables in kdir and CONFIG_CC_VERSION_TEXT in config.
-func detectCompiler(kdir, config string) (name, text string) {
+func DetectCompiler(kdir, config string) (name, text string) {
 	if b, err := os.ReadFile(config); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
@@ -130,4 +130,11 @@ func detectCompiler(kdir, config string) (name, text string) {
 		}
 	}
 	return name, text
+}
+
+// RealSystemMap tells a System.map from Debian's one-line placeholder that
+// points to the -dbg package.
+func RealSystemMap(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Size() > 4096
 }

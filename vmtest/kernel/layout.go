@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
@@ -31,19 +29,19 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
 	}
 	k.Config = firstExisting(filepath.Join(root, "boot", "config-"+abi), filepath.Join(modDir, "config"))
-	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); realSystemMap(sm) {
+	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); RealSystemMap(sm) {
 		k.SystemMap = sm
 	}
 	k.KDir = filepath.Join(root, "usr", "src", "linux-headers-"+abi)
 	if err := relocateHeaders(root, k.KDir); err != nil {
 		return err
 	}
-	k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
+	k.Compiler, k.CompilerText = DetectCompiler(k.KDir, k.Config)
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return err
 	}
-	if err := depmod(ctx, root, abi, modDir); err != nil {
+	if err := Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneModules(modDir, k.KDir, a.ChannelModules); err != nil {
@@ -52,7 +50,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	if err := compressModules(ctx, modDir); err != nil {
 		return err
 	}
-	if err := depmod(ctx, root, abi, modDir); err != nil {
+	if err := Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneOtherArches(root, a.KernelArch); err != nil {
@@ -128,13 +126,6 @@ func firstExisting(paths ...string) string {
 	return ""
 }
 
-// realSystemMap tells a System.map from Debian's one-line placeholder that
-// points to the -dbg package.
-func realSystemMap(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Size() > 4096
-}
-
 // relocateHeaders rewrites the absolute /usr/src paths in Debian's
 // arch-specific headers Makefile (which includes the common headers'
 // Makefile, and from 7.x sets KBUILD_OUTPUT) into paths relative to the
@@ -151,48 +142,4 @@ func relocateHeaders(root, kdir string) error {
 	const here = "kmodvm_src := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)\n"
 	fixed := strings.ReplaceAll(string(b), "/usr/src/", "$(kmodvm_src)/")
 	return os.WriteFile(mk, []byte(here+fixed), 0o644)
-}
-
-// depmod generates modules.dep, which Debian's packages leave to their
-// postinst. depmod reads <base>/lib/modules/<abi>; from 6.19 Debian installs
-// into /usr/lib/modules, reached through a lib -> usr/lib link.
-func depmod(ctx context.Context, root, abi, modDir string) error {
-	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err == nil {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(root, "lib")); os.IsNotExist(err) {
-		if err := os.Symlink(filepath.Join("usr", "lib"), filepath.Join(root, "lib")); err != nil {
-			return err
-		}
-	}
-	bin, err := lookDepmod()
-	if err != nil {
-		return err
-	}
-	out, err := proc.Command(ctx, bin, "-b", root, abi).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("depmod -b %s %s: %w: %s", root, abi, err, out)
-	}
-	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err != nil {
-		return fmt.Errorf("depmod wrote no modules.dep in %s", modDir)
-	}
-	return nil
-}
-
-func lookDepmod() (string, error) {
-	if p, err := exec.LookPath("depmod"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/depmod", "/sbin/depmod"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("depmod not found: install kmod (run `make deps`)")
-}
-
-// Depmod generates modules.dep for the modules tree modDir of root, for
-// providers that install modules themselves.
-func Depmod(ctx context.Context, root, abi, modDir string) error {
-	return depmod(ctx, root, abi, modDir)
 }

@@ -297,3 +297,32 @@ func (f *Fetcher) stamp(k *Kernel, s *Spec) {
 		k.Name = s.Name
 	}
 }
+
+// Build is one Debian kernel build and the packages it is made of: the image
+// (linux-image-*-unsigned, or linux-binary-* with linux-modules-* and
+// linux-base-* from 6.19 on) and its headers (arch and common headers and the
+// matching linux-kbuild).
+type Build struct {
+	ABI     string `json:"abi"`
+	Series  string `json:"series"`
+	Flavour string `json:"flavour"`
+	// Arch is the kernel's Debian architecture; empty means amd64.
+	Arch     string           `json:"arch,omitempty"`
+	Version  string           `json:"version"`  // Debian version: 6.1.192-3
+	Upstream string           `json:"upstream"` // 6.1.192
+	Suite    string           `json:"suite"`
+	Packages []debian.Package `json:"packages"`
+}
+
+// ErrNotFound means no kernel matches a selector.
+var ErrNotFound = errors.New("no such kernel")
+
+// SplitABI returns the series and the flavour of a Debian kernel release
+// ("6.1.0-57-amd64": "6.1" and "amd64"); ok is false when abi is none.
+func SplitABI(abi string) (series, flavour string, ok bool) {
+	m := abiRe.FindStringSubmatch(abi)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}

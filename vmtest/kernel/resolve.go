@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -10,25 +9,6 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
-
-// Build is one Debian kernel build and the packages it is made of: the image
-// (linux-image-*-unsigned, or linux-binary-* with linux-modules-* and
-// linux-base-* from 6.19 on) and its headers (arch and common headers and the
-// matching linux-kbuild).
-type Build struct {
-	ABI     string `json:"abi"`
-	Series  string `json:"series"`
-	Flavour string `json:"flavour"`
-	// Arch is the kernel's Debian architecture; empty means amd64.
-	Arch     string           `json:"arch,omitempty"`
-	Version  string           `json:"version"`  // Debian version: 6.1.192-3
-	Upstream string           `json:"upstream"` // 6.1.192
-	Suite    string           `json:"suite"`
-	Packages []debian.Package `json:"packages"`
-}
-
-// ErrNotFound means no kernel matches a selector.
-var ErrNotFound = errors.New("no such kernel")
 
 // imageRoots are the package name patterns that define a build, as
 // prefix+ABI+suffix.
@@ -83,13 +63,13 @@ func archBuilds(ix *debian.Index, arch string) []Build {
 				continue
 			}
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
-			m := abiRe.FindStringSubmatch(abi)
-			if m == nil || seen[abi] || FlavourArch(m[2]) != arch {
+			series, flavour, ok := SplitABI(abi)
+			if !ok || seen[abi] || FlavourArch(flavour) != arch {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
 				seen[abi] = true
-				b.Series, b.Flavour = m[1], m[2]
+				b.Series, b.Flavour = series, flavour
 				if arch != DefaultArch {
 					b.Arch = arch
 				}
@@ -104,7 +84,7 @@ func archBuilds(ix *debian.Index, arch string) []Build {
 // modules and headers packages of abi, and the kernel packages they depend
 // on, each at the root's version where the archive has it.
 func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (Build, bool) {
-	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: Upstream(root.Version)}
+	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: debian.Upstream(root.Version)}
 	picked := map[string]bool{}
 	queue := []debian.Dependency{{Name: root.Name, Relation: "=", Version: root.Version}}
 	for _, extra := range []string{"linux-modules-" + abi, "linux-headers-" + abi} {
@@ -147,18 +127,6 @@ func pick(versions []debian.Package, d debian.Dependency, want string) (debian.P
 		}
 	}
 	return debian.Package{}, false
-}
-
-// Upstream returns the upstream part of a Debian version: 6.1.192-3 gives
-// 6.1.192.
-func Upstream(v string) string {
-	if i := strings.LastIndexByte(v, '-'); i > 0 {
-		v = v[:i]
-	}
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	return v
 }
 
 // Resolve returns the build sel names: for a series or latest, the newest

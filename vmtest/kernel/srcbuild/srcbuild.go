@@ -124,7 +124,7 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", kernel.ErrNotFound, sel.Raw, err)
 	}
-	up := kernel.Upstream(src.Version)
+	up := debian.Upstream(src.Version)
 	name := up + "-" + sel.Variant
 	s := &kernel.Spec{
 		Provider: ProviderName, Arch: kernel.DefaultArch, Name: name, ABI: name,
@@ -158,13 +158,13 @@ func sourceFor(ix *debian.Index, stock kernel.Build) (debian.Package, string, er
 		return debian.Package{}, "", fmt.Errorf("the archive has no linux-source-%s", stock.Series)
 	}
 	for _, c := range cands {
-		if kernel.Upstream(c.Version) == stock.Upstream {
+		if debian.Upstream(c.Version) == stock.Upstream {
 			return c, "", nil
 		}
 	}
 	best := cands[0] // newest first
 	for _, c := range cands {
-		if debian.CompareVersions(kernel.Upstream(c.Version), stock.Upstream) <= 0 {
+		if debian.CompareVersions(debian.Upstream(c.Version), stock.Upstream) <= 0 {
 			best = c
 			break
 		}
