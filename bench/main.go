@@ -16,7 +16,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"log"
 	"os"
 	"os/exec"
@@ -28,11 +27,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/u-root/u-root/pkg/cpio"
@@ -62,7 +63,7 @@ func main() {
 	}
 
 	cache := kernel.DefaultCacheDir()
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: cache}, false, os.Stderr)
 	var ks []*kernel.Kernel
 	for _, sel := range selectors() {
 		k, err := f.Fetch(ctx, sel)
@@ -70,7 +71,7 @@ func main() {
 		ks = append(ks, k)
 	}
 	warmFetch := timeIt(func() {
-		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
+		g := debianprov.NewFetcher(&kernel.Cache{Dir: cache}, true, nil)
 		for _, sel := range selectors() {
 			_, err := g.Fetch(ctx, sel)
 			check(err)
@@ -168,9 +169,9 @@ type coldFetch struct {
 // coldFetches fetches each kernel into an empty cache and times it.
 func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []coldFetch {
 	defer os.RemoveAll(dir)
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: os.Stderr}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: dir}, false, os.Stderr)
 	index := timeIt(func() {
-		_, err := f.Index(ctx)
+		_, err := debianprov.Of(f).Index(ctx)
 		check(err)
 	})
 	var out []coldFetch

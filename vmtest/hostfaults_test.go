@@ -16,6 +16,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -247,13 +248,13 @@ func TestHostFaultKernelMissingOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots kernels")
 	}
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
-	ix, err := f.Index(t.Context())
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
+	ix, err := debianprov.Of(f).Index(t.Context())
 	if err != nil {
 		t.Skipf("no cached archive index to pick an uncached kernel from: %v", err)
 	}
 	missing := ""
-	for _, b := range kernel.Builds(ix) {
+	for _, b := range debianprov.Builds(ix) {
 		if _, err := f.Cache.ByABI(b.ABI); err != nil && b.Series == "6.1" && b.Flavour == "amd64" {
 			missing = b.ABI
 			break

@@ -15,6 +15,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
@@ -94,7 +95,7 @@ func runMatrix(ctx context.Context, cfg Config, h hooks) (*report.Report, error)
 		r.step(s, name, PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
 	})
 	r.fetcher.KDir = cfg.KDir
-	r.fetcher.Progress = func(abi string, done, total int64) {
+	debianprov.Of(r.fetcher).Progress = func(abi string, done, total int64) {
 		sel, _ := r.selectors.Load(abi)
 		s, _ := sel.(string)
 		r.step(s, abi, PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))

@@ -88,7 +88,7 @@ func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
 func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 	cache := t.TempDir()
 	state := filepath.Join(vmtest.SnapshotDir(cache), "0123456789abcdef01234567.state")
-	deb := filepath.Join((&kernel.Cache{Dir: cache}).DebsDir(), "0123.deb")
+	deb := filepath.Join(cachedir.Layout{Root: cache}.Debs(), "0123.deb")
 	for p, size := range map[string]int{state: 3 << 20, deb: 2 << 20} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

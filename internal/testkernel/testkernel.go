@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 )
 
 // EnvKernels overrides the kernels that Matrix returns (comma-separated
@@ -22,7 +23,7 @@ var Default = []string{"5.10", "6.1", "6.12", "7.3"}
 var (
 	mu      sync.Mutex
 	fetched = map[string]*kernel.Kernel{}
-	fetcher = &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}}
+	fetcher = debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, false, nil)
 )
 
 // Get returns the kernel sel names, fetching it into the shared cache. In

@@ -46,7 +46,7 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 		return d, nil
 	}
 	var src DebugSource
-	if p, err := f.provider(k.Provider); err == nil {
+	if p, err := f.Provider(k.Provider); err == nil {
 		src, _ = p.(DebugSource)
 	}
 	if src == nil || k.ID == "" {
@@ -59,7 +59,7 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 	if f.Offline {
 		return nil, fmt.Errorf("%w for %s in the cache, and offline: run once with network", ErrNoDebugInfo, k.Name)
 	}
-	l, err := f.Cache.lock(ctx, "debuginfo-"+k.ID)
+	l, err := f.Cache.Lock(ctx, "debuginfo-"+k.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -73,11 +73,9 @@ type Kernel struct {
 	DebugInfo *DebugInfo `json:"-"`
 }
 
-// Providers built into this package.
-const (
-	ProviderDebian = "debian"
-	ProviderLocal  = "local"
-)
+// ProviderLocal names the provider of a user's own trees, built into the
+// Fetcher.
+const ProviderLocal = "local"
 
 // DefaultArch is the architecture of kernels whose selector names none.
 const DefaultArch = "amd64"

@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
@@ -55,6 +52,16 @@ type DebugSource interface {
 	MakeDebugInfo(ctx context.Context, k *Kernel, dir string) (*DebugInfo, error)
 }
 
+// An EntryLayout is a provider whose cache entries of an older layout
+// are stale: the Fetcher refuses them (they are made again, and listed
+// as unusable), while other providers' entries of that layout still
+// serve.
+type EntryLayout interface {
+	// OldestLayout is the oldest entry layout still used for the
+	// provider's kernels.
+	OldestLayout() int
+}
+
 // ErrUnavailable means a provider's source does not serve a kernel it
 // lists: a mirror that answers 404 for the packages of a build its index
 // names. The Fetcher then makes the spec's Fallback instead.
@@ -67,30 +74,6 @@ func Unavailable(err error) error { return unavailable{err} }
 type unavailable struct{ error }
 
 func (u unavailable) Unwrap() []error { return []error{u.error, ErrUnavailable} }
-
-// Tailor returns s made to provide modules, if its provider can; s itself
-// otherwise, or when modules is empty.
-func (f *Fetcher) Tailor(s *Spec, modules []string) (*Spec, error) {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return nil, err
-	}
-	t, ok := p.(Tailor)
-	if !ok || len(modules) == 0 {
-		return s, nil
-	}
-	return t.Tailor(s, modules)
-}
-
-// Tailorable reports whether s's provider makes kernels to order.
-func (f *Fetcher) Tailorable(s *Spec) bool {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return false
-	}
-	_, ok := p.(Tailor)
-	return ok
-}
 
 // Spec is a resolved kernel: everything that identifies it, before it is
 // fetched or built.
@@ -154,148 +137,6 @@ func (s *Spec) ID() string {
 		fmt.Fprintf(h, "%s\n", in)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// providers are the Fetcher's providers, the ones added with Use first.
-func (f *Fetcher) providers() []Provider {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append(append([]Provider{}, f.extra...), localProvider{f}, debianProvider{f})
-}
-
-// Use adds providers, consulted before the built-in ones (local trees and
-// Debian's archive), so that a provider can claim selectors the built-in
-// ones would reject.
-func (f *Fetcher) Use(ps ...Provider) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.extra = append(f.extra, ps...)
-}
-
-func (f *Fetcher) provider(name string) (Provider, error) {
-	for _, p := range f.providers() {
-		if p.Name() == name {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("no kernel provider %q: is this kmodvm too old for the cache entry?", name)
-}
-
-// ResolveSpec returns the spec of the kernel sel names.
-func (f *Fetcher) ResolveSpec(ctx context.Context, sel Selector) (*Spec, error) {
-	for _, p := range f.providers() {
-		if p.Accepts(sel) {
-			s, err := p.Resolve(ctx, sel)
-			if err != nil {
-				return nil, err
-			}
-			if s.Arch == "" {
-				s.Arch = DefaultArch
-			}
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: %q: no provider makes such kernels", ErrSelector, sel.Raw)
-}
-
-// Fetch returns the kernel sel names, fetching or building it unless the
-// cache already holds it intact.
-func (f *Fetcher) Fetch(ctx context.Context, sel Selector) (*Kernel, error) {
-	s, err := f.ResolveSpec(ctx, sel)
-	if err != nil {
-		return nil, err
-	}
-	return f.Get(ctx, s)
-}
-
-// Get returns the kernel s describes, from the cache when it is there and
-// intact, else made by its provider under the cache's lock for its ID.
-func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if s.InPlace {
-		k, err := p.Make(ctx, s, "")
-		if err != nil {
-			return nil, err
-		}
-		f.stamp(k, s)
-		return k, nil
-	}
-	id := s.ID()
-	k, err := f.Cache.Get(id)
-	if err == nil {
-		return k, nil
-	}
-	damaged := !errors.Is(err, fs.ErrNotExist)
-	if s.Fallback != nil && f.Cache.missing(id) {
-		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", ErrUnavailable, s.Name, missingFor))
-	}
-	if f.Offline {
-		if damaged {
-			return nil, fmt.Errorf("%s: the cached copy cannot be used (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
-		}
-		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", s.Name, s.Name)
-	}
-	if damaged {
-		f.logf("%s: cache entry unusable, making it again: %v", s.Name, err)
-	}
-	l, err := f.Cache.lock(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Unlock()
-	if k, err := f.Cache.Get(id); err == nil {
-		return k, nil // another process made it while we waited
-	}
-	if err := os.MkdirAll(f.Cache.kernelsDir(), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(f.Cache.kernelsDir(), ".tmp-"+id+"-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	k, err = p.Make(ctx, s, tmp)
-	if errors.Is(err, ErrUnavailable) {
-		f.Cache.markMissing(id)
-		if s.Fallback != nil {
-			return f.fallback(ctx, s, err)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.stamp(k, s)
-	m := &manifest{Kernel: relative(*k, tmp), Spec: s}
-	if err := writeManifest(tmp, m); err != nil {
-		return nil, err
-	}
-	k, err = f.Cache.commit(tmp, m)
-	if err != nil {
-		return nil, err
-	}
-	f.logf("%s: ready in %s", s.Name, time.Since(start).Round(100*time.Millisecond))
-	return k, nil
-}
-
-// stamp copies a spec's identity into the kernel made from it.
-func (f *Fetcher) stamp(k *Kernel, s *Spec) {
-	k.ID, k.Provider, k.Arch, k.Variant, k.Note = s.ID(), s.Provider, s.Arch, s.Variant, s.Note
-	if k.Series == "" {
-		k.Series = s.Series
-	}
-	if k.Flavour == "" {
-		k.Flavour = s.Flavour
-	}
-	if k.Name == "" {
-		k.Name = s.Name
-	}
 }
 
 // Build is one Debian kernel build and the packages it is made of: the image

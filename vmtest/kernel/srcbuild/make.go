@@ -48,7 +48,7 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	p.logf("%s: downloading %s %s", s.Name, s.Packages[0].Name, s.Packages[0].Version)
 	var tree string
 	var uerr error
-	err = p.Fetcher.WithPackages(ctx, s.Name, s.Packages, func(debs []string) error {
+	err = p.Archive.WithPackages(ctx, s.Name, s.Packages, func(debs []string) error {
 		p.logf("%s: unpacking the source", s.Name)
 		tree, uerr = unpack(ctx, debs[0], dir)
 		return nil
@@ -221,7 +221,7 @@ func (b *builder) tailorFragment(ctx context.Context) (string, error) {
 	if b.spec.Stock == nil {
 		return "", fmt.Errorf("%s: a spec without its stock kernel cannot be tailored", b.spec.Name)
 	}
-	stock, err := b.p.Fetcher.Get(ctx, b.spec.Stock)
+	stock, err := b.p.Kernels.Get(ctx, b.spec.Stock)
 	if err != nil {
 		return "", fmt.Errorf("the stock kernel's config, to build %s: %w", strings.Join(b.spec.Modules, ", "), err)
 	}

@@ -75,11 +75,32 @@ func compilerFor(b kernel.Build) string {
 	return "gcc-14"
 }
 
-// Provider builds kernels from source. Register it with Fetcher.Use.
+// Archive is what a source build needs of the archive its sources come
+// from: the stock kernel a source kernel follows (its version and
+// compiler), the archive's index (the source package) and downloads.
+// debianprov.Provider is one.
+type Archive interface {
+	// Resolve returns the spec of the stock kernel sel names; its Debian
+	// build is set.
+	Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Spec, error)
+	Index(ctx context.Context) (*debian.Index, error)
+	WithPackages(ctx context.Context, name string, pkgs []debian.Package, use func(debs []string) error) error
+}
+
+// Kernels gets a kernel a spec describes, through the cache: the
+// kernel.Fetcher the provider is registered with.
+type Kernels interface {
+	Get(ctx context.Context, s *kernel.Spec) (*kernel.Kernel, error)
+}
+
+// Provider builds kernels from source. Register it with kernel.Fetcher.Use.
 type Provider struct {
-	// Fetcher resolves the stock kernel a source kernel follows and
+	// Archive resolves the stock kernel a source kernel follows and
 	// downloads the source package.
-	Fetcher *kernel.Fetcher
+	Archive Archive
+	// Kernels gets the stock kernel a kernel built to order follows, whose
+	// config says how to build the in-kernel modules it is to have.
+	Kernels Kernels
 	// Toolchains provides the compiler (host or a Debian userland).
 	Toolchains *toolchain.Set
 	// Jobs is make's -j; 0 means one per CPU.
@@ -112,11 +133,18 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	}
 	stockSel := sel
 	stockSel.Variant, stockSel.Flavour = "", kernel.DefaultFlavour
-	stock, err := p.Fetcher.Resolve(ctx, stockSel)
+	stockSpec, err := p.Archive.Resolve(ctx, stockSel)
 	if err != nil {
 		return nil, err
 	}
-	ix, err := p.Fetcher.Index(ctx)
+	if stockSpec.Debian == nil {
+		return nil, fmt.Errorf("%s: the stock kernel %s names no Debian build", sel.Raw, stockSpec.Name)
+	}
+	// The stock kernel is that build, the one the source follows, not an
+	// older one the mirror would serve instead.
+	stock := *stockSpec.Debian
+	stockSpec.Fallback = nil
+	ix, err := p.Archive.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +157,7 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	s := &kernel.Spec{
 		Provider: ProviderName, Arch: kernel.DefaultArch, Name: name, ABI: name,
 		Series: stock.Series, Variant: sel.Variant, Version: src.Version,
-		Packages: []debian.Package{src}, Debian: &stock, Stock: kernel.DebianSpec(stock), Note: note,
+		Packages: []debian.Package{src}, Debian: &stock, Stock: stockSpec, Note: note,
 	}
 	s.Inputs = append(s.Inputs, recipe, "source "+src.String()+" "+src.SHA256, "compiler "+compilerFor(stock))
 	s.Config = map[string]string{}

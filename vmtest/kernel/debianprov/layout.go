@@ -1,4 +1,4 @@
-package kernel
+package debianprov
 
 import (
 	"bytes"
@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // layoutDebian finds the parts of an unpacked Debian kernel under root and
 // prepares them: linux-image-* packages put them in /boot and /lib/modules,
 // 6.19 and later's linux-binary/-modules/-base in /usr/lib/modules/<abi>.
-func layoutDebian(ctx context.Context, root string, k *Kernel) error {
+func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 	abi := k.ABI
 	modDir := firstExisting(
 		filepath.Join(root, "lib", "modules", abi),
@@ -29,19 +30,19 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
 	}
 	k.Config = firstExisting(filepath.Join(root, "boot", "config-"+abi), filepath.Join(modDir, "config"))
-	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); RealSystemMap(sm) {
+	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); kernel.RealSystemMap(sm) {
 		k.SystemMap = sm
 	}
 	k.KDir = filepath.Join(root, "usr", "src", "linux-headers-"+abi)
 	if err := relocateHeaders(root, k.KDir); err != nil {
 		return err
 	}
-	k.Compiler, k.CompilerText = DetectCompiler(k.KDir, k.Config)
+	k.Compiler, k.CompilerText = kernel.DetectCompiler(k.KDir, k.Config)
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return err
 	}
-	if err := Depmod(ctx, root, abi, modDir); err != nil {
+	if err := kernel.Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneModules(modDir, k.KDir, a.ChannelModules); err != nil {
@@ -50,7 +51,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	if err := compressModules(ctx, modDir); err != nil {
 		return err
 	}
-	if err := Depmod(ctx, root, abi, modDir); err != nil {
+	if err := kernel.Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneOtherArches(root, a.KernelArch); err != nil {
@@ -77,7 +78,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return err
 	}
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
-	switch err := ExtractVmlinux(k.BzImage, vmlinux); {
+	switch err := kernel.ExtractVmlinux(k.BzImage, vmlinux); {
 	case err == nil:
 		if k.Vmlinux, err = compressKernel(vmlinux); err != nil {
 			return err
@@ -89,7 +90,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 			return err
 		}
 		k.BzImage = ""
-	case errors.Is(err, ErrNoPVH):
+	case errors.Is(err, kernel.ErrNoPVH):
 		// Booting the bzImage works, only slower.
 	default:
 		return err

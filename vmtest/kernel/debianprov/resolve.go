@@ -1,4 +1,4 @@
-package kernel
+package debianprov
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/debian"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // imageRoots are the package name patterns that define a build, as
@@ -19,8 +20,8 @@ var imageRoots = []struct{ prefix, suffix string }{
 
 // Builds lists every complete build the index offers, of every
 // architecture, newest first.
-func Builds(ix *debian.Index) []Build {
-	var out []Build
+func Builds(ix *debian.Index) []kernel.Build {
+	var out []kernel.Build
 	for _, arch := range debian.Architectures {
 		out = append(out, archBuilds(ix, arch)...)
 	}
@@ -45,7 +46,7 @@ func archPackage(p debian.Package, arch string) bool {
 }
 
 // archBuilds lists the complete builds for one architecture.
-func archBuilds(ix *debian.Index, arch string) []Build {
+func archBuilds(ix *debian.Index, arch string) []kernel.Build {
 	byName := map[string][]debian.Package{}
 	for _, p := range ix.Packages {
 		if archPackage(p, arch) {
@@ -56,21 +57,21 @@ func archBuilds(ix *debian.Index, arch string) []Build {
 		sort.SliceStable(ps, func(i, j int) bool { return debian.CompareVersions(ps[i].Version, ps[j].Version) > 0 })
 	}
 	seen := map[string]bool{}
-	var out []Build
+	var out []kernel.Build
 	for name, versions := range byName {
 		for _, r := range imageRoots {
 			if !strings.HasPrefix(name, r.prefix) || !strings.HasSuffix(name, r.suffix) {
 				continue
 			}
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
-			series, flavour, ok := SplitABI(abi)
-			if !ok || seen[abi] || FlavourArch(flavour) != arch {
+			series, flavour, ok := kernel.SplitABI(abi)
+			if !ok || seen[abi] || kernel.FlavourArch(flavour) != arch {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
 				seen[abi] = true
 				b.Series, b.Flavour = series, flavour
-				if arch != DefaultArch {
+				if arch != kernel.DefaultArch {
 					b.Arch = arch
 				}
 				out = append(out, b)
@@ -83,8 +84,8 @@ func archBuilds(ix *debian.Index, arch string) []Build {
 // assemble collects the packages of the build rooted at root: the image,
 // modules and headers packages of abi, and the kernel packages they depend
 // on, each at the root's version where the archive has it.
-func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (Build, bool) {
-	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: debian.Upstream(root.Version)}
+func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (kernel.Build, bool) {
+	b := kernel.Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: debian.Upstream(root.Version)}
 	picked := map[string]bool{}
 	queue := []debian.Dependency{{Name: root.Name, Relation: "=", Version: root.Version}}
 	for _, extra := range []string{"linux-modules-" + abi, "linux-headers-" + abi} {
@@ -131,38 +132,38 @@ func pick(versions []debian.Package, d debian.Dependency, want string) (debian.P
 
 // Resolve returns the build sel names: for a series or latest, the newest
 // matching build.
-func Resolve(builds []Build, sel Selector) (Build, error) {
+func Resolve(builds []kernel.Build, sel kernel.Selector) (kernel.Build, error) {
 	for _, b := range builds {
 		if b.Flavour != sel.Flavour {
 			continue
 		}
 		switch sel.Kind {
-		case Latest:
+		case kernel.Latest:
 			return b, nil
-		case Series:
+		case kernel.Series:
 			if b.Series == sel.Series {
 				return b, nil
 			}
-		case ABI:
+		case kernel.ABI:
 			if b.ABI == sel.ABI {
 				return b, nil
 			}
-		case Release:
+		case kernel.Release:
 			if b.Upstream == sel.Release || strings.HasPrefix(b.ABI, sel.Release+"-") {
 				return b, nil
 			}
-		case Path:
-			return Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
+		case kernel.Path:
+			return kernel.Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
 		}
 	}
-	return Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
-		ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
+	return kernel.Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
+		kernel.ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
 }
 
 // Older returns up to n builds of b's series, flavour and architecture
 // older than b, newest first.
-func Older(builds []Build, b Build, n int) []Build {
-	var out []Build
+func Older(builds []kernel.Build, b kernel.Build, n int) []kernel.Build {
+	var out []kernel.Build
 	for _, o := range builds {
 		if len(out) == n {
 			break
@@ -177,8 +178,8 @@ func Older(builds []Build, b Build, n int) []Build {
 
 // Nearest suggests series close to sel's, as "series (abi)", newest first
 // among equals.
-func Nearest(builds []Build, sel Selector, n int) []string {
-	best := map[string]Build{}
+func Nearest(builds []kernel.Build, sel kernel.Selector, n int) []string {
+	best := map[string]kernel.Build{}
 	for _, b := range builds {
 		if b.Flavour != sel.Flavour {
 			continue
