@@ -64,6 +64,13 @@ func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 			return err
 		}
 	}
+	return keepBootImage(root, k, a)
+}
+
+// keepBootImage keeps, of the kernel's images, the one QEMU boots,
+// compressed: arm64's raw Image, or amd64's PVH vmlinux instead of the
+// bzImage when the kernel has a PVH entry.
+func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
 	if a.Image == arch.ArmImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
 		// amd64's vmlinux, and unpacked per VM.
