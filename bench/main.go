@@ -32,6 +32,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/u-root/u-root/pkg/cpio"
@@ -122,7 +123,7 @@ func measure(ctx context.Context, o benchFlags) measurements {
 // fetchKernels fetches the kernels into the cache, then times fetching
 // them again, offline.
 func fetchKernels(ctx context.Context, cache string, o benchFlags) ([]*kernel.Kernel, float64) {
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Log: os.Stderr}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: cache}, false, os.Stderr)
 	var ks []*kernel.Kernel
 	for _, sel := range o.selectors() {
 		k, err := f.Fetch(ctx, sel)
@@ -130,7 +131,7 @@ func fetchKernels(ctx context.Context, cache string, o benchFlags) ([]*kernel.Ke
 		ks = append(ks, k)
 	}
 	warmFetch := timeIt(func() {
-		g := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cache}, Offline: true}
+		g := debianprov.NewFetcher(&kernel.Cache{Dir: cache}, true, nil)
 		for _, sel := range o.selectors() {
 			_, err := g.Fetch(ctx, sel)
 			check(err)
@@ -147,9 +148,9 @@ type coldFetch struct {
 // coldFetches fetches each kernel into an empty cache and times it.
 func coldFetches(ctx context.Context, dir string, sels []kernel.Selector) []coldFetch {
 	defer os.RemoveAll(dir)
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Log: os.Stderr}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: dir}, false, os.Stderr)
 	index := timeIt(func() {
-		_, err := f.Index(ctx)
+		_, err := debianprov.Of(f).Index(ctx)
 		check(err)
 	})
 	var out []coldFetch

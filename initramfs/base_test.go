@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 )
 
 // sharedCache is one cache for the whole package's tests, so that the slow
@@ -79,7 +81,7 @@ func TestBaseBuildStopsWhenCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Base after cancel: %v, want context.Canceled", err)
 	}
-	if layers, _ := filepath.Glob(filepath.Join(cache, "initramfs", "base-*.cpio")); len(layers) != 0 {
+	if layers, _ := filepath.Glob(filepath.Join(cachedir.Layout{Root: cache}.Layers(), "base-*.cpio")); len(layers) != 0 {
 		t.Errorf("a canceled build left %v", layers)
 	}
 }

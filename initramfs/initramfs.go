@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"hash"
 	"io"
 	"os"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
@@ -60,42 +61,46 @@ func (b *Builder) goarch() (string, error) {
 	return a.GOARCH, nil
 }
 
-func (b *Builder) cacheDir() (string, error) {
+// cache is the cache the layers are kept in.
+func (b *Builder) cache() (cachedir.Layout, error) {
 	if b.CacheDir != "" {
-		return b.CacheDir, nil
+		return cachedir.Layout{Root: b.CacheDir}, nil
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("find cache dir: %w", err)
+		return cachedir.Layout{}, fmt.Errorf("find cache dir: %w", err)
 	}
-	return filepath.Join(d, "kmodvm"), nil
+	return cachedir.Layout{Root: filepath.Join(d, "kmodvm")}, nil
 }
+
+// lockName is the name of the lock of the layer called name.
+func lockName(name string) string { return "initramfs-" + name }
 
 // cached returns the layer stored under name, building it with build (which
 // writes the archive to the file it is given) if it is missing. Builders of
 // the same layer in other processes wait for each other; a reader never sees
 // a partial file.
 func (b *Builder) cached(ctx context.Context, name string, build func(ctx context.Context, w *os.File) error) (string, error) {
-	root, err := b.cacheDir()
+	cache, err := b.cache()
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(root, "initramfs", name)
-	if info, err := verifyLayer(path); err == nil {
-		touch(path, info)
+	path := filepath.Join(cache.Layers(), name)
+	if err := verifyLayer(path); err == nil {
+		cachedir.Touch(path)
 		return path, nil
 	}
-	for _, d := range []string{filepath.Dir(path), filepath.Join(root, "locks")} {
+	for _, d := range []string{cache.Layers(), cache.Locks()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", fmt.Errorf("create cache dir: %w", err)
 		}
 	}
-	lock := flock.New(filepath.Join(root, "locks", "initramfs-"+name+".lock"))
+	lock := flock.New(cache.Lock(lockName(name)))
 	if _, err := lock.TryLockContext(ctx, lockPoll); err != nil {
 		return "", fmt.Errorf("lock %s: %w", name, err)
 	}
 	defer lock.Unlock()
-	if _, err := verifyLayer(path); err == nil {
+	if err := verifyLayer(path); err == nil {
 		return path, nil
 	}
 	// A damaged layer's sum goes first: no reader may pair it with the

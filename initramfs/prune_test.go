@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 )
 
 func TestPruneRemovesOnlyLayersUnusedForLong(t *testing.T) {
 	root := t.TempDir()
 	b := &Builder{CacheDir: root}
-	dir := filepath.Join(root, "initramfs")
+	dir := cachedir.Layout{Root: root}.Layers()
 	os.MkdirAll(dir, 0o755)
 	old := time.Now().Add(-30 * 24 * time.Hour)
 	for name, mtime := range map[string]time.Time{"old.cpio": old, "new.cpio": time.Now(), "used.cpio": old, "notes.txt": old} {

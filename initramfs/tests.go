@@ -79,11 +79,12 @@ func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion, goarch st
 	}
 	k := newKey("tests", name, filepath.ToSlash(rel), goVersion, "GOARCH="+goarch, goEnv())
 	// A cache inside the module must not key the layers it holds.
-	cache, err := b.cacheDir()
+	c, err := b.cache()
 	if err != nil {
 		return "", err
 	}
-	if cache, err = filepath.Abs(cache); err != nil {
+	cache, err := filepath.Abs(c.Root)
+	if err != nil {
 		return "", err
 	}
 	if err := hashTree(k, modRoot, cache); err != nil {

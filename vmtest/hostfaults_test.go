@@ -12,9 +12,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -246,13 +248,13 @@ func TestHostFaultKernelMissingOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots kernels")
 	}
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
-	ix, err := f.Index(t.Context())
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
+	ix, err := debianprov.Of(f).Index(t.Context())
 	if err != nil {
 		t.Skipf("no cached archive index to pick an uncached kernel from: %v", err)
 	}
 	missing := ""
-	for _, b := range kernel.Builds(ix) {
+	for _, b := range debianprov.Builds(ix) {
 		if _, err := f.Cache.ByABI(b.ABI); err != nil && b.Series == "6.1" && b.Flavour == "amd64" {
 			missing = b.ABI
 			break
@@ -288,14 +290,14 @@ func lastLine(s string) string {
 func damagedCache(t *testing.T) string {
 	t.Helper()
 	k := testkernel.Get(t, "6.1")
-	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
-	entry := filepath.Join(dir, "kernels", k.ID)
+	shared, dir := cachedir.Layout{Root: kernel.DefaultCacheDir()}, cachedir.Layout{Root: t.TempDir()}
+	entry := dir.Kernel(k.ID)
 	for _, c := range [][]string{
-		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
+		{"mkdir", "-p", dir.ByABI(), dir.Apt()},
 		{"cp", "-al", k.Dir, entry},
-		{"cp", "-al", filepath.Join(shared, "debs"), filepath.Join(shared, "initramfs"), dir},
-		{"cp", filepath.Join(shared, "apt", "index.json"), filepath.Join(dir, "apt")},
-		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
+		{"cp", "-al", filepath.Dir(shared.Debs()), shared.Layers(), dir.Root},
+		{"cp", filepath.Join(shared.Apt(), "index.json"), dir.Apt()},
+		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir.ByABI(), k.ABI)},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
@@ -316,7 +318,7 @@ func damagedCache(t *testing.T) string {
 	if err := os.WriteFile(vmlinux, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir.Root
 }
 
 // TestHostFaultDamagedCacheEntry runs 6.1 from a cache whose entry lost

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -25,21 +26,21 @@ import (
 func snapshotCache(t *testing.T) string {
 	t.Helper()
 	k := testkernel.Get(t, "6.1")
-	shared, dir := kernel.DefaultCacheDir(), t.TempDir()
+	shared, dir := cachedir.Layout{Root: kernel.DefaultCacheDir()}, cachedir.Layout{Root: t.TempDir()}
 	// The states' RAM copies (outside the cache) go with them.
-	t.Cleanup(func() { (&qemu.Snapshots{Dir: vmtest.SnapshotDir(dir)}).Prune(0) })
+	t.Cleanup(func() { (&qemu.Snapshots{Dir: dir.Snapshots()}).Prune(0) })
 	for _, c := range [][]string{
-		{"mkdir", "-p", filepath.Join(dir, "kernels", "by-abi"), filepath.Join(dir, "apt")},
-		{"cp", "-al", k.Dir, filepath.Join(dir, "kernels", k.ID)},
-		{"cp", "-al", filepath.Join(shared, "debs"), filepath.Join(shared, "initramfs"), dir},
-		{"cp", filepath.Join(shared, "apt", "index.json"), filepath.Join(dir, "apt")},
-		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir, "kernels", "by-abi", k.ABI)},
+		{"mkdir", "-p", dir.ByABI(), dir.Apt()},
+		{"cp", "-al", k.Dir, dir.Kernel(k.ID)},
+		{"cp", "-al", filepath.Dir(shared.Debs()), shared.Layers(), dir.Root},
+		{"cp", filepath.Join(shared.Apt(), "index.json"), dir.Apt()},
+		{"ln", "-s", filepath.Join("..", k.ID), filepath.Join(dir.ByABI(), k.ABI)},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
-	return dir
+	return dir.Root
 }
 
 func snapshotFiles(t *testing.T, cache string) []string {

@@ -22,6 +22,7 @@ import (
 	"github.com/kmodvm/kmodvm/bench/internal/machine"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -47,7 +48,7 @@ func main() {
 	coldSecs, coldIndex, coldCPU, coldSize := -1.0, -1.0, -1.0, "-"
 	if *cold {
 		f := vmtest.NewFetcher(filepath.Join(tmp, "cache"), false, os.Stderr, nil)
-		coldIndex = timeIt(func() { _, err := f.Index(ctx); check(err) })
+		coldIndex = timeIt(func() { _, err := debianprov.Of(f).Index(ctx); check(err) })
 		// make and the compilers are this process's children: their CPU
 		// time says what the build costs, whatever else loads the machine.
 		before := childCPU()

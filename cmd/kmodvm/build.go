@@ -10,6 +10,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 	"github.com/spf13/cobra"
 )
 
@@ -94,7 +95,7 @@ type buildOutcome struct {
 // buildAll fetches each kernel and builds the module for it, in parallel;
 // one kernel's failure does not stop the others.
 func buildAll(ctx context.Context, g *globalFlags, f *kernel.Fetcher, sels []kernel.Selector, o kbuild.Options, out string) []buildOutcome {
-	tcs := &kbuild.Toolchains{Dir: filepath.Join(f.Cache.Dir, "toolchains"), Log: nil}
+	tcs := &toolchain.Set{Dir: f.Cache.Layout().Toolchains(), Log: nil}
 	if g.verbose {
 		tcs.Log = os.Stderr
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 	"github.com/spf13/cobra"
@@ -129,12 +130,13 @@ whether each is cached. --available lists every build the archive offers;
 				return err
 			}
 			f := g.fetcher()
-			f.Log = nil
-			ix, err := f.Index(cmd.Context())
+			deb := debianprov.Of(f)
+			f.Log, deb.Log = nil, nil
+			ix, err := deb.Index(cmd.Context())
 			if err != nil {
 				return err
 			}
-			builds := kernel.Builds(ix)
+			builds := debianprov.Builds(ix)
 			var rows []kernelRow
 			if available {
 				arches, err := vmtest.Arches(g.arch)
@@ -142,7 +144,7 @@ whether each is cached. --available lists every build the archive offers;
 					return usageError{err}
 				}
 				for _, b := range builds {
-					if spec := kernel.DebianSpec(b); slices.Contains(arches, spec.Arch) {
+					if spec := debianprov.Spec(b); slices.Contains(arches, spec.Arch) {
 						rows = append(rows, specRow(f, b.ABI, spec))
 					}
 				}
@@ -329,7 +331,7 @@ func newKernelsPruneCmd(g *globalFlags) *cobra.Command {
 			if freed > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed VM snapshots (%d MB)\n", freed>>20)
 			}
-			if freed := f.Cache.DropPackages(); freed > 0 {
+			if freed := debianprov.DropPackages(f.Cache); freed > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed downloaded packages (%d MB)\n", freed>>20)
 			}
 			return errors.Join(append(errs, err)...)

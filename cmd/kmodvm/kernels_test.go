@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -87,7 +88,7 @@ func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
 func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 	cache := t.TempDir()
 	state := filepath.Join(vmtest.SnapshotDir(cache), "0123456789abcdef01234567.state")
-	deb := filepath.Join((&kernel.Cache{Dir: cache}).DebsDir(), "0123.deb")
+	deb := filepath.Join(cachedir.Layout{Root: cache}.Debs(), "0123.deb")
 	for p, size := range map[string]int{state: 3 << 20, deb: 2 << 20} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -111,17 +112,18 @@ func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 // as unusable, not as missing, and says why.
 func TestKernelsListSaysWhenACachedCopyIsUnusable(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	dir := t.TempDir()
+	l := cachedir.Layout{Root: t.TempDir()}
+	dir := l.Root
 	for _, c := range [][]string{
-		{"mkdir", "-p", filepath.Join(dir, "kernels"), filepath.Join(dir, "apt")},
-		{"cp", "-a", k.Dir, filepath.Join(dir, "kernels", k.ID)},
-		{"cp", filepath.Join(kernel.DefaultCacheDir(), "apt", "index.json"), filepath.Join(dir, "apt")},
+		{"mkdir", "-p", l.Kernels(), l.Apt()},
+		{"cp", "-a", k.Dir, l.Kernel(k.ID)},
+		{"cp", filepath.Join(cachedir.Layout{Root: kernel.DefaultCacheDir()}.Apt(), "index.json"), l.Apt()},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
-	mpath := filepath.Join(dir, "kernels", k.ID, "manifest.json")
+	mpath := filepath.Join(l.Kernel(k.ID), "manifest.json")
 	b, err := os.ReadFile(mpath)
 	if err != nil {
 		t.Fatal(err)

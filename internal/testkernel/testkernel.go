@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
@@ -24,7 +25,7 @@ var Default = runcfg.DefaultKernels()
 var (
 	mu      sync.Mutex
 	fetched = map[string]*kernel.Kernel{}
-	fetcher = &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}}
+	fetcher = debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, false, nil)
 )
 
 // Get returns the kernel sel names, fetching it into the shared cache. In

@@ -256,7 +256,7 @@ func TestParseGcovOfTheBundledDriver(t *testing.T) {
 // gcc 14's gcov writes format_version 2 with more fields: the same program
 // run the same way gives the same counts. (testdata/small-gcc14.gcov.json:
 // small.c built and run with gcc-14 and read with gcov-14, chrooted in
-// kmodvm's trixie userland through kbuild.Toolchain.Command.)
+// kmodvm's trixie userland through toolchain.Toolchain.Command.)
 func TestParseGcovReadsGcc14sFormat(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "small-gcc14.gcov.json"))
 	if err != nil {

@@ -92,6 +92,19 @@ func TestCompareVersionsOrdersAsDpkg(t *testing.T) {
 	}
 }
 
+func TestUpstreamDropsTheEpochAndTheDebianRevision(t *testing.T) {
+	for v, want := range map[string]string{
+		"6.1.192-3":       "6.1.192",
+		"7.3.4-1~bpo13+1": "7.3.4",
+		"1:2.0-1":         "2.0",
+		"6.12.117":        "6.12.117",
+	} {
+		if got := Upstream(v); got != want {
+			t.Errorf("Upstream(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func sign(n int) int {
 	switch {
 	case n < 0:

@@ -210,3 +210,15 @@ func (d Dependency) Satisfies(v string) bool {
 	}
 	return false
 }
+
+// Upstream returns the upstream part of a Debian version: 6.1.192-3 gives
+// 6.1.192.
+func Upstream(v string) string {
+	if i := strings.LastIndexByte(v, '-'); i > 0 {
+		v = v[:i]
+	}
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	return v
+}

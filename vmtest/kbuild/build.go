@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -17,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // Options describe one module build.
@@ -93,7 +92,7 @@ var ErrBuild = errors.New("module build failed")
 // Build builds the module at o.Source for k with toolchain tc, logging the
 // full build output to Out/build.log. A failed build returns a Result with
 // the compiler's diagnostics and an error wrapping ErrBuild.
-func Build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Result, error) {
+func Build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Options) (*Result, error) {
 	if o.CacheDir == "" {
 		return build(ctx, k, tc, o)
 	}
@@ -112,7 +111,7 @@ func Build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	return r, err
 }
 
-func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Result, error) {
+func build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Options) (*Result, error) {
 	start := time.Now()
 	r := &Result{Kernel: k.Name, Toolchain: tc.String(), LogPath: filepath.Join(o.Out, "build.log")}
 	if k.KDir == "" {
@@ -151,7 +150,7 @@ func build(ctx context.Context, k *kernel.Kernel, tc *Toolchain, o Options) (*Re
 	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, a.MakeArgs()...)
 	args = append(append(append(append(args, k.MakeVars...), debugArgs(k)...), coverageArgs(o)...), o.MakeArgs...)
 	args = append(args, "modules")
-	cmd := tc.command(ctx, []string{k.Dir, out}, "make", args...)
+	cmd := tc.Command(ctx, []string{k.Dir, out}, "make", args...)
 	var log bytes.Buffer
 	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -264,41 +263,6 @@ func hasKbuild(dir string) bool {
 		}
 	}
 	return false
-}
-
-// Command returns name run with the toolchain, with binds (directories
-// the command needs) visible at their host paths: kernel builds use it.
-func (t *Toolchain) Command(ctx context.Context, binds []string, name string, args ...string) *exec.Cmd {
-	return t.command(ctx, binds, name, args...)
-}
-
-// command returns cmd run with the toolchain: directly on the host, or in
-// a private mount namespace where binds (the kernel's cache entry, the
-// build directory) appear at their host paths inside the userland.
-func (t *Toolchain) command(ctx context.Context, binds []string, name string, args ...string) *exec.Cmd {
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/tmp", "KBUILD_BUILD_TIMESTAMP=kmodvm"}
-	if t.Root == "" {
-		cmd := proc.Command(ctx, name, args...)
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		return cmd
-	}
-	var script strings.Builder
-	script.WriteString("set -e\n")
-	for _, b := range binds {
-		fmt.Fprintf(&script, "mkdir -p %[2]s%[1]s\nmount --bind %[1]s %[2]s%[1]s\n", shellQuote(b), shellQuote(t.Root))
-	}
-	fmt.Fprintf(&script, "mount -t proc proc %s/proc\n", shellQuote(t.Root))
-	fmt.Fprintf(&script, "exec chroot %s", shellQuote(t.Root))
-	for _, a := range append([]string{name}, args...) {
-		script.WriteString(" " + shellQuote(a))
-	}
-	cmd := proc.Command(ctx, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script.String())
-	cmd.Env = env
-	return cmd
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // copyTree copies the regular files and directories of src to dst,

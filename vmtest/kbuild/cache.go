@@ -12,8 +12,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // cacheLayout is part of every build key; bump it when what is cached
@@ -23,7 +25,7 @@ const cacheLayout = "kbuild-cache-2"
 // buildKey hashes everything a module build depends on: every source file
 // (name and content), the kernel's cache key and ABI, the toolchain, and
 // the options that change the output.
-func buildKey(k *kernel.Kernel, tc *Toolchain, o Options) (string, error) {
+func buildKey(k *kernel.Kernel, tc *toolchain.Toolchain, o Options) (string, error) {
 	h := sha256.New()
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
@@ -94,8 +96,7 @@ func fromCache(dir, key, out string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	os.Chtimes(entry, now, now) // used: see Prune
+	cachedir.Touch(entry) // used: see Prune
 	var c cached
 	if err := json.Unmarshal(b, &c); err != nil || len(c.Modules) != len(c.Result.Modules) {
 		return nil, fmt.Errorf("build cache %s: corrupt", key)
@@ -197,22 +198,6 @@ func toCache(dir, key string, r *Result) error {
 
 // Prune removes cached builds not used for maxAge from the build cache dir.
 func Prune(dir string, maxAge time.Duration) (int, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return 0, nil
-		}
-		return 0, err
-	}
-	n := 0
-	for _, e := range ents {
-		info, err := e.Info()
-		if err != nil || !e.IsDir() || time.Since(info.ModTime()) < maxAge {
-			continue
-		}
-		if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
-			n++
-		}
-	}
-	return n, nil
+	n, _, err := cachedir.Prune(dir, maxAge, fs.DirEntry.IsDir, os.RemoveAll)
+	return n, err
 }

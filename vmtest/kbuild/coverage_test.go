@@ -33,7 +33,7 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 	}
 	cache := t.TempDir()
 	o := kbuild.Options{Source: filepath.Join("..", "..", "kmod"), Out: t.TempDir(), Coverage: true, CacheDir: cache}
-	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)
+	r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 		t.Errorf("the log does not show make's GCOV_PROFILE=y")
 	}
 	o.Out = t.TempDir()
-	again, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)
+	again, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 		}
 	}
 	o.Out, o.Coverage = t.TempDir(), false
-	plain, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)
+	plain, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,16 +72,8 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 // and the build says so instead of handing back a module without data.
 func TestCoverageBuildOnAKernelWithoutGcovFails(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	_, err := kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: filepath.Join("..", "..", "kmod"), Out: t.TempDir(), Coverage: true})
+	_, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: filepath.Join("..", "..", "kmod"), Out: t.TempDir(), Coverage: true})
 	if !errors.Is(err, kbuild.ErrBuild) || !strings.Contains(err.Error(), "no .gcno") {
 		t.Errorf("err = %v, want ErrBuild naming the missing .gcno files", err)
-	}
-}
-
-func TestGcovIsTheCompilersOwn(t *testing.T) {
-	for cc, want := range map[string]string{"gcc-12": "gcov-12", "gcc-14": "gcov-14", "gcc": "gcov"} {
-		if got := (&kbuild.Toolchain{Compiler: cc}).Gcov(); got != want {
-			t.Errorf("%s: %s, want %s", cc, got, want)
-		}
 	}
 }

@@ -7,14 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
-func toolchain(t *testing.T, k *kernel.Kernel) *kbuild.Toolchain {
+func toolchainFor(t *testing.T, k *kernel.Kernel) *toolchain.Toolchain {
 	t.Helper()
-	tcs := &kbuild.Toolchains{Dir: filepath.Join(kernel.DefaultCacheDir(), "toolchains")}
+	tcs := &toolchain.Set{Dir: cachedir.Layout{Root: kernel.DefaultCacheDir()}.Toolchains()}
 	tc, err := tcs.For(t.Context(), k)
 	if err != nil {
 		t.Fatal(err)
@@ -22,36 +24,12 @@ func toolchain(t *testing.T, k *kernel.Kernel) *kbuild.Toolchain {
 	return tc
 }
 
-func TestToolchainMatchesTheKernelsCompiler(t *testing.T) {
-	cases := []struct{ sel, compiler, where string }{
-		{"6.1", "gcc-12", "host"},      // bookworm's own compiler
-		{"5.10", "gcc-10", "bullseye"}, // the host has no gcc-10
-		{"7.3", "gcc-14", "trixie"},    // and no gcc-14, nor glibc 2.38 for its kbuild tools
-	}
-	for _, c := range cases {
-		t.Run(c.sel, func(t *testing.T) {
-			k := testkernel.Get(t, c.sel)
-			tc := toolchain(t, k)
-			if tc.Compiler != c.compiler {
-				t.Errorf("compiler = %s, want %s", tc.Compiler, c.compiler)
-			}
-			where := "host"
-			if tc.Root != "" {
-				where = tc.Suite
-			}
-			if where != c.where {
-				t.Errorf("builds on %s, want %s", where, c.where)
-			}
-		})
-	}
-}
-
 func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
 	for _, sel := range []string{"6.1", "7.3"} {
 		t.Run(sel, func(t *testing.T) {
 			k := testkernel.Get(t, sel)
 			out := t.TempDir()
-			r, err := kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out})
+			r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +39,7 @@ func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
 			if len(r.Modules) != 1 || r.Modules[0].Name != "warnmod" || !strings.HasPrefix(r.Modules[0].Vermagic, k.ABI+" ") {
 				t.Errorf("modules = %+v, want warnmod with vermagic %s", r.Modules, k.ABI)
 			}
-			_, err = kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out, Werror: true})
+			_, err = kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out, Werror: true})
 			if !errors.Is(err, kbuild.ErrBuild) {
 				t.Errorf("with Werror: err = %v, want ErrBuild", err)
 			}
@@ -71,7 +49,7 @@ func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
 
 func TestBuildFailureCarriesTheCompilerError(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), kbuild.Options{Source: "testdata/errmod", Out: t.TempDir()})
+	r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: "testdata/errmod", Out: t.TempDir()})
 	if !errors.Is(err, kbuild.ErrBuild) {
 		t.Fatalf("err = %v, want ErrBuild", err)
 	}
@@ -85,7 +63,7 @@ func TestBuildFailureCarriesTheCompilerError(t *testing.T) {
 
 func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	_, err := kbuild.Build(t.Context(), k, &kbuild.Toolchain{Compiler: "gcc-12"}, kbuild.Options{Source: t.TempDir(), Out: t.TempDir()})
+	_, err := kbuild.Build(t.Context(), k, &toolchain.Toolchain{Compiler: "gcc-12"}, kbuild.Options{Source: t.TempDir(), Out: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "no Kbuild or Makefile") {
 		t.Errorf("err = %v", err)
 	}
@@ -93,7 +71,7 @@ func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
 
 func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
-	tc := toolchain(t, k)
+	tc := toolchainFor(t, k)
 	src := t.TempDir()
 	for _, f := range []string{"Kbuild", "warnmod.c"} {
 		b, err := os.ReadFile(filepath.Join("testdata/warnmod", f))
@@ -151,11 +129,11 @@ func TestBuildWithAMakeVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := kbuild.Options{Source: "testdata/varmod/mod", Out: t.TempDir()}
-	if _, err := kbuild.Build(t.Context(), k, toolchain(t, k), o); !errors.Is(err, kbuild.ErrBuild) {
+	if _, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), o); !errors.Is(err, kbuild.ErrBuild) {
 		t.Errorf("without VARMOD_TOP: err = %v, want ErrBuild", err)
 	}
 	o.MakeArgs = []string{"VARMOD_TOP=" + top}
-	r, err := kbuild.Build(t.Context(), k, toolchain(t, k), o)
+	r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), o)
 	if err != nil || len(r.Modules) != 1 {
 		t.Fatalf("with VARMOD_TOP: %v, modules %+v", err, r)
 	}

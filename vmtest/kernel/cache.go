@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,22 +14,16 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 )
 
 // EnvCache overrides the cache directory.
-const EnvCache = "KMODVM_CACHE"
+const EnvCache = cachedir.Env
 
 // DefaultCacheDir is $KMODVM_CACHE, else $XDG_CACHE_HOME/kmodvm, else
 // ~/.cache/kmodvm.
-func DefaultCacheDir() string {
-	if d := os.Getenv(EnvCache); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "kmodvm")
-	}
-	return filepath.Join(os.TempDir(), "kmodvm-cache")
-}
+func DefaultCacheDir() string { return cachedir.Default() }
 
 // Cache is the on-disk store of fetched kernels. Entries are keyed by a hash
 // of their inputs, written under a temporary name and renamed into place, and
@@ -38,25 +31,42 @@ func DefaultCacheDir() string {
 // writer never exposes a partial entry.
 type Cache struct {
 	Dir string
+
+	mu     sync.Mutex
+	oldest map[string]int // by provider: EntryLayouts used with the cache
 }
 
 // ErrCorrupt means a cache entry failed verification.
 var ErrCorrupt = errors.New("corrupt cache entry")
 
 // manifestVersion changes when the entry layout changes; entries older
-// than their provider's oldestLayout are then fetched again.
+// than their provider's oldest layout are then fetched again. It is also
+// part of every kernel's ID.
 const manifestVersion = 3
 
-// oldestLayout is the oldest entry layout still used for a provider's
-// kernels. Version 3 keeps of a Debian kernel only the modules a run can
-// load and no bzImage beside the PVH vmlinux (7.3: 233 MB became 149 MB);
-// an entry built from source (a debug kernel: half an hour to make) kept
-// version 2's layout.
-func oldestLayout(provider string) int {
-	if provider == ProviderDebian {
-		return 3
+// oldestLayout is the oldest entry layout still used for the kernels of
+// a provider that is no EntryLayout: an entry built from source (a debug
+// kernel: half an hour to make) kept version 2's layout.
+const oldestLayout = 2
+
+// useLayout makes provider's entries older than layout stale.
+func (c *Cache) useLayout(provider string, layout int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.oldest == nil {
+		c.oldest = map[string]int{}
 	}
-	return 2
+	c.oldest[provider] = layout
+}
+
+// oldestFor is the oldest entry layout still used for provider's kernels.
+func (c *Cache) oldestFor(provider string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l, ok := c.oldest[provider]; ok {
+		return l
+	}
+	return oldestLayout
 }
 
 type manifest struct {
@@ -67,32 +77,24 @@ type manifest struct {
 	Made   time.Time        `json:"made"`
 }
 
-func (c *Cache) kernelsDir() string { return filepath.Join(c.Dir, "kernels") }
-func (c *Cache) entryDir(key string) string {
-	return filepath.Join(c.kernelsDir(), key)
-}
-func (c *Cache) abiLink(abi string) string {
-	return filepath.Join(c.kernelsDir(), "by-abi", abi)
-}
+// Layout names the cache's folders.
+func (c *Cache) Layout() cachedir.Layout { return cachedir.Layout{Root: c.Dir} }
 
-// DebsDir is where verified packages are kept.
-func (c *Cache) DebsDir() string { return filepath.Join(c.Dir, "debs", "sha256") }
+func (c *Cache) kernelsDir() string         { return c.Layout().Kernels() }
+func (c *Cache) entryDir(key string) string { return c.Layout().Kernel(key) }
+func (c *Cache) abiLink(abi string) string  { return filepath.Join(c.Layout().ByABI(), abi) }
 
-// AptDir is the private apt state.
-func (c *Cache) AptDir() string { return filepath.Join(c.Dir, "apt") }
-
-// lockFile is the cross-process lock called name, not taken.
-func (c *Cache) lockFile(name string) (*flock.Flock, error) {
-	dir := filepath.Join(c.Dir, "locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// LockFile is the cross-process lock called name, not taken.
+func (c *Cache) LockFile(name string) (*flock.Flock, error) {
+	if err := os.MkdirAll(c.Layout().Locks(), 0o755); err != nil {
 		return nil, err
 	}
-	return flock.New(filepath.Join(dir, name+".lock")), nil
+	return flock.New(c.Layout().Lock(name)), nil
 }
 
-// lock takes the cross-process lock called name.
-func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
-	l, err := c.lockFile(name)
+// Lock takes the cross-process lock called name.
+func (c *Cache) Lock(ctx context.Context, name string) (*flock.Flock, error) {
+	l, err := c.LockFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +104,9 @@ func (c *Cache) lock(ctx context.Context, name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// rlock takes the cross-process lock called name shared.
-func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
-	l, err := c.lockFile(name)
+// RLock takes the cross-process lock called name shared.
+func (c *Cache) RLock(ctx context.Context, name string) (*flock.Flock, error) {
+	l, err := c.LockFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -114,33 +116,10 @@ func (c *Cache) rlock(ctx context.Context, name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// DropPackages removes the downloaded packages unless a fetch (holding
-// the "debs" lock shared) is using some, and returns the bytes freed. What
-// a kernel needs is unpacked in its entry; a cache of an earlier kmodvm
-// kept every package.
-func (c *Cache) DropPackages() int64 {
-	l, err := c.lockFile("debs")
-	if err != nil {
-		return 0
-	}
-	if ok, err := l.TryLock(); err != nil || !ok {
-		return 0
-	}
-	defer l.Unlock()
-	debs, _ := filepath.Glob(filepath.Join(c.DebsDir(), "*.deb"))
-	var freed int64
-	for _, d := range debs {
-		if fi, err := os.Stat(d); err == nil && os.Remove(d) == nil {
-			freed += fi.Size()
-		}
-	}
-	return freed
-}
-
 // Get returns the verified entry for key.
 func (c *Cache) Get(key string) (*Kernel, error) {
 	dir := c.entryDir(key)
-	m, err := readManifest(dir)
+	m, err := c.readManifest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +144,7 @@ func (c *Cache) List() (good []*Kernel, bad map[string]error) {
 	bad = map[string]error{}
 	ents, _ := os.ReadDir(c.kernelsDir())
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == "by-abi" || strings.HasPrefix(e.Name(), ".") {
+		if !e.IsDir() || c.entryDir(e.Name()) == c.Layout().ByABI() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		k, err := c.Get(e.Name())
@@ -182,7 +161,7 @@ func (c *Cache) List() (good []*Kernel, bad map[string]error) {
 // Remove deletes an entry, its debug information and the by-abi link that
 // points at it.
 func (c *Cache) Remove(key string) error {
-	if m, err := readManifest(c.entryDir(key)); err == nil {
+	if m, err := c.readManifest(c.entryDir(key)); err == nil {
 		link := c.abiLink(m.Kernel.ABI)
 		if t, err := os.Readlink(link); err == nil && filepath.Base(t) == key {
 			os.Remove(link)
@@ -232,7 +211,7 @@ func (c *Cache) commit(tmp string, m *manifest) (*Kernel, error) {
 	return absolute(m.Kernel, dir), nil
 }
 
-func readManifest(dir string) (*manifest, error) {
+func (c *Cache) readManifest(dir string) (*manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -246,8 +225,8 @@ func readManifest(dir string) (*manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %s/manifest.json: %v", ErrCorrupt, dir, err)
 	}
-	if m.V > manifestVersion || m.V < oldestLayout(m.Kernel.Provider) {
-		return nil, fmt.Errorf("%w: %s: entry layout %d, made by another kmodvm (this one reads %d to %d)", ErrCorrupt, dir, m.V, oldestLayout(m.Kernel.Provider), manifestVersion)
+	if oldest := c.oldestFor(m.Kernel.Provider); m.V > manifestVersion || m.V < oldest {
+		return nil, fmt.Errorf("%w: %s: entry layout %d, made by another kmodvm (this one reads %d to %d)", ErrCorrupt, dir, m.V, oldest, manifestVersion)
 	}
 	return &m, nil
 }

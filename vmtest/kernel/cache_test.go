@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// makeEntry writes a cache entry the way FetchBuild does: files first, the
+// makeEntry writes a cache entry the way Fetcher.Get does: files first, the
 // manifest last, then an atomic rename into place.
 func makeEntry(t *testing.T, c *Cache, key, abi string) *Kernel {
 	t.Helper()
@@ -48,7 +48,7 @@ func TestCacheRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Vmlinux != want.Vmlinux || got.Vmlinux != filepath.Join(c.Dir, "kernels", "k1", "vmlinux") {
+	if got.Vmlinux != want.Vmlinux || got.Vmlinux != filepath.Join(c.Layout().Kernel("k1"), "vmlinux") {
 		t.Errorf("Vmlinux = %q, want %q inside the entry", got.Vmlinux, want.Vmlinux)
 	}
 	good, bad := c.List()
@@ -128,15 +128,23 @@ func TestExtractVmlinuxRejectsWhatIsNotABzImage(t *testing.T) {
 	}
 }
 
-// A Debian entry of layout 2 kept every module and the bzImage: it is made
-// again. A kernel built from source of layout 2 is still used (rebuilding
-// a debug kernel takes half an hour).
+// staleBefore3 is a provider whose entries older than layout 3 are stale,
+// as Debian's are.
+type staleBefore3 struct{ countingProvider }
+
+func (*staleBefore3) Name() string      { return "stale" }
+func (*staleBefore3) OldestLayout() int { return 3 }
+
+// A layout 2 entry of a provider that moved to layout 3 (Debian's kept
+// every module and the bzImage) is made again; one of another provider
+// (a kernel built from source: rebuilding takes half an hour) is still
+// used, as is every entry before the provider is used with the cache.
 func TestCacheLayoutVersionsByProvider(t *testing.T) {
 	c := &Cache{Dir: t.TempDir()}
-	for key, provider := range map[string]string{"deb": ProviderDebian, "src": "source"} {
+	for key, provider := range map[string]string{"stale": "stale", "src": "source"} {
 		makeEntry(t, c, key, key+"-abi")
 		dir := c.entryDir(key)
-		m, err := readManifest(dir)
+		m, err := c.readManifest(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,8 +154,12 @@ func TestCacheLayoutVersionsByProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.Get("deb"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "another kmodvm") {
-		t.Errorf("Debian entry of layout 2: %v, want ErrCorrupt naming another kmodvm", err)
+	if _, err := c.Get("stale"); err != nil {
+		t.Errorf("layout 2 entry of a provider not in use: %v, want it read", err)
+	}
+	(&Fetcher{Cache: c}).Use(&staleBefore3{})
+	if _, err := c.Get("stale"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "another kmodvm") {
+		t.Errorf("layout 2 entry of a provider at layout 3: %v, want ErrCorrupt naming another kmodvm", err)
 	}
 	if _, err := c.Get("src"); err != nil {
 		t.Errorf("source entry of layout 2: %v, want it used", err)

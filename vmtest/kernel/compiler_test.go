@@ -31,7 +31,7 @@ func TestDetectCompiler(t *testing.T) {
 			if err := os.WriteFile(config, []byte("CONFIG_CC_VERSION_TEXT=\""+tt.text+"\"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if got, text := detectCompiler(dir, config); got != tt.want || text != tt.text {
+			if got, text := DetectCompiler(dir, config); got != tt.want || text != tt.text {
 				t.Errorf("detectCompiler = %q, %q; want %q, %q", got, text, tt.want, tt.text)
 			}
 		})

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
-	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
 // DebugInfo is a kernel's debug information kept beside its cache entry:
@@ -35,20 +33,23 @@ type debugInfoManifest struct {
 // longer offers.
 var ErrNoDebugInfo = errors.New("no debug information")
 
-func (c *Cache) debugInfoDir(id string) string { return filepath.Join(c.Dir, "debuginfo", id) }
+func (c *Cache) debugInfoDir(id string) string { return filepath.Join(c.Layout().DebugInfo(), id) }
 
 // DebugInfo returns the debug information of k. A kernel with a vmlinux
 // with DWARF of its own (one built from source, a user's tree) needs
-// nothing fetched: hasDWARF says which file qualifies. A Debian kernel's
-// comes from its -dbg package (linux-image-<abi>-dbg, 0.8-1.2 GB), which
-// is downloaded once: the vmlinux and System.map are kept under
-// debuginfo/<ID>/ in the cache (about 630 MB for 6.1) and the package is
-// not.
+// nothing fetched: hasDWARF says which file qualifies. Else k's provider
+// must publish it (a DebugSource: Debian's -dbg packages); it is made once
+// and kept under debuginfo/<ID>/ in the cache, beside the kernel's entry,
+// verified by its manifest like the entry.
 func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path string) bool) (*DebugInfo, error) {
 	if d := k.OwnDebugInfo(hasDWARF); d != nil {
 		return d, nil
 	}
-	if k.Provider != ProviderDebian || k.ID == "" {
+	var src DebugSource
+	if p, err := f.Provider(k.Provider); err == nil {
+		src, _ = p.(DebugSource)
+	}
+	if src == nil || k.ID == "" {
 		return nil, fmt.Errorf("%w for %s: its %s provider has no debug package (build the kernel with CONFIG_DEBUG_INFO)", ErrNoDebugInfo, k.Name, k.Provider)
 	}
 	dir := f.Cache.debugInfoDir(k.ID)
@@ -58,7 +59,7 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 	if f.Offline {
 		return nil, fmt.Errorf("%w for %s in the cache, and offline: run once with network", ErrNoDebugInfo, k.Name)
 	}
-	l, err := f.Cache.lock(ctx, "debuginfo-"+k.ID)
+	l, err := f.Cache.Lock(ctx, "debuginfo-"+k.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,21 +67,7 @@ func (f *Fetcher) DebugInfo(ctx context.Context, k *Kernel, hasDWARF func(path s
 	if d, err := readDebugInfo(dir); err == nil {
 		return d, nil // made by another process while we waited
 	}
-	pkg, err := f.debugPackage(ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	f.logf("%s: downloading %s (%d MB) for the kernel's debug info", k.Name, pkg, pkg.Size>>20)
-	var d *DebugInfo
-	var uerr error
-	err = f.WithPackages(ctx, k.Name+" debug info", []debian.Package{pkg}, func(debs []string) error {
-		d, uerr = f.unpackDebugInfo(ctx, k, pkg, debs[0], dir)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", pkg, err)
-	}
-	return d, uerr
+	return makeDebugInfo(ctx, src, k, dir)
 }
 
 // OwnDebugInfo is the debug information k carries itself: its tree's
@@ -102,30 +89,9 @@ func (k *Kernel) OwnDebugInfo(hasDWARF func(path string) bool) *DebugInfo {
 	return nil
 }
 
-// debugPackage finds k's -dbg package at k's version.
-func (f *Fetcher) debugPackage(ctx context.Context, k *Kernel) (debian.Package, error) {
-	ix, err := f.Index(ctx)
-	if err != nil {
-		return debian.Package{}, err
-	}
-	name := "linux-image-" + k.ABI + "-dbg"
-	var versions []string
-	for _, p := range ix.Lookup(name) {
-		if p.Version == k.Version {
-			return p, nil
-		}
-		versions = append(versions, p.Version)
-	}
-	if len(versions) == 0 {
-		return debian.Package{}, fmt.Errorf("%w for %s: Debian's archive has no %s", ErrNoDebugInfo, k.Name, name)
-	}
-	return debian.Package{}, fmt.Errorf("%w for %s: Debian's archive offers %s only at %s, not the kernel's %s (fetch the kernel again to move to that build)",
-		ErrNoDebugInfo, k.Name, name, strings.Join(versions, ", "), k.Version)
-}
-
-// unpackDebugInfo takes the vmlinux and System.map out of deb into a
-// temporary directory and renames it to dir.
-func (f *Fetcher) unpackDebugInfo(ctx context.Context, k *Kernel, pkg debian.Package, deb, dir string) (*DebugInfo, error) {
+// makeDebugInfo has src make k's debug information in a temporary
+// directory, records its files in a manifest and renames it to dir.
+func makeDebugInfo(ctx context.Context, src DebugSource, k *Kernel, dir string) (*DebugInfo, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
@@ -134,25 +100,15 @@ func (f *Fetcher) unpackDebugInfo(ctx context.Context, k *Kernel, pkg debian.Pac
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	members := map[string]string{
-		"./usr/lib/debug/boot/vmlinux-" + k.ABI:    "vmlinux",
-		"./usr/lib/debug/boot/System.map-" + k.ABI: "System.map",
-	}
-	f.logf("%s: unpacking %s", k.Name, pkg)
-	got, err := debian.ExtractFiles(ctx, deb, tmp,
-		func(m string) (string, bool) { n, ok := members[m]; return n, ok },
-		func(got map[string]bool) bool { return len(got) == len(members) })
+	d, err := src.MakeDebugInfo(ctx, k, tmp)
 	if err != nil {
 		return nil, err
 	}
-	if !got["vmlinux"] {
-		return nil, fmt.Errorf("%w for %s: %s has no usr/lib/debug/boot/vmlinux-%s", ErrNoDebugInfo, k.Name, pkg, k.ABI)
-	}
-	m := debugInfoManifest{DebugInfo: DebugInfo{Vmlinux: "vmlinux", Package: pkg.String()}, Files: map[string]int64{}}
-	if got["System.map"] {
-		m.SystemMap = "System.map"
-	}
-	for name := range got {
+	m := debugInfoManifest{DebugInfo: *d, Files: map[string]int64{}}
+	for _, name := range []string{d.Vmlinux, d.SystemMap} {
+		if name == "" {
+			continue
+		}
 		info, err := os.Stat(filepath.Join(tmp, name))
 		if err != nil {
 			return nil, err

@@ -1,13 +1,12 @@
 package kernel
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
 func TestDebugInfoOfAKernelWithoutADebugPackageIsAClearError(t *testing.T) {
@@ -25,25 +24,38 @@ func TestDebugInfoOfAKernelWithoutADebugPackageIsAClearError(t *testing.T) {
 	}
 }
 
-// The -dbg package must be of the kernel's exact build: another version's
-// DWARF would name the wrong lines.
-func TestDebugPackageMustMatchTheKernelsVersion(t *testing.T) {
+// publisher is a provider that publishes debug information apart from its
+// kernels, and counts how often it is asked to.
+type publisher struct {
+	countingProvider
+	asked int
+}
+
+func (*publisher) Name() string { return "publisher" }
+
+func (p *publisher) MakeDebugInfo(_ context.Context, k *Kernel, dir string) (*DebugInfo, error) {
+	p.asked++
+	if err := os.WriteFile(filepath.Join(dir, "vmlinux"), []byte("ELF with DWARF of "+k.Name), 0o644); err != nil {
+		return nil, err
+	}
+	return &DebugInfo{Vmlinux: "vmlinux", Package: "its-dbg=1"}, nil
+}
+
+// A provider's debug information is made once, kept beside the kernel's
+// entry and used from there, offline too.
+func TestDebugInfoIsMadeOnceAndKeptBesideTheEntry(t *testing.T) {
+	p := &publisher{}
 	f := &Fetcher{Cache: &Cache{Dir: t.TempDir()}}
-	f.ix = &debian.Index{Packages: []debian.Package{
-		{Name: "linux-image-6.1.0-57-amd64-dbg", Version: "6.1.192-3"},
-		{Name: "linux-image-6.1.0-56-amd64-dbg", Version: "6.1.192-2"},
-	}}
-	k := &Kernel{Name: "6.1.0-57-amd64", ABI: "6.1.0-57-amd64", Version: "6.1.192-3", Provider: ProviderDebian, ID: "a"}
-	if p, err := f.debugPackage(t.Context(), k); err != nil || p.Version != "6.1.192-3" {
-		t.Errorf("got %v, %v", p, err)
+	f.Use(p)
+	k := &Kernel{Name: "6.1.0-57-amd64", Provider: p.Name(), ID: "a"}
+	d, err := f.DebugInfo(t.Context(), k, func(string) bool { return false })
+	if err != nil || d.Vmlinux != filepath.Join(f.Cache.debugInfoDir("a"), "vmlinux") || d.Package != "its-dbg=1" {
+		t.Fatalf("got %+v, %v", d, err)
 	}
-	k.Version = "6.1.192-4"
-	if _, err := f.debugPackage(t.Context(), k); !errors.Is(err, ErrNoDebugInfo) || !strings.Contains(err.Error(), "only at 6.1.192-3") {
-		t.Errorf("got %v", err)
-	}
-	k.ABI = "6.1.0-99-amd64"
-	if _, err := f.debugPackage(t.Context(), k); !errors.Is(err, ErrNoDebugInfo) || !strings.Contains(err.Error(), "has no linux-image-6.1.0-99-amd64-dbg") {
-		t.Errorf("got %v", err)
+	off := &Fetcher{Cache: f.Cache, Offline: true}
+	off.Use(p)
+	if again, err := off.DebugInfo(t.Context(), k, func(string) bool { return false }); err != nil || *again != *d || p.asked != 1 {
+		t.Errorf("offline: %+v, %v; asked %d times", again, err, p.asked)
 	}
 }
 
@@ -59,7 +71,8 @@ func TestDamagedDebugInfoIsNotUsed(t *testing.T) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
 	}
 	f := &Fetcher{Cache: c, Offline: true}
-	k := &Kernel{Name: "6.1.0-57-amd64", ABI: "6.1.0-57-amd64", Provider: ProviderDebian, ID: "a"}
+	f.Use(&publisher{})
+	k := &Kernel{Name: "6.1.0-57-amd64", ABI: "6.1.0-57-amd64", Provider: "publisher", ID: "a"}
 	if _, err := f.DebugInfo(t.Context(), k, func(string) bool { return false }); !errors.Is(err, ErrNoDebugInfo) {
 		t.Errorf("got %v", err)
 	}

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
 // fallback makes the first of s's fallbacks the mirror serves, after s's
@@ -32,7 +30,7 @@ func (f *Fetcher) fallback(ctx context.Context, s *Spec, err error) (*Kernel, er
 				strings.Join(missing, ", "), k.Name, s.Series))
 			return k, nil
 		}
-		if !errors.Is(ferr, debian.ErrMissing) {
+		if !errors.Is(ferr, ErrUnavailable) {
 			return nil, ferr
 		}
 		missing, err = append(missing, fb.Name), ferr
@@ -40,10 +38,14 @@ func (f *Fetcher) fallback(ctx context.Context, s *Spec, err error) (*Kernel, er
 	return nil, fmt.Errorf("%w (nor does it serve the %d older builds of %s tried: %s)", err, len(missing)-1, s.Series, strings.Join(missing[1:], ", "))
 }
 
-// missingDir keeps, per kernel ID, when the mirror last said it does not
-// serve that kernel's packages: for IndexMaxAge later runs go straight to
-// the fallback instead of asking again.
-func (c *Cache) missingDir() string { return filepath.Join(c.Dir, "kernels", ".missing") }
+// missingFor is how long a kernel's source is believed when it said it
+// does not serve the kernel: that long, later runs go straight to the
+// fallback instead of asking again.
+const missingFor = 24 * time.Hour
+
+// missingDir keeps, per kernel ID, when the kernel's source last said it
+// does not serve that kernel's files.
+func (c *Cache) missingDir() string { return c.Layout().Missing() }
 
 func (c *Cache) markMissing(id string) {
 	if os.MkdirAll(c.missingDir(), 0o755) == nil {
@@ -53,5 +55,5 @@ func (c *Cache) markMissing(id string) {
 
 func (c *Cache) missing(id string) bool {
 	info, err := os.Stat(filepath.Join(c.missingDir(), id))
-	return err == nil && time.Since(info.ModTime()) < IndexMaxAge
+	return err == nil && time.Since(info.ModTime()) < missingFor
 }

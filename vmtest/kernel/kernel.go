@@ -75,11 +75,9 @@ type Kernel struct {
 	DebugInfo *DebugInfo `json:"-"`
 }
 
-// Providers built into this package.
-const (
-	ProviderDebian = "debian"
-	ProviderLocal  = "local"
-)
+// ProviderLocal names the provider of a user's own trees, built into the
+// Fetcher.
+const ProviderLocal = "local"
 
 // BootImage is the image QEMU should boot: the PVH vmlinux when there is
 // one, the bzImage otherwise.
@@ -107,9 +105,9 @@ func triplets() []string {
 	return out
 }
 
-// detectCompiler reads the compiler a kernel was built with from Debian's
+// DetectCompiler reads the compiler a kernel was built with from Debian's
 // .kernelvariables in kdir and CONFIG_CC_VERSION_TEXT in config.
-func detectCompiler(kdir, config string) (name, text string) {
+func DetectCompiler(kdir, config string) (name, text string) {
 	if b, err := os.ReadFile(config); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
@@ -140,4 +138,11 @@ func detectCompiler(kdir, config string) (name, text string) {
 		}
 	}
 	return name, text
+}
+
+// RealSystemMap tells a System.map from Debian's one-line placeholder that
+// points to the -dbg package.
+func RealSystemMap(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Size() > 4096
 }

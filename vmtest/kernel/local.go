@@ -91,18 +91,25 @@ func openLocal(path, kdir string) (*Kernel, error) {
 		if _, err := os.Stat(filepath.Join(k.KDir, "Module.symvers")); err != nil {
 			return nil, fmt.Errorf("local kernel: %s has no Module.symvers: build the kernel (make modules) before building modules against it", k.KDir)
 		}
-		k.Config = firstExisting(filepath.Join(k.KDir, ".config"))
-		if sm := filepath.Join(k.KDir, "System.map"); realSystemMap(sm) {
+		if config := filepath.Join(k.KDir, ".config"); exists(config) {
+			k.Config = config
+		}
+		if sm := filepath.Join(k.KDir, "System.map"); RealSystemMap(sm) {
 			k.SystemMap = sm
 		}
 		if b, err := os.ReadFile(filepath.Join(k.KDir, "include", "config", "kernel.release")); err == nil {
 			k.ABI = strings.TrimSpace(string(b))
 		}
-		k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
+		k.Compiler, k.CompilerText = DetectCompiler(k.KDir, k.Config)
 	}
 	if k.ABI == "" {
 		k.ABI = filepath.Base(path)
 	}
 	k.Name = k.ABI
 	return k, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -6,11 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"time"
 
-	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
 )
 
@@ -44,29 +40,40 @@ type Tailor interface {
 	Tailor(spec *Spec, modules []string) (*Spec, error)
 }
 
-// Tailor returns s made to provide modules, if its provider can; s itself
-// otherwise, or when modules is empty.
-func (f *Fetcher) Tailor(s *Spec, modules []string) (*Spec, error) {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return nil, err
-	}
-	t, ok := p.(Tailor)
-	if !ok || len(modules) == 0 {
-		return s, nil
-	}
-	return t.Tailor(s, modules)
+// A DebugSource is a provider that publishes its kernels' debug
+// information apart from them (Debian's -dbg packages), which
+// Fetcher.DebugInfo keeps beside their cache entries.
+type DebugSource interface {
+	// MakeDebugInfo puts the debug information of k, one of its kernels,
+	// into the empty directory dir: a vmlinux with DWARF and, if it has
+	// one, the real System.map, named by the DebugInfo returned relative
+	// to dir. An error wrapping ErrNoDebugInfo means there is none to be
+	// had.
+	MakeDebugInfo(ctx context.Context, k *Kernel, dir string) (*DebugInfo, error)
 }
 
-// Tailorable reports whether s's provider makes kernels to order.
-func (f *Fetcher) Tailorable(s *Spec) bool {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return false
-	}
-	_, ok := p.(Tailor)
-	return ok
+// An EntryLayout is a provider whose cache entries of an older layout
+// are stale: the Fetcher refuses them (they are made again, and listed
+// as unusable), while other providers' entries of that layout still
+// serve.
+type EntryLayout interface {
+	// OldestLayout is the oldest entry layout still used for the
+	// provider's kernels.
+	OldestLayout() int
 }
+
+// ErrUnavailable means a provider's source does not serve a kernel it
+// lists: a mirror that answers 404 for the packages of a build its index
+// names. The Fetcher then makes the spec's Fallback instead.
+var ErrUnavailable = errors.New("the mirror does not serve the kernel's files")
+
+// Unavailable marks err, why a provider could not get a kernel its source
+// lists, as ErrUnavailable; the message stays err's.
+func Unavailable(err error) error { return unavailable{err} }
+
+type unavailable struct{ error }
+
+func (u unavailable) Unwrap() []error { return []error{u.error, ErrUnavailable} }
 
 // Spec is a resolved kernel: everything that identifies it, before it is
 // fetched or built.
@@ -106,9 +113,14 @@ type Spec struct {
 	// known only from the made kernel's config.
 	Config map[string]string `json:"config,omitempty"`
 	// Fallback is the kernel to make instead when this one's packages
-	// cannot be had from the mirror (debian.ErrMissing): for a selector
+	// cannot be had from the mirror (ErrUnavailable): for a selector
 	// naming a series, the series' next older build. Not part of the ID.
 	Fallback *Spec `json:"-"`
+	// Stock is the spec of the stock kernel this one follows, resolved
+	// with it (a source build's Debian kernel, whose config says how to
+	// build the in-kernel modules it is tailored to have). Not part of
+	// the ID.
+	Stock *Spec `json:"-"`
 	// Modules are in-kernel modules the kernel must provide (see Tailor).
 	Modules []string `json:"modules,omitempty"`
 	// Note is something the user should know about this kernel ("built
@@ -127,144 +139,32 @@ func (s *Spec) ID() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// providers are the Fetcher's providers, the ones added with Use first.
-func (f *Fetcher) providers() []Provider {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append(append([]Provider{}, f.extra...), localProvider{f}, debianProvider{f})
+// Build is one Debian kernel build and the packages it is made of: the image
+// (linux-image-*-unsigned, or linux-binary-* with linux-modules-* and
+// linux-base-* from 6.19 on) and its headers (arch and common headers and the
+// matching linux-kbuild).
+type Build struct {
+	ABI     string `json:"abi"`
+	Series  string `json:"series"`
+	Flavour string `json:"flavour"`
+	// Arch is the kernel's Debian architecture; empty means arch.Default.
+	Arch     string           `json:"arch,omitempty"`
+	Version  string           `json:"version"`  // Debian version: 6.1.192-3
+	Upstream string           `json:"upstream"` // 6.1.192
+	Suite    string           `json:"suite"`
+	Packages []debian.Package `json:"packages"`
 }
 
-// Use adds providers, consulted before the built-in ones (local trees and
-// Debian's archive), so that a provider can claim selectors the built-in
-// ones would reject.
-func (f *Fetcher) Use(ps ...Provider) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.extra = append(f.extra, ps...)
-}
+// ErrNotFound means no kernel matches a selector.
+var ErrNotFound = errors.New("no such kernel")
 
-func (f *Fetcher) provider(name string) (Provider, error) {
-	for _, p := range f.providers() {
-		if p.Name() == name {
-			return p, nil
-		}
+// SplitABI returns the series and the flavour of a Debian kernel release
+// ("6.1.0-57-" + flavour: "6.1" and the flavour); ok is false when abi is
+// none.
+func SplitABI(abi string) (series, flavour string, ok bool) {
+	m := abiRe.FindStringSubmatch(abi)
+	if m == nil {
+		return "", "", false
 	}
-	return nil, fmt.Errorf("no kernel provider %q: is this kmodvm too old for the cache entry?", name)
-}
-
-// ResolveSpec returns the spec of the kernel sel names.
-func (f *Fetcher) ResolveSpec(ctx context.Context, sel Selector) (*Spec, error) {
-	for _, p := range f.providers() {
-		if p.Accepts(sel) {
-			s, err := p.Resolve(ctx, sel)
-			if err != nil {
-				return nil, err
-			}
-			if s.Arch == "" {
-				s.Arch = arch.Default
-			}
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: %q: no provider makes such kernels", ErrSelector, sel.Raw)
-}
-
-// Fetch returns the kernel sel names, fetching or building it unless the
-// cache already holds it intact.
-func (f *Fetcher) Fetch(ctx context.Context, sel Selector) (*Kernel, error) {
-	s, err := f.ResolveSpec(ctx, sel)
-	if err != nil {
-		return nil, err
-	}
-	return f.Get(ctx, s)
-}
-
-// Get returns the kernel s describes, from the cache when it is there and
-// intact, else made by its provider under the cache's lock for its ID.
-func (f *Fetcher) Get(ctx context.Context, s *Spec) (*Kernel, error) {
-	p, err := f.provider(s.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if s.InPlace {
-		k, err := p.Make(ctx, s, "")
-		if err != nil {
-			return nil, err
-		}
-		f.stamp(k, s)
-		return k, nil
-	}
-	id := s.ID()
-	k, err := f.Cache.Get(id)
-	if err == nil {
-		return k, nil
-	}
-	damaged := !errors.Is(err, fs.ErrNotExist)
-	if s.Fallback != nil && f.Cache.missing(id) {
-		return f.fallback(ctx, s, fmt.Errorf("%w: %s, as the mirror said within the last %s", debian.ErrMissing, s.Name, IndexMaxAge))
-	}
-	if f.Offline {
-		if damaged {
-			return nil, fmt.Errorf("%s: the cached copy cannot be used (%v) and kmodvm is offline: run `kmodvm kernels fetch %s` with network, or `kmodvm kernels prune`", s.Name, err, s.Name)
-		}
-		return nil, fmt.Errorf("%s is not in the cache and kmodvm is offline: run `kmodvm kernels fetch %s` with network", s.Name, s.Name)
-	}
-	if damaged {
-		f.logf("%s: cache entry unusable, making it again: %v", s.Name, err)
-	}
-	l, err := f.Cache.lock(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Unlock()
-	if k, err := f.Cache.Get(id); err == nil {
-		return k, nil // another process made it while we waited
-	}
-	if err := os.MkdirAll(f.Cache.kernelsDir(), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(f.Cache.kernelsDir(), ".tmp-"+id+"-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	k, err = p.Make(ctx, s, tmp)
-	if errors.Is(err, debian.ErrMissing) {
-		f.Cache.markMissing(id)
-		if s.Fallback != nil {
-			return f.fallback(ctx, s, err)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.stamp(k, s)
-	m := &manifest{Kernel: relative(*k, tmp), Spec: s}
-	if err := writeManifest(tmp, m); err != nil {
-		return nil, err
-	}
-	k, err = f.Cache.commit(tmp, m)
-	if err != nil {
-		return nil, err
-	}
-	f.logf("%s: ready in %s", s.Name, time.Since(start).Round(100*time.Millisecond))
-	return k, nil
-}
-
-// stamp copies a spec's identity into the kernel made from it.
-func (f *Fetcher) stamp(k *Kernel, s *Spec) {
-	k.ID, k.Provider, k.Arch, k.Variant, k.Note = s.ID(), s.Provider, s.Arch, s.Variant, s.Note
-	if k.Series == "" {
-		k.Series = s.Series
-	}
-	if k.Flavour == "" {
-		k.Flavour = s.Flavour
-	}
-	if k.Name == "" {
-		k.Name = s.Name
-	}
+	return m[1], m[2], true
 }

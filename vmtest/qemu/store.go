@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 )
 
 // stateFormat is part of every snapshot's key: a change to how kmodvm
@@ -122,13 +124,7 @@ func (s *Snapshots) Discard(k Key) error {
 }
 
 // Touch marks key's state as used now (at most once an hour), for Prune.
-func (s *Snapshots) Touch(k Key) {
-	p := s.Path(k)
-	if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > time.Hour {
-		now := time.Now()
-		os.Chtimes(p, now, now)
-	}
-}
+func (s *Snapshots) Touch(k Key) { cachedir.Touch(s.Path(k)) }
 
 // Prune removes the saved states (and stale temporary files) unused for
 // olderThan, all of them when it is 0, and returns the bytes freed. Every
@@ -136,32 +132,18 @@ func (s *Snapshots) Touch(k Key) {
 // directory would otherwise only grow. A writer whose temporary file is
 // removed fails its rename and goes on without a snapshot.
 func (s *Snapshots) Prune(olderThan time.Duration) (int64, error) {
-	entries, err := os.ReadDir(s.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	var freed int64
-	var errs []error
-	for _, e := range entries {
-		fi, err := e.Info()
-		if err != nil || e.IsDir() || strings.HasSuffix(e.Name(), ".lock") || time.Since(fi.ModTime()) < olderThan {
-			continue
-		}
-		p := filepath.Join(s.Dir, e.Name())
+	isState := func(e fs.DirEntry) bool { return !e.IsDir() && !strings.HasSuffix(e.Name(), ".lock") }
+	_, freed, err := cachedir.Prune(s.Dir, olderThan, isState, func(p string) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-			continue
+			return err
 		}
-		freed += fi.Size()
 		if name, ok := strings.CutSuffix(p, ".state"); ok {
 			os.Remove(name + ".lock")
 			removeRAMCopies(p)
 		}
-	}
-	return freed, errors.Join(errs...)
+		return nil
+	})
+	return freed, err
 }
 
 func statID(path string) (string, error) {

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // build builds every module for the kernel into run.built, and with
@@ -31,7 +33,7 @@ func (run *kernelRun) build(ctx context.Context) bool {
 	tc, err := r.toolchains.For(ctx, k)
 	if err != nil {
 		kr.Error = "toolchain: " + err.Error()
-		if errors.Is(err, kbuild.ErrNeedRoot) {
+		if errors.Is(err, toolchain.ErrNeedRoot) {
 			kr.Build = &report.Build{Status: report.Error, Error: err.Error()}
 		}
 		return false
@@ -56,7 +58,7 @@ func (run *kernelRun) build(ctx context.Context) bool {
 			}
 		}
 		res, err := kbuild.Build(ctx, k, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "build", fmt.Sprint(i)), MakeArgs: makeArgs, Werror: r.cfg.Werror,
-			Coverage: r.cfg.Coverage, CacheDir: filepath.Join(r.cfg.CacheRoot(), "builds")})
+			Coverage: r.cfg.Coverage, CacheDir: cachedir.Layout{Root: r.cfg.CacheRoot()}.Builds()})
 		if res != nil {
 			logs = append(logs, res.Log...)
 			kr.Build.Warnings = append(kr.Build.Warnings, diags(res.Warnings, m)...)

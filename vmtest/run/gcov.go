@@ -15,9 +15,9 @@ import (
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // gcovBuild is a module built with gcov profiling, as its coverage is made
@@ -27,7 +27,7 @@ import (
 type gcovBuild struct {
 	buildDir, workDir, source string
 	notes                     []string
-	tc                        *kbuild.Toolchain
+	tc                        *toolchain.Toolchain
 }
 
 // gcdaDirs returns the directories of the kernel's VMs' gcov data: gcda/,

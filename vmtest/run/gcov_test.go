@@ -10,8 +10,8 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // gcov names the build directory's copies of the sources and the kernel
@@ -64,7 +64,7 @@ func TestCoverageSumsTheKernelsVMsReadByTheBuildsGcov(t *testing.T) {
 		t.Skip("no gcov-12 (Debian's gcc-12)")
 	}
 	build := gcovBuild{buildDir: fixtureBuildDir, workDir: filepath.Join("testdata", "gcov"), source: "/home/u/kmod",
-		notes: []string{"mmapdrv.gcno"}, tc: &kbuild.Toolchain{Compiler: "gcc-12"}}
+		notes: []string{"mmapdrv.gcno"}, tc: &toolchain.Toolchain{Compiler: "gcc-12"}}
 	read := func(vms int) *report.Kernel {
 		dir := t.TempDir()
 		for run := 0; run < vms; run++ {
@@ -111,7 +111,7 @@ func TestCoverageSaysWhatItCouldNotRead(t *testing.T) {
 	}
 	kr := &report.Kernel{Files: map[string]string{}}
 	build := gcovBuild{buildDir: fixtureBuildDir, workDir: filepath.Join("testdata", "gcov"), source: "/home/u/kmod",
-		notes: []string{"mmapdrv.gcno"}, tc: &kbuild.Toolchain{Compiler: "gcc-12"}}
+		notes: []string{"mmapdrv.gcno"}, tc: &toolchain.Toolchain{Compiler: "gcc-12"}}
 	kernelCoverage(t.Context(), kr, dir, []gcovBuild{build})
 	if !strings.Contains(kr.Note, "stray.gcda: no stray.gcno in the build") || len(kr.Coverage) != 3 {
 		t.Errorf("note %q, %d files of coverage", kr.Note, len(kr.Coverage))

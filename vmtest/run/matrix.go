@@ -22,19 +22,22 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // runner holds what the kernels of one run share.
 type runner struct {
 	cfg        *runcfg.Config
 	fetcher    *kernel.Fetcher
-	toolchains *kbuild.Toolchains
+	toolchains *toolchain.Set
 	images     *initramfs.Builder
 	accel      qemu.Accel // resolved for the default architecture's guests
 	accelReq   qemu.Accel // as Config.Accel asked
@@ -105,7 +108,7 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	// Every change to a module or test package adds cache entries; drop
 	// the ones unused for a while (best effort).
 	r.images.Prune(cacheMaxAge)
-	kbuild.Prune(filepath.Join(cfg.CacheRoot(), "builds"), cacheMaxAge)
+	kbuild.Prune(cachedir.Layout{Root: cfg.CacheRoot()}.Builds(), cacheMaxAge)
 	(&qemu.Snapshots{Dir: SnapshotDir(cfg.CacheRoot())}).Prune(cacheMaxAge)
 	return rep, nil
 }
@@ -127,12 +130,12 @@ func newRunner(cfg *runcfg.Config, h Hooks) *runner {
 		r.step(s, name, runcfg.PhaseFetch, fmt.Sprintf("kernel build %d%% (%d of about %d objects)", done*100/max(total, 1), done, total))
 	})
 	r.fetcher.KDir = cfg.KDir
-	r.fetcher.Progress = func(abi string, done, total int64) {
+	debianprov.Of(r.fetcher).Progress = func(abi string, done, total int64) {
 		sel, _ := r.selectors.Load(abi)
 		s, _ := sel.(string)
 		r.step(s, abi, runcfg.PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
-	r.toolchains = &kbuild.Toolchains{Dir: filepath.Join(cfg.CacheRoot(), "toolchains"), Log: cfg.Log}
+	r.toolchains = &toolchain.Set{Dir: cachedir.Layout{Root: cfg.CacheRoot()}.Toolchains(), Log: cfg.Log}
 	return r
 }
 

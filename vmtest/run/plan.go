@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // NewFetcher returns a kernel fetcher over the cache in cacheDir with every
@@ -19,9 +20,9 @@ import (
 // source (the -debug and -kcsan selectors). buildProgress, if set, hears
 // how far a kernel build is.
 func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: cacheDir}, Log: log, Offline: offline}
-	f.Use(&srcbuild.Provider{Fetcher: f, Log: log, Progress: buildProgress,
-		Toolchains: &kbuild.Toolchains{Dir: filepath.Join(cacheDir, "toolchains"), Log: log}})
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: cacheDir}, offline, log)
+	f.Use(&srcbuild.Provider{Archive: debianprov.Of(f), Kernels: f, Log: log, Progress: buildProgress,
+		Toolchains: &toolchain.Set{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log}})
 	return f
 }
 

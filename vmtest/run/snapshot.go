@@ -11,6 +11,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
@@ -26,7 +27,7 @@ const snapshotShareMiB = 64
 var errSnapshotUnused = errors.New("snapshot unused")
 
 // SnapshotDir is where a cache keeps its VM snapshots.
-func SnapshotDir(cacheDir string) string { return filepath.Join(cacheDir, "snapshots") }
+func SnapshotDir(cacheDir string) string { return cachedir.Layout{Root: cacheDir}.Snapshots() }
 
 // snapshotConfig is qcfg's VM at the agent's idle point: the base layer
 // only, the control port, the shared memory. Everything that differs

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -20,12 +21,12 @@ import (
 // kernel built to order, a build of its own. A module that does not build
 // on the stock kernel is left for the real build to report.
 func (r *runner) tailor(ctx context.Context, s *kernel.Spec, dir string) (*kernel.Spec, error) {
-	if len(r.cfg.Modules) == 0 || s.Debian == nil || !r.fetcher.Tailorable(s) {
+	if len(r.cfg.Modules) == 0 || s.Stock == nil || !r.fetcher.Tailorable(s) {
 		return s, nil
 	}
-	stock, err := r.fetcher.FetchBuild(ctx, *s.Debian)
+	stock, err := r.fetcher.Get(ctx, s.Stock)
 	if err != nil {
-		return nil, fmt.Errorf("the stock kernel %s, to find the in-kernel modules yours need: %w", s.Debian.ABI, err)
+		return nil, fmt.Errorf("the stock kernel %s, to find the in-kernel modules yours need: %w", s.Stock.Name, err)
 	}
 	tc, err := r.toolchains.For(ctx, stock)
 	if err != nil {
@@ -34,7 +35,7 @@ func (r *runner) tailor(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	var kos []string
 	for i, m := range r.cfg.Modules {
 		res, err := kbuild.Build(ctx, stock, tc, kbuild.Options{Source: m, Out: filepath.Join(dir, "stock-build", fmt.Sprint(i)),
-			CacheDir: filepath.Join(r.cfg.CacheRoot(), "builds")})
+			CacheDir: cachedir.Layout{Root: r.cfg.CacheRoot()}.Builds()})
 		if err != nil {
 			return s, nil
 		}

@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // The real reports of testdata/faultmod (vmtest/dmesg/testdata/report),
@@ -36,12 +38,13 @@ func TestFaultmodReportsResolveToTheirSourceLines(t *testing.T) {
 	for _, sel := range testkernel.Matrix() {
 		t.Run(sel, func(t *testing.T) {
 			k := testkernel.Get(t, sel)
-			tc, err := (&kbuild.Toolchains{Dir: filepath.Join(kernel.DefaultCacheDir(), "toolchains")}).For(t.Context(), k)
+			cache := cachedir.Layout{Root: kernel.DefaultCacheDir()}
+			tc, err := (&toolchain.Set{Dir: cache.Toolchains()}).For(t.Context(), k)
 			if err != nil {
 				t.Fatal(err)
 			}
 			res, err := kbuild.Build(t.Context(), k, tc, kbuild.Options{Source: "../../testdata/faultmod", Out: t.TempDir(),
-				CacheDir: filepath.Join(kernel.DefaultCacheDir(), "builds")})
+				CacheDir: cache.Builds()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -133,7 +134,7 @@ func buildFor(abi, tmp string) (bootImage, ko string, err error) {
 		return "", "", fmt.Errorf("kernel %s not in %s (fetch it with kmodvm first): %w", abi, cache.Dir, err)
 	}
 	ctx := context.Background()
-	tcs := &kbuild.Toolchains{Dir: filepath.Join(cache.Dir, "toolchains"), Log: os.Stderr}
+	tcs := &toolchain.Set{Dir: cache.Layout().Toolchains(), Log: os.Stderr}
 	tc, err := tcs.For(ctx, k)
 	if err != nil {
 		return "", "", err

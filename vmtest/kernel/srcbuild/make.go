@@ -18,8 +18,9 @@ import (
 	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kconfig"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // ErrBuild marks a kernel build that failed (the log says why), as opposed
@@ -47,7 +48,7 @@ func (p *Provider) Make(ctx context.Context, s *kernel.Spec, dir string) (*kerne
 	p.logf("%s: downloading %s %s", s.Name, s.Packages[0].Name, s.Packages[0].Version)
 	var tree string
 	var uerr error
-	err = p.Fetcher.WithPackages(ctx, s.Name, s.Packages, func(debs []string) error {
+	err = p.Archive.WithPackages(ctx, s.Name, s.Packages, func(debs []string) error {
 		p.logf("%s: unpacking the source", s.Name)
 		tree, uerr = unpack(ctx, debs[0], dir)
 		return nil
@@ -119,7 +120,7 @@ func unpack(ctx context.Context, deb, dir string) (string, error) {
 type builder struct {
 	arch *arch.Arch
 	p    *Provider
-	tc   *kbuild.Toolchain
+	tc   *toolchain.Toolchain
 	tree string
 	dir  string
 	spec *kernel.Spec
@@ -217,7 +218,10 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 // their Kconfig options depend on set as the stock kernel of the series
 // sets it.
 func (b *builder) tailorFragment(ctx context.Context) (string, error) {
-	stock, err := b.p.Fetcher.FetchBuild(ctx, *b.spec.Debian)
+	if b.spec.Stock == nil {
+		return "", fmt.Errorf("%s: a spec without its stock kernel cannot be tailored", b.spec.Name)
+	}
+	stock, err := b.p.Kernels.Get(ctx, b.spec.Stock)
 	if err != nil {
 		return "", fmt.Errorf("the stock kernel's config, to build %s: %w", strings.Join(b.spec.Modules, ", "), err)
 	}
@@ -226,15 +230,15 @@ func (b *builder) tailorFragment(ctx context.Context) (string, error) {
 		return "", err
 	}
 	cfg := kernel.ParseConfig(string(data))
-	opts, err := moduleOptions(b.tree, cfg, b.spec.Modules)
+	opts, err := kconfig.ModuleOptions(b.tree, cfg, b.spec.Modules)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
 	}
 	var syms []string
 	for _, o := range opts {
-		syms = append(syms, o.symbols()...)
+		syms = append(syms, o.Symbols()...)
 	}
-	lines, err := dependencyFragment(b.tree, cfg, syms)
+	lines, err := kconfig.DependencyFragment(b.tree, cfg, syms)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrBuild, b.spec.Name, err)
 	}

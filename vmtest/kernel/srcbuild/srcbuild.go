@@ -23,8 +23,8 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
-	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // ProviderName names source-built kernels in IDs and reports.
@@ -76,13 +76,34 @@ func compilerFor(b kernel.Build) string {
 	return "gcc-14"
 }
 
-// Provider builds kernels from source. Register it with Fetcher.Use.
+// Archive is what a source build needs of the archive its sources come
+// from: the stock kernel a source kernel follows (its version and
+// compiler), the archive's index (the source package) and downloads.
+// debianprov.Provider is one.
+type Archive interface {
+	// Resolve returns the spec of the stock kernel sel names; its Debian
+	// build is set.
+	Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Spec, error)
+	Index(ctx context.Context) (*debian.Index, error)
+	WithPackages(ctx context.Context, name string, pkgs []debian.Package, use func(debs []string) error) error
+}
+
+// Kernels gets a kernel a spec describes, through the cache: the
+// kernel.Fetcher the provider is registered with.
+type Kernels interface {
+	Get(ctx context.Context, s *kernel.Spec) (*kernel.Kernel, error)
+}
+
+// Provider builds kernels from source. Register it with kernel.Fetcher.Use.
 type Provider struct {
-	// Fetcher resolves the stock kernel a source kernel follows and
+	// Archive resolves the stock kernel a source kernel follows and
 	// downloads the source package.
-	Fetcher *kernel.Fetcher
+	Archive Archive
+	// Kernels gets the stock kernel a kernel built to order follows, whose
+	// config says how to build the in-kernel modules it is to have.
+	Kernels Kernels
 	// Toolchains provides the compiler (host or a Debian userland).
-	Toolchains *kbuild.Toolchains
+	Toolchains *toolchain.Set
 	// Jobs is make's -j; 0 means one per CPU.
 	Jobs int
 	// Log receives progress lines; nil discards them.
@@ -113,11 +134,18 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	}
 	stockSel := sel
 	stockSel.Variant, stockSel.Flavour = "", arch.Must(arch.Default).Flavour
-	stock, err := p.Fetcher.Resolve(ctx, stockSel)
+	stockSpec, err := p.Archive.Resolve(ctx, stockSel)
 	if err != nil {
 		return nil, err
 	}
-	ix, err := p.Fetcher.Index(ctx)
+	if stockSpec.Debian == nil {
+		return nil, fmt.Errorf("%s: the stock kernel %s names no Debian build", sel.Raw, stockSpec.Name)
+	}
+	// The stock kernel is that build, the one the source follows, not an
+	// older one the mirror would serve instead.
+	stock := *stockSpec.Debian
+	stockSpec.Fallback = nil
+	ix, err := p.Archive.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +153,12 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", kernel.ErrNotFound, sel.Raw, err)
 	}
-	up := kernel.Upstream(src.Version)
+	up := debian.Upstream(src.Version)
 	name := up + "-" + sel.Variant
 	s := &kernel.Spec{
 		Provider: ProviderName, Arch: arch.Default, Name: name, ABI: name,
 		Series: stock.Series, Variant: sel.Variant, Version: src.Version,
-		Packages: []debian.Package{src}, Debian: &stock, Note: note,
+		Packages: []debian.Package{src}, Debian: &stock, Stock: stockSpec, Note: note,
 	}
 	s.Inputs = append(s.Inputs, recipe, "source "+src.String()+" "+src.SHA256, "compiler "+compilerFor(stock))
 	s.Config = map[string]string{}
@@ -159,13 +187,13 @@ func sourceFor(ix *debian.Index, stock kernel.Build) (debian.Package, string, er
 		return debian.Package{}, "", fmt.Errorf("the archive has no linux-source-%s", stock.Series)
 	}
 	for _, c := range cands {
-		if kernel.Upstream(c.Version) == stock.Upstream {
+		if debian.Upstream(c.Version) == stock.Upstream {
 			return c, "", nil
 		}
 	}
 	best := cands[0] // newest first
 	for _, c := range cands {
-		if debian.CompareVersions(kernel.Upstream(c.Version), stock.Upstream) <= 0 {
+		if debian.CompareVersions(debian.Upstream(c.Version), stock.Upstream) <= 0 {
 			best = c
 			break
 		}

@@ -1,4 +1,4 @@
-package kernel
+package debianprov
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/kmodvm/kmodvm/internal/proc"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // compressModules stores a kernel's uncompressed modules (bullseye's and
@@ -107,7 +108,7 @@ func compressKernel(p string) (string, error) {
 
 // depmodReadsZstd reports whether the host's depmod was built with zstd.
 func depmodReadsZstd(ctx context.Context) bool {
-	p, err := lookDepmod()
+	p, err := kernel.FindDepmod()
 	if err != nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package srcbuild
+package kconfig
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package kernel_test
+package debianprov_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/moddep"
 	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 )
 
 func TestFetchedKernelsBootThroughPVH(t *testing.T) {
@@ -78,7 +79,7 @@ func checkExportersKept(t *testing.T, k *kernel.Kernel) {
 func TestSecondFetchNeedsNoNetwork(t *testing.T) {
 	k := testkernel.Get(t, "6.1")
 	// Offline forbids apt: the fetch must be served by the cache alone.
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
 	for _, s := range []string{"6.1", k.ABI} {
 		sel, _ := kernel.ParseSelector(s)
 		got, err := f.Fetch(t.Context(), sel)
@@ -95,7 +96,7 @@ func TestSecondFetchNeedsNoNetwork(t *testing.T) {
 // processes, so that the cache's locking is tested across processes.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("KMODVM_TEST_FETCH_CHILD"); dir != "" {
-		f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: dir}, Archive: nil}
+		f := debianprov.NewFetcher(&kernel.Cache{Dir: dir}, false, nil)
 		sel, _ := kernel.ParseSelector(os.Getenv("KMODVM_TEST_FETCH_SEL"))
 		k, err := f.Fetch(context.Background(), sel)
 		if err != nil {
@@ -115,8 +116,8 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	testkernel.Get(t, "6.1") // the shared archive index, fresh
 	dir := t.TempDir()
 	// Share the archive index (not the kernels) with the main cache.
-	shared := filepath.Join(kernel.DefaultCacheDir(), "apt")
-	if err := os.Symlink(shared, filepath.Join(dir, "apt")); err != nil {
+	shared := (&kernel.Cache{Dir: kernel.DefaultCacheDir()}).Layout().Apt()
+	if err := os.Symlink(shared, (&kernel.Cache{Dir: dir}).Layout().Apt()); err != nil {
 		t.Fatal(err)
 	}
 	const sel = "6.1-cloud" // the smallest amd64 image
@@ -145,7 +146,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	if len(good) != 1 || len(bad) != 0 {
 		t.Fatalf("cache holds %d good and %d bad entries, want exactly one good", len(good), len(bad))
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "kernels"))
+	ents, _ := os.ReadDir(c.Layout().Kernels())
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("leftover temporary %s", e.Name())
@@ -154,7 +155,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 
 	// What the kernel needs is unpacked in its entry: the packages are
 	// gone once both fetches ended, and the headers keep x86's arch/ only.
-	if debs, _ := filepath.Glob(filepath.Join(c.DebsDir(), "*")); len(debs) > 0 {
+	if debs, _ := filepath.Glob(filepath.Join(c.Layout().Debs(), "*")); len(debs) > 0 {
 		t.Errorf("packages left after the fetches: %q", debs)
 	}
 	k := good[0]
@@ -173,7 +174,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	if err := os.Truncate(k.Vmlinux, 100); err != nil {
 		t.Fatal(err)
 	}
-	f := &kernel.Fetcher{Cache: c}
+	f := debianprov.NewFetcher(c, false, nil)
 	s, _ := kernel.ParseSelector(sel)
 	again, err := f.Fetch(t.Context(), s)
 	if err != nil {
@@ -189,7 +190,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 
 func TestUnknownKernelFailsWithSuggestions(t *testing.T) {
 	testkernel.Get(t, "6.1")
-	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: kernel.DefaultCacheDir()}, Offline: true}
+	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
 	sel, _ := kernel.ParseSelector("6.3")
 	_, err := f.Fetch(t.Context(), sel)
 	if !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), "nearest available") {

@@ -1,4 +1,4 @@
-package srcbuild
+package kconfig
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ import (
 // Symbols are named as Kconfig names them ("VIDEO_DEV"); configs read from a
 // .config file are keyed as the file writes them ("CONFIG_VIDEO_DEV").
 
-// dependencyFragment returns the sorted "CONFIG_X=v" lines that set syms
+// DependencyFragment returns the sorted "CONFIG_X=v" lines that set syms
 // and every symbol their Kconfig conditions need, at the stock config's
 // values. What a symbol needs is read from its `depends on` lines, the
 // `if`, `menu` and `choice` blocks around it, and its prompt's condition;
@@ -29,7 +29,7 @@ import (
 // branches of an `||` the first one the stock config satisfies is taken. `select`ed symbols need
 // nothing: Kconfig forces them. A needed symbol that the stock config does
 // not set is an error naming it.
-func dependencyFragment(tree string, stock map[string]string, syms []string) ([]string, error) {
+func DependencyFragment(tree string, stock map[string]string, syms []string) ([]string, error) {
 	kc, err := parseKconfig(tree)
 	if err != nil {
 		return nil, err

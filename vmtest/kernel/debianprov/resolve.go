@@ -1,7 +1,6 @@
-package kernel
+package debianprov
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -10,26 +9,8 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/debian"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
-
-// Build is one Debian kernel build and the packages it is made of: the image
-// (linux-image-*-unsigned, or linux-binary-* with linux-modules-* and
-// linux-base-* from 6.19 on) and its headers (arch and common headers and the
-// matching linux-kbuild).
-type Build struct {
-	ABI     string `json:"abi"`
-	Series  string `json:"series"`
-	Flavour string `json:"flavour"`
-	// Arch is the kernel's Debian architecture; empty means arch.Default.
-	Arch     string           `json:"arch,omitempty"`
-	Version  string           `json:"version"`  // Debian version: 6.1.192-3
-	Upstream string           `json:"upstream"` // 6.1.192
-	Suite    string           `json:"suite"`
-	Packages []debian.Package `json:"packages"`
-}
-
-// ErrNotFound means no kernel matches a selector.
-var ErrNotFound = errors.New("no such kernel")
 
 // imageRoots are the package name patterns that define a build, as
 // prefix+ABI+suffix.
@@ -40,8 +21,8 @@ var imageRoots = []struct{ prefix, suffix string }{
 
 // Builds lists every complete build the index offers, of every
 // architecture, newest first.
-func Builds(ix *debian.Index) []Build {
-	var out []Build
+func Builds(ix *debian.Index) []kernel.Build {
+	var out []kernel.Build
 	host := arch.Host()
 	for _, a := range debian.Architectures() {
 		out = append(out, archBuilds(ix, a, host)...)
@@ -68,7 +49,7 @@ func archPackage(p debian.Package, arch, host string) bool {
 
 // archBuilds lists the complete builds for one architecture on a host
 // of Debian architecture host.
-func archBuilds(ix *debian.Index, a, host string) []Build {
+func archBuilds(ix *debian.Index, a, host string) []kernel.Build {
 	byName := map[string][]debian.Package{}
 	for _, p := range ix.Packages {
 		if archPackage(p, a, host) {
@@ -79,20 +60,20 @@ func archBuilds(ix *debian.Index, a, host string) []Build {
 		sort.SliceStable(ps, func(i, j int) bool { return debian.CompareVersions(ps[i].Version, ps[j].Version) > 0 })
 	}
 	seen := map[string]bool{}
-	var out []Build
+	var out []kernel.Build
 	for name, versions := range byName {
 		for _, r := range imageRoots {
 			if !strings.HasPrefix(name, r.prefix) || !strings.HasSuffix(name, r.suffix) {
 				continue
 			}
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
-			m := abiRe.FindStringSubmatch(abi)
-			if m == nil || seen[abi] || FlavourArch(m[2]) != a {
+			series, flavour, ok := kernel.SplitABI(abi)
+			if !ok || seen[abi] || kernel.FlavourArch(flavour) != a {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
 				seen[abi] = true
-				b.Series, b.Flavour = m[1], m[2]
+				b.Series, b.Flavour = series, flavour
 				if a != arch.Default {
 					b.Arch = a
 				}
@@ -106,8 +87,8 @@ func archBuilds(ix *debian.Index, a, host string) []Build {
 // assemble collects the packages of the build rooted at root: the image,
 // modules and headers packages of abi, and the kernel packages they depend
 // on, each at the root's version where the archive has it.
-func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (Build, bool) {
-	b := Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: Upstream(root.Version)}
+func assemble(byName map[string][]debian.Package, root debian.Package, abi string) (kernel.Build, bool) {
+	b := kernel.Build{ABI: abi, Version: root.Version, Suite: root.Suite, Upstream: debian.Upstream(root.Version)}
 	picked := map[string]bool{}
 	queue := []debian.Dependency{{Name: root.Name, Relation: "=", Version: root.Version}}
 	for _, extra := range []string{"linux-modules-" + abi, "linux-headers-" + abi} {
@@ -152,52 +133,40 @@ func pick(versions []debian.Package, d debian.Dependency, want string) (debian.P
 	return debian.Package{}, false
 }
 
-// Upstream returns the upstream part of a Debian version: 6.1.192-3 gives
-// 6.1.192.
-func Upstream(v string) string {
-	if i := strings.LastIndexByte(v, '-'); i > 0 {
-		v = v[:i]
-	}
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	return v
-}
-
 // Resolve returns the build sel names: for a series or latest, the newest
 // matching build.
-func Resolve(builds []Build, sel Selector) (Build, error) {
+func Resolve(builds []kernel.Build, sel kernel.Selector) (kernel.Build, error) {
 	for _, b := range builds {
 		if b.Flavour != sel.Flavour {
 			continue
 		}
 		switch sel.Kind {
-		case Latest:
+		case kernel.Latest:
 			return b, nil
-		case Series:
+		case kernel.Series:
 			if b.Series == sel.Series {
 				return b, nil
 			}
-		case ABI:
+		case kernel.ABI:
 			if b.ABI == sel.ABI {
 				return b, nil
 			}
-		case Release:
+		case kernel.Release:
 			if b.Upstream == sel.Release || strings.HasPrefix(b.ABI, sel.Release+"-") {
 				return b, nil
 			}
-		case Path:
-			return Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
+		case kernel.Path:
+			return kernel.Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
 		}
 	}
-	return Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
-		ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
+	return kernel.Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
+		kernel.ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
 }
 
 // Older returns up to n builds of b's series, flavour and architecture
 // older than b, newest first.
-func Older(builds []Build, b Build, n int) []Build {
-	var out []Build
+func Older(builds []kernel.Build, b kernel.Build, n int) []kernel.Build {
+	var out []kernel.Build
 	for _, o := range builds {
 		if len(out) == n {
 			break
@@ -212,8 +181,8 @@ func Older(builds []Build, b Build, n int) []Build {
 
 // Nearest suggests series close to sel's, as "series (abi)", newest first
 // among equals.
-func Nearest(builds []Build, sel Selector, n int) []string {
-	best := map[string]Build{}
+func Nearest(builds []kernel.Build, sel kernel.Selector, n int) []string {
+	best := map[string]kernel.Build{}
 	for _, b := range builds {
 		if b.Flavour != sel.Flavour {
 			continue

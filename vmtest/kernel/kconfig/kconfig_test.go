@@ -1,4 +1,4 @@
-package srcbuild
+package kconfig
 
 import (
 	"os"
@@ -28,19 +28,19 @@ func TestModuleOptionsReadTheMakefiles(t *testing.T) {
 	stock := readStock(t, miniTree+"/stock.config")
 	for _, tc := range []struct {
 		rule, module string
-		want         moduleOption
+		want         ModuleOption
 	}{
 		{"continuation line, composite object, parts set in stock", "videodev",
-			moduleOption{Symbol: "VIDEO_DEV", Parts: []string{"VIDEO_V4L2_I2C"}}},
-		{"second object of a continued line", "v4l2-dv-timings", moduleOption{Symbol: "VIDEO_DEV"}},
-		{"ifeq guard, Kbuild over Makefile", "mc", moduleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"MEDIA_CONTROLLER"}}},
-		{"modules.dep path", "kernel/drivers/media/mc/mc.ko", moduleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"MEDIA_CONTROLLER"}}},
-		{"'-' and '_' are the same, ${CONFIG_X}", "crc_itu_t", moduleOption{Symbol: "CRC_ITU_T"}},
-		{"negative ifneq needs nothing", "pci-driver", moduleOption{Symbol: "MEDIA_PCI_DRIVER"}},
-		{"else branch needs nothing", "pci-driver-expert", moduleOption{Symbol: "MEDIA_PCI_DRIVER"}},
-		{"list variable defined after use", "media-extra", moduleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"VIDEO_DEV"}}},
+			ModuleOption{Symbol: "VIDEO_DEV", Parts: []string{"VIDEO_V4L2_I2C"}}},
+		{"second object of a continued line", "v4l2-dv-timings", ModuleOption{Symbol: "VIDEO_DEV"}},
+		{"ifeq guard, Kbuild over Makefile", "mc", ModuleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"MEDIA_CONTROLLER"}}},
+		{"modules.dep path", "kernel/drivers/media/mc/mc.ko", ModuleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"MEDIA_CONTROLLER"}}},
+		{"'-' and '_' are the same, ${CONFIG_X}", "crc_itu_t", ModuleOption{Symbol: "CRC_ITU_T"}},
+		{"negative ifneq needs nothing", "pci-driver", ModuleOption{Symbol: "MEDIA_PCI_DRIVER"}},
+		{"else branch needs nothing", "pci-driver-expert", ModuleOption{Symbol: "MEDIA_PCI_DRIVER"}},
+		{"list variable defined after use", "media-extra", ModuleOption{Symbol: "MEDIA_SUPPORT", Guards: []string{"VIDEO_DEV"}}},
 	} {
-		got, err := moduleOptions(miniTree, stock, []string{tc.module})
+		got, err := ModuleOptions(miniTree, stock, []string{tc.module})
 		if err != nil {
 			t.Errorf("%s: %v", tc.rule, err)
 			continue
@@ -59,7 +59,7 @@ func TestModuleOptionsRejectWhatNoMakefileBuilds(t *testing.T) {
 		"crc-helper":             "builds none of lib",    // CRC_HELPER unset in stock
 		"kernel/lib/videodev.ko": "no Makefile builds it", // wrong directory
 	} {
-		_, err := moduleOptions(miniTree, stock, []string{module})
+		_, err := ModuleOptions(miniTree, stock, []string{module})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want one containing %q", module, err, want)
 		}
@@ -87,7 +87,7 @@ func TestDependencyFragmentFollowsKconfig(t *testing.T) {
 			[]string{"CONFIG_CRC_FAST=y", "CONFIG_CRC_ITU_T=m", "CONFIG_MODULES=y"}},
 		{"prompt if a string comparison after $(ARCH)", []string{"CONFIG_64BIT"}, []string{"CONFIG_64BIT=y"}},
 	} {
-		got, err := dependencyFragment(miniTree, stock, tc.syms)
+		got, err := DependencyFragment(miniTree, stock, tc.syms)
 		if err != nil {
 			t.Errorf("%s: %v", tc.rule, err)
 			continue
@@ -107,7 +107,7 @@ func TestDependencyFragmentNamesWhatTheStockConfigLacks(t *testing.T) {
 		"VIDEO_EXPERT_DRIVER": "needs CONFIG_EXPERT, which the stock config does not set",
 		"GHOST":               "needs CONFIG_GHOST, which no Kconfig file defines",
 	} {
-		_, err := dependencyFragment(miniTree, stock, []string{sym})
+		_, err := DependencyFragment(miniTree, stock, []string{sym})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want one containing %q", sym, err, want)
 		}
@@ -128,7 +128,7 @@ func TestDependencyFragmentOnARealTree(t *testing.T) {
 			"KMODVM_TEST_KERNEL_CONFIG to the stock 6.1 kernel's config (e.g. ~/.cache/kmodvm/kernels/*/root/boot/config-6.1.0-*-amd64)")
 	}
 	stock := readStock(t, config)
-	opts, err := moduleOptions(tree, stock, []string{"videodev", "mc", "crc-itu-t"})
+	opts, err := ModuleOptions(tree, stock, []string{"videodev", "mc", "crc-itu-t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +138,12 @@ func TestDependencyFragmentOnARealTree(t *testing.T) {
 		if o.Symbol != wantOpts[m] {
 			t.Errorf("%s: %+v, want symbol %s", m, o, wantOpts[m])
 		}
-		syms = append(syms, o.symbols()...)
+		syms = append(syms, o.Symbols()...)
 	}
 	if g := opts["mc"].Guards; !slices.Equal(g, []string{"MEDIA_CONTROLLER"}) {
 		t.Errorf("mc guards %q: drivers/media/Makefile reads mc/ only when MEDIA_CONTROLLER=y", g)
 	}
-	got, err := dependencyFragment(tree, stock, syms)
+	got, err := DependencyFragment(tree, stock, syms)
 	if err != nil {
 		t.Fatal(err)
 	}

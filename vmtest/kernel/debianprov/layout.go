@@ -1,4 +1,4 @@
-package kernel
+package debianprov
 
 import (
 	"bytes"
@@ -6,18 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
 // layoutDebian finds the parts of an unpacked Debian kernel under root and
 // prepares them: linux-image-* packages put them in /boot and /lib/modules,
 // 6.19 and later's linux-binary/-modules/-base in /usr/lib/modules/<abi>.
-func layoutDebian(ctx context.Context, root string, k *Kernel) error {
+func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 	abi := k.ABI
 	modDir := firstExisting(
 		filepath.Join(root, "lib", "modules", abi),
@@ -31,19 +30,19 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
 	}
 	k.Config = firstExisting(filepath.Join(root, "boot", "config-"+abi), filepath.Join(modDir, "config"))
-	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); realSystemMap(sm) {
+	if sm := firstExisting(filepath.Join(root, "boot", "System.map-"+abi), filepath.Join(modDir, "System.map")); kernel.RealSystemMap(sm) {
 		k.SystemMap = sm
 	}
 	k.KDir = filepath.Join(root, "usr", "src", "linux-headers-"+abi)
 	if err := relocateHeaders(root, k.KDir); err != nil {
 		return err
 	}
-	k.Compiler, k.CompilerText = detectCompiler(k.KDir, k.Config)
+	k.Compiler, k.CompilerText = kernel.DetectCompiler(k.KDir, k.Config)
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
 		return err
 	}
-	if err := depmod(ctx, root, abi, modDir); err != nil {
+	if err := kernel.Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneModules(modDir, k.KDir, a.ChannelModules); err != nil {
@@ -52,7 +51,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 	if err := compressModules(ctx, modDir); err != nil {
 		return err
 	}
-	if err := depmod(ctx, root, abi, modDir); err != nil {
+	if err := kernel.Depmod(ctx, root, abi, modDir); err != nil {
 		return err
 	}
 	if err := pruneOtherArches(root, a.KernelArch); err != nil {
@@ -65,6 +64,13 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 			return err
 		}
 	}
+	return keepBootImage(root, k, a)
+}
+
+// keepBootImage keeps, of the kernel's images, the one QEMU boots,
+// compressed: arm64's raw Image, or amd64's PVH vmlinux instead of the
+// bzImage when the kernel has a PVH entry.
+func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
 	if a.Image == arch.ArmImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
 		// amd64's vmlinux, and unpacked per VM.
@@ -79,7 +85,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 		return err
 	}
 	vmlinux := filepath.Join(filepath.Dir(root), "vmlinux")
-	switch err := ExtractVmlinux(k.BzImage, vmlinux); {
+	switch err := kernel.ExtractVmlinux(k.BzImage, vmlinux); {
 	case err == nil:
 		if k.Vmlinux, err = compressKernel(vmlinux); err != nil {
 			return err
@@ -91,7 +97,7 @@ func layoutDebian(ctx context.Context, root string, k *Kernel) error {
 			return err
 		}
 		k.BzImage = ""
-	case errors.Is(err, ErrNoPVH):
+	case errors.Is(err, kernel.ErrNoPVH):
 		// Booting the bzImage works, only slower.
 	default:
 		return err
@@ -128,13 +134,6 @@ func firstExisting(paths ...string) string {
 	return ""
 }
 
-// realSystemMap tells a System.map from Debian's one-line placeholder that
-// points to the -dbg package.
-func realSystemMap(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Size() > 4096
-}
-
 // relocateHeaders rewrites the absolute /usr/src paths in Debian's
 // arch-specific headers Makefile (which includes the common headers'
 // Makefile, and from 7.x sets KBUILD_OUTPUT) into paths relative to the
@@ -151,48 +150,4 @@ func relocateHeaders(root, kdir string) error {
 	const here = "kmodvm_src := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)\n"
 	fixed := strings.ReplaceAll(string(b), "/usr/src/", "$(kmodvm_src)/")
 	return os.WriteFile(mk, []byte(here+fixed), 0o644)
-}
-
-// depmod generates modules.dep, which Debian's packages leave to their
-// postinst. depmod reads <base>/lib/modules/<abi>; from 6.19 Debian installs
-// into /usr/lib/modules, reached through a lib -> usr/lib link.
-func depmod(ctx context.Context, root, abi, modDir string) error {
-	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err == nil {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(root, "lib")); os.IsNotExist(err) {
-		if err := os.Symlink(filepath.Join("usr", "lib"), filepath.Join(root, "lib")); err != nil {
-			return err
-		}
-	}
-	bin, err := lookDepmod()
-	if err != nil {
-		return err
-	}
-	out, err := proc.Command(ctx, bin, "-b", root, abi).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("depmod -b %s %s: %w: %s", root, abi, err, out)
-	}
-	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err != nil {
-		return fmt.Errorf("depmod wrote no modules.dep in %s", modDir)
-	}
-	return nil
-}
-
-func lookDepmod() (string, error) {
-	if p, err := exec.LookPath("depmod"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/depmod", "/sbin/depmod"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("depmod not found: install kmod (run `make deps`)")
-}
-
-// Depmod generates modules.dep for the modules tree modDir of root, for
-// providers that install modules themselves.
-func Depmod(ctx context.Context, root, abi, modDir string) error {
-	return depmod(ctx, root, abi, modDir)
 }

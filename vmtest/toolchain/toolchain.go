@@ -1,8 +1,7 @@
-package kbuild
+package toolchain
 
 import (
 	"context"
-	"crypto/sha256"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -13,12 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/gofrs/flock"
-	"github.com/kmodvm/kmodvm/internal/proc"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
-	"github.com/kmodvm/kmodvm/vmtest/debian"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
@@ -50,8 +45,8 @@ func (t *Toolchain) Gcov() string {
 	return "gcov"
 }
 
-// Toolchains provides toolchains, provisioning and caching userlands.
-type Toolchains struct {
+// Set provides toolchains, provisioning and caching userlands.
+type Set struct {
 	// Dir holds one userland per suite.
 	Dir string
 	// Mirror is the Debian mirror debootstrap uses; empty means the
@@ -95,7 +90,7 @@ var ErrNeedRoot = errors.New("needs root")
 // For a kernel of another architecture that is the release's cross
 // compiler for it (<triplet>-gcc-12, package Arch.CompilerPackage names):
 // the headers' build tools are the host's.
-func (t *Toolchains) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, error) {
+func (t *Set) For(ctx context.Context, k *kernel.Kernel) (*Toolchain, error) {
 	cc := k.Compiler
 	if cc == "" {
 		cc = "gcc"
@@ -199,7 +194,7 @@ var KernelBuildPackages = []string{"flex", "bison", "bc", "libelf-dev", "libssl-
 // ForKernelBuild returns a toolchain that builds whole kernels with
 // compiler cc: the host when it has cc and every tool a kernel build
 // needs, else a userland of cc's Debian release with them.
-func (t *Toolchains) ForKernelBuild(ctx context.Context, cc string) (*Toolchain, error) {
+func (t *Set) ForKernelBuild(ctx context.Context, cc string) (*Toolchain, error) {
 	if missing := hostKernelBuildMissing(cc); len(missing) == 0 {
 		return &Toolchain{Compiler: cc}, nil
 	} else if SuiteFor(cc) == hostSuite() {
@@ -240,85 +235,3 @@ func hostSuite() string {
 	}
 	return ""
 }
-
-// userland returns a Debian suite's build userland with extra packages,
-// making it with debootstrap on first use.
-func (t *Toolchains) userland(ctx context.Context, suite, cc string, extra ...string) (string, error) {
-	pkgs := append(append([]string{cc}, suitePackages[suite]...), extra...)
-	// The package list is part of the name, so that a userland made with an
-	// older list is replaced rather than reused.
-	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",")))
-	root := filepath.Join(t.Dir, fmt.Sprintf("%s-%s-%x", suite, cc, sum[:3]))
-	if ready(root) {
-		return root, nil
-	}
-	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("%w: building for this kernel needs a Debian %s userland with %s, made with debootstrap and entered with chroot: run kmodvm as root once (sudo), or install %s on the host", ErrNeedRoot, suite, cc, cc)
-	}
-	if err := os.MkdirAll(t.Dir, 0o755); err != nil {
-		return "", err
-	}
-	l := flock.New(root + ".lock")
-	if _, err := l.TryLockContext(ctx, 200*time.Millisecond); err != nil {
-		return "", err
-	}
-	defer l.Unlock()
-	if ready(root) {
-		return root, nil
-	}
-	mirror := t.Mirror
-	if mirror == "" {
-		m, err := debian.HostMirrors()
-		if err != nil {
-			return "", err
-		}
-		mirror = m.Main
-	}
-	tmp := root + ".tmp"
-	os.RemoveAll(tmp)
-	args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, tmp, mirror}
-	if _, err := os.Stat(debian.Keyring); err == nil {
-		args = append([]string{"--keyring=" + debian.Keyring}, args...)
-	}
-	cmd := proc.Command(ctx, "debootstrap", args...)
-	out := &tail{max: 8 << 10}
-	w := io.Writer(out)
-	if t.Log != nil {
-		w = io.MultiWriter(out, t.Log)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(tmp)
-		if errors.Is(err, exec.ErrNotFound) {
-			return "", errors.New("debootstrap not found: install it (run `make deps`)")
-		}
-		return "", fmt.Errorf("debootstrap %s: %w: %s", suite, err, out.String())
-	}
-	os.RemoveAll(filepath.Join(tmp, "var", "cache", "apt", "archives"))
-	if err := os.WriteFile(filepath.Join(tmp, ".kmodvm-ready"), []byte(cc+"\n"), 0o644); err != nil {
-		return "", err
-	}
-	os.RemoveAll(root)
-	return root, os.Rename(tmp, root)
-}
-
-func ready(root string) bool {
-	_, err := os.Stat(filepath.Join(root, ".kmodvm-ready"))
-	return err == nil
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	max int
-	b   []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = t.b[len(t.b)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string { return string(t.b) }

@@ -1,4 +1,4 @@
-package srcbuild
+package kconfig
 
 import (
 	"bufio"
@@ -17,8 +17,8 @@ import (
 // them, from the tree's Makefiles (the way the kernel's own
 // scripts/kconfig/streamline_config.pl does).
 
-// moduleOption is what builds one module.
-type moduleOption struct {
+// ModuleOption is what builds one module.
+type ModuleOption struct {
 	// Symbol is the option in `obj-$(CONFIG_X) += name.o`.
 	Symbol string
 	// Guards are the options without which that Makefile line is never
@@ -33,8 +33,8 @@ type moduleOption struct {
 	Parts []string
 }
 
-// symbols is the option and its guards: what the dependency closure needs.
-func (o moduleOption) symbols() []string {
+// Symbols is the option and its guards: what the dependency closure needs.
+func (o ModuleOption) Symbols() []string {
 	return append([]string{o.Symbol}, o.Guards...)
 }
 
@@ -52,18 +52,18 @@ type kbuildIndex struct {
 	parts   map[string][]string  // dir + "/" + composite name → its parts' options
 }
 
-// moduleOptions maps each module to the option that builds it. A module is
+// ModuleOptions maps each module to the option that builds it. A module is
 // named as lsmod shows it ('-' and '_' are the same) or by its path in
 // modules.dep ("kernel/fs/fat/msdos.ko"), which tells apart modules of the
 // same name in different directories. Where several Makefile lines can
 // build a module or descend into its directory, the first one the stock
 // config enables is taken.
-func moduleOptions(tree string, stock map[string]string, modules []string) (map[string]moduleOption, error) {
+func ModuleOptions(tree string, stock map[string]string, modules []string) (map[string]ModuleOption, error) {
 	idx, err := indexKbuild(tree)
 	if err != nil {
 		return nil, err
 	}
-	opts := map[string]moduleOption{}
+	opts := map[string]ModuleOption{}
 	for _, m := range modules {
 		o, err := idx.option(stock, m)
 		if err != nil {
@@ -74,7 +74,7 @@ func moduleOptions(tree string, stock map[string]string, modules []string) (map[
 	return opts, nil
 }
 
-func (idx *kbuildIndex) option(stock map[string]string, module string) (moduleOption, error) {
+func (idx *kbuildIndex) option(stock map[string]string, module string) (ModuleOption, error) {
 	name, dir := moddep.Name(module), ""
 	if strings.Contains(module, "/") {
 		dir = filepath.Dir(strings.TrimPrefix(filepath.Clean(module), "kernel/"))
@@ -88,19 +88,19 @@ func (idx *kbuildIndex) option(stock map[string]string, module string) (moduleOp
 	o, ok := enabled(stock, cands)
 	switch {
 	case len(cands) == 0:
-		return moduleOption{}, errors.New("no Makefile builds it")
+		return ModuleOption{}, errors.New("no Makefile builds it")
 	case !ok:
-		return moduleOption{}, fmt.Errorf("the stock config builds none of %s", describe(cands))
+		return ModuleOption{}, fmt.Errorf("the stock config builds none of %s", describe(cands))
 	case len(o.syms) == 0:
-		return moduleOption{}, fmt.Errorf("%s builds it unconditionally (obj-y or obj-m)", o.dir)
+		return ModuleOption{}, fmt.Errorf("%s builds it unconditionally (obj-y or obj-m)", o.dir)
 	}
-	opt := moduleOption{Symbol: o.syms[len(o.syms)-1], Guards: append(o.syms[:len(o.syms)-1:len(o.syms)-1], o.guards...)}
+	opt := ModuleOption{Symbol: o.syms[len(o.syms)-1], Guards: append(o.syms[:len(o.syms)-1:len(o.syms)-1], o.guards...)}
 	// Walk up the directory descents; a directory no Makefile descends
 	// into is reached from the top-level Makefile or arch/<kconfigArch>/Makefile.
 	for d := o.dir; len(idx.dirs[d]) > 0; {
 		up, ok := enabled(stock, idx.dirs[d])
 		if !ok {
-			return moduleOption{}, fmt.Errorf("the stock config descends into %s through none of %s", d, describe(idx.dirs[d]))
+			return ModuleOption{}, fmt.Errorf("the stock config descends into %s through none of %s", d, describe(idx.dirs[d]))
 		}
 		opt.Guards = append(append(opt.Guards, up.syms...), up.guards...)
 		d = up.dir
