@@ -2,8 +2,12 @@ package collect
 
 import "github.com/kmodvm/kmodvm/vmtest/report"
 
-// recordings are the real runs replayed. Each is one kernel's events as its
-// guest sent them; a new one is a directory and a row.
+// recordings are the real runs replayed, one VM each: its events as its
+// guest sent them (a reboot's VM is a recording of its own). A new one is
+// a directory and a row; testdata/replay/README.md says where each came
+// from. The faultmod rows follow the report.json the run wrote with the
+// code before the collector moved here: each row is its VM's share of it,
+// and a comment says where the row differs and why.
 var recordings = []recording{
 	{
 		// The bundled mmapdrv suite on Debian's stock 6.1.0-57-amd64,
@@ -19,9 +23,36 @@ var recordings = []recording{
 			"mmapdrv: TestBadBufsizeRefused":             report.Pass,
 			"mmapdrv: TestBadBufsizeRefused/bufsize=abc": report.Pass,
 		},
-		findings: []wantFinding{
-			{kind: report.KindTaint, title: "mmapdrv: loading out-of-tree module taints kernel", step: "load mmapdrv"},
-			{kind: report.KindTaint, title: "mmapdrv: module verification failed: signature and/or required key missing - tainting kernel", step: "load mmapdrv"},
-		},
+		findings: taints("mmapdrv"),
 	},
+	{
+		// A WARNING during a passing test fails it; an Oops in a child
+		// process fails the test that forked it, and leaves faultmod
+		// referenced, so it cannot be unloaded; the test after the faults
+		// still passes. The guest powered off after the agent's done
+		// (report.json: boot pass, exit poweroff).
+		dir: "6.1-warn", vmEnd: report.Crash, boot: report.Pass, status: report.Fail,
+		counts:  report.Counts{Pass: 2, Fail: 2},
+		modules: []string{"faultmod pass fail"},
+		tests: map[string]report.Status{
+			"guest: TestAPass":                 report.Pass,
+			"guest: TestWarnDuringPassingTest": report.Fail,
+			"guest: TestOopsInChild":           report.Fail,
+			"guest: TestZAfterFault":           report.Pass,
+		},
+		findings: append(taints("faultmod"),
+			wantFinding{kind: "WARNING", title: "WARNING in faultmod_ioctl", test: "guest: TestWarnDuringPassingTest"},
+			wantFinding{kind: "Oops", title: "BUG: kernel NULL pointer dereference in faultmod_ioctl", test: "guest: TestOopsInChild"},
+			wantFinding{kind: "unload", title: "module faultmod could not be unloaded"},
+		),
+	},
+}
+
+// taints are the notes of loading an unsigned out-of-tree module, in the
+// order the kernel logs them, attributed to the module's load.
+func taints(module string) []wantFinding {
+	return []wantFinding{
+		{kind: report.KindTaint, title: module + ": loading out-of-tree module taints kernel", step: "load " + module},
+		{kind: report.KindTaint, title: module + ": module verification failed: signature and/or required key missing - tainting kernel", step: "load " + module},
+	}
 }

@@ -21,17 +21,16 @@ type wantFinding struct {
 	test, step, owner string
 }
 
-// recording is a real run's kernel directory as the run wrote it
-// (events.jsonl and console.log from its --out, in
-// testdata/replay/<dir>/), how its VM ended, and what the collector must
-// make of it.
+// recording is one VM of a real run as the run wrote it (events.jsonl and
+// console.log from its --out/<kernel>/, in testdata/replay/<dir>/), how
+// the VM ended, and what the collector must make of it.
 type recording struct {
 	dir string
 	// vmEnd is what the tests the VM's end cut short became
 	// (collect.End.Status); boot, the boot's status the runner gave the
 	// VM's end (report.Boot.Status).
 	vmEnd, boot report.Status
-	// status is the kernel's verdict.
+	// status is the verdict of the VM's report.
 	status report.Status
 	counts report.Counts
 	// modules are "name load unload" for each module, in load order.
