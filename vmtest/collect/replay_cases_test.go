@@ -46,6 +46,37 @@ var recordings = []recording{
 			wantFinding{kind: "unload", title: "module faultmod could not be unloaded"},
 		),
 	},
+	{
+		// A kernel panic during TestPanic: QEMU's exit was the panic
+		// (report.json: boot crash, exit panic), so the test the panic
+		// cut short crashed, and the panic, which only the console shows,
+		// is its finding. The module was never unloaded. report.json's
+		// error starts with the boot's error, "kernel panic: ...", which
+		// the runner sets.
+		dir: "6.1-panic-reboot", vmEnd: report.Crash, boot: report.Crash, status: report.Fail,
+		counts:  report.Counts{Pass: 1, Fail: 1},
+		modules: []string{"faultmod pass "},
+		tests: map[string]report.Status{
+			"guest: TestAPass": report.Pass,
+			"guest: TestPanic": report.Crash,
+		},
+		findings: append(taints("faultmod"),
+			wantFinding{kind: "Kernel panic", title: "Kernel panic - not syncing: faultmod: panic requested", test: "guest: TestPanic"},
+		),
+	},
+	{
+		// The reboot after 6.1-panic-reboot's panic runs the test left
+		// (report.json: reboots[0], pass, poweroff). The runner joins it
+		// to the first VM's report: its test marked after_reboot, its
+		// findings (the load's taint notes again) appended; its module
+		// list, where faultmod unloaded, is not joined, so report.json
+		// shows the first VM's.
+		dir: "6.1-panic-reboot-reboot1", vmEnd: report.Crash, boot: report.Pass, status: report.Pass,
+		counts:   report.Counts{Pass: 1},
+		modules:  []string{"faultmod pass pass"},
+		tests:    map[string]report.Status{"guest: TestZZAfterCrash": report.Pass},
+		findings: taints("faultmod"),
+	},
 }
 
 // taints are the notes of loading an unsigned out-of-tree module, in the
