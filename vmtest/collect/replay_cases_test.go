@@ -77,6 +77,35 @@ var recordings = []recording{
 		tests:    map[string]report.Status{"guest: TestZZAfterCrash": report.Pass},
 		findings: taints("faultmod"),
 	},
+	{
+		// An Oops in a child, then TestOopsThenHang hangs in the module:
+		// the agent's fault grace ended the binary (stalled after a fault),
+		// which fails the test, and finished its run; the module, held by
+		// the dead task, could not be unloaded (report.json: boot pass,
+		// exit poweroff). The runner reboots for the tests after a stalled
+		// one (6.1-oops-hang-reboot1).
+		dir: "6.1-oops-hang", vmEnd: report.Crash, boot: report.Pass, status: report.Fail,
+		counts:  report.Counts{Pass: 1, Fail: 1},
+		modules: []string{"faultmod pass fail"},
+		tests: map[string]report.Status{
+			"guest: TestAPass":        report.Pass,
+			"guest: TestOopsThenHang": report.Fail,
+		},
+		findings: append(taints("faultmod"),
+			wantFinding{kind: "Oops", title: "BUG: kernel NULL pointer dereference in faultmod_ioctl", test: "guest: TestOopsThenHang"},
+			wantFinding{kind: "unload", title: "module faultmod could not be unloaded"},
+		),
+	},
+	{
+		// The reboot after 6.1-oops-hang (report.json: reboots[0], pass,
+		// poweroff), joined to it by the runner as 6.1-panic-reboot-reboot1
+		// is to its first VM.
+		dir: "6.1-oops-hang-reboot1", vmEnd: report.Crash, boot: report.Pass, status: report.Pass,
+		counts:   report.Counts{Pass: 1},
+		modules:  []string{"faultmod pass pass"},
+		tests:    map[string]report.Status{"guest: TestZZAfterCrash": report.Pass},
+		findings: taints("faultmod"),
+	},
 }
 
 // taints are the notes of loading an unsigned out-of-tree module, in the
