@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -41,10 +42,15 @@ type recording struct {
 	findings []wantFinding
 }
 
-// readRecording returns a recording's file, or nil if it has none.
+// readRecording returns a recording's file, or nil if it has none. A
+// large file is kept compressed, as name.zst.
 func readRecording(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "replay", dir, name))
+	path := filepath.Join("testdata", "replay", dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = zfile.ReadAll(path + ".zst")
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
