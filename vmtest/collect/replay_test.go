@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -21,17 +22,16 @@ type wantFinding struct {
 	test, step, owner string
 }
 
-// recording is a real run's kernel directory as the run wrote it
-// (events.jsonl and console.log from its --out, in
-// testdata/replay/<dir>/), how its VM ended, and what the collector must
-// make of it.
+// recording is one VM of a real run as the run wrote it (events.jsonl and
+// console.log from its --out/<kernel>/, in testdata/replay/<dir>/), how
+// the VM ended, and what the collector must make of it.
 type recording struct {
 	dir string
 	// vmEnd is what the tests the VM's end cut short became
 	// (collect.End.Status); boot, the boot's status the runner gave the
 	// VM's end (report.Boot.Status).
 	vmEnd, boot report.Status
-	// status is the kernel's verdict.
+	// status is the verdict of the VM's report.
 	status report.Status
 	counts report.Counts
 	// modules are "name load unload" for each module, in load order.
@@ -42,34 +42,15 @@ type recording struct {
 	findings []wantFinding
 }
 
-// recordings are the real runs replayed. Each is one kernel's events as its
-// guest sent them; a new one is a directory and a row.
-var recordings = []recording{
-	{
-		// The bundled mmapdrv suite on Debian's stock 6.1.0-57-amd64,
-		// which passed: the module's load taints the kernel (notes, not
-		// failures), one test skips itself. The guest powered off after
-		// the agent's done; the runner then ends the tests still open,
-		// none here, as crashed.
-		dir: "6.1-pass", vmEnd: report.Crash, boot: report.Pass, status: report.Pass,
-		counts:  report.Counts{Pass: 115, Skip: 1},
-		modules: []string{"mmapdrv pass pass"},
-		tests: map[string]report.Status{
-			"mmapdrv: TestIoctlNumbersMatchCHeader":      report.Skip,
-			"mmapdrv: TestBadBufsizeRefused":             report.Pass,
-			"mmapdrv: TestBadBufsizeRefused/bufsize=abc": report.Pass,
-		},
-		findings: []wantFinding{
-			{kind: report.KindTaint, title: "mmapdrv: loading out-of-tree module taints kernel", step: "load mmapdrv"},
-			{kind: report.KindTaint, title: "mmapdrv: module verification failed: signature and/or required key missing - tainting kernel", step: "load mmapdrv"},
-		},
-	},
-}
-
-// readRecording returns a recording's file, or nil if it has none.
+// readRecording returns a recording's file, or nil if it has none. A
+// large file is kept compressed, as name.zst.
 func readRecording(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "replay", dir, name))
+	path := filepath.Join("testdata", "replay", dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = zfile.ReadAll(path + ".zst")
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
