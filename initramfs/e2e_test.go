@@ -13,8 +13,8 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/internal/moddep"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/internal/zfile"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 // unpackedKernel returns the kernel at path as QEMU reads it: the cache
@@ -40,7 +40,7 @@ func testKernel(t *testing.T) (kernel, modulesDir string) {
 	kernel = os.Getenv("KMODVM_TEST_KERNEL")
 	if kernel == "" {
 		// Debian's 6.1 from the shared cache (fetched on first use).
-		k := testkernel.Get(t, "6.1")
+		k := kerneltest.Get(t, "6.1")
 		return unpackedKernel(t, k.BootImage()), k.ModulesDir
 	}
 	if _, err := os.Stat(kernel); err != nil {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
@@ -21,7 +21,7 @@ import (
 // test binary run by name (its events still on the event port), the
 // blocked task and CPU dumps, and the power-off that ends the VM.
 func TestControlChannelDrivesTheAgent(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	vm, events := startControlled(t, k)
 	ctl := event.NewClient(vm.Port("control"))
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)

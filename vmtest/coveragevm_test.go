@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -32,7 +32,7 @@ func TestCoverageCountsTheLinesTheTestsRan(t *testing.T) {
 	}
 	out := t.TempDir()
 	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
-		Kernels:  testkernel.DebugMatrix()[:1],
+		Kernels:  kerneltest.DebugMatrix()[:1],
 		Modules:  []string{filepath.Join("..", "kmod")},
 		Tests:    []string{filepath.Join("..", "guest", "mmapdrv")},
 		TestArgs: []string{"-test.run=^(TestMapWriteShowsInRead|TestSizeMatchesModuleParam)$"},

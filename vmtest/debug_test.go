@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -18,7 +18,7 @@ import (
 func TestDebugKernelRunsTheBundledSuiteClean(t *testing.T) {
 	out := t.TempDir()
 	rep := vmtest.Run(t, vmtest.Config{
-		Kernels: testkernel.DebugMatrix(),
+		Kernels: kerneltest.DebugMatrix(),
 		Modules: []string{filepath.Join("..", "kmod")},
 		Tests:   []string{filepath.Join("..", "guest", "mmapdrv")},
 		OutDir:  out,

@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -289,7 +289,7 @@ func lastLine(s string) string {
 // new one: the shared entry is untouched.
 func damagedCache(t *testing.T) string {
 	t.Helper()
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	shared, dir := cachedir.Layout{Root: kernel.DefaultCacheDir()}, cachedir.Layout{Root: t.TempDir()}
 	entry := dir.Kernel(k.ID)
 	for _, c := range [][]string{

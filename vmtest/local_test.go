@@ -4,9 +4,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/internal/zfile"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -15,7 +15,7 @@ import (
 // kernel build does (here: Debian's 6.1 PVH vmlinux, which its cache entry
 // keeps compressed, unpacked, and its headers).
 func TestLocalKernelImageWithKDir(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	img := filepath.Join(t.TempDir(), "vmlinux")
 	if err := zfile.Unpack(k.Vmlinux, img); err != nil {
 		t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -38,7 +38,7 @@ func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
 	// RunMatrix, not Run: the seeded bugs fail their guest tests on
 	// purpose, and this test checks the report instead.
 	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
-		Kernels: testkernel.DebugMatrix(),
+		Kernels: kerneltest.DebugMatrix(),
 		Modules: []string{filepath.Join("..", "testdata", "sanmod")},
 		Tests:   []string{filepath.Join("..", "testdata", "sanmod", "test")},
 		OutDir:  t.TempDir(),

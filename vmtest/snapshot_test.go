@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -25,7 +25,7 @@ import (
 // the tests below make, damage and count their own.
 func snapshotCache(t *testing.T) string {
 	t.Helper()
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	shared, dir := cachedir.Layout{Root: kernel.DefaultCacheDir()}, cachedir.Layout{Root: t.TempDir()}
 	// The states' RAM copies (outside the cache) go with them.
 	t.Cleanup(func() { (&qemu.Snapshots{Dir: dir.Snapshots()}).Prune(0) })

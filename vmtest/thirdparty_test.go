@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -36,7 +36,7 @@ func TestV4L2LoopbackLoadsOnTheDebugKernel(t *testing.T) {
 	if len(src) != 1 {
 		t.Fatalf("sources: %v", src)
 	}
-	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{Kernels: testkernel.DebugMatrix(), Modules: src, OutDir: filepath.Join(dir, "out")})
+	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{Kernels: kerneltest.DebugMatrix(), Modules: src, OutDir: filepath.Join(dir, "out")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 // TestMatrix runs the bundled mmapdrv driver's suite on the default kernel
@@ -20,7 +20,7 @@ func TestMatrix(t *testing.T) {
 		out = t.TempDir()
 	}
 	rep := vmtest.Run(t, vmtest.Config{
-		Kernels: testkernel.Matrix(),
+		Kernels: kerneltest.Matrix(),
 		Modules: []string{filepath.Join("..", "kmod")},
 		Tests:   []string{filepath.Join("..", "guest", "mmapdrv")},
 		W1:      true,

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -190,7 +190,7 @@ func TestCLIWithoutQEMUNamesThePackageToInstall(t *testing.T) {
 // a one-line cause, and a local kernel of the same run passes.
 func TestCLIKernelMissingWithoutNetwork(t *testing.T) {
 	t.Parallel()
-	local := testkernel.Get(t, "6.1").BootImage()
+	local := kerneltest.Get(t, "6.1").BootImage()
 	out := t.TempDir()
 	r := runKmodvm(t, []string{
 		"KMODVM_DEBIAN_MIRROR=http://127.0.0.1:9/debian",

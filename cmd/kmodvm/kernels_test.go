@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 func TestUsageErrorsExit2(t *testing.T) {
@@ -31,8 +31,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestKernelsListJSONFeedsACIMatrix(t *testing.T) {
-	testkernel.Get(t, "6.1")
-	testkernel.Get(t, "7.3")
+	kerneltest.Get(t, "6.1")
+	kerneltest.Get(t, "7.3")
 	out, code := runCLI(t, "kernels", "list", "--offline", "--json", "6.1", "7.3")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
@@ -54,8 +54,8 @@ func TestKernelsListJSONFeedsACIMatrix(t *testing.T) {
 // Merging the reports of --shard 1/2 and --shard 2/2 gives the matrix of
 // the unsharded run.
 func TestShardsMergeIntoTheUnshardedMatrix(t *testing.T) {
-	testkernel.Get(t, "6.1")
-	testkernel.Get(t, "7.3")
+	kerneltest.Get(t, "6.1")
+	kerneltest.Get(t, "7.3")
 	dir := t.TempDir()
 	common := []string{"run", "-q", "--offline", "--kernels", "6.1,7.3", "--module", "../../kmod", "--tests", "../../guest/mmapdrv",
 		"--test-arg=-test.run=^TestSize|^TestUnknownIoctl"}
@@ -111,7 +111,7 @@ func TestKernelsPruneRemovesSnapshots(t *testing.T) {
 // An entry made by another kmodvm (a Debian entry of layout 2) is listed
 // as unusable, not as missing, and says why.
 func TestKernelsListSaysWhenACachedCopyIsUnusable(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	l := cachedir.Layout{Root: t.TempDir()}
 	dir := l.Root
 	for _, c := range [][]string{

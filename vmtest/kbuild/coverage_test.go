@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 // On a kernel with gcov, a Coverage build of the bundled driver leaves a
@@ -23,7 +23,7 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 	}
 	// Source-built kernels come from vmtest's fetcher, which has their
 	// provider; the cache is the shared one.
-	sel, err := kernel.ParseSelector(testkernel.DebugMatrix()[0])
+	sel, err := kernel.ParseSelector(kerneltest.DebugMatrix()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestCoverageBuildLeavesNotesThatTheCacheKeeps(t *testing.T) {
 // A stock kernel has no CONFIG_GCOV_KERNEL: GCOV_PROFILE=y adds nothing,
 // and the build says so instead of handing back a module without data.
 func TestCoverageBuildOnAKernelWithoutGcovFails(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	_, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: filepath.Join("..", "..", "kmod"), Out: t.TempDir(), Coverage: true})
 	if !errors.Is(err, kbuild.ErrBuild) || !strings.Contains(err.Error(), "no .gcno") {
 		t.Errorf("err = %v, want ErrBuild naming the missing .gcno files", err)

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
@@ -27,7 +27,7 @@ func toolchainFor(t *testing.T, k *kernel.Kernel) *toolchain.Toolchain {
 func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
 	for _, sel := range []string{"6.1", "7.3"} {
 		t.Run(sel, func(t *testing.T) {
-			k := testkernel.Get(t, sel)
+			k := kerneltest.Get(t, sel)
 			out := t.TempDir()
 			r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: "testdata/warnmod", Out: out})
 			if err != nil {
@@ -48,7 +48,7 @@ func TestBuildReportsWarningsWithSourcePaths(t *testing.T) {
 }
 
 func TestBuildFailureCarriesTheCompilerError(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	r, err := kbuild.Build(t.Context(), k, toolchainFor(t, k), kbuild.Options{Source: "testdata/errmod", Out: t.TempDir()})
 	if !errors.Is(err, kbuild.ErrBuild) {
 		t.Fatalf("err = %v, want ErrBuild", err)
@@ -62,7 +62,7 @@ func TestBuildFailureCarriesTheCompilerError(t *testing.T) {
 }
 
 func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	_, err := kbuild.Build(t.Context(), k, &toolchain.Toolchain{Compiler: "gcc-12"}, kbuild.Options{Source: t.TempDir(), Out: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "no Kbuild or Makefile") {
 		t.Errorf("err = %v", err)
@@ -70,7 +70,7 @@ func TestBuildRejectsADirectoryWithoutKbuild(t *testing.T) {
 }
 
 func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	tc := toolchainFor(t, k)
 	src := t.TempDir()
 	for _, f := range []string{"Kbuild", "warnmod.c"} {
@@ -123,7 +123,7 @@ func TestBuildCacheReusesUnchangedBuildsOnly(t *testing.T) {
 // xtables-addons' does) builds with the variable in MakeArgs, and fails
 // without it; the variables kmodvm sets for the kernel are refused.
 func TestBuildWithAMakeVariable(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	top, err := filepath.Abs("testdata/varmod")
 	if err != nil {
 		t.Fatal(err)

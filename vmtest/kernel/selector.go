@@ -187,3 +187,8 @@ func expandPath(s string) (string, error) {
 
 // String returns the selector as the user wrote it.
 func (s Selector) String() string { return s.Raw }
+
+// DefaultSelectors returns the matrix kmodvm runs when a run names no
+// kernels: the newest build of each series Debian supports. A new slice
+// each time, so no caller can change another's default.
+func DefaultSelectors() []string { return []string{"5.10", "6.1", "6.12", "7.3"} }

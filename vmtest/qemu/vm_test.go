@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 // These tests boot a real kernel under QEMU. KMODVM_TEST_KERNEL names the
@@ -43,7 +43,7 @@ func testKernel(t *testing.T) string {
 	k := os.Getenv("KMODVM_TEST_KERNEL")
 	if k == "" {
 		// Debian's 6.1 from the shared cache (fetched on first use).
-		k = testkernel.Get(t, "6.1").BootImage()
+		k = kerneltest.Get(t, "6.1").BootImage()
 	}
 	if _, err := exec.LookPath(qemuBinary); err != nil {
 		t.Skipf("%s not installed", qemuBinary)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
@@ -17,7 +17,7 @@ import (
 // the most seen first: a look that caught the spinning CPU in the kernel's
 // interrupt code does not hide the module.
 func TestHangReportNamesAModulePC(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	ko := plainModule(t, filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko"))
 	const base, text = 0xffff800000d10000, 0xffff800000d11000
 	kr := &report.Kernel{Modules: []report.Module{{Name: "crc_itu_t", Base: base, Size: 0x8000,

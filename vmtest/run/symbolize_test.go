@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
 
 func TestSymbolizeNamesTheLeakingFunctionOfAnUnloadedModule(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	ko := plainModule(t, filepath.Join(k.ModulesDir, "kernel", "lib", "crc-itu-t.ko"))
 	o, err := symbol.Open(ko)
 	if err != nil {

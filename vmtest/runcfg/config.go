@@ -5,7 +5,7 @@
 // and the names of the files a run writes for each kernel.
 //
 // It sits below vmtest and vmtest/run and imports nothing that builds or
-// boots: not qemu, not kbuild. internal/testkernel, which those packages'
+// boots: not qemu, not kbuild. vmtest/kernel/kerneltest, which those packages'
 // own tests import, takes the default kernel matrix from here. What a
 // setting becomes for one kernel (its VM's machine, the time budget, the
 // checks against the kernel and QEMU) needs the kernel's profile and QEMU,
@@ -26,9 +26,9 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
 
-// DefaultKernels returns the matrix run when Config.Kernels is empty: a
-// new slice each time, so no caller can change another's default.
-func DefaultKernels() []string { return []string{"5.10", "6.1", "6.12", "7.3"} }
+// DefaultKernels returns the matrix run when Config.Kernels is empty
+// (kernel.DefaultSelectors).
+func DefaultKernels() []string { return kernel.DefaultSelectors() }
 
 // Config describes a run. The zero value runs nothing useful: set Modules
 // and Tests at least.

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
@@ -35,9 +35,9 @@ var faultmodLines = []struct {
 // resolves as addr2line does, and the frames of the real logs of that
 // series resolve to the faulting statement's line.
 func TestFaultmodReportsResolveToTheirSourceLines(t *testing.T) {
-	for _, sel := range testkernel.Matrix() {
+	for _, sel := range kerneltest.Matrix() {
 		t.Run(sel, func(t *testing.T) {
-			k := testkernel.Get(t, sel)
+			k := kerneltest.Get(t, sel)
 			cache := cachedir.Layout{Root: kernel.DefaultCacheDir()}
 			tc, err := (&toolchain.Set{Dir: cache.Toolchains()}).For(t.Context(), k)
 			if err != nil {

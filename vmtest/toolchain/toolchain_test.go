@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
@@ -17,7 +17,7 @@ func TestToolchainMatchesTheKernelsCompiler(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.sel, func(t *testing.T) {
-			k := testkernel.Get(t, c.sel)
+			k := kerneltest.Get(t, c.sel)
 			tc, err := (&toolchain.Set{Dir: cachedir.Layout{Root: kernel.DefaultCacheDir()}.Toolchains()}).For(t.Context(), k)
 			if err != nil {
 				t.Fatal(err)

@@ -10,15 +10,15 @@ import (
 	"testing"
 
 	"github.com/kmodvm/kmodvm/internal/moddep"
-	"github.com/kmodvm/kmodvm/internal/testkernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
 )
 
 func TestFetchedKernelsBootThroughPVH(t *testing.T) {
-	for _, sel := range testkernel.Matrix() {
+	for _, sel := range kerneltest.Matrix() {
 		t.Run(sel, func(t *testing.T) {
-			k := testkernel.Get(t, sel)
+			k := kerneltest.Get(t, sel)
 			if k.Vmlinux == "" {
 				t.Fatalf("%s has no PVH vmlinux", k.Name)
 			}
@@ -77,7 +77,7 @@ func checkExportersKept(t *testing.T, k *kernel.Kernel) {
 }
 
 func TestSecondFetchNeedsNoNetwork(t *testing.T) {
-	k := testkernel.Get(t, "6.1")
+	k := kerneltest.Get(t, "6.1")
 	// Offline forbids apt: the fetch must be served by the cache alone.
 	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
 	for _, s := range []string{"6.1", k.ABI} {
@@ -113,7 +113,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads a kernel")
 	}
-	testkernel.Get(t, "6.1") // the shared archive index, fresh
+	kerneltest.Get(t, "6.1") // the shared archive index, fresh
 	dir := t.TempDir()
 	// Share the archive index (not the kernels) with the main cache.
 	shared := (&kernel.Cache{Dir: kernel.DefaultCacheDir()}).Layout().Apt()
@@ -189,7 +189,7 @@ func TestConcurrentFetchesLeaveOneEntry(t *testing.T) {
 }
 
 func TestUnknownKernelFailsWithSuggestions(t *testing.T) {
-	testkernel.Get(t, "6.1")
+	kerneltest.Get(t, "6.1")
 	f := debianprov.NewFetcher(&kernel.Cache{Dir: kernel.DefaultCacheDir()}, true, nil)
 	sel, _ := kernel.ParseSelector("6.3")
 	_, err := f.Fetch(t.Context(), sel)

@@ -1,7 +1,7 @@
-// Package testkernel gives kmodvm's own tests real kernels: it fetches them
+// Package kerneltest gives kmodvm's own tests real kernels: it fetches them
 // through the shared kmodvm cache, so that a warm cache makes them instant
 // and a fresh machine downloads each kernel once for the whole test run.
-package testkernel
+package kerneltest
 
 import (
 	"os"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
-	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // EnvKernels overrides the kernels that Matrix returns (comma-separated
@@ -20,7 +19,7 @@ const EnvKernels = "KMODVM_TEST_KERNELS"
 
 // Default is the matrix the project supports: the one a run without
 // kernels runs.
-var Default = runcfg.DefaultKernels()
+var Default = kernel.DefaultSelectors()
 
 var (
 	mu      sync.Mutex
