@@ -50,9 +50,9 @@ var goName = regexp.MustCompile(`^([A-Za-z]\w*)\.([A-Za-z]\w*)(?:\.([A-Za-z]\w*)
 // TestCitedNamesExist checks the Go names the prose cites: in
 // "pkg.Name" and "pkg.Type.Member", pkg is a package of the module
 // that declares Name, or Type with Member (a field or a method); in
-// "Type.Member", some package declares Type with Member. A name with
-// no capital letter (coverage.info, Module.symvers) is a file's, not
-// Go's, and is left alone.
+// "Type.Member", some package declares Type with Member; deeper names
+// must say their package. A name with no capital letter (coverage.info,
+// Module.symvers) is a file's, not Go's, and is left alone.
 func TestCitedNamesExist(t *testing.T) {
 	_, prose := splitDoc(readDoc(t))
 	w := declare(t)
@@ -69,7 +69,8 @@ func TestCitedNamesExist(t *testing.T) {
 			continue
 		}
 		if member != "" {
-			continue // Type.Member.Sub: not a form the document uses
+			t.Errorf("%s cites %s: say its package (pkg.Type.Member), so that it can be checked", docFile, span)
+			continue
 		}
 		if typed, ok := w.typeNames[first]; ok && !w.anyHasMember(typed, first, name) || !ok && ast.IsExported(first) {
 			t.Errorf("%s cites %s: no type %s of the module has %s", docFile, span, first, name)
@@ -88,8 +89,8 @@ type scope struct {
 	aliases map[string]*ast.SelectorExpr
 }
 
-// has reports whether the type typ of s has member, following an alias
-// to another package's type.
+// hasMember reports whether the type typ of s has member, following an
+// alias to another package's type.
 func (s *scope) hasMember(w world, typ, member string) bool {
 	if s.members[typ][member] {
 		return true
