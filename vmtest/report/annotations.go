@@ -172,21 +172,22 @@ func kernelFailures(k *Kernel) []*annotation {
 }
 
 // failedLeaves are k's failed tests without a failed subtest: a subtest's
-// failure also fails its parents, and one annotation says it.
+// failure also fails its parents, and one failure says it. A parent that
+// a finding was blamed on is kept: the finding is its own.
 func failedLeaves(k *Kernel) []*Test {
-	var out []*Test
+	parents := map[TestKey]bool{}
 	for _, t := range k.Tests {
 		if !t.Status.Failed() {
 			continue
 		}
-		leaf := true
-		for _, u := range k.Tests {
-			if u.Status.Failed() && u.Package == t.Package && strings.HasPrefix(u.Name, t.Name+"/") {
-				leaf = false
-				break
-			}
+		for name := t.Name; strings.Contains(name, "/"); {
+			name = name[:strings.LastIndex(name, "/")]
+			parents[TestKey{t.Package, name}] = true
 		}
-		if leaf {
+	}
+	var out []*Test
+	for _, t := range k.Tests {
+		if t.Status.Failed() && (!parents[TestKey{t.Package, t.Name}] || len(validFindings(k, t.Findings)) > 0) {
 			out = append(out, t)
 		}
 	}

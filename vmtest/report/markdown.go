@@ -42,15 +42,38 @@ func (r *Report) TestKeys() []TestKey {
 // when all of them are of one package, else with its package too
 // ("kernel/kunit/mmapdrv_checks: mmapdrv_mmap_fits_test" beside the Go
 // tests).
-func (r *Report) Label(key TestKey) string {
+func (r *Report) Label(key TestKey) string { return r.labeler()(key) }
+
+// labeler is Label with the report's packages looked at once, for
+// renderings that name every test of a big report.
+func (r *Report) labeler() func(TestKey) string {
+	pkg, several := "", false
 	for _, k := range r.Kernels {
 		for _, t := range k.Tests {
-			if t.Package != key.Package {
-				return key.Package + ": " + key.Name
+			if pkg == "" {
+				pkg = t.Package
 			}
+			several = several || t.Package != pkg
 		}
 	}
-	return key.Name
+	return func(key TestKey) string {
+		if several || key.Package != pkg {
+			return key.Package + ": " + key.Name
+		}
+		return key.Name
+	}
+}
+
+// byKey indexes k's tests by their key.
+func (k *Kernel) byKey() map[TestKey]*Test {
+	m := make(map[TestKey]*Test, len(k.Tests))
+	for _, t := range k.Tests {
+		key := TestKey{t.Package, t.Name}
+		if _, ok := m[key]; !ok {
+			m[key] = t
+		}
+	}
+	return m
 }
 
 // Find returns k's result for a test, or nil.
