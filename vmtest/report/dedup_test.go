@@ -226,7 +226,7 @@ func TestEachRenderingListsABugOnce(t *testing.T) {
 		{"JUnit, outside counted", junit.String(), title + " (×3 outside any test)", 1},
 		{"JUnit, the traces: the first test's and the one outside", junit.String(), "source lines:", 2},
 		{"HTML findings", html.String(), `<article class="finding"`, 2},
-		{"HTML count", html.String(), ">×60 in 12 tests</span>", 1},
+		{"HTML count: what failed, the finding's entry", html.String(), ">×60 in 12 tests</span>", 2},
 		{"HTML tests", html.String(), "in the tests mmapdrv.test: TestMap00, mmapdrv.test: TestMap01, ", 1},
 		{"annotations", ann.String(), "title=BUG%3A Bad page map in process mmapdrv.test on 6.1.0-57-amd64::", 2},
 		{"annotation's count", ann.String(), "BUG ×60 in 12 tests, first during mmapdrv.test: TestMap00", 1},

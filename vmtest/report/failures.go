@@ -248,14 +248,15 @@ func framingLine(s string) bool {
 	return s == "PASS" || s == "FAIL"
 }
 
-// findingWhy says where a finding outside any test happened and the first
-// line of its report when its title does not say it all ("resource
-// temporarily unavailable (...)" of a failed unload).
+// findingWhy says where a finding outside any test happened, and the
+// first line of its report when it is not a kernel report, which its
+// title names, but kmodvm's own ("resource temporarily unavailable
+// (...)" of a failed unload).
 func findingWhy(f Finding) string {
 	where := f.Seen()
 	first := firstLine(timestampRE.ReplaceAllString(f.Report, ""))
-	if first == "" || strings.Contains(first, f.Title) || strings.Contains(f.Title, first) || strings.Contains(first, "cut here") {
-		return where
+	if first == "" || f.PC != nil || len(f.Frames) > 0 || strings.Contains(f.Report, "Call Trace:") || strings.Contains(first, f.Title) {
+		return where // a kernel report: its title names it
 	}
 	return where + ": " + clipLine(first)
 }

@@ -78,7 +78,7 @@ func TestFailuresOfTheHTMLFixture(t *testing.T) {
 		"test TestNewKernelsOnly/major fail on 6.1.0-57-amd64: faultdemo_test.go:67: release 6.1.0-57-amd64: this demo wants a 7.x kernel",
 		"test TestWarnIsCaught timeout on 6.12.57+deb13-amd64: the test binary timed out after 30s | INFO: task hung in faultmod_read",
 		"test TestLeakedReference crash on 6.12.57+deb13-amd64: the kernel panicked: Kernel panic - not syncing: faultmod: panic requested | Kernel panic: faultmod: panic requested",
-		"finding WARNING in faultmod_ioctl fail on 6.1.0-57-amd64: outside any test: WARNING: CPU: 0 PID: 83 at /tmp/hw-out2/6.1.0-57-amd64/build/0/src/faultmod.c:168 faultmod_ioctl+0x1f0/0x3e2 [faultmod] | WARNING in faultmod_ioctl",
+		"finding WARNING in faultmod_ioctl fail on 6.1.0-57-amd64: outside any test | WARNING in faultmod_ioctl",
 		"finding module faultmod could not be unloaded fail on 6.1.0-57-amd64, 7.3.4+deb13-amd64: outside any test: resource temporarily unavailable (a reference was leaked, or something still uses the module) | module faultmod could not be unloaded",
 	}
 	if got := failureLines(r); strings.Join(got, "\n") != strings.Join(want, "\n") {
