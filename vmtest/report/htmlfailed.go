@@ -1,9 +1,6 @@
 package report
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // The page's "What failed": one entry per Failure, above the matrix, so
 // that the first screen says why a run failed.
@@ -90,7 +87,7 @@ func newOnView(kv *kernelView, on FailedOn, index map[TestKey]int) onView {
 	ov := onView{Kernel: KernelLabel(kv.Kernel), Href: "#" + kv.ID}
 	if t := on.Test; t != nil {
 		if ti, ok := index[TestKey{t.Package, t.Name}]; ok {
-			ov.Test = fmt.Sprintf("#%s-t%d", kv.ID, ti)
+			ov.Test = "#" + kv.testID(ti)
 		}
 		ov.AfterReboot = t.AfterReboot
 	}

@@ -9,6 +9,8 @@ import (
 // kernelView is a kernel's column in the grid and its section of the page.
 type kernelView struct {
 	*Kernel
+	// N is the kernel's place in the report; ID its section's id.
+	N        int
 	ID       string
 	Head     cell
 	Counts   Counts
@@ -82,7 +84,7 @@ var logFiles = []struct{ name, label string }{
 // newKernelView makes the i-th kernel's view; index numbers the report's
 // tests (TestKeys), the grid's rows.
 func newKernelView(i int, k *Kernel, index map[TestKey]int, opts HTMLOptions, maxTotal float64) *kernelView {
-	kv := &kernelView{Kernel: k, ID: fmt.Sprintf("k%d-%s", i, slug(k.Name)), Counts: k.Counts()}
+	kv := &kernelView{Kernel: k, N: i, ID: fmt.Sprintf("k%d-%s", i, slug(k.Name)), Counts: k.Counts()}
 	c := kv.Counts
 	kv.Head = newCell(k.Status, fmt.Sprintf("%s %d/%d", k.Status, c.Pass, c.Pass+c.Fail+c.Other), "#"+kv.ID, firstLine(k.Error))
 	kv.Bar, kv.BarWidth = timingBar(k.Timing, maxTotal)
@@ -113,7 +115,7 @@ func (kv *kernelView) addTests(index map[TestKey]int) {
 		}
 		kv.seen[ti] = true
 		silent := t.Status == Pass && len(t.Findings) == 0 && !saysMore(t.Output)
-		tv := testView{Test: t, ID: fmt.Sprintf("%s-t%d", kv.ID, ti)}
+		tv := testView{Test: t, ID: kv.testID(ti)}
 		tv.Cell = testCell(t.Status, "#"+tv.ID, cellTip(kv.Kernel, t))
 		if silent {
 			tv.Cell.Href = ""
@@ -138,16 +140,27 @@ func (kv *kernelView) addTests(index map[TestKey]int) {
 	}
 }
 
-// cellTip names a test in its cell's tooltip, with why when it failed.
+// testID is the id of the entry of the ti-th test of the report (a
+// short one: a big report links thousands).
+func (kv *kernelView) testID(ti int) string { return fmt.Sprintf("k%d-t%d", kv.N, ti) }
+
+// cellTip says in a test's cell's tooltip why it did not pass (its row
+// names it): a pass has none, thousands of them would only weigh.
 func cellTip(k *Kernel, t *Test) string {
-	if t.Status == Pass {
+	if t.Status == Pass || t.Status == Skip {
 		return ""
 	}
-	tip := t.Package + ": " + t.Name
-	if why := testWhy(k, t); why != "" && t.Status != Skip {
-		tip += ": " + why
+	return clipTip(testWhy(k, t))
+}
+
+// maxTip bounds a cell's tooltip.
+const maxTip = 100
+
+func clipTip(s string) string {
+	if len(s) <= maxTip {
+		return s
 	}
-	return tip
+	return strings.ToValidUTF8(s[:maxTip], "") + "…"
 }
 
 // saysMore reports whether a test's output holds more than go test's
