@@ -55,6 +55,16 @@ type FailedOn struct {
 	Findings []int
 }
 
+// Title names f with how it failed, as a list of failures does:
+// "TestMmap fail", "boot crash", "load mmapdrv fail", "kmodvm error", a
+// finding's headline.
+func (f *Failure) Title() string {
+	if f.Kind == FailedFinding || (f.Kind == FailedKernel && f.Status == Error) {
+		return f.Name
+	}
+	return f.Name + " " + string(f.Status)
+}
+
 // Bugs are the findings of f on its first kernel.
 func (f *Failure) Bugs() []Finding {
 	if len(f.On) == 0 {
@@ -133,16 +143,23 @@ func kernelFailureList(k *Kernel, label func(*Test) string) []*Failure {
 		add(FailedKernel, "kmodvm error", Error, firstLine(k.Error), nil, nil)
 	}
 	stepFailures(k, add)
+	told := map[int]bool{}
 	for _, t := range failedLeaves(k) {
-		add(FailedTest, label(t), t.Status, testWhy(k, t), t, validFindings(k, t.Findings))
+		ids := validFindings(k, t.Findings)
+		add(FailedTest, label(t), t.Status, testWhy(k, t), t, ids)
+		for _, i := range ids {
+			told[i] = true
+		}
 	}
 	for i, f := range k.Findings {
-		if f.Blames() {
+		// A bug blamed on no failed test (its test is not in the report)
+		// is told on its own too.
+		if f.Blames() || (!told[i] && f.Kind != KindTaint && !f.KernelOwn()) {
 			add(FailedFinding, f.Headline(), Fail, findingWhy(f), nil, []int{i})
 		}
 	}
 	if len(out) == 0 && k.Status != Pass {
-		add(FailedKernel, "kernel", k.Status, firstNonEmpty(firstLine(k.Error), string(k.Status)), nil, nil)
+		add(FailedKernel, "kernel", k.Status, firstLine(k.Error), nil, nil)
 	}
 	return out
 }

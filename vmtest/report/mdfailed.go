@@ -42,7 +42,7 @@ func writeFailure(b *strings.Builder, f *Failure, told map[string]bool) {
 		told[bugKey(bugs[0])] = true
 		return
 	}
-	fmt.Fprintf(b, "- %s **%s** %s on %s", Mark(f.Status), mdEscape(f.Name), f.Status, mdKernels(f))
+	fmt.Fprintf(b, "- %s **%s** on %s", Mark(f.Status), mdEscape(f.Title()), mdKernels(f))
 	if f.Why != "" {
 		b.WriteString(": " + mdEscape(f.Why))
 	}

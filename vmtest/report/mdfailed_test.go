@@ -16,7 +16,7 @@ func TestMarkdownLeadsWithWhatFailed(t *testing.T) {
 	head := strings.Join(lines[:min(10, len(lines))], "\n")
 	for _, want := range []string{
 		"❌ **fail**: 0 of 1 kernels passed; tests: 125 passed, 1 failed, 2 skipped",
-		"- ❌ **guest: TestWarnDuringPassingTest** fail on 6.1.0-57-amd64\n" +
+		"- ❌ **guest: TestWarnDuringPassingTest fail** on 6.1.0-57-amd64\n" +
 			"  - 🐞 `WARNING in faultmod_ioctl` (during guest: TestWarnDuringPassingTest) at `../../testdata/faultmod/faultmod.c:168`",
 	} {
 		if !strings.Contains(head, want) {
@@ -40,7 +40,7 @@ func TestMarkdownAtScaleFitsAStepSummary(t *testing.T) {
 	if b.Len() >= 1<<20 {
 		t.Errorf("%d bytes, want under 1 MiB", b.Len())
 	}
-	if !strings.Contains(b.String(), "- ❌ **guest: TestWarnDuringPassingTest** fail on 6.1.0-60-amd64, 6.1.0-60-arm64\n") {
+	if !strings.Contains(b.String(), "- ❌ **guest: TestWarnDuringPassingTest fail** on 6.1.0-60-amd64, 6.1.0-60-arm64\n") {
 		t.Errorf("the failure on two kernels is not one entry naming both")
 	}
 }

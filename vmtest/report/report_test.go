@@ -132,8 +132,8 @@ func TestMarkdownMatrix(t *testing.T) {
 		"| TestMmap | · | ❌ 🐞 | · |",
 		"| TestSkip | ⏭️ | · | · |",
 		"| findings | 0 | 1 | 0 |",
-		"\n### What failed\n\n- ⚠️ **kmodvm error** error on 7.3.4+deb13-amd64: fetch: no network\n",
-		"\n- ❌ **TestMmap** fail on 6.12.117+deb13-amd64: boom\n  - 🐞 `WARNING in drv_mmap` (during mmapdrv: TestMmap)\n",
+		"\n### What failed\n\n- ⚠️ **kmodvm error** on 7.3.4+deb13-amd64: fetch: no network\n",
+		"\n- ❌ **TestMmap fail** on 6.12.117+deb13-amd64: boom\n  - 🐞 `WARNING in drv_mmap` (during mmapdrv: TestMmap)\n",
 		"<details><summary>✅ 1 test passed on all 2 kernels that ran tests</summary>\n\n**mmapdrv** (1): `TestSize`\n",
 	} {
 		if !strings.Contains(md, want) {
