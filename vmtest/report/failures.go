@@ -16,7 +16,7 @@ const (
 	FailedBoot    FailureKind = "boot"    // the VM crashed or hung outside any test
 	FailedLoad    FailureKind = "load"    // a module did not load, or not unload
 	FailedTest    FailureKind = "test"    // a test failed, crashed or timed out
-	FailedFinding FailureKind = "finding" // a kernel-log finding outside any test
+	FailedFinding FailureKind = "finding" // a kernel-log finding outside any test, or of no failed test
 )
 
 var failureRank = map[FailureKind]int{FailedKernel: 0, FailedBuild: 1, FailedBoot: 2, FailedLoad: 3, FailedTest: 4, FailedFinding: 5}
