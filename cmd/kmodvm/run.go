@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,11 +167,19 @@ func (f *runFlags) selectKernels() ([]string, error) {
 	return kernels, nil
 }
 
-// printResults prints what a run ends with: each kernel's summary, the
-// GitHub annotations in a workflow, the matrix and the files written.
+// printResults prints what a run ends with: what failed, each kernel's
+// summary and the matrix (printOutcome), the files written, and the
+// GitHub annotations in a workflow.
 func (f *runFlags) printResults(cmd *cobra.Command, rep *report.Report, verbose bool, out string, paths []string) {
 	stdout := cmd.OutOrStdout()
-	printSummary(stdout, rep, verbose)
+	printOutcome(stdout, rep, verbose)
+	fmt.Fprintln(stdout)
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	if p := filepath.Join(out, "coverage.info"); f.coverage && fileExists(p) {
+		fmt.Fprintf(stdout, "coverage: %s\n", p)
+	}
 	if os.Getenv("GITHUB_ACTIONS") == "true" {
 		// Compiler diagnostics and failures as annotations on the pull
 		// request, with paths relative to the checkout.
@@ -183,15 +190,6 @@ func (f *runFlags) printResults(cmd *cobra.Command, rep *report.Report, verbose 
 		if err := rep.WriteAnnotations(stdout, root); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "kmodvm: annotations:", err)
 		}
-	}
-	fmt.Fprintln(stdout)
-	printMatrix(stdout, rep)
-	fmt.Fprintln(stdout)
-	for _, p := range paths {
-		fmt.Fprintf(stdout, "report: %s\n", p)
-	}
-	if p := filepath.Join(out, "coverage.info"); f.coverage && fileExists(p) {
-		fmt.Fprintf(stdout, "coverage: %s\n", p)
 	}
 }
 
@@ -211,99 +209,6 @@ func bundledRoot() (string, error) {
 			return "", errors.New("run kmodvm from the kmodvm source tree, or pass --module and --tests")
 		}
 		dir = parent
-	}
-}
-
-// printSummary prints each kernel's verdict, its failed tests and its
-// findings.
-func printSummary(w io.Writer, rep *report.Report, verbose bool) {
-	fmt.Fprintln(w)
-	for _, k := range rep.Kernels {
-		c := k.Counts()
-		fmt.Fprintf(w, "%s %-24s %-5s %s  (fetch %.1fs, build %.1fs, boot %.1fs, tests %.1fs)\n",
-			report.Mark(k.Status), k.Name, k.Status, countsText(c), k.Timing.Fetch, k.Timing.Build, k.Timing.Boot, k.Timing.Tests)
-		if k.Error != "" {
-			fmt.Fprintf(w, "    %s\n", indent(k.Error, "    "))
-		}
-		if k.Note != "" {
-			fmt.Fprintf(w, "    note: %s\n", indent(k.Note, "    "))
-		}
-		if len(k.Reboots) > 0 {
-			fmt.Fprintf(w, "    %s\n", k.RebootText())
-		}
-		if k.Build != nil {
-			for _, d := range k.Build.Warnings {
-				fmt.Fprintf(w, "    %s\n", d)
-			}
-		}
-		for _, t := range k.Tests {
-			if t.Status.Failed() || (verbose && t.Status != report.Pass) {
-				after := ""
-				if t.AfterReboot {
-					after = " (after a reboot)"
-				}
-				fmt.Fprintf(w, "    %s %s: %s%s\n", report.Mark(t.Status), rep.Label(report.TestKey{Package: t.Package, Name: t.Name}), t.Status, after)
-				if verbose {
-					fmt.Fprintf(w, "        %s\n", indent(strings.TrimSpace(t.Output), "        "))
-				}
-			}
-		}
-		for _, f := range k.Findings {
-			if f.Kind == "taint" && !verbose {
-				continue // out-of-tree modules always taint the kernel
-			}
-			fmt.Fprintf(w, "    🐞 %s\n", f.Reason())
-			if fr, ok := f.Source(); ok {
-				fmt.Fprintf(w, "       at %s, %s\n", fr.Where(), fr)
-			}
-		}
-		printCoverage(w, k)
-		if len(k.Files) > 0 && k.Status != report.Pass {
-			fmt.Fprintf(w, "    logs: %s\n", filepath.Dir(firstFile(k.Files)))
-			if p, ok := k.Files["repro.sh"]; ok {
-				fmt.Fprintf(w, "    replay: sh %s\n", p)
-			}
-		}
-	}
-}
-
-// countsText says how a kernel's tests went; tests an interruption or an
-// error kept from a verdict are not counted as failed.
-func countsText(c report.Counts) string {
-	s := fmt.Sprintf("%d passed, %d failed, %d skipped", c.Pass, c.Fail, c.Skip)
-	if c.Other > 0 {
-		s += fmt.Sprintf(", %d without a verdict", c.Other)
-	}
-	return s
-}
-
-func firstFile(m map[string]string) string {
-	for _, name := range []string{"console.log", "build.log"} {
-		if p, ok := m[name]; ok {
-			return p
-		}
-	}
-	for _, p := range m {
-		return p
-	}
-	return ""
-}
-
-func indent(s, prefix string) string { return strings.ReplaceAll(s, "\n", "\n"+prefix) }
-
-// printCoverage prints a kernel's coverage, per source file and in all.
-func printCoverage(w io.Writer, k *report.Kernel) {
-	rows, total := k.CoverageRows()
-	if len(rows) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "    coverage: %s lines, %d/%d branches\n", report.CoverageCell(total), total.BranchesHit, total.Branches)
-	width := 0
-	for _, r := range rows {
-		width = max(width, len(r.Name))
-	}
-	for _, r := range rows {
-		fmt.Fprintf(w, "      %-*s  %s\n", width, r.Name, report.CoverageCell(r.Summary))
 	}
 }
 

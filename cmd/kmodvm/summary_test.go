@@ -15,7 +15,7 @@ func TestSummaryShowsAFindingsSourceLine(t *testing.T) {
 		Findings: []report.Finding{{Kind: "usercopy", Title: "usercopy: kernel memory overwrite attempt in mmapdrv_write", Test: "TestWrite", PC: &pc}}}}}
 	var b bytes.Buffer
 	printSummary(&b, rep, false)
-	if want := "       at kmod/mmapdrv.c:117, mmapdrv_write+0x5a/0x120 [mmapdrv]\n"; !strings.Contains(b.String(), want) {
+	if want := "      at kmod/mmapdrv.c:117, mmapdrv_write+0x5a/0x120 [mmapdrv]\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("summary:\n%s\nwant a line %q", b.String(), want)
 	}
 }

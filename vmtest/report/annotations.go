@@ -29,8 +29,9 @@ const (
 // WriteAnnotations writes GitHub Actions workflow commands that annotate a
 // pull request: an ::error or ::warning for each compiler diagnostic in the
 // module's source, placed on its file and line, then an ::error for each
-// broken kernel, build, boot and module load, each failed test and each
-// kernel-log finding. An annotation appears once, naming every kernel it
+// broken kernel, build, boot and module load, each failed test with the
+// kernel-log findings blamed on it, and each finding outside any test
+// (a ::warning for the kernel's own). An annotation appears once, naming every kernel it
 // happened on, because GitHub shows only the first ten of each level per
 // step. root is the repository's checkout (GITHUB_WORKSPACE); files are
 // named relative to it, and a diagnostic outside it (in a kernel header)
@@ -68,28 +69,79 @@ func (r *Report) annotations(root string) []*annotation {
 		for _, a := range kernelFailures(k) {
 			add(&fails, "fail\x00"+a.title+"\x00"+a.message, k.Name, a)
 		}
+		told := map[int]bool{}
 		for _, t := range failedLeaves(k) {
-			a := &annotation{level: "error", title: fmt.Sprintf("%s %s", t.Name, t.Status), message: failureSummary(t)}
-			add(&fails, "test\x00"+t.Package+"\x00"+t.Name+"\x00"+string(t.Status), k.Name, a)
+			a, key := testAnnotation(k, t, root)
+			add(&fails, key, k.Name, a)
+			for _, i := range t.Findings {
+				told[i] = true
+			}
 		}
-		for _, f := range k.Bugs() {
-			where := f.Where()
-			a := &annotation{level: "error", title: f.Headline(), message: f.Kind + " " + f.Seen() + "\n" + clip(reportSummary(f.Report))}
-			if f.KernelOwn() {
-				a.level = "warning"
+		for i, f := range k.Findings {
+			if f.Kind == KindTaint || told[i] {
+				continue
 			}
-			if fr, ok := f.Source(); ok {
-				// On the module's line that faulted, where the diff shows it.
-				if rel, ok := relativePath(root, fr.File); ok {
-					a.file, a.line = rel, fr.Line
-				}
-				a.message = fr.Where() + ": " + a.message
-			}
-			add(&fails, "finding\x00"+f.Kind+"\x00"+f.Title+"\x00"+where, k.Name, a)
+			add(&fails, "finding\x00"+f.Kind+"\x00"+f.Title+"\x00"+f.Where(), k.Name, findingAnnotation(f, root))
 		}
 	}
 	sort.SliceStable(diags, func(i, j int) bool { return diags[i].level == "error" && diags[j].level != "error" })
 	return append(diags, fails...)
+}
+
+// testAnnotation is a failed test's annotation, and its key: what the
+// test said, then each finding blamed on it, told whole on the first test
+// it was seen in and named on the others, the annotation placed on the
+// module's line the first one happened at.
+func testAnnotation(k *Kernel, t *Test, root string) (*annotation, string) {
+	a := &annotation{level: "error", title: fmt.Sprintf("%s %s", t.Name, t.Status)}
+	var msg []string
+	if says := testSays(t); says != "" {
+		msg = append(msg, says)
+	}
+	key := "test\x00" + t.Package + "\x00" + t.Name + "\x00" + string(t.Status)
+	self := t.Package + ": " + t.Name
+	for n, i := range validFindings(k, t.Findings) {
+		f := k.Findings[i]
+		key += "\x00" + f.Headline()
+		if n == 0 {
+			a.title += ": " + f.Headline()
+		}
+		told := f.Headline() + " (" + f.Seen() + ")"
+		if f.Test != self && len(f.SeenIn()) > 1 {
+			msg = append(msg, told)
+			continue
+		}
+		if fr, ok := f.Source(); ok {
+			told += " at " + fr.Where()
+			if rel, ok := relativePath(root, fr.File); ok && a.file == "" {
+				a.file, a.line = rel, fr.Line
+			}
+		}
+		msg = append(msg, strings.TrimSpace(told+"\n"+reportSummary(f.Report)))
+	}
+	if len(msg) == 0 {
+		msg = append(msg, fmt.Sprintf("%s: %s %s", t.Package, t.Name, t.Status))
+	}
+	a.message = clip(strings.Join(msg, "\n"))
+	return a, key
+}
+
+// findingAnnotation is a finding's annotation: placed on the module's
+// line it happened at when that file is in the checkout, a warning for
+// the kernel's own.
+func findingAnnotation(f Finding, root string) *annotation {
+	a := &annotation{level: "error", title: f.Headline(), message: f.Kind + " " + f.Seen() + "\n" + clip(reportSummary(f.Report))}
+	if f.KernelOwn() {
+		a.level = "warning"
+	}
+	if fr, ok := f.Source(); ok {
+		// On the module's line that faulted, where the diff shows it.
+		if rel, ok := relativePath(root, fr.File); ok {
+			a.file, a.line = rel, fr.Line
+		}
+		a.message = fr.Where() + ": " + a.message
+	}
+	return a
 }
 
 func diagnosticAnnotation(d Diagnostic, root string) *annotation {
@@ -172,21 +224,22 @@ func kernelFailures(k *Kernel) []*annotation {
 }
 
 // failedLeaves are k's failed tests without a failed subtest: a subtest's
-// failure also fails its parents, and one annotation says it.
+// failure also fails its parents, and one failure says it. A parent that
+// a finding was blamed on is kept: the finding is its own.
 func failedLeaves(k *Kernel) []*Test {
-	var out []*Test
+	parents := map[TestKey]bool{}
 	for _, t := range k.Tests {
 		if !t.Status.Failed() {
 			continue
 		}
-		leaf := true
-		for _, u := range k.Tests {
-			if u.Status.Failed() && u.Package == t.Package && strings.HasPrefix(u.Name, t.Name+"/") {
-				leaf = false
-				break
-			}
+		for name := t.Name; strings.Contains(name, "/"); {
+			name = name[:strings.LastIndex(name, "/")]
+			parents[TestKey{t.Package, name}] = true
 		}
-		if leaf {
+	}
+	var out []*Test
+	for _, t := range k.Tests {
+		if t.Status.Failed() && (!parents[TestKey{t.Package, t.Name}] || len(validFindings(k, t.Findings)) > 0) {
 			out = append(out, t)
 		}
 	}
@@ -195,6 +248,15 @@ func failedLeaves(k *Kernel) []*Test {
 
 // failureSummary is what a failed test said, without go test's framing.
 func failureSummary(t *Test) string {
+	if says := testSays(t); says != "" {
+		return says
+	}
+	return fmt.Sprintf("%s: %s %s", t.Package, t.Name, t.Status)
+}
+
+// testSays is what a test printed, without go test's framing; "" when it
+// printed nothing more.
+func testSays(t *Test) string {
 	var keep []string
 	for _, l := range strings.Split(t.Output, "\n") {
 		s := strings.TrimSpace(l)
@@ -202,9 +264,6 @@ func failureSummary(t *Test) string {
 			continue
 		}
 		keep = append(keep, s)
-	}
-	if len(keep) == 0 {
-		return fmt.Sprintf("%s: %s %s", t.Package, t.Name, t.Status)
 	}
 	return clip(strings.Join(keep, "\n"))
 }

@@ -7,8 +7,8 @@ import (
 
 // annotated is a run on three kernels seen from a checkout at /src/mod:
 // a warning in the module on two kernels, one in a kernel header, a build
-// error on 7.3 (and a modpost error), the same failed subtest and WARNING on 6.1 and 6.12, and a
-// kernel that could not be fetched.
+// error on 7.3 (and a modpost error), the same failed subtest and WARNING on 6.1 and 6.12 (one
+// annotation: the finding on the test it belongs to), and a kernel that could not be fetched.
 func annotated() *Report {
 	unused := Diagnostic{File: "/src/mod/kmod/mmapdrv.c", Line: 42, Col: 9, Severity: "warning", Message: "unused variable 'x' [-Wunused-variable]"}
 	// gcc in a UTF-8 locale quotes with ‘’: the same warning all the same.
@@ -49,8 +49,8 @@ func TestAnnotationsDeduplicateAcrossKernels(t *testing.T) {
 		"::warning file=kmod/mmapdrv.c,line=42,col=9,title=6.1.0-57-amd64%2C 6.12.57+deb13-amd64%2C 7.3.4+deb13-amd64::unused variable 'x' [-Wunused-variable]",
 		"::warning title=6.1.0-57-amd64::/usr/src/linux-headers-6.1.0-57-common/include/linux/fortify-string.h:57:29: '__builtin_memcpy' reading 16 bytes",
 		"::error title=kmodvm error on 5.10::fetch: no linux-image package matches 5.10",
-		"::error title=TestMmap/private fail on 6.1.0-57-amd64%2C 6.12.57+deb13-amd64::mmap_test.go:88: read 0x00, want 0x5a",
-		"::error title=WARNING in drv_mmap on 6.1.0-57-amd64%2C 6.12.57+deb13-amd64::WARNING during mmapdrv: TestMmap/private%0AWARNING: CPU: 0 PID: 83 at drv.c:168 drv_mmap+0x1f%0ACall Trace:",
+		"::error title=TestMmap/private fail%3A WARNING in drv_mmap on 6.1.0-57-amd64%2C 6.12.57+deb13-amd64::mmap_test.go:88: read 0x00, want 0x5a%0A" +
+			"WARNING in drv_mmap (during mmapdrv: TestMmap/private)%0AWARNING: CPU: 0 PID: 83 at drv.c:168 drv_mmap+0x1f%0ACall Trace:",
 		"::error title=boot crash on 6.12.57+deb13-amd64::Kernel panic - not syncing: Fatal exception",
 		"::error title=load helper fail on 6.12.57+deb13-amd64::finit_module: Unknown symbol in module (ENOENT)",
 	}

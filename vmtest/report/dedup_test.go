@@ -222,14 +222,15 @@ func TestEachRenderingListsABugOnce(t *testing.T) {
 			"mmapdrv.test: TestMap03, mmapdrv.test: TestMap04, mmapdrv.test: TestMap05, mmapdrv.test: TestMap06, mmapdrv.test: TestMap07, " +
 			"mmapdrv.test: TestMap08, mmapdrv.test: TestMap09, mmapdrv.test: TestMap10 and 1 more)", 1},
 		{"JUnit, the other tests", junit.String(), title + " (×60 in 12 tests, first during mmapdrv.test: TestMap00)", 11},
-		{"JUnit, outside", junit.String(), "1 finding(s) outside any test", 1},
-		{"JUnit, outside counted", junit.String(), title + " (×3 outside any test)", 1},
+		{"JUnit, outside: a case of its own", junit.String(), `<testcase name="kernel log: ` + title + `"`, 1},
+		{"JUnit, outside counted", junit.String(), `message="` + title + ` (×3 outside any test)"`, 1},
 		{"JUnit, the traces: the first test's and the one outside", junit.String(), "source lines:", 2},
 		{"HTML findings", html.String(), `<article class="finding"`, 2},
-		{"HTML count", html.String(), ">×60 in 12 tests</span>", 1},
+		{"HTML count: what failed, the finding's entry", html.String(), ">×60 in 12 tests</span>", 2},
 		{"HTML tests", html.String(), "in the tests mmapdrv.test: TestMap00, mmapdrv.test: TestMap01, ", 1},
-		{"annotations", ann.String(), "title=BUG%3A Bad page map in process mmapdrv.test on 6.1.0-57-amd64::", 2},
-		{"annotation's count", ann.String(), "BUG ×60 in 12 tests, first during mmapdrv.test: TestMap00", 1},
+		{"annotations, outside", ann.String(), "title=BUG%3A Bad page map in process mmapdrv.test on 6.1.0-57-amd64::", 1},
+		{"annotations, on each test", ann.String(), " fail%3A BUG%3A Bad page map in process mmapdrv.test on 6.1.0-57-amd64::", 12},
+		{"annotations, told whole on the first test", ann.String(), "(×60 in 12 tests, first during mmapdrv.test: TestMap00) at kmod/mmapdrv.c:117", 1},
 	} {
 		if got := strings.Count(c.out, c.want); got != c.n {
 			t.Errorf("%s: %q %d times, want %d:\n%s", c.name, c.want, got, c.n, c.out)

@@ -200,6 +200,7 @@ func checkReportDOM(t *testing.T, doc *html.Node) {
 		t.Errorf("only %d links; the grid's cells should link to the tests", len(hrefs))
 	}
 	checkGrid(t, doc)
+	checkWhatFailed(t, doc)
 	marks := 0
 	walk(find(doc, "details", "id", "k1-6.1.0-57-amd64-dmesg.txt"), func(n *html.Node) {
 		if n.Data == "mark" {
@@ -208,6 +209,29 @@ func checkReportDOM(t *testing.T, doc *html.Node) {
 	})
 	if marks < 2 {
 		t.Errorf("6.1's kernel log has %d highlighted runs, want its WARNING marked", marks)
+	}
+}
+
+// checkWhatFailed checks that the page leads with the fixture's failures,
+// before the matrix.
+func checkWhatFailed(t *testing.T, doc *html.Node) {
+	t.Helper()
+	var order []string
+	var failures []string
+	walk(doc, func(n *html.Node) {
+		if n.Data == "section" {
+			order = append(order, attr(n, "id"))
+		}
+		if n.Data == "li" && attr(n, "class") == "failure" {
+			failures = append(failures, text(find(n, "strong", "", "")))
+		}
+	})
+	if len(order) < 2 || order[0] != "failed" || order[1] != "matrix" {
+		t.Errorf("sections %q, want what failed first, then the matrix", order)
+	}
+	want := []string{"kmodvm error", "TestNewKernelsOnly/major", "TestWarnIsCaught", "TestLeakedReference", "WARNING in faultmod_ioctl", "module faultmod could not be unloaded"}
+	if strings.Join(failures, "|") != strings.Join(want, "|") {
+		t.Errorf("what failed lists %q, want %q", failures, want)
 	}
 }
 
@@ -239,8 +263,8 @@ func checkGrid(t *testing.T, doc *html.Node) {
 		}
 		order = append(order, name)
 		walk(n, func(c *html.Node) {
-			if c.Data == "td" && strings.Contains(attr(c, "class"), "cell") {
-				got[name] = append(got[name], Status(attr(c, "data-status")))
+			if c.Data == "td" {
+				got[name] = append(got[name], Status(strings.TrimPrefix(attr(c, "class"), "st-")))
 			}
 		})
 	})

@@ -4,12 +4,15 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
 // JUnit XML, as CI test tabs read it: one <testsuite> per kernel, with the
-// build, the boot and each module load as test cases of their own so that
-// they show in the tab, then every guest test.
+// build, the boot and each module load and unload as test cases of their
+// own so that they show in the tab, then every guest test, then each
+// kernel-log finding outside any test. Every finding is told once, on the
+// case it belongs to.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
@@ -79,23 +82,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			}
 			s.Cases = append(s.Cases, c)
 		}
-		var outside, own []string
-		for _, f := range k.Bugs() {
-			switch {
-			case f.Blames():
-				outside = append(outside, f.Title+" ("+f.Seen()+")\n"+f.Report+traceText(f))
-			case f.KernelOwn():
-				own = append(own, f.Title+tallyText(f)+"\n"+f.Report)
-			}
-		}
-		if len(outside) > 0 {
-			s.Cases = append(s.Cases, junitCase{Name: "kernel log", Classname: class,
-				Failure: &junitMessage{Message: fmt.Sprintf("%d finding(s) outside any test", len(outside)), Text: strings.Join(outside, "\n\n")}})
-		}
-		if len(own) > 0 {
-			s.Cases = append(s.Cases, junitCase{Name: "kernel's own findings", Classname: class,
-				SystemOut: fmt.Sprintf("%d finding(s) before any module under test was loaded:\n\n%s", len(own), strings.Join(own, "\n\n"))})
-		}
+		s.Cases = findingCases(k, class, s.Cases)
 		for _, c := range s.Cases {
 			s.Tests++
 			switch {
@@ -177,10 +164,46 @@ func stepCases(k *Kernel, class string) []junitCase {
 	return cases
 }
 
+// findingCases adds the kernel's findings outside any test to its cases:
+// one during a module's load or unload fails that step's case (a module
+// the kernel would not unload is that module's unload), any other is a
+// case of its own, failed, or passed for the kernel's own, so that a CI
+// tab lists each.
+func findingCases(k *Kernel, class string, cases []junitCase) []junitCase {
+	for _, f := range k.Bugs() {
+		if !f.Blames() && !f.KernelOwn() {
+			continue
+		}
+		text := f.Headline() + " (" + f.Seen() + ")\n" + f.Report + traceText(f)
+		if f.KernelOwn() {
+			cases = append(cases, junitCase{Name: "kernel's own: " + f.Headline(), Classname: class,
+				SystemOut: "before any module under test was loaded, not a failure of the module:\n" + text})
+			continue
+		}
+		step := f.Step
+		if step == "" && f.Kind == kindUnload && f.Module != "" {
+			step = "unload " + f.Module
+		}
+		i := slices.IndexFunc(cases, func(c junitCase) bool { return step != "" && c.Name == step })
+		if i < 0 {
+			cases = append(cases, junitCase{Name: "kernel log: " + f.Headline(), Classname: class})
+			i = len(cases) - 1
+		}
+		c := &cases[i]
+		if c.Failure == nil {
+			c.Failure = &junitMessage{Type: f.Kind}
+		}
+		c.Failure.Message = strings.TrimPrefix(c.Failure.Message+"; "+f.Headline()+" ("+f.Seen()+")", "; ")
+		c.Failure.Text = strings.TrimPrefix(c.Failure.Text+"\n\n"+text, "\n\n")
+	}
+	return cases
+}
+
 // testFindings are a failed test's findings: their titles for the
-// failure's message and their traces for its text. A finding of several
-// tests is told whole once, on the first of them, with its count and the
-// other tests named; the others name it with its count and first test.
+// failure's message and their reports and traces for its text. A finding
+// of several tests is told whole once, on the first of them, with its
+// count and the other tests named; the others name it with its count and
+// first test.
 func testFindings(k *Kernel, t *Test) (titles, traces string) {
 	self := t.Package + ": " + t.Name
 	var names []string
@@ -202,22 +225,12 @@ func testFindings(k *Kernel, t *Test) (titles, traces string) {
 			detail = " (" + detail + ")"
 		}
 		names = append(names, f.Title+detail)
-		if tr := traceText(f); tr != "" {
-			b.WriteString("\n\n" + f.Title + tr)
-		}
+		b.WriteString(strings.TrimRight("\n\n"+f.Headline()+"\n"+f.Report, "\n") + traceText(f))
 	}
 	if len(names) == 0 {
 		return "", b.String()
 	}
 	return ": " + strings.Join(names, "; "), b.String()
-}
-
-// tallyText is f's tally in parentheses, or "" for a finding seen once.
-func tallyText(f Finding) string {
-	if t := f.Tally(); t != "" {
-		return " (" + t + ")"
-	}
-	return ""
 }
 
 // maxAlso bounds the other tests a finding's message names.

@@ -42,15 +42,38 @@ func (r *Report) TestKeys() []TestKey {
 // when all of them are of one package, else with its package too
 // ("kernel/kunit/mmapdrv_checks: mmapdrv_mmap_fits_test" beside the Go
 // tests).
-func (r *Report) Label(key TestKey) string {
+func (r *Report) Label(key TestKey) string { return r.labeler()(key) }
+
+// labeler is Label with the report's packages looked at once, for
+// renderings that name every test of a big report.
+func (r *Report) labeler() func(TestKey) string {
+	pkg, several := "", false
 	for _, k := range r.Kernels {
 		for _, t := range k.Tests {
-			if t.Package != key.Package {
-				return key.Package + ": " + key.Name
+			if pkg == "" {
+				pkg = t.Package
 			}
+			several = several || t.Package != pkg
 		}
 	}
-	return key.Name
+	return func(key TestKey) string {
+		if several || key.Package != pkg {
+			return key.Package + ": " + key.Name
+		}
+		return key.Name
+	}
+}
+
+// byKey indexes k's tests by their key.
+func (k *Kernel) byKey() map[TestKey]*Test {
+	m := make(map[TestKey]*Test, len(k.Tests))
+	for _, t := range k.Tests {
+		key := TestKey{t.Package, t.Name}
+		if _, ok := m[key]; !ok {
+			m[key] = t
+		}
+	}
+	return m
 }
 
 // Find returns k's result for a test, or nil.
@@ -63,32 +86,56 @@ func (k *Kernel) Find(key TestKey) *Test {
 	return nil
 }
 
-// WriteMarkdown writes the matrix (tests down, kernels across) with a
-// summary row per kernel and the findings below it, for
-// $GITHUB_STEP_SUMMARY and pull-request comments.
+// WriteMarkdown writes, for $GITHUB_STEP_SUMMARY and pull-request
+// comments: the verdict, what failed (each failure with its findings and
+// their source lines), the matrix (tests down, kernels across) of the
+// steps and the tests that did not simply pass everywhere, then the tests
+// that did, folded. It stays well under GitHub's 1 MiB for a summary at
+// thousands of results.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	title := "kmodvm"
 	if r.Partial {
 		title += " (partial: the run was interrupted)"
 	}
-	fmt.Fprintf(&b, "## %s\n\n", title)
-	r.writeMatrix(&b)
-	if notes := r.findingNotes(); len(notes) > 0 {
-		b.WriteString("\n### Findings and errors\n\n" + strings.Join(notes, "\n") + "\n")
+	fmt.Fprintf(&b, "## %s\n\n%s\n\n", title, r.verdictLine())
+	r.writeWhatFailed(&b)
+	keys := r.TestKeys()
+	byKernel := make([]map[TestKey]*Test, len(r.Kernels))
+	for i, k := range r.Kernels {
+		byKernel[i] = k.byKey()
 	}
+	r.writeMatrix(&b, keys, byKernel)
+	r.writePassed(&b, keys, byKernel)
 	r.writeCoverageMarkdown(&b)
 	if notes := r.kernelNotes(); len(notes) > 0 {
 		b.WriteString("\n### Notes\n\n" + strings.Join(notes, "\n") + "\n")
 	}
-	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding\n")
+	b.WriteString("\n✅ pass ❌ fail ⏭️ skip ⏱️ timeout 💥 crash ⚠️ infrastructure error · not run 🐞 kernel-log finding ↻ after a reboot\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// writeMatrix writes the table: a row for each step, each test and the
-// findings, a column for each kernel.
-func (r *Report) writeMatrix(b *strings.Builder) {
+// verdictLine says how the run went in one line.
+func (r *Report) verdictLine() string {
+	var c Counts
+	passed := 0
+	for _, k := range r.Kernels {
+		kc := k.Counts()
+		c.Pass, c.Fail, c.Skip = c.Pass+kc.Pass, c.Fail+kc.Fail, c.Skip+kc.Skip
+		if k.Status == Pass {
+			passed++
+		}
+	}
+	st := verdictCell(r).Status
+	return fmt.Sprintf("%s **%s**: %d of %d kernels passed; tests: %d passed, %d failed, %d skipped",
+		Mark(st), st, passed, len(r.Kernels), c.Pass, c.Fail, c.Skip)
+}
+
+// writeMatrix writes the table: a row for each step, each test that did
+// not simply pass on every kernel it ran on, and the findings; a column
+// for each kernel.
+func (r *Report) writeMatrix(b *strings.Builder, keys []TestKey, byKernel []map[TestKey]*Test) {
 	b.WriteString("| |")
 	for _, k := range r.Kernels {
 		fmt.Fprintf(b, " %s |", mdEscape(k.Name))
@@ -96,20 +143,34 @@ func (r *Report) writeMatrix(b *strings.Builder) {
 	b.WriteString("\n|---|")
 	b.WriteString(strings.Repeat(":---:|", len(r.Kernels)))
 	b.WriteString("\n")
-	row := func(name string, cell func(k *Kernel) string) {
+	row := func(name string, cell func(i int, k *Kernel) string) {
 		fmt.Fprintf(b, "| %s |", name)
-		for _, k := range r.Kernels {
-			fmt.Fprintf(b, " %s |", cell(k))
+		for i, k := range r.Kernels {
+			fmt.Fprintf(b, " %s |", cell(i, k))
 		}
 		b.WriteString("\n")
 	}
 	for _, s := range mdStepRows {
-		row(s.name, s.cell)
+		row(s.name, func(_ int, k *Kernel) string { return s.cell(k) })
 	}
-	for _, key := range r.TestKeys() {
-		row(mdEscape(r.Label(key)), func(k *Kernel) string { return mdTestCell(k.Find(key)) })
+	label := r.labeler()
+	for _, key := range keys {
+		if r.allPlain(key, byKernel) {
+			continue
+		}
+		row(mdEscape(label(key)), func(i int, _ *Kernel) string { return mdTestCell(byKernel[i][key]) })
 	}
-	row("findings", func(k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	row("findings", func(_ int, k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+}
+
+// allPlain reports whether a test passed plainly wherever it ran.
+func (r *Report) allPlain(key TestKey, byKernel []map[TestKey]*Test) bool {
+	for i := range r.Kernels {
+		if t := byKernel[i][key]; t != nil && !plainPass(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // mdStepRows are the matrix's rows above the tests.
@@ -167,26 +228,9 @@ func mdTestCell(t *Test) string {
 	return m
 }
 
-// findingNotes list each kernel's error and its findings.
-func (r *Report) findingNotes() []string {
-	var notes []string
-	for _, k := range r.Kernels {
-		if k.Error != "" {
-			notes = append(notes, fmt.Sprintf("- **%s**: %s", mdEscape(k.Name), mdEscape(firstLine(k.Error))))
-		}
-		for _, f := range k.Bugs() {
-			note := fmt.Sprintf("- **%s**: `%s` (%s)", mdEscape(k.Name), mdEscape(f.Headline()), mdEscape(f.Seen()))
-			if fr, ok := f.Source(); ok {
-				note += fmt.Sprintf(" at `%s`", mdEscape(fr.Where()))
-			}
-			notes = append(notes, note)
-		}
-	}
-	return notes
-}
-
-// kernelNotes are what the user should know about each kernel: its note
-// and its reboots.
+// kernelNotes are what the user should know about each kernel: its note,
+// its reboots and the bugs the kernel reported before any module under
+// test was loaded.
 func (r *Report) kernelNotes() []string {
 	var notes []string
 	for _, k := range r.Kernels {
@@ -195,6 +239,11 @@ func (r *Report) kernelNotes() []string {
 		}
 		if n := len(k.Reboots); n > 0 {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
+		}
+		for _, f := range k.Bugs() {
+			if f.KernelOwn() {
+				notes = append(notes, fmt.Sprintf("- **%s**: the kernel's own, not a failure: %s", mdEscape(k.Name), mdBug(f, f.Seen())))
+			}
 		}
 	}
 	return notes

@@ -132,12 +132,16 @@ func TestMarkdownMatrix(t *testing.T) {
 		"| TestMmap | · | ❌ 🐞 | · |",
 		"| TestSkip | ⏭️ | · | · |",
 		"| findings | 0 | 1 | 0 |",
-		"**7.3.4+deb13-amd64**: fetch: no network",
-		"**6.12.117+deb13-amd64**: `WARNING in drv_mmap` (during mmapdrv: TestMmap)",
+		"\n### What failed\n\n- ⚠️ **kmodvm error** on 7.3.4+deb13-amd64: fetch: no network\n",
+		"\n- ❌ **TestMmap fail** on 6.12.117+deb13-amd64: boom\n  - 🐞 `WARNING in drv_mmap` (during mmapdrv: TestMmap)\n",
+		"<details><summary>✅ 1 test passed on all 2 kernels that ran tests</summary>\n\n**mmapdrv** (1): `TestSize`\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+	if strings.Contains(md, "| TestSize |") {
+		t.Errorf("a test that passed on every kernel has a row:\n%s", md)
 	}
 	if strings.Contains(md, "tainted") {
 		t.Error("taint notes listed as findings")

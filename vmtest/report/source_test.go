@@ -79,7 +79,7 @@ func TestSourceLinesInEveryRendering(t *testing.T) {
 	}
 
 	ann := render(func(b *bytes.Buffer) error { return r.WriteAnnotations(b, filepath.Dir(src)) })
-	if !strings.Contains(ann, "::error file=faultmod.c,line=58,title=general protection fault in faultmod_ioctl") {
+	if !strings.Contains(ann, "::error file=faultmod.c,line=58,title=TestGPFInChild fail%3A general protection fault in faultmod_ioctl") {
 		t.Errorf("annotation not placed on the line:\n%s", ann)
 	}
 }
