@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -35,3 +36,19 @@ func TestModuleNameFallsBackToTheFile(t *testing.T) {
 }
 
 func eventModule(path string) event.Module { return event.Module{Path: path} }
+
+func TestParseJiffiesReadsTimerList(t *testing.T) {
+	// A real /proc/timer_list (Linux 6.18, two CPUs).
+	f, err := os.Open("testdata/timer_list-6.18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j, err := parseJiffies(f)
+	if err != nil || j.Mono != 1776673957402 || j.Jiffies != 4295336372 {
+		t.Errorf("parseJiffies = %+v, %v", j, err)
+	}
+	if _, err := parseJiffies(strings.NewReader("Timer List Version: v0.9\nnow at 5 nsecs\n")); err == nil {
+		t.Error("a timer list without jiffies (no CONFIG_TICK_ONESHOT) was read")
+	}
+}
