@@ -121,21 +121,17 @@ func (s *Symbolizer) frame(kr *report.Kernel, fr *report.Frame, ret bool) {
 	}
 }
 
-// name gives a bare address its function, from the module loaded there
-// (or the kernel), and returns where to look its lines up.
+// name gives a bare address its function, from the module instance the
+// collector placed it in, else the module loaded there first (or the
+// kernel), and returns where to look its lines up.
 func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module, uint64) {
+	if fr.Module != "" && fr.Section != "" {
+		return s.inSection(fr, fr.Module, fr.Section, fr.SectionAddr)
+	}
 	for k := range kr.Modules {
 		m := &kr.Modules[k]
 		if !m.Contains(fr.Addr) {
 			continue
-		}
-		mod := s.module(m.Name)
-		if mod == nil {
-			return nil, nil, 0
-		}
-		o := s.open(mod.Path)
-		if o == nil {
-			return nil, nil, 0
 		}
 		// The section loaded nearest below the address holds it.
 		sec, at := "", uint64(0)
@@ -144,12 +140,7 @@ func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module
 				sec, at = name, base
 			}
 		}
-		name, off, size, addr, ok := o.FuncAt(sec, fr.Addr-at)
-		if !ok {
-			return nil, nil, 0
-		}
-		fr.Func, fr.Offset, fr.Size, fr.Module = name, off, size, m.Name
-		return o, mod, addr
+		return s.inSection(fr, m.Name, sec, at)
 	}
 	o := s.open(s.Vmlinux)
 	if o == nil {
@@ -161,6 +152,25 @@ func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module
 	}
 	fr.Func, fr.Offset, fr.Size = name, off, size
 	return o, nil, addr
+}
+
+// inSection names fr's bare address from the .ko of module mod, whose
+// section sec was loaded at at.
+func (s *Symbolizer) inSection(fr *report.Frame, mod, sec string, at uint64) (*Object, *Module, uint64) {
+	m := s.module(mod)
+	if m == nil {
+		return nil, nil, 0
+	}
+	o := s.open(m.Path)
+	if o == nil {
+		return nil, nil, 0
+	}
+	name, off, size, addr, ok := o.FuncAt(sec, fr.Addr-at)
+	if !ok {
+		return nil, nil, 0
+	}
+	fr.Func, fr.Offset, fr.Size, fr.Module = name, off, size, mod
+	return o, m, addr
 }
 
 // module finds the module the kernel calls name.

@@ -253,6 +253,36 @@ func TestSymbolizerResolvesTheModulesFrames(t *testing.T) {
 	}
 }
 
+// A bare address the collector placed in an instance of a module, since
+// unloaded, is named from that instance, whatever module the run's list
+// has at that address now (the KUnit module loaded where the driver's
+// init code was).
+func TestSymbolizerNamesAPlacedFrameFromItsInstance(t *testing.T) {
+	ko := filepath.Join(t.TempDir(), "inline.ko")
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ko, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const init = 0xffffffffc0405000
+	kr := &report.Kernel{
+		Modules: []report.Module{{Name: "later", Base: init - 0x1000, Size: 0x8000, Sections: map[string]uint64{".text": init - 0x1000}}},
+		Findings: []report.Finding{{Kind: "memory leak", Title: "memory leak",
+			Frames: []report.Frame{{Addr: init + 0xb, Module: "inline", Section: ".init.text", SectionAddr: init}}}},
+	}
+	s := &symbol.Symbolizer{Modules: []symbol.Module{{Path: ko, BuildDir: "/build", Source: "src"}, {Path: filepath.Join(t.TempDir(), "later.ko")}}}
+	s.Kernel(kr)
+	f := kr.Findings[0]
+	if fr := f.Frames[0]; fr.Func != "setup" || fr.Offset != 0xb || fr.Module != "inline" || fr.Where() != "src/mod/inline.c:28" {
+		t.Errorf("frame: %+v, %q", fr, fr.Where())
+	}
+	if f.Title != "memory leak in setup" {
+		t.Errorf("title %q", f.Title)
+	}
+}
+
 // The kernel's frames resolve through a linked vmlinux with debug info,
 // at the addresses it was linked at (kmodvm boots with nokaslr). A linked
 // inline.c stands in for it.
