@@ -69,6 +69,8 @@ type Collector struct {
 	kmsgOffset   int64
 	testsStarted int
 	leaks        []leakReport // kmemleak readings
+	jiffies      jiffiesClock // the kernel's ticks on the guest's clock
+	history      history      // every module instance, the tests' own loads too
 	kunit        kunitResults
 	gcda         gcdaFiles // the modules' gcov data
 	stats        event.Stats
@@ -191,11 +193,13 @@ type timedFinding struct {
 // Handle folds one event into the report.
 func (c *Collector) Handle(ev event.Event) {
 	c.steps.note(ev)
+	c.history.note(ev)
 	switch ev.Type {
 	case event.Hello:
 		c.hello, c.helloAt = true, time.Now()
 		c.setOffset(ev.KmsgOffset)
 		c.kunit.since = max(ev.Mono, 1)
+		c.jiffies.note(ev.Jiffies)
 	case event.ModuleLoad:
 		if ev.Module == nil {
 			return
@@ -245,6 +249,7 @@ func (c *Collector) Handle(ev event.Event) {
 			c.kmsgDamaged += uint64(max(ev.Batch.Count-len(recs), 1))
 		}
 	case event.Kmemleak:
+		c.jiffies.note(ev.Jiffies)
 		c.noteLeaks(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)
