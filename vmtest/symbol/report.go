@@ -37,10 +37,13 @@ type Symbolizer struct {
 
 // Kernel resolves every frame of kr's findings it can: frames of a module
 // under test through its .ko (bare addresses of a module since unloaded
-// first get their function from the module's load address), frames of
-// the kernel through Vmlinux. A finding titled only "memory leak" is then
-// named after the module function that allocated it.
+// first get their function from the module instance the collector placed
+// them in, or the module's load address), frames of the kernel through
+// Vmlinux. A finding titled only "memory leak" is then named after the
+// module function that allocated it, in kr.Error's reasons too.
 func (s *Symbolizer) Kernel(kr *report.Kernel) {
+	before, was := report.Dedup(kr.Findings)
+	renamed := false
 	for i := range kr.Findings {
 		f := &kr.Findings[i]
 		if f.PC != nil {
@@ -54,11 +57,22 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 			unnamed := fr.Func == ""
 			s.frame(kr, fr, true)
 			if unnamed && fr.Func != "" && fr.Module != "" && f.Kind == "memory leak" && f.Title == "memory leak" {
-				// The verdict quoted the old title: name the function there too.
-				was := f.Reason()
 				f.Title, f.Func = "memory leak in "+fr.Func, fr.Func
-				kr.Error = strings.Replace(kr.Error, was, f.Reason(), 1)
+				renamed = true
 			}
+		}
+	}
+	if !renamed {
+		return
+	}
+	// The verdict named each bug once by its old title (report.Dedup):
+	// each of those names becomes the one its first report has now.
+	after, is := report.Dedup(kr.Findings)
+	done := map[int]bool{}
+	for i := range kr.Findings {
+		if !done[was[i]] {
+			done[was[i]] = true
+			kr.Error = strings.Replace(kr.Error, before[was[i]].Reason(), after[is[i]].Reason(), 1)
 		}
 	}
 }

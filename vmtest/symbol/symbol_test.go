@@ -269,17 +269,26 @@ func TestSymbolizerNamesAPlacedFrameFromItsInstance(t *testing.T) {
 	const init = 0xffffffffc0405000
 	kr := &report.Kernel{
 		Modules: []report.Module{{Name: "later", Base: init - 0x1000, Size: 0x8000, Sections: map[string]uint64{".text": init - 0x1000}}},
-		Findings: []report.Finding{{Kind: "memory leak", Title: "memory leak",
-			Frames: []report.Frame{{Addr: init + 0xb, Module: "inline", Section: ".init.text", SectionAddr: init}}}},
 	}
+	// Two objects its init leaked, in two loads at the same place.
+	for range 2 {
+		kr.Findings = append(kr.Findings, report.Finding{Kind: "memory leak", Title: "memory leak", Step: "load inline", Bytes: 32,
+			Frames: []report.Frame{{Addr: init + 0xb, Module: "inline", Section: ".init.text", SectionAddr: init}}})
+	}
+	bugs, _ := report.Dedup(kr.Findings) // the verdict's reasons, as the collector gives them
+	kr.Error = bugs[0].Reason()
 	s := &symbol.Symbolizer{Modules: []symbol.Module{{Path: ko, BuildDir: "/build", Source: "src"}, {Path: filepath.Join(t.TempDir(), "later.ko")}}}
 	s.Kernel(kr)
-	f := kr.Findings[0]
-	if fr := f.Frames[0]; fr.Func != "setup" || fr.Offset != 0xb || fr.Module != "inline" || fr.Where() != "src/mod/inline.c:28" {
-		t.Errorf("frame: %+v, %q", fr, fr.Where())
+	for _, f := range kr.Findings {
+		if fr := f.Frames[0]; fr.Func != "setup" || fr.Offset != 0xb || fr.Module != "inline" || fr.Where() != "src/mod/inline.c:28" {
+			t.Errorf("frame: %+v, %q", fr, fr.Where())
+		}
+		if f.Title != "memory leak in setup" {
+			t.Errorf("title %q", f.Title)
+		}
 	}
-	if f.Title != "memory leak in setup" {
-		t.Errorf("title %q", f.Title)
+	if want := "memory leak in setup (×2, 64 bytes during load inline)"; kr.Error != want {
+		t.Errorf("verdict %q, want %q", kr.Error, want)
 	}
 }
 
