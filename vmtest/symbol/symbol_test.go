@@ -336,3 +336,32 @@ func mustAbs(t *testing.T, p string) string {
 	}
 	return abs
 }
+
+// module_init(f) makes init_module a global alias of f: an address in f
+// is named f, as the source and the kernel's own reports call it.
+func TestFuncAtPrefersTheFunctionsOwnNameToAnAlias(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "alias.c")
+	// What module_init(drv_init) and module_exit(drv_exit) expand to.
+	code := "static volatile int sink;\n" +
+		"static int __attribute__((section(\".init.text\"))) drv_init(void) { sink = 1; return 0; }\n" +
+		"static void drv_exit(void) { sink = 0; }\n" +
+		"int init_module(void) __attribute__((alias(\"drv_init\")));\n" +
+		"void cleanup_module(void) __attribute__((alias(\"drv_exit\")));\n"
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(dir, "alias.o")
+	if out, err := exec.Command("gcc", "-g", "-O2", "-c", "-o", obj, src).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	o := open(t, obj)
+	for sec, want := range map[string]string{".init.text": "drv_init", ".text": "drv_exit"} {
+		if name, _, _, _, ok := o.FuncAt(sec, 1); !ok || name != want {
+			t.Errorf("FuncAt(%s, 1) = %q, %v; want %s", sec, name, ok, want)
+		}
+	}
+}
