@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -57,8 +58,52 @@ func (a *Agent) kmemleakCheck(stage string) {
 	if err != nil {
 		a.logf("kmemleak: %v", err)
 	}
+	syms, err := moduleSymbols(b)
+	if err != nil {
+		a.logf("kmemleak: %v", err)
+	}
 	a.drainKmsg()
-	a.emit(event.Event{Type: event.Kmemleak, Stage: stage, Msg: string(b), Jiffies: j})
+	a.emit(event.Event{Type: event.Kmemleak, Stage: stage, Msg: string(b), Jiffies: j, Symbols: syms})
+}
+
+// moduleFrameRe is a backtrace line naming a module's function:
+// "[<000000001028f43e>] mmapdrv_write_len_test+0x4d/0x1f0 [mmapdrv_kunit]".
+var moduleFrameRe = regexp.MustCompile(`\] ([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+ (\[[A-Za-z0-9_]+\])`)
+
+// moduleSymbols returns the addresses of the module functions a kmemleak
+// report names ("func [module]"), from /proc/kallsyms (real addresses
+// for root), or nil if it names none.
+func moduleSymbols(report []byte) (map[string]uint64, error) {
+	want := map[string]bool{}
+	for _, m := range moduleFrameRe.FindAllSubmatch(report, -1) {
+		want[string(m[1])+" "+string(m[2])] = true
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return findSymbols(f, want), nil
+}
+
+// findSymbols finds the symbols named in want in /proc/kallsyms' format.
+func findSymbols(r io.Reader, want map[string]bool) map[string]uint64 {
+	syms := map[string]uint64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		// "ffffffffa0010000 t mmapdrv_write_len_test\t[mmapdrv_kunit]"
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 4 || !want[fs[2]+" "+fs[3]] {
+			continue
+		}
+		if v, err := strconv.ParseUint(fs[0], 16, 64); err == nil && v != 0 {
+			syms[fs[2]+" "+fs[3]] = v
+		}
+	}
+	return syms
 }
 
 // timerList is where the kernel prints its clocks together: "now at N

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -55,18 +56,28 @@ func (a *Agent) followModules(u *uevents, paths map[string]string) {
 	unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -20)
 	sizes := sectionSizer{}
 	buf := make([]byte, 16<<10)
+	var last uint64 // the last SEQNUM heard
 	for {
 		n, err := unix.Read(u.fd, buf)
 		mono := event.Monotonic()
 		switch {
 		case errors.Is(err, unix.ENOBUFS):
-			a.logf("uevents: the socket overflowed, some module loads or unloads are unknown")
+			// A full socket, or an allocation of the broadcast failed: a
+			// test injecting slab faults into module loads fails those
+			// of the loads' own announcements too.
+			a.logf("uevents: the kernel could not deliver some (ENOBUFS): some module loads or unloads are unknown")
 			continue
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
 			a.logf("uevents: %v", err)
 			return
+		}
+		if seq, ok := ueventSeq(buf[:n]); ok {
+			if last != 0 && seq > last+1 {
+				a.logf("uevents: the kernel numbered %d it never delivered (SEQNUM %d-%d): a failed allocation, as slab fault injection makes; module loads or unloads may be unknown", seq-last-1, last+1, seq-1)
+			}
+			last = max(last, seq)
 		}
 		action, name, ok := parseModuleUevent(buf[:n])
 		if !ok {
@@ -109,6 +120,18 @@ func parseModuleUevent(msg []byte) (action, name string, ok bool) {
 		return "", "", false
 	}
 	return action, name, true
+}
+
+// ueventSeq reads a uevent's SEQNUM: the kernel numbers every uevent it
+// sends.
+func ueventSeq(msg []byte) (uint64, bool) {
+	for _, f := range bytes.Split(msg, []byte{0}) {
+		if v, ok := bytes.CutPrefix(f, []byte("SEQNUM=")); ok {
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // modulePaths maps the names of the configuration's modules to their

@@ -28,6 +28,9 @@ func TestParseModuleUevent(t *testing.T) {
 		if action != c.action || name != c.want || ok != (c.want != "") {
 			t.Errorf("%s: got %q %q %v, want %q %q", c.name, action, name, ok, c.action, c.want)
 		}
+		if seq, ok := ueventSeq([]byte(c.msg)); ok != (c.name != "garbage") || (ok && seq < 12) {
+			t.Errorf("%s: SEQNUM %d, %v", c.name, seq, ok)
+		}
 	}
 }
 

@@ -66,7 +66,7 @@ const (
 	ModuleUnload Type = "module_unload" // Module set; Err/Errno on failure
 	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
 	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
-	Kmemleak     Type = "kmemleak"      // Stage, Msg (the kmemleak report read then) and Jiffies
+	Kmemleak     Type = "kmemleak"      // Stage, Msg (the kmemleak report read then), Jiffies, Symbols
 	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
 	Gcov         Type = "gcov"          // Stage and Chunk: a piece of a module's gcov data (.gcda)
 	Log          Type = "log"           // Msg: an agent diagnostic
@@ -114,6 +114,12 @@ type Event struct {
 	// its allocation's jiffies (6.1's stable releases and kernels from
 	// 6.7 print nothing else), which the host maps to Mono with them.
 	Jiffies *Jiffies `json:"jiffies,omitempty"`
+	// Symbols, on Kmemleak, are the addresses at the reading of the
+	// module functions Msg's backtraces name, by "func [module]": the
+	// kernel names a frame when its report is read, after whatever
+	// module is loaded at its address then, which may have come after
+	// the one whose code ran there.
+	Symbols map[string]uint64 `json:"symbols,omitempty"`
 	// Stage, on Kmemleak and Gcov, says when the data was read: after the tests
 	// (modules still loaded) or after unloading them.
 	Stage string `json:"stage,omitempty"`
