@@ -146,6 +146,36 @@ func (h *history) place(f *report.Finding, mono int64) {
 	}
 }
 
+// replace places again the frames of a kmemleak report, read at guest
+// time read, that the kernel named after a module instance loaded after
+// the object's allocation at alloc, at an address another one's code
+// had then (the KUnit module loaded at the driver's freed init code).
+// symbols are the named functions' addresses at the reading. A finding
+// titled after a frame placed again loses the title, for the
+// symbolizer to give it the right one.
+func (h *history) replace(f *report.Finding, symbols map[string]uint64, alloc, read int64) {
+	if alloc == 0 {
+		return
+	}
+	for i := range f.Frames {
+		fr := &f.Frames[i]
+		sym, ok := symbols[fr.Func+" ["+fr.Module+"]"]
+		if fr.Func == "" || fr.Module == "" || !ok {
+			continue
+		}
+		addr := sym + fr.Offset
+		init := i+1 < len(f.Frames) && f.Frames[i+1].Func == "do_one_initcall"
+		then, sec, start := h.at(addr, alloc, init)
+		if now, _, _ := h.at(addr, read, false); then == nil || then == now {
+			continue
+		}
+		if f.Func == fr.Func {
+			f.Title, f.Func = string(f.Kind), ""
+		}
+		*fr = report.Frame{Addr: addr, Module: then.name, Section: sec, SectionAddr: start, Unreliable: fr.Unreliable}
+	}
+}
+
 func (h *history) placeFrame(fr *report.Frame, mono int64, init bool) {
 	if fr.Func != "" || fr.Addr == 0 {
 		return

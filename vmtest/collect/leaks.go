@@ -14,9 +14,10 @@ import (
 
 // leakReport is one reading of /sys/kernel/debug/kmemleak by the agent.
 type leakReport struct {
-	stage string
-	text  string
-	mono  int64 // when it was read
+	stage   string
+	text    string
+	mono    int64             // when it was read
+	symbols map[string]uint64 // the module functions it names, "func [module]"
 }
 
 var (
@@ -50,18 +51,19 @@ func (c *Collector) leakFindings() {
 			}
 			seen[obj[1]] = true
 			size, _ := strconv.ParseUint(obj[2], 10, 64)
-			c.addLeak(f, c.allocated(f.Report, lr), size)
+			c.addLeak(f, lr, size)
 		}
 	}
 }
 
-// addLeak attributes one leaked object of size bytes, allocated at guest
-// time alloc (0 if unknown).
-func (c *Collector) addLeak(f dmesg.Finding, alloc int64, size uint64) {
+// addLeak attributes one leaked object of size bytes, of reading lr.
+func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
+	alloc := c.allocated(f.Report, lr)
 	rf := reportFinding(f)
 	rf.Time = 0 // not a kernel log record: its time is not the leak's
 	rf.Bytes = size
 	c.history.place(&rf, alloc)
+	c.history.replace(&rf, lr.symbols, alloc, lr.mono)
 	mod := c.leakModule(rf.Frames)
 	if mod != "" {
 		rf.Module = mod
@@ -152,7 +154,7 @@ func (c *Collector) noteLeaks(ev event.Event) {
 	if ev.Jiffies != nil {
 		mono = ev.Jiffies.Mono
 	}
-	c.leaks = append(c.leaks, leakReport{stage: ev.Stage, text: ev.Msg, mono: mono})
+	c.leaks = append(c.leaks, leakReport{stage: ev.Stage, text: ev.Msg, mono: mono, symbols: ev.Symbols})
 }
 
 // jiffiesClock maps the kernel's jiffies to the guest's monotonic clock

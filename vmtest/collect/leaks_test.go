@@ -241,3 +241,69 @@ func TestJiffiesClock(t *testing.T) {
 		}
 	}
 }
+
+// reloadsLeak is a real reading of kmemleak on kmodvm's 6.1-debug kernel
+// (pointers hashed, no age), of kmod/ with the vfree of its exit removed,
+// after guest/mmapdrv's tests: the buffer of the agent's load, allocated
+// by mmapdrv_init at 0xffffffffa000505d but named after the KUnit module
+// loaded there since, and the buffers of two of the suite's reloads,
+// whose init code lay at 0xffffffffa000a000, as bare addresses.
+const reloadsLeak = "testdata/kmemleak/6.1-debug-reloads.txt"
+
+// The history of that run: the agent's loads, then the suite's reloads
+// around the two (the module_added and module_removed events it sent).
+func reloadsHistory() []event.Event {
+	mmapdrv := func(init uint64) *event.LoadedModule {
+		return &event.LoadedModule{Base: 0xffffffffa0000000, Size: 16384,
+			Sections: map[string]uint64{".text": 0xffffffffa0000000, ".init.text": init},
+			Sizes:    map[string]uint64{".text": 0xb4f, ".init.text": 0x108}}
+	}
+	kunit := &event.LoadedModule{Base: 0xffffffffa0005000, Size: 16384,
+		Sections: map[string]uint64{".text": 0xffffffffa0005000}, Sizes: map[string]uint64{".text": 0x2a1}}
+	return []event.Event{
+		{Type: event.Hello, Mono: 13139837573, Jiffies: &event.Jiffies{Jiffies: 4294938609, Mono: 13133910660}},
+		added("mmapdrv", 13607053243, mmapdrv(0xffffffffa0005000)),
+		load("mmapdrv", 13555475802, 13788362746, mmapdrv(0xffffffffa0005000)),
+		added("mmapdrv_kunit", 13964853258, kunit),
+		load("mmapdrv_kunit", 13799283694, 14167922637, kunit),
+		removed("mmapdrv", 24373147305), added("mmapdrv", 24504319763, mmapdrv(0xffffffffa000a000)),
+		removed("mmapdrv", 25429770061), added("mmapdrv", 25537181249, mmapdrv(0xffffffffa000a000)),
+		removed("mmapdrv", 39320932391), added("mmapdrv", 40747287713, mmapdrv(0xffffffffa000a000)),
+		removed("mmapdrv", 40851428777), added("mmapdrv", 40962451967, mmapdrv(0xffffffffa000a000)),
+	}
+}
+
+// The kernel named the agent's buffer after the KUnit module's function
+// at its address when read; placed again by that function's address and
+// the time of the allocation, it is the driver's init's, like the
+// reloads' buffers: one bug of three objects.
+func TestLeakNamedAfterALaterModuleIsPlacedAgain(t *testing.T) {
+	text, err := os.ReadFile(reloadsLeak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := New(Options{})
+	for _, ev := range reloadsHistory() {
+		col.Handle(ev)
+	}
+	col.Handle(event.Event{Type: event.Kmemleak, Stage: event.StageAfterTests, Mono: 94164210343, Msg: string(text),
+		Jiffies: &event.Jiffies{Jiffies: 4294946708, Mono: 94126171792},
+		Symbols: map[string]uint64{"mmapdrv_write_len_test [mmapdrv_kunit]": 0xffffffffa0005010}})
+	col.finish(nil, report.Pass)
+	leaks := leakFindings(col.kernel)
+	want := []uint64{0xffffffffa0005000, 0xffffffffa000a000, 0xffffffffa000a000}
+	if len(leaks) != len(want) {
+		t.Fatalf("%d leak findings, want %d", len(leaks), len(want))
+	}
+	for i, f := range leaks {
+		fr := f.Frames[2]
+		if f.Title != "memory leak" || f.Module != "mmapdrv" || f.Step != "load mmapdrv" || fr.Func != "" ||
+			fr.Module != "mmapdrv" || fr.Section != ".init.text" || fr.SectionAddr != want[i] || fr.Addr-fr.SectionAddr != 0x5d {
+			t.Errorf("leak %d: %q module %q %s, frame %+v", i, f.Title, f.Module, f.Where(), fr)
+		}
+	}
+	col.kernel.DedupFindings()
+	if leaks := leakFindings(col.kernel); len(leaks) != 1 || leaks[0].Occurrences() != 3 || leaks[0].Bytes != 40960+40960+67108864 {
+		t.Errorf("collapsed: %+v", leaks)
+	}
+}
