@@ -64,6 +64,23 @@ var recordings = []recording{
 			{kind: report.KindTaint, title: "mmapdrv: module verification failed: signature and/or required key missing - tainting kernel", step: "load mmapdrv"},
 		},
 	},
+	{
+		// kmod/ with the vfree of its exit removed, on kmodvm's 6.1-debug
+		// kernel (kmemleak, KASAN, KUnit), running guest/mmapdrv, which
+		// reloads the driver 54 times (guest/testenv): every unload leaks
+		// the buffer the instance's init allocated. kmemleak dates them by
+		// jiffies only; the agent's buffer was named after the KUnit
+		// module loaded at the driver's freed init code; the suite's
+		// slab fault injection kept 7 uevents from being sent. Each
+		// object is the driver's load's, none a test's or the kernel's.
+		dir: "6.1-debug-seeded-leak", vmEnd: report.Crash, boot: report.Pass, status: report.Fail,
+		counts:  report.Counts{Pass: 128, Skip: 1},
+		modules: []string{"mmapdrv pass pass", "mmapdrv_kunit pass pass"},
+		tests:   map[string]report.Status{"mmapdrv: TestInitUnwindsFailedAllocations": report.Pass},
+		findings: append([]wantFinding{
+			{kind: report.KindTaint, title: "mmapdrv: loading out-of-tree module taints kernel", step: "load mmapdrv"},
+		}, slices.Repeat([]wantFinding{{kind: "memory leak", title: "memory leak", step: "load mmapdrv"}}, 54)...),
+	},
 }
 
 // readRecording returns a recording's file, or nil if it has none.
