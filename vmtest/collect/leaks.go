@@ -34,10 +34,11 @@ var (
 // allocated (history.place), and the object is attributed by that time:
 // an object a module's init allocated is that module's load's, whoever
 // loaded it (a test reloading the module too); else the test or step
-// running then; else, with a module under test in its backtrace, the
-// module's unload (still unreferenced when it went away). Only objects
-// allocated before the first module under test was loaded, or of unknown
-// age and none of the modules', are the kernel's own.
+// running then, if the time is sure to within the kernel's tick to lie
+// in it; else, with a module under test in its backtrace, the module's
+// unload (still unreferenced when it went away). Only objects allocated
+// before the first module under test was loaded, or of unknown age and
+// none of the modules', are the kernel's own.
 func (c *Collector) leakFindings() {
 	seen := map[string]bool{}
 	for _, lr := range c.leaks {
@@ -58,7 +59,7 @@ func (c *Collector) leakFindings() {
 
 // addLeak attributes one leaked object of size bytes, of reading lr.
 func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
-	alloc := c.allocated(f.Report, lr)
+	alloc, tick := c.allocated(f.Report, lr)
 	rf := reportFinding(f)
 	rf.Time = 0 // not a kernel log record: its time is not the leak's
 	rf.Bytes = size
@@ -68,12 +69,21 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 	if mod != "" {
 		rf.Module = mod
 	}
+	// kmemleak counts time in ticks: the allocation lies within one of
+	// its estimate.
+	lo, hi := max(alloc-tick, 1), alloc+tick
+	if alloc == 0 {
+		lo, hi = 0, 0
+	}
 	idx := len(c.kernel.Findings)
-	tr := c.testAt(alloc)
+	tr, step := c.testSpanning(lo, hi), c.steps.at(lo)
+	if step != c.steps.at(hi) {
+		step = ""
+	}
 	switch {
 	case mod != "" && inModuleInit(rf.Frames):
 		rf.Step = "load " + mod
-	case mod == "" && (alloc == 0 || c.steps.kernelOwn(alloc)):
+	case mod == "" && (alloc == 0 || c.steps.kernelOwn(lo)):
 		rf.Owner = report.OwnerKernel
 	case tr != nil:
 		rf.Test = tr.t.Package + ": " + tr.t.Name
@@ -82,13 +92,29 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 			tr.t.Status = report.Fail
 			tr.t.Output += "\n--- kmodvm: kmemleak found " + rf.Title + ", allocated during this test"
 		}
-	case c.steps.at(alloc) != "":
-		rf.Step = c.steps.at(alloc)
+	case step != "":
+		rf.Step = step
 	case mod != "":
 		// Still unreferenced when the module went away.
 		rf.Step = "unload " + mod
 	}
 	c.kernel.Findings = append(c.kernel.Findings, rf)
+}
+
+// testSpanning returns the innermost test running from guest time lo to
+// hi, or nil.
+func (c *Collector) testSpanning(lo, hi int64) *testRun {
+	tr := c.testAt(lo)
+	if tr == nil || tr == c.testAt(hi) {
+		return tr
+	}
+	var best *testRun
+	for _, t := range c.order {
+		if t.start <= lo && (!t.ended || hi <= t.end) && (best == nil || t.start >= best.start) {
+			best = t
+		}
+	}
+	return best
 }
 
 // inModuleInit reports whether a backtrace is of a module's init: the
@@ -119,21 +145,26 @@ func (c *Collector) leakModule(frames []report.Frame) string {
 }
 
 // allocated returns when the object of a kmemleak report was allocated,
-// on the guest's monotonic clock: its age before the reading, or its
-// allocation's jiffies mapped by the readings of jiffies; 0 if unknown.
-func (c *Collector) allocated(rep string, lr leakReport) int64 {
+// on the guest's monotonic clock, and how far that may be off: its age
+// before the reading, or its allocation's jiffies mapped by the readings
+// of jiffies, both good to a tick; 0 if unknown.
+func (c *Collector) allocated(rep string, lr leakReport) (mono, tick int64) {
+	tick = int64(time.Second / 100) // the longest of Kconfig's ticks
+	if hz := c.jiffies.hz(); hz > 0 {
+		tick = int64(float64(time.Second) / hz)
+	}
 	if age, ok := leakAge(rep); ok && lr.mono > int64(age) {
-		return lr.mono - int64(age)
+		return lr.mono - int64(age), tick
 	}
 	m := leakJiffiesRe.FindStringSubmatch(rep)
 	if m == nil {
-		return 0
+		return 0, 0
 	}
 	j, err := strconv.ParseUint(m[1], 10, 64)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return max(c.jiffies.mono(j, lr.mono), 0)
+	return max(c.jiffies.mono(j, lr.mono), 0), tick
 }
 
 // leakAge reads how long before the report the object was allocated.

@@ -64,6 +64,22 @@ func testEvents(name string, start, end int64) []event.Event {
 	}
 }
 
+// twoTests is the events of binary leaky.test running two tests: a from
+// start to mid and b from a millisecond later to end; or, when b is
+// named a/..., a from start to end and its subtest b until mid.
+func twoTests(a string, start, mid int64, b string, end int64) []event.Event {
+	te := func(action, test string, at int64) event.Event {
+		return event.Event{Type: event.Test, Binary: "leaky.test", Test: &event.TestEvent{Action: action, Test: test}, Mono: at}
+	}
+	evs := []event.Event{{Type: event.BinaryStart, Binary: "leaky.test", Mono: start}, te("run", a, start+1)}
+	if strings.HasPrefix(b, a+"/") {
+		evs = append(evs, te("run", b, start+2), te("pass", b, mid), te("pass", a, end))
+	} else {
+		evs = append(evs, te("pass", a, mid), te("run", b, mid+int64(time.Millisecond)), te("pass", b, end))
+	}
+	return append(evs, event.Event{Type: event.BinaryEnd, Binary: "leaky.test", Exit: &event.Exit{}, Mono: end + 1})
+}
+
 // wantLeak is where a leak must be placed and attributed.
 type wantLeak struct {
 	module, section   string
@@ -114,6 +130,14 @@ func TestLeaksPlacedInTheInstanceOfTheirAllocation(t *testing.T) {
 			testEvents("TestIoctl", s(10), s(30))...),
 			removed("leaky", s(25)), removed("leaky_kunit", s(25.5)), added("leaky_kunit", s(26), placeAt(0xffffffffa0000000, 0))),
 			wantLeak{"leaky", ".text", 0xffffffffa0000000, "", "leaky.test: TestIoctl", ""}},
+		{"a tick from the end of a test: no test", debugLeak, true, append([]event.Event{
+			load("leaky", s(2), s(3), placeAt(0xffffffffa0000000, 0))},
+			twoTests("TestA", s(10), s(20.005), "TestB", s(30))...),
+			wantLeak{"leaky", ".text", 0xffffffffa0000000, "unload leaky", "", ""}},
+		{"within a subtest and its parent", debugLeak, true, append([]event.Event{
+			load("leaky", s(2), s(3), placeAt(0xffffffffa0000000, 0))},
+			twoTests("TestA", s(10), s(20.005), "TestA/sub", s(30))...),
+			wantLeak{"leaky", ".text", 0xffffffffa0000000, "", "leaky.test: TestA", ""}},
 		{"no clock: the first module there, its unload", debugLeak, false, []event.Event{
 			load("leaky", s(2), s(3), placeAt(0xffffffffa0000000, 0)), removed("leaky", s(15)),
 			load("leaky_kunit", s(16), s(17), placeAt(0xffffffffa0000000, 0)),
