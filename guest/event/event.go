@@ -58,7 +58,7 @@ type Type string
 
 // Event types, in the order a healthy run emits them.
 const (
-	Hello        Type = "hello"         // agent up: Kernel set
+	Hello        Type = "hello"         // agent up: Kernel, KmsgOffset, Jiffies set
 	ModuleLoad   Type = "module_load"   // Module set; Err/Errno on failure
 	BinaryStart  Type = "binary_start"  // Binary set
 	Test         Type = "test"          // Binary and Test (a test2json event) set

@@ -2,7 +2,8 @@
 // kernel log, into a kernel's report (report.Kernel): module loads and
 // unloads, each test binary, test and subtest, the findings of the kernel
 // log and the console attributed to the test or step that ran when the
-// kernel logged them (attribute.go), kmemleak's leaks (leaks.go), KUnit's
+// kernel logged them (attribute.go), every module instance a bare address
+// may be code of (instances.go), kmemleak's leaks (leaks.go), KUnit's
 // results (kunit.go), the modules' gcov data (gcda.go), what the event
 // channel lost, and the kernel's verdict.
 //
