@@ -60,9 +60,10 @@ func TestSanitizersNameAndAttributeSeededBugs(t *testing.T) {
 			}
 			var titles []string
 			for _, f := range k.Findings {
-				// kmemleak sees the leak only after the unload; kernels that
-				// print a leak's age (6.7 and later) let kmodvm name the test
-				// that allocated it, older ones only the unload.
+				// kmemleak sees the leak only after the unload; its
+				// allocation's time, good to a kernel tick, names the test
+				// that allocated it when it lies well inside it, else the
+				// unload.
 				leak := s.test == "TestLeakAtUnload" && f.Step == "unload sanmod"
 				if strings.HasSuffix(f.Test, ": "+s.test) || leak {
 					titles = append(titles, f.Title)

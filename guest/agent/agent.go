@@ -102,7 +102,11 @@ func Main() {
 	if err != nil {
 		setupErrs = append(setupErrs, fmt.Errorf("kernel log clock: %w", err))
 	}
-	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease(), KmsgOffset: off})
+	j, err := readJiffies()
+	if err != nil {
+		setupErrs = append(setupErrs, fmt.Errorf("jiffies: %w", err))
+	}
+	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease(), KmsgOffset: off, Jiffies: j})
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
 	}
@@ -129,6 +133,7 @@ func (a *Agent) Run() error {
 	if err != nil {
 		return err
 	}
+	a.watchModules(cfg.Modules)
 	leaks := cfg.Kmemleak && a.kmemleakClear()
 	if cfg.KUnit {
 		if a.kunitBefore = kunitSuites(kunitDir); a.kunitBefore == nil {
@@ -142,6 +147,18 @@ func (a *Agent) Run() error {
 	a.runTests(cfg.Tests)
 	a.endRun(cfg, leaks)
 	return nil
+}
+
+// watchModules reports every module's load and unload from now on, the
+// tests' own included (followModules).
+func (a *Agent) watchModules(mods []event.Module) {
+	u, err := openUevents()
+	if err != nil {
+		a.logf("%v: the host knows only the agent's own module loads", err)
+		return
+	}
+	paths := modulePaths(mods)
+	a.goSafe(func() { a.followModules(u, paths) })
 }
 
 // runTests runs the binaries in order, framed by BinaryStart and BinaryEnd
@@ -250,7 +267,7 @@ func (a *Agent) loadModules(mods []event.Module, grace time.Duration) {
 			}
 			a.notLoaded[moduleName(m)] = true
 		} else if !m.Dep {
-			ev.Loaded = loadedModule(moduleName(m))
+			ev.Loaded = loadedModule(moduleName(m), sectionSizer{}.of(m.Path))
 		}
 		a.emit(ev)
 	}

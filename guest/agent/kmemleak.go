@@ -2,15 +2,15 @@ package agent
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
-	"github.com/kmodvm/kmodvm/internal/moddep"
 )
 
 // kmemleakFile is the kernel's leak detector's control and report file.
@@ -54,53 +54,98 @@ func (a *Agent) kmemleakCheck(stage string) {
 		a.logf("kmemleak read: %v", err)
 		return
 	}
+	j, err := readJiffies()
+	if err != nil {
+		a.logf("kmemleak: %v", err)
+	}
+	syms, err := moduleSymbols(b)
+	if err != nil {
+		a.logf("kmemleak: %v", err)
+	}
 	a.drainKmsg()
-	a.emit(event.Event{Type: event.Kmemleak, Stage: stage, Msg: string(b)})
+	a.emit(event.Event{Type: event.Kmemleak, Stage: stage, Msg: string(b), Jiffies: j, Symbols: syms})
 }
 
-// loadedModule reads where module name lies: /proc/modules for the base and
-// size, /sys/module/<name>/sections for each section (root only).
-func loadedModule(name string) *event.LoadedModule {
-	name = moddep.Name(name)
-	f, err := os.Open("/proc/modules")
+// moduleFrameRe is a backtrace line naming a module's function:
+// "[<000000001028f43e>] mmapdrv_write_len_test+0x4d/0x1f0 [mmapdrv_kunit]".
+var moduleFrameRe = regexp.MustCompile(`\] ([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+ (\[[A-Za-z0-9_]+\])`)
+
+// moduleSymbols returns the addresses of the module functions a kmemleak
+// report names ("func [module]"), from /proc/kallsyms (real addresses
+// for root), or nil if it names none.
+func moduleSymbols(report []byte) (map[string]uint64, error) {
+	want := map[string]bool{}
+	for _, m := range moduleFrameRe.FindAllSubmatch(report, -1) {
+		want[string(m[1])+" "+string(m[2])] = true
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	f, err := os.Open("/proc/kallsyms")
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer f.Close()
-	m := findModule(f, name)
-	if m == nil {
-		return nil
-	}
-	dir := filepath.Join("/sys/module", name, "sections")
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		if v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64); err == nil {
-			if m.Sections == nil {
-				m.Sections = map[string]uint64{}
-			}
-			m.Sections[e.Name()] = v
-		}
-	}
-	return m
+	return findSymbols(f, want), nil
 }
 
-// findModule finds module name in /proc/modules' format.
-func findModule(r io.Reader, name string) *event.LoadedModule {
-	var m *event.LoadedModule
+// findSymbols finds the symbols named in want in /proc/kallsyms' format.
+func findSymbols(r io.Reader, want map[string]bool) map[string]uint64 {
+	syms := map[string]uint64{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		// "mmapdrv 16384 0 - Live 0xffffffffc0000000 (OE)"
+		// "ffffffffa0010000 t mmapdrv_write_len_test\t[mmapdrv_kunit]"
 		fs := strings.Fields(sc.Text())
-		if len(fs) < 6 || fs[0] != name {
+		if len(fs) != 4 || !want[fs[2]+" "+fs[3]] {
 			continue
 		}
-		size, _ := strconv.ParseUint(fs[1], 10, 64)
-		base, _ := strconv.ParseUint(strings.TrimPrefix(fs[5], "0x"), 16, 64)
-		m = &event.LoadedModule{Base: base, Size: size}
+		if v, err := strconv.ParseUint(fs[0], 16, 64); err == nil && v != 0 {
+			syms[fs[2]+" "+fs[3]] = v
+		}
 	}
-	return m
+	return syms
+}
+
+// timerList is where the kernel prints its clocks together: "now at N
+// nsecs" (CLOCK_MONOTONIC) and, per CPU, "jiffies: N".
+const timerList = "/proc/timer_list"
+
+// readJiffies reads the kernel's jiffies and the monotonic clock at one
+// moment, for the host to date kmemleak's objects (which say only the
+// jiffies of their allocation).
+func readJiffies() (*event.Jiffies, error) {
+	f, err := os.Open(timerList)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseJiffies(f)
+}
+
+// parseJiffies reads /proc/timer_list's format: the header's "now at"
+// line, then the first CPU's "jiffies:" line (every CPU prints the one
+// global count).
+func parseJiffies(r io.Reader) (*event.Jiffies, error) {
+	var j event.Jiffies
+	var now bool
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "now at "); ok && !now {
+			n, err := strconv.ParseInt(strings.TrimSuffix(v, " nsecs"), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q: %w", timerList, line, err)
+			}
+			j.Mono, now = n, true
+		}
+		if v, ok := strings.CutPrefix(line, "jiffies: "); ok && now {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q: %w", timerList, line, err)
+			}
+			j.Jiffies = n
+			return &j, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no \"now at\" and \"jiffies:\" lines (a kernel without CONFIG_TICK_ONESHOT)", timerList)
 }

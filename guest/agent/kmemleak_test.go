@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -35,3 +36,43 @@ func TestModuleNameFallsBackToTheFile(t *testing.T) {
 }
 
 func eventModule(path string) event.Module { return event.Module{Path: path} }
+
+func TestParseJiffiesReadsTimerList(t *testing.T) {
+	// A real /proc/timer_list (Linux 6.18, two CPUs).
+	f, err := os.Open("testdata/timer_list-6.18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j, err := parseJiffies(f)
+	if err != nil || j.Mono != 1776673957402 || j.Jiffies != 4295336372 {
+		t.Errorf("parseJiffies = %+v, %v", j, err)
+	}
+	if _, err := parseJiffies(strings.NewReader("Timer List Version: v0.9\nnow at 5 nsecs\n")); err == nil {
+		t.Error("a timer list without jiffies (no CONFIG_TICK_ONESHOT) was read")
+	}
+}
+
+func TestModuleSymbolsOfAReport(t *testing.T) {
+	// Two frames of a real kmemleak report of the 6.1-debug kernel, and
+	// /proc/kallsyms' lines of a module ("%px %c %s\t[%s]").
+	report := []byte("  backtrace:\n" +
+		"    [<0000000016be6a1e>] vmalloc_user+0x8f/0xd0\n" +
+		"    [<000000001028f43e>] mmapdrv_write_len_test+0x4d/0x1f0 [mmapdrv_kunit]\n" +
+		"    [<00000000fd8e9871>] 0xffffffffa000a05d\n")
+	kallsyms := "ffffffff812a3c40 T vmalloc_user\n" +
+		"ffffffffa0005010 t mmapdrv_write_len_test\t[mmapdrv_kunit]\n" +
+		"ffffffffa0005200 t mmapdrv_mmap_fits_no_wrap_test\t[mmapdrv_kunit]\n" +
+		"ffffffffa0000010 t mmapdrv_write_len_test\t[other]\n"
+	want := map[string]bool{}
+	for _, m := range moduleFrameRe.FindAllSubmatch(report, -1) {
+		want[string(m[1])+" "+string(m[2])] = true
+	}
+	got := findSymbols(strings.NewReader(kallsyms), want)
+	if len(got) != 1 || got["mmapdrv_write_len_test [mmapdrv_kunit]"] != 0xffffffffa0005010 {
+		t.Errorf("symbols %v (wanted %v)", got, want)
+	}
+	if syms, err := moduleSymbols([]byte("    [<0000000016be6a1e>] vmalloc_user+0x8f/0xd0\n")); syms != nil || err != nil {
+		t.Errorf("a report naming no module's function: %v, %v", syms, err)
+	}
+}

@@ -58,7 +58,7 @@ type Type string
 
 // Event types, in the order a healthy run emits them.
 const (
-	Hello        Type = "hello"         // agent up: Kernel set
+	Hello        Type = "hello"         // agent up: Kernel, KmsgOffset, Jiffies set
 	ModuleLoad   Type = "module_load"   // Module set; Err/Errno on failure
 	BinaryStart  Type = "binary_start"  // Binary set
 	Test         Type = "test"          // Binary and Test (a test2json event) set
@@ -66,11 +66,22 @@ const (
 	ModuleUnload Type = "module_unload" // Module set; Err/Errno on failure
 	Kmsg         Type = "kmsg"          // Kmsg set: one /dev/kmsg record
 	KmsgBatch    Type = "kmsg_batch"    // Batch set: several records, compressed
-	Kmemleak     Type = "kmemleak"      // Stage and Msg: the kmemleak report read then
+	Kmemleak     Type = "kmemleak"      // Stage, Msg (the kmemleak report read then), Jiffies, Symbols
 	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
 	Gcov         Type = "gcov"          // Stage and Chunk: a piece of a module's gcov data (.gcda)
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
+)
+
+// The kernel's announcements (uevents) of every module's load, once its
+// init returned, and removal, once its exit did, whoever loaded it: the
+// agent, or a test reloading a module. They come at any time between
+// Hello and Done. Module names the module; Loaded, on ModuleAdded, is
+// where it lies (nil if it was gone by the time the agent looked); Mono
+// is when the agent heard it.
+const (
+	ModuleAdded   Type = "module_added"
+	ModuleRemoved Type = "module_removed"
 )
 
 // Event is one line of the wire protocol.
@@ -94,10 +105,21 @@ type Event struct {
 	// which can run tens of milliseconds apart from CLOCK_MONOTONIC, and
 	// the host matches records to tests by time.
 	KmsgOffset int64 `json:"kmsg_offset,omitempty"`
-	// Loaded, on a successful ModuleLoad, is where the module lies: the
-	// host attributes bare addresses (frames of a module since unloaded)
-	// and places it for gdb with it.
+	// Loaded, on a successful ModuleLoad and on ModuleAdded, is where the
+	// module lies: the host attributes bare addresses (frames of a module
+	// since unloaded) and places it for gdb with it.
 	Loaded *LoadedModule `json:"loaded,omitempty"`
+	// Jiffies, on Hello and Kmemleak, is the kernel's tick count and the
+	// guest's monotonic clock read together: kmemleak dates an object by
+	// its allocation's jiffies (6.1's stable releases and kernels from
+	// 6.7 print nothing else), which the host maps to Mono with them.
+	Jiffies *Jiffies `json:"jiffies,omitempty"`
+	// Symbols, on Kmemleak, are the addresses at the reading of the
+	// module functions Msg's backtraces name, by "func [module]": the
+	// kernel names a frame when its report is read, after whatever
+	// module is loaded at its address then, which may have come after
+	// the one whose code ran there.
+	Symbols map[string]uint64 `json:"symbols,omitempty"`
 	// Stage, on Kmemleak and Gcov, says when the data was read: after the tests
 	// (modules still loaded) or after unloading them.
 	Stage string `json:"stage,omitempty"`
@@ -127,21 +149,6 @@ type Module struct {
 	// Early in-kernel modules are loaded first, before the agent opens
 	// its ports, which they drive (virtio_console on arm64).
 	Early bool `json:"early,omitempty"`
-}
-
-// LoadedModule is a loaded module's place in memory, from /proc/modules and
-// /sys/module/<name>/sections.
-type LoadedModule struct {
-	Base uint64 `json:"base"`
-	Size uint64 `json:"size"`
-	// Sections maps section names (".text", ".data", ".init.text") to
-	// their addresses.
-	Sections map[string]uint64 `json:"sections,omitempty"`
-}
-
-// Contains reports whether addr lies in the module's core image.
-func (m *LoadedModule) Contains(addr uint64) bool {
-	return m != nil && addr >= m.Base && addr < m.Base+m.Size
 }
 
 // FileChunk is a piece of a binary file: Data is the file's bytes from

@@ -2,7 +2,8 @@
 // kernel log, into a kernel's report (report.Kernel): module loads and
 // unloads, each test binary, test and subtest, the findings of the kernel
 // log and the console attributed to the test or step that ran when the
-// kernel logged them (attribute.go), kmemleak's leaks (leaks.go), KUnit's
+// kernel logged them (attribute.go), every module instance a bare address
+// may be code of (instances.go), kmemleak's leaks (leaks.go), KUnit's
 // results (kunit.go), the modules' gcov data (gcda.go), what the event
 // channel lost, and the kernel's verdict.
 //
@@ -69,6 +70,8 @@ type Collector struct {
 	kmsgOffset   int64
 	testsStarted int
 	leaks        []leakReport // kmemleak readings
+	jiffies      jiffiesClock // the kernel's ticks on the guest's clock
+	history      history      // every module instance, the tests' own loads too
 	kunit        kunitResults
 	gcda         gcdaFiles // the modules' gcov data
 	stats        event.Stats
@@ -191,11 +194,13 @@ type timedFinding struct {
 // Handle folds one event into the report.
 func (c *Collector) Handle(ev event.Event) {
 	c.steps.note(ev)
+	c.history.note(ev)
 	switch ev.Type {
 	case event.Hello:
 		c.hello, c.helloAt = true, time.Now()
 		c.setOffset(ev.KmsgOffset)
 		c.kunit.since = max(ev.Mono, 1)
+		c.jiffies.note(ev.Jiffies)
 	case event.ModuleLoad:
 		if ev.Module == nil {
 			return
@@ -245,6 +250,7 @@ func (c *Collector) Handle(ev event.Event) {
 			c.kmsgDamaged += uint64(max(ev.Batch.Count-len(recs), 1))
 		}
 	case event.Kmemleak:
+		c.jiffies.note(ev.Jiffies)
 		c.noteLeaks(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)

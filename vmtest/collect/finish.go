@@ -126,6 +126,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 	sort.SliceStable(c.findings, func(i, j int) bool { return c.findings[i].mono < c.findings[j].mono })
 	for _, tf := range c.findings {
 		rf := reportFinding(tf.f)
+		c.history.place(&rf, tf.mono)
 		idx := len(c.kernel.Findings)
 		tr := c.testAt(tf.mono)
 		switch {

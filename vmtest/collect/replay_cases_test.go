@@ -1,6 +1,10 @@
 package collect
 
-import "github.com/kmodvm/kmodvm/vmtest/report"
+import (
+	"slices"
+
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
 
 // recordings are the real runs replayed, one VM each: its events as its
 // guest sent them (a reboot's VM is a recording of its own). A new one is
@@ -143,6 +147,23 @@ var recordings = []recording{
 		findings: append(taints("faultmod"),
 			wantFinding{kind: "soft lockup", title: "BUG: soft lockup", test: "guest: TestAPass"},
 			wantFinding{kind: "soft lockup", title: "BUG: soft lockup in handle_softirqs", test: "guest: TestAPass"}),
+	},
+	{
+		// kmod/ with the vfree of its exit removed, on kmodvm's 6.1-debug
+		// kernel (kmemleak, KASAN, KUnit), running guest/mmapdrv, which
+		// reloads the driver 54 times (guest/testenv): every unload leaks
+		// the buffer the instance's init allocated. kmemleak dates them by
+		// jiffies only; the agent's buffer was named after the KUnit
+		// module loaded at the driver's freed init code; the suite's
+		// slab fault injection kept 7 uevents from being sent. Each
+		// object is the driver's load's, none a test's or the kernel's.
+		dir: "6.1-debug-seeded-leak", vmEnd: report.Crash, boot: report.Pass, status: report.Fail,
+		counts:  report.Counts{Pass: 128, Skip: 1},
+		modules: []string{"mmapdrv pass pass", "mmapdrv_kunit pass pass"},
+		tests:   map[string]report.Status{"mmapdrv: TestInitUnwindsFailedAllocations": report.Pass},
+		findings: append([]wantFinding{
+			{kind: report.KindTaint, title: "mmapdrv: loading out-of-tree module taints kernel", step: "load mmapdrv"},
+		}, slices.Repeat([]wantFinding{{kind: "memory leak", title: "memory leak", step: "load mmapdrv"}}, 54)...),
 	},
 }
 

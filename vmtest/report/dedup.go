@@ -66,16 +66,17 @@ func (f Finding) dedupKey() string {
 
 // bugFrame names the module code a report happened in: the faulting
 // instruction when it is a module's, else the trace's first frame in a
-// module (a reliable one first), else the first bare address (code of a
-// module since unloaded, not yet named); "" when no frame is a module's.
+// module (a reliable one first; by its place in the module while not
+// named), else the first bare address (code of a module since unloaded,
+// not yet named); "" when no frame is a module's.
 func (f Finding) bugFrame() string {
 	if f.PC != nil && f.PC.Module != "" {
-		return f.PC.Module + " " + f.PC.Func
+		return f.PC.codeKey()
 	}
 	for _, reliable := range []bool{true, false} {
 		for _, fr := range f.Frames {
 			if fr.Module != "" && (!reliable || !fr.Unreliable) {
-				return fr.Module + " " + fr.Func
+				return fr.codeKey()
 			}
 		}
 	}
@@ -85,6 +86,16 @@ func (f Finding) bugFrame() string {
 		}
 	}
 	return ""
+}
+
+// codeKey names a module frame's code: its function, or, not yet named,
+// its place in the module's section (the same code of two instances
+// loaded apart).
+func (fr Frame) codeKey() string {
+	if fr.Func == "" && fr.Section != "" {
+		return fmt.Sprintf("%s %s+%#x", fr.Module, fr.Section, fr.Addr-fr.SectionAddr)
+	}
+	return fr.Module + " " + fr.Func
 }
 
 // merged is first with later's report of the same bug counted in.
@@ -100,6 +111,7 @@ func merged(first, later Finding) Finding {
 		first.Tests = tests
 	}
 	first.Count = first.Occurrences() + later.Occurrences()
+	first.Bytes += later.Bytes
 	last := later.LastTime
 	if last == 0 {
 		last = later.Time
@@ -125,7 +137,8 @@ func (f Finding) SeenIn() []string {
 }
 
 // Tally says how often f happened when more than once: "×60", "×60 in
-// 12 tests"; "" for a finding printed once.
+// 12 tests", "×12, 491520 bytes" (a leak's objects); "" for a finding
+// printed once.
 func (f Finding) Tally() string {
 	n := f.Occurrences()
 	if n == 1 {
@@ -134,6 +147,9 @@ func (f Finding) Tally() string {
 	s := fmt.Sprintf("×%d", n)
 	if t := len(f.SeenIn()); t > 1 {
 		s += fmt.Sprintf(" in %d tests", t)
+	}
+	if f.Bytes > 0 {
+		s += fmt.Sprintf(", %d bytes", f.Bytes)
 	}
 	return s
 }

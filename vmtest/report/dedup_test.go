@@ -66,6 +66,10 @@ func TestDedup(t *testing.T) {
 		{"leaks in code since unloaded group by address until named",
 			[]Finding{leak(0xffffffffc0a01234, "unload m"), leak(0xffffffffc0a05678, "unload m"), leak(0xffffffffc0a01234, "unload m")},
 			[]string{"memory leak | 2 |  | 0-0", "memory leak | 0 |  | 0-0"}, []int{0, 1, 0}},
+		{"leaks placed in a module's instances group by their place in it",
+			[]Finding{placed(leak(0xffffffffa0010066, "load m"), 0xffffffffa0010000), placed(leak(0xffffffffa0030066, "load m"), 0xffffffffa0030000),
+				placed(leak(0xffffffffa0030070, "load m"), 0xffffffffa0030000)},
+			[]string{"memory leak | 2 |  | 0-0", "memory leak | 0 |  | 0-0"}, []int{0, 0, 1}},
 		{"findings already collapsed add up",
 			[]Finding{{Kind: "WARNING", Title: "WARNING in f", Test: "p: A", Count: 3, Tests: []string{"p: A", "p: B"}, Time: 1, LastTime: 2},
 				{Kind: "WARNING", Title: "WARNING in f", Test: "p: B", Count: 2, Tests: []string{"p: B", "p: C"}, Time: 3, LastTime: 4},
@@ -94,6 +98,40 @@ func TestDedup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The objects of one leak add up, through Dedup and JSON; a finding
+// without leaked bytes has none in JSON.
+func TestDedupSumsLeakedBytes(t *testing.T) {
+	leak := Finding{Kind: "memory leak", Title: "memory leak in mmapdrv_init", Step: "load mmapdrv", Bytes: 40960,
+		Frames: []Frame{{Func: "mmapdrv_init", Offset: 0x66, Size: 0x1a0, Module: "mmapdrv"}}}
+	other := leak
+	other.Bytes, other.Frames = 1024, []Frame{{Func: "mmapdrv_ioctl", Offset: 0x5c, Size: 0x390, Module: "mmapdrv"}}
+	k := &Kernel{Name: "6.1.192-debug", Findings: []Finding{leak, leak, other, leak, {Kind: "WARNING", Title: "WARNING in f"}}}
+	k.DedupFindings()
+	var got []string
+	for _, f := range k.Findings {
+		got = append(got, fmt.Sprintf("%s ×%d %d", f.Title, f.Occurrences(), f.Bytes))
+	}
+	want := []string{"memory leak in mmapdrv_init ×3 122880", "memory leak in mmapdrv_init ×1 1024", "WARNING in f ×1 0"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var buf bytes.Buffer
+	if err := (&Report{Schema: SchemaVersion, Kernels: []*Kernel{k}}).WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), `"bytes":`); n != 2 || !strings.Contains(buf.String(), `"bytes": 122880`) {
+		t.Errorf("JSON has %d byte counts:\n%s", n, buf.String())
+	}
+}
+
+// placed is f with its bare address placed in module m's .init.text,
+// loaded at addr.
+func placed(f Finding, addr uint64) Finding {
+	fr := &f.Frames[len(f.Frames)-1]
+	fr.Module, fr.Section, fr.SectionAddr = "m", ".init.text", addr
+	return f
 }
 
 func withPC(f Finding, fn string) Finding {
@@ -131,6 +169,8 @@ func TestTallyAndSeen(t *testing.T) {
 		{Finding{Test: "p: A", Count: 60, Tests: []string{"p: A", "p: B"}}, "×60 in 2 tests", "×60 in 2 tests, first during p: A"},
 		{Finding{Step: "load m", Count: 2}, "×2", "×2 during load m"},
 		{Finding{Count: 3}, "×3", "×3 outside any test"},
+		{Finding{Step: "load m", Count: 12, Bytes: 491520}, "×12, 491520 bytes", "×12, 491520 bytes during load m"},
+		{Finding{Step: "load m", Bytes: 40960}, "", "during load m"},
 	}
 	for _, tt := range tests {
 		if tally, seen := tt.f.Tally(), tt.f.Seen(); tally != tt.tally || seen != tt.seen {

@@ -41,6 +41,9 @@ type Finding struct {
 	Count    int      `json:"count,omitempty"`
 	Tests    []string `json:"tests,omitempty"`
 	LastTime float64  `json:"last_time,omitempty"`
+	// Bytes is, for a memory leak, the size of the objects leaked: the
+	// one object's, or the sum over Count.
+	Bytes uint64 `json:"bytes,omitempty"`
 }
 
 // OwnerKernel is the Owner of a finding that is the kernel's own.
@@ -55,6 +58,14 @@ type Frame struct {
 	// Addr is set for a frame the kernel printed as a bare address (code
 	// of a module already unloaded).
 	Addr uint64 `json:"addr,omitempty"`
+	// Section and SectionAddr place a bare address in the instance of
+	// Module that was loaded there when the frame ran (the run's history
+	// of loads and unloads): the section holding Addr and the address it
+	// was loaded at, so that code unloaded since, or loaded again
+	// elsewhere, is named from its own instance, not from what lies there
+	// later.
+	Section     string `json:"section,omitempty"`
+	SectionAddr uint64 `json:"section_addr,omitempty"`
 	// Unreliable marks a frame printed with "?".
 	Unreliable bool `json:"unreliable,omitempty"`
 	// File and Line are the source line of the frame's code, from the

@@ -48,6 +48,7 @@ type function struct {
 	section string
 	addr    uint64 // synthetic address
 	size    uint64
+	local   bool // a file's own symbol, not an exported one or an alias
 }
 
 // Open reads the symbols and DWARF of the ELF object at path. An object
@@ -84,9 +85,16 @@ func Open(path string) (*Object, error) {
 		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF || int(s.Section) >= len(f.Sections) {
 			continue
 		}
-		o.funcs = append(o.funcs, function{name: s.Name, section: f.Sections[s.Section].Name, addr: bases[s.Section] + s.Value, size: s.Size})
+		o.funcs = append(o.funcs, function{name: s.Name, section: f.Sections[s.Section].Name, addr: bases[s.Section] + s.Value, size: s.Size,
+			local: elf.ST_BIND(s.Info) == elf.STB_LOCAL})
 	}
-	sort.SliceStable(o.funcs, func(i, j int) bool { return o.funcs[i].addr < o.funcs[j].addr })
+	// Of two names at one address FuncAt takes the later: a function's
+	// own (local) name, not the global alias module_init and module_exit
+	// give it (init_module, cleanup_module).
+	sort.SliceStable(o.funcs, func(i, j int) bool {
+		a, b := o.funcs[i], o.funcs[j]
+		return a.addr < b.addr || (a.addr == b.addr && !a.local && b.local)
+	})
 	for i, fn := range o.funcs {
 		o.byName[fn.name] = append(o.byName[fn.name], i)
 	}

@@ -37,10 +37,13 @@ type Symbolizer struct {
 
 // Kernel resolves every frame of kr's findings it can: frames of a module
 // under test through its .ko (bare addresses of a module since unloaded
-// first get their function from the module's load address), frames of
-// the kernel through Vmlinux. A finding titled only "memory leak" is then
-// named after the module function that allocated it.
+// first get their function from the module instance the collector placed
+// them in, or the module's load address), frames of the kernel through
+// Vmlinux. A finding titled only "memory leak" is then named after the
+// module function that allocated it, in kr.Error's reasons too.
 func (s *Symbolizer) Kernel(kr *report.Kernel) {
+	before, was := report.Dedup(kr.Findings)
+	renamed := false
 	for i := range kr.Findings {
 		f := &kr.Findings[i]
 		if f.PC != nil {
@@ -54,11 +57,22 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 			unnamed := fr.Func == ""
 			s.frame(kr, fr, true)
 			if unnamed && fr.Func != "" && fr.Module != "" && f.Kind == "memory leak" && f.Title == "memory leak" {
-				// The verdict quoted the old title: name the function there too.
-				was := f.Reason()
 				f.Title, f.Func = "memory leak in "+fr.Func, fr.Func
-				kr.Error = strings.Replace(kr.Error, was, f.Reason(), 1)
+				renamed = true
 			}
+		}
+	}
+	if !renamed {
+		return
+	}
+	// The verdict named each bug once by its old title (report.Dedup):
+	// each of those names becomes the one its first report has now.
+	after, is := report.Dedup(kr.Findings)
+	done := map[int]bool{}
+	for i := range kr.Findings {
+		if !done[was[i]] {
+			done[was[i]] = true
+			kr.Error = strings.Replace(kr.Error, before[was[i]].Reason(), after[is[i]].Reason(), 1)
 		}
 	}
 }
@@ -121,21 +135,17 @@ func (s *Symbolizer) frame(kr *report.Kernel, fr *report.Frame, ret bool) {
 	}
 }
 
-// name gives a bare address its function, from the module loaded there
-// (or the kernel), and returns where to look its lines up.
+// name gives a bare address its function, from the module instance the
+// collector placed it in, else the module loaded there first (or the
+// kernel), and returns where to look its lines up.
 func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module, uint64) {
+	if fr.Module != "" && fr.Section != "" {
+		return s.inSection(fr, fr.Module, fr.Section, fr.SectionAddr)
+	}
 	for k := range kr.Modules {
 		m := &kr.Modules[k]
 		if !m.Contains(fr.Addr) {
 			continue
-		}
-		mod := s.module(m.Name)
-		if mod == nil {
-			return nil, nil, 0
-		}
-		o := s.open(mod.Path)
-		if o == nil {
-			return nil, nil, 0
 		}
 		// The section loaded nearest below the address holds it.
 		sec, at := "", uint64(0)
@@ -144,12 +154,7 @@ func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module
 				sec, at = name, base
 			}
 		}
-		name, off, size, addr, ok := o.FuncAt(sec, fr.Addr-at)
-		if !ok {
-			return nil, nil, 0
-		}
-		fr.Func, fr.Offset, fr.Size, fr.Module = name, off, size, m.Name
-		return o, mod, addr
+		return s.inSection(fr, m.Name, sec, at)
 	}
 	o := s.open(s.Vmlinux)
 	if o == nil {
@@ -161,6 +166,25 @@ func (s *Symbolizer) name(kr *report.Kernel, fr *report.Frame) (*Object, *Module
 	}
 	fr.Func, fr.Offset, fr.Size = name, off, size
 	return o, nil, addr
+}
+
+// inSection names fr's bare address from the .ko of module mod, whose
+// section sec was loaded at at.
+func (s *Symbolizer) inSection(fr *report.Frame, mod, sec string, at uint64) (*Object, *Module, uint64) {
+	m := s.module(mod)
+	if m == nil {
+		return nil, nil, 0
+	}
+	o := s.open(m.Path)
+	if o == nil {
+		return nil, nil, 0
+	}
+	name, off, size, addr, ok := o.FuncAt(sec, fr.Addr-at)
+	if !ok {
+		return nil, nil, 0
+	}
+	fr.Func, fr.Offset, fr.Size, fr.Module = name, off, size, mod
+	return o, m, addr
 }
 
 // module finds the module the kernel calls name.

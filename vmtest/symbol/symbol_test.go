@@ -253,6 +253,45 @@ func TestSymbolizerResolvesTheModulesFrames(t *testing.T) {
 	}
 }
 
+// A bare address the collector placed in an instance of a module, since
+// unloaded, is named from that instance, whatever module the run's list
+// has at that address now (the KUnit module loaded where the driver's
+// init code was).
+func TestSymbolizerNamesAPlacedFrameFromItsInstance(t *testing.T) {
+	ko := filepath.Join(t.TempDir(), "inline.ko")
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ko, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const init = 0xffffffffc0405000
+	kr := &report.Kernel{
+		Modules: []report.Module{{Name: "later", Base: init - 0x1000, Size: 0x8000, Sections: map[string]uint64{".text": init - 0x1000}}},
+	}
+	// Two objects its init leaked, in two loads at the same place.
+	for range 2 {
+		kr.Findings = append(kr.Findings, report.Finding{Kind: "memory leak", Title: "memory leak", Step: "load inline", Bytes: 32,
+			Frames: []report.Frame{{Addr: init + 0xb, Module: "inline", Section: ".init.text", SectionAddr: init}}})
+	}
+	bugs, _ := report.Dedup(kr.Findings) // the verdict's reasons, as the collector gives them
+	kr.Error = bugs[0].Reason()
+	s := &symbol.Symbolizer{Modules: []symbol.Module{{Path: ko, BuildDir: "/build", Source: "src"}, {Path: filepath.Join(t.TempDir(), "later.ko")}}}
+	s.Kernel(kr)
+	for _, f := range kr.Findings {
+		if fr := f.Frames[0]; fr.Func != "setup" || fr.Offset != 0xb || fr.Module != "inline" || fr.Where() != "src/mod/inline.c:28" {
+			t.Errorf("frame: %+v, %q", fr, fr.Where())
+		}
+		if f.Title != "memory leak in setup" {
+			t.Errorf("title %q", f.Title)
+		}
+	}
+	if want := "memory leak in setup (×2, 64 bytes during load inline)"; kr.Error != want {
+		t.Errorf("verdict %q, want %q", kr.Error, want)
+	}
+}
+
 // The kernel's frames resolve through a linked vmlinux with debug info,
 // at the addresses it was linked at (kmodvm boots with nokaslr). A linked
 // inline.c stands in for it.
@@ -296,4 +335,33 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// module_init(f) makes init_module a global alias of f: an address in f
+// is named f, as the source and the kernel's own reports call it.
+func TestFuncAtPrefersTheFunctionsOwnNameToAnAlias(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "alias.c")
+	// What module_init(drv_init) and module_exit(drv_exit) expand to.
+	code := "static volatile int sink;\n" +
+		"static int __attribute__((section(\".init.text\"))) drv_init(void) { sink = 1; return 0; }\n" +
+		"static void drv_exit(void) { sink = 0; }\n" +
+		"int init_module(void) __attribute__((alias(\"drv_init\")));\n" +
+		"void cleanup_module(void) __attribute__((alias(\"drv_exit\")));\n"
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(dir, "alias.o")
+	if out, err := exec.Command("gcc", "-g", "-O2", "-c", "-o", obj, src).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	o := open(t, obj)
+	for sec, want := range map[string]string{".init.text": "drv_init", ".text": "drv_exit"} {
+		if name, _, _, _, ok := o.FuncAt(sec, 1); !ok || name != want {
+			t.Errorf("FuncAt(%s, 1) = %q, %v; want %s", sec, name, ok, want)
+		}
+	}
 }
