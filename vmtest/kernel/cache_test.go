@@ -153,6 +153,10 @@ func TestCacheLayoutVersionsByProvider(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// Layout 2's kmodvm recorded no digests.
+		if err := os.Remove(filepath.Join(dir, digestsFile)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := c.Get("stale"); err != nil {
 		t.Errorf("layout 2 entry of a provider not in use: %v, want it read", err)
