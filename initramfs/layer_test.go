@@ -3,6 +3,8 @@ package initramfs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"testing"
 )
@@ -35,7 +37,30 @@ func TestDamagedLayerIsRebuilt(t *testing.T) {
 			_, err = f.WriteAt([]byte("X"), 100)
 			return err
 		}, 3},
-		{"intact again", func(string) error { return nil }, 3},
+		{"a byte changed, its modification time kept", func(p string) error {
+			info, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			changed := bytes.Clone(content)
+			changed[200] = 'X'
+			if err := os.WriteFile(p, changed, 0o644); err != nil {
+				return err
+			}
+			return os.Chtimes(p, info.ModTime(), info.ModTime())
+		}, 4},
+		{"intact again", func(string) error { return nil }, 4},
+		{"a sum of the format before fingerprints", func(p string) error {
+			sum := sha256.Sum256(content)
+			return os.WriteFile(p+sumSuffix, fmt.Appendf(nil, "%d %x\n", len(content), sum), 0o644)
+		}, 4},
+		{"that sum, the layer changed", func(p string) error {
+			sum := sha256.Sum256(content)
+			if err := os.WriteFile(p+sumSuffix, fmt.Appendf(nil, "%d %x\n", len(content), sum), 0o644); err != nil {
+				return err
+			}
+			return os.WriteFile(p, bytes.ToUpper(content), 0o644)
+		}, 5},
 	} {
 		p, err := b.cached(t.Context(), "test-x.cpio", build)
 		if err != nil {
