@@ -95,7 +95,7 @@ type buildOutcome struct {
 // buildAll fetches each kernel and builds the module for it, in parallel;
 // one kernel's failure does not stop the others.
 func buildAll(ctx context.Context, g *globalFlags, f *kernel.Fetcher, sels []kernel.Selector, o kbuild.Options, out string) []buildOutcome {
-	tcs := &toolchain.Set{Dir: f.Cache.Layout().Toolchains(), Log: nil}
+	tcs := &toolchain.Set{Dir: f.Cache.Layout().Toolchains(), Offline: f.Offline}
 	if g.verbose {
 		tcs.Log = os.Stderr
 	}
