@@ -80,3 +80,27 @@ func adoptLegacySum(path string) error {
 	}
 	return writeSum(path)
 }
+
+// Verify hashes every cached layer again, whatever its fingerprint says,
+// and returns each layer's file name with what is wrong with it, or nil.
+func (b *Builder) Verify() (map[string]error, error) {
+	cache, err := b.cache()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := filepath.Glob(filepath.Join(cache.Layers(), "*.cpio"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]error{}
+	for _, p := range layers {
+		s, err := digest.Read(p + sumSuffix)
+		if err == nil {
+			_, err = s.Verify(filepath.Dir(p))
+		} else if errors.Is(err, digest.ErrDamaged) {
+			err = adoptLegacySum(p)
+		}
+		out[filepath.Base(p)] = err
+	}
+	return out, nil
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
@@ -252,4 +253,30 @@ func checkEntry(dir string) error {
 func Prune(dir string, maxAge time.Duration) (int, error) {
 	n, _, err := cachedir.Prune(dir, maxAge, fs.DirEntry.IsDir, os.RemoveAll)
 	return n, err
+}
+
+// VerifyCache hashes every file of every cached build in dir again,
+// whatever the fingerprints say, and returns each entry's key with what is
+// wrong with it, or nil. Entries of an older layout, which have no
+// digests and are never used, are left out.
+func VerifyCache(dir string) (map[string]error, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]error{}
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		s, err := digest.Read(filepath.Join(dir, e.Name(), digestsFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			_, err = s.Verify(filepath.Join(dir, e.Name()))
+		}
+		out[e.Name()] = err
+	}
+	return out, nil
 }

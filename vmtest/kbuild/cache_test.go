@@ -38,6 +38,9 @@ func TestBuildCacheRefusesAndRemovesADamagedBuild(t *testing.T) {
 	if err := os.Chtimes(cached, info.ModTime(), info.ModTime()); err != nil {
 		t.Fatal(err)
 	}
+	if res, err := VerifyCache(dir); err != nil || !errors.Is(res["key"], digest.ErrDamaged) {
+		t.Errorf("VerifyCache: %v %v, want the damage", res, err)
+	}
 	if _, err := fromCache(dir, "key", filepath.Join(t.TempDir(), "out")); !errors.Is(err, digest.ErrDamaged) {
 		t.Fatalf("damaged entry: %v, want ErrDamaged", err)
 	}

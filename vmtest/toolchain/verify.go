@@ -109,3 +109,30 @@ func removeUserland(root string) {
 	os.RemoveAll(root)
 	os.Remove(digestsPath(root))
 }
+
+// VerifyUserlands hashes every file of every finished userland in dir
+// again, whatever the fingerprints say, and returns each userland's name
+// with what is wrong with it, or nil. One without digests has them
+// recorded.
+func VerifyUserlands(dir string) (map[string]error, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]error{}
+	for _, e := range ents {
+		root := filepath.Join(dir, e.Name())
+		if !e.IsDir() || !ready(root) {
+			continue
+		}
+		s, err := digest.Read(digestsPath(root))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			err = recordUserland(root)
+		case err == nil:
+			_, err = s.Verify(root)
+		}
+		out[e.Name()] = err
+	}
+	return out, nil
+}

@@ -66,6 +66,9 @@ func TestUserlandIsCheckedByContentOncePerSet(t *testing.T) {
 	if ok || !errors.Is(why, digest.ErrDamaged) || !strings.Contains(why.Error(), "usr/bin/x86_64-linux-gnu-gcc-14: content differs") {
 		t.Fatalf("compiler changed in place: usable %v, %v; want the file named", ok, why)
 	}
+	if res, err := VerifyUserlands(filepath.Dir(root)); err != nil || !errors.Is(res[filepath.Base(root)], digest.ErrDamaged) {
+		t.Errorf("VerifyUserlands: %v %v, want the damage", res, err)
+	}
 	_, err = (&Set{Dir: filepath.Dir(root), Offline: true}).userland(t.Context(), "trixie", "gcc-14")
 	if err == nil || !strings.Contains(err.Error(), "offline") {
 		t.Errorf("offline: %v", err)
