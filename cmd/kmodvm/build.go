@@ -38,7 +38,13 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			if out == "" {
-				out = filepath.Join(os.TempDir(), "kmodvm-build")
+				// A private directory of this run's: a fixed name under
+				// the shared temporary directory is anyone's to take
+				// first.
+				if out, err = os.MkdirTemp("", "kmodvm-build-"); err != nil {
+					return &exitError{code: exitInfra, err: err}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "kmodvm: building in %s\n", out)
 			}
 			f := g.fetcher()
 			var makeArgs []string
