@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
@@ -17,9 +18,17 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
+// EnvAllowExpired, set to 1, lets apt take a Release file past its
+// Valid-Until date: for a mirror pinned to a date on purpose
+// (snapshot.debian.org), never for a live one.
+const EnvAllowExpired = "KMODVM_DEBIAN_ALLOW_EXPIRED"
+
 // writeConfig writes the private apt configuration and returns its path.
-// Release signatures are checked; their Valid-Until date is not, because
-// snapshot mirrors (pinned archives, as CI machines use) serve expired ones.
+// Release files are checked against the archive keyring, which must be
+// there, and against their Valid-Until date: a signed index stays signed
+// forever, and one past its date is what a mirror, or anyone between,
+// would replay to hide a newer build (a security fix). EnvAllowExpired
+// lifts the date check for a pinned mirror.
 func (a *Archive) writeConfig(m Mirrors) (string, error) {
 	d := a.Dir
 	for _, sub := range []string{"lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state"} {
@@ -27,12 +36,16 @@ func (a *Archive) writeConfig(m Mirrors) (string, error) {
 			return "", err
 		}
 	}
-	keyring := ""
-	if _, err := os.Stat(Keyring); err == nil {
-		keyring = Keyring
+	keyring := a.keyring()
+	if _, err := os.Stat(keyring); err != nil {
+		return "", fmt.Errorf("apt needs Debian's archive keyring to verify the archive's indexes, and %s is missing: install the package debian-archive-keyring (make deps)", keyring)
 	}
 	if err := atomicfile.WriteBytes(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring))); err != nil {
 		return "", err
+	}
+	checkValid := "true"
+	if os.Getenv(EnvAllowExpired) == "1" {
+		checkValid = "false"
 	}
 	status := filepath.Join(d, "state", "status")
 	if err := atomicfile.WriteBytes(status, nil); err != nil {
@@ -59,12 +72,12 @@ APT::Sandbox::User "%[3]s";
 Acquire::Languages "none";
 Acquire::GzipIndexes "false";
 Acquire::Retries "3";
-Acquire::Check-Valid-Until "false";
+Acquire::Check-Valid-Until "%[6]s";
 Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-`, d, status, sandbox, arch.Host(), aptArchitectures())
+`, d, status, sandbox, arch.Host(), aptArchitectures(), checkValid)
 	path := filepath.Join(d, "etc", "apt.conf")
 	return path, atomicfile.WriteBytes(path, []byte(conf))
 }
@@ -88,6 +101,22 @@ var ErrUnreachable = errors.New("cannot reach the Debian archive")
 // index lists (HTTP 404): a mirror that has not caught up, or that keeps
 // only some architectures of a build.
 var ErrMissing = errors.New("the mirror does not serve a package its index lists")
+
+// ErrExpired means the mirror served an index past its Valid-Until date.
+var ErrExpired = errors.New("the mirror's index has expired")
+
+// aptExpired returns, when apt refused a Release file past its
+// Valid-Until date, what to do about it, in one line.
+func aptExpired(out string) string {
+	m := expiredRelease.FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s expired %s ago (its Valid-Until date): an index that old can be replayed by the mirror or anyone between to hide newer builds, so it is refused. Use an up-to-date mirror (set %s), or, for a mirror pinned to a date on purpose (snapshot.debian.org), set %s=1", m[1], m[2], EnvMirror, EnvAllowExpired)
+}
+
+// expiredRelease is apt's message for a Release file past its date.
+var expiredRelease = regexp.MustCompile(`Release file for (\S+) is expired \(invalid since ([^)]*)\)`)
 
 // aptFailure returns a one-line cause from apt's output when it failed to
 // fetch something (apt-get update exits 0 even then): the first "Err:"
@@ -139,6 +168,9 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(perce
 	}
 	if err == nil {
 		err = cmd.Wait()
+	}
+	if expired := aptExpired(out.String()); expired != "" {
+		return out.String(), fmt.Errorf("%w: %s", ErrExpired, expired)
 	}
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {

@@ -57,6 +57,8 @@ type Archive struct {
 	Mirrors Mirrors
 	// Suites to index; nil means Suites().
 	Suites []string
+	// Keyring verifies the suites' Release files; empty means Keyring.
+	Keyring string
 	// Log receives apt's output; nil discards it.
 	Log io.Writer
 	// Progress, if set, is called while Download fetches packages, with
@@ -83,6 +85,13 @@ func (ix *Index) Lookup(name string) []Package {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return CompareVersions(out[i].Version, out[j].Version) > 0 })
 	return out
+}
+
+func (a *Archive) keyring() string {
+	if a.Keyring != "" {
+		return a.Keyring
+	}
+	return Keyring
 }
 
 func (a *Archive) suites() []string {
