@@ -1,9 +1,7 @@
 package digest
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -48,31 +46,32 @@ func Read(path string) (*Set, error) {
 }
 
 func parse(data []byte) (*Set, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() || sc.Text() != header {
+	// One string for the whole file: the lines, fields and paths are
+	// slices of it, allocated once.
+	text := string(data)
+	first, rest, _ := strings.Cut(text, "\n")
+	if first != header {
 		return nil, fmt.Errorf("not a digest file (no %q line)", header)
 	}
-	s := &Set{Files: make([]File, 0, bytes.Count(data, []byte{'\n'}))}
-	for n := 2; sc.Scan(); n++ {
-		f, err := parseLine(sc.Text())
+	if !strings.HasSuffix(text, "\n") {
+		return nil, fmt.Errorf("cut short")
+	}
+	s := &Set{Files: make([]File, 0, strings.Count(rest, "\n"))}
+	for n := 2; rest != ""; n++ {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		f, err := parseLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %v", n, err)
 		}
 		s.Files = append(s.Files, f)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, fmt.Errorf("cut short")
 	}
 	return s, nil
 }
 
 func parseLine(line string) (File, error) {
 	var f File
-	fields := make([]string, 5)
+	var fields [5]string
 	rest := line
 	for i := range fields {
 		var ok bool
@@ -84,10 +83,10 @@ func parseLine(line string) (File, error) {
 		return f, fmt.Errorf("no path")
 	}
 	f.Path = rest
-	if n, err := hex.Decode(f.Sum[:], []byte(fields[0])); err != nil || n != len(f.Sum) || len(fields[0]) != 2*len(f.Sum) {
+	if !decodeHex(f.Sum[:], fields[0]) {
 		return f, fmt.Errorf("bad digest %q", fields[0])
 	}
-	nums := make([]int64, 4)
+	var nums [4]int64
 	for i := range nums {
 		v, err := strconv.ParseInt(fields[i+1], 10, 64)
 		if err != nil {
@@ -97,4 +96,31 @@ func parseLine(line string) (File, error) {
 	}
 	f.FP = Fingerprint{Size: nums[0], Ino: uint64(nums[1]), Mtime: nums[2], Ctime: nums[3]}
 	return f, nil
+}
+
+// decodeHex decodes the lower-case hex string s, exactly len(dst) bytes,
+// into dst.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,14 +78,49 @@ type manifest struct {
 	Made   time.Time        `json:"made"`
 }
 
-// manifestHead is a manifest read for use: its files are decoded only for
-// an entry without digests (made by a kmodvm before them), the map of
-// 14,000 sizes being a third of the manifest's decoding.
+// manifestHead is a manifest read for use: what comes before its files.
+// The map of 14,000 sizes is most of a manifest and the digests check the
+// whole file, so it is read only for an entry without digests (made by a
+// kmodvm before them), from data.
 type manifestHead struct {
-	V      int             `json:"v"`
-	Kernel Kernel          `json:"kernel"`
-	Spec   *Spec           `json:"spec,omitempty"`
-	Files  json.RawMessage `json:"files"`
+	V      int
+	Kernel Kernel
+	Spec   *Spec
+	data   []byte // the manifest as read
+}
+
+// decodeHead reads a manifest's fields up to its files (written after
+// the kernel and its spec), or all of them in another order.
+func decodeHead(data []byte) (*manifestHead, error) {
+	m := &manifestHead{data: data}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	kernel := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v any = new(json.RawMessage)
+		switch t {
+		case "v":
+			v = &m.V
+		case "kernel":
+			v, kernel = &m.Kernel, true
+		case "spec":
+			v = &m.Spec
+		case "files":
+			if kernel {
+				return m, nil
+			}
+		}
+		if err := dec.Decode(v); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // Layout names the cache's folders.
@@ -237,14 +273,14 @@ func (c *Cache) readManifest(dir string) (*manifestHead, error) {
 		}
 		return nil, err
 	}
-	var m manifestHead
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := decodeHead(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s/manifest.json: %v", ErrCorrupt, dir, err)
 	}
 	if oldest := c.oldestFor(m.Kernel.Provider); m.V > manifestVersion || m.V < oldest {
 		return nil, fmt.Errorf("%w: %s: entry layout %d, made by another kmodvm (this one reads %d to %d)", ErrCorrupt, dir, m.V, oldest, manifestVersion)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // writeManifest records every regular file under dir with its size, then

@@ -70,10 +70,11 @@ func checkDigests(dir string, m *manifestHead, all bool) error {
 // adoptLegacy checks an entry without digests by its manifest's sizes and
 // records its digests.
 func adoptLegacy(dir string, m *manifestHead) error {
-	var files map[string]int64
-	if err := json.Unmarshal(m.Files, &files); err != nil {
-		return fmt.Errorf("%w: %s/manifest.json: files: %v", ErrCorrupt, dir, err)
+	var whole manifest
+	if err := json.Unmarshal(m.data, &whole); err != nil {
+		return fmt.Errorf("%w: %s/manifest.json: %v", ErrCorrupt, dir, err)
 	}
+	files := whole.Files
 	if err := verifyFiles(dir, files); err != nil {
 		return err
 	}
