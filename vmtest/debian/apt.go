@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/atomicfile"
@@ -102,22 +101,6 @@ var ErrUnreachable = errors.New("cannot reach the Debian archive")
 // only some architectures of a build.
 var ErrMissing = errors.New("the mirror does not serve a package its index lists")
 
-// ErrExpired means the mirror served an index past its Valid-Until date.
-var ErrExpired = errors.New("the mirror's index has expired")
-
-// aptExpired returns, when apt refused a Release file past its
-// Valid-Until date, what to do about it, in one line.
-func aptExpired(out string) string {
-	m := expiredRelease.FindStringSubmatch(out)
-	if m == nil {
-		return ""
-	}
-	return fmt.Sprintf("%s expired %s ago (its Valid-Until date): an index that old can be replayed by the mirror or anyone between to hide newer builds, so it is refused. Use an up-to-date mirror (set %s), or, for a mirror pinned to a date on purpose (snapshot.debian.org), set %s=1", m[1], m[2], EnvMirror, EnvAllowExpired)
-}
-
-// expiredRelease is apt's message for a Release file past its date.
-var expiredRelease = regexp.MustCompile(`Release file for (\S+) is expired \(invalid since ([^)]*)\)`)
-
 // aptFailure returns a one-line cause from apt's output when it failed to
 // fetch something (apt-get update exits 0 even then): the first "Err:"
 // line's target and the reason on the line after it.
@@ -169,19 +152,19 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(perce
 	if err == nil {
 		err = cmd.Wait()
 	}
-	if expired := aptExpired(out.String()); expired != "" {
-		return out.String(), fmt.Errorf("%w: %s", ErrExpired, expired)
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
+	}
+	if cause := aptFailure(out.String()); err != nil && cause != "" {
+		if strings.Contains(cause, " 404 ") {
+			return out.String(), fmt.Errorf("%w: %s", ErrMissing, cause)
+		}
+		return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
+	}
+	if e := aptExpired(out.String()); e != nil {
+		return out.String(), e
 	}
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
-		}
-		if cause := aptFailure(out.String()); cause != "" {
-			if strings.Contains(cause, " 404 ") {
-				return out.String(), fmt.Errorf("%w: %s", ErrMissing, cause)
-			}
-			return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
-		}
 		return out.String(), fmt.Errorf("%w: %s", err, lastLines(out.String(), 3))
 	}
 	return out.String(), nil
