@@ -3,8 +3,13 @@ package initramfs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/digest"
 )
 
 // A cached layer is used only if it is whole: one truncated (a crash, a
@@ -35,7 +40,30 @@ func TestDamagedLayerIsRebuilt(t *testing.T) {
 			_, err = f.WriteAt([]byte("X"), 100)
 			return err
 		}, 3},
-		{"intact again", func(string) error { return nil }, 3},
+		{"a byte changed, its modification time kept", func(p string) error {
+			info, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			changed := bytes.Clone(content)
+			changed[200] = 'X'
+			if err := os.WriteFile(p, changed, 0o644); err != nil {
+				return err
+			}
+			return os.Chtimes(p, info.ModTime(), info.ModTime())
+		}, 4},
+		{"intact again", func(string) error { return nil }, 4},
+		{"a sum of the format before fingerprints", func(p string) error {
+			sum := sha256.Sum256(content)
+			return os.WriteFile(p+sumSuffix, fmt.Appendf(nil, "%d %x\n", len(content), sum), 0o644)
+		}, 4},
+		{"that sum, the layer changed", func(p string) error {
+			sum := sha256.Sum256(content)
+			if err := os.WriteFile(p+sumSuffix, fmt.Appendf(nil, "%d %x\n", len(content), sum), 0o644); err != nil {
+				return err
+			}
+			return os.WriteFile(p, bytes.ToUpper(content), 0o644)
+		}, 5},
 	} {
 		p, err := b.cached(t.Context(), "test-x.cpio", build)
 		if err != nil {
@@ -51,5 +79,38 @@ func TestDamagedLayerIsRebuilt(t *testing.T) {
 		if got, _ := os.ReadFile(p); !bytes.Equal(got, content) || builds != c.builds {
 			t.Errorf("%s: %d builds, layer of %d bytes intact=%v; want %d builds and the whole layer", c.name, builds, len(got), bytes.Equal(got, content), c.builds)
 		}
+	}
+}
+
+// Verify hashes a layer whose fingerprint its sum vouches for.
+func TestVerifyHashesEveryLayer(t *testing.T) {
+	b := &Builder{CacheDir: t.TempDir()}
+	p, err := b.cached(t.Context(), "test-v.cpio", func(_ context.Context, f *os.File) error {
+		_, err := f.WriteString("layer")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Verify(); err != nil || len(res) != 1 || res["test-v.cpio"] != nil {
+		t.Fatalf("intact: %v %v", res, err)
+	}
+	if err := os.WriteFile(p, []byte("LAYER"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := digest.Read(p + sumSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Files[0].FP = digest.FingerprintOf(info) // the sum vouches for the change
+	if err := s.Write(p + sumSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Verify(); err != nil || !errors.Is(res["test-v.cpio"], digest.ErrDamaged) {
+		t.Errorf("changed: %v %v, want the damage", res, err)
 	}
 }

@@ -38,7 +38,13 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			if out == "" {
-				out = filepath.Join(os.TempDir(), "kmodvm-build")
+				// A private directory of this run's: a fixed name under
+				// the shared temporary directory is anyone's to take
+				// first.
+				if out, err = os.MkdirTemp("", "kmodvm-build-"); err != nil {
+					return &exitError{code: exitInfra, err: err}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "kmodvm: building in %s\n", out)
 			}
 			f := g.fetcher()
 			var makeArgs []string
@@ -95,7 +101,7 @@ type buildOutcome struct {
 // buildAll fetches each kernel and builds the module for it, in parallel;
 // one kernel's failure does not stop the others.
 func buildAll(ctx context.Context, g *globalFlags, f *kernel.Fetcher, sels []kernel.Selector, o kbuild.Options, out string) []buildOutcome {
-	tcs := &toolchain.Set{Dir: f.Cache.Layout().Toolchains(), Log: nil}
+	tcs := &toolchain.Set{Dir: f.Cache.Layout().Toolchains(), Offline: f.Offline}
 	if g.verbose {
 		tcs.Log = os.Stderr
 	}

@@ -89,7 +89,7 @@ func newKernelsCmd(g *globalFlags) *cobra.Command {
 optional flavour: 6.1-rt, 6.12-cloud), latest, a release (6.12.113+deb12), an
 exact ABI (6.1.0-57-amd64), or a path to a local kernel build.`,
 	}
-	cmd.AddCommand(newKernelsListCmd(g), newKernelsFetchCmd(g), newKernelsPruneCmd(g))
+	cmd.AddCommand(newKernelsListCmd(g), newKernelsFetchCmd(g), newKernelsPruneCmd(g), newKernelsVerifyCmd(g))
 	return cmd
 }
 

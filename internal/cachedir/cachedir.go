@@ -6,8 +6,12 @@
 package cachedir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+
+	"github.com/kmodvm/kmodvm/internal/privdir"
 )
 
 // Env overrides the cache directory.
@@ -22,8 +26,25 @@ func Default() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "kmodvm")
 	}
-	return filepath.Join(os.TempDir(), "kmodvm-cache")
+	return tempDefault()
 }
+
+// tempDefault is the cache of a user with no home: kmodvm-cache-<uid>
+// under the temporary directory, a directory of the user's own
+// (internal/privdir), since a cache another user could write would feed
+// kmodvm their kernels. Where none can be had it is a path under
+// /dev/null, so that the first use fails and says where.
+var tempDefault = sync.OnceValue(func() string {
+	dir, note, err := privdir.In(os.TempDir(), fmt.Sprintf("kmodvm-cache-%d", os.Geteuid()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kmodvm: no cache directory: set %s: %v\n", Env, err)
+		return filepath.Join(os.DevNull, "kmodvm-cache")
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "kmodvm: note: %s\n", note)
+	}
+	return dir
+})
 
 // Layout is a cache directory and the folders in it. Its methods only name
 // paths; each user makes the folders it writes.

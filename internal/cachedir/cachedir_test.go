@@ -1,8 +1,12 @@
 package cachedir
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/internal/privdir"
 )
 
 // The folders are where caches made by earlier kmodvms keep their files:
@@ -39,5 +43,23 @@ func TestDefaultIsTheEnvironmentsFirst(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/xdg")
 	if d := Default(); d != "/xdg/kmodvm" {
 		t.Errorf("Default() = %s, want /xdg/kmodvm", d)
+	}
+}
+
+// A user without a home gets a cache under the temporary directory, never
+// one another user made there first.
+func TestDefaultWithoutAHomeIsNeverAnotherUsersDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv(Env, "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	squatted := filepath.Join(tmp, fmt.Sprintf("kmodvm-cache-%d", os.Geteuid()))
+	if err := os.Symlink(t.TempDir(), squatted); err != nil {
+		t.Fatal(err)
+	}
+	got := Default()
+	if filepath.Dir(got) != tmp || got == squatted || privdir.Check(got) != nil {
+		t.Errorf("Default() = %s, want a private directory in %s other than %s", got, tmp, squatted)
 	}
 }

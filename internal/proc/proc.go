@@ -19,10 +19,14 @@ import (
 const WaitDelay = 5 * time.Second
 
 // Command is exec.CommandContext with the child leading a process group of
-// its own, which is killed whole (SIGKILL) when ctx is done.
+// its own, which is killed whole (SIGKILL) when ctx is done, and killed
+// itself (its parent-death signal, SIGKILL) when kmodvm dies however it
+// dies, a SIGKILL included, which runs no cancel. A child that starts
+// children of its own that must die with it (make's compilers) needs a
+// leader that kills its group on that signal: see toolchain.Command.
 func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = WaitDelay
 	return cmd

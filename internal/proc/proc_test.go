@@ -72,3 +72,47 @@ func TestCommandRunsNormally(t *testing.T) {
 		t.Errorf("output %q, err %v; want \"hi\\n\" and exit status 3", out, err)
 	}
 }
+
+// envParent makes this test binary the parent of TestParentHelper's
+// command, which the test then kills with SIGKILL.
+const envParent = "KMODVM_PROC_TEST_PARENT"
+
+// TestParentHelper, when this binary runs as the parent, starts a command
+// that writes its pid to the file the environment names and waits.
+func TestParentHelper(t *testing.T) {
+	pidFile := os.Getenv(envParent)
+	if pidFile == "" {
+		t.Skip("the parent of TestCommandDiesWithItsParent")
+	}
+	if err := Command(context.Background(), "sh", "-c", "echo $$ > "+pidFile+"; exec sleep 300").Run(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A parent killed with SIGKILL cancels nothing: the command dies of its
+// parent-death signal.
+func TestCommandDiesWithItsParent(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	parent := exec.Command(os.Args[0], "-test.run=^TestParentHelper$")
+	parent.Env = append(os.Environ(), envParent+"="+pidFile)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	for deadline := time.Now().Add(30 * time.Second); child == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			parent.Process.Kill()
+			t.Fatal("the command never started")
+		}
+		b, _ := os.ReadFile(pidFile)
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	parent.Process.Signal(syscall.SIGKILL)
+	parent.Wait()
+	for deadline := time.Now().Add(5 * time.Second); alive(child); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("command %d outlived its killed parent", child)
+		}
+	}
+}

@@ -17,9 +17,17 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
+// EnvAllowExpired, set to 1, lets apt take a Release file past its
+// Valid-Until date: for a mirror pinned to a date on purpose
+// (snapshot.debian.org), never for a live one.
+const EnvAllowExpired = "KMODVM_DEBIAN_ALLOW_EXPIRED"
+
 // writeConfig writes the private apt configuration and returns its path.
-// Release signatures are checked; their Valid-Until date is not, because
-// snapshot mirrors (pinned archives, as CI machines use) serve expired ones.
+// Release files are checked against the archive keyring, which must be
+// there, and against their Valid-Until date: a signed index stays signed
+// forever, and one past its date is what a mirror, or anyone between,
+// would replay to hide a newer build (a security fix). EnvAllowExpired
+// lifts the date check for a pinned mirror.
 func (a *Archive) writeConfig(m Mirrors) (string, error) {
 	d := a.Dir
 	for _, sub := range []string{"lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state"} {
@@ -27,12 +35,16 @@ func (a *Archive) writeConfig(m Mirrors) (string, error) {
 			return "", err
 		}
 	}
-	keyring := ""
-	if _, err := os.Stat(Keyring); err == nil {
-		keyring = Keyring
+	keyring := a.keyring()
+	if _, err := os.Stat(keyring); err != nil {
+		return "", fmt.Errorf("apt needs Debian's archive keyring to verify the archive's indexes, and %s is missing: install the package debian-archive-keyring (make deps)", keyring)
 	}
 	if err := atomicfile.WriteBytes(filepath.Join(d, "etc", "sources.list"), []byte(sourcesList(m, a.suites(), keyring))); err != nil {
 		return "", err
+	}
+	checkValid := "true"
+	if os.Getenv(EnvAllowExpired) == "1" {
+		checkValid = "false"
 	}
 	status := filepath.Join(d, "state", "status")
 	if err := atomicfile.WriteBytes(status, nil); err != nil {
@@ -59,12 +71,12 @@ APT::Sandbox::User "%[3]s";
 Acquire::Languages "none";
 Acquire::GzipIndexes "false";
 Acquire::Retries "3";
-Acquire::Check-Valid-Until "false";
+Acquire::Check-Valid-Until "%[6]s";
 Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-`, d, status, sandbox, arch.Host(), aptArchitectures())
+`, d, status, sandbox, arch.Host(), aptArchitectures(), checkValid)
 	path := filepath.Join(d, "etc", "apt.conf")
 	return path, atomicfile.WriteBytes(path, []byte(conf))
 }
@@ -140,16 +152,19 @@ func (a *Archive) apt(ctx context.Context, conf, dir string, progress func(perce
 	if err == nil {
 		err = cmd.Wait()
 	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
+	}
+	if cause := aptFailure(out.String()); err != nil && cause != "" {
+		if strings.Contains(cause, " 404 ") {
+			return out.String(), fmt.Errorf("%w: %s", ErrMissing, cause)
+		}
+		return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
+	}
+	if e := aptExpired(out.String()); e != nil {
+		return out.String(), e
+	}
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("%s not found: kmodvm needs apt (run `make deps` or use a Debian/Ubuntu host)", name)
-		}
-		if cause := aptFailure(out.String()); cause != "" {
-			if strings.Contains(cause, " 404 ") {
-				return out.String(), fmt.Errorf("%w: %s", ErrMissing, cause)
-			}
-			return out.String(), fmt.Errorf("%w: %s", ErrUnreachable, cause)
-		}
 		return out.String(), fmt.Errorf("%w: %s", err, lastLines(out.String(), 3))
 	}
 	return out.String(), nil

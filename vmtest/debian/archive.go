@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,6 +58,8 @@ type Archive struct {
 	Mirrors Mirrors
 	// Suites to index; nil means Suites().
 	Suites []string
+	// Keyring verifies the suites' Release files; empty means Keyring.
+	Keyring string
 	// Log receives apt's output; nil discards it.
 	Log io.Writer
 	// Progress, if set, is called while Download fetches packages, with
@@ -71,6 +74,9 @@ type Index struct {
 	Updated  time.Time `json:"updated"`
 	Mirrors  Mirrors   `json:"mirrors"`
 	Packages []Package `json:"packages"`
+	// Expired says which suites' indexes were past their Valid-Until
+	// date at Updated, and what to do; their kernels are left out.
+	Expired string `json:"expired,omitempty"`
 }
 
 // Lookup returns every indexed version of the named package, newest first.
@@ -83,6 +89,13 @@ func (ix *Index) Lookup(name string) []Package {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return CompareVersions(out[i].Version, out[j].Version) > 0 })
 	return out
+}
+
+func (a *Archive) keyring() string {
+	if a.Keyring != "" {
+		return a.Keyring
+	}
+	return Keyring
 }
 
 func (a *Archive) suites() []string {
@@ -168,6 +181,7 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	}
 	defer unlock()
 	out, err := a.apt(ctx, conf, "", nil, "apt-get", "update")
+	expired, err := freshOnly(err, a.suites())
 	if err != nil {
 		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
 	}
@@ -175,7 +189,13 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 		return nil, fmt.Errorf("%w: %s (check the network, or set %s)", ErrUnreachable, cause, EnvMirror)
 	}
 	ix := &Index{Format: indexFormat, Updated: time.Now().UTC(), Mirrors: m}
+	if expired != nil {
+		ix.Expired = expired.Error()
+	}
 	for _, suite := range a.suites() {
+		if expired != nil && slices.Contains(expired.Suites, suite) {
+			continue // its lists, old or replayed, are not taken
+		}
 		pkgs, err := a.readLists(suite)
 		if err != nil {
 			return nil, err
@@ -252,7 +272,11 @@ func (a *Archive) Download(ctx context.Context, dir string, pkgs []Package) ([]s
 		// another configuration sharing the directory (an older kmodvm,
 		// amd64 only) drops the lists of the architectures it does not
 		// know.
-		if _, err := a.apt(ctx, conf, "", nil, "apt-get", "update"); err != nil {
+		_, err := a.apt(ctx, conf, "", nil, "apt-get", "update")
+		if expired, _ := freshOnly(err, a.suites()); expired != nil && !expiredAmong(missing, expired.Suites) {
+			err = nil // the packages' own suites are fresh
+		}
+		if err != nil {
 			return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
 		}
 	}

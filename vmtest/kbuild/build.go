@@ -150,7 +150,7 @@ func build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Opt
 	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, a.MakeArgs()...)
 	args = append(append(append(append(args, k.MakeVars...), debugArgs(k)...), coverageArgs(o)...), o.MakeArgs...)
 	args = append(args, "modules")
-	cmd := tc.Command(ctx, []string{k.Dir, out}, "make", args...)
+	cmd := tc.Command(ctx, []toolchain.Bind{{Path: k.Dir, ReadOnly: true}, {Path: out}}, "make", args...)
 	var log bytes.Buffer
 	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
 	cmd.Stdout, cmd.Stderr = &log, &log

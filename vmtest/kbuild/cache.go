@@ -4,23 +4,33 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
+	"github.com/kmodvm/kmodvm/internal/digest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/toolchain"
 )
 
 // cacheLayout is part of every build key; bump it when what is cached
-// changes.
-const cacheLayout = "kbuild-cache-2"
+// changes. Layout 3 added the digests: older entries, which have none, are
+// not found and pruned a week later (a module build takes seconds, so
+// recording their digests from the files as they are would trust them for
+// nothing).
+const cacheLayout = "kbuild-cache-3"
+
+// digestsFile holds the SHA-256 and fingerprint of every file of a cached
+// build (internal/digest), checked before the build is used.
+const digestsFile = "digests"
 
 // buildKey hashes everything a module build depends on: every source file
 // (name and content), the kernel's cache key and ABI, the toolchain, and
@@ -92,6 +102,9 @@ type cached struct {
 // out/build.log, as a fresh build would leave them.
 func fromCache(dir, key, out string) (*Result, error) {
 	entry := filepath.Join(dir, key)
+	if err := checkEntry(entry); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(filepath.Join(entry, "result.json"))
 	if err != nil {
 		return nil, err
@@ -183,6 +196,9 @@ func toCache(dir, key string, r *Result) error {
 	if err := os.WriteFile(filepath.Join(tmp, "result.json"), b, 0o644); err != nil {
 		return err
 	}
+	if err := recordDigests(tmp); err != nil {
+		return err
+	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
@@ -196,8 +212,71 @@ func toCache(dir, key string, r *Result) error {
 	return nil
 }
 
+// recordDigests hashes the files of the build entry at dir.
+func recordDigests(dir string) error {
+	paths, err := digest.List(dir, nil)
+	if err != nil {
+		return err
+	}
+	s, err := digest.Make(dir, paths)
+	if err != nil {
+		return err
+	}
+	return s.Write(filepath.Join(dir, digestsFile))
+}
+
+// checkEntry checks the build entry at dir against its digests. A damaged
+// one is removed, so that the build made instead can take its place.
+func checkEntry(dir string) error {
+	path := filepath.Join(dir, digestsFile)
+	s, err := digest.Read(path)
+	if err == nil {
+		var refreshed bool
+		if refreshed, err = s.Check(dir); err == nil {
+			if refreshed {
+				_ = s.Write(path) // best effort: hashed again next time
+			}
+			return nil
+		}
+	}
+	if errors.Is(err, digest.ErrDamaged) {
+		trash := fmt.Sprintf("%s.damaged-%d", dir, os.Getpid())
+		if os.Rename(dir, trash) == nil {
+			os.RemoveAll(trash)
+		}
+		return fmt.Errorf("build cache: %w", err)
+	}
+	return err
+}
+
 // Prune removes cached builds not used for maxAge from the build cache dir.
 func Prune(dir string, maxAge time.Duration) (int, error) {
 	n, _, err := cachedir.Prune(dir, maxAge, fs.DirEntry.IsDir, os.RemoveAll)
 	return n, err
+}
+
+// VerifyCache hashes every file of every cached build in dir again,
+// whatever the fingerprints say, and returns each entry's key with what is
+// wrong with it, or nil. Entries of an older layout, which have no
+// digests and are never used, are left out.
+func VerifyCache(dir string) (map[string]error, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]error{}
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		s, err := digest.Read(filepath.Join(dir, e.Name(), digestsFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			_, err = s.Verify(filepath.Join(dir, e.Name()))
+		}
+		out[e.Name()] = err
+	}
+	return out, nil
 }

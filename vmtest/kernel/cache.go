@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,51 @@ type manifest struct {
 	Made   time.Time        `json:"made"`
 }
 
+// manifestHead is a manifest read for use: what comes before its files.
+// The map of 14,000 sizes is most of a manifest and the digests check the
+// whole file, so it is read only for an entry without digests (made by a
+// kmodvm before them), from data.
+type manifestHead struct {
+	V      int
+	Kernel Kernel
+	Spec   *Spec
+	data   []byte // the manifest as read
+}
+
+// decodeHead reads a manifest's fields up to its files (written after
+// the kernel and its spec), or all of them in another order.
+func decodeHead(data []byte) (*manifestHead, error) {
+	m := &manifestHead{data: data}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	kernel := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v any = new(json.RawMessage)
+		switch t {
+		case "v":
+			v = &m.V
+		case "kernel":
+			v, kernel = &m.Kernel, true
+		case "spec":
+			v = &m.Spec
+		case "files":
+			if kernel {
+				return m, nil
+			}
+		}
+		if err := dec.Decode(v); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
 // Layout names the cache's folders.
 func (c *Cache) Layout() cachedir.Layout { return cachedir.Layout{Root: c.Dir} }
 
@@ -116,14 +162,15 @@ func (c *Cache) RLock(ctx context.Context, name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// Get returns the verified entry for key.
+// Get returns the verified entry for key: every file as its digest says
+// (see checkDigests).
 func (c *Cache) Get(key string) (*Kernel, error) {
 	dir := c.entryDir(key)
 	m, err := c.readManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyFiles(dir, m.Files); err != nil {
+	if err := checkDigests(dir, m, false); err != nil {
 		return nil, err
 	}
 	return absolute(m.Kernel, dir), nil
@@ -141,13 +188,18 @@ func (c *Cache) ByABI(abi string) (*Kernel, error) {
 // List returns every valid entry, by name. Corrupt entries are returned in
 // bad, keyed by directory.
 func (c *Cache) List() (good []*Kernel, bad map[string]error) {
+	return c.list(c.Get)
+}
+
+// list is List with get checking each entry.
+func (c *Cache) list(get func(key string) (*Kernel, error)) (good []*Kernel, bad map[string]error) {
 	bad = map[string]error{}
 	ents, _ := os.ReadDir(c.kernelsDir())
 	for _, e := range ents {
 		if !e.IsDir() || c.entryDir(e.Name()) == c.Layout().ByABI() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		k, err := c.Get(e.Name())
+		k, err := get(e.Name())
 		if err != nil {
 			bad[e.Name()] = err
 			continue
@@ -211,7 +263,7 @@ func (c *Cache) commit(tmp string, m *manifest) (*Kernel, error) {
 	return absolute(m.Kernel, dir), nil
 }
 
-func (c *Cache) readManifest(dir string) (*manifest, error) {
+func (c *Cache) readManifest(dir string) (*manifestHead, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -221,18 +273,19 @@ func (c *Cache) readManifest(dir string) (*manifest, error) {
 		}
 		return nil, err
 	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := decodeHead(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s/manifest.json: %v", ErrCorrupt, dir, err)
 	}
 	if oldest := c.oldestFor(m.Kernel.Provider); m.V > manifestVersion || m.V < oldest {
 		return nil, fmt.Errorf("%w: %s: entry layout %d, made by another kmodvm (this one reads %d to %d)", ErrCorrupt, dir, m.V, oldest, manifestVersion)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // writeManifest records every regular file under dir with its size, then
-// writes the manifest last: an entry without one is partial.
+// writes the manifest, then the digests of all of them: an entry without
+// a manifest is partial, one without digests was made before them.
 func writeManifest(dir string, m *manifest) error {
 	m.V = manifestVersion
 	m.Made = time.Now().UTC()
@@ -256,7 +309,10 @@ func writeManifest(dir string, m *manifest) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, "manifest.json"), b)
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "manifest.json"), b); err != nil {
+		return err
+	}
+	return recordDigests(dir, m.Files)
 }
 
 // verifyFiles checks that every file of the manifest is there with its size.

@@ -251,7 +251,7 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 	// -display none, not -nographic, which would add a serial port of
 	// its own.
 	args := append(append([]string{}, a.Machine...), "-nodefaults", "-no-user-config", "-display", "none",
-		"-no-reboot",
+		"-no-reboot", "-sandbox", Sandbox,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
 	)
 	switch accel {
@@ -303,6 +303,15 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 	}
 	return args
 }
+
+// Sandbox is QEMU's -sandbox argument on every command line, repro.sh's
+// too: a seccomp filter that kills QEMU if it calls what a VM of kmodvm's
+// never needs (QEMU 7.2 knows each option): obsolete system calls,
+// set*uid and set*gid (elevateprivileges), fork and exec (spawn: so no
+// exec: migration; VM.Save migrates to a socket), and scheduler and
+// priority changes (resourcecontrol). A guest that broke out of the
+// emulator could then not start a program or gain privileges through it.
+const Sandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 // ReplayCommand returns a command line (QEMU's binary first) that boots
 // the VM again by hand: the console on the caller's terminal (stdio; ^C

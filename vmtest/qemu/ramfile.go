@@ -7,11 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
+	"sync"
 	"syscall"
-	"time"
 
+	"github.com/kmodvm/kmodvm/internal/privdir"
 	"github.com/kmodvm/kmodvm/internal/zfile"
 )
 
@@ -47,23 +46,55 @@ func ramCopyBudget() int64 {
 // is found and removed.
 const vmRAMPrefix = "vm-"
 
+// shmDir is the tmpfs RAM files go to first.
+var shmDir = "/dev/shm"
+
 // ramDirs are the directories RAM files may be made in, best first: the
 // user's on /dev/shm (tmpfs: pages in memory, never written back), and
-// under the temporary directory.
-func ramDirs() []string {
-	name := fmt.Sprintf("kmodvm-ram-%d", os.Getuid())
-	return []string{filepath.Join("/dev/shm", name), filepath.Join(os.TempDir(), name)}
-}
-
-// ramDir returns the first of ramDirs that can be made and has need bytes
-// free: a shared RAM file on a full tmpfs would kill QEMU with SIGBUS when
-// the guest touched a page.
-func ramDir(need int64) (string, error) {
-	var err error
-	for _, dir := range ramDirs() {
-		if err = os.MkdirAll(dir, 0o700); err != nil {
+// under the temporary directory; each kmodvm's own (see ramDirIn). err is
+// why none could be had.
+func ramDirs() (dirs []string, err error) {
+	for _, parent := range []string{shmDir, os.TempDir()} {
+		d, derr := ramDirIn(parent)
+		if derr != nil {
+			err = derr
 			continue
 		}
+		dirs = append(dirs, d)
+	}
+	if len(dirs) > 0 {
+		err = nil
+	}
+	return dirs, err
+}
+
+// ramDirNotes says once per directory that kmodvm did not use it.
+var ramDirNotes sync.Map
+
+// ramDirIn returns the private directory for RAM files in parent:
+// kmodvm-ram-<uid>, made with mode 0700 and used only while lstat finds
+// it a directory of this user's, closed to others (internal/privdir). A
+// guest's RAM holds its secrets, and a restore maps whatever file it
+// finds there: another user's directory of that name, or a link, would
+// let them read or swap it. Such a one is left alone for a private
+// directory of another name, and a note on stderr says so.
+func ramDirIn(parent string) (string, error) {
+	dir, note, err := privdir.In(parent, fmt.Sprintf("kmodvm-ram-%d", os.Getuid()))
+	if err != nil {
+		return "", err
+	}
+	if _, seen := ramDirNotes.LoadOrStore(note, true); note != "" && !seen {
+		fmt.Fprintf(os.Stderr, "kmodvm: note: %s\n", note)
+	}
+	return dir, nil
+}
+
+// ramDir returns the first of ramDirs that has need bytes free: a shared
+// RAM file on a full tmpfs would kill QEMU with SIGBUS when the guest
+// touched a page.
+func ramDir(need int64) (string, error) {
+	dirs, err := ramDirs()
+	for _, dir := range dirs {
 		var st syscall.Statfs_t
 		if err = syscall.Statfs(dir, &st); err != nil {
 			continue
@@ -138,64 +169,6 @@ type ramFile struct {
 	shared bool
 }
 
-// ramCopyName is the RAM copy of the state at statePath with the given
-// RAM checksum: ramCopyPrefix, the checksum, ".ram".
-func ramCopyName(statePath string, sum uint32) string {
-	return fmt.Sprintf("%s%08x.ram", ramCopyPrefix(statePath), sum)
-}
-
-// ramCopyPrefix begins the names of the state at statePath's RAM copies.
-func ramCopyPrefix(statePath string) string {
-	return strings.TrimSuffix(filepath.Base(statePath), ".state") + "-"
-}
-
-// ramCopy returns the RAM copy of s, the state at statePath, making it if
-// there is none: its compressed part is checked against its checksum and
-// written sparse, through a locked vm- file renamed into place, so that a
-// copy is whole or absent and processes racing to make it only do the
-// work twice.
-func (s *stateFile) ramCopy(statePath string) (string, error) {
-	name := ramCopyName(statePath, s.ram.sum)
-	for _, dir := range ramDirs() {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Size() == s.ramSize {
-			if time.Since(fi.ModTime()) > time.Minute {
-				now := time.Now()
-				os.Chtimes(p, now, now)
-			}
-			return p, nil
-		}
-	}
-	dir, err := ramDir(s.ramSize)
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(dir, name)
-	f, err := lockedRAMFile(dir)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoRAMFile, err)
-	}
-	defer f.Close()
-	in, check := s.part(s.ram)
-	err = writeSparse(f, in, s.ramSize)
-	if cerr := check(); cerr != nil {
-		err = cerr // damage that showed first as a zstd error
-	} else if errors.Is(err, errWrite) {
-		err = fmt.Errorf("%w: %s: %v", ErrNoRAMFile, dir, err)
-	}
-	if err == nil {
-		if err = os.Rename(f.Name(), p); err != nil {
-			err = fmt.Errorf("%w: %v", ErrNoRAMFile, err)
-		}
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	evictRAMCopies(dir, p, ramCopyBudget())
-	return p, nil
-}
-
 // ErrNoRAMFile is returned (wrapped) by Start when the file of a saveable
 // VM's RAM or a restore's RAM copy could not be made (no room in /dev/shm
 // or the temporary directory, say): a saved state is sound, the caller
@@ -207,8 +180,9 @@ var ErrNoRAMFile = errors.New("qemu: no room for a file of the guest's RAM")
 var errWrite = errors.New("write")
 
 // writeSparse decompresses in into f, which must be empty, skipping its
-// all-zero pages, and checks it held size bytes.
-func writeSparse(f *os.File, in io.Reader, size int64) error {
+// all-zero pages, and checks it held size bytes. h gets every byte of the
+// file, zero pages included.
+func writeSparse(f *os.File, in io.Reader, size int64, h io.Writer) error {
 	zr, err := zfile.NewReader(in)
 	if err != nil {
 		return err
@@ -220,6 +194,7 @@ func writeSparse(f *os.File, in io.Reader, size int64) error {
 	var off int64
 	for {
 		n, err := io.ReadFull(zr, buf)
+		h.Write(buf[:n])
 		for i := 0; i < n; {
 			// A run of pages with data, written at once.
 			j := i
@@ -252,51 +227,4 @@ func writeSparse(f *os.File, in io.Reader, size int64) error {
 		return fmt.Errorf("%w: %w", errWrite, err)
 	}
 	return nil
-}
-
-// evictRAMCopies removes the least recently used RAM copies in dir until
-// those left take at most budget bytes of memory; keep stays.
-func evictRAMCopies(dir, keep string, budget int64) {
-	type copy struct {
-		path string
-		used int64
-		mod  time.Time
-	}
-	var copies []copy
-	var total int64
-	names, _ := filepath.Glob(filepath.Join(dir, "*.ram"))
-	for _, p := range names {
-		fi, err := os.Stat(p)
-		if err != nil || strings.HasPrefix(filepath.Base(p), vmRAMPrefix) {
-			continue
-		}
-		used := fi.Size()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			used = st.Blocks * 512
-		}
-		total += used
-		if p != keep {
-			copies = append(copies, copy{p, used, fi.ModTime()})
-		}
-	}
-	slices.SortFunc(copies, func(a, b copy) int { return a.mod.Compare(b.mod) })
-	for _, c := range copies {
-		if total <= budget {
-			break
-		}
-		// A VM that maps it keeps its pages until it ends.
-		if os.Remove(c.path) == nil {
-			total -= c.used
-		}
-	}
-}
-
-// removeRAMCopies removes the RAM copies of the state at statePath.
-func removeRAMCopies(statePath string) {
-	for _, dir := range ramDirs() {
-		names, _ := filepath.Glob(filepath.Join(dir, ramCopyPrefix(statePath)+"*.ram"))
-		for _, p := range names {
-			os.Remove(p)
-		}
-	}
 }

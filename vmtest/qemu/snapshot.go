@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,10 +58,7 @@ func (v *VM) Save(path string) (err error) {
 	if err := v.ignoreSharedRAM(); err != nil {
 		return fmt.Errorf("qemu: save: %w", err)
 	}
-	if _, err := v.QMP("migrate", map[string]any{"uri": "exec:cat > " + shellQuote(devices)}); err != nil {
-		return fmt.Errorf("qemu: save: %w", err)
-	}
-	if err := v.awaitMigration(); err != nil {
+	if err := v.migrateTo(devices); err != nil {
 		return fmt.Errorf("qemu: save: %w", err)
 	}
 	fi, err := v.ram.Stat()
@@ -73,6 +72,53 @@ func (v *VM) Save(path string) (err error) {
 		return fmt.Errorf("qemu: save: %w", err)
 	}
 	return nil
+}
+
+// migrateTo has QEMU write the devices' state to a socket in the VM's
+// work directory (private: only this user can connect) and copies it
+// into the file at path. QEMU 7.2 has no file: migration, and its
+// sandbox forbids the exec: one (spawn=deny).
+func (v *VM) migrateTo(path string) error {
+	sock := filepath.Join(v.dir, "save.sock")
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sock)
+	defer ln.Close()
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	copied := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			copied <- err
+			return
+		}
+		defer c.Close()
+		_, err = io.Copy(out, c)
+		copied <- err
+	}()
+	if _, err := v.QMP("migrate", map[string]any{"uri": "unix:" + sock}); err != nil {
+		return err
+	}
+	if err := v.awaitMigration(); err != nil {
+		return err
+	}
+	// QEMU closes the connection once the migration completed.
+	select {
+	case err := <-copied:
+		if err != nil {
+			return err
+		}
+	case <-time.After(saveTimeout):
+		return errors.New("the devices' state did not end")
+	}
+	return out.Close()
 }
 
 // ignoreSharedRAM leaves the RAM QEMU maps shared (the guest's and the
@@ -207,11 +253,6 @@ func stderrSuffix(s string) string {
 // where from (awaitRestore).
 func incomingArgs() []string {
 	return []string{"-S", "-incoming", "defer"}
-}
-
-// shellQuote quotes s for /bin/sh, which runs QEMU's exec: migrations.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // shareID is the id of the shared memory's backend.

@@ -125,6 +125,7 @@ func TestArgs(t *testing.T) {
 		"-M q35 -nodefaults", "-display none", "-no-reboot", "-m 256", "-smp 1",
 		"-accel tcg -cpu max", "-kernel vmlinux", "-initrd initrd",
 		"-qmp unix:/d/qmp.sock,server=on,wait=on",
+		"-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args lack %q: %s", want, joined)
@@ -266,7 +267,7 @@ func TestReplayCommandPutsPortsOnTheTerminalFilesAndPTYs(t *testing.T) {
 		"qemu-system-x86_64 ", "-chardev stdio,id=console -serial chardev:console",
 		"-chardev file,id=events,path=/out/events.log -serial chardev:events",
 		"-chardev pty,id=control -serial chardev:control", "-gdb tcp:127.0.0.1:1234",
-		"kmodvm.events=/dev/ttyS1",
+		"kmodvm.events=/dev/ttyS1", "-sandbox " + Sandbox,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("replay command lacks %q:\n%s", want, got)

@@ -38,6 +38,7 @@ type VM struct {
 	res     Result
 	share   *os.File // the host's end of Config.ShareMiB
 	ram     *os.File // the guest's RAM of a saveable VM
+	dir     string   // the work directory: QMP's and a save's sockets
 }
 
 // Run boots the VM described by cfg and waits until it ends: Start, then
@@ -123,6 +124,7 @@ func (v *VM) makeFiles() (sock string, feed func() error, extra []*os.File, err 
 		}
 		v.cleanup = append(v.cleanup, release)
 	}
+	v.dir = dir
 	sock = filepath.Join(dir, "qmp.sock")
 	v.cleanup = append(v.cleanup, func() { os.Remove(sock) })
 	if err := v.makeKernel(dir); err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/kmodvm/kmodvm/internal/privdir"
 )
 
 // workDirPrefix names Run's temporary directories.
@@ -53,10 +55,14 @@ func makeWorkDir() (dir string, release func(), err error) {
 
 // sweepWorkDirs removes the work directories in tmp whose lock no process
 // holds. A directory without a lock file (another program's, or an older
-// kmodvm's) is left alone.
+// kmodvm's), or not this user's own (another user's, a link), is left
+// alone.
 func sweepWorkDirs(tmp string) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, workDirPrefix+"*"))
 	for _, d := range dirs {
+		if privdir.Check(d) != nil {
+			continue
+		}
 		f, err := os.Open(filepath.Join(d, workDirLock))
 		if err != nil {
 			continue

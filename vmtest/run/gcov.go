@@ -126,7 +126,7 @@ func (b gcovBuild) read(ctx context.Context, gcda, rel, one string) ([]coverage.
 	if err := copyTo(gcda, base+".gcda"); err != nil {
 		return nil, err
 	}
-	cmd := b.tc.Command(ctx, []string{tmp}, b.tc.Gcov(), "--branch-probabilities", "--json-format", "--stdout", "--object-directory", one, base+".gcda")
+	cmd := b.tc.Command(ctx, []toolchain.Bind{{Path: tmp}}, b.tc.Gcov(), "--branch-probabilities", "--json-format", "--stdout", "--object-directory", one, base+".gcda")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

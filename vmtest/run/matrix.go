@@ -135,7 +135,7 @@ func newRunner(cfg *runcfg.Config, h Hooks) *runner {
 		s, _ := sel.(string)
 		r.step(s, abi, runcfg.PhaseFetch, fmt.Sprintf("%d%% of %.0f MB", done*100/max(total, 1), float64(total)/1e6))
 	}
-	r.toolchains = &toolchain.Set{Dir: cachedir.Layout{Root: cfg.CacheRoot()}.Toolchains(), Log: cfg.Log}
+	r.toolchains = &toolchain.Set{Dir: cachedir.Layout{Root: cfg.CacheRoot()}.Toolchains(), Log: cfg.Log, Offline: cfg.Offline}
 	return r
 }
 

@@ -22,7 +22,7 @@ import (
 func NewFetcher(cacheDir string, offline bool, log io.Writer, buildProgress func(name string, done, total int)) *kernel.Fetcher {
 	f := debianprov.NewFetcher(&kernel.Cache{Dir: cacheDir}, offline, log)
 	f.Use(&srcbuild.Provider{Archive: debianprov.Of(f), Kernels: f, Log: log, Progress: buildProgress,
-		Toolchains: &toolchain.Set{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log}})
+		Toolchains: &toolchain.Set{Dir: cachedir.Layout{Root: cacheDir}.Toolchains(), Log: log, Offline: offline}})
 	return f
 }
 

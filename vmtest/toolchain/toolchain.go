@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -54,6 +55,12 @@ type Set struct {
 	Mirror string
 	// Log receives debootstrap's progress; nil discards it.
 	Log io.Writer
+	// Offline forbids debootstrap: a userland missing or damaged is an
+	// error.
+	Offline bool
+
+	mu      sync.Mutex
+	checked map[string]bool // userlands found intact by this Set
 }
 
 // compilerSuites maps a compiler to the Debian release whose default it is.

@@ -25,8 +25,15 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 	// older list is replaced rather than reused.
 	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",")))
 	root := filepath.Join(t.Dir, fmt.Sprintf("%s-%s-%x", suite, cc, sum[:3]))
-	if ready(root) {
+	ok, damage := t.usable(root)
+	if ok {
 		return root, nil
+	}
+	if t.Offline {
+		return "", offlineError(root, damage)
+	}
+	if damage != nil && t.Log != nil {
+		fmt.Fprintf(t.Log, "toolchain userland unusable, making it again: %v\n", damage)
 	}
 	if os.Geteuid() != 0 {
 		return "", fmt.Errorf("%w: building for this kernel needs a Debian %s userland with %s, made with debootstrap and entered with chroot: run kmodvm as root once (sudo), or install %s on the host", ErrNeedRoot, suite, cc, cc)
@@ -39,8 +46,8 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 		return "", err
 	}
 	defer l.Unlock()
-	if ready(root) {
-		return root, nil
+	if ok, _ := t.usable(root); ok {
+		return root, nil // another process made it while we waited
 	}
 	mirror := t.Mirror
 	if mirror == "" {
@@ -51,11 +58,11 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 		mirror = m.Main
 	}
 	tmp := root + ".tmp"
-	os.RemoveAll(tmp)
-	args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, tmp, mirror}
-	if _, err := os.Stat(debian.Keyring); err == nil {
-		args = append([]string{"--keyring=" + debian.Keyring}, args...)
+	args, err := debootstrapArgs(debian.Keyring, suite, tmp, mirror, pkgs)
+	if err != nil {
+		return "", err
 	}
+	os.RemoveAll(tmp)
 	cmd := proc.Command(ctx, "debootstrap", args...)
 	out := &tail{max: 8 << 10}
 	w := io.Writer(out)
@@ -71,15 +78,34 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 		return "", fmt.Errorf("debootstrap %s: %w: %s", suite, err, out.String())
 	}
 	os.RemoveAll(filepath.Join(tmp, "var", "cache", "apt", "archives"))
-	if err := os.WriteFile(filepath.Join(tmp, ".kmodvm-ready"), []byte(cc+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, readyFile), []byte(cc+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	os.RemoveAll(root)
-	return root, os.Rename(tmp, root)
+	removeUserland(root)
+	if err := os.Rename(tmp, root); err != nil {
+		return "", err
+	}
+	// A crash before the digests are written leaves a userland without
+	// them, whose digests the next use records from its files.
+	return root, recordUserland(root)
 }
 
+// debootstrapArgs are debootstrap's arguments to make suite's userland
+// with pkgs at dir, verified with keyring: debootstrap checks the Release
+// file it downloads only with a keyring, and without one takes whatever
+// the mirror sends.
+func debootstrapArgs(keyring, suite, dir, mirror string, pkgs []string) ([]string, error) {
+	if _, err := os.Stat(keyring); err != nil {
+		return nil, fmt.Errorf("debootstrap needs Debian's archive keyring to verify the packages of the %s userland, and %s is missing: install the package debian-archive-keyring (make deps)", suite, keyring)
+	}
+	return []string{"--keyring=" + keyring, "--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, dir, mirror}, nil
+}
+
+// readyFile marks a userland that debootstrap finished.
+const readyFile = ".kmodvm-ready"
+
 func ready(root string) bool {
-	_, err := os.Stat(filepath.Join(root, ".kmodvm-ready"))
+	_, err := os.Stat(filepath.Join(root, readyFile))
 	return err == nil
 }
 

@@ -60,6 +60,9 @@ func (p *Provider) loadIndex(ctx context.Context) (*debian.Index, error) {
 		}
 		return nil, err
 	}
+	if ix.Expired != "" {
+		p.logf("%s; the kernels of those suites are left out", ix.Expired)
+	}
 	return ix, nil
 }
 
@@ -79,6 +82,9 @@ func (p *Provider) ResolveBuild(ctx context.Context, sel kernel.Selector) (kerne
 			p.mu.Unlock()
 			return Resolve(Builds(ix), sel)
 		}
+	}
+	if errors.Is(err, kernel.ErrNotFound) && ix.Expired != "" {
+		err = fmt.Errorf("%w (%s; the kernels of those suites are left out)", err, ix.Expired)
 	}
 	return b, err
 }

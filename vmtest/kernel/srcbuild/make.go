@@ -131,7 +131,7 @@ type builder struct {
 func (b *builder) make(ctx context.Context, out io.Writer, args ...string) error {
 	args = append(append([]string{"-C", b.tree}, b.vars...), args...)
 	fmt.Fprintf(b.log, "# make %s\n", strings.Join(args, " "))
-	cmd := b.tc.Command(ctx, []string{b.dir}, "make", args...)
+	cmd := b.tc.Command(ctx, []toolchain.Bind{{Path: b.dir}}, "make", args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -182,7 +182,7 @@ func (b *builder) configure(ctx context.Context, v variant) error {
 	}
 	paths = append(paths, local)
 	merge := append([]string{filepath.Join(b.tree, "scripts", "kconfig", "merge_config.sh"), "-m", "-O", b.tree, filepath.Join(b.tree, ".config")}, paths...)
-	cmd := b.tc.Command(ctx, []string{b.dir}, "sh", merge...)
+	cmd := b.tc.Command(ctx, []toolchain.Bind{{Path: b.dir}}, "sh", merge...)
 	cmd.Dir = b.tree
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Run(); err != nil {
