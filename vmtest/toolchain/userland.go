@@ -62,7 +62,9 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 	if err != nil {
 		return "", err
 	}
-	os.RemoveAll(tmp)
+	if err := scrub(tmp); err != nil {
+		return "", err
+	}
 	cmd := proc.Command(ctx, "debootstrap", args...)
 	out := &tail{max: 8 << 10}
 	w := io.Writer(out)
@@ -71,7 +73,7 @@ func (t *Set) userland(ctx context.Context, suite, cc string, extra ...string) (
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		os.RemoveAll(tmp)
+		scrub(tmp)
 		if errors.Is(err, exec.ErrNotFound) {
 			return "", errors.New("debootstrap not found: install it (run `make deps`)")
 		}
