@@ -43,11 +43,7 @@ func ramCopyPrefix(statePath string) string {
 // processes racing to make it only do the work twice.
 func (s *stateFile) ramCopy(statePath string) (string, error) {
 	name := ramCopyName(statePath, s.ram.sum)
-	dirs, err := ramDirs()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoRAMFile, err)
-	}
-	for _, dir := range dirs {
+	for _, dir := range ramDirs() {
 		p := filepath.Join(dir, name)
 		if fi, err := os.Lstat(p); err != nil || fi.Size() != s.ramSize {
 			continue
@@ -189,8 +185,7 @@ func evictRAMCopies(dir, keep string, budget int64) {
 // removeRAMCopies removes the RAM copies of the state at statePath, and
 // their sums.
 func removeRAMCopies(statePath string) {
-	dirs, _ := ramDirs()
-	for _, dir := range dirs {
+	for _, dir := range ramDirs() {
 		names, _ := filepath.Glob(filepath.Join(dir, ramCopyPrefix(statePath)+"*.ram*"))
 		for _, p := range names {
 			os.Remove(p)

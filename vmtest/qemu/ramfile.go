@@ -49,24 +49,30 @@ const vmRAMPrefix = "vm-"
 // shmDir is the tmpfs RAM files go to first.
 var shmDir = "/dev/shm"
 
-// ramDirs are the directories RAM files may be made in, best first: the
-// user's on /dev/shm (tmpfs: pages in memory, never written back), and
-// under the temporary directory; each kmodvm's own (see ramDirIn). err is
-// why none could be had.
-func ramDirs() (dirs []string, err error) {
-	for _, parent := range []string{shmDir, os.TempDir()} {
-		d, derr := ramDirIn(parent)
-		if derr != nil {
-			err = derr
-			continue
+// ramParents are where RAM files may be made, best first: /dev/shm
+// (tmpfs: pages in memory, never written back), then the temporary
+// directory; in each, in kmodvm's own directory (see ramDirIn).
+func ramParents() []string { return []string{shmDir, os.TempDir()} }
+
+// ramDirs are the RAM directories that exist now and are this user's own,
+// best first: where RAM files are looked for and removed. None is made:
+// a directory is made only when a RAM file must go there (ramDir).
+func ramDirs() []string {
+	var dirs []string
+	name := ramDirName()
+	for _, parent := range ramParents() {
+		cands, _ := filepath.Glob(filepath.Join(parent, name+"-*"))
+		for _, d := range append([]string{filepath.Join(parent, name)}, cands...) {
+			if privdir.Check(d) == nil {
+				dirs = append(dirs, d)
+			}
 		}
-		dirs = append(dirs, d)
 	}
-	if len(dirs) > 0 {
-		err = nil
-	}
-	return dirs, err
+	return dirs
 }
+
+// ramDirName is the name of this user's RAM directory in a parent.
+func ramDirName() string { return fmt.Sprintf("kmodvm-ram-%d", os.Getuid()) }
 
 // ramDirNotes says once per directory that kmodvm did not use it.
 var ramDirNotes sync.Map
@@ -79,7 +85,7 @@ var ramDirNotes sync.Map
 // let them read or swap it. Such a one is left alone for a private
 // directory of another name, and a note on stderr says so.
 func ramDirIn(parent string) (string, error) {
-	dir, note, err := privdir.In(parent, fmt.Sprintf("kmodvm-ram-%d", os.Getuid()))
+	dir, note, err := privdir.In(parent, ramDirName())
 	if err != nil {
 		return "", err
 	}
@@ -89,18 +95,23 @@ func ramDirIn(parent string) (string, error) {
 	return dir, nil
 }
 
-// ramDir returns the first of ramDirs that has need bytes free: a shared
-// RAM file on a full tmpfs would kill QEMU with SIGBUS when the guest
-// touched a page.
+// ramDir returns this user's RAM directory in the first of ramParents
+// that has need bytes free, made if need be: a shared RAM file on a full
+// tmpfs would kill QEMU with SIGBUS when the guest touched a page.
 func ramDir(need int64) (string, error) {
-	dirs, err := ramDirs()
-	for _, dir := range dirs {
+	var err error
+	for _, parent := range ramParents() {
 		var st syscall.Statfs_t
-		if err = syscall.Statfs(dir, &st); err != nil {
+		if err = syscall.Statfs(parent, &st); err != nil {
 			continue
 		}
 		if free := int64(st.Bavail) * st.Bsize; free < need {
-			err = fmt.Errorf("%s: %d MB free, %d MB needed", dir, free>>20, need>>20)
+			err = fmt.Errorf("%s: %d MB free, %d MB needed", parent, free>>20, need>>20)
+			continue
+		}
+		dir, derr := ramDirIn(parent)
+		if derr != nil {
+			err = derr
 			continue
 		}
 		return dir, nil
