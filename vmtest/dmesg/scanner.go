@@ -396,3 +396,14 @@ func taintFlags(text string) (string, bool) {
 	}
 	return strings.Join(strings.Fields(m[1]), " "), true
 }
+
+// Header says whether the log line b (a console line, a /dev/kmsg record
+// or its text) starts a report, and of which kind, at once: a watch on a
+// running guest need not wait for the report's end, as Feed does.
+func Header(b []byte) (Kind, bool) {
+	p, _ := match(parseLine(b).text)
+	if p == nil {
+		return "", false
+	}
+	return p.kind, true
+}
