@@ -1,6 +1,9 @@
 package dmesg
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A report's first line names its kind as soon as it is printed, in each
 // form a log line comes in; the lines inside a report start none.
@@ -21,9 +24,12 @@ func TestHeader(t *testing.T) {
 		{"[   12.400000]  faultmod_ioctl+0x2a/0x200 [faultmod]", ""},
 		{"mmapdrv: loaded", ""},
 	} {
-		kind, ok := Header([]byte(c.line))
+		kind, text, ok := Header([]byte(c.line))
 		if kind != c.kind || ok != (c.kind != "") {
 			t.Errorf("%q: %q %v, want %q", c.line, kind, ok, c.kind)
+		}
+		if ok && (strings.HasPrefix(text, "[") || strings.HasPrefix(text, "<") || strings.HasPrefix(text, "4,") || !strings.Contains(c.line, text)) {
+			t.Errorf("%q: text %q, want the line without its prefix", c.line, text)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -28,7 +29,7 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 	kr.Modules = col.Modules()
 	kr.Timing.Boot, kr.Timing.Tests = end.boot, end.tests
 	_, hello := col.Hello()
-	vmEnd, dump := report.Crash, ""
+	vmEnd, dump, why := report.Crash, "", ""
 	switch {
 	case err != nil:
 		b.Status, b.Error = report.Error, err.Error()
@@ -38,6 +39,10 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
 		b.Hang = hangReport(res, kr, run.built)
 		dump = res.SysRq
+	case res.Exit == qemu.ExitStuck:
+		b.Status, b.Error, vmEnd = report.Crash, stuckError(res.Cause, end.stuckAfter), report.Crash
+		b.Hang = hangReport(res, kr, run.built)
+		dump, why = res.SysRq, res.Cause
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
 	case res.Exit == qemu.ExitQEMUError && !hello:
@@ -54,11 +59,21 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 	if b.Status == report.Error && attempt > 1 {
 		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
 	}
-	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump})
+	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump, Why: why})
 	if loss := col.Loss(); loss != "" {
 		b.Error = strings.TrimSpace(b.Error + " (event channel: " + loss + ")")
 	}
 	kr.Status, kr.Error = col.Verdict(kr)
+}
+
+// stuckError is the boot's error when the host ended a stuck guest: why,
+// and how long after the kernel's fault report the VM ended.
+func stuckError(cause string, after time.Duration) string {
+	msg := "kmodvm ended the VM: " + cause
+	if after > 0 {
+		msg += fmt.Sprintf("; the VM ended %.1fs after the report", after.Seconds())
+	}
+	return msg
 }
 
 // stderrOf returns QEMU's own words, if any, to follow a message.
