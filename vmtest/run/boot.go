@@ -94,8 +94,9 @@ type vmResult struct {
 	// (report.Timing), 0 when the agent never said hello.
 	boot, tests float64
 	// stuckAfter, for a VM ended as stuck, is the time from the host's
-	// reading of the kernel's fault report to the VM's end.
-	stuckAfter time.Duration
+	// reading of the kernel's fault report to the VM's end, and
+	// diagnosis the part of it after the order to end it.
+	stuckAfter, diagnosis time.Duration
 }
 
 // bootOnce runs v's VM once, from the kernel's snapshot with snap,
@@ -155,12 +156,12 @@ func (run *kernelRun) runOnce(ctx context.Context, qcfg qemu.Config, v vmPlan, s
 	} else {
 		end.res, end.err = run.runVM(ctx, qcfg, v.img)
 	}
-	faultAt := watch.close()
+	faultAt, endedAt := watch.close()
 	if end.res == nil {
 		end.res = &qemu.Result{Exit: qemu.ExitQEMUError}
 	}
 	if end.res.Exit == qemu.ExitStuck && !faultAt.IsZero() {
-		end.stuckAfter = time.Since(faultAt)
+		end.stuckAfter, end.diagnosis = time.Since(faultAt), time.Since(endedAt)
 	}
 	return end
 }

@@ -40,7 +40,7 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 		b.Hang = hangReport(res, kr, run.built)
 		dump = res.SysRq
 	case res.Exit == qemu.ExitStuck:
-		b.Status, b.Error, vmEnd = report.Crash, stuckError(res.Cause, end.stuckAfter), report.Crash
+		b.Status, b.Error, vmEnd = report.Crash, stuckError(res.Cause, end.stuckAfter, end.diagnosis), report.Crash
 		b.Hang = hangReport(res, kr, run.built)
 		dump, why = res.SysRq, res.Cause
 	case res.Exit == qemu.ExitCanceled:
@@ -67,11 +67,12 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 }
 
 // stuckError is the boot's error when the host ended a stuck guest: why,
-// and how long after the kernel's fault report the VM ended.
-func stuckError(cause string, after time.Duration) string {
+// how long after the kernel's fault report the VM ended, and how much of
+// that the host's diagnosis took.
+func stuckError(cause string, after, diagnosis time.Duration) string {
 	msg := "kmodvm ended the VM: " + cause
 	if after > 0 {
-		msg += fmt.Sprintf("; the VM ended %.1fs after the report", after.Seconds())
+		msg += fmt.Sprintf("; the VM ended %.1fs after the report (the diagnosis took %.1fs)", after.Seconds(), diagnosis.Seconds())
 	}
 	return msg
 }

@@ -84,9 +84,10 @@ type stuckWatch struct {
 	p    stuckPolicy
 	line []byte // the console's unfinished line
 
-	ends chan string
-	stop chan struct{}
-	done chan struct{}
+	ends    chan string
+	endedAt time.Time // when the watch sent the cause
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // watchStuck starts a watch with the grace (none when not positive).
@@ -112,11 +113,13 @@ func (w *stuckWatch) run() {
 		case now := <-tick.C:
 			w.mu.Lock()
 			cause, ok := w.p.stuck(now)
-			w.mu.Unlock()
 			if ok {
+				w.endedAt = now
+				w.mu.Unlock()
 				w.ends <- cause
 				return
 			}
+			w.mu.Unlock()
 		}
 	}
 }
@@ -160,11 +163,11 @@ func (w *stuckWatch) Write(b []byte) (int, error) {
 const maxLineWatched = 1 << 10
 
 // close ends the watch once the VM has ended, and says when the fault it
-// saw first was seen (zero when none).
-func (w *stuckWatch) close() time.Time {
+// saw first was seen and when it told the VM to end (zero when it did not).
+func (w *stuckWatch) close() (faultAt, endedAt time.Time) {
 	close(w.stop)
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.p.faultAt
+	return w.p.faultAt, w.endedAt
 }

@@ -104,7 +104,7 @@ func TestStuckWatchEndsTheVM(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watch never ended the VM")
 	}
-	if at := w.close(); at.IsZero() {
-		t.Error("close: no fault time")
+	if faultAt, endedAt := w.close(); faultAt.IsZero() || endedAt.Sub(faultAt) < 300*time.Millisecond {
+		t.Errorf("close: fault at %v, VM ended at %v: want the grace between", faultAt, endedAt)
 	}
 }
