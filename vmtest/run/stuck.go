@@ -23,26 +23,46 @@ var wedging = map[dmesg.Kind]bool{
 	dmesg.KindListCorruption: true,
 }
 
-// stuckPolicy decides when a guest is stuck: the kernel reported a fault
-// (in the kernel log the agent streams, or on the console, which the host
-// reads itself and which outlives the agent), and since then the agent
-// has sent nothing, not even a heartbeat, for the grace. A live agent
-// sends something every event.HeartbeatInterval; the one that fell silent
-// was killed or stopped by the fault, or cannot run. An agent that never
-// sent a heartbeat (one older than heartbeats) is never judged stuck. It
-// is pure logic: the caller passes the times.
+// stuckPolicy decides when a guest is stuck after the kernel reported a
+// fault (in the kernel log the agent streams, or on the console, which the
+// host reads itself and which outlives the agent):
+//
+//   - the agent sent nothing since, not even a heartbeat, for the grace:
+//     the fault killed or stopped it, or it cannot run; or
+//   - a test binary runs and the agent sent nothing of its run since (test
+//     output, a binary's end; heartbeats and kernel log records do not
+//     count) for the grace and runReserve: its own fault grace would have
+//     ended a silent binary by then, so the agent lives (a heartbeat
+//     goroutine, a kernel log reader) but its run does not move, as when
+//     the fault corrupted its memory.
+//
+// An agent that never sent a heartbeat (one older than heartbeats) is never
+// judged stuck. It is pure logic: the caller passes the times.
 type stuckPolicy struct {
-	grace   time.Duration // none when not positive
-	beating bool          // the agent sends heartbeats
-	fault   string        // the first fault report's header
-	faultAt time.Time     // when it was seen
-	heardAt time.Time     // the agent's latest event
+	grace    time.Duration // none when not positive
+	beating  bool          // the agent sends heartbeats
+	fault    string        // the first fault report's header
+	faultAt  time.Time     // when it was seen
+	heardAt  time.Time     // the agent's latest event
+	movedAt  time.Time     // the latest event of the agent's run
+	inBinary bool          // a test binary runs
 }
 
 // heard notes an event of type ty that arrived at at.
 func (p *stuckPolicy) heard(at time.Time, ty event.Type) {
 	p.heardAt = at
-	p.beating = p.beating || ty == event.Heartbeat
+	switch ty {
+	case event.Heartbeat:
+		p.beating = true
+		return
+	case event.Kmsg, event.KmsgBatch:
+		return
+	case event.BinaryStart:
+		p.inBinary = true
+	case event.BinaryEnd:
+		p.inBinary = false
+	}
+	p.movedAt = at
 }
 
 // logged notes a kernel log line (a record's text or a console line) read
@@ -61,14 +81,21 @@ func (p *stuckPolicy) stuck(now time.Time) (string, bool) {
 	if p.grace <= 0 || !p.beating || p.fault == "" {
 		return "", false
 	}
-	since := p.faultAt
-	if p.heardAt.After(since) {
-		since = p.heardAt
+	if now.Sub(later(p.faultAt, p.heardAt)) >= p.grace {
+		return fmt.Sprintf("the guest agent sent nothing for %s after the kernel reported %q", p.grace, p.fault), true
 	}
-	if now.Sub(since) < p.grace {
-		return "", false
+	if p.inBinary && now.Sub(later(p.faultAt, p.movedAt)) >= p.grace+runReserve {
+		return fmt.Sprintf("the guest agent's run made no progress for %s after the kernel reported %q, though the agent lived (its fault grace, %s, did not end the test)",
+			p.grace+runReserve, p.fault, p.grace), true
 	}
-	return fmt.Sprintf("the guest agent sent nothing for %s after the kernel reported %q", p.grace, p.fault), true
+	return "", false
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // stuckTick is how often a stuckWatch looks at its policy: the VM's end

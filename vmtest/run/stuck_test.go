@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,15 +10,19 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 )
 
+// step is something a guest sent: at seconds after the start, what is
+// "beat", "event" (test output), "start" and "end" (a binary's), "kmsg",
+// "log:<record text>" or "console:<line>".
+type step struct {
+	at   int
+	what string
+}
+
 // A guest is stuck once the kernel reported a fault and the agent then
 // sent nothing, heartbeats included, for the grace; not before, not
 // without a fault or a heartbeat ever, and not without a grace.
 func TestStuckPolicy(t *testing.T) {
 	const oops = "[   12.000000] BUG: kernel NULL pointer dereference, address: 0000000000000000"
-	type step struct {
-		at   int    // seconds after the start
-		what string // "beat", "event", "log:<record text>", "console:<line>"
-	}
 	type check struct {
 		at    int
 		stuck bool
@@ -57,10 +62,23 @@ func TestStuckPolicy(t *testing.T) {
 			[]check{{600, false}}, ""},
 		{"no grace", 0, []step{{0, "beat"}, {5, "log:" + oops}},
 			[]check{{600, false}}, ""},
+		{"the agent lives, its run does not move", 20 * time.Second,
+			append([]step{{0, "beat"}, {1, "start"}, {5, "log:" + oops}}, every(2, 7, 100, "beat")...),
+			[]check{{39, false}, {40, true}}, "no progress for 35s"},
+		{"a kernel log flood is no progress of the run", 20 * time.Second,
+			append([]step{{0, "beat"}, {1, "start"}, {5, "log:" + oops}}, every(1, 6, 100, "kmsg")...),
+			[]check{{39, false}, {40, true}}, "BUG: kernel NULL pointer dereference"},
+		{"test output after the fault moves the run", 20 * time.Second,
+			append(append([]step{{0, "beat"}, {1, "start"}, {5, "log:" + oops}}, every(10, 10, 40, "event")...), every(2, 41, 200, "beat")...),
+			[]check{{74, false}, {75, true}}, "no progress"},
+		{"the agent ended the silent binary itself", 20 * time.Second,
+			append([]step{{0, "beat"}, {1, "start"}, {5, "log:" + oops}, {27, "end"}}, every(2, 7, 300, "beat")...),
+			[]check{{300, false}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t0 := time.Unix(1000, 0)
 			p := stuckPolicy{grace: c.grace}
+			slices.SortStableFunc(c.steps, func(a, b step) int { return a.at - b.at })
 			at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 			next := 0
 			for _, ch := range c.checks {
@@ -72,6 +90,12 @@ func TestStuckPolicy(t *testing.T) {
 						p.heard(at(s.at), event.Heartbeat)
 					case "event":
 						p.heard(at(s.at), event.Test)
+					case "start":
+						p.heard(at(s.at), event.BinaryStart)
+					case "end":
+						p.heard(at(s.at), event.BinaryEnd)
+					case "kmsg":
+						p.heard(at(s.at), event.KmsgBatch)
 					case "log", "console":
 						p.logged(at(s.at), []byte(arg))
 					}
@@ -86,6 +110,15 @@ func TestStuckPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// every returns steps of what, every n seconds from first to last.
+func every(n, first, last int, what string) []step {
+	var out []step
+	for s := first; s <= last; s += n {
+		out = append(out, step{s, what})
+	}
+	return out
 }
 
 // The watch reads the console in pieces, whole lines at a time, and ends
