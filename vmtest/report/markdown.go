@@ -196,6 +196,13 @@ func (r *Report) kernelNotes() []string {
 		if n := len(k.Reboots); n > 0 {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
 		}
+		for _, g := range k.NotRunTests() {
+			var names []string
+			for _, t := range g.Tests {
+				names = append(names, t.Name)
+			}
+			notes = append(notes, fmt.Sprintf("- **%s**: %d test(s) %s: %s", mdEscape(k.Name), len(g.Tests), mdEscape(g.Why), mdEscape(strings.Join(names, ", "))))
+		}
 	}
 	return notes
 }
