@@ -65,12 +65,15 @@ func (f Finding) dedupKey() string {
 }
 
 // bugFrame names the module code a report happened in: the faulting
-// instruction when it is a module's, else the trace's first frame in a
+// instruction when it is a module's, else the handler the report names
+// (a bad page map's: the trace is the unmap that found it), else the trace's first frame in a
 // module (a reliable one first), else the first bare address (code of a
 // module since unloaded, not yet named); "" when no frame is a module's.
 func (f Finding) bugFrame() string {
-	if f.PC != nil && f.PC.Module != "" {
-		return f.PC.Module + " " + f.PC.Func
+	for _, fr := range []*Frame{f.PC, f.Handler} {
+		if fr != nil && fr.Module != "" {
+			return fr.Module + " " + fr.Func
+		}
 	}
 	for _, reliable := range []bool{true, false} {
 		for _, fr := range f.Frames {

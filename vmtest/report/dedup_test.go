@@ -59,6 +59,10 @@ func TestDedup(t *testing.T) {
 			[]Finding{badPageMap("p: TestA", 1), badPageMap("", 2), badPageMap("p: TestB", 3), badPageMap("", 4)},
 			[]string{"BUG: Bad page map in process mmapdrv.test | 2 | p: TestA,p: TestB | 1-3", "BUG: Bad page map in process mmapdrv.test | 2 |  | 2-4"},
 			[]int{0, 1, 0, 1}},
+		{"the mapping's handler is the module code of a bad page map, whatever module code the unmap passed through",
+			[]Finding{withHandler(withFrame(badPageMap("p: TestA", 1), "mmapdrv_read"), "mmapdrv_fault"), withHandler(withFrame(badPageMap("p: TestB", 2), "mmapdrv_write"), "mmapdrv_fault"),
+				withHandler(badPageMap("p: TestB", 3), "mmapdrv_fault")},
+			[]string{"BUG: Bad page map in process mmapdrv.test | 3 | p: TestA,p: TestB | 1-3"}, []int{0, 0, 0}},
 		{"the kernel's own and during a step are apart",
 			[]Finding{{Kind: "WARNING", Title: "WARNING in f", Owner: OwnerKernel}, {Kind: "WARNING", Title: "WARNING in f", Step: "load m"},
 				{Kind: "WARNING", Title: "WARNING in f", Step: "unload m"}, {Kind: "WARNING", Title: "WARNING in f", Step: "load m"}},
@@ -98,6 +102,16 @@ func TestDedup(t *testing.T) {
 
 func withPC(f Finding, fn string) Finding {
 	f.PC = &Frame{Func: fn, Offset: 0x20, Size: 0x80, Module: "mmapdrv"}
+	return f
+}
+
+func withHandler(f Finding, fn string) Finding {
+	f.Handler = &Frame{Func: fn, Module: "mmapdrv"}
+	return f
+}
+
+func withFrame(f Finding, fn string) Finding {
+	f.Frames = append(f.Frames, Frame{Func: fn, Offset: 0x10, Size: 0x80, Module: "mmapdrv"})
 	return f
 }
 
