@@ -8,11 +8,14 @@ import (
 
 // Dedup collapses findings that are one bug into one: those of one kind
 // and title whose reports happened in the same module code (bugFrame) and
-// in the same kind of place (all in tests, or all during one step, or all
-// the kernel's own), so that what decides the verdict (Blames, KernelOwn)
-// is what it was for each of them. The finding kept is the first, with
-// Count the number of reports, Tests the tests they were printed during
-// (when more than one) and LastTime the last one's time. It returns the
+// in the same kind of place (in tests or outside any test, or all during
+// one step, or all the kernel's own), so that what decides the verdict
+// (Blames, KernelOwn) is what it was for each of them: reports outside any
+// test join those of a test, which fail the test and with it the kernel,
+// and are counted in Outside. The finding kept is the first (the first in
+// a test, when some were outside any), with Count the number of reports,
+// Tests the tests they were printed during (when more than one) and
+// LastTime the last one's time. It returns the
 // findings in the order they first happened and, for each of fs, the
 // index of the one it went into. A kernel that repeats a bug prints it
 // dozens of times (mm's page checks, up to 60 a minute; one per call of a
@@ -58,7 +61,7 @@ func (k *Kernel) DedupFindings() {
 // dedupKey is what two reports of one bug have in common.
 func (f Finding) dedupKey() string {
 	place := "test"
-	if f.Test == "" {
+	if f.Step != "" {
 		place = "step " + f.Step
 	}
 	return strings.Join([]string{f.Kind, f.Title, f.Owner, place, f.bugFrame()}, "\x00")
@@ -90,8 +93,17 @@ func (f Finding) bugFrame() string {
 	return ""
 }
 
-// merged is first with later's report of the same bug counted in.
+// merged is first with later's report of the same bug counted in; a
+// report in a test stands for the bug rather than one outside any.
 func merged(first, later Finding) Finding {
+	outside := first.outsideCount() + later.outsideCount()
+	last := later.LastTime
+	if last == 0 {
+		last = later.Time
+	}
+	if first.outsideTests() && !later.outsideTests() {
+		first, later = later, first
+	}
 	tests := first.SeenIn()
 	for _, t := range later.SeenIn() {
 		if !slices.Contains(tests, t) {
@@ -103,14 +115,26 @@ func merged(first, later Finding) Finding {
 		first.Tests = tests
 	}
 	first.Count = first.Occurrences() + later.Occurrences()
-	last := later.LastTime
-	if last == 0 {
-		last = later.Time
+	first.Outside = 0
+	if !first.outsideTests() {
+		first.Outside = outside
 	}
 	if last != 0 {
 		first.LastTime = last
 	}
 	return first
+}
+
+// outsideTests says whether f was printed outside any test, step or the
+// kernel's own time.
+func (f Finding) outsideTests() bool { return f.Test == "" && f.Step == "" && !f.KernelOwn() }
+
+// outsideCount is how many of f's reports were printed outside any test.
+func (f Finding) outsideCount() int {
+	if f.outsideTests() {
+		return f.Occurrences()
+	}
+	return f.Outside
 }
 
 // Occurrences is how many times the kernel printed f's report.
@@ -138,6 +162,9 @@ func (f Finding) Tally() string {
 	if t := len(f.SeenIn()); t > 1 {
 		s += fmt.Sprintf(" in %d tests", t)
 	}
+	if f.Outside > 0 {
+		s += fmt.Sprintf(" (%d outside any test)", f.Outside)
+	}
 	return s
 }
 
@@ -149,7 +176,7 @@ func (f Finding) Seen() string {
 	switch {
 	case tally == "":
 		return f.Where()
-	case len(f.SeenIn()) > 1:
+	case len(f.SeenIn()) > 1 || f.Outside > 0:
 		return tally + ", first " + f.Where()
 	}
 	return tally + " " + f.Where()

@@ -43,7 +43,10 @@ type Finding struct {
 	// the tests the reports were printed during, in order, when more
 	// than one (Test is the first), and LastTime the last report's Time
 	// (seconds since its VM's boot: a reboot's clock starts again).
-	Count    int      `json:"count,omitempty"`
+	Count int `json:"count,omitempty"`
+	// Outside is how many of Count were printed outside any test, of a
+	// finding whose others were printed during tests.
+	Outside  int      `json:"outside,omitempty"`
 	Tests    []string `json:"tests,omitempty"`
 	LastTime float64  `json:"last_time,omitempty"`
 }
