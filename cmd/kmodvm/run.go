@@ -67,7 +67,7 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM, times a debug kernel's slowdown)")
 	fl.DurationVar(&f.faultGrace, "fault-grace", 0, "after a kernel Oops, BUG, KASAN report, lockup or RCU stall, end a test that makes no progress this long, and a VM whose agent falls silent this long (default 20s under TCG, 10s under KVM, times a debug kernel's slowdown; negative: wait for --test-timeout)")
 	fl.IntVar(&f.maxReboots, "max-reboots", 0, "fresh VMs per kernel for the tests a crash or hang left (default 10; negative: none); the tests left then are reported not run")
-	fl.DurationVar(&f.rebootTime, "reboot-time", 0, "start no such VM later than this after a kernel's first crash (default 5 fault graces: 100s under TCG, 50s under KVM; negative: only --max-reboots bounds them)")
+	fl.DurationVar(&f.rebootTime, "reboot-time", 0, "time those VMs may take after a kernel's first crash; one still running then is ended, its test not run (default 5 fault graces: 100s under TCG, 50s under KVM; negative: only --max-reboots bounds them)")
 	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
 	f.report.add(fl, "write the JSON report to this file", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")

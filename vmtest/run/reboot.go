@@ -43,6 +43,10 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		if known == nil {
 			known = run.knownTests(cfg.Tests)
 		}
+		if boot.Status == report.NotRun { // the budget ended the VM
+			notRun(kr, cfg.Tests, known, crashes, budget.spentText())
+			break
+		}
 		if n == 1 {
 			crash = crashOf(kr)
 		}
@@ -79,7 +83,9 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		}
 		run.step(runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
 		vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
-		col = run.boot(ctx, vmPlan{img: nextImg, m: m, entry: vm, n: n})
+		vctx, cut, stop := budget.bound(ctx)
+		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: n, cut: cut})
+		stop()
 		crash, boot = crashOf(vm), vm.Boot
 		mergeReboot(kr, vm)
 	}

@@ -1,8 +1,10 @@
 package run
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -15,9 +17,10 @@ import (
 const rebootGraces = 5
 
 // rebootBudget bounds one kernel's reboots after its first crash: at most
-// max of them, none started later than limit (none if not positive) after
-// the first VM a crash ended. It counts; the caller boots. Pure: the
-// caller passes the times.
+// max of them, and, when limit is positive, all of them over limit after
+// the first VM a crash ended: none starts later, and one still running
+// then is ended (bound), its open test not run. It counts; the caller
+// boots. Pure but for bound: the caller passes the times.
 type rebootBudget struct {
 	max   int
 	limit time.Duration
@@ -53,11 +56,31 @@ func (b *rebootBudget) take(now time.Time) string {
 	switch {
 	case b.used >= b.max:
 		return fmt.Sprintf("the reboot budget is spent (at most %d reboots)", b.max)
-	case b.limit > 0 && now.Sub(b.start) >= b.limit:
-		return fmt.Sprintf("the reboot budget is spent (no reboot after %s from the first crash)", b.limit)
+	case b.limit > 0 && b.limit-now.Sub(b.start) < guestMinTime:
+		return b.spentText()
 	}
 	b.used++
 	return ""
+}
+
+// bound returns ctx for a reboot's VM, canceled when the budget's time
+// is over, and whether that happened; stop releases it.
+func (b *rebootBudget) bound(ctx context.Context) (vctx context.Context, cut func() bool, stop func()) {
+	vctx, cancel := context.WithCancel(ctx)
+	var over atomic.Bool
+	if b.limit <= 0 {
+		return vctx, over.Load, cancel
+	}
+	t := time.AfterFunc(time.Until(b.start.Add(b.limit)), func() {
+		over.Store(true)
+		cancel()
+	})
+	return vctx, over.Load, func() { t.Stop(); cancel() }
+}
+
+// spentText says that the budget's time is over.
+func (b *rebootBudget) spentText() string {
+	return fmt.Sprintf("the reboot budget is spent (no VM after %s from the first crash)", b.limit)
 }
 
 // note says what the crashes cost the kernel's run, at now: nothing when
@@ -68,7 +91,7 @@ func (b *rebootBudget) note(now time.Time) string {
 	}
 	limit := "no time limit"
 	if b.limit > 0 {
-		limit = "reboots start within " + b.limit.String()
+		limit = b.limit.String() + " of VMs"
 	}
 	return fmt.Sprintf("After the first crash: %d reboot(s), %.0fs until the kernel's run ended (budget: at most %d reboots, %s).",
 		b.used, now.Sub(b.start).Seconds(), b.max, limit)

@@ -21,7 +21,7 @@ func TestRebootBudget(t *testing.T) {
 		why   string
 	}{
 		{"the count first", 3, 100 * time.Second, []int{0, 1, 2, 3, 4}, 3, "at most 3 reboots"},
-		{"the time first", 10, 100 * time.Second, []int{0, 30, 60, 99, 100, 101}, 4, "no reboot after 1m40s"},
+		{"the time first, with room for a VM", 10, 100 * time.Second, []int{0, 30, 60, 90, 91}, 4, "no VM after 1m40s"},
 		{"no time limit", 4, 0, []int{0, 1000, 2000, 3000, 4000}, 4, "at most 4 reboots"},
 		{"none", 0, 100 * time.Second, []int{0}, 0, "at most 0 reboots"},
 	} {
@@ -46,6 +46,34 @@ func TestRebootBudget(t *testing.T) {
 				t.Errorf("note %q", note)
 			}
 		})
+	}
+}
+
+// A reboot's VM is ended when the budget's time is over, and says so; with
+// no time limit it is not.
+func TestRebootBudgetBoundsTheVM(t *testing.T) {
+	b := rebootBudget{max: 1, limit: 300 * time.Millisecond}
+	b.begin(time.Now())
+	ctx, cut, stop := b.bound(t.Context())
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the VM's context outlived the budget")
+	}
+	if !cut() {
+		t.Error("cut() is false after the budget ended the VM")
+	}
+	b = rebootBudget{max: 1}
+	b.begin(time.Now())
+	ctx, cut, stop = b.bound(t.Context())
+	time.Sleep(100 * time.Millisecond)
+	if ctx.Err() != nil || cut() {
+		t.Error("a budget without a time limit ended the VM")
+	}
+	stop()
+	if cut() {
+		t.Error("releasing the context counts as the budget's cut")
 	}
 }
 

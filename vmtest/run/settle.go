@@ -31,6 +31,9 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 	_, hello := col.Hello()
 	vmEnd, dump, why := report.Crash, "", ""
 	switch {
+	case v.cut != nil && v.cut():
+		b.Status, b.Error, vmEnd = report.NotRun, "ended when the reboot budget's time was over", report.NotRun
+		why = "the reboot budget's time was over"
 	case err != nil:
 		b.Status, b.Error = report.Error, err.Error()
 	case res.Exit == qemu.ExitPanic:

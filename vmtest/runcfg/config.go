@@ -80,12 +80,13 @@ type Config struct {
 	// MaxReboots bounds the fresh VMs a kernel boots to run the tests left
 	// after a crash, a hang or a stalled test; 0 means 10, negative none.
 	MaxReboots int
-	// RebootTime bounds the same reboots in time: none starts later than
-	// this after the first VM a crash ended (a reboot restored from the
+	// RebootTime bounds the same reboots in time: they run within this
+	// after the first VM a crash ended (a reboot restored from the
 	// kernel's snapshot costs under a second, a crash that wedges the
-	// guest the fault grace). 0 means 5 fault graces (100 s under TCG,
-	// 50 s under KVM, times the kernel's slowdown); negative, no bound
-	// but MaxReboots. The tests left when either bound is reached are
+	// guest the fault grace); one still running then is ended and its
+	// test is not run. 0 means 5 fault graces (100 s under TCG, 50 s under
+	// KVM, times the kernel's slowdown); negative, no bound but
+	// MaxReboots. The tests left when either bound is reached are
 	// reported not run, naming the crashes.
 	RebootTime time.Duration
 	// Append holds extra kernel command-line parameters, after the ones
