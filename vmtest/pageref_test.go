@@ -74,9 +74,22 @@ func TestPageReferenceBugEndsInThreeMinutesWithEveryTestAccountedFor(t *testing.
 	}
 	mod := seedPageRefBug(t)
 	suite := filepath.Join("..", "guest", "mmapdrv")
+	// The run's logs are what tells a failure of this test apart: kept
+	// when it fails.
+	out, err := os.MkdirTemp("", "kmodvm-pageref-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the run's logs: %s", out)
+			return
+		}
+		os.RemoveAll(out)
+	})
 	start := time.Now()
 	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{Kernels: []string{"6.1"}, Modules: []string{mod},
-		Tests: []string{suite}, OutDir: t.TempDir(), Jobs: 1, Offline: true})
+		Tests: []string{suite}, OutDir: out, Jobs: 1, Offline: true})
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
