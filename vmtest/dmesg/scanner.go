@@ -40,9 +40,8 @@ type Finding struct {
 	// 0010:", arm64 "pc :"), LR arm64's link register ("lr :"); zero when
 	// the report has none.
 	PC, LR Frame
-	// Handler is the module code a report names outside its call trace
-	// as where what it found came from: a bad page map's mapping's fault
-	// (or mmap) handler. Zero when the report names none.
+	// Handler is the code a report names outside its trace as where what
+	// it found came from: a bad page map's mapping's fault handler.
 	Handler Frame
 	// Frames is the report's call trace, innermost first: the stack after
 	// "Call Trace:" (or "backtrace:"), else the first stack it prints.
