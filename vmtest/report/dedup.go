@@ -7,25 +7,40 @@ import (
 )
 
 // Dedup collapses findings that are one bug into one: those of one kind
-// and title whose reports happened in the same module code (bugFrame) and
-// in the same kind of place (in tests or outside any test, or all during
-// one step, or all the kernel's own), so that what decides the verdict
-// (Blames, KernelOwn) is what it was for each of them: reports outside any
-// test join those of a test, which fail the test and with it the kernel,
-// and are counted in Outside. The finding kept is the first (the first in
-// a test, when some were outside any), with Count the number of reports,
-// Tests the tests they were printed during (when more than one) and
-// LastTime the last one's time. It returns the
-// findings in the order they first happened and, for each of fs, the
+// and title whose reports happened in the same module code (bugFrame; a
+// report that shows none joins the first that does) and in the same kind
+// of place (in tests or outside any test, or all during one step, or all
+// the kernel's own), so that what decides the verdict (Blames, KernelOwn)
+// is what it was for each of them: reports outside any test join those of
+// a test, which fail the test and with it the kernel, and are counted in
+// Outside. The finding kept is one report (see merged), with Count the
+// number of reports, Test and Tests the tests they were printed during
+// (Tests when more than one) and LastTime the last one's time. It returns
+// the findings in the order they first happened and, for each of fs, the
 // index of the one it went into. A kernel that repeats a bug prints it
 // dozens of times (mm's page checks, up to 60 a minute; one per call of a
 // buggy ioctl): one line each hid the others in every rendering.
 func Dedup(fs []Finding) ([]Finding, []int) {
+	// A report that shows no module code joins the first of its kind,
+	// title and place that does: a bad page map in an anonymous mapping
+	// cannot say which driver's page it was; one in the driver's can.
+	placed := map[string]string{}
+	for _, f := range fs {
+		if base, frame := f.dedupKey(), f.bugFrame(); frame != "" {
+			if _, ok := placed[base]; !ok {
+				placed[base] = frame
+			}
+		}
+	}
 	var out []Finding
 	index := make([]int, len(fs))
 	group := map[string]int{}
 	for i, f := range fs {
-		key := f.dedupKey()
+		base, frame := f.dedupKey(), f.bugFrame()
+		if frame == "" {
+			frame = placed[base]
+		}
+		key := base + "\x00" + frame
 		j, ok := group[key]
 		if !ok {
 			j = len(out)
@@ -58,13 +73,14 @@ func (k *Kernel) DedupFindings() {
 	}
 }
 
-// dedupKey is what two reports of one bug have in common.
+// dedupKey is what two reports of one bug have in common besides their
+// module code (bugFrame).
 func (f Finding) dedupKey() string {
 	place := "test"
 	if f.Step != "" {
 		place = "step " + f.Step
 	}
-	return strings.Join([]string{f.Kind, f.Title, f.Owner, place, f.bugFrame()}, "\x00")
+	return strings.Join([]string{f.Kind, f.Title, f.Owner, place}, "\x00")
 }
 
 // bugFrame names the module code a report happened in: the faulting
@@ -93,16 +109,16 @@ func (f Finding) bugFrame() string {
 	return ""
 }
 
-// merged is first with later's report of the same bug counted in; a
-// report in a test stands for the bug rather than one outside any.
+// merged is first with later's report of the same bug counted in. The
+// report that stands for the bug is one in a test rather than one outside
+// any, and one that shows the module code rather than one that does not;
+// Test stays the first test the bug was seen in.
 func merged(first, later Finding) Finding {
 	outside := first.outsideCount() + later.outsideCount()
+	count := first.Occurrences() + later.Occurrences()
 	last := later.LastTime
 	if last == 0 {
 		last = later.Time
-	}
-	if first.outsideTests() && !later.outsideTests() {
-		first, later = later, first
 	}
 	tests := first.SeenIn()
 	for _, t := range later.SeenIn() {
@@ -110,11 +126,17 @@ func merged(first, later Finding) Finding {
 			tests = append(tests, t)
 		}
 	}
+	if later.standing() > first.standing() {
+		first = later
+	}
 	first.Tests = nil
+	if len(tests) > 0 {
+		first.Test = tests[0]
+	}
 	if len(tests) > 1 {
 		first.Tests = tests
 	}
-	first.Count = first.Occurrences() + later.Occurrences()
+	first.Count = count
 	first.Outside = 0
 	if !first.outsideTests() {
 		first.Outside = outside
@@ -123,6 +145,19 @@ func merged(first, later Finding) Finding {
 		first.LastTime = last
 	}
 	return first
+}
+
+// standing ranks the reports of one bug for which stands for it: one in a
+// test, then one that shows the module code.
+func (f Finding) standing() int {
+	n := 0
+	if !f.outsideTests() {
+		n += 2
+	}
+	if f.bugFrame() != "" {
+		n++
+	}
+	return n
 }
 
 // outsideTests says whether f was printed outside any test, step or the

@@ -59,13 +59,18 @@ func TestDedup(t *testing.T) {
 			[]Finding{badPageMap("", 1), badPageMap("p: TestA", 2), badPageMap("p: TestB", 3), badPageMap("", 4)},
 			[]string{"BUG: Bad page map in process mmapdrv.test | 4 | p: TestA,p: TestB | 2-4 | 2 outside"},
 			[]int{0, 0, 0, 0}},
+		{"a report that shows no module code joins the one that does, which stands for it",
+			[]Finding{badPageMap("p: TestA", 1), withHandler(badPageMap("p: TestB", 2), "mmapdrv_fault"), badPageMap("p: TestC", 3),
+				withHandler(badPageMap("p: TestD", 4), "mmapdrv_mmap")},
+			[]string{"BUG: Bad page map in process mmapdrv.test | 3 | p: TestA,p: TestB,p: TestC | 2-3 | handler mmapdrv_fault",
+				"BUG: Bad page map in process mmapdrv.test | 0 |  | 4-0 | handler mmapdrv_mmap"}, []int{0, 0, 0, 1}},
 		{"outside any test only",
 			[]Finding{badPageMap("", 1), badPageMap("", 2)},
 			[]string{"BUG: Bad page map in process mmapdrv.test | 2 |  | 1-2"}, []int{0, 0}},
 		{"the mapping's handler is the module code of a bad page map, whatever module code the unmap passed through",
 			[]Finding{withHandler(withFrame(badPageMap("p: TestA", 1), "mmapdrv_read"), "mmapdrv_fault"), withHandler(withFrame(badPageMap("p: TestB", 2), "mmapdrv_write"), "mmapdrv_fault"),
 				withHandler(badPageMap("p: TestB", 3), "mmapdrv_fault")},
-			[]string{"BUG: Bad page map in process mmapdrv.test | 3 | p: TestA,p: TestB | 1-3"}, []int{0, 0, 0}},
+			[]string{"BUG: Bad page map in process mmapdrv.test | 3 | p: TestA,p: TestB | 1-3 | handler mmapdrv_fault"}, []int{0, 0, 0}},
 		{"the kernel's own and during a step are apart",
 			[]Finding{{Kind: "WARNING", Title: "WARNING in f", Owner: OwnerKernel}, {Kind: "WARNING", Title: "WARNING in f", Step: "load m"},
 				{Kind: "WARNING", Title: "WARNING in f", Step: "unload m"}, {Kind: "WARNING", Title: "WARNING in f", Step: "load m"}},
@@ -91,6 +96,9 @@ func TestDedup(t *testing.T) {
 				row := fmt.Sprintf("%s | %d | %s | %g-%g", f.Title, f.Count, strings.Join(f.Tests, ","), f.Time, f.LastTime)
 				if f.Outside > 0 {
 					row += fmt.Sprintf(" | %d outside", f.Outside)
+				}
+				if f.Handler != nil {
+					row += " | handler " + f.Handler.Func
 				}
 				got = append(got, row)
 			}

@@ -109,12 +109,12 @@ func (k *Kernel) RebootText() string {
 
 // NotRunGroup is tests of a kernel that did not run, for one reason.
 type NotRunGroup struct {
-	Why   string // the tests' output: "not run: the kernel crashed ..."
+	Why   string // the tests' output's first line: "not run: the kernel crashed ..."
 	Tests []*Test
 }
 
-// NotRunTests groups k's tests that did not run (NotRun) by why, in the
-// order they first appear: after crashes whose reboots a budget bounded,
+// NotRunTests groups k's tests that did not run (NotRun) by why (their
+// output's first line), in the order they first appear: after crashes whose reboots a budget bounded,
 // every test left is one of them, saying which crashes kept it from
 // running.
 func (k *Kernel) NotRunTests() []NotRunGroup {
@@ -124,7 +124,7 @@ func (k *Kernel) NotRunTests() []NotRunGroup {
 		if t.Status != NotRun {
 			continue
 		}
-		why := strings.TrimSpace(t.Output)
+		why, _, _ := strings.Cut(strings.TrimSpace(t.Output), "\n")
 		if why == "" {
 			why = "not run"
 		}

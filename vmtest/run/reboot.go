@@ -44,6 +44,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 			known = run.knownTests(cfg.Tests)
 		}
 		if boot.Status == report.NotRun { // the budget ended the VM
+			cutShort(kr, crashes)
 			notRun(kr, cfg.Tests, known, crashes, budget.spentText())
 			break
 		}

@@ -141,6 +141,26 @@ func firstLine(s string) string {
 	return line
 }
 
+// notRunReason is what a test the crashes kept from running says.
+func notRunReason(crashes []string, why string) string {
+	verb := "crashed"
+	if len(crashes) > 1 {
+		verb = fmt.Sprintf("crashed %d times", len(crashes))
+	}
+	return fmt.Sprintf("not run: the kernel %s (%s) and %s", verb, strings.Join(crashes, "; "), why)
+}
+
+// cutShort gives the tests the end of the reboot budget's time cut short
+// (not run, in a reboot's VM) the reason, naming the crashes.
+func cutShort(kr *report.Kernel, crashes []string) {
+	reason := notRunReason(crashes, "the reboot budget's time was over while it ran")
+	for _, t := range kr.Tests {
+		if t.AfterReboot && t.Status == report.NotRun && !strings.HasPrefix(t.Output, "not run:") {
+			t.Output = reason + "\n" + t.Output
+		}
+	}
+}
+
 // notRun adds to kr every top-level test of bins that the sources declare
 // (known) and the binary's -test.run and -test.skip select but that has
 // no result, as not run, saying why (the crashes, and why no VM ran them),
@@ -153,11 +173,7 @@ func notRun(kr *report.Kernel, bins []event.TestBinary, known map[string][]strin
 		have[report.TestKey{Package: t.Package, Name: t.Name}] = true
 		ran[t.Package] = true
 	}
-	verb := "crashed"
-	if len(crashes) > 1 {
-		verb = fmt.Sprintf("crashed %d times", len(crashes))
-	}
-	reason := fmt.Sprintf("not run: the kernel %s (%s) and %s", verb, strings.Join(crashes, "; "), why)
+	reason := notRunReason(crashes, why)
 	n := 0
 	add := func(pkg, name string) {
 		kr.Tests = append(kr.Tests, &report.Test{Package: pkg, Name: name, Status: report.NotRun, Output: reason})

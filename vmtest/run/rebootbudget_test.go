@@ -122,3 +122,23 @@ func TestNotRunListsEveryTestLeft(t *testing.T) {
 		t.Errorf("%d not run: %q, want a.TestA3 b.TestB1 c.c", n, got)
 	}
 }
+
+// A test the budget's end cut short says so, naming the crashes, before
+// what it printed; tests of the first VM and those with a reason keep
+// their output.
+func TestCutShortNamesTheCrashes(t *testing.T) {
+	kr := &report.Kernel{Tests: []*report.Test{
+		{Name: "TestA", Status: report.NotRun, Output: "the first VM's"},
+		{Name: "TestB", Status: report.NotRun, AfterReboot: true, Output: "=== RUN   TestB\n--- kmodvm: the VM ended while this test ran (not-run)"},
+		{Name: "TestC", Status: report.NotRun, AfterReboot: true, Output: "not run: already said"},
+	}}
+	cutShort(kr, []string{"TestX: Oops"})
+	want := []string{"the first VM's",
+		"not run: the kernel crashed (TestX: Oops) and the reboot budget's time was over while it ran\n=== RUN   TestB\n--- kmodvm: the VM ended while this test ran (not-run)",
+		"not run: already said"}
+	for i, tt := range kr.Tests {
+		if tt.Output != want[i] {
+			t.Errorf("%s: %q, want %q", tt.Name, tt.Output, want[i])
+		}
+	}
+}
