@@ -387,15 +387,3 @@ func parseFrame(text string) (Frame, bool) {
 	fr.Addr, _ = strconv.ParseUint(m[6], 16, 64)
 	return fr, true
 }
-
-// taintFlags returns the flags of a "Tainted: G W OE" or "Not tainted" line.
-func taintFlags(text string) (string, bool) {
-	if !strings.Contains(text, "ainted") {
-		return "", false
-	}
-	m := taintedRE.FindStringSubmatch(text)
-	if m == nil {
-		return "", false
-	}
-	return strings.Join(strings.Fields(m[1]), " "), true
-}
