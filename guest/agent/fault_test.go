@@ -28,6 +28,7 @@ func TestFaultHeaders(t *testing.T) {
 		{"rcu: INFO: rcu_preempt self-detected stall on CPU", true},
 		{"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", true},
 		{"watchdog: Watchdog detected hard LOCKUP on cpu 1", true},
+		{"get_swap_device: Bad swap file entry 340392ce694072f9", true},
 		{"WARNING: CPU: 0 PID: 85 at faultmod.c:168 faultmod_ioctl+0x2a/0x200 [faultmod]", false},
 		{"faultmod: loading out-of-tree module taints kernel.", false},
 		{"INFO: task faultmod.test:91 blocked for more than 10 seconds.", false},

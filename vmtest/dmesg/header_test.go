@@ -18,6 +18,7 @@ func TestHeader(t *testing.T) {
 		{"watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [faultmod.test:91]", KindSoftLockup},
 		{"rcu: INFO: rcu_preempt self-detected stall on CPU", KindRCUStall},
 		{"Kernel panic - not syncing: Fatal exception", KindPanic},
+		{"[    6.705017] get_swap_device: Bad swap file entry 340392ce694072f9", KindBUG},
 		{"BUG: KASAN: use-after-free in sanmod_ioctl+0x5d/0x80 [sanmod]", KindKASAN},
 		{"WARNING: CPU: 0 PID: 85 at faultmod.c:168 faultmod_ioctl+0x2a/0x200 [faultmod]", KindWarning},
 		{"[   12.400000] Call Trace:", ""},

@@ -131,6 +131,10 @@ var patterns = []pattern{
 	// the counters a process's exit found wrong ("mm:00000000a9f3c1d2 type:MM_FILEPAGES val:-3").
 	{kind: KindBUG, key: "BUG: Bad ", start: re(`^BUG: Bad (?P<what>page map|page state): \d+ messages suppressed`), title: "BUG: Bad $what: messages suppressed", single: true},
 	{kind: KindBUG, key: "BUG: Bad rss-counter", start: re(`^BUG: Bad rss-counter state mm:`), title: "BUG: Bad rss-counter state", single: true},
+	// A page table entry that is neither a page nor a swap entry, met on a
+	// fault ("get_swap_device: Bad swap file entry 340392ce694072f9"): the
+	// fault is retried, and printed, for ever.
+	{kind: KindBUG, key: "Bad swap file entry", start: re(`^(?P<fn>\w+): Bad swap file entry`), title: "$fn: Bad swap file entry", single: true},
 	// The words before the first "key:value" or the first ":", "!" or ",".
 	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+?)(?:\s+\w+:\S|[:!,]|\s*$)`), title: "BUG: $what in $func"},
 	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},
