@@ -67,14 +67,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 			break
 		}
 		run.budget.fitTests(&m)
-		next := cfg
-		next.Tests = nil
-		for _, tb := range rest {
-			tb.Args = withSkip(tb.Args, done[tb.Name])
-			tb.Timeout = event.Duration(m.testTimeout)
-			next.Tests = append(next.Tests, tb)
-		}
-		nextImg, err := img.again(next, n)
+		nextImg, err := againFor(img, rest, done, m, n)
 		if err != nil {
 			notRun(kr, cfg.Tests, known, crashes, "the reboot's image could not be written: "+err.Error())
 			break
@@ -93,6 +86,19 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	if note := budget.note(time.Now()); note != "" {
 		kr.Note = strings.TrimSpace(kr.Note + " " + note)
 	}
+}
+
+// againFor is the image of reboot n: img's, running the binaries of rest,
+// each skipping the tests done, with m's test timeout.
+func againFor(img *guestImage, rest []event.TestBinary, done map[string][]string, m machine, n int) (*guestImage, error) {
+	next := img.run
+	next.Tests = nil
+	for _, tb := range rest {
+		tb.Args = withSkip(tb.Args, done[tb.Name])
+		tb.Timeout = event.Duration(m.testTimeout)
+		next.Tests = append(next.Tests, tb)
+	}
+	return img.again(next, n)
 }
 
 // whyNoReboot says why the tests left after the VM of col get no reboot,
