@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -356,6 +358,45 @@ func TestFaultOopsThenHangEndsWithinTheGracePeriod(t *testing.T) {
 	// The test timeout is 10 minutes; the grace period 20 s.
 	if k.Timing.Tests > 180 {
 		t.Errorf("the tests took %.0fs: the stalled test waited for its timeout", k.Timing.Tests)
+	}
+}
+
+// A guest whose agent stops after a kernel fault (here PID 1 is wedged in
+// the kernel, as when a fault hits the agent itself) is ended by the host
+// within the fault grace and its short diagnosis after the fault's report,
+// not at the VM's timeout; the diagnosis names the code the agent is stuck
+// in, and the later tests run after a reboot.
+func TestFaultOopsThenTheAgentStopsEndsWithinTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	const grace = 20 * time.Second
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestOopsThenAgentStops|TestZZAfterCrash", func(c *vmtest.Config) {
+		c.FaultGrace = grace
+	}).Kernels[0]
+	tt := wantStatus(t, k, "TestOopsThenAgentStops", report.Crash)
+	wantFinding(t, k, tt, "Oops", "faultmod")
+	if k.Boot == nil || k.Boot.Exit != "stuck" {
+		t.Fatalf("boot %+v: want the VM ended as stuck", k.Boot)
+	}
+	m := regexp.MustCompile(`the VM ended ([0-9.]+)s after the report`).FindStringSubmatch(k.Boot.Error)
+	if m == nil {
+		t.Fatalf("boot error %q: no time from the fault to the VM's end", k.Boot.Error)
+	}
+	after, _ := strconv.ParseFloat(m[1], 64)
+	t.Logf("fault to VM end: %.1fs; %s", after, k.Boot.Error)
+	if limit := (grace + 10*time.Second).Seconds(); after > limit || after < grace.Seconds() {
+		t.Errorf("the VM ended %.1fs after the fault, want within [%.0f, %.0f]", after, grace.Seconds(), limit)
+	}
+	if !strings.Contains(k.Boot.Hang, "faultmod_wedge_fn") || !strings.Contains(tt.Output, "faultmod_wedge_fn") {
+		t.Errorf("the diagnosis does not name where the agent is stuck (faultmod_wedge_fn):\n%s\ntest output:\n%s", k.Boot.Hang, tt.Output)
+	}
+	if a := wantStatus(t, k, "TestAPass", report.Pass); a.AfterReboot {
+		t.Error("TestAPass ran again after the reboot")
+	}
+	if z := wantStatus(t, k, "TestZZAfterCrash", report.Pass); !z.AfterReboot {
+		t.Error("TestZZAfterCrash is not marked as run after a reboot")
+	}
+	if k.Status != report.Fail || len(k.Reboots) != 1 {
+		t.Errorf("kernel %s with %d reboots, want fail and one reboot", k.Status, len(k.Reboots))
 	}
 }
 

@@ -29,6 +29,7 @@ type runFlags struct {
 	noSnapshot  bool
 	faultGrace  time.Duration
 	maxReboots  int
+	rebootTime  time.Duration
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -63,8 +64,9 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "kernels run at once (default: one per CPU)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "bound on each kernel's whole run, reboots included; shortens --test-timeout to fit (default: from --test-timeout)")
 	fl.DurationVar(&f.testTimeout, "test-timeout", 0, "bound on each guest test binary (default 10m under TCG, 3m under KVM, times a debug kernel's slowdown)")
-	fl.DurationVar(&f.faultGrace, "fault-grace", 0, "end a test that makes no progress this long after a kernel Oops, BUG or KASAN report (default 20s under TCG, 10s under KVM; negative: wait for --test-timeout)")
-	fl.IntVar(&f.maxReboots, "max-reboots", 0, "fresh VMs per kernel for the tests a crash or hang left (default 3; negative: none)")
+	fl.DurationVar(&f.faultGrace, "fault-grace", 0, "after a kernel Oops, BUG, KASAN report, lockup or RCU stall, end a test that makes no progress this long, and a VM whose agent falls silent this long (default 20s under TCG, 10s under KVM, times a debug kernel's slowdown; negative: wait for --test-timeout)")
+	fl.IntVar(&f.maxReboots, "max-reboots", 0, "fresh VMs per kernel for the tests a crash or hang left (default 10; negative: none); the tests left then are reported not run")
+	fl.DurationVar(&f.rebootTime, "reboot-time", 0, "time those VMs may take after a kernel's first crash; one still running then is ended, its test not run (default 5 fault graces: 100s under TCG, 50s under KVM; negative: only --max-reboots bounds them)")
 	fl.StringVarP(&f.out, "out", "o", "", "directory for per-kernel artifacts (default ./kmodvm-out)")
 	f.report.add(fl, "write the JSON report to this file", "write the self-contained HTML report (logs embedded) to this file")
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
@@ -92,7 +94,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	prog := newProgress(cmd.ErrOrStderr(), g, kernels, expectedTests(filepath.Join(out, "report.json"), command))
 	cfg := vmtest.Config{
 		Kernels: kernels, Arch: g.arch, TestArgs: f.testArgs,
-		Jobs: f.jobs, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots,
+		Jobs: f.jobs, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, RebootTime: f.rebootTime,
 		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep, NoSnapshot: f.noSnapshot,
 	}

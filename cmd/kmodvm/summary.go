@@ -134,6 +134,13 @@ func printKernel(w io.Writer, rep *report.Report, k *report.Kernel, verbose bool
 	if verbose {
 		printOtherTests(w, rep, k)
 	}
+	for _, g := range k.NotRunTests() {
+		var names []string
+		for _, t := range g.Tests {
+			names = append(names, t.Name)
+		}
+		fmt.Fprintf(w, "    %s %d test(s) %s:\n        %s\n", report.Mark(report.NotRun), len(g.Tests), g.Why, strings.Join(names, ", "))
+	}
 	for _, f := range k.Findings {
 		if (f.KernelOwn() && f.Kind != report.KindTaint) || (verbose && f.Kind == report.KindTaint) {
 			// Out-of-tree modules always taint the kernel: said with -v.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -42,6 +43,10 @@ type Agent struct {
 	// loaded, when the run asks for KUnit results and the kernel has the
 	// directory; nil otherwise.
 	kunitBefore map[string]bool
+	// lastSent is when the agent last sent an event (guest monotonic ns);
+	// beat sends heartbeats when it is old.
+	lastSent atomic.Int64
+	beat     *heartbeat
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -58,6 +63,7 @@ func Main() {
 		if a.enc == nil {
 			a.enc = event.NewEncoder(os.Stdout)
 		}
+		a.beat.stop()
 		if a.kmsg != nil {
 			a.kmsg.Stop()
 		}
@@ -107,6 +113,7 @@ func Main() {
 		setupErrs = append(setupErrs, fmt.Errorf("jiffies: %w", err))
 	}
 	a.emit(event.Event{Type: event.Hello, Kernel: kernelRelease(), KmsgOffset: off, Jiffies: j})
+	a.beat = a.startHeartbeat(event.HeartbeatInterval)
 	for _, e := range setupErrs {
 		a.logf("setup: %v", e)
 	}
@@ -309,6 +316,7 @@ func (a *Agent) emit(ev event.Event) {
 	if err := a.enc.Encode(ev); err != nil {
 		fmt.Fprintf(os.Stderr, "kmodvm-agent: %v\n", err)
 	}
+	a.lastSent.Store(event.Monotonic())
 }
 
 func (a *Agent) logf(format string, args ...any) {

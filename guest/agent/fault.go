@@ -14,9 +14,14 @@ import (
 // kernel may be wedged: the task that hit an Oops, BUG or general
 // protection fault died where it stood, maybe holding a lock the test will
 // wait for next. The host's table (vmtest/dmesg) tells them apart and
-// names them; the agent needs only to know that one happened. Warnings are
-// not among them: the kernel goes on after one.
-var faultHeader = regexp.MustCompile(`^(Oops|BUG: |kernel BUG at |general protection fault|invalid opcode: |Internal error: |Unable to handle kernel |usercopy: )`)
+// names them; the agent needs only to know that one happened. A soft or
+// hard lockup and an RCU stall count too: a CPU did not come back, and the
+// host's watch on the agent counts them (vmtest/run, stuckPolicy); so does
+// a "Bad swap file entry", a garbage page table entry the faulting task
+// retries for ever. Warnings are not among them: the kernel goes on after
+// one.
+var faultHeader = regexp.MustCompile(`^(Oops|BUG: |kernel BUG at |general protection fault|invalid opcode: |Internal error: |Unable to handle kernel |usercopy: |` +
+	`watchdog: BUG: soft lockup|(NMI )?watchdog: Watchdog detected hard LOCKUP|(rcu: )?INFO: rcu_\w+ (self-)?detected|\w+: Bad swap file entry)`)
 
 // faults counts the fault reports in the kernel log and keeps the last
 // one's first line. Safe for concurrent use.

@@ -33,6 +33,7 @@ func TestEncodeSetsHeaderAndRoundTrips(t *testing.T) {
 		{Type: ModuleLoad, Module: &Module{Name: "videodev", Dep: true}, Err: "file exists", Errno: 17},
 		{Type: Test, Binary: "mmap", Test: &TestEvent{Action: "output", Test: "TestMap", Output: "<6>ok & done\n"}},
 		{Type: Kmsg, Kmsg: &KmsgRecord{Seq: 7, Level: 4, Usec: 12, Text: "WARNING: at <x>"}},
+		{Type: Heartbeat},
 		{Type: Done},
 	}
 	for _, ev := range in {
@@ -262,5 +263,17 @@ func TestGcovChunkOfMaxSizeFitsALineAndRoundTrips(t *testing.T) {
 	c := evs[0].Chunk
 	if evs[0].Type != Gcov || evs[0].Stage != StageAfterUnload || c == nil || c.Path != path || c.Offset != 3*MaxChunk || c.Size != 5*MaxChunk || !bytes.Equal(c.Data, data) {
 		t.Errorf("decoded %+v, want the chunk back", evs[0])
+	}
+}
+
+// An event of a type this side does not know (a newer agent's) decodes
+// like any other, and the line after it too: a reader skips what it does
+// not handle, it is not damage.
+func TestUnknownTypeIsNoDamage(t *testing.T) {
+	in := `{"v":1,"seq":1,"type":"from-the-future","mono":5,"msg":"x"}` + "\n" +
+		`{"v":1,"seq":2,"type":"done","mono":6}` + "\n"
+	out, st := decodeAll(t, strings.NewReader(in))
+	if len(out) != 2 || out[0].Type != "from-the-future" || out[1].Type != Done || st.Garbage != 0 {
+		t.Errorf("got %+v, stats %+v", out, st)
 	}
 }

@@ -70,6 +70,7 @@ const (
 	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
 	Gcov         Type = "gcov"          // Stage and Chunk: a piece of a module's gcov data (.gcda)
 	Log          Type = "log"           // Msg: an agent diagnostic
+	Heartbeat    Type = "heartbeat"     // nothing else: the agent lives (see HeartbeatInterval)
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
 )
 
@@ -83,6 +84,14 @@ const (
 	ModuleAdded   Type = "module_added"
 	ModuleRemoved Type = "module_removed"
 )
+
+// HeartbeatInterval is how long the agent stays silent at most: when it has
+// sent nothing else for this long, it sends a Heartbeat, so that a host can
+// tell an idle agent (a test computing in silence) from a dead or stopped
+// one. An agent sends its first Heartbeat right after Hello: a host learns
+// from it that the silence of this agent means something. A reader that
+// does not know the type skips it (Collector.Handle ignores unknown types).
+const HeartbeatInterval = 2 * time.Second
 
 // Event is one line of the wire protocol.
 type Event struct {

@@ -273,3 +273,69 @@ module_exit(faultmod_exit);
 MODULE_DESCRIPTION("Test-only module that makes the kernel fail on demand");
 MODULE_AUTHOR("kmodvm authors");
 MODULE_LICENSE("GPL");
+
+/*
+ * wedge_init: writing 1 to /sys/module/faultmod/parameters/wedge_init stops
+ * PID 1 (the guest's agent) for good, as a fault that hits the agent itself
+ * does. Here, after everything else, so that the lines the tests pin stay.
+ */
+#include <linux/pid.h>
+#include <linux/sched/signal.h>
+#include <linux/task_work.h>
+
+struct faultmod_wedge {
+	struct callback_head work;
+};
+
+/* Runs in a thread of PID 1 on its way back to user space: never returns. */
+static void faultmod_wedge_fn(struct callback_head *head)
+{
+	kfree(container_of(head, struct faultmod_wedge, work));
+	for (;;) {
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		schedule();
+	}
+}
+
+/*
+ * SIGSTOP cannot do it: the kernel ignores SIGKILL and SIGSTOP sent to the
+ * global init, from the kernel too (sig_task_ignored). A task work queued on
+ * each of its threads runs as the thread leaves the kernel (TWA_SIGNAL wakes
+ * a sleeping one) and sleeps there uninterruptibly. Each work holds a
+ * reference to the module, which is never unloaded after.
+ */
+static int faultmod_wedge_set(const char *val, const struct kernel_param *kp)
+{
+	struct task_struct *init, *t;
+	struct faultmod_wedge *w;
+	bool on;
+	int n = 0;
+
+	if (kstrtobool(val, &on) || !on)
+		return -EINVAL;
+	rcu_read_lock();
+	init = pid_task(find_vpid(1), PIDTYPE_PID);
+	if (init) {
+		for_each_thread(init, t) {
+			w = kzalloc(sizeof(*w), GFP_ATOMIC);
+			if (!w)
+				break;
+			init_task_work(&w->work, faultmod_wedge_fn);
+			if (task_work_add(t, &w->work, TWA_SIGNAL)) {
+				kfree(w);
+				continue;
+			}
+			__module_get(THIS_MODULE);
+			n++;
+		}
+	}
+	rcu_read_unlock();
+	pr_info("wedging %d thread(s) of PID 1\n", n);
+	return n ? 0 : -ESRCH;
+}
+
+static const struct kernel_param_ops faultmod_wedge_ops = {
+	.set = faultmod_wedge_set,
+};
+module_param_cb(wedge_init, &faultmod_wedge_ops, NULL, 0200);
+MODULE_PARM_DESC(wedge_init, "Write 1 to stop PID 1 for good");

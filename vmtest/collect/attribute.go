@@ -79,7 +79,7 @@ func (s *steps) at(mono int64) string {
 // it happened as data.
 func reportFinding(f dmesg.Finding) report.Finding {
 	rf := report.Finding{Kind: string(f.Kind), Title: f.Title, Report: f.Report, Module: f.Module,
-		Func: f.Func, Time: f.Time.Seconds(), PC: reportFrame(f.PC), LR: reportFrame(f.LR)}
+		Func: f.Func, Time: f.Time.Seconds(), PC: reportFrame(f.PC), LR: reportFrame(f.LR), Handler: reportFrame(f.Handler)}
 	for _, fr := range f.Frames {
 		rf.Frames = append(rf.Frames, *reportFrame(fr))
 	}

@@ -79,9 +79,13 @@ type Collector struct {
 	// live, if set, learns of each test's start and end as they arrive
 	// (vmtest.Run's subtests then last as long as the guest's tests).
 	live func(Live)
+	// heard and record are Options.Heard and Options.Record.
+	heard  func(event.Type)
+	record func(string)
 	// vmDump is what the guest printed for the SysRq dumps the host asked
-	// for at the VM's deadline: it goes with the tests the deadline ended.
-	vmDump string
+	// for at the VM's deadline, or when it ended the VM as stuck (vmWhy
+	// says why): it goes with the tests the VM's end cut short.
+	vmDump, vmWhy string
 }
 
 // Options are where a Collector reports as the events arrive; each may
@@ -94,12 +98,17 @@ type Options struct {
 	Progress func(detail string)
 	// Live learns of each test's start and end as the guest reports them.
 	Live func(Live)
+	// Heard learns of each event's type as the collector takes it, and
+	// Record of each kernel log record's text: what a watch on the
+	// guest's progress needs, without a decoder of its own.
+	Heard  func(event.Type)
+	Record func(text string)
 }
 
 // New returns a Collector for one VM's events.
 func New(o Options) *Collector {
 	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live,
-		binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
+		heard: o.Heard, record: o.Record, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
 }
 
 // Decode feeds c the events read from r until r ends, and then the
@@ -193,6 +202,9 @@ type timedFinding struct {
 
 // Handle folds one event into the report.
 func (c *Collector) Handle(ev event.Event) {
+	if c.heard != nil {
+		c.heard(ev.Type)
+	}
 	c.steps.note(ev)
 	c.history.note(ev)
 	switch ev.Type {
@@ -276,6 +288,9 @@ func (c *Collector) kmsg(r *event.KmsgRecord) {
 	}
 	c.kmsgRecords++
 	c.checkSeq(r.Seq)
+	if c.record != nil {
+		c.record(r.Text)
+	}
 	line := fmt.Sprintf("[%5d.%06d] %s", r.Usec/1e6, r.Usec%1e6, r.Text)
 	if c.dmesg != nil {
 		fmt.Fprintln(c.dmesg, line)

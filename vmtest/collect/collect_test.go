@@ -153,3 +153,67 @@ func TestBinaryCrashWithoutTestsBecomesATest(t *testing.T) {
 		t.Errorf("tests = %+v", c.kernel.Tests)
 	}
 }
+
+// Heartbeats, and event types this host does not know, change nothing in
+// the report; the watch hooks hear every event and every kernel log record.
+func TestHeartbeatsAndUnknownTypesChangeNothing(t *testing.T) {
+	data := readFixture(t, "6.1-pass/events.jsonl")
+	plain := replay(t, data)
+	var heard, beats, records int
+	c := New(Options{Heard: func(ty event.Type) {
+		heard++
+		if ty == event.Heartbeat {
+			beats++
+		}
+	}, Record: func(string) { records++ }})
+	dec := event.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for ev, err := dec.Next(); err == nil; ev, err = dec.Next() {
+		c.Handle(ev)
+		c.Handle(event.Event{Type: event.Heartbeat, Mono: ev.Mono})
+		c.Handle(event.Event{Type: "from-the-future", Mono: ev.Mono, Msg: "x", Binary: "b"})
+		n++
+	}
+	reportOf := func(c *Collector) string {
+		var k report.Kernel
+		c.Finish(&k, End{Status: report.Crash})
+		k.Boot = &report.Boot{Status: report.Pass}
+		k.Status, k.Error = c.Verdict(&k)
+		b, _ := json.Marshal(k)
+		return string(b)
+	}
+	if a, b := reportOf(plain), reportOf(c); a != b {
+		t.Errorf("heartbeats changed the report:\n%s\nwant:\n%s", b, a)
+	}
+	if heard != 3*n || beats != n || records != plain.kmsgRecords || records == 0 {
+		t.Errorf("heard %d events (%d heartbeats), %d records; want %d, %d, %d", heard, beats, records, 3*n, n, plain.kmsgRecords)
+	}
+}
+
+// A test open when the host ended a stuck VM says why, with the dump
+// taken then; one open at the deadline says the deadline.
+func TestVMEndNoteSaysWhyTheHostEndedIt(t *testing.T) {
+	for _, c := range []struct {
+		end  End
+		want []string
+	}{
+		{End{Status: report.Timeout, Dump: "sysrq: Show Blocked State"}, []string{"(timeout)", "CPUs at the deadline:\nsysrq: Show Blocked State"}},
+		{End{Status: report.Crash, Dump: "sysrq: Show Blocked State", Why: "the guest agent sent nothing for 20s"},
+			[]string{"(crash): the guest agent sent nothing for 20s", "CPUs then:\nsysrq: Show Blocked State"}},
+		{End{Status: report.Crash}, []string{"(crash)"}},
+	} {
+		col := New(Options{})
+		col.Handle(event.Event{Type: event.BinaryStart, Binary: "b", Mono: 1})
+		col.Handle(event.Event{Type: event.Test, Binary: "b", Mono: 2, Test: &event.TestEvent{Action: "run", Test: "TestX"}})
+		var k report.Kernel
+		col.Finish(&k, c.end)
+		if len(k.Tests) != 1 || k.Tests[0].Status != c.end.Status {
+			t.Fatalf("%+v: tests %+v", c.end, k.Tests)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(k.Tests[0].Output, w) {
+				t.Errorf("%+v: output lacks %q:\n%s", c.end, w, k.Tests[0].Output)
+			}
+		}
+	}
+}

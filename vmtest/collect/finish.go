@@ -24,6 +24,10 @@ type End struct {
 	// Dump is what the guest printed for the SysRq dumps the host asked
 	// for at the VM's deadline: it goes with the tests the deadline ended.
 	Dump string
+	// Why, if set, says why the host ended the VM before its deadline
+	// (the guest stopped after a kernel fault); Dump is then from that
+	// moment.
+	Why string
 }
 
 // Finish completes kr, the kernel's report, after the VM ended: its
@@ -34,7 +38,7 @@ type End struct {
 func (c *Collector) Finish(kr *report.Kernel, end End) {
 	kr.Modules = c.kernel.Modules
 	c.kernel = kr
-	c.vmDump = end.Dump
+	c.vmDump, c.vmWhy = end.Dump, end.Why
 	c.finish(end.Console, end.Status)
 }
 
@@ -115,10 +119,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 	for _, tr := range c.order {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd
-			tr.t.Output += "\n--- kmodvm: the VM ended while this test ran (" + string(vmEnd) + ")"
-			if c.vmDump != "" {
-				tr.t.Output += "; the guest's blocked tasks and CPUs at the deadline:\n" + c.vmDump
-			}
+			tr.t.Output += c.vmEndNote(vmEnd)
 		}
 		c.kernel.Tests = append(c.kernel.Tests, tr.t)
 	}
@@ -160,6 +161,20 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 				Report: m.UnloadError + why, Module: m.Name})
 		}
 	}
+}
+
+// vmEndNote is what a test the VM's end cut short gets in its output.
+func (c *Collector) vmEndNote(vmEnd report.Status) string {
+	note := "\n--- kmodvm: the VM ended while this test ran (" + string(vmEnd) + ")"
+	when := "at the deadline"
+	if c.vmWhy != "" {
+		note = "\n--- kmodvm: the VM ended while this test ran (" + string(vmEnd) + "): " + c.vmWhy
+		when = "then"
+	}
+	if c.vmDump != "" {
+		note += "; the guest's blocked tasks and CPUs " + when + ":\n" + c.vmDump
+	}
+	return note
 }
 
 // Loss describes what the event channel lost, or is empty.

@@ -66,6 +66,9 @@ type pattern struct {
 	// skip lists functions that are not guilty in this kind of report
 	// only, on top of genericFuncs.
 	skip *regexp.Regexp
+	// handler: the func and module a body line names are the report's
+	// Handler, code its trace does not show.
+	handler bool
 }
 
 // funcRE matches a symbolized code location "func+0x1a/0x40 [module]".
@@ -123,11 +126,15 @@ var patterns = []pattern{
 	// title; the process keeps its name, which is the same from run to run. The mapping's
 	// own handler ("file:mmapdrv fault:0x0 mmap:mmapdrv_mmap [mmapdrv] ...") names the module.
 	{kind: KindBUG, key: "BUG: Bad page ", start: re(`^BUG: Bad page (?P<what>map|state) in process (?P<comm>.+?)\s+(?:pte|pfn):`),
-		title: "BUG: Bad page $what in process $comm", body: badPageVMA, skip: pageFuncs},
+		title: "BUG: Bad page $what in process $comm", body: badPageVMA, skip: pageFuncs, handler: true},
 	// Lines that stand alone: the ratelimit's count of the page reports it held back, and
 	// the counters a process's exit found wrong ("mm:00000000a9f3c1d2 type:MM_FILEPAGES val:-3").
 	{kind: KindBUG, key: "BUG: Bad ", start: re(`^BUG: Bad (?P<what>page map|page state): \d+ messages suppressed`), title: "BUG: Bad $what: messages suppressed", single: true},
 	{kind: KindBUG, key: "BUG: Bad rss-counter", start: re(`^BUG: Bad rss-counter state mm:`), title: "BUG: Bad rss-counter state", single: true},
+	// A page table entry that is neither a page nor a swap entry, met on a
+	// fault ("get_swap_device: Bad swap file entry 340392ce694072f9"): the
+	// fault is retried, and printed, for ever.
+	{kind: KindBUG, key: "Bad swap file entry", start: re(`^(?P<fn>\w+): Bad swap file entry`), title: "$fn: Bad swap file entry", single: true},
 	// The words before the first "key:value" or the first ":", "!" or ",".
 	{kind: KindBUG, key: "BUG: ", start: re(`^BUG: (?P<what>[^:!,]+?)(?:\s+\w+:\S|[:!,]|\s*$)`), title: "BUG: $what in $func"},
 	{kind: KindTaint, key: "taint", start: re(`^(?P<what>.*(?:taints kernel|- tainting kernel)).*$`), title: "$what", single: true},

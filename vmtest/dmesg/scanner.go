@@ -40,6 +40,9 @@ type Finding struct {
 	// 0010:", arm64 "pc :"), LR arm64's link register ("lr :"); zero when
 	// the report has none.
 	PC, LR Frame
+	// Handler is the code a report names outside its trace as where what
+	// it found came from: a bad page map's mapping's fault handler.
+	Handler Frame
 	// Frames is the report's call trace, innermost first: the stack after
 	// "Call Trace:" (or "backtrace:"), else the first stack it prints.
 	Frames []Frame
@@ -383,16 +386,4 @@ func parseFrame(text string) (Frame, bool) {
 	fr.Size, _ = strconv.ParseUint(m[4], 16, 64)
 	fr.Addr, _ = strconv.ParseUint(m[6], 16, 64)
 	return fr, true
-}
-
-// taintFlags returns the flags of a "Tainted: G W OE" or "Not tainted" line.
-func taintFlags(text string) (string, bool) {
-	if !strings.Contains(text, "ainted") {
-		return "", false
-	}
-	m := taintedRE.FindStringSubmatch(text)
-	if m == nil {
-		return "", false
-	}
-	return strings.Join(strings.Fields(m[1]), " "), true
 }

@@ -81,3 +81,15 @@ func (t Taint) Describe() []string {
 	}
 	return out
 }
+
+// taintFlags returns the flags of a "Tainted: G W OE" or "Not tainted" line.
+func taintFlags(text string) (string, bool) {
+	if !strings.Contains(text, "ainted") {
+		return "", false
+	}
+	m := taintedRE.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return strings.Join(strings.Fields(m[1]), " "), true
+}

@@ -17,6 +17,9 @@ func (r *report) finish() Finding {
 	f.Frames = r.trace()
 	f.Func, f.Module = r.guilty(f.PC, f.Frames)
 	f.Title = expand(r.pat.title, r.groups, f.Func)
+	if r.pat.handler && r.groups["func"] != "" && r.groups["module"] != "" {
+		f.Handler = Frame{Func: cleanFunc(r.groups["func"]), Module: r.groups["module"]}
+	}
 	return f
 }
 

@@ -105,3 +105,23 @@ Call Trace:
 		t.Fatalf("got %s", render(fs))
 	}
 }
+
+// A bad page report names the mapping's handler as its Handler: the code
+// that handed out the page, which its trace (the unmap that found it) does
+// not show; a report of a mapping that is no module's names none.
+func TestBadPageReportsNameTheMappingsHandler(t *testing.T) {
+	trace := "Call Trace:\n dump_stack_lvl+0x44/0x5c\n print_bad_pte.cold+0x6a/0xc5\n zap_pte_range+0x45d/0x840\n mmapdrv_write+0x95/0x100 [mmapdrv]\n"
+	for _, c := range []struct{ vma, want string }{
+		{"file:mmapdrv fault:mmapdrv_fault [mmapdrv] mmap:mmapdrv_mmap [mmapdrv] read_folio:0x0\n", "mmapdrv_fault [mmapdrv]"},
+		{"file:mmapdrv fault:0x0 mmap:mmapdrv_mmap [mmapdrv] read_folio:0x0\n", "mmapdrv_mmap [mmapdrv]"},
+		{"file:(null) fault:0x0 mmap:0x0 read_folio:0x0\n", " []"},
+	} {
+		fs := Scan([]byte("BUG: Bad page map in process mmapdrv.test  pte:8000000004a3b025 pmd:05d8a067\n" + c.vma + trace))
+		if len(fs) != 1 {
+			t.Fatalf("%d findings", len(fs))
+		}
+		if got := fs[0].Handler.Func + " [" + fs[0].Handler.Module + "]"; got != c.want {
+			t.Errorf("%q: handler %q, want %q", c.vma, got, c.want)
+		}
+	}
+}

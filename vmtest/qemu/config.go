@@ -70,6 +70,13 @@ type Config struct {
 	// PanicGrace bounds how long the VM may run after a panic was seen;
 	// 0 means DefaultPanicGrace.
 	PanicGrace time.Duration
+	// Stuck, if set, ends the VM when a cause arrives on it: the caller
+	// judged the guest stuck (a kernel fault, then silence) and wants it
+	// ended soon, with what the host can learn of it. The console's
+	// SysRq dumps and the CPUs' registers are taken (StuckDiagnosisTime at
+	// most; no NMI), then QEMU is killed; Wait's Result says ExitStuck
+	// and holds the cause.
+	Stuck <-chan string
 	// GDB, if set, starts QEMU's gdb stub on this chardev ("tcp:127.0.0.1:1234",
 	// "unix:/path,server=on,wait=off"). The guest is not stopped: the
 	// caller decides when a debugger matters.

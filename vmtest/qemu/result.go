@@ -17,6 +17,9 @@ const (
 	ExitPanic ExitReason = "panic"
 	// ExitTimeout: the VM ran past its deadline and was killed.
 	ExitTimeout ExitReason = "timeout"
+	// ExitStuck: the caller judged the guest stuck (Config.Stuck) and it
+	// was killed after a short diagnosis; Result.Cause says why.
+	ExitStuck ExitReason = "stuck"
 	// ExitCanceled: the caller's context was canceled and the VM killed.
 	ExitCanceled ExitReason = "canceled"
 	// ExitCrash: QEMU died while the guest ran, e.g. killed by a signal.
@@ -37,7 +40,7 @@ type Result struct {
 	// when the host read it, counted from QEMU's start.
 	Panic   string
 	PanicAt time.Duration
-	// On a timeout: Registers is QEMU's "info registers -a", IP the
+	// On a timeout (and ExitStuck, without Backtrace): Registers is QEMU's "info registers -a", IP the
 	// instruction pointer of each CPU (RIP on amd64: IPRegister names it;
 	// symbolized when Config.SystemMap is set), sampled a few times
 	// (IP[cpu][sample]), and Backtrace the console output of the guest's own panic,
@@ -51,6 +54,9 @@ type Result struct {
 	IP         [][]Location
 	IPRegister string
 	Backtrace  string
+	// Cause is what the caller said when it ended the VM as stuck
+	// (ExitStuck), which also fills SysRq, Registers and IP.
+	Cause string
 	// ExitStatus is QEMU's process state ("exit status 0", "signal:
 	// killed"); Stderr the tail of its standard error and output.
 	ExitStatus string

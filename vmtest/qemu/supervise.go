@@ -17,12 +17,21 @@ const (
 	nmiWait     = 10 * time.Second // the guest's NMI panic, printed under TCG
 	sysrqWait   = 8 * time.Second  // the SysRq dumps, printed under TCG
 	sysrqQuiet  = time.Second      // a console this long silent has printed them
+	// The diagnosis of a guest its caller judged stuck (Config.Stuck)
+	// is the deadline's without the NMI, and shorter: the kernel already
+	// reported a fault, and the caller wants the VM's end soon after.
+	stuckSysrqWait = 6 * time.Second
+	stuckRegsTime  = 2 * time.Second
 )
 
 // DiagnosisTime bounds the hang diagnosis done at a VM's deadline, before
 // it is killed: a caller that must end by a time sets Config.Timeout this
 // much earlier.
 const DiagnosisTime = sysrqWait + regsTimeout + nmiWait
+
+// StuckDiagnosisTime bounds the diagnosis of a VM ended through
+// Config.Stuck, before it is killed.
+const StuckDiagnosisTime = stuckSysrqWait + stuckRegsTime
 
 // supervise waits for the end of the run and fills v.res.
 func (v *VM) supervise(ctx context.Context) {
@@ -45,20 +54,31 @@ func (v *VM) supervise(ctx context.Context) {
 			graceTimer = time.After(grace)
 		case <-graceTimer:
 			v.quit()
+		case cause := <-v.cfg.Stuck:
+			v.res.Cause = cause
+			v.res.SysRq = v.pressSysRq(stuckSysrqWait)
+			v.sampleIPs(stuckRegsTime)
+			v.end(ExitStuck)
+			return
 		case <-ctx.Done():
 			reason := ExitCanceled
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				reason = ExitTimeout
 				v.diagnoseHang()
 			}
-			v.kill()
-			<-v.exited
-			mon.close()
-			v.res.ShutdownReason, _ = mon.state()
-			v.finish(reason)
+			v.end(reason)
 			return
 		}
 	}
+}
+
+// end kills QEMU, waits for its exit and records reason.
+func (v *VM) end(reason ExitReason) {
+	v.kill()
+	<-v.exited
+	v.mon.close()
+	v.res.ShutdownReason, _ = v.mon.state()
+	v.finish(reason)
 }
 
 // noMonitor ends a run whose QMP connection failed.
@@ -107,7 +127,7 @@ func (v *VM) finish(reason ExitReason) {
 		v.res.ExitStatus = ps.String()
 	}
 	v.res.Stderr = dropWaitNotice(v.stderr.String())
-	if reason != ExitTimeout && reason != ExitCanceled {
+	if reason != ExitTimeout && reason != ExitCanceled && reason != ExitStuck {
 		v.res.Panic, v.res.PanicAt = v.console.panicked()
 	}
 }
@@ -146,8 +166,8 @@ func (v *VM) kill() {
 // panic (the architecture's Crash.NMIParams, on every command line), where
 // QEMU has NMIs for the machine (Crash.NMI).
 func (v *VM) diagnoseHang() {
-	v.res.SysRq = v.pressSysRq()
-	v.sampleIPs()
+	v.res.SysRq = v.pressSysRq(sysrqWait)
+	v.sampleIPs(regsTimeout)
 	if !v.arch.Crash.NMI {
 		return
 	}
@@ -164,12 +184,12 @@ func (v *VM) diagnoseHang() {
 }
 
 // sampleIPs reads every CPU's registers, then samples their instruction
-// pointers ipSamples times in all, ipSampleGap apart, within regsTimeout: a
+// pointers ipSamples times in all, ipSampleGap apart, within limit: a
 // CPU spinning in a module is now and then in the kernel's interrupt code,
 // and one look at it may land there (seen on arm64, where no NMI backtrace
 // follows). The first reading's registers are the report's.
-func (v *VM) sampleIPs() {
-	deadline := time.Now().Add(regsTimeout)
+func (v *VM) sampleIPs(limit time.Duration) {
+	deadline := time.Now().Add(limit)
 	var syms *Symbols
 	if v.cfg.SystemMap != "" {
 		syms, _ = LoadSymbols(v.cfg.SystemMap)
@@ -204,12 +224,12 @@ func (v *VM) sampleIPs() {
 
 // pressSysRq asks the guest for its blocked tasks and every CPU's
 // backtrace with SysRq keys on its keyboard, and returns what the console
-// printed. An interrupt-driven keyboard reaches the kernel while user space
+// printed until it was quiet, within wait. An interrupt-driven keyboard reaches the kernel while user space
 // and even the agent are stuck; it needs only a CPU that takes interrupts.
 // SysRq 8 first: under "quiet" the dumps' records are below the console's
 // level. The kernel log stream carries them too, if the agent still reads
 // it.
-func (v *VM) pressSysRq() string {
+func (v *VM) pressSysRq(wait time.Duration) string {
 	keys := v.arch.Crash.SysRq
 	if len(keys) == 0 {
 		return ""
@@ -224,7 +244,7 @@ func (v *VM) pressSysRq() string {
 			return "(SysRq " + k + " not pressed: " + err.Error() + ")\n" + v.console.takeCapture()
 		}
 	}
-	deadline := time.Now().Add(sysrqWait)
+	deadline := time.Now().Add(wait)
 	last, quietSince := -1, time.Now()
 	for time.Now().Before(deadline) {
 		select {

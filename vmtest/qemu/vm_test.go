@@ -355,6 +355,36 @@ func TestRunCanceledEndsAtOnce(t *testing.T) {
 	}
 }
 
+// A VM its caller judges stuck ends within StuckDiagnosisTime and a
+// moment, with the SysRq dumps and the CPUs' instruction pointers but no
+// NMI, and the caller's cause.
+func TestRunStuckEndsAfterAQuickDiagnosis(t *testing.T) {
+	stuck := make(chan string, 1)
+	var sentAt atomic.Int64
+	hook := &lineHook{match: "init: mode", fn: func() {
+		if sentAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			stuck <- "the test says so"
+		}
+	}}
+	cfg := Config{Kernel: testKernel(t), Initrd: testInitramfs(t), Append: []string{"kmodvmtest=hang"},
+		Serial: []Port{{Name: "console", Output: hook}}, Timeout: vmTimeout, Stuck: stuck, SystemMap: guestSymbols(t)}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	took := time.Since(time.Unix(0, sentAt.Load()))
+	t.Logf("ended %v after the cause; SysRq %d bytes, RIPs %v", took.Round(time.Millisecond), len(res.SysRq), res.IP)
+	if res.Exit != ExitStuck || res.Cause != "the test says so" || res.Backtrace != "" {
+		t.Errorf("exit %s, cause %q, backtrace %d bytes: want stuck, the cause, no NMI", res.Exit, res.Cause, len(res.Backtrace))
+	}
+	if took > StuckDiagnosisTime+promptEnd {
+		t.Errorf("Run returned %v after the cause, want under %v", took, StuckDiagnosisTime+promptEnd)
+	}
+	if !strings.Contains(res.SysRq, "Show Blocked State") || len(res.IP) == 0 {
+		t.Errorf("diagnosis lacks the SysRq dump or the RIPs: %v\n%s", res.IP, res.SysRq)
+	}
+}
+
 func TestRunMissingBinary(t *testing.T) {
 	dir := t.TempDir()
 	k := filepath.Join(dir, "k")

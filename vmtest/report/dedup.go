@@ -7,22 +7,40 @@ import (
 )
 
 // Dedup collapses findings that are one bug into one: those of one kind
-// and title whose reports happened in the same module code (bugFrame) and
-// in the same kind of place (all in tests, or all during one step, or all
+// and title whose reports happened in the same module code (bugFrame; a
+// report that shows none joins the first that does) and in the same kind
+// of place (in tests or outside any test, or all during one step, or all
 // the kernel's own), so that what decides the verdict (Blames, KernelOwn)
-// is what it was for each of them. The finding kept is the first, with
-// Count the number of reports, Tests the tests they were printed during
-// (when more than one) and LastTime the last one's time. It returns the
-// findings in the order they first happened and, for each of fs, the
+// is what it was for each of them: reports outside any test join those of
+// a test, which fail the test and with it the kernel, and are counted in
+// Outside. The finding kept is one report (see merged), with Count the
+// number of reports, Test and Tests the tests they were printed during
+// (Tests when more than one) and LastTime the last one's time. It returns
+// the findings in the order they first happened and, for each of fs, the
 // index of the one it went into. A kernel that repeats a bug prints it
 // dozens of times (mm's page checks, up to 60 a minute; one per call of a
 // buggy ioctl): one line each hid the others in every rendering.
 func Dedup(fs []Finding) ([]Finding, []int) {
+	// A report that shows no module code joins the first of its kind,
+	// title and place that does: a bad page map in an anonymous mapping
+	// cannot say which driver's page it was; one in the driver's can.
+	placed := map[string]string{}
+	for _, f := range fs {
+		if base, frame := f.dedupKey(), f.bugFrame(); frame != "" {
+			if _, ok := placed[base]; !ok {
+				placed[base] = frame
+			}
+		}
+	}
 	var out []Finding
 	index := make([]int, len(fs))
 	group := map[string]int{}
 	for i, f := range fs {
-		key := f.dedupKey()
+		base, frame := f.dedupKey(), f.bugFrame()
+		if frame == "" {
+			frame = placed[base]
+		}
+		key := base + "\x00" + frame
 		j, ok := group[key]
 		if !ok {
 			j = len(out)
@@ -55,23 +73,27 @@ func (k *Kernel) DedupFindings() {
 	}
 }
 
-// dedupKey is what two reports of one bug have in common.
+// dedupKey is what two reports of one bug have in common besides their
+// module code (bugFrame).
 func (f Finding) dedupKey() string {
 	place := "test"
-	if f.Test == "" {
+	if f.Step != "" {
 		place = "step " + f.Step
 	}
-	return strings.Join([]string{f.Kind, f.Title, f.Owner, place, f.bugFrame()}, "\x00")
+	return strings.Join([]string{f.Kind, f.Title, f.Owner, place}, "\x00")
 }
 
 // bugFrame names the module code a report happened in: the faulting
-// instruction when it is a module's, else the trace's first frame in a
-// module (a reliable one first; by its place in the module while not
-// named), else the first bare address (code of a module since unloaded,
-// not yet named); "" when no frame is a module's.
+// instruction when it is a module's, else the handler the report names
+// (a bad page map's: the trace is the unmap that found it), else the
+// trace's first frame in a module (a reliable one first; by its place in
+// the module while not named), else the first bare address (code of a
+// module since unloaded, not yet named); "" when no frame is a module's.
 func (f Finding) bugFrame() string {
-	if f.PC != nil && f.PC.Module != "" {
-		return f.PC.codeKey()
+	for _, fr := range []*Frame{f.PC, f.Handler} {
+		if fr != nil && fr.Module != "" {
+			return fr.codeKey()
+		}
 	}
 	for _, reliable := range []bool{true, false} {
 		for _, fr := range f.Frames {
@@ -98,28 +120,69 @@ func (fr Frame) codeKey() string {
 	return fr.Module + " " + fr.Func
 }
 
-// merged is first with later's report of the same bug counted in.
+// merged is first with later's report of the same bug counted in. The
+// report that stands for the bug is one in a test rather than one outside
+// any, and one that shows the module code rather than one that does not;
+// Test stays the first test the bug was seen in.
 func merged(first, later Finding) Finding {
+	outside := first.outsideCount() + later.outsideCount()
+	count := first.Occurrences() + later.Occurrences()
+	bytes := first.Bytes + later.Bytes
+	last := later.LastTime
+	if last == 0 {
+		last = later.Time
+	}
 	tests := first.SeenIn()
 	for _, t := range later.SeenIn() {
 		if !slices.Contains(tests, t) {
 			tests = append(tests, t)
 		}
 	}
+	if later.standing() > first.standing() {
+		first = later
+	}
 	first.Tests = nil
+	if len(tests) > 0 {
+		first.Test = tests[0]
+	}
 	if len(tests) > 1 {
 		first.Tests = tests
 	}
-	first.Count = first.Occurrences() + later.Occurrences()
-	first.Bytes += later.Bytes
-	last := later.LastTime
-	if last == 0 {
-		last = later.Time
+	first.Count = count
+	first.Bytes = bytes
+	first.Outside = 0
+	if !first.outsideTests() {
+		first.Outside = outside
 	}
 	if last != 0 {
 		first.LastTime = last
 	}
 	return first
+}
+
+// standing ranks the reports of one bug for which stands for it: one in a
+// test, then one that shows the module code.
+func (f Finding) standing() int {
+	n := 0
+	if !f.outsideTests() {
+		n += 2
+	}
+	if f.bugFrame() != "" {
+		n++
+	}
+	return n
+}
+
+// outsideTests says whether f was printed outside any test, step or the
+// kernel's own time.
+func (f Finding) outsideTests() bool { return f.Test == "" && f.Step == "" && !f.KernelOwn() }
+
+// outsideCount is how many of f's reports were printed outside any test.
+func (f Finding) outsideCount() int {
+	if f.outsideTests() {
+		return f.Occurrences()
+	}
+	return f.Outside
 }
 
 // Occurrences is how many times the kernel printed f's report.
@@ -151,6 +214,9 @@ func (f Finding) Tally() string {
 	if f.Bytes > 0 {
 		s += fmt.Sprintf(", %d bytes", f.Bytes)
 	}
+	if f.Outside > 0 {
+		s += fmt.Sprintf(" (%d outside any test)", f.Outside)
+	}
 	return s
 }
 
@@ -162,7 +228,7 @@ func (f Finding) Seen() string {
 	switch {
 	case tally == "":
 		return f.Where()
-	case len(f.SeenIn()) > 1:
+	case len(f.SeenIn()) > 1 || f.Outside > 0:
 		return tally + ", first " + f.Where()
 	}
 	return tally + " " + f.Where()

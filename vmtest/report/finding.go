@@ -30,6 +30,11 @@ type Finding struct {
 	// pc), LR arm64's link register.
 	PC *Frame `json:"pc,omitempty"`
 	LR *Frame `json:"lr,omitempty"`
+	// Handler is module code the report names outside its call trace as
+	// where what it found came from: a bad page map's mapping's fault
+	// handler, which handed out the page (the trace is the unmap that
+	// found it). Symbolized, it is the function's first line.
+	Handler *Frame `json:"handler,omitempty"`
 	// Frames is the call trace, innermost first.
 	Frames []Frame `json:"frames,omitempty"`
 	// Count is how many times the kernel printed this bug's report when
@@ -38,7 +43,10 @@ type Finding struct {
 	// the tests the reports were printed during, in order, when more
 	// than one (Test is the first), and LastTime the last report's Time
 	// (seconds since its VM's boot: a reboot's clock starts again).
-	Count    int      `json:"count,omitempty"`
+	Count int `json:"count,omitempty"`
+	// Outside is how many of Count were printed outside any test, of a
+	// finding whose others were printed during tests.
+	Outside  int      `json:"outside,omitempty"`
 	Tests    []string `json:"tests,omitempty"`
 	LastTime float64  `json:"last_time,omitempty"`
 	// Bytes is, for a memory leak, the size of the objects leaked: the
@@ -142,11 +150,13 @@ func (f Frame) Where() string {
 
 // Source returns f's first frame in a module with a source line, the
 // place in the module's code a reader wants first: the faulting
-// instruction (PC) if it is the module's, else the innermost such frame
-// of the call trace.
+// instruction (PC) if it is the module's, else the handler the report
+// names (Handler), else the innermost such frame of the call trace.
 func (f Finding) Source() (Frame, bool) {
-	if f.PC != nil && f.PC.File != "" && f.PC.Module != "" {
-		return *f.PC, true
+	for _, fr := range []*Frame{f.PC, f.Handler} {
+		if fr != nil && fr.File != "" && fr.Module != "" {
+			return *fr, true
+		}
 	}
 	for _, fr := range f.Frames {
 		if fr.File != "" && fr.Module != "" && !fr.Unreliable {
@@ -238,15 +248,18 @@ func (f Finding) Where() string {
 // report that no test took the blame for and that is not the kernel's own.
 func (f Finding) Blames() bool { return f.Test == "" && f.Kind != KindTaint && !f.KernelOwn() }
 
-// EachFrame calls fn with the finding's PC, LR and call trace frames, in
-// the order a report shows them, each with its label ("PC: ", "LR: ", or an
-// indent for a trace frame).
+// EachFrame calls fn with the finding's PC, LR, handler and call trace
+// frames, in the order a report shows them, each with its label ("PC: ",
+// "LR: ", "handler: ", or an indent for a trace frame).
 func (f Finding) EachFrame(fn func(label string, fr Frame)) {
 	if f.PC != nil {
 		fn("PC: ", *f.PC)
 	}
 	if f.LR != nil {
 		fn("LR: ", *f.LR)
+	}
+	if f.Handler != nil {
+		fn("handler: ", *f.Handler)
 	}
 	for _, fr := range f.Frames {
 		fn("  ", fr)

@@ -70,3 +70,24 @@ func TestNoHeadlineOfTheFixturesDoublesItsKind(t *testing.T) {
 		t.Fatalf("no findings in %s", root)
 	}
 }
+
+// A finding's source line is the module's faulting instruction, else the
+// handler the report names, else the innermost module frame of its trace.
+func TestSourcePrefersThePCThenTheHandler(t *testing.T) {
+	pc := &Frame{Func: "mmapdrv_ioctl", Module: "mmapdrv", File: "mmapdrv.c", Line: 90}
+	handler := &Frame{Func: "mmapdrv_fault", Module: "mmapdrv", File: "mmapdrv.c", Line: 171}
+	frames := []Frame{{Func: "zap_pte_range"}, {Func: "mmapdrv_write", Module: "mmapdrv", File: "mmapdrv.c", Line: 116}}
+	for _, c := range []struct {
+		f    Finding
+		want int
+	}{
+		{Finding{PC: pc, Handler: handler, Frames: frames}, 90},
+		{Finding{Handler: handler, Frames: frames}, 171},
+		{Finding{Handler: &Frame{Func: "mmapdrv_fault", Module: "mmapdrv"}, Frames: frames}, 116},
+		{Finding{Frames: frames}, 116},
+	} {
+		if fr, ok := c.f.Source(); !ok || fr.Line != c.want {
+			t.Errorf("%+v: source %s %s, want line %d", c.f, fr, fr.Where(), c.want)
+		}
+	}
+}

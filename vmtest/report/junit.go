@@ -74,6 +74,8 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			switch {
 			case t.Status == Skip:
 				c.Skipped = &junitMessage{Message: "skipped"}
+			case t.Status == NotRun:
+				c.Skipped = &junitMessage{Message: "not run", Text: t.Output}
 			case t.Status.Failed():
 				titles, traces := testFindings(k, t)
 				c.Failure = &junitMessage{Message: string(t.Status) + titles, Type: string(t.Status), Text: t.Output + traces}

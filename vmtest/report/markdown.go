@@ -245,6 +245,13 @@ func (r *Report) kernelNotes() []string {
 				notes = append(notes, fmt.Sprintf("- **%s**: the kernel's own, not a failure: %s", mdEscape(k.Name), mdBug(f, f.Seen())))
 			}
 		}
+		for _, g := range k.NotRunTests() {
+			var names []string
+			for _, t := range g.Tests {
+				names = append(names, t.Name)
+			}
+			notes = append(notes, fmt.Sprintf("- **%s**: %d test(s) %s: %s", mdEscape(k.Name), len(g.Tests), mdEscape(g.Why), mdEscape(strings.Join(names, ", "))))
+		}
 	}
 	return notes
 }

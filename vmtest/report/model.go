@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/coverage"
@@ -104,6 +105,38 @@ func (k *Kernel) RebootText() string {
 		times = fmt.Sprintf("%d times", len(k.Reboots))
 	}
 	return fmt.Sprintf("booted again %s after a crash or hang; %d test(s) ran after a reboot", times, n)
+}
+
+// NotRunGroup is tests of a kernel that did not run, for one reason.
+type NotRunGroup struct {
+	Why   string // the tests' output's first line: "not run: the kernel crashed ..."
+	Tests []*Test
+}
+
+// NotRunTests groups k's tests that did not run (NotRun) by why (their
+// output's first line), in the order they first appear: after crashes whose reboots a budget bounded,
+// every test left is one of them, saying which crashes kept it from
+// running.
+func (k *Kernel) NotRunTests() []NotRunGroup {
+	var groups []NotRunGroup
+	index := map[string]int{}
+	for _, t := range k.Tests {
+		if t.Status != NotRun {
+			continue
+		}
+		why, _, _ := strings.Cut(strings.TrimSpace(t.Output), "\n")
+		if why == "" {
+			why = "not run"
+		}
+		i, ok := index[why]
+		if !ok {
+			i = len(groups)
+			index[why] = i
+			groups = append(groups, NotRunGroup{Why: why})
+		}
+		groups[i].Tests = append(groups[i].Tests, t)
+	}
+	return groups
 }
 
 // Build is the module build for one kernel.

@@ -93,10 +93,15 @@ type vmResult struct {
 	// boot and tests are the seconds to the agent's hello and after it
 	// (report.Timing), 0 when the agent never said hello.
 	boot, tests float64
+	// stuckAfter, for a VM ended as stuck, is the time from the host's
+	// reading of the kernel's fault report to the VM's end, and
+	// diagnosis the part of it after the order to end it.
+	stuckAfter, diagnosis time.Duration
 }
 
 // bootOnce runs v's VM once, from the kernel's snapshot with snap,
-// decoding its events as they arrive.
+// decoding its events as they arrive and watching it for a guest stuck
+// after a kernel fault.
 func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResult {
 	files, err := openArtifacts(run.dir, v.n)
 	if err != nil {
@@ -104,7 +109,8 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	}
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
-	col := run.collector(files[2])
+	watch := watchStuck(run.stuckGrace(v))
+	col := run.collector(files[2], watch)
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
@@ -114,28 +120,22 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	run.step(runcfg.PhaseBoot, "")
 	vmStart := time.Now()
 	qcfg := run.qemuConfig(v, []qemu.Port{
-		{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(files[0], console)}},
+		{Name: "console", Output: lockedWriter{&consoleMu, io.MultiWriter(files[0], console, watch)}},
 		{Name: "events", Output: io.MultiWriter(files[1], pw), Param: event.ParamEvents},
 	})
+	qcfg.Stuck = watch.ends
 	// repro.sh stays the first VM's: the one a crash or hang ended.
 	if cfg := run.r.cfg; !cfg.Interactive() && v.n == 0 {
 		if rerr := writeRepro(run.dir, qcfg, v.img.layers, cfg.Keep); rerr != nil && cfg.Log != nil {
 			fmt.Fprintf(cfg.Log, "%s: repro.sh: %v\n", run.entry.Name, rerr)
 		}
 	}
-	end := vmResult{col: col}
-	if snap {
-		end.res, end.snapshot, end.err = run.runSnapshot(ctx, qcfg, v)
-	} else {
-		end.res, end.err = run.runVM(ctx, qcfg, v.img)
-	}
+	end := run.runOnce(ctx, qcfg, v, snap, watch)
+	end.col = col
 	pw.Close()
 	<-decoded
 	if aerr := closeArtifacts(files[:]); aerr != nil {
 		end.err = errors.Join(end.err, aerr)
-	}
-	if end.res == nil {
-		end.res = &qemu.Result{Exit: qemu.ExitQEMUError}
 	}
 	if at, ok := col.Hello(); ok {
 		end.boot = at.Sub(vmStart).Seconds()
@@ -145,6 +145,35 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	defer consoleMu.Unlock()
 	end.console = console.Bytes()
 	return end
+}
+
+// runOnce runs qcfg's VM (from the snapshot with snap) to its end, and
+// ends watch.
+func (run *kernelRun) runOnce(ctx context.Context, qcfg qemu.Config, v vmPlan, snap bool, watch *stuckWatch) vmResult {
+	var end vmResult
+	if snap {
+		end.res, end.snapshot, end.err = run.runSnapshot(ctx, qcfg, v)
+	} else {
+		end.res, end.err = run.runVM(ctx, qcfg, v.img)
+	}
+	faultAt, endedAt := watch.close()
+	if end.res == nil {
+		end.res = &qemu.Result{Exit: qemu.ExitQEMUError}
+	}
+	if end.res.Exit == qemu.ExitStuck && !faultAt.IsZero() {
+		end.stuckAfter, end.diagnosis = time.Since(faultAt), time.Since(endedAt)
+	}
+	return end
+}
+
+// stuckGrace is how long v's guest may send nothing after a kernel fault
+// before the host ends it as stuck: the fault grace, the agent's own for
+// a test binary. None when a person drives the VM.
+func (run *kernelRun) stuckGrace(v vmPlan) time.Duration {
+	if run.r.cfg.Interactive() {
+		return 0
+	}
+	return v.m.faultGrace
 }
 
 // openArtifacts creates the files VM number n of the kernel writes in dir
@@ -165,11 +194,12 @@ func openArtifacts(dir string, n int) ([3]*artifact, error) {
 }
 
 // collector returns a collector for a VM of the kernel, writing the
-// kernel log to dmesg and telling the run's progress and hooks of the
-// tests.
-func (run *kernelRun) collector(dmesg io.Writer) *collect.Collector {
+// kernel log to dmesg, telling the run's progress and hooks of the tests,
+// and watch of the events and the kernel log.
+func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch) *collect.Collector {
 	sel, name := run.entry.Selector, run.entry.Name
-	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) }}
+	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) },
+		Heard: watch.heard, Record: watch.record}
 	if test := run.r.hooks.Test; test != nil {
 		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
 	}

@@ -29,6 +29,12 @@ const (
 	// slow to show it is.
 	tcgFaultGrace = 20 * time.Second
 	kvmFaultGrace = 10 * time.Second
+	// runReserve is what the agent needs, after its fault grace ended a
+	// silent test binary, to say so (its blocked-task dump, the kill,
+	// the agent's 5 s wait for the binary to die, the binary's end): a run
+	// that sends nothing for the grace and this after a fault does not
+	// move (stuckPolicy).
+	runReserve = 15 * time.Second
 	// binaryReserve is each test binary's share of a VM's timeout beyond
 	// the binary's own: the agent's blocked-task dump after a timeout,
 	// its kill and the wait for it, the results' way out of the guest.

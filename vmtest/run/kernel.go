@@ -47,6 +47,9 @@ type vmPlan struct {
 	// n is 0 for the first VM, then one more for each reboot: it names the
 	// VM's artifacts.
 	n int
+	// cut, for a reboot's VM, says whether the reboot budget ended it
+	// (the VM's context was canceled for it).
+	cut func() bool
 }
 
 // step reports the kernel's progress.

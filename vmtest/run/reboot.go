@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
@@ -18,46 +19,98 @@ import (
 // stalled test kept from running in the VM whose collector is col, so that
 // such a test costs only itself: each binary left unfinished runs again
 // with -test.skip naming every test that already has a result, and the
-// results join the kernel's report marked AfterReboot. At most Config.MaxReboots VMs, each
-// only after one that made progress.
+// results join the kernel's report marked AfterReboot. Reboots stop when
+// the reboot budget is spent (Config.MaxReboots, Config.RebootTime), after
+// a VM that ran no test, or near the run's deadline; the tests then left
+// are reported not run, naming the crashes, and the kernel's note says
+// what the crashes cost.
 func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	img, m, kr := run.img, run.m, run.entry
 	cfg := img.run
 	done := map[string][]string{} // binary -> top-level tests with a result
 	var known map[string][]string
-	for n := 1; n <= run.r.cfg.Reboots() && col != nil; n++ {
+	budget := run.rebootBudgetOf()
+	var crashes []string
+	// What ended the latest VM early, named from its own report before it
+	// joins the kernel's (the merge points its tests at the kernel's
+	// findings), and how that VM ended.
+	crash, boot := "", kr.Boot
+	for n := 1; col != nil && ctx.Err() == nil; n++ {
+		left := leftover(cfg.Tests, col, done)
+		if (len(left) == 0 && col.AgentDone()) || boot == nil || boot.Status == report.Error {
+			break
+		}
 		if known == nil {
 			known = run.knownTests(cfg.Tests)
 		}
-		rest := pending(leftover(cfg.Tests, col, done), known, done)
-		if len(rest) == 0 || !col.AnyTests() || ctx.Err() != nil {
-			return
+		if boot.Status == report.NotRun { // the budget ended the VM
+			cutShort(kr, crashes)
+			notRun(kr, cfg.Tests, known, crashes, budget.spentText())
+			break
 		}
-		if _, ok := run.budget.bootable(); !ok {
-			kr.Note = strings.TrimSpace(kr.Note + " No time was left to reboot for the tests a crash left.")
-			return
+		if n == 1 {
+			crash = crashOf(kr)
+		}
+		rest := pending(left, known, done)
+		if len(rest) == 0 {
+			// Every test has a result, but those of a binary that
+			// crashed before the agent read any test's start.
+			if notRun(kr, cfg.Tests, known, append(crashes, crash), "their binary is not run again: it crashed before the agent read any test's start, and would again") > 0 {
+				budget.begin(time.Now())
+			}
+			break
+		}
+		budget.begin(time.Now())
+		crashes = append(crashes, crash)
+		if why := run.whyNoReboot(col, &budget); why != "" {
+			notRun(kr, cfg.Tests, known, crashes, why)
+			break
 		}
 		run.budget.fitTests(&m)
-		next := cfg
-		next.Tests = nil
-		for _, tb := range rest {
-			tb.Args = withSkip(tb.Args, done[tb.Name])
-			tb.Timeout = event.Duration(m.testTimeout)
-			next.Tests = append(next.Tests, tb)
-		}
-		nextImg, err := img.again(next, n)
+		nextImg, err := againFor(img, rest, done, m, n)
 		if err != nil {
-			kr.Note = strings.TrimSpace(kr.Note + " The reboot's image could not be written: " + err.Error())
-			return
+			notRun(kr, cfg.Tests, known, crashes, "the reboot's image could not be written: "+err.Error())
+			break
 		}
 		if !run.r.cfg.Keep {
 			defer os.Remove(nextImg.path)
 		}
 		run.step(runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
-		again := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
-		col = run.boot(ctx, vmPlan{img: nextImg, m: m, entry: again, n: n})
-		mergeReboot(kr, again)
+		vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
+		vctx, cut, stop := budget.bound(ctx)
+		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: n, cut: cut})
+		stop()
+		crash, boot = crashOf(vm), vm.Boot
+		mergeReboot(kr, vm)
 	}
+	if note := budget.note(time.Now()); note != "" {
+		kr.Note = strings.TrimSpace(kr.Note + " " + note)
+	}
+}
+
+// againFor is the image of reboot n: img's, running the binaries of rest,
+// each skipping the tests done, with m's test timeout.
+func againFor(img *guestImage, rest []event.TestBinary, done map[string][]string, m machine, n int) (*guestImage, error) {
+	next := img.run
+	next.Tests = nil
+	for _, tb := range rest {
+		tb.Args = withSkip(tb.Args, done[tb.Name])
+		tb.Timeout = event.Duration(m.testTimeout)
+		next.Tests = append(next.Tests, tb)
+	}
+	return img.again(next, n)
+}
+
+// whyNoReboot says why the tests left after the VM of col get no reboot,
+// or "" when they get one (taken from budget).
+func (run *kernelRun) whyNoReboot(col *collect.Collector, budget *rebootBudget) string {
+	if !col.AnyTests() {
+		return "the last VM ran no test"
+	}
+	if _, ok := run.budget.bootable(); !ok {
+		return "no time was left before the run's deadline to reboot"
+	}
+	return budget.take(time.Now())
 }
 
 // leftover returns the binaries to run again after the VM of col, and adds

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
@@ -28,8 +29,11 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 	kr.Modules = col.Modules()
 	kr.Timing.Boot, kr.Timing.Tests = end.boot, end.tests
 	_, hello := col.Hello()
-	vmEnd, dump := report.Crash, ""
+	vmEnd, dump, why := report.Crash, "", ""
 	switch {
+	case v.cut != nil && v.cut():
+		b.Status, b.Error, vmEnd = report.NotRun, "ended when the reboot budget's time was over", report.NotRun
+		why = "the reboot budget's time was over"
 	case err != nil:
 		b.Status, b.Error = report.Error, err.Error()
 	case res.Exit == qemu.ExitPanic:
@@ -38,6 +42,10 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 		b.Status, b.Error, vmEnd = report.Timeout, "the VM did not finish in time", report.Timeout
 		b.Hang = hangReport(res, kr, run.built)
 		dump = res.SysRq
+	case res.Exit == qemu.ExitStuck:
+		b.Status, b.Error, vmEnd = report.Crash, stuckError(res.Cause, end.stuckAfter, end.diagnosis), report.Crash
+		b.Hang = hangReport(res, kr, run.built)
+		dump, why = res.SysRq, res.Cause
 	case res.Exit == qemu.ExitCanceled:
 		b.Status, b.Error, vmEnd = report.Error, "interrupted", report.NotRun
 	case res.Exit == qemu.ExitQEMUError && !hello:
@@ -54,11 +62,22 @@ func (run *kernelRun) settle(v vmPlan, end vmResult, attempt int) {
 	if b.Status == report.Error && attempt > 1 {
 		b.Error += fmt.Sprintf(" (after %d attempts)", attempt)
 	}
-	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump})
+	col.Finish(kr, collect.End{Status: vmEnd, Console: end.console, Dump: dump, Why: why})
 	if loss := col.Loss(); loss != "" {
 		b.Error = strings.TrimSpace(b.Error + " (event channel: " + loss + ")")
 	}
 	kr.Status, kr.Error = col.Verdict(kr)
+}
+
+// stuckError is the boot's error when the host ended a stuck guest: why,
+// how long after the kernel's fault report the VM ended, and how much of
+// that the host's diagnosis took.
+func stuckError(cause string, after, diagnosis time.Duration) string {
+	msg := "kmodvm ended the VM: " + cause
+	if after > 0 {
+		msg += fmt.Sprintf("; the VM ended %.1fs after the report (the diagnosis took %.1fs)", after.Seconds(), diagnosis.Seconds())
+	}
+	return msg
 }
 
 // stderrOf returns QEMU's own words, if any, to follow a message.

@@ -3,6 +3,7 @@ package run
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
@@ -94,6 +95,42 @@ func TestVerdictAndSettle(t *testing.T) {
 				if len(kr.Tests) != 1 || kr.Tests[0].Status != c.testState {
 					t.Errorf("tests %+v, want TestA %s", kr.Tests, c.testState)
 				}
+			}
+		})
+	}
+}
+
+// A VM the host ended as stuck is a crash of the test that ran, saying
+// why; one the reboot budget ended leaves its test not run, and fails the
+// kernel (it only runs after crashes) without an infrastructure error.
+func TestSettleStuckAndBudgetEndedVMs(t *testing.T) {
+	events := run{hello(), loaded(), binStart(1e9), testEv(2e9, "run", "TestA")}
+	for _, c := range []struct {
+		name       string
+		res        qemu.Result
+		cut        bool
+		boot, test report.Status
+		says       string
+	}{
+		{"stuck", qemu.Result{Exit: qemu.ExitStuck, Cause: `the guest agent sent nothing for 20s after the kernel reported "Oops"`, SysRq: "task:init state:D"},
+			false, report.Crash, report.Crash, `kmodvm ended the VM: the guest agent sent nothing for 20s after the kernel reported "Oops"; the VM ended 27.0s after the report (the diagnosis took 2.0s)`},
+		{"ended by the reboot budget", qemu.Result{Exit: qemu.ExitCanceled}, true, report.NotRun, report.NotRun, "ended when the reboot budget's time was over"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			col := collect.New(collect.Options{})
+			for _, ev := range events {
+				col.Handle(ev)
+			}
+			kr := &report.Kernel{Name: "6.1.0-57-amd64", Files: map[string]string{}}
+			res := c.res
+			run := &kernelRun{r: &runner{cfg: &runcfg.Config{}}, dir: t.TempDir()}
+			run.settle(vmPlan{entry: kr, cut: func() bool { return c.cut }},
+				vmResult{res: &res, col: col, stuckAfter: 27 * time.Second, diagnosis: 2 * time.Second}, 1)
+			if kr.Status != report.Fail || kr.Boot.Status != c.boot || !strings.Contains(kr.Error, c.says) {
+				t.Errorf("kernel %s (boot %s) %q; want fail (boot %s) saying %q", kr.Status, kr.Boot.Status, kr.Error, c.boot, c.says)
+			}
+			if len(kr.Tests) != 1 || kr.Tests[0].Status != c.test {
+				t.Errorf("tests %+v, want TestA %s", kr.Tests, c.test)
 			}
 		})
 	}

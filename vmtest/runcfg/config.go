@@ -68,14 +68,27 @@ type Config struct {
 	TestTimeout time.Duration
 	// FaultGrace ends a guest test binary early, as failed and with the
 	// guest's blocked tasks, when the kernel reported an Oops, BUG,
-	// general protection fault or KASAN report while it ran and its
-	// output then did not progress for this long; 0 means 20 s under TCG
-	// and 10 s under KVM, times the kernel's slowdown; negative, never
-	// (the binary then waits for TestTimeout).
+	// general protection fault, KASAN report, lockup or RCU stall while
+	// it ran and its output then did not progress for this long. The host
+	// ends the whole VM (a crash, with its blocked tasks and CPUs) when
+	// the guest's agent sends nothing at all for this long after such a
+	// report, or nothing of its run for this long and 15 s more while a
+	// test binary runs. 0 means 20 s under TCG and 10 s under KVM, times
+	// the kernel's slowdown; negative, never (the binary then waits for
+	// TestTimeout, the VM for its own).
 	FaultGrace time.Duration
 	// MaxReboots bounds the fresh VMs a kernel boots to run the tests left
-	// after a crash, a hang or a stalled test; 0 means 3, negative none.
+	// after a crash, a hang or a stalled test; 0 means 10, negative none.
 	MaxReboots int
+	// RebootTime bounds the same reboots in time: they run within this
+	// after the first VM a crash ended (a reboot restored from the
+	// kernel's snapshot costs under a second, a crash that wedges the
+	// guest the fault grace); one still running then is ended and its
+	// test is not run. 0 means 5 fault graces (100 s under TCG, 50 s under
+	// KVM, times the kernel's slowdown); negative, no bound but
+	// MaxReboots. The tests left when either bound is reached are
+	// reported not run, naming the crashes.
+	RebootTime time.Duration
 	// Append holds extra kernel command-line parameters, after the ones
 	// kmodvm and the kernel's profile set.
 	Append []string
@@ -237,7 +250,7 @@ func (c *Config) CacheRoot() string {
 func (c *Config) Reboots() int {
 	switch {
 	case c.MaxReboots == 0:
-		return 3
+		return 10
 	case c.MaxReboots < 0:
 		return 0
 	}

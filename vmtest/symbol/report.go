@@ -52,6 +52,9 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 		if f.LR != nil {
 			s.frame(kr, f.LR, true)
 		}
+		if f.Handler != nil {
+			s.frame(kr, f.Handler, false)
+		}
 		for j := range f.Frames {
 			fr := &f.Frames[j]
 			unnamed := fr.Func == ""

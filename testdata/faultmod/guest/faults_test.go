@@ -254,6 +254,22 @@ func TestOopsThenHang(t *testing.T) {
 	t.Fatal("read returned")
 }
 
+// TestOopsThenAgentStops oopses in a child, then stops the agent (PID 1)
+// for good through faultmod's wedge_init: after that only the console
+// tells the host anything.
+func TestOopsThenAgentStops(t *testing.T) {
+	skipOutsideVM(t)
+	onlyOn(t)
+	inChild(t, ioOops)
+	// The agent sends this test's start and the Oops first.
+	time.Sleep(time.Second)
+	if err := os.WriteFile("/sys/module/faultmod/parameters/wedge_init", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Minute)
+	t.Fatal("still running after the agent stopped")
+}
+
 // TestSpinPastTheRunTimeout keeps the only CPU in the module with
 // preemption off for five minutes: the agent cannot run, so only the host
 // can say what the guest is doing when the run's timeout comes.
