@@ -165,6 +165,36 @@ var recordings = []recording{
 			{kind: report.KindTaint, title: "mmapdrv: loading out-of-tree module taints kernel", step: "load mmapdrv"},
 		}, slices.Repeat([]wantFinding{{kind: "memory leak", title: "memory leak", step: "load mmapdrv"}}, 54)...),
 	},
+	{
+		// kmod/ with its fault handler's get_page dropped
+		// (testdata/pageref) running guest/mmapdrv on stock 6.1: freed
+		// pages stay mapped and corrupt the kernel test after test. This
+		// is the fifth reboot's VM: a general protection fault in
+		// futex_wake, the driver's bad page map, a flood of nine bad page
+		// states and a bad rss-counter, all during one test; the agent
+		// then fell silent and the host ended the VM as stuck (the runner
+		// gives the collector End{Status: Crash}, boot crash), which
+		// crashes the test that was running. The runner's dedup makes the
+		// nine bad page states one finding (×9).
+		dir: "6.1-pageref-stuck", vmEnd: report.Crash, boot: report.Crash, status: report.Fail,
+		counts:  report.Counts{Pass: 7, Fail: 2},
+		modules: []string{"mmapdrv pass "},
+		tests: map[string]report.Status{
+			"mmapdrv: TestPartialMapsMatchOffsets":       report.Fail,
+			"mmapdrv: TestWriteThroughReadOnlyMapFaults": report.Crash,
+		},
+		findings: append(append(append(taints("mmapdrv"),
+			pagerefFinding("general protection fault", "general protection fault in futex_wake"),
+			pagerefFinding("BUG", "BUG: Bad page map in process mmapdrv.test")),
+			slices.Repeat([]wantFinding{pagerefFinding("BUG", "BUG: Bad page state in process mmapdrv.test")}, 9)...),
+			pagerefFinding("BUG", "BUG: Bad rss-counter state")),
+	},
+}
+
+// pagerefFinding is a finding of the page-reference recording's one
+// failing test.
+func pagerefFinding(kind, title string) wantFinding {
+	return wantFinding{kind: kind, title: title, test: "mmapdrv: TestWriteThroughReadOnlyMapFaults"}
 }
 
 // taints are the notes of loading an unsigned out-of-tree module, in the
