@@ -1,11 +1,8 @@
 package initramfs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -65,17 +62,11 @@ func adoptLegacySum(path string) error {
 	if _, err := fmt.Sscanf(string(want), "%d %64s\n", &size, &sum); err != nil {
 		return fmt.Errorf("layer %s: its sum is garbled", path)
 	}
-	f, err := os.Open(path)
+	n, got, err := digest.FileSHA256(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return err
-	}
-	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
+	if n != size || got != sum {
 		return fmt.Errorf("layer %s: content changed since it was built", path)
 	}
 	return writeSum(path)

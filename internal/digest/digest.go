@@ -317,3 +317,20 @@ func parallel(n int, fn func(i int) error) []error {
 }
 
 func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
+
+// FileSHA256 returns the size and hex SHA-256 of the file at path: the
+// plain check of a file against a size and sum someone else recorded (a
+// Debian package's, a layer's sidecar of the old format).
+func FileSHA256(path string) (size int64, sum string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -3,8 +3,6 @@ package debian
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,25 +10,20 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/kmodvm/kmodvm/internal/digest"
 	"github.com/kmodvm/kmodvm/internal/proc"
 )
 
 // VerifyFile checks that the file at path has the given size and SHA-256.
 func VerifyFile(path string, size int64, sum string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, got, err := digest.FileSHA256(path)
 	if err != nil {
 		return err
 	}
 	if n != size {
 		return fmt.Errorf("%w: %s has %d bytes, want %d (truncated download?)", ErrChecksum, path, n, size)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+	if got != sum {
 		return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrChecksum, path, got, sum)
 	}
 	return nil
