@@ -261,7 +261,8 @@ func TestFaultGoPanicInTest(t *testing.T) {
 }
 
 // A kernel that panics before the agent reads the test's "=== RUN" line
-// still has its crash reported, on the binary that was running.
+// still has its crash reported, on that test: open, or blamed as the
+// binary's next test.
 func TestFaultPanicBeforeTheTestIsKnown(t *testing.T) {
 	t.Parallel()
 	k := faultRun(t, []string{"6.1"}, "TestPanicAtOnce").Kernels[0]

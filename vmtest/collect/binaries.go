@@ -126,11 +126,17 @@ func describeExit(e *event.Exit) string {
 	}
 }
 
-// unfinishedBinaries gives a binary that was running when the VM ended,
-// with none of its tests open, a result of its own: a kernel that dies
-// right after a test's "=== RUN" line was written may never let the agent
-// read it, and the crash must still land on something.
-func (c *Collector) unfinishedBinaries(vmEnd report.Status) {
+// unfinishedBinaries settles each binary that was running when the VM
+// ended with none of its tests open: a kernel that dies right after a
+// test's "=== RUN" line was written may never let the agent read it, and
+// the crash must still land on something. It lands on the binary's next
+// test, the first with no result in the order go test runs them
+// (Options.Order), which go test had most likely started. A crash in code
+// that runs before that test (TestMain, an init, a goroutine an earlier
+// test left) lands there too, and, if a run without that test crashes
+// again, on the test after it. Where the order is unknown, or every test
+// has a result, the binary stands for its tests.
+func (c *Collector) unfinishedBinaries() {
 	for _, b := range c.binaries {
 		if b.exit != nil {
 			continue
@@ -146,8 +152,35 @@ func (c *Collector) unfinishedBinaries(vmEnd report.Status) {
 		}
 		t := &report.Test{Package: b.name, Name: b.name, Status: report.NotRun,
 			Output: b.output.String() + "\n--- kmodvm: the VM ended while this binary ran, after its last reported test"}
-		c.order = append(c.order, &testRun{t: t, start: last + 1})
+		tr := &testRun{t: t, start: last + 1}
+		if name, ok := c.nextTest(b); ok {
+			t.Name = name
+			t.Output = b.output.String() + "\n--- kmodvm: the agent had not read this test's start (its \"=== RUN\" line) when the VM ended: " +
+				"it is the binary's first test with no result, in the order go test runs them, and is blamed for the VM's end " +
+				"(as it would be for a crash in TestMain or an init before it)"
+			b.tests[name] = tr
+		}
+		c.order = append(c.order, tr)
 	}
+}
+
+// nextTest returns the first top-level test of b, in the order go test
+// runs them, that has no result; false if the order is unknown or none is
+// left.
+func (c *Collector) nextTest(b *binaryRun) (string, bool) {
+	if c.testOrder == nil {
+		return "", false
+	}
+	names, ok := c.testOrder(b.name)
+	if !ok {
+		return "", false
+	}
+	for _, n := range names {
+		if b.tests[n] == nil {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // testAt returns the innermost test running at guest time mono: the one

@@ -82,6 +82,8 @@ type Collector struct {
 	// heard and record are Options.Heard and Options.Record.
 	heard  func(event.Type)
 	record func(string)
+	// testOrder is Options.Order.
+	testOrder func(binary string) ([]string, bool)
 	// vmDump is what the guest printed for the SysRq dumps the host asked
 	// for at the VM's deadline, or when it ended the VM as stuck (vmWhy
 	// says why): it goes with the tests the VM's end cut short.
@@ -103,12 +105,18 @@ type Options struct {
 	// guest's progress needs, without a decoder of its own.
 	Heard  func(event.Type)
 	Record func(text string)
+	// Order, if set, returns the top-level tests a binary of the VM
+	// runs, in the order go test runs them (its -test.run and -test.skip
+	// applied), or false when they are unknown: a binary the VM's end cut
+	// short with none of its tests open is blamed on the first of them
+	// with no result.
+	Order func(binary string) ([]string, bool)
 }
 
 // New returns a Collector for one VM's events.
 func New(o Options) *Collector {
 	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live,
-		heard: o.Heard, record: o.Record, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
+		heard: o.Heard, record: o.Record, testOrder: o.Order, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
 }
 
 // Decode feeds c the events read from r until r ends, and then the

@@ -217,3 +217,60 @@ func TestVMEndNoteSaysWhyTheHostEndedIt(t *testing.T) {
 		}
 	}
 }
+
+// A kernel that dies before the agent reads a test's "=== RUN" line leaves
+// its binary with no open test: the crash lands on the binary's first
+// test with no result, in the order go test runs them, which then counts
+// as open at the VM's end (the runner skips it on a reboot); with that
+// order unknown, or nothing left in it, on the binary itself.
+func TestVMEndWithNoTestOpenBlamesTheBinarysNextTest(t *testing.T) {
+	abc := func(string) ([]string, bool) { return []string{"TestA", "TestB", "TestC"}, true }
+	for _, c := range []struct {
+		name  string
+		order func(string) ([]string, bool)
+		steps []string
+		want  string
+	}{
+		{"after TestA passed", abc, []string{"run:TestA", "pass:TestA"}, "TestB"},
+		{"before any test", abc, nil, "TestA"},
+		{"after a subtest of TestA", abc, []string{"run:TestA", "run:TestA/x", "pass:TestA/x", "pass:TestA"}, "TestB"},
+		{"order unknown", func(string) ([]string, bool) { return nil, false }, []string{"run:TestA", "pass:TestA"}, "b"},
+		{"no order given", nil, []string{"run:TestA", "pass:TestA"}, "b"},
+		{"every test has a result", abc, []string{"run:TestA", "pass:TestA", "run:TestB", "fail:TestB", "run:TestC", "pass:TestC"}, "b"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			col := New(Options{Order: c.order})
+			mono := int64(1000)
+			col.Handle(event.Event{Type: event.BinaryStart, Binary: "b", Mono: mono})
+			col.Handle(event.Event{Type: event.Test, Binary: "b", Mono: mono, Test: &event.TestEvent{Action: "output", Output: "from TestMain\n"}})
+			for _, s := range c.steps {
+				mono += 1000
+				action, name, _ := strings.Cut(s, ":")
+				col.Handle(event.Event{Type: event.Test, Binary: "b", Mono: mono, Test: &event.TestEvent{Action: action, Test: name}})
+			}
+			col.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: 1, Level: 0, Usec: (mono + 5000) / 1000,
+				Text: "Kernel panic - not syncing: faultmod: panic requested"}})
+			var k report.Kernel
+			col.Finish(&k, End{Status: report.Crash})
+			var blamed *report.Test
+			for _, tt := range k.Tests {
+				if tt.Status == report.Crash {
+					if blamed != nil {
+						t.Fatalf("two tests blamed: %s and %s", blamed.Name, tt.Name)
+					}
+					blamed = tt
+				}
+			}
+			if blamed == nil || blamed.Name != c.want || !strings.Contains(blamed.Output, "from TestMain") {
+				t.Fatalf("blamed %+v, want %s with the binary's output", blamed, c.want)
+			}
+			if len(blamed.Findings) != 1 || k.Findings[blamed.Findings[0]].Kind != "Kernel panic" {
+				t.Errorf("%s's findings %v of %+v, want the panic", blamed.Name, blamed.Findings, k.Findings)
+			}
+			b, _ := col.Binary("b")
+			if ended, ok := b.Tests[c.want]; (c.want != "b") != (ok && !ended) {
+				t.Errorf("the binary's tests %v: want %s open exactly when it is one of them", b.Tests, c.want)
+			}
+		})
+	}
+}

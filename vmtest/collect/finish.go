@@ -115,7 +115,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 			c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 		}
 	}
-	c.unfinishedBinaries(vmEnd)
+	c.unfinishedBinaries()
 	for _, tr := range c.order {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd

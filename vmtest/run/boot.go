@@ -110,7 +110,7 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
 	watch := watchStuck(run.stuckGrace(v))
-	col := run.collector(files[2], watch)
+	col := run.collector(files[2], watch, v.img.run.Tests)
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
@@ -193,13 +193,13 @@ func openArtifacts(dir string, n int) ([3]*artifact, error) {
 	return files, nil
 }
 
-// collector returns a collector for a VM of the kernel, writing the
-// kernel log to dmesg, telling the run's progress and hooks of the tests,
-// and watch of the events and the kernel log.
-func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch) *collect.Collector {
+// collector returns a collector for a VM of the kernel running bins,
+// writing the kernel log to dmesg, telling the run's progress and hooks of
+// the tests, and watch of the events and the kernel log.
+func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch, bins []event.TestBinary) *collect.Collector {
 	sel, name := run.entry.Selector, run.entry.Name
 	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) },
-		Heard: watch.heard, Record: watch.record}
+		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins)}
 	if test := run.r.hooks.Test; test != nil {
 		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
 	}

@@ -33,6 +33,8 @@ type kernelRun struct {
 	gcov  []gcovBuild
 	// img is the first VM's image; a reboot's is made from it.
 	img *guestImage
+	// knownByBinary caches known.
+	knownByBinary map[string][]string
 }
 
 // vmPlan is one VM of a kernel's run: the first, or a reboot's.

@@ -18,17 +18,19 @@ import (
 // reboot runs, in fresh VMs, the tests that a kernel panic, a hang or a
 // stalled test kept from running in the VM whose collector is col, so that
 // such a test costs only itself: each binary left unfinished runs again
-// with -test.skip naming every test that already has a result, and the
+// with -test.skip naming every test that already has a result, the one
+// blamed for the VM's end included (its collector blames the binary's next
+// test when the kernel died before the agent read its start), and the
 // results join the kernel's report marked AfterReboot. Reboots stop when
 // the reboot budget is spent (Config.MaxReboots, Config.RebootTime), after
-// a VM that ran no test, or near the run's deadline; the tests then left
-// are reported not run, naming the crashes, and the kernel's note says
-// what the crashes cost.
+// a VM that ran no test or moved nothing on, or near the run's deadline;
+// the tests then left are reported not run, naming the crashes, and the
+// kernel's note says what the crashes cost.
 func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	img, m, kr := run.img, run.m, run.entry
 	cfg := img.run
+	bins := cfg.Tests             // the latest VM's binaries
 	done := map[string][]string{} // binary -> top-level tests with a result
-	var known map[string][]string
 	budget := run.rebootBudgetOf()
 	var crashes []string
 	// What ended the latest VM early, named from its own report before it
@@ -36,13 +38,12 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	// findings), and how that VM ended.
 	crash, boot := "", kr.Boot
 	for n := 1; col != nil && ctx.Err() == nil; n++ {
-		left := leftover(cfg.Tests, col, done)
+		results := count(done)
+		left := leftover(bins, col, done)
 		if (len(left) == 0 && col.AgentDone()) || boot == nil || boot.Status == report.Error {
 			break
 		}
-		if known == nil {
-			known = run.knownTests(cfg.Tests)
-		}
+		known := run.known()
 		if boot.Status == report.NotRun { // the budget ended the VM
 			cutShort(kr, crashes)
 			notRun(kr, cfg.Tests, known, crashes, budget.spentText())
@@ -53,16 +54,20 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		}
 		rest := pending(left, known, done)
 		if len(rest) == 0 {
-			// Every test has a result, but those of a binary that
-			// crashed before the agent read any test's start.
-			if notRun(kr, cfg.Tests, known, append(crashes, crash), "their binary is not run again: it crashed before the agent read any test's start, and would again") > 0 {
+			// Every test has a result, but those of a binary that ended
+			// before it ran them: by itself, or outside its tests (in
+			// TestMain, say), or in an order -test.shuffle hid.
+			if notRun(kr, cfg.Tests, known, append(crashes, crash), "their binary ended before it ran them, and is not run again") > 0 {
 				budget.begin(time.Now())
 			}
 			break
 		}
 		budget.begin(time.Now())
 		crashes = append(crashes, crash)
-		if why := run.whyNoReboot(col, &budget); why != "" {
+		// A VM moves the run on when it gives a test a result (or blames
+		// one) or leaves out a binary it ran, which then runs no more.
+		moved := n == 1 || len(rest) < len(bins) || count(done) > results
+		if why := run.whyNoReboot(col, moved, &budget); why != "" {
 			notRun(kr, cfg.Tests, known, crashes, why)
 			break
 		}
@@ -80,12 +85,21 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		vctx, cut, stop := budget.bound(ctx)
 		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: n, cut: cut})
 		stop()
-		crash, boot = crashOf(vm), vm.Boot
+		crash, boot, bins = crashOf(vm), vm.Boot, rest
 		mergeReboot(kr, vm)
 	}
 	if note := budget.note(time.Now()); note != "" {
 		kr.Note = strings.TrimSpace(kr.Note + " " + note)
 	}
+}
+
+// count is how many tests done holds.
+func count(done map[string][]string) int {
+	n := 0
+	for _, names := range done {
+		n += len(names)
+	}
+	return n
 }
 
 // againFor is the image of reboot n: img's, running the binaries of rest,
@@ -102,10 +116,16 @@ func againFor(img *guestImage, rest []event.TestBinary, done map[string][]string
 }
 
 // whyNoReboot says why the tests left after the VM of col get no reboot,
-// or "" when they get one (taken from budget).
-func (run *kernelRun) whyNoReboot(col *collect.Collector, budget *rebootBudget) string {
-	if !col.AnyTests() {
+// or "" when they get one (taken from budget). A VM that did not move the
+// run on (moved) would end the next the same way: with it stopping the
+// reboots, each reboot leaves fewer tests without a result or fewer
+// binaries to run, so they end even with no budget.
+func (run *kernelRun) whyNoReboot(col *collect.Collector, moved bool, budget *rebootBudget) string {
+	switch {
+	case !col.AnyTests():
 		return "the last VM ran no test"
+	case !moved:
+		return "the last VM gave no test a result"
 	}
 	if _, ok := run.budget.bootable(); !ok {
 		return "no time was left before the run's deadline to reboot"
@@ -113,14 +133,16 @@ func (run *kernelRun) whyNoReboot(col *collect.Collector, budget *rebootBudget) 
 	return budget.take(time.Now())
 }
 
-// leftover returns the binaries to run again after the VM of col, and adds
-// to done the top-level tests each already ran. A binary is left when the
-// VM ended before it started (a panic, a hang), or when the VM ended while
-// it ran, or its own timeout or fault grace ended it, with a test of its
-// own to blame: that test is skipped with the others done. A binary that
-// crashed with no test known to blame (the kernel died before the agent
-// read the test's start) is not run again: the crash could recur forever.
-// A Go panic or a failing test ends a binary normally.
+// leftover returns the binaries of tests (those the VM of col ran) to run
+// again after it, and adds to done the top-level tests each already ran.
+// A binary is left when the VM ended before it started (a panic, a hang),
+// or when the VM ended while it ran, or its own timeout or fault grace
+// ended it, with a test of its own to blame: that test is skipped with the
+// others done. When the kernel died before the agent read a test's start,
+// the collector blamed the binary's next test (collect.Options.Order). A
+// binary with no test to blame (their order unknown, or none left; or
+// ended outside its tests) is not run again: with nothing to skip, the end
+// would recur. A Go panic or a failing test ends a binary normally.
 func leftover(tests []event.TestBinary, col *collect.Collector, done map[string][]string) []event.TestBinary {
 	vmDied := !col.AgentDone()
 	var rest []event.TestBinary

@@ -45,10 +45,16 @@ func events(b string, steps ...string) []event.Event {
 }
 
 // After a VM ends, the binaries left unfinished by a kernel crash, a hang
-// or a stall run again, skipping every test that has a result; binaries
-// that ended normally, or whose crash has no test to blame, do not.
+// or a stall run again, skipping every test that has a result, the one
+// blamed for the VM's end included: the open test, or, when the kernel
+// died before the agent read a test's start, the binary's next test in
+// the order go test runs them. Binaries that ended normally, or whose end
+// has no test to blame, do not.
 func TestLeftoverAfterACrashSkipsTheTestsDone(t *testing.T) {
 	bins := []event.TestBinary{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	known := func(bin string) ([]string, bool) {
+		return map[string][]string{"a": {"T1", "T2", "T3"}, "b": {"U"}}[bin], bin != "c"
+	}
 	for _, c := range []struct {
 		name   string
 		evs    [][]event.Event
@@ -63,13 +69,19 @@ func TestLeftoverAfterACrashSkipsTheTestsDone(t *testing.T) {
 			[]string{"a"}, map[string][]string{"a": {"T1", "T2"}}},
 		{"a Go panic ends a binary normally", [][]event.Event{events("a", "run:T1", "end:goexit"), events("b", "end:0"), events("c", "end:0", "done")},
 			nil, map[string][]string{}},
-		{"a crash with no test to blame", [][]event.Event{events("a", "run:T1", "pass:T1")},
-			[]string{"b", "c"}, map[string][]string{}},
+		{"a crash after T1 passed, before T2's start was read", [][]event.Event{events("a", "run:T1", "pass:T1")},
+			[]string{"a", "b", "c"}, map[string][]string{"a": {"T1", "T2"}}},
+		{"a crash before any test's start was read", [][]event.Event{events("a")},
+			[]string{"a", "b", "c"}, map[string][]string{"a": {"T1"}}},
+		{"a crash after a's last test", [][]event.Event{events("a", "run:T1", "pass:T1", "run:T2", "pass:T2", "run:T3", "pass:T3")},
+			[]string{"b", "c"}, map[string][]string{"a": {"T1", "T2", "T3"}}},
+		{"a crash with no test to blame: c's order unknown", [][]event.Event{events("a", "end:0"), events("b", "end:0"), events("c", "run:V", "pass:V")},
+			nil, map[string][]string{"c": {"V"}}},
 		{"a clean run", [][]event.Event{events("a", "run:T1", "pass:T1", "end:0"), events("b", "end:0"), events("c", "end:0", "done")},
 			nil, map[string][]string{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			col := collect.New(collect.Options{})
+			col := collect.New(collect.Options{Order: known})
 			for _, evs := range c.evs {
 				for _, ev := range evs {
 					col.Handle(ev)
@@ -88,6 +100,9 @@ func TestLeftoverAfterACrashSkipsTheTestsDone(t *testing.T) {
 				slices.Sort(done[b])
 				if !slices.Equal(done[b], want) {
 					t.Errorf("done in %s: %q, want %q", b, done[b], want)
+				}
+				if args := withSkip(nil, done[b]); !slices.Equal(args, []string{"-test.skip=^(" + strings.Join(want, "|") + ")$"}) {
+					t.Errorf("%s runs again with %q, want it to skip %q", b, args, want)
 				}
 			}
 		})

@@ -187,9 +187,8 @@ func notRun(kr *report.Kernel, bins []event.TestBinary, known map[string][]strin
 			}
 			continue
 		}
-		run, skip := topLevelFilters(tb.Args)
-		for _, name := range names {
-			if (run == nil || run.MatchString(name)) && (skip == nil || !skip.MatchString(name)) && !have[report.TestKey{Package: tb.Name, Name: name}] {
+		for _, name := range selected(names, tb.Args) {
+			if !have[report.TestKey{Package: tb.Name, Name: name}] {
 				add(tb.Name, name)
 			}
 		}

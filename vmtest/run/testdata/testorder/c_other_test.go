@@ -1,0 +1,7 @@
+//go:build !linux
+
+package testorder
+
+import "testing"
+
+func TestNotLinux(t *testing.T) {}
