@@ -84,6 +84,7 @@ func TestAllowedFindingsAreShownNotFailed(t *testing.T) {
 	}
 	for _, c := range []struct{ format, out, want string }{
 		{"Markdown", md.String(), reason + ", not a failure"},
+		{"Markdown", md.String(), "2 (2 allowed)"},
 		{"HTML", page.String(), `<span class="badge st-skip">allowed</span>`},
 		{"HTML", page.String(), "Allowed until 2999-12-31 by kmodvm.toml:7 (the title matches <code>^WARNING in f$</code>): known upstream bug 1234"},
 		{"annotations", ann.String(), "::notice title=WARNING in f on 6.1.0-57-amd64::" + reason},

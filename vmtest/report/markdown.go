@@ -160,7 +160,7 @@ func (r *Report) writeMatrix(b *strings.Builder, keys []TestKey, byKernel []map[
 		}
 		row(mdEscape(label(key)), func(i int, _ *Kernel) string { return mdTestCell(byKernel[i][key]) })
 	}
-	row("findings", func(_ int, k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	row("findings", func(_ int, k *Kernel) string { return k.BugsText() })
 }
 
 // allPlain reports whether a test passed plainly wherever it ran.
