@@ -8,9 +8,10 @@
 // rendering follow the mark.
 //
 // A pattern is a Go regular expression (RE2 syntax) searched for in the
-// title, as regexp's MatchString does: `^WARNING in mydrv_ioctl$` matches
-// that title alone, `in mydrv_` any title naming a function that starts
-// so.
+// title, as regexp's MatchString does, and in the title as the reports
+// show it (the headline, which names the kind when the title does not):
+// `^WARNING in mydrv_ioctl$` matches that title alone, `in mydrv_` any
+// title naming a function that starts so.
 package allow
 
 import (
@@ -28,7 +29,7 @@ const dateLayout = time.DateOnly
 
 // Rule is one allow-list entry.
 type Rule struct {
-	// Title is matched against a finding's title (report.Finding.Title).
+	// Title is matched against a finding's title and headline (Matches).
 	Title *regexp.Regexp
 	// Reason says why the findings are acceptable: a bug report, the
 	// kernel version that fixes it.
@@ -111,24 +112,32 @@ func (l List) Active(now time.Time) List {
 	return out
 }
 
-// Match returns the first rule of l whose pattern the title matches.
-func (l List) Match(title string) (Rule, bool) {
+// Matches reports whether r's pattern matches f's title, bare or as the
+// reports show it (report.Finding.Headline: "lockdep: possible deadlock
+// in f" for the title "possible deadlock in f"), so that a pattern
+// copied from a report matches.
+func (r Rule) Matches(f report.Finding) bool {
+	return r.Title != nil && (r.Title.MatchString(f.Title) || r.Title.MatchString(f.Headline()))
+}
+
+// Match returns the first rule of l that matches f.
+func (l List) Match(f report.Finding) (Rule, bool) {
 	for _, r := range l {
-		if r.Title != nil && r.Title.MatchString(title) {
+		if r.Matches(f) {
 			return r, true
 		}
 	}
 	return Rule{}, false
 }
 
-// Mark sets f.Allowed when a rule of l matches f's title. Taint notes
-// fail nothing and are left alone. l should hold the rules in force (see
+// Mark sets f.Allowed when a rule of l matches f. Taint notes fail
+// nothing and are left alone. l should hold the rules in force (see
 // Active): Mark does not look at the dates.
 func (l List) Mark(f *report.Finding) {
 	if f.Kind == report.KindTaint {
 		return
 	}
-	if r, ok := l.Match(f.Title); ok {
+	if r, ok := l.Match(*f); ok {
 		f.Allowed = r.Allowance()
 	}
 }
@@ -160,15 +169,15 @@ func (l List) Overdue(now time.Time, rep *report.Report) error {
 	return errors.Join(errs...)
 }
 
-// matches counts the bugs of rep whose title r matches.
+// matches counts the bugs of rep that r matches.
 func (r Rule) matches(rep *report.Report) int {
 	n := 0
-	if rep == nil || r.Title == nil {
+	if rep == nil {
 		return 0
 	}
 	for _, k := range rep.Kernels {
 		for _, f := range k.Bugs() {
-			if r.Title.MatchString(f.Title) {
+			if r.Matches(f) {
 				n++
 			}
 		}

@@ -22,10 +22,12 @@ var (
 	anyKAS = Rule{Title: regexp.MustCompile(`KASAN: .* in g`), Reason: "bug 2", Expires: day("2026-01-31")}
 )
 
-// A pattern is searched for in the title, so that ^ and $ anchor it; the
-// first rule that matches allows, and taint notes are never marked.
+// A pattern is searched for in the title, or in the headline the reports
+// show, so that ^ and $ anchor it; the first rule that matches allows,
+// and taint notes are never marked.
 func TestMarkMatchesTitles(t *testing.T) {
-	l := List{warnF, anyKAS}
+	lockdep := Rule{Title: regexp.MustCompile(`^lockdep: possible deadlock in f$`), Reason: "bug 3", Expires: day("2026-06-30")}
+	l := List{warnF, anyKAS, lockdep}
 	for _, c := range []struct {
 		kind, title string
 		want        string // the rule's source or pattern; "" for none
@@ -37,6 +39,9 @@ func TestMarkMatchesTitles(t *testing.T) {
 		{"KASAN", "KASAN: use-after-free Read in gh", "KASAN: .* in g"},
 		{"KASAN", "KASAN: use-after-free Read in h", ""},
 		{report.KindTaint, "WARNING in f", ""},
+		{"lockdep", "possible deadlock in g", ""},
+		{"lockdep", "possible deadlock in f", "^lockdep: possible deadlock in f$"},
+		{"lockdep", "KASAN: x in g", "KASAN: .* in g"},
 	} {
 		f := report.Finding{Kind: c.kind, Title: c.title}
 		l.Mark(&f)
