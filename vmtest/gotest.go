@@ -51,10 +51,14 @@ func Run(t *testing.T, cfg Config) *report.Report {
 		}
 	}
 	live := newLiveRun(t)
+	started := time.Now()
 	rep, err := run.Matrix(ctx, cfg, run.Hooks{Test: live.test, Kernel: live.kernel})
 	reported := live.wait()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := cfg.Allow.Overdue(started, rep); err != nil {
+		t.Error(err)
 	}
 	for _, k := range rep.Kernels {
 		if !reported(k) {
@@ -133,6 +137,8 @@ func reportKernel(t *testing.T, k *report.Kernel, live map[report.TestKey]report
 		switch {
 		case f.Blames():
 			t.Errorf("%s\n%s", f.Reason(), f.Report)
+		case f.Allowed != nil && f.Test == "":
+			t.Logf("%s, %s", f.Reason(), f.Allowed)
 		case f.KernelOwn():
 			t.Logf("%s", f.Reason())
 		}
@@ -175,10 +181,14 @@ func reportTest(t *testing.T, k *report.Kernel, tt *report.Test) {
 }
 
 // reportResult gives a guest test's result to its subtest: its findings
-// as errors, its status, and its output (the guest's framing lines left
-// out: the subtest has its own).
+// as errors (logged, the allowed ones), its status, and its output (the
+// guest's framing lines left out: the subtest has its own).
 func reportResult(t *testing.T, tt *report.Test, findings []report.Finding) {
 	for _, f := range findings {
+		if f.Allowed != nil {
+			t.Logf("kernel %s, %s", f.Headline(), f.Allowed)
+			continue
+		}
 		t.Errorf("kernel %s\n%s", f.Headline(), f.Report)
 	}
 	if tt.AfterReboot {

@@ -54,7 +54,7 @@ func printMatrix(w io.Writer, rep *report.Report) {
 		c := k.Counts()
 		return fmt.Sprintf("%d/%d", c.Pass, c.Pass+c.Fail+c.Other)
 	})
-	cells("findings", func(k *report.Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	cells("findings", func(k *report.Kernel) string { return k.BugsText() })
 	for _, key := range rep.TestKeys() {
 		bad := false
 		for _, k := range rep.Kernels {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/allow"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/spf13/cobra"
 )
@@ -16,6 +17,7 @@ import (
 type runFlags struct {
 	vm          vmFlags
 	report      reportFlags
+	config      configFlags
 	kernels     []string
 	testArgs    []string
 	jobs        int
@@ -43,8 +45,16 @@ and the Go test packages, and report per kernel and per test.
 With no flags it runs the bundled mmapdrv module and its suite on the default
 matrix (` + strings.Join(vmtest.DefaultKernels(), ", ") + `).
 
-Exit status: 0 all passed, 1 a build, load or test failed, 2 usage or
-configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
+The settings may come from a project file, kmodvm.toml, in the working
+directory or the nearest parent up to the repository's root (or --config):
+kernels, arch, modules, tests, params, and an allow-list of known kernel
+findings, each with a reason and an expiry date (docs/config.md). A flag
+given on the command line overrides the file's setting.
+
+Exit status: 0 all passed (allowed findings included), 1 a build, load or
+test failed, a finding no allow-list entry accepted, or an entry expired, 2
+usage or configuration error (a malformed kmodvm.toml too), 3
+infrastructure error (kmodvm or the VM broke).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q (use --kernels, --module, --tests)", args)
@@ -75,10 +85,15 @@ configuration error, 3 infrastructure error (kmodvm or the VM broke).`,
 	fl.BoolVar(&f.noSnapshot, "no-snapshot", false, "boot every VM instead of restoring the kernel's snapshot of a booted guest (docs/snapshots.md)")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
+	f.config.add(fl)
 	return cmd
 }
 
 func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
+	rules, err := f.readProject(cmd, g)
+	if err != nil {
+		return err
+	}
 	if err := f.useDefaults(); err != nil {
 		return err
 	}
@@ -96,12 +111,13 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		Kernels: kernels, Arch: g.arch, TestArgs: f.testArgs,
 		Jobs: f.jobs, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, RebootTime: f.rebootTime,
 		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Coverage: f.coverage, Offline: g.offline,
-		Progress: prog.step, Log: prog.log(), Keep: f.keep, NoSnapshot: f.noSnapshot,
+		Progress: prog.step, Log: prog.log(), Keep: f.keep, NoSnapshot: f.noSnapshot, Allow: rules,
 	}
 	f.vm.apply(&cfg)
 	if f.vm.gdb != "" {
 		cfg.OnDebugger = waitForDebugger(cmd.ErrOrStderr(), os.Stdin, "run the tests")
 	}
+	started := time.Now()
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
 	if rep == nil {
 		rep = &report.Report{}
@@ -126,10 +142,30 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		return &exitError{code: exitInfra, err: errors.New("interrupted: the reports are partial")}
 	case rep.InfraError():
 		return &exitError{code: exitInfra, err: errors.New("infrastructure error on some kernels (see above)")}
-	case rep.Failed():
-		return &exitError{code: exitFailed}
+	}
+	// An expired allow-list entry allowed nothing, and fails the run
+	// whatever else happened: it was due for a look.
+	if overdue := rules.Overdue(started, rep); overdue != nil || rep.Failed() {
+		return &exitError{code: exitFailed, err: overdue}
 	}
 	return nil
+}
+
+// readProject reads the project file (kmodvm.toml) the flags choose, if
+// any, sets the flags the command line did not give from it, and returns
+// its allow-list.
+func (f *runFlags) readProject(cmd *cobra.Command, g *globalFlags) (allow.List, error) {
+	proj, err := f.config.load()
+	if err != nil || proj == nil {
+		return nil, err
+	}
+	if err := proj.apply(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	if !g.quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "kmodvm: settings from %s\n", proj.path)
+	}
+	return proj.rules, nil
 }
 
 // useDefaults fills in what a run without --module, --tests or --out uses:

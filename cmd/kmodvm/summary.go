@@ -110,7 +110,8 @@ func printSource(w io.Writer, f report.Finding, indent string) {
 }
 
 // printKernel prints a kernel's verdict and what else to know about it:
-// its note, reboots, build warnings, the kernel's own findings, coverage
+// its note, reboots, build warnings, the kernel's own findings and the
+// allowed ones (with the allow-list entry's reason), coverage
 // and where its logs are; with verbose, its tests that did not pass and
 // their output.
 func printKernel(w io.Writer, rep *report.Report, k *report.Kernel, verbose bool) {
@@ -142,7 +143,11 @@ func printKernel(w io.Writer, rep *report.Report, k *report.Kernel, verbose bool
 		fmt.Fprintf(w, "    %s %d test(s) %s:\n        %s\n", report.Mark(report.NotRun), len(g.Tests), g.Why, strings.Join(names, ", "))
 	}
 	for _, f := range k.Findings {
-		if (f.KernelOwn() && f.Kind != report.KindTaint) || (verbose && f.Kind == report.KindTaint) {
+		switch {
+		case f.Allowed != nil && f.Kind != report.KindTaint:
+			fmt.Fprintf(w, "    🐞 %s, %s\n", f.Reason(), f.Allowed)
+			printSource(w, f, "       ")
+		case (f.KernelOwn() && f.Kind != report.KindTaint) || (verbose && f.Kind == report.KindTaint):
 			// Out-of-tree modules always taint the kernel: said with -v.
 			fmt.Fprintf(w, "    🐞 %s\n", f.Reason())
 			printSource(w, f, "       ")

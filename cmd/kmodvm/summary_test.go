@@ -39,3 +39,18 @@ func TestSummaryShowsCoveragePerFile(t *testing.T) {
 		}
 	}
 }
+
+// An allowed finding is no failure: the summary lists it under its kernel
+// with the entry that allowed it and why, and not under What failed.
+func TestSummaryShowsAllowedFindings(t *testing.T) {
+	allow := &report.Allowance{Pattern: "^WARNING in f$", Reason: "known upstream bug 1234", Expires: "2999-12-31", Source: "kmodvm.toml:7"}
+	rep := &report.Report{Kernels: []*report.Kernel{{Name: "6.1.0-57-amd64", Status: report.Pass,
+		Tests:    []*report.Test{{Package: "p", Name: "TestWarn", Status: report.Pass, Findings: []int{0}}},
+		Findings: []report.Finding{{Kind: "WARNING", Title: "WARNING in f", Test: "p: TestWarn", Allowed: allow}}}}}
+	var b bytes.Buffer
+	printSummary(&b, rep, false)
+	want := "    🐞 WARNING in f (during p: TestWarn), allowed until 2999-12-31 by kmodvm.toml:7: known upstream bug 1234\n"
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "What failed") {
+		t.Errorf("summary:\n%s\nwant a line %q and no failure", b.String(), want)
+	}
+}

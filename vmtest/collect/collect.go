@@ -5,7 +5,10 @@
 // kernel logged them (attribute.go), every module instance a bare address
 // may be code of (instances.go), kmemleak's leaks (leaks.go), KUnit's
 // results (kunit.go), the modules' gcov data (gcda.go), what the event
-// channel lost, and the kernel's verdict.
+// channel lost, and the kernel's verdict. A kernel report the allow-list
+// (Options.Allow) accepts is marked allowed as it is made, and fails
+// nothing; kmodvm's own findings (a module that would not unload, kernel
+// log records lost) are never allowed.
 //
 // It knows nothing of how the guest ran: the runner (vmtest/run) feeds it
 // the events as they arrive (Handle, or Decode on the events port) and,
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/allow"
 	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -84,6 +88,7 @@ type Collector struct {
 	record func(string)
 	// testOrder is Options.Order.
 	testOrder func(binary string) ([]string, bool)
+	allow     allow.List
 	// vmDump is what the guest printed for the SysRq dumps the host asked
 	// for at the VM's deadline, or when it ended the VM as stuck (vmWhy
 	// says why): it goes with the tests the VM's end cut short.
@@ -111,12 +116,16 @@ type Options struct {
 	// short with none of its tests open is blamed on the first of them
 	// with no result.
 	Order func(binary string) ([]string, bool)
+	// Allow are the allow-list's rules in force: a kernel report (of the
+	// kernel log, the console or kmemleak) one matches is marked allowed
+	// and fails neither its test nor the kernel.
+	Allow allow.List
 }
 
 // New returns a Collector for one VM's events.
 func New(o Options) *Collector {
 	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live,
-		heard: o.Heard, record: o.Record, testOrder: o.Order, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
+		heard: o.Heard, record: o.Record, testOrder: o.Order, allow: o.Allow, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
 }
 
 // Decode feeds c the events read from r until r ends, and then the

@@ -17,15 +17,20 @@ type Live struct {
 // forwards the kernel log before a test's end, so the findings logged
 // during the test are in. (Those only the console shows, and the
 // attribution of records that arrive later, wait for the kernel's report.)
+// Allowed findings are among them, and do not fail the test.
 func (c *Collector) liveEnd(tr *testRun) Live {
 	t := *tr.t
 	lt := Live{Package: t.Package, Name: t.Name, End: &t}
+	failed := false
 	for _, tf := range c.findings {
 		if tf.f.Kind.IsBug() && !c.kernelOwns(tf) && c.testAt(tf.mono) == tr {
-			lt.Findings = append(lt.Findings, reportFinding(tf.f))
+			f := reportFinding(tf.f)
+			c.allow.Mark(&f)
+			lt.Findings = append(lt.Findings, f)
+			failed = failed || f.Allowed == nil
 		}
 	}
-	if len(lt.Findings) > 0 && (t.Status == report.Pass || t.Status == report.Skip) {
+	if failed && (t.Status == report.Pass || t.Status == report.Skip) {
 		t.Status = report.Fail
 	}
 	return lt

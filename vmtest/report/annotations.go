@@ -128,10 +128,14 @@ func testAnnotation(k *Kernel, t *Test, root string) (*annotation, string) {
 
 // findingAnnotation is a finding's annotation: placed on the module's
 // line it happened at when that file is in the checkout, a warning for
-// the kernel's own.
+// the kernel's own, a notice saying which entry allowed it for an allowed
+// one.
 func findingAnnotation(f Finding, root string) *annotation {
 	a := &annotation{level: "error", title: f.Headline(), message: f.Kind + " " + f.Seen() + "\n" + clip(reportSummary(f.Report))}
-	if f.KernelOwn() {
+	switch {
+	case f.Allowed != nil:
+		a.level, a.message = "notice", f.Allowed.String()+"\n"+a.message
+	case f.KernelOwn():
 		a.level = "warning"
 	}
 	if fr, ok := f.Source(); ok {

@@ -154,7 +154,7 @@ func kernelFailureList(k *Kernel, label func(*Test) string) []*Failure {
 	for i, f := range k.Findings {
 		// A bug blamed on no failed test (its test is not in the report)
 		// is told on its own too.
-		if f.Blames() || (!told[i] && f.Kind != KindTaint && !f.KernelOwn()) {
+		if f.Blames() || (!told[i] && f.Kind != KindTaint && !f.KernelOwn() && f.Allowed == nil) {
 			add(FailedFinding, f.Headline(), Fail, findingWhy(f), nil, []int{i})
 		}
 	}
@@ -212,10 +212,12 @@ func unloadFinding(k *Kernel, module string) bool {
 	return false
 }
 
+// validFindings are the findings of ids that fail what they happened
+// during: neither taint notes nor allowed ones.
 func validFindings(k *Kernel, ids []int) []int {
 	var out []int
 	for _, i := range ids {
-		if i >= 0 && i < len(k.Findings) && k.Findings[i].Kind != KindTaint {
+		if i >= 0 && i < len(k.Findings) && k.Findings[i].Kind != KindTaint && k.Findings[i].Allowed == nil {
 			out = append(out, i)
 		}
 	}

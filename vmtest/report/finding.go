@@ -52,6 +52,33 @@ type Finding struct {
 	// Bytes is, for a memory leak, the size of the objects leaked: the
 	// one object's, or the sum over Count.
 	Bytes uint64 `json:"bytes,omitempty"`
+	// Allowed is the allow-list entry that accepted f (kmodvm.toml's
+	// [[allow]]), nil for one none did: an allowed finding is kept and
+	// shown with the entry's reason, and fails nothing.
+	Allowed *Allowance `json:"allowed,omitempty"`
+}
+
+// Allowance is an allow-list entry as a finding it accepted records it:
+// a known finding, why it is acceptable, and until when.
+type Allowance struct {
+	// Pattern is the entry's regular expression, which the finding's
+	// title matched.
+	Pattern string `json:"pattern"`
+	Reason  string `json:"reason"`
+	// Expires is the last day the entry allows findings, YYYY-MM-DD.
+	Expires string `json:"expires"`
+	// Source is where the entry was written ("kmodvm.toml:12"), if known.
+	Source string `json:"source,omitempty"`
+}
+
+// String says that a finding was allowed, until when, by which entry and
+// why: "allowed until 2026-06-30 by kmodvm.toml:12: known upstream bug".
+func (a *Allowance) String() string {
+	by := a.Source
+	if by == "" {
+		by = "/" + a.Pattern + "/"
+	}
+	return "allowed until " + a.Expires + " by " + by + ": " + a.Reason
 }
 
 // OwnerKernel is the Owner of a finding that is the kernel's own.
@@ -245,8 +272,11 @@ func (f Finding) Where() string {
 }
 
 // Blames reports whether f fails the kernel's verdict by itself: a bug
-// report that no test took the blame for and that is not the kernel's own.
-func (f Finding) Blames() bool { return f.Test == "" && f.Kind != KindTaint && !f.KernelOwn() }
+// report that no test took the blame for, that is not the kernel's own
+// and that no allow-list entry accepted.
+func (f Finding) Blames() bool {
+	return f.Test == "" && f.Kind != KindTaint && !f.KernelOwn() && f.Allowed == nil
+}
 
 // EachFrame calls fn with the finding's PC, LR, handler and call trace
 // frames, in the order a report shows them, each with its label ("PC: ",

@@ -164,14 +164,27 @@ func loadCell(kv *kernelView) cell {
 }
 
 func findingsCell(kv *kernelView) cell {
-	n := len(kv.Bugs())
-	if n == 0 && kv.Boot == nil {
+	n, allowed := 0, 0
+	for _, f := range kv.Bugs() {
+		if f.Allowed != nil {
+			allowed++
+		} else {
+			n++
+		}
+	}
+	switch {
+	case n == 0 && allowed == 0 && kv.Boot == nil:
 		return newCell(NotRun, "", "#"+kv.ID+"-findings", "the kernel was not booted")
-	}
-	if n == 0 {
+	case n == 0 && allowed == 0:
 		return newCell(Pass, "none", "#"+kv.ID+"-findings", "no kernel-log findings")
+	case n == 0:
+		return newCell(Skip, fmt.Sprintf("%d allowed", allowed), "#"+kv.ID+"-findings", fmt.Sprintf("%d kernel-log finding(s), each allowed by the allow-list", allowed))
 	}
-	c := newCell(Fail, fmt.Sprint(n), "#"+kv.ID+"-findings", fmt.Sprintf("%d kernel-log finding(s)", n))
+	tip := fmt.Sprintf("%d kernel-log finding(s)", n)
+	if allowed > 0 {
+		tip += fmt.Sprintf(", and %d allowed", allowed)
+	}
+	c := newCell(Fail, fmt.Sprint(n), "#"+kv.ID+"-findings", tip)
 	c.Symbol = findingSymbol
 	return c
 }

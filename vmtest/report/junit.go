@@ -170,13 +170,19 @@ func stepCases(k *Kernel, class string) []junitCase {
 // one during a module's load or unload fails that step's case (a module
 // the kernel would not unload is that module's unload), any other is a
 // case of its own, failed, or passed for the kernel's own, so that a CI
-// tab lists each.
+// tab lists each. An allowed finding, in a test or not, is a passed case
+// of its own that says which entry allowed it and why.
 func findingCases(k *Kernel, class string, cases []junitCase) []junitCase {
 	for _, f := range k.Bugs() {
-		if !f.Blames() && !f.KernelOwn() {
+		if !f.Blames() && !f.KernelOwn() && f.Allowed == nil {
 			continue
 		}
 		text := f.Headline() + " (" + f.Seen() + ")\n" + f.Report + traceText(f)
+		if f.Allowed != nil {
+			cases = append(cases, junitCase{Name: "allowed: " + f.Headline(), Classname: class,
+				SystemOut: f.Allowed.String() + "\n" + text})
+			continue
+		}
 		if f.KernelOwn() {
 			cases = append(cases, junitCase{Name: "kernel's own: " + f.Headline(), Classname: class,
 				SystemOut: "before any module under test was loaded, not a failure of the module:\n" + text})

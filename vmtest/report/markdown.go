@@ -160,7 +160,7 @@ func (r *Report) writeMatrix(b *strings.Builder, keys []TestKey, byKernel []map[
 		}
 		row(mdEscape(label(key)), func(i int, _ *Kernel) string { return mdTestCell(byKernel[i][key]) })
 	}
-	row("findings", func(_ int, k *Kernel) string { return fmt.Sprint(len(k.Bugs())) })
+	row("findings", func(_ int, k *Kernel) string { return k.BugsText() })
 }
 
 // allPlain reports whether a test passed plainly wherever it ran.
@@ -229,8 +229,8 @@ func mdTestCell(t *Test) string {
 }
 
 // kernelNotes are what the user should know about each kernel: its note,
-// its reboots and the bugs the kernel reported before any module under
-// test was loaded.
+// its reboots, the bugs the kernel reported before any module under test
+// was loaded and those the allow-list accepted.
 func (r *Report) kernelNotes() []string {
 	var notes []string
 	for _, k := range r.Kernels {
@@ -241,7 +241,10 @@ func (r *Report) kernelNotes() []string {
 			notes = append(notes, fmt.Sprintf("- **%s**: %s; the tests marked ↻ ran after a reboot", mdEscape(k.Name), k.RebootText()))
 		}
 		for _, f := range k.Bugs() {
-			if f.KernelOwn() {
+			switch {
+			case f.Allowed != nil:
+				notes = append(notes, fmt.Sprintf("- **%s**: %s, not a failure: %s", mdEscape(k.Name), mdEscape(f.Allowed.String()), mdBug(f, f.Seen())))
+			case f.KernelOwn():
 				notes = append(notes, fmt.Sprintf("- **%s**: the kernel's own, not a failure: %s", mdEscape(k.Name), mdBug(f, f.Seen())))
 			}
 		}

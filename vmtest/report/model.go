@@ -242,6 +242,22 @@ func (k *Kernel) Bugs() []Finding {
 	return out
 }
 
+// BugsText counts k's bugs for a matrix's findings row: "2", or "2 (1
+// allowed)" when the allow-list accepted some of them.
+func (k *Kernel) BugsText() string {
+	bugs := k.Bugs()
+	allowed := 0
+	for _, f := range bugs {
+		if f.Allowed != nil {
+			allowed++
+		}
+	}
+	if allowed == 0 {
+		return fmt.Sprint(len(bugs))
+	}
+	return fmt.Sprintf("%d (%d allowed)", len(bugs), allowed)
+}
+
 // Counts tallies the tests of a kernel or a report.
 type Counts struct {
 	Pass, Fail, Skip, Other int

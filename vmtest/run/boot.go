@@ -199,7 +199,7 @@ func openArtifacts(dir string, n int) ([3]*artifact, error) {
 func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch, bins []event.TestBinary) *collect.Collector {
 	sel, name := run.entry.Selector, run.entry.Name
 	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) },
-		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins)}
+		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins), Allow: run.r.allow}
 	if test := run.r.hooks.Test; test != nil {
 		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
 	}

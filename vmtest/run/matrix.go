@@ -23,6 +23,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/internal/cachedir"
+	"github.com/kmodvm/kmodvm/vmtest/allow"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/kbuild"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -42,6 +43,8 @@ type runner struct {
 	accel      qemu.Accel // resolved for the default architecture's guests
 	accelReq   qemu.Accel // as Config.Accel asked
 	out        string
+	// allow are Config.Allow's rules in force when the run started.
+	allow allow.List
 
 	hooks Hooks
 
@@ -123,6 +126,7 @@ func newRunner(cfg *runcfg.Config, h Hooks) *runner {
 		accelReq: accel,
 		images:   &initramfs.Builder{CacheDir: cfg.CacheRoot()},
 		hooks:    h,
+		allow:    cfg.Allow.Active(time.Now()),
 	}
 	r.fetcher = NewFetcher(cfg.CacheRoot(), cfg.Offline, cfg.Log, func(name string, done, total int) {
 		sel, _ := r.selectors.Load(name)

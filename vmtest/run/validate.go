@@ -55,5 +55,8 @@ func validate(c *runcfg.Config) error {
 	if _, err := qemu.ParseAccel(c.Accel); err != nil {
 		return &runcfg.ErrConfig{Msg: err.Error()}
 	}
+	if err := c.Allow.Check(); err != nil {
+		return &runcfg.ErrConfig{Msg: err.Error()}
+	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/internal/moddep"
+	"github.com/kmodvm/kmodvm/vmtest/allow"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 )
@@ -155,6 +156,13 @@ type Config struct {
 	// Log receives diagnostic lines (downloads, toolchain set-up); nil
 	// discards them.
 	Log io.Writer
+	// Allow is the allow-list of known kernel findings (kmodvm.toml's
+	// [[allow]]): a finding whose title a rule in force matches is
+	// reported allowed, with the rule's reason, and fails neither its
+	// test nor its kernel. A rule past its expiry date allows nothing;
+	// vmtest.Run fails for it, and the CLI exits 1 (allow.List.Overdue).
+	// A rule without a pattern, a reason or a date is an *ErrConfig.
+	Allow allow.List
 }
 
 // Step is a progress notification.

@@ -1,0 +1,37 @@
+package run
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest/allow"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+)
+
+// An allow-list entry without a reason is the caller's to fix before
+// anything runs; a complete one, expired or not, is no error.
+func TestValidateChecksTheAllowList(t *testing.T) {
+	rule := allow.Rule{Title: regexp.MustCompile("^WARNING in f$"), Reason: "bug 1", Expires: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), Source: "kmodvm.toml:4"}
+	noReason := rule
+	noReason.Reason = ""
+	for _, c := range []struct {
+		rules allow.List
+		want  string // "" for no error
+	}{
+		{allow.List{rule}, ""},
+		{allow.List{rule, noReason}, "kmodvm.toml:4: the allow-list entry /^WARNING in f$/ lacks a reason"},
+	} {
+		cfg := runcfg.Config{Tests: []string{t.TempDir()}, Kernels: []string{"6.1"}, Allow: c.rules}
+		err := validate(&cfg)
+		var ce *runcfg.ErrConfig
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%d rules: %v", len(c.rules), err)
+		case c.want != "" && (!errors.As(err, &ce) || !strings.HasPrefix(err.Error(), c.want)):
+			t.Errorf("%d rules: error %v, want an *ErrConfig %q", len(c.rules), err, c.want)
+		}
+	}
+}
