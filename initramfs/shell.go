@@ -43,7 +43,7 @@ func (b *Builder) Shell(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	k := newKey("shell", goVersion, "GOARCH="+goarch, goEnv(),
+	k := newKey("shell", goVersion, "GOARCH="+goarch, goEnv(), "tags="+shellTags,
 		depVersion("github.com/u-root/u-root"), depVersion("github.com/u-root/mkuimage"))
 	for _, c := range shellCommands {
 		k.add(c)
@@ -58,6 +58,16 @@ func (b *Builder) Shell(ctx context.Context) (string, error) {
 		return buildShell(ctx, src, goarch, f.Name())
 	})
 }
+
+// shellTags builds gosh with liner's line editor, not the default
+// bubbline: bubbletea v0.24.1 can deadlock when a line is entered (its
+// renderer's stop holds the lock that a frame due at that moment waits
+// for, while it waits for that frame's loop to take its signal). The
+// shell then hangs with the line on the screen and no output; under TCG's
+// slow arm64 it did so in about one session of ten. The fix, v0.24.2,
+// needs a bubbles release that bubbline's last version does not build
+// with. Liner has no renderer: history, completion and editing.
+const shellTags = "goshliner"
 
 // buildShell has mkuimage build the commands in busybox mode from the
 // u-root version kmodvm's go.mod pins. mkuimage cannot be cancelled: ctx
@@ -82,7 +92,7 @@ func buildShell(ctx context.Context, src, goarch, out string) error {
 	err = uimage.Create(l,
 		uimage.WithTempDir(tmp),
 		uimage.WithEnv(golang.WithGOOS("linux"), golang.WithGOARCH(goarch), golang.WithWorkingDir(src),
-			golang.DisableCGO()),
+			golang.DisableCGO(), golang.WithBuildTag(shellTags)),
 		uimage.WithBusyboxCommands(cmds...),
 		uimage.WithSkipLDD(),
 		uimage.WithOutput(&initramfs.CPIOFile{Path: out}),

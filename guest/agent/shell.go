@@ -105,8 +105,7 @@ func newPtyRelay(path string, rows, cols int) (*ptyRelay, error) {
 	// Blocking, as the serial ports are (os.NewFile of a blocking
 	// descriptor keeps it out of the runtime's poller): a virtio port's
 	// write then waits in the kernel until the host has taken what was
-	// written before. Under a loaded host the poller's wait for the port
-	// to be writable once never ended, and the shell's output stopped.
+	// written before.
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
