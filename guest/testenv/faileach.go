@@ -127,6 +127,14 @@ func (f *Fault) Inject(call func() error) error {
 		f.t.Fatal(err)
 	}
 	f.in, f.done = in, true
+	switch {
+	case !in.Injected():
+		f.t.Logf("no call failed: the operation made %d injectable calls", f.N-in.Left)
+	case in.Err != nil:
+		f.t.Logf("injectable call %d failed; the operation returned %v", f.N, in.Err)
+	default:
+		f.t.Logf("injectable call %d failed; the operation succeeded", f.N)
+	}
 	return in.Err
 }
 

@@ -107,6 +107,23 @@ func TestApplyKnobsSetsAndRestores(t *testing.T) {
 	}
 }
 
+func TestMissingNote(t *testing.T) {
+	for _, c := range []struct {
+		missing []string
+		want    string
+	}{
+		{nil, ""},
+		{[]string{"fail_usercopy/verbose"}, "fault injection on this kernel: user copies (CONFIG_FAULT_INJECTION_USERCOPY) do not fail (no fail_usercopy)"},
+		{[]string{"fail_page_alloc/ignore-gfp-wait", "fail_page_alloc/ignore-gfp-highmem", "fail_page_alloc/min-order", "fail_page_alloc/verbose", "fail_usercopy/verbose"},
+			"fault injection on this kernel: page allocations (CONFIG_FAIL_PAGE_ALLOC) do not fail (no fail_page_alloc); user copies (CONFIG_FAULT_INJECTION_USERCOPY) do not fail (no fail_usercopy)"},
+		{[]string{"fail_page_alloc/min-order"}, "fault injection on this kernel: no fail_page_alloc/min-order"},
+	} {
+		if got := missingNote(sweepKnobs, c.missing); got != c.want {
+			t.Errorf("missingNote(%q) = %q, want %q", c.missing, got, c.want)
+		}
+	}
+}
+
 // A knob that cannot be written leaves those set before it as they were.
 func TestApplyKnobsUndoesOnFailure(t *testing.T) {
 	root := t.TempDir()

@@ -45,6 +45,14 @@ var sweepKnobs = []knob{
 	{"fail_usercopy/verbose", "0"},
 }
 
+// failing names what each directory of knobs makes fail, for the note on
+// a kernel without it.
+var failing = map[string]string{
+	"failslab":        "slab allocations (CONFIG_FAILSLAB)",
+	"fail_page_alloc": "page allocations (CONFIG_FAIL_PAGE_ALLOC)",
+	"fail_usercopy":   "user copies (CONFIG_FAULT_INJECTION_USERCOPY)",
+}
+
 // faultSettings counts the tests of this process that need sweepKnobs
 // set: the first sets them, the last to end restores them, so that tests
 // running in parallel do not restore the knobs under each other.
@@ -52,6 +60,7 @@ var faultSettings struct {
 	sync.Mutex
 	users   int
 	restore func() error
+	noted   bool // the kernel's missing knobs were logged
 }
 
 // EnableFaultInjection prepares the kernel for FailNth until t ends: it
@@ -71,8 +80,9 @@ func EnableFaultInjection(t testing.TB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(missing) > 0 {
-			t.Logf("fault injection: the kernel has no %s (left as they are)", strings.Join(missing, ", "))
+		if note := missingNote(sweepKnobs, missing); note != "" && !faultSettings.noted {
+			t.Log(note)
+			faultSettings.noted = true
 		}
 		faultSettings.restore = restore
 	}
@@ -119,6 +129,37 @@ func applyKnobs(root string, knobs []knob) (restore func() error, missing []stri
 		old = append(old, knob{k.path, strings.TrimSpace(string(b))})
 	}
 	return restore, missing, nil
+}
+
+// missingNote says what fault injection cannot do on a kernel without
+// the missing ones of knobs: a directory of them missing altogether is a
+// kind of call that does not fail (failing names each); single knobs are
+// named.
+func missingNote(knobs []knob, missing []string) string {
+	all := map[string]int{}
+	for _, k := range knobs {
+		all[filepath.Dir(k.path)]++
+	}
+	gone := map[string]int{}
+	for _, m := range missing {
+		gone[filepath.Dir(m)]++
+	}
+	var notes []string
+	noted := map[string]bool{}
+	for _, m := range missing {
+		dir := filepath.Dir(m)
+		switch {
+		case gone[dir] < all[dir]:
+			notes = append(notes, "no "+m)
+		case !noted[dir]:
+			notes = append(notes, failing[dir]+" do not fail (no "+dir+")")
+			noted[dir] = true
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "fault injection on this kernel: " + strings.Join(notes, "; ")
 }
 
 // Injection is what one run of an operation with its N-th injectable
