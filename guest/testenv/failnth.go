@@ -23,11 +23,11 @@ import (
 // gives how many calls were still to go, 0 once the failure was injected.
 const FailNthPath = "/proc/thread-self/fail-nth"
 
-// DebugFS is where the kernel's fault-injection knobs live.
-const DebugFS = "/sys/kernel/debug"
+// debugFS is where the kernel's fault-injection knobs live.
+const debugFS = "/sys/kernel/debug"
 
 // knob is one setting of the kernel's fault injection, a file under
-// DebugFS.
+// debugFS.
 type knob struct{ path, value string }
 
 // sweepKnobs are syzkaller's settings for systematic fault injection:
@@ -76,7 +76,7 @@ func EnableFaultInjection(t testing.TB) {
 	faultSettings.Lock()
 	defer faultSettings.Unlock()
 	if faultSettings.users == 0 {
-		restore, missing, err := applyKnobs(DebugFS, sweepKnobs)
+		restore, missing, err := applyKnobs(debugFS, sweepKnobs)
 		if err != nil {
 			t.Fatal(err)
 		}
