@@ -2,9 +2,6 @@ package mmapdrv
 
 import (
 	"fmt"
-	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -58,70 +55,6 @@ func TestBadUserPointersAreEFAULT(t *testing.T) {
 	}
 }
 
-// faultKnobs are the debugfs files of the kernel's slab fault injection
-// (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS) and their settings for
-// a test: GFP_KERNEL allocations may fail (by default only atomic ones
-// do), and no log line or stack dump per injected failure.
-var faultKnobs = []struct{ path, value string }{
-	{"/sys/kernel/debug/failslab/ignore-gfp-wait", "N"},
-	{"/sys/kernel/debug/failslab/verbose", "0"},
-}
-
-// failNth is the per-task systematic fault injection of
-// Documentation/fault-injection: writing N makes the N-th call of this
-// task to an armed fault point fail; reading gives how many calls were
-// still to go (0: the failure was injected).
-const failNth = "/proc/thread-self/fail-nth"
-
-// injectFaults sets faultKnobs for the test and restores them after, or
-// skips the test on a kernel without slab fault injection.
-func injectFaults(t *testing.T) {
-	t.Helper()
-	testenv.SkipIfNotVM(t)
-	for _, k := range append(faultKnobs, struct{ path, value string }{failNth, ""}) {
-		if _, err := os.Stat(k.path); err != nil {
-			t.Skipf("no %s: the kernel has no slab fault injection (CONFIG_FAILSLAB and CONFIG_FAULT_INJECTION_DEBUG_FS; the -debug kernels have it)", k.path)
-		}
-	}
-	for _, k := range faultKnobs {
-		old, err := os.ReadFile(k.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(k.path, []byte(k.value), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.WriteFile(k.path, []byte(strings.TrimSpace(string(old))), 0o644) })
-	}
-}
-
-// loadFailingNth loads the module at path with params, failing the n-th
-// call of this thread to a fault point (the goroutine is locked to the
-// thread from the arming to the read back), and returns how many calls
-// were still to go: 0 if the failure was injected. The control file is
-// opened before arming, so that only the load's own calls count.
-func loadFailingNth(path, params string, n int) (left int, loadErr, err error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	f, err := os.OpenFile(failNth, os.O_RDWR, 0)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(strconv.Itoa(n)), 0); err != nil {
-		return 0, nil, err
-	}
-	loadErr = testenv.LoadModule(path, params)
-	b := make([]byte, 32)
-	m, rerr := f.ReadAt(b, 0)
-	f.WriteAt([]byte("0"), 0)
-	if m == 0 && rerr != nil {
-		return 0, loadErr, rerr
-	}
-	left, err = strconv.Atoi(strings.TrimSpace(string(b[:m])))
-	return left, loadErr, err
-}
-
 // The module's init unwinds what it did when an allocation fails: the
 // buffer's vmalloc (then -ENOMEM) and the misc device's registration
 // (then it frees the buffer and says "cannot register"). Failures are
@@ -130,7 +63,7 @@ func loadFailingNth(path, params string, n int) (left int, loadErr, err error) {
 // module loader's own.
 func TestInitUnwindsFailedAllocations(t *testing.T) {
 	path := restoreAfter(t)
-	injectFaults(t)
+	testenv.EnableFaultInjection(t)
 	if err := testenv.UnloadModule(ModuleName); err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +71,14 @@ func TestInitUnwindsFailedAllocations(t *testing.T) {
 	// buffer's in the kernel's "vmalloc error: size N" line.
 	const size = 1 << 20
 	params := fmt.Sprintf("bufsize=%d", size)
+	load := func() error { return testenv.LoadModule(path, params) }
 	// How many calls to fault points a whole load makes.
 	const many = 1 << 30
-	left, loadErr, err := loadFailingNth(path, params, many)
-	if err != nil || loadErr != nil {
-		t.Fatalf("load with no failure injected: %v, %v", err, loadErr)
+	in, err := testenv.FailNth(many, load)
+	if err != nil || in.Err != nil {
+		t.Fatalf("load with no failure injected: %v, %v", err, in.Err)
 	}
-	total := many - left
+	total := many - in.Left
 	if err := testenv.UnloadModule(ModuleName); err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +91,17 @@ func TestInitUnwindsFailedAllocations(t *testing.T) {
 	tried := 0
 	for n := total; n > 0 && n > total-400 && !(sawVmalloc && sawRegister); n-- {
 		tried++
-		left, err, ctlErr := loadFailingNth(path, params, n)
+		in, ctlErr := testenv.FailNth(n, load)
 		if ctlErr != nil {
-			t.Fatalf("failing call %d of %d: %s: %v", n, total, failNth, ctlErr)
+			t.Fatalf("failing call %d of %d: %v", n, total, ctlErr)
 		}
+		err := in.Err
 		if err == nil {
 			if uerr := testenv.UnloadModule(ModuleName); uerr != nil {
 				t.Fatalf("failing call %d of %d: loaded, but %v", n, total, uerr)
 			}
 		}
-		if left != 0 {
+		if !in.Injected() {
 			continue // the load made fewer calls this time
 		}
 		lines, _ := k.Lines()

@@ -1,7 +1,9 @@
 // Package testenv holds the small helpers that Go tests running inside a
 // kmodvm guest need: knowing they are in the guest, finding the run
-// configuration and the modules it names, and loading or unloading modules.
-// It is imported by test code only and keeps no state of its own.
+// configuration and the modules it names, loading or unloading modules,
+// and sweeping an operation's error paths with the kernel's fault
+// injection (FailEach). It is imported by test code only; its one state
+// is how many tests need the fault-injection settings.
 package testenv
 
 import (
