@@ -1,10 +1,13 @@
 package initramfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +78,17 @@ func TestBaseBuildStopsWhenCanceled(t *testing.T) {
 		_, err := (&Builder{CacheDir: cache}).Base(ctx)
 		done <- err
 	}()
-	time.Sleep(2 * time.Second)
+	// The cancel lands once the go command builds the agent.
+	for deadline := time.Now().Add(time.Minute); !agentBuilding(); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("Base ended before its go build was seen: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no go build of the agent started within a minute")
+		}
+	}
 	cancel()
 	err := <-done
 	if !errors.Is(err, context.Canceled) {
@@ -84,4 +97,27 @@ func TestBaseBuildStopsWhenCanceled(t *testing.T) {
 	if layers, _ := filepath.Glob(filepath.Join(cachedir.Layout{Root: cache}.Layers(), "base-*.cpio")); len(layers) != 0 {
 		t.Errorf("a canceled build left %v", layers)
 	}
+}
+
+// agentBuilding reports whether a go command this process started builds
+// the agent (go build -o .../kmodvm-agent).
+func agentBuilding() bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		argv := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(argv[0]) == "go" && strings.Contains(string(cmdline), "kmodvm-agent") {
+			return true
+		}
+	}
+	return false
 }

@@ -441,6 +441,45 @@ func TestFaultRunTimeoutDumpsAStuckGuest(t *testing.T) {
 		}
 	}
 	if k.Boot == nil || k.Boot.Status != report.Timeout || !strings.Contains(k.Boot.Hang, "SysRq") {
-		t.Errorf("boot %+v: want a timeout with the SysRq dump", k.Boot)
+		t.Fatalf("boot %+v: want a timeout with the SysRq dump", k.Boot)
+	}
+	wantLooks(t, k.Boot.Hang)
+}
+
+var (
+	hangCPU   = regexp.MustCompile(`^CPU (\d+) \w+: `)
+	hangLooks = regexp.MustCompile(` \((\d+) of (\d+) looks\)$`)
+)
+
+// wantLooks checks that the hang report looked at each CPU's instruction
+// pointer eight times (qemu's ipSamples): every place a CPU was seen
+// says "(n of 8 looks)", and a CPU's places add up to 8.
+func wantLooks(t *testing.T, hang string) {
+	t.Helper()
+	const looks = 8
+	seen := map[string]int{}
+	cpu := ""
+	for _, l := range strings.Split(hang, "\n") {
+		if m := hangCPU.FindStringSubmatch(l); m != nil {
+			cpu = m[1]
+		} else if !strings.HasPrefix(strings.TrimSpace(l), "also ") {
+			cpu = ""
+			continue
+		}
+		m := hangLooks.FindStringSubmatch(l)
+		if cpu == "" || m == nil || m[2] != strconv.Itoa(looks) {
+			t.Errorf("hang report line %q: want a CPU's place seen in n of %d looks", l, looks)
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		seen[cpu] += n
+	}
+	if len(seen) == 0 {
+		t.Errorf("the hang report names no CPU's instruction pointer:\n%s", hang)
+	}
+	for c, n := range seen {
+		if n != looks {
+			t.Errorf("CPU %s: its places add up to %d looks, want %d:\n%s", c, n, looks, hang)
+		}
 	}
 }

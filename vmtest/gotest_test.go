@@ -95,15 +95,32 @@ func TestLiveHelper(t *testing.T) {
 	}
 	live := newLiveRun(t)
 	ev := func(lt collect.Live) { live.test("6.1", "k", lt) }
+	// started returns once the subtests of the tests started so far have
+	// started, so that the guest's time after it lies within them: the
+	// kernel's subtest takes no event while one starts, and it takes (and
+	// ignores) the end of a test that never started after them.
+	started := func() {
+		ev(collect.Live{Package: "p", Name: "TestNeverStarted", End: &report.Test{Package: "p", Name: "TestNeverStarted"}})
+		live.mu.Lock()
+		lk := live.kernels[liveKey("6.1", "k")]
+		live.mu.Unlock()
+		for deadline := time.Now().Add(10 * time.Second); len(lk.events) > 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the kernel's subtest took no event in 10 s")
+			}
+		}
+	}
 	slow := &report.Test{Package: "p", Name: "TestSlow", Status: report.Pass, Output: "=== RUN   TestSlow\nhello from the guest\n--- PASS: TestSlow (0.30s)\n"}
 	ev(collect.Live{Package: "p", Name: "TestSlow"})
 	ev(collect.Live{Package: "p", Name: "TestSlow/sub"})
+	started()
 	time.Sleep(300 * time.Millisecond)
 	ev(collect.Live{Package: "p", Name: "TestSlow/sub", End: &report.Test{Package: "p", Name: "TestSlow/sub", Status: report.Pass}})
 	ev(collect.Live{Package: "p", Name: "TestSlow", End: slow})
 	ev(collect.Live{Package: "p", Name: "TestLater"})
 	ev(collect.Live{Package: "p", Name: "TestLater", End: &report.Test{Package: "p", Name: "TestLater", Status: report.Pass}})
 	ev(collect.Live{Package: "p", Name: "TestCrash"})
+	started()
 	time.Sleep(200 * time.Millisecond)
 	// The VM panics; the kernel boots again for what is left.
 	crash := &report.Test{Package: "p", Name: "TestCrash", Status: report.Crash, Output: "the VM ended"}

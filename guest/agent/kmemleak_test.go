@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 )
@@ -74,5 +76,23 @@ func TestModuleSymbolsOfAReport(t *testing.T) {
 	}
 	if syms, err := moduleSymbols([]byte("    [<0000000016be6a1e>] vmalloc_user+0x8f/0xd0\n")); syms != nil || err != nil {
 		t.Errorf("a report naming no module's function: %v, %v", syms, err)
+	}
+}
+
+// A check scans twice, the settle apart (the second scan reports what was
+// too young for the first), and stops at a scan that fails.
+func TestKmemleakScansTwiceSettleApart(t *testing.T) {
+	const settle = 150 * time.Millisecond
+	var at []time.Time
+	err := kmemleakScans(func() error { at = append(at, time.Now()); return nil }, settle)
+	if err != nil || len(at) != 2 {
+		t.Fatalf("%d scans, %v; want two", len(at), err)
+	}
+	if gap := at[1].Sub(at[0]); gap < settle {
+		t.Errorf("the second scan came %v after the first, want at least %v", gap, settle)
+	}
+	n, failed := 0, errors.New("EBUSY")
+	if err := kmemleakScans(func() error { n++; return failed }, settle); !errors.Is(err, failed) || n != 1 {
+		t.Errorf("a failing scan: %d scans, %v; want one and its error", n, err)
 	}
 }

@@ -189,14 +189,25 @@ func TestConsoleDetectsPanicAcrossReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen string
-	c := newConsole(nil, time.Now(), func(l string) { seen = l })
+	// The console copies each read to its output before it scans it: a
+	// chunk is written once the last one was read whole, so each is a
+	// read of its own.
+	read := make(chan int, 8)
+	c := newConsole(writerFunc(func(p []byte) (int, error) { read <- len(p); return len(p), nil }), time.Now(), func(l string) { seen = l })
 	done := make(chan struct{})
 	go func() { c.run(r); close(done) }()
 	for _, chunk := range []string{"[ 1.0] ok\r\n[ 1.1] Kernel pa", "nic - not syncing: boom\r\n", "[ 1.2] Kernel panic - not syncing: again\r\n"} {
 		if _, err := w.WriteString(chunk); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		for n := 0; n < len(chunk); {
+			select {
+			case k := <-read:
+				n += k
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the console read %d bytes of %q in 10 s", n, chunk)
+			}
+		}
 	}
 	w.Close()
 	<-done
@@ -210,6 +221,10 @@ func TestConsoleDetectsPanicAcrossReads(t *testing.T) {
 		t.Errorf("panic line %q, callback %q; want %q", line, seen, want)
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestTailKeepsTheEnd(t *testing.T) {
 	var tl tail

@@ -169,8 +169,8 @@ func TestRunHangTimesOutWithDiagnosis(t *testing.T) {
 	// must name a location that System.map names for one of QEMU's RIPs.
 	matched := false
 	for cpu, samples := range res.IP {
-		if len(samples) < 2 {
-			t.Errorf("CPU %d: %d samples of RIP, want several", cpu, len(samples))
+		if len(samples) != ipSamples {
+			t.Errorf("CPU %d: %d looks at RIP, want %d", cpu, len(samples), ipSamples)
 		}
 		for _, loc := range samples {
 			if loc.Func == "" {
@@ -382,6 +382,12 @@ func TestRunStuckEndsAfterAQuickDiagnosis(t *testing.T) {
 	}
 	if !strings.Contains(res.SysRq, "Show Blocked State") || len(res.IP) == 0 {
 		t.Errorf("diagnosis lacks the SysRq dump or the RIPs: %v\n%s", res.IP, res.SysRq)
+	}
+	// The shorter diagnosis still looks at the CPU as often as a hang's.
+	for cpu, samples := range res.IP {
+		if len(samples) != ipSamples {
+			t.Errorf("CPU %d: %d looks at RIP, want %d", cpu, len(samples), ipSamples)
+		}
 	}
 }
 
