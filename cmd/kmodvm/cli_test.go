@@ -87,8 +87,14 @@ func (r cliRun) output() string { return r.stdout + r.stderr }
 // the given arguments, from the repository root. The caller waits.
 func kmodvm(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, io.Reader) {
 	t.Helper()
+	return kmodvmIn(t, repo(t, "."), env, args...)
+}
+
+// kmodvmIn is kmodvm run from the directory dir.
+func kmodvmIn(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, io.Reader) {
+	t.Helper()
 	cmd := exec.Command(kmodvmBinary(t), args...)
-	cmd.Dir = repo(t, ".")
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	// Its own process group, so that a signal to the group (a terminal's
 	// Ctrl-C) reaches kmodvm and its children but not this test.

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -38,7 +35,6 @@ expires = %s
 // nothing, and the run fails with a message naming the entry and its
 // expiry.
 func TestCLIProjectFileAllowList(t *testing.T) {
-	bin := kmodvmBinary(t)
 	for _, c := range []struct {
 		name, expires string
 		code          int
@@ -62,21 +58,9 @@ func TestCLIProjectFileAllowList(t *testing.T) {
 			if err := os.Mkdir(sub, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, "run", "--test-arg", "-test.run=^TestWarnDuringPassingTest$", "--out", out, "--cache", kernel.DefaultCacheDir())
-			cmd.Dir = sub
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			var stdout bytes.Buffer
-			cmd.Stdout = &stdout
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+			cmd, stdout, stderr := kmodvmIn(t, sub, nil, "run", "--test-arg", "-test.run=^TestWarnDuringPassingTest$", "--out", out, "--cache", kernel.DefaultCacheDir())
 			b, _ := io.ReadAll(stderr)
-			r := finish(t, cmd, &stdout, string(b), out)
+			r := finish(t, cmd, stdout, string(b), out)
 			if r.code != c.code {
 				t.Errorf("exit %d, want %d\n%s", r.code, c.code, tail(r.stderr, 15))
 			}
