@@ -47,7 +47,7 @@ type variant struct {
 // cannot be combined with KASAN (Kconfig: KCSAN depends on !KASAN).
 var variants = map[string]variant{
 	"debug": {
-		fragments: []string{"guest", "kasan", "kmemleak", "lockdep", "ubsan", "hardening", "faults", "kunit-gcov", "debuginfo", "fast-boot", "modules"},
+		fragments: []string{"guest", "kasan", "kmemleak", "lockdep", "ubsan", "hardening", "faults", "kcov", "kunit-gcov", "debuginfo", "fast-boot", "modules"},
 	},
 	"kcsan": {
 		fragments: []string{"guest", "kcsan", "kmemleak", "lockdep", "ubsan", "hardening", "faults", "kunit-gcov", "debuginfo", "fast-boot", "modules"},
