@@ -34,8 +34,8 @@
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
 //     running guest), TraceStart and FaultIP.
 //
-// Optional: RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource (only
-// for PVHOrBzImage), KVMFlags,
-// Channels and ChannelModules, Crash.NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, each described at its field.
+// Optional: RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource
+// (only for PVHOrBzImage), KVMFlags, Channels and ChannelModules,
+// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, each described
+// at its field.
 package arch
