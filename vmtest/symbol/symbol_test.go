@@ -18,8 +18,11 @@ import (
 // scale inlined at line 19, setup (.init.text) calling it at line 28.
 const fixture = "testdata/inline.o"
 
-// testdata/inline-386.o is inline.c built for i386 as a kernel module's
-// code is (see inline.c).
+// testdata/inline-386.o is inline.c built for i386 (ELF32, REL
+// relocations), not position-independent, as a kernel module's code is:
+//
+//	gcc -m32 -fno-pic -g -O2 -fno-asynchronous-unwind-tables -fdebug-prefix-map=$PWD=/build/mod \
+//	    -c -o inline-386.o inline.c
 const fixture386 = "testdata/inline-386.o"
 
 func open(t *testing.T, path string) *symbol.Object {

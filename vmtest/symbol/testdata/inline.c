@@ -7,11 +7,6 @@
 //
 // (gcc 12, Debian bookworm), so that its DWARF names /build/mod/inline.c,
 // a build directory as kbuild's are; the tests read its lines, not its bytes.
-// inline-386.o is the same for i386 (ELF32, REL relocations), not
-// position-independent, as the kernel builds modules:
-//
-//	gcc -m32 -fno-pic -g -O2 -fno-asynchronous-unwind-tables -fdebug-prefix-map=$PWD=/build/mod \
-//	    -c -o inline-386.o inline.c
 static volatile int sink;
 
 static inline int scale(int a)
