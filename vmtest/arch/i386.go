@@ -18,8 +18,8 @@ func i386() *Arch {
 		Name:   "i386",
 		GOARCH: "386",
 		Debian: "i386",
-		// 686-pae: the flavour Debian installs on any CPU with PAE and
-		// NX, and the one QEMU's max CPU wants (more than 4 GiB, NX).
+		// 686-pae: what Debian installs on a CPU with PAE, as QEMU's max
+		// CPU is (686 is for CPUs without it, and has no NX).
 		Flavour:  "686-pae",
 		Flavours: []string{"686-pae", "686", "rt-686-pae"},
 		Suffixes: map[string]string{"686": "686", "rt": "rt-686-pae"},
