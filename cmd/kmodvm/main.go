@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/spf13/cobra"
 )
@@ -111,7 +112,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&g.offline, "offline", false, "use only cached kernels and the cached archive index")
 	pf.StringSliceVar(&g.arch, "arch", nil, "architectures of the kernels selectors name, any of "+
-		strings.Join(arch.Names(), ", ")+" (default "+arch.Default+")")
+		strings.Join(arch.Names(), ", ")+", or "+vmtest.AllArches+" (default "+arch.Default+")")
 	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g))
 	root.AddCommand(newReportCmd())
 	return root
