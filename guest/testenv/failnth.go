@@ -213,7 +213,18 @@ func FailNth(n int, op func() error) (Injection, error) {
 	in.Err = op()
 	m, rerr := unix.Pread(fd, back, 0)
 	_, werr := unix.Pwrite(fd, disarm, 0)
+	// With user-copy fault injection (fail_usercopy) the read back and
+	// the disarming are injectable calls too: the read's copy fails when
+	// one call was left, the write's when two were, and either way the
+	// armed failure went to them, not to op, and the thread is disarmed.
+	if errors.Is(werr, unix.EFAULT) {
+		werr = nil
+	}
 	armed = werr != nil
+	if errors.Is(rerr, unix.EFAULT) && werr == nil {
+		in.Left = 1
+		return in, nil
+	}
 	if rerr != nil || werr != nil {
 		return in, fmt.Errorf("read back and disarm %s: %w", FailNthPath, errors.Join(rerr, werr))
 	}
