@@ -213,7 +213,18 @@ func FailNth(n int, op func() error) (Injection, error) {
 	in.Err = op()
 	m, rerr := unix.Pread(fd, back, 0)
 	_, werr := unix.Pwrite(fd, disarm, 0)
+	// With user-copy fault injection (fail_usercopy) the read back and
+	// the disarming are injectable calls too: the read's copy fails when
+	// one call was left, the write's when two were, and either way the
+	// armed failure went to them, not to op, and the thread is disarmed.
+	if errors.Is(werr, unix.EFAULT) {
+		werr = nil
+	}
 	armed = werr != nil
+	if errors.Is(rerr, unix.EFAULT) && werr == nil {
+		in.Left = 1
+		return in, nil
+	}
 	if rerr != nil || werr != nil {
 		return in, fmt.Errorf("read back and disarm %s: %w", FailNthPath, errors.Join(rerr, werr))
 	}
@@ -221,11 +232,16 @@ func FailNth(n int, op func() error) (Injection, error) {
 	return in, err
 }
 
+// failNthBits bound a count read back: the kernel's is an unsigned int,
+// and an int of a 32-bit guest holds 31 bits of it (a count never
+// exceeds the one written, an int).
+const failNthBits = min(32, strconv.IntSize-1)
+
 // parseFailNth reads the count of calls still to go that the fail-nth
 // file gives back.
 func parseFailNth(b []byte) (int, error) {
 	s := strings.TrimSpace(string(b))
-	n, err := strconv.ParseUint(s, 10, 32)
+	n, err := strconv.ParseUint(s, 10, failNthBits)
 	if err != nil {
 		return 0, fmt.Errorf("%s gave %q, not a count of calls", FailNthPath, s)
 	}
