@@ -142,9 +142,11 @@ type Event struct {
 	// Chunk, on Gcov, is a piece of a .gcda file the kernel keeps in
 	// debugfs for a module built with gcov profiling.
 	Chunk *FileChunk `json:"chunk,omitempty"`
-	Msg   string     `json:"msg,omitempty"`
-	Err   string     `json:"err,omitempty"`
-	Errno int        `json:"errno,omitempty"`
+	// Point, on FaultPoint, is the sweep's point.
+	Point *Point `json:"point,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+	Err   string `json:"err,omitempty"`
+	Errno int    `json:"errno,omitempty"`
 }
 
 // Module names a module being loaded or unloaded.
@@ -266,6 +268,9 @@ type RunConfig struct {
 	// Tests; Tests then lists what OpRun may select. It keeps a booted
 	// guest at the host's disposal: for snapshots, a shell, debuggers.
 	Control bool `json:"control,omitempty"`
+	// InjectFaults, if set, sweeps each module's load and unload with
+	// fail-nth before the tests (FaultSweep, FaultPoint).
+	InjectFaults *FaultSweep `json:"inject_faults,omitempty"`
 }
 
 // DefaultTestTimeout bounds a test binary whose configuration names no
