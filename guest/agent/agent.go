@@ -151,6 +151,7 @@ func (a *Agent) Run() error {
 	if cfg.Control {
 		return a.serve(cfg, leaks)
 	}
+	a.sweepFaults(cfg)
 	a.runTests(cfg.Tests)
 	a.endRun(cfg, leaks)
 	return nil

@@ -1,0 +1,40 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+)
+
+func TestHitModule(t *testing.T) {
+	const stack = `FAULT_INJECTION: forcing a failure.
+name failslab, interval 1, probability 0, space 0, times 0
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x5b/0x77
+ should_fail.cold+0x5/0xa
+ __kmalloc+0x61/0x2c0
+ sweepmod_init+0x2f/0x1000 [sweepmod]
+ do_one_initcall+0x8f/0x2e0`
+	for _, c := range []struct {
+		log, name string
+		want      bool
+	}{
+		{stack, "sweepmod", true},
+		{stack, "sweep", false},
+		{"sweepmod_init+0x2f/0x1000 [sweepmod]", "sweepmod", false}, // no injected failure
+		{"", "sweepmod", false},
+	} {
+		if got := hitModule(c.log, c.name); got != c.want {
+			t.Errorf("hitModule(%.40q, %q) = %v, want %v", c.log, c.name, got, c.want)
+		}
+	}
+}
+
+func TestPointBinaries(t *testing.T) {
+	in := []event.TestBinary{{Name: "a.test", Path: "/t/a.test"}}
+	out := pointBinaries(in, &event.Point{Op: event.OpLoad, Module: "m", Nth: 4})
+	if out[0].Name != "a.test@load/m/fail-nth=4" || out[0].Path != "/t/a.test" || in[0].Name != "a.test" {
+		t.Errorf("got %+v from %+v", out, in)
+	}
+}
