@@ -109,6 +109,9 @@ func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.Fault
 // each in turn from FaultSweep.From on, until a point meets no failure
 // or MaxPoints ran.
 func (s *sweeper) sweep(op string) {
+	if slices.Contains(s.sw.Done, event.SweepKey(op, s.name)) {
+		return
+	}
 	calls, err := s.count(op)
 	if err != nil {
 		s.broken = fmt.Sprintf("%s %s with nothing injected: %v", op, s.name, err)

@@ -57,6 +57,9 @@ type FaultSweep struct {
 	// From is, by "op/module" (OpLoad+"/"+name), the first point to run:
 	// a reboot after a point that crashed or hung resumes after it.
 	From map[string]int `json:"from,omitempty"`
+	// Done lists the operations ("op/module") a VM before swept to their
+	// end: they are not swept again.
+	Done []string `json:"done,omitempty"`
 	// MaxPoints bounds each operation's points (0: DefaultMaxPoints).
 	MaxPoints int `json:"max_points,omitempty"`
 	// Tests runs the test binaries on an instance whose load succeeded

@@ -78,6 +78,7 @@ type Collector struct {
 	history      history      // every module instance, the tests' own loads too
 	kunit        kunitResults
 	gcda         gcdaFiles // the modules' gcov data
+	sweep        sweepState
 	stats        event.Stats
 	steps        steps
 	// live, if set, learns of each test's start and end as they arrive
@@ -281,6 +282,8 @@ func (c *Collector) Handle(ev event.Event) {
 	case event.Kmemleak:
 		c.jiffies.note(ev.Jiffies)
 		c.noteLeaks(ev)
+	case event.FaultPoint:
+		c.point(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)
 	case event.Gcov:

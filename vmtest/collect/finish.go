@@ -148,6 +148,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Findings = append(c.kernel.Findings, rf)
 	}
+	c.leftBehind()
 	c.leakFindings()
 	if f, ok := c.lostRecords(); ok {
 		c.kernel.Findings = append(c.kernel.Findings, f)

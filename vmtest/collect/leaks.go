@@ -78,11 +78,14 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 	}
 	idx := len(c.kernel.Findings)
 	tr, step := c.testSpanning(lo, hi), c.steps.at(lo)
+	if tr == nil {
+		tr = c.pointAt(lo, hi)
+	}
 	if step != c.steps.at(hi) {
 		step = ""
 	}
 	switch {
-	case mod != "" && inModuleInit(rf.Frames):
+	case mod != "" && inModuleInit(rf.Frames) && (tr == nil || tr.t.Fault == nil):
 		rf.Step = "load " + mod
 	case mod == "" && (alloc == 0 || c.steps.kernelOwn(lo)):
 		rf.Owner = report.OwnerKernel
