@@ -152,5 +152,16 @@ func (c *Collector) Resume(sw *event.FaultSweep) *event.FaultSweep {
 	return &out
 }
 
+// PointOpen reports whether a sweep point began and never ended: the
+// VM died in it.
+func (c *Collector) PointOpen() bool {
+	for _, tr := range c.sweep.points {
+		if !tr.ended {
+			return true
+		}
+	}
+	return false
+}
+
 // PointsEnded counts the sweep points that ended in this VM.
 func (c *Collector) PointsEnded() int { return c.sweep.finished }

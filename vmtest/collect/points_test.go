@@ -109,6 +109,9 @@ func TestSweepResume(t *testing.T) {
 	if len(crashed) != 1 || crashed[0] != "load/sweepmod/fail-nth=2" {
 		t.Errorf("crashed %v", crashed)
 	}
+	if !c.PointOpen() {
+		t.Error("the point the VM died in is not open")
+	}
 	next := c.Resume(&event.FaultSweep{Tests: true, Done: []string{"unload/other"}})
 	if next.From["load/sweepmod"] != 3 || !next.Tests || len(next.Done) != 1 {
 		t.Errorf("resume %+v", next)
@@ -116,6 +119,9 @@ func TestSweepResume(t *testing.T) {
 	c = New(Options{})
 	for _, ev := range evs {
 		c.Handle(ev)
+	}
+	if c.PointOpen() {
+		t.Error("a whole sweep has a point open")
 	}
 	if next := c.Resume(&event.FaultSweep{}); len(next.Done) != 1 || next.Done[0] != "load/sweepmod" {
 		t.Errorf("after a whole sweep: %+v", next)
