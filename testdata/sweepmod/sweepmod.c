@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sweepmod - a module whose init unwinds one failure wrongly, for
+ * kmodvm's fault-injection sweep (kmodvm run --inject-faults).
+ *
+ * Its init makes three allocations. When the second fails, it returns
+ * without freeing the first: a leak that no test sees (allocations do
+ * not fail in tests) and the sweep must name, at the first allocation's
+ * line. The third's failure is unwound right. Test-only: not an example
+ * of how to write a module.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#define SWEEPMOD_TABLE_LEN	64
+#define SWEEPMOD_SCRATCH_SIZE	256
+
+struct sweepmod_state {
+	u32 *table;
+	void *scratch;
+};
+
+static struct sweepmod_state *sweepmod;
+
+static int __init sweepmod_init(void)
+{
+	struct sweepmod_state *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	s->table = kcalloc(SWEEPMOD_TABLE_LEN, sizeof(*s->table), GFP_KERNEL);
+	if (!s->table)
+		return -ENOMEM; /* the seeded bug: s is not freed */
+	s->scratch = kmalloc(SWEEPMOD_SCRATCH_SIZE, GFP_KERNEL);
+	if (!s->scratch) {
+		kfree(s->table);
+		kfree(s);
+		return -ENOMEM;
+	}
+	sweepmod = s;
+	pr_info("loaded\n");
+	return 0;
+}
+
+static void __exit sweepmod_exit(void)
+{
+	kfree(sweepmod->scratch);
+	kfree(sweepmod->table);
+	kfree(sweepmod);
+}
+
+module_init(sweepmod_init);
+module_exit(sweepmod_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kmodvm test module: an init with a wrong error path");
