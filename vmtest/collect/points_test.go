@@ -85,7 +85,7 @@ func TestSweepPoints(t *testing.T) {
 	if p2.Fault.Errno != 12 || p2.Fault.Site() == nil || p2.Fault.Site().Func != "sweepmod_init" {
 		t.Errorf("point 2's fault %+v", p2.Fault)
 	}
-	if !strings.Contains(p2.Output, "failing at sweepmod_init+0x2f/0x1000 [sweepmod]") {
+	if !strings.Contains(p2.Output, "failing at sweepmod_init+0x8b/0x1000 [sweepmod]") {
 		t.Errorf("point 2's output:\n%s", p2.Output)
 	}
 }

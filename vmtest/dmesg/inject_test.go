@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// A failslab report of 6.1-debug: the stack is read up to its end, the
-// module's frame included, and lines before it (CPU, hardware) skipped.
+// A failslab report of 6.1-debug (a sweep of testdata/sweepmod): the
+// stack is read up to its end, the module's frame included, and lines
+// before it (CPU, hardware) skipped.
 func TestInjectedStack(t *testing.T) {
 	log, err := os.ReadFile("testdata/failslab-6.1.txt")
 	if err != nil {

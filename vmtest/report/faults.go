@@ -63,19 +63,32 @@ func (p *FaultPoint) Site() *Frame {
 	return nil
 }
 
-// SiteText names the failure site: its source line and function when
-// symbolized ("sweepmod/sweepmod.c:31 in sweepmod_init"), else the
-// frame as the kernel printed it; "unknown (the kernel logged no stack)"
-// without one.
+// noStack is the site of a failure the kernel logged no stack for.
+const noStack = "unknown (the kernel logged no stack: an allocation that asked for no warning, __GFP_NOWARN)"
+
+// SiteText names the failure site: its line in its function when
+// symbolized ("sweepmod/sweepmod.c:31 in sweepmod_init", the call of an
+// inlined allocator, not the allocator's header), else the frame as the
+// kernel printed it; "unknown (the kernel logged no stack)" without one.
 func (p *FaultPoint) SiteText() string {
 	fr := p.Site()
 	if fr == nil {
-		return "unknown (the kernel logged no stack)"
+		return noStack
 	}
-	if w := fr.Where(); w != "" {
-		return w + " in " + fr.Func
+	if fr.File != "" {
+		return fr.FuncLine().String() + " in " + fr.Func
 	}
 	return fr.String()
+}
+
+// FuncLine is f's source line in its own function: where functions were
+// inlined at f, the call of the outermost of them (the last of Inline),
+// else File:Line.
+func (f Frame) FuncLine() Source {
+	if n := len(f.Inline); n > 0 {
+		return f.Inline[n-1]
+	}
+	return Source{Func: f.Func, File: f.File, Line: f.Line}
 }
 
 // Summary says what the point did in one line.

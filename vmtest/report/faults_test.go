@@ -23,7 +23,10 @@ func TestFaultPointSite(t *testing.T) {
 	}{
 		{"in the module, symbolized", initStack, "sweepmod/sweepmod.c:31 in sweepmod_init"},
 		{"the loader's call", loaderStack, "load_module+0x1a2"},
-		{"no stack", nil, "unknown (the kernel logged no stack)"},
+		{"no stack", nil, noStack},
+		{"an inlined allocator", []Frame{{Func: "kcalloc"}, {Func: "sweepmod_init", Module: "sweepmod", File: "include/linux/slab.h", Line: 563,
+			Inline: []Source{{Func: "kmalloc", File: "include/linux/slab.h", Line: 563}, {Func: "sweepmod_init", File: "sweepmod/sweepmod.c", Line: 34}}}},
+			"sweepmod/sweepmod.c:34 in sweepmod_init"},
 	} {
 		p := &FaultPoint{Op: "load", Module: "sweepmod", Nth: 3, Injected: true, Stack: c.stack}
 		if got := p.SiteText(); got != c.want {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -18,6 +19,8 @@ func (r *Report) writeFaultSites(b *strings.Builder) {
 		if len(sites) == 0 {
 			continue
 		}
+		// The module's own sites first: its error paths are the question.
+		sort.SliceStable(sites, func(i, j int) bool { return sites[i].InModule && !sites[j].InModule })
 		if !started {
 			b.WriteString("\n### Failure sites (--inject-faults)\n")
 			started = true
@@ -64,7 +67,7 @@ func mdSiteFindings(k *Kernel, s FaultSite) string {
 			seen[key] = true
 			text := f.Headline()
 			if fr, ok := f.Source(); ok {
-				text += " at " + fr.Where()
+				text += " at " + fr.FuncLine().String()
 			}
 			out = append(out, "🐞 "+text)
 		}
