@@ -47,6 +47,8 @@ type Agent struct {
 	// beat sends heartbeats when it is old.
 	lastSent atomic.Int64
 	beat     *heartbeat
+	// port is the event port, drained before a power-off.
+	port *os.File
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -93,7 +95,7 @@ func Main() {
 		setupErrs = append(setupErrs, fmt.Errorf("event port (%s): %w", event.ParamEvents, err))
 		a.enc = event.NewEncoder(os.Stdout)
 	} else {
-		a.enc = event.NewEncoder(port)
+		a.enc, a.port = event.NewEncoder(port), port
 	}
 	a.controlDev = params[event.ParamControl]
 	a.shellDev = params[event.ParamShell]

@@ -24,6 +24,26 @@ import (
 // injected failure's stack and what the module printed.
 const maxPointLog = 16 << 10
 
+// loadSweepKnobs are syzkaller's settings but two. verbose=2: the
+// kernel logs the failed call's stack, the point's only record of where
+// the failure hit. And sleeping page allocations do not fail
+// (fail_page_alloc's ignore-gfp-wait=Y): a module load's count of them
+// depends on where its memory lands (KASAN populates the shadow of a
+// vmalloc area page by page, where no earlier area did; vmalloc's bulk
+// allocator falls back page by page), so with them the same N hit
+// different calls from one load to the next, and on 6.1-debug a sweep
+// skipped two of sweepmod's three allocations. A module's vmalloc still
+// fails through its area's slab allocations.
+func loadSweepKnobs() []failnth.Knob {
+	knobs := failnth.Knobs(2)
+	for i, k := range knobs {
+		if k.Path == "fail_page_alloc/ignore-gfp-wait" {
+			knobs[i].Value = "Y"
+		}
+	}
+	return knobs
+}
+
 // sweepFaults sweeps the load and unload of every module under test that
 // loaded, and leaves each loaded again for the tests.
 func (a *Agent) sweepFaults(cfg event.RunConfig) {
@@ -35,9 +55,7 @@ func (a *Agent) sweepFaults(cfg event.RunConfig) {
 		a.logf("inject faults: %v", err)
 		return
 	}
-	// verbose=2: the kernel logs the failed call's stack, the point's
-	// only record of where the failure hit.
-	restore, missing, err := failnth.Apply(failnth.DebugFS, failnth.Knobs(2))
+	restore, missing, err := failnth.Apply(failnth.DebugFS, loadSweepKnobs())
 	if err != nil {
 		a.logf("inject faults: %v", err)
 		return
@@ -193,6 +211,9 @@ func (s *sweeper) point(p *event.Point) bool {
 	var in failnth.Injection
 	var err error
 	log := s.a.capture(func() { in, err = s.run(p.Op, p.Nth) })
+	if errors.Is(err, errWedged) {
+		s.a.abandon(fmt.Sprintf("%s point %d of %s: %v", p.Op, p.Nth, s.name, err))
+	}
 	p.Injected = in.Injected()
 	ev := event.Event{Type: event.FaultPoint, Point: p, Start: start}
 	if err != nil {
@@ -265,6 +286,23 @@ func pointBinaries(tests []event.TestBinary, p *event.Point) []event.TestBinary 
 		out[i] = tb
 	}
 	return out
+}
+
+// abandon ends the VM at once, without the Done event, after a point
+// whose operation a kernel fault left hanging: the module is stuck in
+// the kernel, and no later point or test could run from a known state.
+// The host takes it for a VM that died in the point, which it blames,
+// and boots a fresh VM that goes on after it (collect.Collector.Resume).
+func (a *Agent) abandon(why string) {
+	a.logf("inject faults: %s; powering off for a fresh VM", why)
+	a.beat.stop()
+	if a.kmsg != nil {
+		a.kmsg.Stop()
+	}
+	if a.port != nil {
+		drain(a.port)
+	}
+	powerOff()
 }
 
 // capture runs fn and returns what the kernel logged meanwhile.

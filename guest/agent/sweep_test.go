@@ -38,3 +38,15 @@ func TestPointBinaries(t *testing.T) {
 		t.Errorf("got %+v from %+v", out, in)
 	}
 }
+
+// The load sweep's knobs are syzkaller's but for the stack and sleeping
+// page allocations.
+func TestLoadSweepKnobs(t *testing.T) {
+	want := map[string]string{"failslab/ignore-gfp-wait": "N", "failslab/verbose": "2", "fail_page_alloc/ignore-gfp-wait": "Y",
+		"fail_page_alloc/ignore-gfp-highmem": "N", "fail_page_alloc/min-order": "0"}
+	for _, k := range loadSweepKnobs() {
+		if v, ok := want[k.Path]; ok && v != k.Value {
+			t.Errorf("%s=%s, want %s", k.Path, k.Value, v)
+		}
+	}
+}

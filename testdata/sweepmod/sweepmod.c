@@ -6,8 +6,10 @@
  * Its init makes three allocations. When the second fails, it returns
  * without freeing the first: a leak that no test sees (allocations do
  * not fail in tests) and the sweep must name, at the first allocation's
- * line. The third's failure is unwound right. Test-only: not an example
- * of how to write a module.
+ * line. The third's failure is unwound right, unless the module is
+ * loaded with swallow=1: then init swallows it and writes through the
+ * NULL, an Oops in init that must cost the sweep that point only.
+ * Test-only: not an example of how to write a module.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,6 +26,10 @@ struct sweepmod_state {
 
 static struct sweepmod_state *sweepmod;
 
+static bool swallow;
+module_param(swallow, bool, 0444);
+MODULE_PARM_DESC(swallow, "Swallow the third allocation's failure and use its NULL pointer");
+
 static int __init sweepmod_init(void)
 {
 	struct sweepmod_state *s;
@@ -35,11 +41,12 @@ static int __init sweepmod_init(void)
 	if (!s->table)
 		return -ENOMEM; /* the seeded bug: s is not freed */
 	s->scratch = kmalloc(SWEEPMOD_SCRATCH_SIZE, GFP_KERNEL);
-	if (!s->scratch) {
+	if (!s->scratch && !swallow) {
 		kfree(s->table);
 		kfree(s);
 		return -ENOMEM;
 	}
+	memset(s->scratch, 0, SWEEPMOD_SCRATCH_SIZE);
 	sweepmod = s;
 	pr_info("loaded\n");
 	return 0;
