@@ -105,3 +105,21 @@ func TestMarkdownFaultSites(t *testing.T) {
 		}
 	}
 }
+
+// The HTML report has the failure sites' table too.
+func TestHTMLFaultSites(t *testing.T) {
+	k := &Kernel{Name: "6.1.0-debug", Status: Pass, Tests: []*Test{
+		{Package: PointPackage, Name: "load/sweepmod/fail-nth=2", Status: Pass,
+			Fault: &FaultPoint{Op: "load", Module: "sweepmod", Nth: 2, Injected: true, Stack: initStack, Error: "cannot allocate memory", Errno: 12}},
+	}}
+	var b strings.Builder
+	if err := (&Report{Kernels: []*Kernel{k}}).WriteHTML(&b, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Failure sites (--inject-faults)", "load sweepmod: <code>sweepmod/sweepmod.c:31 in sweepmod_init</code>",
+		"<td>fail-nth=2</td><td>nothing; load returned cannot allocate memory</td>"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in the HTML report", want)
+		}
+	}
+}

@@ -10,38 +10,55 @@ import (
 // counted.
 const maxPointNames = 8
 
+// siteRow is a failure site as the Markdown and HTML reports show it.
+type siteRow struct {
+	Worst    Status
+	Op       string // "load sweepmod"
+	Site     string // FaultSite.Site
+	InModule bool
+	Points   string // "fail-nth=3, fail-nth=9"
+	Found    string // what the kernel found, or what the operation did
+}
+
+// siteRows are k's failure sites, the module's own first: its error
+// paths are the question.
+func (k *Kernel) siteRows() []siteRow {
+	sites := k.FaultSites()
+	sort.SliceStable(sites, func(i, j int) bool { return sites[i].InModule && !sites[j].InModule })
+	rows := make([]siteRow, len(sites))
+	for i, s := range sites {
+		p := s.Points[0].Fault
+		rows[i] = siteRow{Worst: s.Worst, Op: p.Op + " " + p.Module, Site: s.Site, InModule: s.InModule,
+			Points: pointNames(s.Points), Found: siteFindings(k, s)}
+	}
+	return rows
+}
+
 // writeFaultSites writes, for each kernel with sweep points, a table of
 // the places the injected failures hit and what each led to.
 func (r *Report) writeFaultSites(b *strings.Builder) {
 	started := false
 	for _, k := range r.Kernels {
-		sites := k.FaultSites()
-		if len(sites) == 0 {
+		rows := k.siteRows()
+		if len(rows) == 0 {
 			continue
 		}
-		// The module's own sites first: its error paths are the question.
-		sort.SliceStable(sites, func(i, j int) bool { return sites[i].InModule && !sites[j].InModule })
 		if !started {
 			b.WriteString("\n### Failure sites (--inject-faults)\n")
 			started = true
 		}
 		fmt.Fprintf(b, "\n**%s**\n\n| | where the failure hit | points | what the kernel found |\n|---|---|---|---|\n", mdEscape(k.Name))
-		for _, s := range sites {
-			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", Mark(s.Worst), mdSite(s), mdPoints(s.Points), mdSiteFindings(k, s))
+		for _, s := range rows {
+			where := mdEscape(s.Op) + ": `" + strings.NewReplacer("`", "'", "|", "/").Replace(s.Site) + "`"
+			if !s.InModule {
+				where += " (outside the module)"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", Mark(s.Worst), where, s.Points, mdEscape(s.Found))
 		}
 	}
 }
 
-func mdSite(s FaultSite) string {
-	p := s.Points[0].Fault
-	where := mdEscape(p.Op+" "+p.Module) + ": `" + strings.NewReplacer("`", "'", "|", "/").Replace(s.Site) + "`"
-	if !s.InModule {
-		where += " (outside the module)"
-	}
-	return where
-}
-
-func mdPoints(points []*Test) string {
+func pointNames(points []*Test) string {
 	var names []string
 	for i, t := range points {
 		if i == maxPointNames {
@@ -53,9 +70,9 @@ func mdPoints(points []*Test) string {
 	return strings.Join(names, ", ")
 }
 
-// mdSiteFindings names a site's findings, each bug once, or what its
+// siteFindings names a site's findings, each bug once, or what its
 // points' operations answered when the kernel found nothing.
-func mdSiteFindings(k *Kernel, s FaultSite) string {
+func siteFindings(k *Kernel, s FaultSite) string {
 	var out []string
 	seen := map[string]bool{}
 	for _, i := range s.Findings {
@@ -73,12 +90,12 @@ func mdSiteFindings(k *Kernel, s FaultSite) string {
 		}
 	}
 	if len(out) > 0 {
-		return mdEscape(strings.Join(out, "; "))
+		return strings.Join(out, "; ")
 	}
 	p := s.Points[0].Fault
 	switch {
 	case p.Error != "":
-		return mdEscape("nothing; " + p.Op + " returned " + p.Error)
+		return "nothing; " + p.Op + " returned " + p.Error
 	case p.Loaded && p.Tests:
 		return "nothing; loaded in spite of it, the tests ran on it"
 	default:
