@@ -49,6 +49,8 @@ type Agent struct {
 	beat     *heartbeat
 	// port is the event port, drained before a power-off.
 	port *os.File
+	// leaks says that kmemleak's list was cleared for the run's checks.
+	leaks bool
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -144,6 +146,7 @@ func (a *Agent) Run() error {
 	}
 	a.watchModules(cfg.Modules)
 	leaks := cfg.Kmemleak && a.kmemleakClear()
+	a.leaks = leaks
 	if cfg.KUnit {
 		if a.kunitBefore = kunitSuites(kunitDir); a.kunitBefore == nil {
 			a.logf("KUnit results: %s is missing; the kernel log's KTAP has them", kunitDir)

@@ -293,8 +293,13 @@ func pointBinaries(tests []event.TestBinary, p *event.Point) []event.TestBinary 
 // the kernel, and no later point or test could run from a known state.
 // The host takes it for a VM that died in the point, which it blames,
 // and boots a fresh VM that goes on after it (collect.Collector.Resume).
+// The leaks of the points before it are read first: the fresh VM knows
+// nothing of them.
 func (a *Agent) abandon(why string) {
 	a.logf("inject faults: %s; powering off for a fresh VM", why)
+	if a.leaks {
+		a.kmemleakCheck(event.StageAfterTests)
+	}
 	a.beat.stop()
 	if a.kmsg != nil {
 		a.kmsg.Stop()

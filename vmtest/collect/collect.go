@@ -316,6 +316,7 @@ func (c *Collector) kmsg(r *event.KmsgRecord) {
 		fmt.Fprintln(c.dmesg, line)
 	}
 	c.kunit.record(r.Usec*1000-c.kmsgOffset, r.Text)
+	c.sweep.record(r.Text)
 	for _, f := range c.scanner.Feed([]byte(line)) {
 		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 	}

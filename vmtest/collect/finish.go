@@ -116,6 +116,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 		}
 	}
 	c.unfinishedBinaries()
+	c.sweep.settleOpen()
 	for _, tr := range c.order {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd

@@ -26,6 +26,35 @@ type sweepState struct {
 	left []pointLeft
 	// finished counts the points that ended.
 	finished int
+	// open is the point begun and not yet ended, and log what the kernel
+	// logged since it began: a point the VM dies in has no end event to
+	// carry the failed call's stack.
+	open *testRun
+	log  strings.Builder
+}
+
+// maxOpenLog bounds the kernel log kept for the point running.
+const maxOpenLog = 64 << 10
+
+// record keeps a kernel log record's text for the point running.
+func (s *sweepState) record(text string) {
+	if s.open != nil && s.log.Len() < maxOpenLog {
+		s.log.WriteString(text + "\n")
+	}
+}
+
+// settleOpen gives a point the VM died in what its log says: whether
+// the failure was injected, and the failed call's stack.
+func (s *sweepState) settleOpen() {
+	tr := s.open
+	if tr == nil || tr.ended {
+		return
+	}
+	frames, ok := dmesg.InjectedStack(s.log.String())
+	tr.t.Fault.Injected = ok
+	for _, fr := range frames {
+		tr.t.Fault.Stack = append(tr.t.Fault.Stack, *reportFrame(fr))
+	}
 }
 
 type pointLeft struct {
@@ -55,8 +84,11 @@ func (c *Collector) point(ev event.Event) {
 		s.next[key] = p.Nth + 1 // a point that kills the VM is not run again
 	}
 	if p.Begun {
+		s.open = tr
+		s.log.Reset()
 		return
 	}
+	s.open = nil
 	if ev.Start != 0 && ev.Start < tr.start {
 		tr.start = ev.Start
 	}

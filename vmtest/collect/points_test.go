@@ -90,13 +90,20 @@ func TestSweepPoints(t *testing.T) {
 	}
 }
 
-// A VM that died in a point blames that point, and one booted again
-// resumes after it.
+// A VM that died in a point blames that point, whose failed call's
+// stack comes from the kernel log, and one booted again resumes after it.
 func TestSweepResume(t *testing.T) {
 	c := New(Options{})
 	evs := sweepEvents(t)
 	for _, ev := range evs[:5] { // the second point begun, never done
 		c.Handle(ev)
+	}
+	log, err := os.ReadFile("../dmesg/testdata/failslab-6.1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		c.Handle(event.Event{Type: event.Kmsg, Mono: s(5.01), Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: 5010000, Text: line}})
 	}
 	kr := &report.Kernel{}
 	c.Finish(kr, End{Status: report.Crash})
@@ -107,7 +114,14 @@ func TestSweepResume(t *testing.T) {
 		}
 	}
 	if len(crashed) != 1 || crashed[0] != "load/sweepmod/fail-nth=2" {
-		t.Errorf("crashed %v", crashed)
+		t.Fatalf("crashed %v", crashed)
+	}
+	var sites []string
+	for _, s := range kr.FaultSites() {
+		sites = append(sites, s.Site+" "+string(s.Worst))
+	}
+	if len(sites) != 1 || sites[0] != "sweepmod_init+0x8b/0x1000 [sweepmod] crash" {
+		t.Errorf("sites %q, want the crashed point's", sites)
 	}
 	if !c.PointOpen() {
 		t.Error("the point the VM died in is not open")
