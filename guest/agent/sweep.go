@@ -89,6 +89,9 @@ type sweeper struct {
 	grace  time.Duration
 	devs   []string // /dev with the module unloaded, before the sweep
 	broken string   // why the sweep cannot go on, once it cannot
+	// hits are the points of the operation swept whose failure hit the
+	// module's own code, and where.
+	hits []hit
 }
 
 // sweepModule sweeps m's load, then its unload, and loads it again as
@@ -139,13 +142,15 @@ func (s *sweeper) sweep(op string) {
 	if limit <= 0 {
 		limit = event.DefaultMaxPoints
 	}
+	s.hits = nil
 	from := max(s.sw.From[event.SweepKey(op, s.name)], 1)
 	for n := from; n < from+limit && s.broken == ""; n++ {
 		p := &event.Point{Op: op, Module: s.name, Nth: n, Calls: calls}
 		if !s.point(p) || !p.Injected {
-			return
+			break
 		}
 	}
+	s.repass(op, calls)
 }
 
 // count returns how many injectable calls op makes with none failed,
@@ -211,6 +216,9 @@ func (s *sweeper) point(p *event.Point) bool {
 	var in failnth.Injection
 	var err error
 	log := s.a.capture(func() { in, err = s.run(p.Op, p.Nth) })
+	if site := moduleSite(log, s.name); site != "" {
+		s.hits = append(s.hits, hit{n: p.Nth, site: site})
+	}
 	if errors.Is(err, errWedged) {
 		s.a.abandon(fmt.Sprintf("%s point %d of %s: %v", p.Op, p.Nth, s.name, err))
 	}
@@ -241,7 +249,7 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 	if failedLoad || (p.Op == event.OpUnload && opErr == nil) {
 		p.Leftover = s.leftover(loaded)
 	}
-	if p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && hitModule(log, s.name) {
+	if p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && moduleSite(log, s.name) != "" {
 		p.Tests = true
 		s.a.runTests(pointBinaries(s.cfg.Tests, p))
 	}
@@ -267,14 +275,6 @@ func (s *sweeper) leftover(loaded bool) []string {
 		}
 	}
 	return left
-}
-
-// hitModule reports whether the kernel's log of an injected failure has
-// a frame of module name: the failure hit the module's own code, not the
-// module loader's.
-func hitModule(log, name string) bool {
-	i := strings.Index(log, "FAULT_INJECTION: forcing a failure")
-	return i >= 0 && strings.Contains(log[i:], " ["+name+"]")
 }
 
 // pointBinaries are the binaries run on a point's instance, under names

@@ -1,12 +1,13 @@
 package agent
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 )
 
-func TestHitModule(t *testing.T) {
+func TestModuleSite(t *testing.T) {
 	const stack = `FAULT_INJECTION: forcing a failure.
 name failslab, interval 1, probability 0, space 0, times 0
 Call Trace:
@@ -17,16 +18,16 @@ Call Trace:
  sweepmod_init+0x2f/0x1000 [sweepmod]
  do_one_initcall+0x8f/0x2e0`
 	for _, c := range []struct {
-		log, name string
-		want      bool
+		log, name, want string
 	}{
-		{stack, "sweepmod", true},
-		{stack, "sweep", false},
-		{"sweepmod_init+0x2f/0x1000 [sweepmod]", "sweepmod", false}, // no injected failure
-		{"", "sweepmod", false},
+		{stack, "sweepmod", "sweepmod_init+0x2f/0x1000 [sweepmod]"},
+		{strings.Replace(stack, " __kmalloc", " ? sweepmod_init+0x11/0x1000 [sweepmod]\n __kmalloc", 1), "sweepmod", "sweepmod_init+0x2f/0x1000 [sweepmod]"},
+		{stack, "sweep", ""},
+		{"sweepmod_init+0x2f/0x1000 [sweepmod]", "sweepmod", ""}, // no injected failure
+		{"", "sweepmod", ""},
 	} {
-		if got := hitModule(c.log, c.name); got != c.want {
-			t.Errorf("hitModule(%.40q, %q) = %v, want %v", c.log, c.name, got, c.want)
+		if got := moduleSite(c.log, c.name); got != c.want {
+			t.Errorf("moduleSite(%.40q, %q) = %q, want %q", c.log, c.name, got, c.want)
 		}
 	}
 }

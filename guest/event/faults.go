@@ -22,6 +22,11 @@ type Point struct {
 	Op     string `json:"op"` // OpLoad, OpUnload
 	Module string `json:"module"`
 	Nth    int    `json:"nth"`
+	// Pass, from 2 on, numbers a pass over the points whose failures hit
+	// the module's own code, made again (a load's count of calls can
+	// move by a call or two, so that one pass skips a site); 0 is the
+	// sweep's first.
+	Pass int `json:"pass,omitempty"`
 	// Calls is how many injectable calls the operation made with
 	// nothing failed, the sweep's length.
 	Calls int  `json:"calls,omitempty"`
@@ -41,9 +46,14 @@ type Point struct {
 	Leftover []string `json:"leftover,omitempty"`
 }
 
-// Name is the point's name in reports: "load/mymod/fail-nth=7".
+// Name is the point's name in reports: "load/mymod/fail-nth=7", and
+// "load/mymod/fail-nth=7/pass=2" on a later pass.
 func (p *Point) Name() string {
-	return p.Op + "/" + p.Module + "/fail-nth=" + strconv.Itoa(p.Nth)
+	name := p.Op + "/" + p.Module + "/fail-nth=" + strconv.Itoa(p.Nth)
+	if p.Pass > 1 {
+		name += "/pass=" + strconv.Itoa(p.Pass)
+	}
+	return name
 }
 
 // PointBinary is the name a test binary runs under on the instance a

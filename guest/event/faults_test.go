@@ -13,6 +13,10 @@ func TestPointNames(t *testing.T) {
 	if got := PointBinary("mmapdrv.test", p); got != "mmapdrv.test@load/sweepmod/fail-nth=7" {
 		t.Errorf("PointBinary = %q", got)
 	}
+	p.Pass = 2
+	if got := p.Name(); got != "load/sweepmod/fail-nth=7/pass=2" {
+		t.Errorf("Name on pass 2 = %q", got)
+	}
 }
 
 // A point's event keeps its point and the kernel's log across the wire.

@@ -81,7 +81,9 @@ func (c *Collector) point(ev event.Event) {
 		tr = &testRun{t: &report.Test{Package: report.PointPackage, Name: name, Status: report.NotRun, Fault: fp}, start: ev.Mono}
 		s.points[name] = tr
 		c.order = append(c.order, tr)
-		s.next[key] = p.Nth + 1 // a point that kills the VM is not run again
+		if p.Pass <= 1 {
+			s.next[key] = p.Nth + 1 // a point that kills the VM is not run again
+		}
 	}
 	if p.Begun {
 		s.open = tr
@@ -105,7 +107,7 @@ func (c *Collector) point(ev event.Event) {
 	for _, what := range p.Leftover {
 		s.left = append(s.left, pointLeft{tr: tr, what: what})
 	}
-	if !p.Injected {
+	if !p.Injected && p.Pass <= 1 {
 		s.done[key] = true
 	}
 	s.finished++
