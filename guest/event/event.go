@@ -118,8 +118,8 @@ type Event struct {
 	// module lies: the host attributes bare addresses (frames of a module
 	// since unloaded) and places it for gdb with it.
 	Loaded *LoadedModule `json:"loaded,omitempty"`
-	// Jiffies, on Hello and Kmemleak, is the kernel's tick count and the
-	// guest's monotonic clock read together: kmemleak dates an object by
+	// Jiffies, on Hello, Kmemleak and a FaultPoint's end, is the kernel's
+	// tick count and the guest's monotonic clock read together: kmemleak dates an object by
 	// its allocation's jiffies (6.1's stable releases and kernels from
 	// 6.7 print nothing else), which the host maps to Mono with them.
 	Jiffies *Jiffies `json:"jiffies,omitempty"`

@@ -6,8 +6,9 @@ import "strconv"
 // (RunConfig.InjectFaults): Point says which; Start, Mono, Err and Errno
 // are the operation's as on ModuleLoad; Msg is what the kernel logged
 // while it ran (the injected failure's line and the failed call's
-// stack). A point's event comes twice: with Point.Begun before it is
-// armed (a VM that dies now died in it), and when it is done.
+// stack); Jiffies, on the end, the kernel's ticks read then. A point's
+// event comes twice: with Point.Begun before it is armed (a VM that dies
+// now died in it), and when it is done.
 const FaultPoint Type = "fault_point"
 
 // The operations a sweep makes fail.

@@ -283,6 +283,7 @@ func (c *Collector) Handle(ev event.Event) {
 		c.jiffies.note(ev.Jiffies)
 		c.noteLeaks(ev)
 	case event.FaultPoint:
+		c.jiffies.note(ev.Jiffies)
 		c.point(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)
