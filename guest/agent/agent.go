@@ -47,6 +47,10 @@ type Agent struct {
 	// beat sends heartbeats when it is old.
 	lastSent atomic.Int64
 	beat     *heartbeat
+	// port is the event port, drained before a power-off.
+	port *os.File
+	// leaks says that kmemleak's list was cleared for the run's checks.
+	leaks bool
 }
 
 // Main runs the agent as PID 1 and powers the VM off; it never returns.
@@ -93,7 +97,7 @@ func Main() {
 		setupErrs = append(setupErrs, fmt.Errorf("event port (%s): %w", event.ParamEvents, err))
 		a.enc = event.NewEncoder(os.Stdout)
 	} else {
-		a.enc = event.NewEncoder(port)
+		a.enc, a.port = event.NewEncoder(port), port
 	}
 	a.controlDev = params[event.ParamControl]
 	a.shellDev = params[event.ParamShell]
@@ -142,6 +146,7 @@ func (a *Agent) Run() error {
 	}
 	a.watchModules(cfg.Modules)
 	leaks := cfg.Kmemleak && a.kmemleakClear()
+	a.leaks = leaks
 	if cfg.KUnit {
 		if a.kunitBefore = kunitSuites(kunitDir); a.kunitBefore == nil {
 			a.logf("KUnit results: %s is missing; the kernel log's KTAP has them", kunitDir)
@@ -151,6 +156,7 @@ func (a *Agent) Run() error {
 	if cfg.Control {
 		return a.serve(cfg, leaks)
 	}
+	a.sweepFaults(cfg)
 	a.runTests(cfg.Tests)
 	a.endRun(cfg, leaks)
 	return nil

@@ -94,6 +94,10 @@ func copyPayloads(ev *Event) {
 		k := *ev.Kmsg
 		ev.Kmsg = &k
 	}
+	if ev.Point != nil {
+		p := *ev.Point
+		ev.Point = &p
+	}
 }
 
 // payloads lists every string of ev that may be cut.

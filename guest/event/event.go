@@ -118,8 +118,8 @@ type Event struct {
 	// module lies: the host attributes bare addresses (frames of a module
 	// since unloaded) and places it for gdb with it.
 	Loaded *LoadedModule `json:"loaded,omitempty"`
-	// Jiffies, on Hello and Kmemleak, is the kernel's tick count and the
-	// guest's monotonic clock read together: kmemleak dates an object by
+	// Jiffies, on Hello, Kmemleak and a FaultPoint's end, is the kernel's
+	// tick count and the guest's monotonic clock read together: kmemleak dates an object by
 	// its allocation's jiffies (6.1's stable releases and kernels from
 	// 6.7 print nothing else), which the host maps to Mono with them.
 	Jiffies *Jiffies `json:"jiffies,omitempty"`
@@ -142,9 +142,11 @@ type Event struct {
 	// Chunk, on Gcov, is a piece of a .gcda file the kernel keeps in
 	// debugfs for a module built with gcov profiling.
 	Chunk *FileChunk `json:"chunk,omitempty"`
-	Msg   string     `json:"msg,omitempty"`
-	Err   string     `json:"err,omitempty"`
-	Errno int        `json:"errno,omitempty"`
+	// Point, on FaultPoint, is the sweep's point.
+	Point *Point `json:"point,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+	Err   string `json:"err,omitempty"`
+	Errno int    `json:"errno,omitempty"`
 }
 
 // Module names a module being loaded or unloaded.
@@ -266,6 +268,9 @@ type RunConfig struct {
 	// Tests; Tests then lists what OpRun may select. It keeps a booted
 	// guest at the host's disposal: for snapshots, a shell, debuggers.
 	Control bool `json:"control,omitempty"`
+	// InjectFaults, if set, sweeps each module's load and unload with
+	// fail-nth before the tests (FaultSweep, FaultPoint).
+	InjectFaults *FaultSweep `json:"inject_faults,omitempty"`
 }
 
 // DefaultTestTimeout bounds a test binary whose configuration names no

@@ -78,6 +78,7 @@ type Collector struct {
 	history      history      // every module instance, the tests' own loads too
 	kunit        kunitResults
 	gcda         gcdaFiles // the modules' gcov data
+	sweep        sweepState
 	stats        event.Stats
 	steps        steps
 	// live, if set, learns of each test's start and end as they arrive
@@ -281,6 +282,9 @@ func (c *Collector) Handle(ev event.Event) {
 	case event.Kmemleak:
 		c.jiffies.note(ev.Jiffies)
 		c.noteLeaks(ev)
+	case event.FaultPoint:
+		c.jiffies.note(ev.Jiffies)
+		c.point(ev)
 	case event.KUnit:
 		c.kunit.event(ev.Msg)
 	case event.Gcov:
@@ -313,6 +317,7 @@ func (c *Collector) kmsg(r *event.KmsgRecord) {
 		fmt.Fprintln(c.dmesg, line)
 	}
 	c.kunit.record(r.Usec*1000-c.kmsgOffset, r.Text)
+	c.sweep.record(r.Text)
 	for _, f := range c.scanner.Feed([]byte(line)) {
 		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})
 	}

@@ -116,6 +116,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 		}
 	}
 	c.unfinishedBinaries()
+	c.sweep.settleOpen()
 	for _, tr := range c.order {
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd
@@ -148,6 +149,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Findings = append(c.kernel.Findings, rf)
 	}
+	c.leftBehind()
 	c.leakFindings()
 	if f, ok := c.lostRecords(); ok {
 		c.kernel.Findings = append(c.kernel.Findings, f)

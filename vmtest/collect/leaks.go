@@ -78,11 +78,14 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 	}
 	idx := len(c.kernel.Findings)
 	tr, step := c.testSpanning(lo, hi), c.steps.at(lo)
+	if tr == nil {
+		tr = c.pointAt(lo, hi)
+	}
 	if step != c.steps.at(hi) {
 		step = ""
 	}
 	switch {
-	case mod != "" && inModuleInit(rf.Frames):
+	case mod != "" && inModuleInit(rf.Frames) && (tr == nil || tr.t.Fault == nil):
 		rf.Step = "load " + mod
 	case mod == "" && (alloc == 0 || c.steps.kernelOwn(lo)):
 		rf.Owner = report.OwnerKernel
@@ -165,7 +168,7 @@ func (c *Collector) allocated(rep string, lr leakReport) (mono, tick int64) {
 	if err != nil {
 		return 0, 0
 	}
-	return max(c.jiffies.mono(j, lr.mono), 0), tick
+	return max(c.jiffies.mono(j), 0), tick
 }
 
 // leakAge reads how long before the report the object was allocated.
@@ -232,15 +235,17 @@ func (jc *jiffiesClock) hz() float64 {
 }
 
 // mono returns the guest time of jiffies j, counted from the reading
-// nearest to near; 0 if the clock is unknown.
-func (jc *jiffiesClock) mono(j uint64, near int64) int64 {
+// nearest to it in ticks (under emulation jiffies drift from the guest's
+// clock, by more than a sweep's point lasts over a sweep); 0 if the
+// clock is unknown.
+func (jc *jiffiesClock) mono(j uint64) int64 {
 	hz := jc.hz()
 	if hz == 0 {
 		return 0
 	}
 	best := jc.samples[0]
 	for _, s := range jc.samples {
-		if abs(s.Mono-near) < abs(best.Mono-near) {
+		if absTicks(s.Jiffies, j) < absTicks(best.Jiffies, j) {
 			best = s
 		}
 	}
@@ -248,9 +253,9 @@ func (jc *jiffiesClock) mono(j uint64, near int64) int64 {
 	return best.Mono + int64(ticks*1e9/hz)
 }
 
-func abs(x int64) int64 {
-	if x < 0 {
-		return -x
+func absTicks(a, b uint64) uint64 {
+	if a > b {
+		return a - b
 	}
-	return x
+	return b - a
 }

@@ -251,7 +251,9 @@ func TestJiffiesClock(t *testing.T) {
 		{"HZ=100 over a minute", []event.Jiffies{{Jiffies: 4294937000, Mono: s(1)}, {Jiffies: 4294943001, Mono: s(61)}}, 100, 4294938000, s(11)},
 		{"HZ=250, a tick off, from the nearest reading", []event.Jiffies{{Jiffies: 1000, Mono: s(10)}, {Jiffies: 1000 + 1251, Mono: s(15)},
 			{Jiffies: 1000 + 875, Mono: s(13.5)}}, 250, 1000 + 875 + 25, int64(13600 * time.Millisecond)},
-		{"HZ=1000 over half a second", []event.Jiffies{{Jiffies: 5000, Mono: s(5)}, {Jiffies: 5499, Mono: s(5.5)}}, 1000, 4499, s(4.5)},
+		{"HZ=250, drifting: from the reading nearest in ticks, a sweep point's", []event.Jiffies{{Jiffies: 1000, Mono: s(10)},
+			{Jiffies: 1000 + 2000, Mono: s(14)}, {Jiffies: 1000 + 2500 + 50, Mono: s(20)}}, 250, 1000 + 2000 + 5, int64(14020 * time.Millisecond)},
+		{"HZ=1000 over half a second", []event.Jiffies{{Jiffies: 5000, Mono: s(5)}, {Jiffies: 5499, Mono: s(5.5)}}, 1000, 4499, s(4.499)},
 		{"one reading", []event.Jiffies{{Jiffies: 5000, Mono: s(5)}}, 0, 5000, 0},
 		{"none", nil, 0, 5000, 0},
 	}
@@ -260,7 +262,7 @@ func TestJiffiesClock(t *testing.T) {
 		for _, sm := range c.samples {
 			jc.note(&sm)
 		}
-		if hz, got := jc.hz(), jc.mono(c.at, s(14)); hz != c.hz || got != c.want {
+		if hz, got := jc.hz(), jc.mono(c.at); hz != c.hz || got != c.want {
 			t.Errorf("%s: hz %g, jiffies %d at %d; want %g, %d", c.name, hz, c.at, got, c.hz, c.want)
 		}
 	}

@@ -26,6 +26,9 @@ type Profile struct {
 	// KUnit and Gcov say whether modules may run KUnit suites and be built
 	// with gcov profiling on this kernel.
 	KUnit, Gcov bool
+	// FaultInjection says that the kernel can make a task's N-th
+	// allocation fail (CONFIG_FAULT_INJECTION: /proc/thread-self/fail-nth).
+	FaultInjection bool
 	// DebugInfo says that kbuild compiles modules for this kernel with
 	// DWARF by itself (CONFIG_DEBUG_INFO, which Debian's kernels set).
 	DebugInfo bool
@@ -78,6 +81,7 @@ func (k *Kernel) Profile() Profile {
 	}
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
+	p.FaultInjection = on("FAULT_INJECTION")
 	p.DebugInfo = on("DEBUG_INFO")
 	if p.Slowdown > 1 {
 		p.BootTimeout = time.Duration(float64(stockBootTimeout) * p.Slowdown)

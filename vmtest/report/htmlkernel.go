@@ -33,6 +33,8 @@ type kernelView struct {
 	Logs     []logView
 	Other    [][2]string // artifacts not embedded: name, path
 	Cov      *coverageView
+	// Sites are the failure sites of a fault-injection sweep.
+	Sites []siteRow
 	// Repro is the id of the embedded replay script's text (inside its
 	// fold, which a link to it opens), "" when it is not embedded.
 	Repro string
@@ -89,6 +91,7 @@ func newKernelView(i int, k *Kernel, index map[TestKey]int, opts HTMLOptions, ma
 	kv.Head = newCell(k.Status, fmt.Sprintf("%s %d/%d", k.Status, c.Pass, c.Pass+c.Fail+c.Other), "#"+kv.ID, firstLine(k.Error))
 	kv.Bar, kv.BarWidth = timingBar(k.Timing, maxTotal)
 	kv.Cov = newCoverageView(kv.ID, k)
+	kv.Sites = k.siteRows()
 	for j, f := range k.Findings {
 		fv := findingView{Finding: f, ID: fmt.Sprintf("%s-f%d", kv.ID, j), Bug: f.Kind != KindTaint}
 		fv.Trace, fv.Excerpts = sourceViews(f, fv.ID, opts.EmbedLogs)

@@ -107,6 +107,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	r.writeMatrix(&b, keys, byKernel)
 	r.writePassed(&b, keys, byKernel)
+	r.writeFaultSites(&b)
 	r.writeCoverageMarkdown(&b)
 	if notes := r.kernelNotes(); len(notes) > 0 {
 		b.WriteString("\n### Notes\n\n" + strings.Join(notes, "\n") + "\n")

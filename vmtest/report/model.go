@@ -214,6 +214,8 @@ type Test struct {
 	// AfterReboot: the test ran in a fresh VM, booted because an earlier
 	// test crashed, hung or wedged the kernel (Kernel.Reboots).
 	AfterReboot bool `json:"after_reboot,omitempty"`
+	// Fault, on a test of PointPackage, is the sweep's point it was.
+	Fault *FaultPoint `json:"fault,omitempty"`
 }
 
 // Timing is where a kernel's time went, in seconds.

@@ -67,6 +67,9 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.Interactive(), FaultGrace: event.Duration(m.faultGrace),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
+	if r.cfg.InjectFaults {
+		cfg.InjectFaults = &event.FaultSweep{Tests: true}
+	}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
 		return nil, err

@@ -87,8 +87,14 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Coverage {
-		if err := r.checkCoverage(ctx, plan); err != nil {
+	for _, n := range []struct {
+		on   bool
+		need kernelNeed
+	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}} {
+		if !n.on {
+			continue
+		}
+		if err := r.checkNeed(ctx, plan, n.need); err != nil {
 			return nil, err
 		}
 	}

@@ -150,28 +150,39 @@ func (r *runner) planOne(ctx context.Context, pl *planning, raw, a string, s ker
 	pl.out = append(pl.out, planned{sel: raw, spec: spec, dir: spec.Name})
 }
 
-// gcovOption is the kernel option --coverage needs: the kernel keeps the
-// counters of code built with gcov profiling and shows them in debugfs.
-const gcovOption = "CONFIG_GCOV_KERNEL"
+// kernelNeed is a kernel option a run's setting needs: a run that names
+// a kernel without it is a usage error.
+type kernelNeed struct {
+	option string                    // "CONFIG_GCOV_KERNEL"
+	has    func(kernel.Profile) bool // the option, read from a fetched kernel's config
+	what   string                    // "coverage needs a kernel with gcov"
+}
 
-// checkCoverage makes a run with Coverage a usage error when one of its
-// kernels has no gcov: from what the kernel is known to be made with (a
-// source build's fragments), else from its config once fetched (kept in
-// the cache for the run). A kernel that cannot be fetched is left to
-// report that.
-func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
+// needs are the options of the settings that need one.
+var (
+	needGcov   = kernelNeed{"CONFIG_GCOV_KERNEL", func(p kernel.Profile) bool { return p.Gcov }, "coverage needs a kernel with gcov"}
+	needFaults = kernelNeed{"CONFIG_FAULT_INJECTION", func(p kernel.Profile) bool { return p.FaultInjection },
+		"--inject-faults needs a kernel with fault injection"}
+)
+
+// checkNeed makes a run a usage error when one of its kernels lacks
+// need's option: from what the kernel is known to be made with (a source
+// build's fragments), else from its config once fetched (kept in the
+// cache for the run). A kernel that cannot be fetched is left to report
+// that.
+func (r *runner) checkNeed(ctx context.Context, plan []planned, need kernelNeed) error {
 	var without, suggest []string
 	for _, p := range plan {
 		if p.spec == nil {
 			continue
 		}
-		v, known := p.spec.Config[gcovOption]
+		v, known := p.spec.Config[need.option]
 		if !known {
 			k, err := r.fetcher.Get(ctx, p.spec)
 			if err != nil {
 				continue
 			}
-			if k.Profile().Gcov {
+			if need.has(k.Profile()) {
 				continue
 			}
 		} else if v == "y" {
@@ -185,7 +196,7 @@ func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
 	if len(without) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("coverage needs a kernel with gcov (%s), which %s lacks", gcovOption, strings.Join(without, ", "))
+	msg := fmt.Sprintf("%s (%s), which %s lacks", need.what, need.option, strings.Join(without, ", "))
 	if len(suggest) > 0 {
 		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
 	} else {

@@ -37,6 +37,8 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	// joins the kernel's (the merge points its tests at the kernel's
 	// findings), and how that VM ended.
 	crash, boot := "", kr.Boot
+	// A fault-injection sweep goes on after the point a VM died in.
+	sweep := cfg.InjectFaults
 	for n := 1; col != nil && ctx.Err() == nil; n++ {
 		results := count(done)
 		left := leftover(bins, col, done)
@@ -53,7 +55,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 			crash = crashOf(kr)
 		}
 		rest := pending(left, known, done)
-		if len(rest) == 0 {
+		if len(rest) == 0 && !col.PointOpen() {
 			// Every test has a result, but those of a binary that ended
 			// before it ran them: by itself, or outside its tests (in
 			// TestMain, say), or in an order -test.shuffle hid.
@@ -66,13 +68,14 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		crashes = append(crashes, crash)
 		// A VM moves the run on when it gives a test a result (or blames
 		// one) or leaves out a binary it ran, which then runs no more.
-		moved := n == 1 || len(rest) < len(bins) || count(done) > results
+		moved := n == 1 || len(rest) < len(bins) || count(done) > results || col.PointsEnded() > 0
 		if why := run.whyNoReboot(col, moved, &budget); why != "" {
 			notRun(kr, cfg.Tests, known, crashes, why)
 			break
 		}
 		run.budget.fitTests(&m)
-		nextImg, err := againFor(img, rest, done, m, n)
+		sweep = col.Resume(sweep)
+		nextImg, err := againFor(img, rest, done, m, n, sweep)
 		if err != nil {
 			notRun(kr, cfg.Tests, known, crashes, "the reboot's image could not be written: "+err.Error())
 			break
@@ -103,10 +106,10 @@ func count(done map[string][]string) int {
 }
 
 // againFor is the image of reboot n: img's, running the binaries of rest,
-// each skipping the tests done, with m's test timeout.
-func againFor(img *guestImage, rest []event.TestBinary, done map[string][]string, m machine, n int) (*guestImage, error) {
+// each skipping the tests done, with m's test timeout, and sweep.
+func againFor(img *guestImage, rest []event.TestBinary, done map[string][]string, m machine, n int, sweep *event.FaultSweep) (*guestImage, error) {
 	next := img.run
-	next.Tests = nil
+	next.Tests, next.InjectFaults = nil, sweep
 	for _, tb := range rest {
 		tb.Args = withSkip(tb.Args, done[tb.Name])
 		tb.Timeout = event.Duration(m.testTimeout)

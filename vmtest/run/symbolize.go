@@ -13,13 +13,23 @@ import (
 // modules under test through the .ko files the host built (with their
 // DWARF, whatever the guest's copy kept), the kernel's own frames through
 // a vmlinux with debug info when the kernel has one (a tree kmodvm or the
-// user built) or the run fetched one (Debian's -dbg package).
+// user built) or the run fetched one (Debian's -dbg package); and the
+// stacks of the calls a fault-injection sweep made fail.
 func symbolize(k *kernel.Kernel, kr *report.Kernel, mods []symbol.Module) {
-	if len(kr.Findings) == 0 {
+	var stacks [][]report.Frame
+	for _, t := range kr.Tests {
+		if t.Fault != nil && len(t.Fault.Stack) > 0 {
+			stacks = append(stacks, t.Fault.Stack)
+		}
+	}
+	if len(kr.Findings) == 0 && len(stacks) == 0 {
 		return
 	}
 	s := &symbol.Symbolizer{Modules: mods, Vmlinux: debugVmlinux(k), Trees: kernelTrees(k)}
 	s.Kernel(kr)
+	for _, st := range stacks {
+		s.Trace(kr, st)
+	}
 }
 
 // debugVmlinux is k's vmlinux with DWARF, or "": the debug info fetched

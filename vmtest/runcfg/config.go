@@ -110,6 +110,13 @@ type Config struct {
 	// OutDir). Every kernel must have CONFIG_GCOV_KERNEL (the -debug
 	// ones do); a run that names one without it is an *ErrConfig.
 	Coverage bool
+	// InjectFaults sweeps each module's load and unload with fail-nth
+	// before the tests: every injectable call (an allocation) fails in
+	// turn, each point a test of report.PointPackage whose verdict is
+	// what the kernel then found (docs/fault-injection.md). Every kernel
+	// must have CONFIG_FAULT_INJECTION (the -debug ones do); a run that
+	// names one without it is an *ErrConfig.
+	InjectFaults bool
 	// W1 builds modules with W=1; Werror fails builds that warn.
 	W1, Werror bool
 	// MakeVars are VAR=value variables for the module builds' make

@@ -80,6 +80,15 @@ func (s *Symbolizer) Kernel(kr *report.Kernel) {
 	}
 }
 
+// Trace resolves a call trace of kr that is no finding's (the stack of
+// a call a sweep made fail, report.FaultPoint.Stack): each frame is a
+// return address but the innermost.
+func (s *Symbolizer) Trace(kr *report.Kernel, frames []report.Frame) {
+	for i := range frames {
+		s.frame(kr, &frames[i], i > 0)
+	}
+}
+
 // Frame resolves one frame of kr that is no finding's: an instruction
 // pointer QEMU read from a hung guest (on arm64, with no NMI, the one
 // pointer to the spinning code), as a bare address in fr.Addr or named.

@@ -1,0 +1,87 @@
+package event
+
+import "strconv"
+
+// FaultPoint reports one point of a fault-injection sweep
+// (RunConfig.InjectFaults): Point says which; Start, Mono, Err and Errno
+// are the operation's as on ModuleLoad; Msg is what the kernel logged
+// while it ran (the injected failure's line and the failed call's
+// stack); Jiffies, on the end, the kernel's ticks read then. A point's
+// event comes twice: with Point.Begun before it is armed (a VM that dies
+// now died in it), and when it is done.
+const FaultPoint Type = "fault_point"
+
+// The operations a sweep makes fail.
+const (
+	OpLoad   = "load"
+	OpUnload = "unload"
+)
+
+// Point is one run of a module's load or unload with its N-th injectable
+// call failing.
+type Point struct {
+	Op     string `json:"op"` // OpLoad, OpUnload
+	Module string `json:"module"`
+	Nth    int    `json:"nth"`
+	// Pass, from 2 on, numbers a pass over the points whose failures hit
+	// the module's own code, made again (a load's count of calls can
+	// move by a call or two, so that one pass skips a site); 0 is the
+	// sweep's first.
+	Pass int `json:"pass,omitempty"`
+	// Calls is how many injectable calls the operation made with
+	// nothing failed, the sweep's length.
+	Calls int  `json:"calls,omitempty"`
+	Begun bool `json:"begun,omitempty"`
+	// Injected: the operation met its Nth call, which failed; a point
+	// that was not ends the sweep (the operation made fewer calls).
+	Injected bool `json:"injected,omitempty"`
+	// Loaded: the module was there after the operation, a load that
+	// succeeded in spite of the failure or an unload that failed.
+	Loaded bool `json:"loaded,omitempty"`
+	// Tests: the test binaries ran on the instance the load left, as
+	// binaries named PointBinary.
+	Tests bool `json:"tests,omitempty"`
+	// Leftover is what a failed load left behind: the module still
+	// loaded, /sys/module/<name>, /dev entries that were not there
+	// before the sweep. Each is a finding of the point.
+	Leftover []string `json:"leftover,omitempty"`
+}
+
+// Name is the point's name in reports: "load/mymod/fail-nth=7", and
+// "load/mymod/fail-nth=7/pass=2" on a later pass.
+func (p *Point) Name() string {
+	name := p.Op + "/" + p.Module + "/fail-nth=" + strconv.Itoa(p.Nth)
+	if p.Pass > 1 {
+		name += "/pass=" + strconv.Itoa(p.Pass)
+	}
+	return name
+}
+
+// PointBinary is the name a test binary runs under on the instance a
+// point's load left: "mmapdrv.test@load/mmapdrv/fail-nth=7".
+func PointBinary(binary string, p *Point) string { return binary + "@" + p.Name() }
+
+// FaultSweep asks the agent to sweep the injectable calls of each module
+// under test's load and unload, once the module loaded as it is (a
+// module that cannot load gets no sweep), before the tests.
+type FaultSweep struct {
+	// From is, by "op/module" (OpLoad+"/"+name), the first point to run:
+	// a reboot after a point that crashed or hung resumes after it.
+	From map[string]int `json:"from,omitempty"`
+	// Done lists the operations ("op/module") a VM before swept to their
+	// end: they are not swept again.
+	Done []string `json:"done,omitempty"`
+	// MaxPoints bounds each operation's points (0: DefaultMaxPoints).
+	MaxPoints int `json:"max_points,omitempty"`
+	// Tests runs the test binaries on an instance whose load succeeded
+	// although the failure was injected in the module's own code (its
+	// init swallowed it), where the failure may show later.
+	Tests bool `json:"tests,omitempty"`
+}
+
+// DefaultMaxPoints bounds a sweep whose MaxPoints is 0: a load of a
+// module makes some hundred injectable calls, most of them the loader's.
+const DefaultMaxPoints = 2000
+
+// SweepKey is FaultSweep.From's key of an operation on a module.
+func SweepKey(op, module string) string { return op + "/" + module }

@@ -1,0 +1,201 @@
+package collect
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/dmesg"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// kindLeftBehind is the kind of the finding that a sweep's failed load
+// left something behind: the module, its sysfs directory, a device.
+const kindLeftBehind = "left behind"
+
+// sweepState is what the events said of a fault-injection sweep's
+// points (event.FaultPoint), each a test of report.PointPackage.
+type sweepState struct {
+	points map[string]*testRun // by point name
+	// next is, by event.SweepKey, the first point a VM booted again
+	// would run; done lists the operations swept to their end.
+	next map[string]int
+	done map[string]bool
+	// left are the findings of what points left behind, added at Finish.
+	left []pointLeft
+	// finished counts the points that ended.
+	finished int
+	// open is the point begun and not yet ended, and log what the kernel
+	// logged since it began: a point the VM dies in has no end event to
+	// carry the failed call's stack.
+	open *testRun
+	log  strings.Builder
+}
+
+// maxOpenLog bounds the kernel log kept for the point running.
+const maxOpenLog = 64 << 10
+
+// record keeps a kernel log record's text for the point running.
+func (s *sweepState) record(text string) {
+	if s.open != nil && s.log.Len() < maxOpenLog {
+		s.log.WriteString(text + "\n")
+	}
+}
+
+// settleOpen gives a point the VM died in what its log says: whether
+// the failure was injected, and the failed call's stack.
+func (s *sweepState) settleOpen() {
+	tr := s.open
+	if tr == nil || tr.ended {
+		return
+	}
+	frames, ok := dmesg.InjectedStack(s.log.String())
+	tr.t.Fault.Injected = ok
+	for _, fr := range frames {
+		tr.t.Fault.Stack = append(tr.t.Fault.Stack, *reportFrame(fr))
+	}
+}
+
+type pointLeft struct {
+	tr   *testRun
+	what string
+}
+
+// point folds one FaultPoint event in: the begun one opens the point's
+// test (the VM may die in it), the done one settles it.
+func (c *Collector) point(ev event.Event) {
+	p := ev.Point
+	if p == nil {
+		return
+	}
+	s := &c.sweep
+	if s.points == nil {
+		s.points, s.next, s.done = map[string]*testRun{}, map[string]int{}, map[string]bool{}
+	}
+	name := p.Name()
+	key := event.SweepKey(p.Op, p.Module)
+	tr := s.points[name]
+	if tr == nil {
+		fp := &report.FaultPoint{Op: p.Op, Module: p.Module, Nth: p.Nth, Calls: p.Calls}
+		tr = &testRun{t: &report.Test{Package: report.PointPackage, Name: name, Status: report.NotRun, Fault: fp}, start: ev.Mono}
+		s.points[name] = tr
+		c.order = append(c.order, tr)
+		if p.Pass <= 1 {
+			s.next[key] = p.Nth + 1 // a point that kills the VM is not run again
+		}
+	}
+	if p.Begun {
+		s.open = tr
+		s.log.Reset()
+		return
+	}
+	s.open = nil
+	if ev.Start != 0 && ev.Start < tr.start {
+		tr.start = ev.Start
+	}
+	fp := tr.t.Fault
+	fp.Injected, fp.Loaded, fp.Tests, fp.Leftover = p.Injected, p.Loaded, p.Tests, p.Leftover
+	fp.Error, fp.Errno = ev.Err, ev.Errno
+	frames, _ := dmesg.InjectedStack(ev.Msg)
+	for _, fr := range frames {
+		fp.Stack = append(fp.Stack, *reportFrame(fr))
+	}
+	tr.t.Status, tr.end, tr.ended = report.Pass, ev.Mono, true
+	tr.t.Elapsed = float64(ev.Mono-tr.start) / 1e9
+	tr.t.Output = pointOutput(fp, ev.Msg)
+	for _, what := range p.Leftover {
+		s.left = append(s.left, pointLeft{tr: tr, what: what})
+	}
+	if !p.Injected && p.Pass <= 1 {
+		s.done[key] = true
+	}
+	s.finished++
+}
+
+// pointOutput is a point's test output: what it did, what it left, and
+// what the kernel logged while it ran.
+func pointOutput(fp *report.FaultPoint, log string) string {
+	var b strings.Builder
+	b.WriteString(fp.Summary() + "\n")
+	for _, what := range fp.Leftover {
+		fmt.Fprintf(&b, "left behind: %s\n", what)
+	}
+	if log = strings.TrimSpace(log); log != "" {
+		b.WriteString("the kernel logged:\n" + log + "\n")
+	}
+	return b.String()
+}
+
+// leftBehind adds the findings of what the points left behind, each on
+// its point's test, which fails.
+func (c *Collector) leftBehind() {
+	for _, l := range c.sweep.left {
+		fp := l.tr.t.Fault
+		f := report.Finding{Kind: kindLeftBehind, Module: fp.Module, Test: l.tr.t.Package + ": " + l.tr.t.Name,
+			Title:  fmt.Sprintf("%s of %s left %s behind", fp.Op, fp.Module, l.what),
+			Report: fp.Summary() + "\nleft behind: " + l.what}
+		l.tr.t.Findings = append(l.tr.t.Findings, len(c.kernel.Findings))
+		l.tr.t.Status = report.Fail
+		c.kernel.Findings = append(c.kernel.Findings, f)
+	}
+}
+
+// pointAt returns the sweep point whose run overlaps guest time lo to
+// hi the most, or nil: points follow each other closer than a tick of
+// the kernel's clock, which dates kmemleak's objects.
+func (c *Collector) pointAt(lo, hi int64) *testRun {
+	if hi == 0 {
+		return nil
+	}
+	var best *testRun
+	var most int64 = -1
+	for _, tr := range c.sweep.points {
+		if !tr.ended || tr.start > hi || tr.end < lo {
+			continue
+		}
+		if o := min(hi, tr.end) - max(lo, tr.start); o > most || (o == most && tr.start < best.start) {
+			best, most = tr, o
+		}
+	}
+	return best
+}
+
+// Resume returns the sweep a VM booted again after this one should run:
+// sw's, from after the last point this VM began, without the operations
+// it swept to their end. Nil when sw is.
+func (c *Collector) Resume(sw *event.FaultSweep) *event.FaultSweep {
+	if sw == nil {
+		return nil
+	}
+	out := *sw
+	out.From = map[string]int{}
+	for k, n := range sw.From {
+		out.From[k] = n
+	}
+	for k, n := range c.sweep.next {
+		out.From[k] = n
+	}
+	out.Done = append([]string{}, sw.Done...)
+	for k := range c.sweep.done {
+		if !slices.Contains(out.Done, k) {
+			out.Done = append(out.Done, k)
+		}
+	}
+	slices.Sort(out.Done)
+	return &out
+}
+
+// PointOpen reports whether a sweep point began and never ended: the
+// VM died in it.
+func (c *Collector) PointOpen() bool {
+	for _, tr := range c.sweep.points {
+		if !tr.ended {
+			return true
+		}
+	}
+	return false
+}
+
+// PointsEnded counts the sweep points that ended in this VM.
+func (c *Collector) PointsEnded() int { return c.sweep.finished }

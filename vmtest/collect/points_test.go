@@ -1,0 +1,146 @@
+package collect
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// sweepLeak is a kmemleak report of an object sweepmod's init allocated
+// at jiffies 4294668796 and leaked.
+const sweepLeak = `unreferenced object 0xffff888004a3c8c0 (size 64):
+  comm "init", pid 1, jiffies 4294668796
+  hex dump (first 32 bytes):
+    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................
+  backtrace:
+    [<ffffffff8146c4d1>] __kmem_cache_alloc_node+0x1d1/0x2c0
+    [<ffffffff813f0a76>] kmalloc_trace+0x26/0x90
+    [<ffffffffa0005021>] sweepmod_init+0x21/0x1000 [sweepmod]
+    [<ffffffff81002a3f>] do_one_initcall+0x8f/0x2e0
+    [<ffffffff8119e2aa>] do_init_module+0x4a/0x1d0
+`
+
+// sweepEvents are a sweep of sweepmod's load, three points 40 ms apart
+// (the second leaks, the third is not reached), on a 250 Hz kernel
+// whose jiffies were 4294667796 at 1 s.
+func sweepEvents(t *testing.T) []event.Event {
+	log, err := os.ReadFile("../dmesg/testdata/failslab-6.1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := func(nth int, at int64, injected bool, err string) []event.Event {
+		p := event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: nth, Calls: 2}
+		begun := p
+		begun.Begun = true
+		p.Injected = injected
+		done := event.Event{Type: event.FaultPoint, Point: &p, Start: at + 1, Mono: at + s(0.03), Err: err}
+		if err != "" {
+			done.Errno, done.Msg = 12, string(log)
+		}
+		if nth == 1 {
+			done.Point.Leftover = []string{"/dev/sweepmod"}
+		}
+		return []event.Event{{Type: event.FaultPoint, Point: &begun, Mono: at}, done}
+	}
+	evs := []event.Event{
+		{Type: event.Hello, Mono: s(1), Jiffies: &event.Jiffies{Jiffies: 4294667796, Mono: s(1)}},
+		load("sweepmod", s(1.5), s(1.6), placeAt(0xffffffffa0010000, 0)),
+	}
+	evs = append(evs, point(1, s(4.96), true, "cannot allocate memory")...)
+	evs = append(evs, point(2, s(5.0), true, "cannot allocate memory")...)
+	evs = append(evs, point(3, s(5.04), false, "")...)
+	return append(evs, event.Event{Type: event.Kmemleak, Stage: event.StageAfterTests, Msg: sweepLeak, Mono: s(21),
+		Jiffies: &event.Jiffies{Jiffies: 4294667796 + 5000, Mono: s(21)}})
+}
+
+// Each point is a test; the leak allocated during the second is its
+// finding, not the load's; what the first left behind fails it.
+func TestSweepPoints(t *testing.T) {
+	c := New(Options{})
+	for _, ev := range sweepEvents(t) {
+		c.Handle(ev)
+	}
+	kr := &report.Kernel{}
+	c.Finish(kr, End{Status: report.Crash})
+	byName := map[string]*report.Test{}
+	for _, tt := range kr.Tests {
+		byName[tt.Name] = tt
+	}
+	p1, p2, p3 := byName["load/sweepmod/fail-nth=1"], byName["load/sweepmod/fail-nth=2"], byName["load/sweepmod/fail-nth=3"]
+	if p1 == nil || p2 == nil || p3 == nil {
+		t.Fatalf("tests %v", byName)
+	}
+	if p1.Status != report.Fail || len(p1.Findings) != 1 || kr.Findings[p1.Findings[0]].Kind != kindLeftBehind {
+		t.Errorf("point 1: %s, findings %v of %+v", p1.Status, p1.Findings, kr.Findings)
+	}
+	if p2.Status != report.Fail || len(p2.Findings) != 1 || kr.Findings[p2.Findings[0]].Kind != "memory leak" {
+		t.Errorf("point 2: %s, findings %v of %+v", p2.Status, p2.Findings, kr.Findings)
+	}
+	if p3.Status != report.Pass || p3.Fault.Injected {
+		t.Errorf("point 3: %s, %+v", p3.Status, p3.Fault)
+	}
+	if p2.Fault.Errno != 12 || p2.Fault.Site() == nil || p2.Fault.Site().Func != "sweepmod_init" {
+		t.Errorf("point 2's fault %+v", p2.Fault)
+	}
+	if !strings.Contains(p2.Output, "failing at sweepmod_init+0x8b/0x1000 [sweepmod]") {
+		t.Errorf("point 2's output:\n%s", p2.Output)
+	}
+}
+
+// A VM that died in a point blames that point, whose failed call's
+// stack comes from the kernel log, and one booted again resumes after it.
+func TestSweepResume(t *testing.T) {
+	c := New(Options{})
+	evs := sweepEvents(t)
+	for _, ev := range evs[:5] { // the second point begun, never done
+		c.Handle(ev)
+	}
+	log, err := os.ReadFile("../dmesg/testdata/failslab-6.1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		c.Handle(event.Event{Type: event.Kmsg, Mono: s(5.01), Kmsg: &event.KmsgRecord{Seq: uint64(i), Usec: 5010000, Text: line}})
+	}
+	kr := &report.Kernel{}
+	c.Finish(kr, End{Status: report.Crash})
+	var crashed []string
+	for _, tt := range kr.Tests {
+		if tt.Status == report.Crash {
+			crashed = append(crashed, tt.Name)
+		}
+	}
+	if len(crashed) != 1 || crashed[0] != "load/sweepmod/fail-nth=2" {
+		t.Fatalf("crashed %v", crashed)
+	}
+	var sites []string
+	for _, s := range kr.FaultSites() {
+		sites = append(sites, s.Site+" "+string(s.Worst))
+	}
+	if len(sites) != 1 || sites[0] != "sweepmod_init+0x8b/0x1000 [sweepmod] crash" {
+		t.Errorf("sites %q, want the crashed point's", sites)
+	}
+	if !c.PointOpen() {
+		t.Error("the point the VM died in is not open")
+	}
+	next := c.Resume(&event.FaultSweep{Tests: true, Done: []string{"unload/other"}})
+	if next.From["load/sweepmod"] != 3 || !next.Tests || len(next.Done) != 1 {
+		t.Errorf("resume %+v", next)
+	}
+	c = New(Options{})
+	for _, ev := range evs {
+		c.Handle(ev)
+	}
+	if c.PointOpen() {
+		t.Error("a whole sweep has a point open")
+	}
+	if next := c.Resume(&event.FaultSweep{}); len(next.Done) != 1 || next.Done[0] != "load/sweepmod" {
+		t.Errorf("after a whole sweep: %+v", next)
+	}
+	if c.Resume(nil) != nil {
+		t.Error("no sweep resumed as one")
+	}
+}

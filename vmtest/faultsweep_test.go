@@ -1,0 +1,100 @@
+package vmtest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/kernel/kerneltest"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+)
+
+// The sweep of testdata/sweepmod's load fails each injectable call in
+// turn. Its init's three allocations are three failure sites of its own;
+// the points that fail the second (one, or a few: a load's count of
+// calls varies by the kernel's silent allocations) leak the first, a
+// kmemleak finding at the first allocation's line. Every other site is
+// clean (the loader's own, the first and third allocations', whose
+// unwinding is right), and so are the suite and the unload sweep.
+func TestInjectFaultsNamesTheSeededLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots a debug kernel; not in -short mode")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", "sweepmod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "sweepmod.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "sweepmod.c")
+	lines := []int{lineOf(t, string(src), "s = kzalloc("), lineOf(t, string(src), "s->table = kcalloc("),
+		lineOf(t, string(src), "s->scratch = kmalloc(")}
+	start := time.Now()
+	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
+		Kernels:      kerneltest.DebugMatrix()[:1],
+		Modules:      []string{dir},
+		Tests:        []string{filepath.Join(dir, "test")},
+		InjectFaults: true,
+		OutDir:       t.TempDir(),
+		Log:          testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := rep.Kernels[0]
+	if k.Boot == nil || k.Boot.Status != report.Pass {
+		t.Fatalf("%s: the VM did not run to its end: %s", k.Name, k.Error)
+	}
+	points := 0
+	for _, tt := range k.Tests {
+		if tt.Fault != nil {
+			points++
+		} else if tt.Status != report.Pass {
+			t.Errorf("%s: %s: %s %s", k.Name, tt.Package, tt.Name, tt.Status)
+		}
+	}
+	t.Logf("%s: %d points; the run took %v, the VM's tests phase %.1f s", k.Name, points, time.Since(start).Round(time.Second), k.Timing.Tests)
+	own := map[int]report.FaultSite{}
+	for _, s := range k.FaultSites() {
+		site := s.Points[0].Fault.Site()
+		if s.InModule && site.FuncLine().File == file {
+			own[site.FuncLine().Line] = s
+			continue
+		}
+		if s.Worst != report.Pass {
+			t.Errorf("%s: failures at %s: %s", k.Name, s.Site, s.Points[0].Output)
+		}
+	}
+	for i, line := range lines {
+		s, ok := own[line]
+		switch {
+		case !ok:
+			t.Errorf("%s: no point failed the allocation at sweepmod.c:%d; sites %v", k.Name, line, own)
+		case i == 1:
+			wantLeak(t, k, s, file, lines[0])
+		case s.Worst != report.Pass:
+			t.Errorf("%s: failing sweepmod.c:%d: %s\n%s", k.Name, line, s.Worst, s.Points[0].Output)
+		}
+	}
+}
+
+// wantLeak checks that every point of site s failed with ENOMEM and
+// leaked what the line of file allocated.
+func wantLeak(t *testing.T, k *report.Kernel, s report.FaultSite, file string, line int) {
+	t.Helper()
+	for _, p := range s.Points {
+		if p.Status != report.Fail || p.Fault.Errno != 12 || len(p.Findings) != 1 {
+			t.Errorf("%s: %s: %s, errno %d, findings %v; want a failure, ENOMEM, the leak", k.Name, p.Name, p.Status, p.Fault.Errno, p.Findings)
+			continue
+		}
+		f := k.Findings[p.Findings[0]]
+		at, ok := f.Source()
+		if own := at.FuncLine(); f.Kind != "memory leak" || !ok || own.File != file || own.Line != line {
+			t.Errorf("%s: %s: %s at %s, want a memory leak at %s:%d", k.Name, p.Name, f.Headline(), at.Where(), file, line)
+		}
+	}
+}
