@@ -93,6 +93,45 @@ func Apply(root string, knobs []Knob) (restore func() error, missing []string, e
 	return restore, missing, nil
 }
 
+// failing names what each directory of knobs makes fail, for the note on
+// a kernel without it.
+var failing = map[string]string{
+	"failslab":        "slab allocations (CONFIG_FAILSLAB)",
+	"fail_page_alloc": "page allocations (CONFIG_FAIL_PAGE_ALLOC)",
+	"fail_usercopy":   "user copies (CONFIG_FAULT_INJECTION_USERCOPY)",
+}
+
+// MissingNote says what fault injection cannot do on a kernel without
+// the missing ones of knobs (as Apply returns them): a directory of them
+// missing altogether is a kind of call that does not fail; single knobs
+// are named. "" when nothing is missing.
+func MissingNote(knobs []Knob, missing []string) string {
+	all := map[string]int{}
+	for _, k := range knobs {
+		all[filepath.Dir(k.Path)]++
+	}
+	gone := map[string]int{}
+	for _, m := range missing {
+		gone[filepath.Dir(m)]++
+	}
+	var notes []string
+	noted := map[string]bool{}
+	for _, m := range missing {
+		dir := filepath.Dir(m)
+		switch {
+		case gone[dir] < all[dir]:
+			notes = append(notes, "no "+m)
+		case !noted[dir]:
+			notes = append(notes, failing[dir]+" do not fail (no "+dir+")")
+			noted[dir] = true
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "fault injection on this kernel: " + strings.Join(notes, "; ")
+}
+
 // Injection is what one run of a call with its N-th injectable call
 // failing gave.
 type Injection struct {
@@ -148,7 +187,18 @@ func Run(n int, op func() error) (Injection, error) {
 	in.Err = op()
 	m, rerr := unix.Pread(fd, back, 0)
 	_, werr := unix.Pwrite(fd, disarm, 0)
+	// With user-copy fault injection (fail_usercopy) the read back and
+	// the disarming are injectable calls too: the read's copy fails when
+	// one call was left, the write's when two were, and either way the
+	// armed failure went to them, not to op, and the thread is disarmed.
+	if errors.Is(werr, unix.EFAULT) {
+		werr = nil
+	}
 	armed = werr != nil
+	if errors.Is(rerr, unix.EFAULT) && werr == nil {
+		in.Left = 1
+		return in, nil
+	}
 	if rerr != nil || werr != nil {
 		return in, fmt.Errorf("read back and disarm %s: %w", Path, errors.Join(rerr, werr))
 	}
@@ -156,11 +206,16 @@ func Run(n int, op func() error) (Injection, error) {
 	return in, err
 }
 
+// countBits bound a count read back: the kernel's is an unsigned int,
+// and an int of a 32-bit guest holds 31 bits of it (a count never
+// exceeds the one written, an int).
+const countBits = min(32, strconv.IntSize-1)
+
 // Parse reads the count of calls still to go that the control file
 // gives back.
 func Parse(b []byte) (int, error) {
 	s := strings.TrimSpace(string(b))
-	n, err := strconv.ParseUint(s, 10, 32)
+	n, err := strconv.ParseUint(s, 10, countBits)
 	if err != nil {
 		return 0, fmt.Errorf("%s gave %q, not a count of calls", Path, s)
 	}

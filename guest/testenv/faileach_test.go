@@ -3,8 +3,6 @@ package testenv
 import (
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +10,6 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"golang.org/x/sys/unix"
 )
-
-func TestParseFailNth(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want int
-		bad  bool
-	}{
-		{in: "0\n", want: 0},
-		{in: "17\n", want: 17},
-		{in: strconv.FormatUint(1<<failNthBits-1, 10), want: 1<<failNthBits - 1},
-		{in: "  3  ", want: 3},
-		{in: "", bad: true},
-		{in: "-1\n", bad: true},
-		{in: strconv.FormatUint(1<<failNthBits, 10), bad: true},
-		{in: "x\n", bad: true},
-	} {
-		got, err := parseFailNth([]byte(c.in))
-		if (err != nil) != c.bad || got != c.want {
-			t.Errorf("parseFailNth(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.bad)
-		}
-	}
-}
 
 func TestNextPoint(t *testing.T) {
 	for _, c := range []struct {
@@ -65,85 +41,6 @@ func TestInjected(t *testing.T) {
 	var f Fault
 	if f.Injected() || f.outcome() != pointNoInject {
 		t.Errorf("a point that never ran Inject: Injected %v, outcome %d", f.Injected(), f.outcome())
-	}
-}
-
-// applyKnobs sets the knobs the kernel has, names the others, and puts
-// the old values back.
-func TestApplyKnobsSetsAndRestores(t *testing.T) {
-	root := t.TempDir()
-	old := map[string]string{"failslab/ignore-gfp-wait": "Y\n", "failslab/verbose": "2\n", "fail_page_alloc/min-order": "1\n"}
-	for path, v := range old {
-		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, path), []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	restore, missing, err := applyKnobs(root, sweepKnobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"failslab/ignore-gfp-wait": "N", "failslab/verbose": "0", "fail_page_alloc/min-order": "0"}
-	for path, v := range want {
-		if b, _ := os.ReadFile(filepath.Join(root, path)); string(b) != v {
-			t.Errorf("%s = %q while set, want %q", path, b, v)
-		}
-	}
-	wantMissing := []string{"fail_page_alloc/ignore-gfp-wait", "fail_page_alloc/ignore-gfp-highmem", "fail_page_alloc/verbose", "fail_usercopy/verbose"}
-	if !slices.Equal(missing, wantMissing) {
-		t.Errorf("missing %q, want %q", missing, wantMissing)
-	}
-	if _, err := os.Stat(filepath.Join(root, "fail_usercopy")); err == nil {
-		t.Error("a knob the kernel lacks was created")
-	}
-	if err := restore(); err != nil {
-		t.Fatal(err)
-	}
-	for path, v := range old {
-		if b, _ := os.ReadFile(filepath.Join(root, path)); string(b) != strings.TrimSpace(v) {
-			t.Errorf("%s = %q after restore, want %q", path, b, strings.TrimSpace(v))
-		}
-	}
-}
-
-func TestMissingNote(t *testing.T) {
-	for _, c := range []struct {
-		missing []string
-		want    string
-	}{
-		{nil, ""},
-		{[]string{"fail_usercopy/verbose"}, "fault injection on this kernel: user copies (CONFIG_FAULT_INJECTION_USERCOPY) do not fail (no fail_usercopy)"},
-		{[]string{"fail_page_alloc/ignore-gfp-wait", "fail_page_alloc/ignore-gfp-highmem", "fail_page_alloc/min-order", "fail_page_alloc/verbose", "fail_usercopy/verbose"},
-			"fault injection on this kernel: page allocations (CONFIG_FAIL_PAGE_ALLOC) do not fail (no fail_page_alloc); user copies (CONFIG_FAULT_INJECTION_USERCOPY) do not fail (no fail_usercopy)"},
-		{[]string{"fail_page_alloc/min-order"}, "fault injection on this kernel: no fail_page_alloc/min-order"},
-	} {
-		if got := missingNote(sweepKnobs, c.missing); got != c.want {
-			t.Errorf("missingNote(%q) = %q, want %q", c.missing, got, c.want)
-		}
-	}
-}
-
-// A knob that cannot be written leaves those set before it as they were.
-func TestApplyKnobsUndoesOnFailure(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "failslab"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	first := filepath.Join(root, "failslab", "ignore-gfp-wait")
-	if err := os.WriteFile(first, []byte("Y\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A directory where a knob file should be: reading it fails.
-	if err := os.Mkdir(filepath.Join(root, "failslab", "verbose"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := applyKnobs(root, sweepKnobs); err == nil {
-		t.Fatal("applyKnobs succeeded with an unreadable knob")
-	}
-	if b, _ := os.ReadFile(first); string(b) != "Y" {
-		t.Errorf("ignore-gfp-wait = %q after the failure, want it restored to Y", b)
 	}
 }
 
