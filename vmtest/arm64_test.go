@@ -1,7 +1,6 @@
 package vmtest_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,35 +16,8 @@ import (
 // agent loads first. Every guest test passes and the kernel logs no bug.
 func TestArm64(t *testing.T) {
 	t.Parallel()
-	suite := filepath.Join("..", "guest", "mmapdrv")
-	rep := vmtest.Run(t, vmtest.Config{
-		Kernels: []string{"6.1"},
-		Arch:    []string{"arm64"},
-		Modules: []string{filepath.Join("..", "kmod")},
-		Tests:   []string{suite},
-		W1:      true,
-		OutDir:  t.TempDir(),
-		CPUs:    2,
-	})
-	if len(rep.Kernels) != 1 {
-		t.Fatalf("%d kernels ran, want arm64 6.1 alone", len(rep.Kernels))
-	}
-	k := rep.Kernels[0]
-	if k.Arch != "arm64" {
-		t.Errorf("%s ran as %q, want arm64", k.Name, k.Arch)
-	}
-	if k.Status != report.Pass {
-		t.Errorf("%s: %s, want pass", k.Name, k.Status)
-	}
-	if k.Build == nil || len(k.Build.Warnings) > 0 {
-		t.Errorf("%s: the driver must build without warnings (W=1): %+v", k.Name, k.Build)
-	}
-	if bugs := k.Bugs(); len(bugs) > 0 {
-		t.Errorf("%s: %d findings, want none (taint notes aside): %+v", k.Name, len(bugs), bugs)
-	}
-	if !guestNarrowed() {
-		wantEveryTestRan(t, k, guestTests(t, suite))
-	}
+	// Two CPUs, so that the concurrency tests can catch a missing lock.
+	bundledSuiteOn(t, "arm64", 2)
 }
 
 // On Debian's arm64 6.1 the same faults are named as on amd64 (the NULL

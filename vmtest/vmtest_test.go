@@ -49,6 +49,45 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
+// bundledSuiteOn runs the bundled driver's suite on Debian's 6.1 of
+// arch with cpus CPUs (0: the default), and checks what every
+// architecture must give: the one kernel ran as arch and passed, the
+// driver built without warnings (W=1), the kernel logged no bug, and
+// every test of the suite has a result.
+func bundledSuiteOn(t *testing.T, arch string, cpus int) *report.Kernel {
+	t.Helper()
+	suite := filepath.Join("..", "guest", "mmapdrv")
+	rep := vmtest.Run(t, vmtest.Config{
+		Kernels: []string{"6.1"},
+		Arch:    []string{arch},
+		Modules: []string{filepath.Join("..", "kmod")},
+		Tests:   []string{suite},
+		W1:      true,
+		OutDir:  t.TempDir(),
+		CPUs:    cpus,
+	})
+	if len(rep.Kernels) != 1 {
+		t.Fatalf("%d kernels ran, want %s 6.1 alone", len(rep.Kernels), arch)
+	}
+	k := rep.Kernels[0]
+	if k.Arch != arch {
+		t.Errorf("%s ran as %q, want %s", k.Name, k.Arch, arch)
+	}
+	if k.Status != report.Pass {
+		t.Errorf("%s: %s, want pass", k.Name, k.Status)
+	}
+	if k.Build == nil || len(k.Build.Warnings) > 0 {
+		t.Errorf("%s: the driver must build without warnings (W=1): %+v", k.Name, k.Build)
+	}
+	if bugs := k.Bugs(); len(bugs) > 0 {
+		t.Errorf("%s: %d findings, want none (taint notes aside): %+v", k.Name, len(bugs), bugs)
+	}
+	if !guestNarrowed() {
+		wantEveryTestRan(t, k, guestTests(t, suite))
+	}
+	return k
+}
+
 // guestTests lists the top-level tests of the Go package in dir, as go
 // test -list finds them: the tests a run of the package must report.
 func guestTests(t *testing.T, dir string) []string {
