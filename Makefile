@@ -15,7 +15,7 @@ KERNELS_FLAG = $(if $(KERNELS),--kernels $(KERNELS))
 TESTFLAGS ?= -timeout 80m
 FUZZTIME ?= 60s
 
-# Debian packages the host needs: QEMU for x86 and arm (arm64 guests), the
+# Debian packages the host needs: QEMU for x86 (amd64 and i386 guests) and arm (arm64), the
 # module build's tools (make, gcc, pahole, libelf, perl and python3 for
 # W=1), bookworm's arm64 cross compiler (the other releases' live in their
 # toolchain userlands), what building a debug kernel from source adds

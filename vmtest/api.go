@@ -68,6 +68,9 @@ type DebugModule = runcfg.DebugModule
 // new slice each time, so no caller can change another's default.
 func DefaultKernels() []string { return runcfg.DefaultKernels() }
 
+// AllArches is the name --arch gives every architecture kmodvm has.
+const AllArches = runcfg.AllArches
+
 // Arches checks architecture names and returns them, or the default
 // architecture's alone when there are none.
 func Arches(names []string) ([]string, error) { return runcfg.Arches(names) }

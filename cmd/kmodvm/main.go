@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/kmodvm/kmodvm/vmtest"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/spf13/cobra"
 )
 
@@ -108,7 +111,8 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&g.offline, "offline", false, "use only cached kernels and the cached archive index")
-	pf.StringSliceVar(&g.arch, "arch", nil, "architectures of the kernels selectors name: amd64, arm64, or both (default amd64)")
+	pf.StringSliceVar(&g.arch, "arch", nil, "architectures of the kernels selectors name, any of "+
+		strings.Join(arch.Names(), ", ")+", or "+vmtest.AllArches+" (default "+arch.Default+")")
 	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g))
 	root.AddCommand(newReportCmd())
 	return root

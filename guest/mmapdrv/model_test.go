@@ -1,6 +1,7 @@
 package mmapdrv
 
 import (
+	"math/bits"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,9 @@ type bufModel struct {
 	size     int64
 	pageSize int64
 	data     []byte // whole pages; data[size:] is padding only mappings reach
+	// longBits is the width of the guest's unsigned long, in which the
+	// kernel takes an mapping's page offset: the test binary's uint.
+	longBits int
 
 	// Counters the driver reports in Stats.
 	reads, writes, mmaps, clears uint64
@@ -28,7 +32,7 @@ type fdModel struct {
 
 func newModel(size, pageSize int64) *bufModel {
 	pages := (size + pageSize - 1) / pageSize
-	return &bufModel{size: size, pageSize: pageSize, data: make([]byte, pages*pageSize)}
+	return &bufModel{size: size, pageSize: pageSize, data: make([]byte, pages*pageSize), longBits: bits.UintSize}
 }
 
 // checkIO mirrors the checks before the driver's read or write: pread and
@@ -107,13 +111,21 @@ func (m *bufModel) mmap(f *fdModel, off int64, length, prot, flags int) unix.Err
 	if length <= 0 || uint64(off)%page != 0 {
 		return unix.EINVAL
 	}
+	// A 64-bit guest's mmap passes the offset, which the kernel shifts
+	// into an unsigned long page offset (a negative one is a huge one);
+	// a 32-bit guest's passes a page number (mmap2), and x/sys/unix
+	// refuses an offset that gives no unsigned long one.
+	ulongMax := ^uint64(0) >> (64 - m.longBits)
 	pgoff := uint64(off) / page
+	if m.longBits < 64 && (off < 0 || pgoff > ulongMax) {
+		return unix.EINVAL
+	}
 	pages := (uint64(length) + page - 1) / page
-	if pgoff+pages < pgoff {
+	if pgoff+pages > ulongMax || pgoff+pages < pgoff {
 		return unix.EOVERFLOW
 	}
 	// file_mmap_size_max() is ULONG_MAX for a character device.
-	if pgoff > (^uint64(0)-pages*page)/page {
+	if pgoff > (ulongMax-pages*page)/page {
 		return unix.EOVERFLOW
 	}
 	if flags&unix.MAP_SHARED != 0 && prot&unix.PROT_WRITE != 0 && !f.writable {
@@ -186,9 +198,6 @@ func TestModelPredictsDocumentedSemantics(t *testing.T) {
 		{"map unaligned", func(m *bufModel) (int64, unix.Errno) {
 			return 0, m.mmap(rw(), 1, page, unix.PROT_READ, unix.MAP_SHARED)
 		}, 0, unix.EINVAL},
-		{"map negative offset", func(m *bufModel) (int64, unix.Errno) {
-			return 0, m.mmap(rw(), -page, page, unix.PROT_READ, unix.MAP_SHARED)
-		}, 0, unix.EOVERFLOW},
 		{"map shared writable read-only", func(m *bufModel) (int64, unix.Errno) {
 			return 0, m.mmap(ro(), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		}, 0, unix.EACCES},
@@ -204,6 +213,34 @@ func TestModelPredictsDocumentedSemantics(t *testing.T) {
 			n, e := tc.op(newModel(size, page))
 			if n != tc.n || e != tc.errno {
 				t.Errorf("got (%d, %v), want (%d, %v)", n, e, tc.n, tc.errno)
+			}
+		})
+	}
+}
+
+// A mapping's offset is an unsigned long page offset: what is out of its
+// range depends on the guest's width.
+func TestModelMapsOffsetsOfEachWidth(t *testing.T) {
+	const size, page = 5000, 4096
+	for _, tc := range []struct {
+		name     string
+		longBits int
+		off      int64
+		errno    unix.Errno
+	}{
+		{"negative on 64 bits overflows", 64, -page, unix.EOVERFLOW},
+		{"negative on 32 bits is no page number", 32, -page, unix.EINVAL},
+		{"past 16 TiB on 32 bits is no page number", 32, 1 << 44, unix.EINVAL},
+		{"the last page number on 32 bits overflows", 32, (1<<32 - 1) * page, unix.EOVERFLOW},
+		{"past ULONG_MAX on 32 bits overflows", 32, 1 << 32, unix.EOVERFLOW},
+		{"past ULONG_MAX on 64 bits is past the buffer", 64, 1 << 32, unix.EINVAL},
+		{"inside on 32 bits", 32, page, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newModel(size, page)
+			m.longBits = tc.longBits
+			if e := m.mmap(&fdModel{readable: true}, tc.off, page, unix.PROT_READ, unix.MAP_SHARED); e != tc.errno {
+				t.Errorf("mmap at %d = %v, want %v", tc.off, e, tc.errno)
 			}
 		})
 	}

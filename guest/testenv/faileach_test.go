@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +21,11 @@ func TestParseFailNth(t *testing.T) {
 	}{
 		{in: "0\n", want: 0},
 		{in: "17\n", want: 17},
-		{in: "4294967295\n", want: 4294967295},
+		{in: strconv.FormatUint(1<<failNthBits-1, 10), want: 1<<failNthBits - 1},
 		{in: "  3  ", want: 3},
 		{in: "", bad: true},
 		{in: "-1\n", bad: true},
-		{in: "4294967296\n", bad: true},
+		{in: strconv.FormatUint(1<<failNthBits, 10), bad: true},
 		{in: "x\n", bad: true},
 	} {
 		got, err := parseFailNth([]byte(c.in))

@@ -221,11 +221,16 @@ func FailNth(n int, op func() error) (Injection, error) {
 	return in, err
 }
 
+// failNthBits bound a count read back: the kernel's is an unsigned int,
+// and an int of a 32-bit guest holds 31 bits of it (a count never
+// exceeds the one written, an int).
+const failNthBits = min(32, strconv.IntSize-1)
+
 // parseFailNth reads the count of calls still to go that the fail-nth
 // file gives back.
 func parseFailNth(b []byte) (int, error) {
 	s := strings.TrimSpace(string(b))
-	n, err := strconv.ParseUint(s, 10, 32)
+	n, err := strconv.ParseUint(s, 10, failNthBits)
 	if err != nil {
 		return 0, fmt.Errorf("%s gave %q, not a count of calls", FailNthPath, s)
 	}

@@ -18,6 +18,7 @@ func amd64() *Arch {
 		Debian:     "amd64",
 		Flavour:    "amd64",
 		Flavours:   []string{"amd64", "cloud-amd64", "rt-amd64"},
+		Suffixes:   map[string]string{"cloud": "cloud-amd64", "rt": "rt-amd64"},
 		PageSize:   4096,
 		KernelArch: "x86",
 		Triplet:    "x86_64-linux-gnu",
@@ -26,6 +27,7 @@ func amd64() *Arch {
 		Image:      PVHOrBzImage,
 		ELF: ELF{
 			Machine: elf.EM_X86_64,
+			Class:   elf.ELFCLASS64,
 			Abs64:   []uint32{uint32(elf.R_X86_64_64)},
 			Abs32:   []uint32{uint32(elf.R_X86_64_32), uint32(elf.R_X86_64_32S)},
 		},

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,12 +22,22 @@ type Arch struct {
 	// its kernel flavours ("amd64", "cloud-amd64").
 	Debian string
 	// Flavour is the Debian kernel flavour a selector without one names
-	// ("6.1" is 6.1.0-N-<Flavour>); Flavours are those kmodvm runs, each
-	// ending in Debian: the plain one (Flavour), cloud and PREEMPT_RT.
+	// ("6.1" is 6.1.0-N-<Flavour>); Flavours are those kmodvm runs: the
+	// plain one (Flavour) and the others Suffixes name.
 	Flavour  string
 	Flavours []string
+	// Suffixes are the selector suffixes naming the other flavours
+	// ("6.1-rt" is 6.1.0-N-rt-amd64): Debian names them irregularly
+	// ("cloud-amd64", "rt-686-pae", and "686" beside "686-pae"), so each
+	// is spelled out.
+	Suffixes map[string]string
 	// PageSize is the page size, in bytes, of the Flavours' kernels.
 	PageSize int
+
+	// RunsOn are the GOARCH of the other hosts whose CPUs run this
+	// architecture's code and whose compiler builds its kernels'
+	// modules: KVM runs its guests there, and no CROSS_COMPILE is given.
+	RunsOn []string
 
 	// KernelArch is the kernel build's ARCH, and the SRCARCH Kconfig
 	// reads: the directory under arch/ ("x86" covers i386 and x86_64).
@@ -92,8 +103,10 @@ type Arch struct {
 // ELF is an architecture's ELF dialect, as far as reading a relocatable
 // object's (a .ko's) debug sections needs it.
 type ELF struct {
-	// Machine is the e_machine of the architecture's objects.
+	// Machine is the e_machine of the architecture's objects, and Class
+	// their word size (a 32-bit kernel's vmlinux is ELF32).
 	Machine elf.Machine
+	Class   elf.Class
 	// Abs64 and Abs32 are the relocation types that store a symbol's
 	// address plus addend as 8 and 4 bytes: the ones DWARF sections use.
 	Abs64, Abs32 []uint32
@@ -195,10 +208,37 @@ func (a *Arch) Console() string { return a.Serial + "0" }
 // CrossCompile is the kernel build's CROSS_COMPILE on this host: empty when
 // the host runs the architecture natively.
 func (a *Arch) CrossCompile() string {
-	if runtime.GOARCH == a.GOARCH {
+	if a.native(runtime.GOARCH) {
 		return ""
 	}
 	return a.Triplet + "-"
+}
+
+// native reports whether a host of Go architecture goarch runs the
+// architecture's code: its own, or one of RunsOn.
+func (a *Arch) native(goarch string) bool {
+	return goarch == a.GOARCH || slices.Contains(a.RunsOn, goarch)
+}
+
+// FlavourFor is the flavour a selector suffix names ("" the plain one),
+// and whether the architecture has it.
+func (a *Arch) FlavourFor(suffix string) (string, bool) {
+	if suffix == "" {
+		return a.Flavour, true
+	}
+	f, ok := a.Suffixes[suffix]
+	return f, ok
+}
+
+// SuffixOf is the selector suffix naming flavour, one of Flavours: ""
+// for the plain one.
+func (a *Arch) SuffixOf(flavour string) string {
+	for s, f := range a.Suffixes {
+		if f == flavour {
+			return s
+		}
+	}
+	return ""
 }
 
 // CompilerPackage is the Debian package of compiler cc ("gcc-12") that
@@ -224,7 +264,7 @@ func (a *Arch) MakeArgs() []string {
 // KVMCapable reports whether a /proc/cpuinfo of this host shows the
 // virtualization extensions KVM needs for the architecture.
 func (a *Arch) KVMCapable(cpuinfo []byte) bool {
-	if runtime.GOARCH != a.GOARCH {
+	if !a.native(runtime.GOARCH) {
 		return false
 	}
 	if len(a.KVMFlags) == 0 {

@@ -111,10 +111,23 @@ func TestCompilerPackage(t *testing.T) {
 	if got := Must("arm64").MakeArgs(); !slices.Equal(got, []string{"ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"}) {
 		t.Errorf("arm64 MakeArgs = %q", got)
 	}
+	// amd64's gcc builds i386's modules: the kernel's Makefile passes
+	// -m32, and KVM runs its guests.
+	i386 := Must("i386")
+	if got := i386.CompilerPackage("gcc-12"); got != "gcc-12" {
+		t.Errorf("i386 gcc-12 = %s", got)
+	}
+	if got := i386.MakeArgs(); !slices.Equal(got, []string{"ARCH=x86"}) {
+		t.Errorf("i386 MakeArgs = %q", got)
+	}
+	if !i386.KVMCapable([]byte("flags\t\t: fpu vmx\n")) || Must("arm64").KVMCapable([]byte("flags\t\t: fpu vmx\n")) {
+		t.Error("KVM on an amd64 host with vmx: want i386 guests, and no arm64 ones")
+	}
 }
 
 // The fixtures are QEMU 7.2's "info registers -a" of two-CPU guests: arm64
-// idling in Debian's 6.1, and an excerpt of amd64's.
+// idling in Debian's 6.1, i386 booting Debian's 6.1 686-pae, and an
+// excerpt of amd64's.
 func TestIPs(t *testing.T) {
 	tests := []struct {
 		arch string
@@ -122,6 +135,7 @@ func TestIPs(t *testing.T) {
 	}{
 		{"amd64", []uint64{0xffffffff81a592eb, 0xffffffff81000abc}},
 		{"arm64", []uint64{0xffff800008cda26c, 0xffff800008cda26c}},
+		{"i386", []uint64{0xc14bdd10, 0xc19386c3}},
 	}
 	for _, tt := range tests {
 		b, err := os.ReadFile(filepath.Join("testdata", tt.arch+"-info-registers.txt"))

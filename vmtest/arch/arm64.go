@@ -19,6 +19,7 @@ func arm64() *Arch {
 		Debian:     "arm64",
 		Flavour:    "arm64",
 		Flavours:   []string{"arm64", "cloud-arm64", "rt-arm64"},
+		Suffixes:   map[string]string{"cloud": "cloud-arm64", "rt": "rt-arm64"},
 		PageSize:   4096,
 		KernelArch: "arm64",
 		Triplet:    "aarch64-linux-gnu",
@@ -26,6 +27,7 @@ func arm64() *Arch {
 		Image:      ArmImage,
 		ELF: ELF{
 			Machine: elf.EM_AARCH64,
+			Class:   elf.ELFCLASS64,
 			Abs64:   []uint32{uint32(elf.R_AARCH64_ABS64)},
 			Abs32:   []uint32{uint32(elf.R_AARCH64_ABS32)},
 		},

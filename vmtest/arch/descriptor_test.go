@@ -2,6 +2,7 @@ package arch
 
 import (
 	"bufio"
+	"debug/elf"
 	"math/bits"
 	"os"
 	"os/exec"
@@ -16,7 +17,7 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GDBLink": true, "PVHSource": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
+	"GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
 	"Crash.NMI": true, "Crash.NMIParams": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
@@ -66,16 +67,27 @@ func checkNames(t *testing.T, a *Arch) {
 	if !slices.Contains(a.Flavours, a.Flavour) {
 		t.Errorf("Flavour %s is not one of Flavours %q", a.Flavour, a.Flavours)
 	}
-	for _, f := range a.Flavours {
-		if f != a.Debian && !strings.HasSuffix(f, "-"+a.Debian) {
-			t.Errorf("flavour %s does not end in -%s", f, a.Debian)
+	named := []string{a.Flavour}
+	for suffix, f := range a.Suffixes {
+		named = append(named, f)
+		if suffix == "" || a.SuffixOf(f) != suffix {
+			t.Errorf("suffix %q of flavour %s: want a nonempty one naming it alone", suffix, f)
 		}
+	}
+	slices.Sort(named)
+	if got := slices.Sorted(slices.Values(a.Flavours)); !slices.Equal(got, named) {
+		t.Errorf("Flavours %q: want the plain flavour and those Suffixes name, %q", got, named)
+	}
+	for _, f := range a.Flavours {
 		if b := ByFlavour(f); b == nil || b.Name != a.Name {
 			t.Errorf("ByFlavour(%s) = %v, want %s alone", f, b, a.Name)
 		}
 	}
 	if b := ByMachine(a.ELF.Machine); b == nil || b.Name != a.Name {
 		t.Errorf("ByMachine(%s) = %v, want %s alone", a.ELF.Machine, b, a.Name)
+	}
+	if (a.ELF.Class == elf.ELFCLASS64) != (len(a.ELF.Abs64) > 0) {
+		t.Errorf("ELF class %v with Abs64 %v: a 64-bit object's DWARF holds 8-byte addresses, a 32-bit one's none", a.ELF.Class, a.ELF.Abs64)
 	}
 	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
 		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)
@@ -136,9 +148,10 @@ func TestDescriptorsAgreeWithTools(t *testing.T) {
 		if goarches != nil && !goarches["linux/"+a.GOARCH] {
 			t.Errorf("%s: go tool dist list has no linux/%s", a.Name, a.GOARCH)
 		}
-		if c, ok := cpus[a.Debian]; cpus != nil && (!ok || c.gnu+"-linux-gnu" != a.Triplet || c.bits != 64) {
-			t.Errorf("%s: dpkg's cputable has %+v for %s; want the CPU of triplet %s, 64 bits (the symbolizer reads ELF64)",
-				a.Name, c, a.Debian, a.Triplet)
+		bits := map[elf.Class]int{elf.ELFCLASS32: 32, elf.ELFCLASS64: 64}[a.ELF.Class]
+		if c, ok := cpus[a.Debian]; cpus != nil && (!ok || c.gnu+"-linux-gnu" != a.Triplet || c.bits != bits) {
+			t.Errorf("%s: dpkg's cputable has %+v for %s; want the CPU of triplet %s, %d bits (its ELF class)",
+				a.Name, c, a.Debian, a.Triplet, bits)
 		}
 		bin, err := exec.LookPath(a.QEMU)
 		if err != nil {

@@ -16,14 +16,16 @@
 // TestDescriptors checks it does:
 //
 //   - Name, GOARCH (a `go tool dist list` linux value) and Debian; Flavour
-//     and Flavours, Debian's kernel flavours of it, each ending in Debian
-//     and no other architecture's; PageSize of those kernels.
+//     and Flavours, Debian's kernel flavours of it, no other
+//     architecture's, and Suffixes, the selector suffix naming each but
+//     Flavour; PageSize of those kernels.
 //   - KernelArch (ARCH and SRCARCH), Triplet (Debian's GNU triplet, per
 //     /usr/share/dpkg/cputable), TreeImage under arch/<KernelArch>/, and
 //     Image, how QEMU boots it (a new ImageKind needs the kernel cache and
 //     qemu to learn it).
-//   - ELF: the e_machine and the absolute relocation types of a .ko's
-//     DWARF.
+//   - ELF: the e_machine, the class (dpkg's cputable bits) and the
+//     absolute relocation types of a .ko's DWARF (Abs64 exactly for
+//     ELFCLASS64).
 //   - QEMU, Package (the Debian package shipping QEMU), GDB, Machine,
 //     TCGCPU, KVMCPU; Serial and MaxSerial, and Channels with their
 //     ChannelModules when the machine has fewer UARTs than a run needs
@@ -32,7 +34,8 @@
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
 //     running guest), TraceStart and FaultIP.
 //
-// Optional: GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags,
-// Channels and ChannelModules, Crash.NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, each described at its field.
+// Optional: RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource
+// (only for PVHOrBzImage), KVMFlags, Channels and ChannelModules,
+// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, each described
+// at its field.
 package arch

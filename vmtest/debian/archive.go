@@ -70,10 +70,14 @@ type Archive struct {
 
 // Index is the set of kernel packages the archive offered at Updated.
 type Index struct {
-	Format   int       `json:"format"`
-	Updated  time.Time `json:"updated"`
-	Mirrors  Mirrors   `json:"mirrors"`
-	Packages []Package `json:"packages"`
+	Format  int       `json:"format"`
+	Updated time.Time `json:"updated"`
+	Mirrors Mirrors   `json:"mirrors"`
+	// Architectures are those whose lists it read (Architectures() when
+	// it was made): an index older than an architecture lacks its
+	// kernels.
+	Architectures []string  `json:"architectures"`
+	Packages      []Package `json:"packages"`
 	// Expired says which suites' indexes were past their Valid-Until
 	// date at Updated, and what to do; their kernels are left out.
 	Expired string `json:"expired,omitempty"`
@@ -151,10 +155,11 @@ func (a *Archive) begin(ctx context.Context) (Mirrors, string, func(), error) {
 }
 
 // Current reports whether ix can be used as it is: made for the mirrors
-// in force now, and younger than maxAge.
+// and architectures in force now, and younger than maxAge.
 func (a *Archive) Current(ix *Index, maxAge time.Duration) bool {
 	m, err := a.mirrors()
-	return err == nil && ix.Format == indexFormat && ix.Mirrors == m && time.Since(ix.Updated) < maxAge
+	return err == nil && ix.Format == indexFormat && ix.Mirrors == m && slices.Equal(ix.Architectures, Architectures()) &&
+		time.Since(ix.Updated) < maxAge
 }
 
 // CachedIndex returns the cached index without touching the network.
@@ -188,7 +193,7 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	if cause := aptFailure(out); cause != "" {
 		return nil, fmt.Errorf("%w: %s (check the network, or set %s)", ErrUnreachable, cause, EnvMirror)
 	}
-	ix := &Index{Format: indexFormat, Updated: time.Now().UTC(), Mirrors: m}
+	ix := &Index{Format: indexFormat, Updated: time.Now().UTC(), Mirrors: m, Architectures: Architectures()}
 	if expired != nil {
 		ix.Expired = expired.Error()
 	}

@@ -296,7 +296,7 @@ func TestUpdateFromAnUnreachableMirrorFailsInOneLine(t *testing.T) {
 func TestIndexIsCurrentOnlyForTheMirrorsInForceAndWhileFresh(t *testing.T) {
 	m := Mirrors{Main: "http://a.example/debian", Security: "http://a.example/debian-security"}
 	a := &Archive{Mirrors: m}
-	if !a.Current(&Index{Format: indexFormat, Mirrors: m, Updated: time.Now()}, time.Hour) {
+	if !a.Current(&Index{Format: indexFormat, Mirrors: m, Architectures: Architectures(), Updated: time.Now()}, time.Hour) {
 		t.Error("a fresh index of the same mirrors is not current")
 	}
 	if a.Current(&Index{Mirrors: m, Updated: time.Now().Add(-2 * time.Hour)}, time.Hour) {
@@ -305,6 +305,10 @@ func TestIndexIsCurrentOnlyForTheMirrorsInForceAndWhileFresh(t *testing.T) {
 	other := Mirrors{Main: "http://b.example/debian", Security: "http://b.example/debian-security"}
 	if a.Current(&Index{Mirrors: other, Updated: time.Now()}, time.Hour) {
 		t.Error("an index made for other mirrors is current")
+	}
+	fewer := Architectures()[:1]
+	if a.Current(&Index{Format: indexFormat, Mirrors: m, Architectures: fewer, Updated: time.Now()}, time.Hour) {
+		t.Errorf("an index of %q alone is current; kmodvm knows %q", fewer, Architectures())
 	}
 }
 

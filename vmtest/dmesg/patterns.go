@@ -214,6 +214,7 @@ var traceLine = re(`^(?:` +
 	`\s*(?:\? +)?0x[0-9a-f]{8,16}|` + // bare address
 	`\s*</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF|DB|MCE|VC)>|` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
+	`\s*(?:EIP|EAX|EBX|ECX|EDX|ESI|EDI|EBP|ESP):.*|` + // 32-bit x86's, an NMI's after its frames
 	`\s*R\d+: .*|` +
 	`Call [Tt]race:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
 	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +

@@ -52,6 +52,21 @@ func FlavourArch(flavour string) string {
 // defaultFlavour is the flavour a selector without one means.
 func defaultFlavour() string { return arch.Must(arch.Default).Flavour }
 
+// suffixes are the selector suffixes of every architecture's flavours
+// ("rt", "cloud", "686").
+func suffixes() []string {
+	var out []string
+	for _, a := range arch.All() {
+		for s := range a.Suffixes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // anyOf is a regexp group matching any of words, the longest first.
 func anyOf(words []string) string {
 	sorted := slices.Clone(words)
@@ -85,8 +100,9 @@ var ErrSelector = errors.New("bad kernel selector")
 var (
 	// Kernels built from source: 6.1-debug, latest-kcsan.
 	variantRe = regexp.MustCompile(`^(latest|[0-9]+\.[0-9]+)-(debug|kcsan)$`)
-	seriesRe  = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:-(rt|cloud))?$`)
-	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(rt|cloud))?$`)
+	seriesRe  = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:-(` + anyOf(suffixes()) + `))?$`)
+	releaseRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+(?:\+deb[0-9]+)?(?:-(` + anyOf(suffixes()) + `))?$`)
+	latestRe  = regexp.MustCompile(`^latest(?:-(` + anyOf(suffixes()) + `))?$`)
 	// Debian ABIs: 6.1.0-57-amd64, 6.1.0-0.deb11.52-rt-amd64,
 	// 6.12.113+deb12-cloud-amd64, for any of Flavours.
 	abiRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.0-[0-9]+(?:\.deb[0-9]+\.[0-9]+)?|\.[0-9]+\+deb[0-9]+)-(` + anyOf(Flavours()) + `)$`)
@@ -109,9 +125,9 @@ func ParseSelector(s string) (Selector, error) {
 			sel.Kind, sel.Series = Series, m[1]
 		}
 		return sel, nil
-	case s == "latest" || s == "latest-rt" || s == "latest-cloud":
+	case latestRe.MatchString(s):
 		sel.Kind = Latest
-		sel.Flavour = flavourOf(strings.TrimPrefix(strings.TrimPrefix(s, "latest"), "-"))
+		sel.Flavour = flavourOf(latestRe.FindStringSubmatch(s)[1])
 		return sel, nil
 	case strings.ContainsRune(s, '/') || strings.HasPrefix(s, "~") || isLocal(s):
 		sel.Kind = Path
@@ -145,25 +161,47 @@ func ParseSelector(s string) (Selector, error) {
 // Arch is the architecture of the kernel the selector names: its flavour's.
 func (s Selector) Arch() string { return FlavourArch(s.Flavour) }
 
-// WithArch returns the selector naming the same kernel built for arch:
-// "6.1" is 6.1.0-N-amd64 by default and 6.1.0-N-arm64 with arm64. An ABI
+// WithArch returns the selector naming the same kernel built for name:
+// "6.1" is 6.1.0-N-amd64 by default, 6.1.0-N-arm64 with arm64 and
+// 6.1.0-N-686-pae with i386, "6.1-rt" the rt flavour of each. An ABI
 // names its architecture itself and a path is what it is: both are
-// returned as they are.
-func (s Selector) WithArch(arch string) Selector {
-	if s.Kind == ABI || s.Kind == Path || arch == "" {
+// returned as they are. A variant the architecture lacks ("cloud" on
+// i386) names a flavour no build has, "<suffix>-<Debian>", which
+// resolving then reports.
+func (s Selector) WithArch(name string) Selector {
+	if s.Kind == ABI || s.Kind == Path || name == "" {
 		return s
 	}
-	s.Flavour = strings.TrimSuffix(s.Flavour, s.Arch()) + arch
+	to, err := arch.Lookup(name)
+	if err != nil {
+		s.Flavour = name
+		return s
+	}
+	suffix := ""
+	if from := arch.ByFlavour(s.Flavour); from != nil {
+		suffix = from.SuffixOf(s.Flavour)
+	}
+	f, ok := to.FlavourFor(suffix)
+	if !ok {
+		f = suffix + "-" + to.Debian
+	}
+	s.Flavour = f
 	return s
 }
 
-// flavourOf is the default architecture's flavour a selector's suffix
-// ("rt", "cloud", or none) names.
+// flavourOf is the flavour a selector's suffix ("rt", "cloud", or none)
+// names: the default architecture's, else the first architecture's that
+// has it ("686" is i386's).
 func flavourOf(short string) string {
-	if short == "" {
-		return defaultFlavour()
+	if f, ok := arch.Must(arch.Default).FlavourFor(short); ok {
+		return f
 	}
-	return short + "-" + arch.Must(arch.Default).Debian
+	for _, a := range arch.All() {
+		if f, ok := a.FlavourFor(short); ok {
+			return f
+		}
+	}
+	return defaultFlavour()
 }
 
 func isLocal(s string) bool {

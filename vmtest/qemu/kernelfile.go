@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/zfile"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
 // A kernel image whose name ends in ".zst" is kept compressed (the
@@ -53,33 +55,48 @@ func isELF(path string) bool {
 // guest's RAM and fw_cfg, which the guest read while it booted, and the
 // incoming state overwrites that RAM (fw_cfg's contents are not part of
 // it). The stub spares each restore the kernel's decompression (about
-// 60 ms for 6.1's 66 MB) and QEMU's read of it.
-func pvhStub(dir string) (string, error) {
+// 60 ms for 6.1's 66 MB) and QEMU's read of it. It is of the kernel's
+// class and machine (e): QEMU loads only its target's ELF machine.
+func pvhStub(dir string, e arch.ELF) (string, error) {
 	const (
-		base     = 0x100000 // where the stub "loads": 1 MiB
-		ehdrSize = 64
-		phdrSize = 56
-		noteOff  = ehdrSize + 2*phdrSize
+		base     = 0x100000   // where the stub "loads": 1 MiB
 		noteSize = 12 + 4 + 4 // header, "Xen\0", the 32-bit entry
 	)
 	le := binary.LittleEndian
 	var b bytes.Buffer
-	// ELF64 header: little-endian x86-64 executable, two program headers.
-	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	binary.Write(&b, le, struct {
-		Type, Machine                                   uint16
-		Version                                         uint32
-		Entry, Phoff, Shoff                             uint64
-		Flags                                           uint32
-		Ehsize, Phentsize, Phnum, Shentsize, Shnum, Shs uint16
-	}{2, 62, 1, base, ehdrSize, 0, 0, ehdrSize, phdrSize, 2, 64, 0, 0})
-	type phdr struct {
-		Type, Flags                             uint32
-		Off, Vaddr, Paddr, Filesz, Memsz, Align uint64
+	// An ELF header of a little-endian executable with two program
+	// headers, a PT_LOAD of the whole file and the PT_NOTE.
+	b.Write([]byte{0x7f, 'E', 'L', 'F', byte(e.Class), 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	if e.Class == elf.ELFCLASS64 {
+		const ehdrSize, phdrSize, noteOff = 64, 56, 64 + 2*56
+		end := uint64(noteOff + noteSize)
+		binary.Write(&b, le, struct {
+			Type, Machine                                   uint16
+			Version                                         uint32
+			Entry, Phoff, Shoff                             uint64
+			Flags                                           uint32
+			Ehsize, Phentsize, Phnum, Shentsize, Shnum, Shs uint16
+		}{2, uint16(e.Machine), 1, base, ehdrSize, 0, 0, ehdrSize, phdrSize, 2, 64, 0, 0})
+		type phdr struct {
+			Type, Flags                             uint32
+			Off, Vaddr, Paddr, Filesz, Memsz, Align uint64
+		}
+		binary.Write(&b, le, phdr{1, 5, 0, base, base, end, end, 0x1000})
+		binary.Write(&b, le, phdr{4, 4, noteOff, base + noteOff, base + noteOff, noteSize, noteSize, 4})
+	} else {
+		const ehdrSize, phdrSize, noteOff = 52, 32, 52 + 2*32
+		end := uint32(noteOff + noteSize)
+		binary.Write(&b, le, struct {
+			Type, Machine                                   uint16
+			Version, Entry, Phoff, Shoff, Flags             uint32
+			Ehsize, Phentsize, Phnum, Shentsize, Shnum, Shs uint16
+		}{2, uint16(e.Machine), 1, base, ehdrSize, 0, 0, ehdrSize, phdrSize, 2, 40, 0, 0})
+		type phdr struct {
+			Type, Off, Vaddr, Paddr, Filesz, Memsz, Flags, Align uint32
+		}
+		binary.Write(&b, le, phdr{1, 0, base, base, end, end, 5, 0x1000})
+		binary.Write(&b, le, phdr{4, noteOff, base + noteOff, base + noteOff, noteSize, noteSize, 4, 4})
 	}
-	end := uint64(noteOff + noteSize)
-	binary.Write(&b, le, phdr{1, 5, 0, base, base, end, end, 0x1000}) // PT_LOAD
-	binary.Write(&b, le, phdr{4, 4, noteOff, base + noteOff, base + noteOff, noteSize, noteSize, 4})
 	// XEN_ELFNOTE_PHYS32_ENTRY (18), owner "Xen": the PVH entry point.
 	binary.Write(&b, le, []uint32{4, 4, xenNotePhys32Entry})
 	b.WriteString("Xen\x00")

@@ -160,7 +160,7 @@ func (v *VM) makeKernel(dir string) error {
 	if v.cfg.Restore != "" && v.arch.Image == arch.PVHOrBzImage && isELF(v.cfg.Kernel) {
 		// A PVH vmlinux: the saved guest booted it, and
 		// restoring needs the shape of its loading only.
-		p, err = pvhStub(dir)
+		p, err = pvhStub(dir, v.arch.ELF)
 	} else {
 		p, err = unpackKernel(v.cfg.Kernel, dir)
 	}

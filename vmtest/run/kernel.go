@@ -71,6 +71,10 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		kr.Timing.Total = time.Since(start).Seconds()
 		r.step(kr.Selector, kr.Name, runcfg.PhaseDone, string(kr.Status))
 	}()
+	if p.skip != "" {
+		kr.Status, kr.Arch, kr.Note = report.Skip, p.arch, p.skip
+		return kr
+	}
 	if r.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)

@@ -37,33 +37,43 @@ type planned struct {
 	// dir is the kernel's directory under the run's output: its name, or
 	// its name and ID when two kernels of the run share a name.
 	dir string
+	// skip, in a run of several architectures, says why architecture
+	// arch has no kernel for the selector that others have (Debian has
+	// no i386 6.12): a skipped cell, not a usage error.
+	skip, arch string
 }
 
 func (p planned) name() string {
-	if p.spec != nil {
+	switch {
+	case p.spec != nil:
 		return p.spec.Name
+	case p.skip != "":
+		return p.sel + " (" + p.arch + ")"
 	}
 	return p.sel
 }
 
 // plan resolves every selector before anything runs, so that a selector
 // that names no kernel is a usage error reported at once, and selectors
-// that name one kernel twice ("6.1" and "6.1.0-57-amd64") run it once.
+// that name one kernel twice ("6.1" and "6.1.0-57-amd64") run it once. In
+// a run of several architectures, a selector that names a kernel of some
+// of them is a skipped cell for the others.
 func (r *runner) plan(ctx context.Context, sels, arches []string) ([]planned, error) {
 	arches, err := runcfg.Arches(arches)
 	if err != nil {
 		return nil, &runcfg.ErrConfig{Msg: err.Error()}
 	}
-	pl := &planning{seen: map[string]int{}, names: map[string]int{}}
+	pl := &planning{seen: map[string]int{}, names: map[string]int{}, resolved: map[string]bool{}}
 	for _, a := range arches {
 		for _, raw := range sels {
 			s, err := kernel.ParseSelector(raw)
 			if err != nil {
 				return nil, &runcfg.ErrConfig{Msg: err.Error()}
 			}
-			r.planOne(ctx, pl, raw, s.WithArch(a))
+			r.planOne(ctx, pl, raw, a, s.WithArch(a))
 		}
 	}
+	pl.settleMissing(len(arches) > 1)
 	if len(pl.unknown) > 0 {
 		return nil, &runcfg.ErrConfig{Msg: strings.Join(pl.unknown, "\n")}
 	}
@@ -81,20 +91,49 @@ type planning struct {
 	out []planned
 	// unknown are the selectors that named no kernel, each with why.
 	unknown []string
+	// missing are the selectors that named no kernel of an architecture;
+	// resolved holds those that named a kernel of some architecture.
+	missing  []missingKernel
+	resolved map[string]bool
 	// seen indexes out by kernel ID; names counts the kernels of out by
 	// name.
 	seen, names map[string]int
 }
 
-// planOne resolves one selector, raw as the run names it and s for an
-// architecture, into pl, once per kernel ID.
-func (r *runner) planOne(ctx context.Context, pl *planning, raw string, s kernel.Selector) {
+// missingKernel is a selector that named no kernel of architecture arch.
+type missingKernel struct {
+	raw, arch string
+	err       error
+}
+
+// settleMissing makes each selector that named no kernel of an
+// architecture a usage error, or, in a run of several architectures
+// (multi) where it named one of another, a skipped cell with why.
+func (pl *planning) settleMissing(multi bool) {
+	for _, m := range pl.missing {
+		if !multi || !pl.resolved[m.raw] {
+			pl.unknown = append(pl.unknown, m.err.Error())
+			continue
+		}
+		note := fmt.Sprintf("%s names no %s kernel (%v): skipped", m.raw, m.arch, m.err)
+		pl.out = append(pl.out, planned{sel: m.raw, skip: note, arch: m.arch, dir: m.raw + "-" + m.arch})
+	}
+}
+
+// planOne resolves one selector, raw as the run names it and s for
+// architecture a, into pl, once per kernel ID.
+func (r *runner) planOne(ctx context.Context, pl *planning, raw, a string, s kernel.Selector) {
 	spec, err := r.fetcher.ResolveSpec(ctx, s)
 	switch {
-	case errors.Is(err, kernel.ErrNotFound), errors.Is(err, kernel.ErrSelector):
+	case errors.Is(err, kernel.ErrSelector):
 		pl.unknown = append(pl.unknown, err.Error())
 		return
-	case err != nil:
+	case errors.Is(err, kernel.ErrNotFound):
+		pl.missing = append(pl.missing, missingKernel{raw, a, err})
+		return
+	}
+	pl.resolved[raw] = true
+	if err != nil {
 		pl.out = append(pl.out, planned{sel: raw, err: err, dir: raw})
 		return
 	}

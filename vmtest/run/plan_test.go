@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // tableProvider resolves series from a table: "6.1" and "6.1-debug" are
-// kernels, "6.1.0-1-amd64" is another name for "6.1", "9.9" is none, and
-// "8.8" cannot be resolved for a reason other than its absence.
+// kernels, "6.1.0-1-amd64" is another name for "6.1", "9.9" is none, "7.7"
+// a kernel of the default architecture alone, and "8.8" cannot be
+// resolved for a reason other than its absence.
 type tableProvider struct{}
 
 func (tableProvider) Name() string                   { return "table" }
@@ -31,6 +33,10 @@ func (tableProvider) Resolve(_ context.Context, s kernel.Selector) (*kernel.Spec
 		return nil, fmt.Errorf("%w: %q matches no kernel", kernel.ErrNotFound, s.Raw)
 	case "8.8":
 		return nil, errors.New("the archive is unreachable")
+	case "7.7":
+		if s.Arch() != arch.Default {
+			return nil, fmt.Errorf("%w: %q matches no %s kernel", kernel.ErrNotFound, s.Raw, s.Arch())
+		}
 	}
 	name := series + ".0-1-amd64"
 	if s.Variant != "" {
@@ -41,10 +47,48 @@ func (tableProvider) Resolve(_ context.Context, s kernel.Selector) (*kernel.Spec
 
 func planOf(t *testing.T, sels ...string) ([]planned, error) {
 	t.Helper()
+	return planFor(t, nil, sels...)
+}
+
+// planFor plans sels for the architectures arches.
+func planFor(t *testing.T, arches []string, sels ...string) ([]planned, error) {
+	t.Helper()
 	f := &kernel.Fetcher{Cache: &kernel.Cache{Dir: t.TempDir()}}
 	f.Use(tableProvider{})
 	r := &runner{fetcher: f}
-	return r.plan(context.Background(), sels, nil)
+	return r.plan(context.Background(), sels, arches)
+}
+
+// A series one architecture lacks is a skipped cell beside an
+// architecture that has it, and a usage error where no architecture of
+// the run has it.
+func TestPlanSkipsASeriesAnArchitectureLacks(t *testing.T) {
+	other := ""
+	for _, n := range arch.Names() {
+		if n != arch.Default {
+			other = n
+		}
+	}
+	p, err := planFor(t, []string{arch.Default, other}, "7.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != 2 || p[0].spec == nil || p[1].skip == "" || p[1].arch != other || p[1].name() != "7.7 ("+other+")" ||
+		!strings.Contains(p[1].skip, "7.7 names no "+other+" kernel") {
+		t.Fatalf("plan = %+v, want 7.7 planned and skipped on %s", p, other)
+	}
+	for _, c := range []struct {
+		arches []string
+		sel    string
+	}{
+		{[]string{other}, "7.7"},
+		{[]string{arch.Default, other}, "9.9"},
+	} {
+		var ce *runcfg.ErrConfig
+		if _, err := planFor(t, c.arches, c.sel); !errors.As(err, &ce) {
+			t.Errorf("plan(%s) for %q = %v, want a usage error", c.sel, c.arches, err)
+		}
+	}
 }
 
 func TestPlanRunsAKernelNamedTwiceOnce(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,18 +192,30 @@ const (
 	PhaseDone  Phase = "done"
 )
 
+// AllArches is the name --arch gives every architecture kmodvm has.
+const AllArches = "all"
+
 // Arches checks architecture names and returns them, or the default
-// architecture's alone when there are none.
+// architecture's alone when there are none; AllArches is every one.
 func Arches(names []string) ([]string, error) {
 	if len(names) == 0 {
 		return []string{arch.Default}, nil
 	}
+	var out []string
 	for _, n := range names {
-		if _, err := arch.Lookup(n); err != nil {
+		each := []string{n}
+		if n == AllArches {
+			each = arch.Names()
+		} else if _, err := arch.Lookup(n); err != nil {
 			return nil, err
 		}
+		for _, e := range each {
+			if !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		}
 	}
-	return names, nil
+	return out, nil
 }
 
 // Selectors are the kernels the run names: Kernels, or DefaultKernels.

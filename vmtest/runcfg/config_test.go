@@ -1,6 +1,11 @@
 package runcfg
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/arch"
+)
 
 func TestJobsAreBoundedByMemory(t *testing.T) {
 	if availableMiB() <= 0 {
@@ -24,5 +29,24 @@ func TestDefaultKernelsCannotBeChangedByACaller(t *testing.T) {
 	var c Config
 	if k := c.Selectors(); len(k) != 4 || k[0] != "5.10" {
 		t.Errorf("the zero Config runs %v", k)
+	}
+}
+
+func TestArchesNamesEachArchitectureOnce(t *testing.T) {
+	all := arch.Names()
+	for _, c := range []struct {
+		in, want []string
+		bad      bool
+	}{
+		{in: nil, want: []string{arch.Default}},
+		{in: []string{"arm64"}, want: []string{"arm64"}},
+		{in: []string{AllArches}, want: all},
+		{in: []string{all[len(all)-1], AllArches}, want: append(all[len(all)-1:], all[:len(all)-1]...)},
+		{in: []string{"sparc"}, bad: true},
+	} {
+		got, err := Arches(c.in)
+		if (err != nil) != c.bad || !slices.Equal(got, c.want) {
+			t.Errorf("Arches(%q) = %q, %v; want %q, error %v", c.in, got, err, c.want, c.bad)
+		}
 	}
 }

@@ -180,7 +180,7 @@ func readDWARF(f *elf.File, bases []uint64) (*dwarf.Data, error) {
 		}
 		b = append([]byte(nil), b...)
 		for _, r := range f.Sections {
-			if r.Type == elf.SHT_RELA && int(r.Info) == i {
+			if (r.Type == elf.SHT_RELA || r.Type == elf.SHT_REL) && int(r.Info) == i {
 				if err := relocate(f, b, r, syms, bases); err != nil {
 					return nil, fmt.Errorf("%s: %w", r.Name, err)
 				}
@@ -202,43 +202,89 @@ func readDWARF(f *elf.File, bases []uint64) (*dwarf.Data, error) {
 	return d, nil
 }
 
-// relocate applies the RELA section r to b, the data of the section r
-// relocates: the absolute relocations DWARF uses, of the architectures
-// vmtest/arch describes.
+// relocate applies the relocation section r (RELA, or REL with addends in
+// place: i386's) to b, the data of the section r relocates: the absolute
+// relocations DWARF uses, of the architectures vmtest/arch describes.
 func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []uint64) error {
 	a := arch.ByMachine(f.Machine)
 	if a == nil {
 		return nil
 	}
-	rd, err := r.Data()
+	rs, err := relocs(f, r)
 	if err != nil {
 		return err
 	}
 	order := f.ByteOrder
-	for len(rd) >= 24 {
-		off, info, addend := order.Uint64(rd), order.Uint64(rd[8:]), int64(order.Uint64(rd[16:]))
-		rd = rd[24:]
-		symNo, typ := info>>32, uint32(info)
-		if symNo == 0 || symNo > uint64(len(syms)) {
+	for _, rel := range rs {
+		if rel.sym == 0 || rel.sym > uint64(len(syms)) {
 			continue
 		}
-		s := syms[symNo-1]
+		s := syms[rel.sym-1]
 		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || int(s.Section) >= len(bases) {
 			continue
 		}
-		val := bases[s.Section] + s.Value + uint64(addend)
-		switch width := relocWidth(a.ELF, typ); width {
-		case 8:
-			if off+8 <= uint64(len(b)) {
-				order.PutUint64(b[off:], val)
+		width := uint64(relocWidth(a.ELF, rel.typ))
+		if width == 0 || rel.off+width > uint64(len(b)) {
+			continue
+		}
+		addend := uint64(rel.addend)
+		if !rel.explicit {
+			addend = uint64(order.Uint32(b[rel.off:]))
+			if width == 8 {
+				addend = order.Uint64(b[rel.off:])
 			}
-		case 4:
-			if off+4 <= uint64(len(b)) {
-				order.PutUint32(b[off:], uint32(val))
-			}
+		}
+		val := bases[s.Section] + s.Value + addend
+		if width == 8 {
+			order.PutUint64(b[rel.off:], val)
+		} else {
+			order.PutUint32(b[rel.off:], uint32(val))
 		}
 	}
 	return nil
+}
+
+// reloc is one relocation entry of either ELF class.
+type reloc struct {
+	off, sym uint64
+	typ      uint32
+	addend   int64
+	// explicit says the entry carries its addend (RELA); a REL entry's
+	// is the value at off.
+	explicit bool
+}
+
+// relocs decodes the entries of r, an SHT_RELA or SHT_REL section of an
+// ELF64 or ELF32 object.
+func relocs(f *elf.File, r *elf.Section) ([]reloc, error) {
+	d, err := r.Data()
+	if err != nil {
+		return nil, err
+	}
+	order, rela := f.ByteOrder, r.Type == elf.SHT_RELA
+	var out []reloc
+	if f.Class == elf.ELFCLASS64 {
+		size := map[bool]int{true: 24, false: 16}[rela]
+		for ; len(d) >= size; d = d[size:] {
+			info := order.Uint64(d[8:])
+			e := reloc{off: order.Uint64(d), sym: info >> 32, typ: uint32(info), explicit: rela}
+			if rela {
+				e.addend = int64(order.Uint64(d[16:]))
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	size := map[bool]int{true: 12, false: 8}[rela]
+	for ; len(d) >= size; d = d[size:] {
+		info := order.Uint32(d[4:])
+		e := reloc{off: uint64(order.Uint32(d)), sym: uint64(info >> 8), typ: info & 0xff, explicit: rela}
+		if rela {
+			e.addend = int64(int32(order.Uint32(d[8:])))
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // relocWidth is the size in bytes an absolute relocation writes, or 0 for

@@ -18,6 +18,13 @@ import (
 // scale inlined at line 19, setup (.init.text) calling it at line 28.
 const fixture = "testdata/inline.o"
 
+// testdata/inline-386.o is inline.c built for i386 (ELF32, REL
+// relocations), not position-independent, as a kernel module's code is:
+//
+//	gcc -m32 -fno-pic -g -O2 -fno-asynchronous-unwind-tables -fdebug-prefix-map=$PWD=/build/mod \
+//	    -c -o inline-386.o inline.c
+const fixture386 = "testdata/inline-386.o"
+
 func open(t *testing.T, path string) *symbol.Object {
 	t.Helper()
 	o, err := symbol.Open(path)
@@ -74,9 +81,14 @@ func TestSectionsOfARelocatableObjectDoNotOverlap(t *testing.T) {
 }
 
 // Every address of every code section resolves as binutils' addr2line -i
-// resolves it (the behaviour Lines follows).
+// resolves it (the behaviour Lines follows), in the x86-64 object (RELA
+// relocations of ELF64) and its i386 build (REL of ELF32: the addends in
+// place), whose two code sections overlap unless the relocations of its
+// DWARF are applied.
 func TestLinesMatchAddr2line(t *testing.T) {
-	compareAddr2line(t, fixture, nil)
+	for _, path := range []string{fixture, fixture386} {
+		t.Run(filepath.Base(path), func(t *testing.T) { compareAddr2line(t, path, nil) })
+	}
 }
 
 // compareAddr2line compares Lines with addr2line -i -f -j SECTION at

@@ -3,11 +3,12 @@
 // NAME.console is ttyS0 (the console, at loglevel 7) and NAME.kmsg the raw
 // /dev/kmsg records the guest copied to ttyS1.
 //
-//	go run ./testdata/faultmod/capture -kernel vmlinux -ko faultmod.ko -out DIR [fault...]
+//	go run ./testdata/faultmod/capture [-arch ARCH] -kernel vmlinux -ko faultmod.ko -out DIR [fault...]
 //	go run ./testdata/faultmod/capture -abi 6.12.117+deb13-amd64 -out DIR [fault...]
 //
 // With -abi the kernel comes from kmodvm's kernel cache and faultmod is
-// built for it (W=1) with the toolchain kmodvm would use.
+// built for it (W=1) with the toolchain kmodvm would use; the kernel's
+// architecture is then the entry's.
 package main
 
 import (
@@ -60,6 +61,7 @@ func main() {
 	ko := flag.String("ko", "", "faultmod.ko built for that kernel")
 	abi := flag.String("abi", "", "kernel from kmodvm's cache to build faultmod for and boot")
 	out := flag.String("out", "", "directory for NAME.console and NAME.kmsg")
+	archName := flag.String("arch", arch.Default, "architecture of -kernel")
 	flag.Parse()
 	if (*abi == "") == (*kernelPath == "" || *ko == "") || *out == "" {
 		flag.Usage()
@@ -75,22 +77,26 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 	if *abi != "" {
-		if *kernelPath, *ko, err = buildFor(*abi, tmp); err != nil {
+		if *kernelPath, *ko, *archName, err = buildFor(*abi, tmp); err != nil {
 			log.Fatal(err)
 		}
 	}
-	initrd, err := buildInitramfs(tmp, *ko)
+	a, err := arch.Lookup(*archName)
+	if err != nil {
+		log.Fatal(err)
+	}
+	initrd, err := buildInitramfs(tmp, *ko, a.GOARCH)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, f := range faults {
-		if err := capture(*kernelPath, initrd, *out, f); err != nil {
+		if err := capture(a.Name, *kernelPath, initrd, *out, f); err != nil {
 			log.Fatalf("%s: %v", f, err)
 		}
 	}
 }
 
-func capture(kernel, initrd, out, fault string) error {
+func capture(archName, kernel, initrd, out, fault string) error {
 	con, err := os.Create(filepath.Join(out, fault+".console"))
 	if err != nil {
 		return err
@@ -110,6 +116,7 @@ func capture(kernel, initrd, out, fault string) error {
 		timeout = t
 	}
 	res, err := qemu.Run(context.Background(), qemu.Config{
+		Arch:   archName,
 		Kernel: kernel,
 		Initrd: initrd,
 		Append: append([]string{"loglevel=7", "faultmod=" + trigger}, extraAppend[fault]...),
@@ -126,18 +133,18 @@ func capture(kernel, initrd, out, fault string) error {
 }
 
 // buildFor builds faultmod for a cached kernel and returns the kernel's
-// boot image and the module.
-func buildFor(abi, tmp string) (bootImage, ko string, err error) {
+// boot image, the module and the kernel's architecture.
+func buildFor(abi, tmp string) (bootImage, ko, archName string, err error) {
 	cache := &kernel.Cache{Dir: kernel.DefaultCacheDir()}
 	k, err := cache.ByABI(abi)
 	if err != nil {
-		return "", "", fmt.Errorf("kernel %s not in %s (fetch it with kmodvm first): %w", abi, cache.Dir, err)
+		return "", "", "", fmt.Errorf("kernel %s not in %s (fetch it with kmodvm first): %w", abi, cache.Dir, err)
 	}
 	ctx := context.Background()
 	tcs := &toolchain.Set{Dir: cache.Layout().Toolchains(), Log: os.Stderr}
 	tc, err := tcs.For(ctx, k)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	res, err := kbuild.Build(ctx, k, tc, kbuild.Options{
 		Source:   "testdata/faultmod",
@@ -148,23 +155,24 @@ func buildFor(abi, tmp string) (bootImage, ko string, err error) {
 		if res != nil {
 			os.Stderr.Write(res.Log)
 		}
-		return "", "", err
+		return "", "", "", err
 	}
 	for _, w := range res.Warnings {
 		log.Printf("warning: %s", w)
 	}
 	if len(res.Modules) != 1 {
-		return "", "", fmt.Errorf("build made %d modules", len(res.Modules))
+		return "", "", "", fmt.Errorf("build made %d modules", len(res.Modules))
 	}
 	log.Printf("built %s for %s with %s", res.Modules[0].Path, k.Name, res.Toolchain)
-	return k.BootImage(), res.Modules[0].Path, nil
+	return k.BootImage(), res.Modules[0].Path, k.Arch, nil
 }
 
-// buildInitramfs packs the trigger as /init and the module as /faultmod.ko.
-func buildInitramfs(dir, ko string) (string, error) {
+// buildInitramfs packs the trigger, built for goarch, as /init and the
+// module as /faultmod.ko.
+func buildInitramfs(dir, ko, goarch string) (string, error) {
 	bin := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/faultmod/trigger")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch.Must(arch.Default).GOARCH)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build trigger: %v: %s", err, out)
 	}

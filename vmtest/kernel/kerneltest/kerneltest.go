@@ -31,23 +31,31 @@ var (
 // -short mode, tests that need a real kernel are skipped.
 func Get(t testing.TB, sel string) *kernel.Kernel {
 	t.Helper()
+	return GetFor(t, sel, "")
+}
+
+// GetFor is Get of the kernel sel names for architecture archName ("" is
+// the selector's own): "6.1" for i386 is 6.1.0-N-686-pae.
+func GetFor(t testing.TB, sel, archName string) *kernel.Kernel {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a real kernel; not in -short mode")
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if k, ok := fetched[sel]; ok {
+	key := sel + "/" + archName
+	if k, ok := fetched[key]; ok {
 		return k
 	}
 	s, err := kernel.ParseSelector(sel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := fetcher.Fetch(t.Context(), s)
+	k, err := fetcher.Fetch(t.Context(), s.WithArch(archName))
 	if err != nil {
 		t.Fatalf("fetch kernel %s: %v", sel, err)
 	}
-	fetched[sel] = k
+	fetched[key] = k
 	return k
 }
 
