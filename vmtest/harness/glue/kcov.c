@@ -1,0 +1,272 @@
+// kmodvm's KCOV glue for libFuzzer harnesses.
+//
+// libFuzzer sees only the coverage of code compiled with -fsanitize=fuzzer:
+// the harness, not the kernel module it drives. This file makes the
+// module's coverage libFuzzer's too. The user's LLVMFuzzerTestOneInput is
+// compiled under another name (kmodvm passes
+// -DLLVMFuzzerTestOneInput=kmodvm_user_TestOneInput); the one here wraps it:
+// each thread that runs inputs has its own KCOV buffer (KCOV collects per
+// task), reset before an input and read after it. The PCs that lie in the
+// module's text (its sections' addresses, from /sys/module/<m>/sections)
+// become edges hashed into __libfuzzer_extra_counters, which libFuzzer reads
+// after every input as it reads its own counters. The kernel itself is
+// built without KCOV_INSTRUMENT_ALL, so almost every PC is the module's;
+// the filter drops the rest (another module built with KCOV_INSTRUMENT).
+//
+// The module is named by the environment variable KMODVM_FUZZ_MODULE. The
+// glue prints "kmodvm-kcov: ..." lines on stderr: the module's text ranges
+// at start, and the distinct module PCs and edges seen so far whenever
+// they grew (at most once a second) and at exit.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kcov.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+int kmodvm_user_TestOneInput(const uint8_t *data, size_t size);
+
+// Big enough for a driver's edges with few collisions, small enough that
+// libFuzzer's scan of it after every input costs little.
+#define NCOUNTERS (1 << 16)
+// PCs one input may record: a deep ioctl path is a few thousand.
+#define COVER_WORDS (1 << 18)
+#define MAX_RANGES 64
+// Distinct PCs are counted by their offset in the module: 1 MiB of text.
+#define SEEN_PCS (1 << 20)
+// A run this long without a module PC means the module is not
+// instrumented, or the harness never reaches it.
+#define QUIET_INPUTS 10000
+
+__attribute__((section("__libfuzzer_extra_counters"), used))
+uint8_t kmodvm_counters[NCOUNTERS];
+
+struct range {
+	uint64_t start, end;
+};
+
+static struct range ranges[MAX_RANGES];
+static int nranges;
+static uint64_t modbase;
+
+// seen_edges and seen_pcs are every edge and PC any input reached, for the
+// progress lines: libFuzzer's own numbers count features, not edges.
+static uint8_t seen_edges[NCOUNTERS / 8];
+static uint8_t seen_pcs[SEEN_PCS / 8];
+static unsigned long nedges, npcs, ninputs;
+static time_t last_print;
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct kcov {
+	int fd;
+	uint64_t *cover;
+};
+
+static __thread struct kcov *thread_kcov;
+
+// fail ends the harness with exit status 2. _exit: libFuzzer takes an
+// exit() during an input for the input's crash and writes it out.
+static void fail(void)
+{
+	_exit(2);
+}
+
+static void die(const char *what, const char *arg)
+{
+	fprintf(stderr, "kmodvm-kcov: %s %s: %s\n", what, arg, strerror(errno));
+	fail();
+}
+
+static int read_hex(const char *path, uint64_t *v)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int ok = fscanf(f, "%" SCNx64, v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+// module_core_end finds where the module's core (text and data) ends, in
+// /proc/modules: the end of its last text section.
+static uint64_t module_core_end(const char *mod)
+{
+	FILE *f = fopen("/proc/modules", "r");
+	if (!f)
+		die("open", "/proc/modules");
+	char name[256];
+	unsigned long size;
+	uint64_t addr, end = 0;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%255s %lu %*s %*s %*s %" SCNx64, name, &size, &addr) == 3 &&
+		    strcmp(name, mod) == 0)
+			end = addr + size;
+	}
+	fclose(f);
+	return end;
+}
+
+static int is_text(const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(name, ".text", 5) == 0 || (n > 5 && strcmp(name + n - 5, ".text") == 0);
+}
+
+// load_ranges reads where the module's text sections lie. sysfs gives
+// each section's start only: a text section ends where the next section
+// (of any kind) or the module's core begins or ends.
+static void load_ranges(void)
+{
+	const char *mod = getenv("KMODVM_FUZZ_MODULE");
+	if (!mod || !*mod) {
+		fprintf(stderr, "kmodvm-kcov: KMODVM_FUZZ_MODULE is not set: name the module under test\n");
+		fail();
+	}
+	char dir[512], path[1024];
+	snprintf(dir, sizeof dir, "/sys/module/%s/sections", mod);
+	DIR *d = opendir(dir);
+	if (!d)
+		die("module not loaded? open", dir);
+	uint64_t bounds[256], texts[MAX_RANGES];
+	int nb = 0, nt = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && nb < 255) {
+		uint64_t a;
+		if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, "..")))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (read_hex(path, &a) < 0 || a == 0)
+			continue;
+		bounds[nb++] = a;
+		if (is_text(e->d_name) && nt < MAX_RANGES)
+			texts[nt++] = a;
+	}
+	closedir(d);
+	uint64_t core_end = module_core_end(mod);
+	if (core_end)
+		bounds[nb++] = core_end;
+	for (int i = 0; i < nt; i++) {
+		uint64_t end = 0;
+		for (int j = 0; j < nb; j++)
+			if (bounds[j] > texts[i] && (!end || bounds[j] < end))
+				end = bounds[j];
+		if (!end)
+			continue;
+		ranges[nranges++] = (struct range){texts[i], end};
+		if (!modbase || texts[i] < modbase)
+			modbase = texts[i];
+		fprintf(stderr, "kmodvm-kcov: %s text 0x%" PRIx64 "-0x%" PRIx64 "\n", mod, texts[i], end);
+	}
+	if (!nranges) {
+		fprintf(stderr, "kmodvm-kcov: no text sections of %s in %s (are section addresses hidden? run as root)\n", mod, dir);
+		fail();
+	}
+}
+
+static struct kcov *kcov_open(void)
+{
+	struct kcov *k = calloc(1, sizeof *k);
+	if (!k)
+		die("allocate", "kcov");
+	k->fd = open("/sys/kernel/debug/kcov", O_RDWR);
+	if (k->fd < 0)
+		die("open (the kernel needs CONFIG_KCOV and debugfs mounted)", "/sys/kernel/debug/kcov");
+	if (ioctl(k->fd, KCOV_INIT_TRACE, COVER_WORDS))
+		die("ioctl", "KCOV_INIT_TRACE");
+	k->cover = mmap(NULL, COVER_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
+	if (k->cover == MAP_FAILED)
+		die("mmap", "kcov");
+	if (ioctl(k->fd, KCOV_ENABLE, KCOV_TRACE_PC))
+		die("ioctl", "KCOV_ENABLE");
+	return k;
+}
+
+static int in_module(uint64_t pc)
+{
+	for (int i = 0; i < nranges; i++)
+		if (pc >= ranges[i].start && pc < ranges[i].end)
+			return 1;
+	return 0;
+}
+
+static int mark(uint8_t *bits, uint32_t i)
+{
+	uint8_t m = 1 << (i & 7);
+	if (bits[i >> 3] & m)
+		return 0;
+	bits[i >> 3] |= m;
+	return 1;
+}
+
+static void print_seen(void)
+{
+	fprintf(stderr, "kmodvm-kcov: inputs: %lu module pcs: %lu edges: %lu\n", ninputs, npcs, nedges);
+}
+
+// collect hashes the input's PCs, in the order the kernel ran them, into
+// edges: the previous PC's offset shifted, xor this one's, as AFL does,
+// so that the same blocks reached along other paths count apart.
+static void collect(struct kcov *k)
+{
+	uint64_t n = __atomic_load_n(&k->cover[0], __ATOMIC_RELAXED);
+	if (n >= COVER_WORDS)
+		n = COVER_WORDS - 1;
+	uint32_t prev = 0;
+	int grew = 0;
+	pthread_mutex_lock(&seen_mu);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pc = k->cover[i + 1];
+		if (!in_module(pc))
+			continue;
+		uint32_t off = (uint32_t)(pc - modbase);
+		uint32_t edge = (off ^ prev) & (NCOUNTERS - 1);
+		prev = off >> 1;
+		if (kmodvm_counters[edge] != 0xff)
+			kmodvm_counters[edge]++;
+		if (mark(seen_edges, edge))
+			nedges++, grew = 1;
+		if (mark(seen_pcs, off & (SEEN_PCS - 1)))
+			npcs++, grew = 1;
+	}
+	ninputs++;
+	time_t now = time(NULL);
+	if ((grew && now != last_print) || (ninputs == QUIET_INPUTS && !npcs)) {
+		last_print = now;
+		print_seen();
+		if (!npcs)
+			fprintf(stderr, "kmodvm-kcov: no PC of the module yet: is it built with KCOV_INSTRUMENT=y, and does the harness reach it?\n");
+	}
+	pthread_mutex_unlock(&seen_mu);
+}
+
+static void at_exit(void)
+{
+	print_seen();
+}
+
+// init reads the module's text before libFuzzer starts, so that a wrong
+// module name ends the harness at once, not at its first input.
+__attribute__((constructor)) static void init(void)
+{
+	load_ranges();
+	atexit(at_exit);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!thread_kcov)
+		thread_kcov = kcov_open();
+	__atomic_store_n(&thread_kcov->cover[0], 0, __ATOMIC_RELAXED);
+	int ret = kmodvm_user_TestOneInput(data, size);
+	collect(thread_kcov);
+	return ret;
+}
