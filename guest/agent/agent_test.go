@@ -215,15 +215,21 @@ func TestRunBinaryEnvironment(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, evs := runAgentBinary(t, event.TestBinary{Name: "env", Path: script, Args: []string{"-x"}, Env: []string{"EXTRA=yes"}})
-	var out strings.Builder
-	for _, ev := range evs {
-		if ev.Type == event.Test && ev.Test.Action == "output" {
-			out.WriteString(ev.Test.Output)
+	// A plain binary (a fuzz harness) gets its arguments alone.
+	for _, c := range []struct {
+		plain bool
+		args  string
+	}{{false, "-test.v=test2json -x"}, {true, "-x"}} {
+		_, evs := runAgentBinary(t, event.TestBinary{Name: "env", Path: script, Args: []string{"-x"}, Env: []string{"EXTRA=yes"}, Plain: c.plain})
+		var out strings.Builder
+		for _, ev := range evs {
+			if ev.Type == event.Test && ev.Test.Action == "output" {
+				out.WriteString(ev.Test.Output)
+			}
 		}
-	}
-	want := "1 /nonexistent yes " + dir + " -test.v=test2json -x\n"
-	if out.String() != want {
-		t.Errorf("output = %q, want %q", out.String(), want)
+		want := "1 /nonexistent yes " + dir + " " + c.args + "\n"
+		if out.String() != want {
+			t.Errorf("plain %v: output = %q, want %q", c.plain, out.String(), want)
+		}
 	}
 }

@@ -78,7 +78,11 @@ func (a *Agent) startBinary(tb event.TestBinary) (cmd *exec.Cmd, out int, start 
 		return nil, 0, start, fmt.Errorf("pipe: %w", err)
 	}
 	w := os.NewFile(uintptr(p[1]), "test output")
-	cmd = exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
+	args := tb.Args
+	if !tb.Plain {
+		args = append([]string{"-test.v=test2json"}, args...)
+	}
+	cmd = exec.Command(tb.Path, args...)
 	cmd.Dir = filepath.Dir(tb.Path)
 	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
 		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)

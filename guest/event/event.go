@@ -290,6 +290,10 @@ type TestBinary struct {
 	// a test left holding a lock the dead task took would otherwise wait
 	// for Timeout.
 	FaultGrace Duration `json:"fault_grace,omitempty"`
+	// Plain says the binary is no Go test (kmodvm fuzz's libFuzzer
+	// harness): it runs with Args alone, without -test.v=test2json, and
+	// its output, standard error included, is the binary's own output.
+	Plain bool `json:"plain,omitempty"`
 }
 
 // Duration is a time.Duration that encodes as a Go duration string.

@@ -26,6 +26,9 @@ type Profile struct {
 	// KUnit and Gcov say whether modules may run KUnit suites and be built
 	// with gcov profiling on this kernel.
 	KUnit, Gcov bool
+	// KCOV says code built with KCOV_INSTRUMENT=y reports its coverage
+	// per task through /sys/kernel/debug/kcov: kmodvm fuzz needs it.
+	KCOV bool
 	// DebugInfo says that kbuild compiles modules for this kernel with
 	// DWARF by itself (CONFIG_DEBUG_INFO, which Debian's kernels set).
 	DebugInfo bool
@@ -78,6 +81,7 @@ func (k *Kernel) Profile() Profile {
 	}
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
+	p.KCOV = on("KCOV")
 	p.DebugInfo = on("DEBUG_INFO")
 	if p.Slowdown > 1 {
 		p.BootTimeout = time.Duration(float64(stockBootTimeout) * p.Slowdown)

@@ -88,7 +88,12 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 		return nil, err
 	}
 	if cfg.Coverage {
-		if err := r.checkCoverage(ctx, plan); err != nil {
+		if err := r.checkNeed(ctx, plan, needGcov); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Fuzz != nil {
+		if err := r.checkNeed(ctx, plan, needKCOV); err != nil {
 			return nil, err
 		}
 	}

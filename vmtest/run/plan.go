@@ -150,28 +150,40 @@ func (r *runner) planOne(ctx context.Context, pl *planning, raw, a string, s ker
 	pl.out = append(pl.out, planned{sel: raw, spec: spec, dir: spec.Name})
 }
 
-// gcovOption is the kernel option --coverage needs: the kernel keeps the
-// counters of code built with gcov profiling and shows them in debugfs.
-const gcovOption = "CONFIG_GCOV_KERNEL"
+// need is a kernel option a kind of run needs, and who has it.
+type need struct {
+	option string                    // "CONFIG_GCOV_KERNEL"
+	has    func(kernel.Profile) bool // read from a fetched kernel's config
+	what   string                    // "coverage needs a kernel with gcov"
+	havers string                    // "the -debug and -kcsan kernels"
+}
 
-// checkCoverage makes a run with Coverage a usage error when one of its
-// kernels has no gcov: from what the kernel is known to be made with (a
-// source build's fragments), else from its config once fetched (kept in
-// the cache for the run). A kernel that cannot be fetched is left to
-// report that.
-func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
+// needGcov is what --coverage needs: the kernel keeps the counters of code
+// built with gcov profiling and shows them in debugfs.
+var needGcov = need{option: "CONFIG_GCOV_KERNEL", has: func(p kernel.Profile) bool { return p.Gcov },
+	what: "coverage needs a kernel with gcov", havers: "the -debug and -kcsan kernels"}
+
+// needKCOV is what fuzzing needs: the module's coverage per task.
+var needKCOV = need{option: "CONFIG_KCOV", has: func(p kernel.Profile) bool { return p.KCOV },
+	what: "fuzzing needs a kernel with KCOV", havers: "the -debug kernels"}
+
+// checkNeed makes a run a usage error when one of its kernels lacks n's
+// option: from what the kernel is known to be made with (a source build's
+// fragments), else from its config once fetched (kept in the cache for
+// the run). A kernel that cannot be fetched is left to report that.
+func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 	var without, suggest []string
 	for _, p := range plan {
 		if p.spec == nil {
 			continue
 		}
-		v, known := p.spec.Config[gcovOption]
+		v, known := p.spec.Config[n.option]
 		if !known {
 			k, err := r.fetcher.Get(ctx, p.spec)
 			if err != nil {
 				continue
 			}
-			if k.Profile().Gcov {
+			if n.has(k.Profile()) {
 				continue
 			}
 		} else if v == "y" {
@@ -185,11 +197,11 @@ func (r *runner) checkCoverage(ctx context.Context, plan []planned) error {
 	if len(without) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("coverage needs a kernel with gcov (%s), which %s lacks", gcovOption, strings.Join(without, ", "))
+	msg := fmt.Sprintf("%s (%s), which %s lacks", n.what, n.option, strings.Join(without, ", "))
 	if len(suggest) > 0 {
 		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
 	} else {
-		msg += "; the -debug and -kcsan kernels kmodvm builds from source have it (e.g. --kernels 6.1-debug)"
+		msg += fmt.Sprintf("; %s kmodvm builds from source have it (e.g. --kernels 6.1-debug)", n.havers)
 	}
 	return &runcfg.ErrConfig{Msg: msg}
 }
