@@ -291,8 +291,9 @@ type TestBinary struct {
 	// for Timeout.
 	FaultGrace Duration `json:"fault_grace,omitempty"`
 	// Plain says the binary is no Go test (kmodvm fuzz's libFuzzer
-	// harness): it runs with Args alone, without -test.v=test2json, and
-	// its output, standard error included, is the binary's own output.
+	// harness): it runs with Args alone, without -test.v=test2json, and is
+	// one test named Name, whose output is all the binary's (standard
+	// error included) and whose result is its exit status.
 	Plain bool `json:"plain,omitempty"`
 }
 
