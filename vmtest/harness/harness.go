@@ -32,8 +32,8 @@ const (
 	// UserEntry is what the harness's LLVMFuzzerTestOneInput is renamed to,
 	// so that the glue's own wraps it.
 	UserEntry = "kmodvm_user_TestOneInput"
-	// ModuleEnv names, in the binary's environment, the module whose text
-	// the glue keeps the coverage of.
+	// ModuleEnv names, in the binary's environment, the modules
+	// (comma-separated) whose text the glue keeps the coverage of.
 	ModuleEnv = "KMODVM_FUZZ_MODULE"
 )
 

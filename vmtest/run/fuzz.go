@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
@@ -13,20 +14,19 @@ import (
 
 // fuzzJob puts a fuzz job's harness into a layer of the kernel's image
 // (kept in its directory, for repro.sh) and returns the binary the agent
-// runs after the tests: plain (no test2json), told which module's coverage
-// to keep (the first module under test), bounded as a test binary is.
+// runs after the tests: plain (no test2json), told which modules' coverage
+// to keep (those under test), bounded as a test binary is.
 func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir string) (string, event.TestBinary, error) {
 	if f.Arch != a.Name {
 		return "", event.TestBinary{}, fmt.Errorf("the fuzz harness is built for %s, this kernel is %s", f.Arch, a.Name)
 	}
-	var module string
+	var modules []string
 	for _, mod := range mods {
 		if !mod.Dep {
-			module = mod.Name
-			break
+			modules = append(modules, mod.Name)
 		}
 	}
-	if module == "" {
+	if len(modules) == 0 {
 		return "", event.TestBinary{}, fmt.Errorf("fuzzing needs a module under test, and none was built for this kernel")
 	}
 	layer := filepath.Join(dir, "initramfs-fuzz.cpio")
@@ -34,6 +34,6 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 		return "", event.TestBinary{}, err
 	}
 	return layer, event.TestBinary{Name: runcfg.FuzzName, Path: runcfg.FuzzPath, Plain: true, Args: f.Args,
-		Env:     []string{harness.ModuleEnv + "=" + module},
+		Env:     []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")},
 		Timeout: event.Duration(m.testTimeout), FaultGrace: event.Duration(m.faultGrace)}, nil
 }

@@ -28,12 +28,13 @@ func TestFuzzJob(t *testing.T) {
 	m := machine{testTimeout: time.Hour, faultGrace: 5 * time.Second}
 	dep := event.Module{Name: "dep", Dep: true}
 	drv := event.Module{Name: "mmapdrv"}
+	kunit := event.Module{Name: "mmapdrv_kunit"}
 	for _, c := range []struct {
 		name, arch string
 		mods       []event.Module
 		err        string
 	}{
-		{"ok", a.Name, []event.Module{dep, drv}, ""},
+		{"ok", a.Name, []event.Module{dep, drv, kunit}, ""},
 		{"other arch", "kmodvm-other", []event.Module{drv}, "built for kmodvm-other"},
 		{"no module", a.Name, []event.Module{dep}, "needs a module under test"},
 	} {
@@ -50,7 +51,7 @@ func TestFuzzJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tb.Plain || tb.Path != runcfg.FuzzPath || len(tb.Env) != 1 || tb.Env[0] != "KMODVM_FUZZ_MODULE=mmapdrv" ||
+			if !tb.Plain || tb.Path != runcfg.FuzzPath || len(tb.Env) != 1 || tb.Env[0] != "KMODVM_FUZZ_MODULE=mmapdrv,mmapdrv_kunit" ||
 				time.Duration(tb.Timeout) != time.Hour || tb.Args[0] != "-max_total_time=60" {
 				t.Errorf("binary = %+v", tb)
 			}

@@ -13,10 +13,10 @@
 // built without KCOV_INSTRUMENT_ALL, so almost every PC is the module's;
 // the filter drops the rest (another module built with KCOV_INSTRUMENT).
 //
-// The module is named by the environment variable KMODVM_FUZZ_MODULE. The
-// glue prints "kmodvm-kcov: ..." lines on stderr: the module's text ranges
-// at start, and the distinct module PCs and edges seen so far whenever
-// they grew (at most once a second) and at exit.
+// The modules are named by the environment variable KMODVM_FUZZ_MODULE
+// (comma-separated). The glue prints "kmodvm-kcov: ..." lines on stderr:
+// the modules' text ranges at start, and the distinct module PCs and edges
+// seen so far whenever they grew (at most once a second) and at exit.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -121,23 +121,18 @@ static int is_text(const char *name)
 	return strncmp(name, ".text", 5) == 0 || (n > 5 && strcmp(name + n - 5, ".text") == 0);
 }
 
-// load_ranges reads where the module's text sections lie. sysfs gives
+// module_ranges adds where the module's text sections lie. sysfs gives
 // each section's start only: a text section ends where the next section
 // (of any kind) or the module's core begins or ends.
-static void load_ranges(void)
+static void module_ranges(const char *mod)
 {
-	const char *mod = getenv("KMODVM_FUZZ_MODULE");
-	if (!mod || !*mod) {
-		fprintf(stderr, "kmodvm-kcov: KMODVM_FUZZ_MODULE is not set: name the module under test\n");
-		fail();
-	}
 	char dir[512], path[1024];
 	snprintf(dir, sizeof dir, "/sys/module/%s/sections", mod);
 	DIR *d = opendir(dir);
 	if (!d)
 		die("module not loaded? open", dir);
 	uint64_t bounds[256], texts[MAX_RANGES];
-	int nb = 0, nt = 0;
+	int nb = 0, nt = 0, before = nranges;
 	struct dirent *e;
 	while ((e = readdir(d)) && nb < 255) {
 		uint64_t a;
@@ -154,7 +149,7 @@ static void load_ranges(void)
 	uint64_t core_end = module_core_end(mod);
 	if (core_end)
 		bounds[nb++] = core_end;
-	for (int i = 0; i < nt; i++) {
+	for (int i = 0; i < nt && nranges < MAX_RANGES; i++) {
 		uint64_t end = 0;
 		for (int j = 0; j < nb; j++)
 			if (bounds[j] > texts[i] && (!end || bounds[j] < end))
@@ -166,10 +161,25 @@ static void load_ranges(void)
 			modbase = texts[i];
 		fprintf(stderr, "kmodvm-kcov: %s text 0x%" PRIx64 "-0x%" PRIx64 "\n", mod, texts[i], end);
 	}
-	if (!nranges) {
+	if (nranges == before) {
 		fprintf(stderr, "kmodvm-kcov: no text sections of %s in %s (are section addresses hidden? run as root)\n", mod, dir);
 		fail();
 	}
+}
+
+// load_ranges reads the text of every module KMODVM_FUZZ_MODULE names
+// (comma-separated: a module's directory may build several).
+static void load_ranges(void)
+{
+	const char *env = getenv("KMODVM_FUZZ_MODULE");
+	if (!env || !*env) {
+		fprintf(stderr, "kmodvm-kcov: KMODVM_FUZZ_MODULE is not set: name the module under test\n");
+		fail();
+	}
+	char *mods = strdup(env), *save = NULL;
+	for (char *m = strtok_r(mods, ",", &save); m; m = strtok_r(NULL, ",", &save))
+		module_ranges(m);
+	free(mods);
 }
 
 static struct kcov *kcov_open(void)
