@@ -24,8 +24,9 @@ type fuzzStats struct {
 	Corpus     int
 	CorpusSize string
 	// ModulePCs and ModuleEdges are the glue's: distinct PCs and edges of
-	// the modules under test that any input reached.
-	ModulePCs, ModuleEdges int
+	// the modules under test that any input reached; Cmps the comparison
+	// operands of the modules it handed to libFuzzer.
+	ModulePCs, ModuleEdges, Cmps int
 	// Seen says a status line or the glue's count was found at all.
 	Seen bool
 }
@@ -35,8 +36,8 @@ var (
 	statusLine = regexp.MustCompile(`^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+) corp: (\d+)/(\S+)(?:.* exec/s: (\d+))?`)
 	// "stat::average_exec_per_sec:     205"
 	finalStat = regexp.MustCompile(`^stat::(\w+):\s+(\d+)`)
-	// "kmodvm-kcov: inputs: 4096 module pcs: 40 edges: 57"
-	glueLine = regexp.MustCompile(`^kmodvm-kcov: inputs: \d+ module pcs: (\d+) edges: (\d+)`)
+	// "kmodvm-kcov: inputs: 4096 module pcs: 40 edges: 57 cmps: 812"
+	glueLine = regexp.MustCompile(`^kmodvm-kcov: inputs: \d+ module pcs: (\d+) edges: (\d+)(?: cmps: (\d+))?`)
 )
 
 // parseFuzzStats reads a fuzz job's output: the last status line wins, and
@@ -64,7 +65,7 @@ func parseFuzzStats(out string) fuzzStats {
 			}
 		} else if m := glueLine.FindStringSubmatch(line); m != nil {
 			s.Seen = true
-			s.ModulePCs, s.ModuleEdges = atoi(m[1]), atoi(m[2])
+			s.ModulePCs, s.ModuleEdges, s.Cmps = atoi(m[1]), atoi(m[2]), atoi(m[3])
 		}
 	}
 	return s
@@ -80,6 +81,6 @@ func (s fuzzStats) String() string {
 	if !s.Seen {
 		return "no libFuzzer status in the output"
 	}
-	return fmt.Sprintf("%d execs (%d/s), module: %d PCs, %d edges; libFuzzer cov: %d ft: %d; corpus %d inputs (%s)",
-		s.Execs, s.ExecsPerSec, s.ModulePCs, s.ModuleEdges, s.Cov, s.Features, s.Corpus, s.CorpusSize)
+	return fmt.Sprintf("%d execs (%d/s), module: %d PCs, %d edges, %d comparison operands; libFuzzer cov: %d ft: %d; corpus %d inputs (%s)",
+		s.Execs, s.ExecsPerSec, s.ModulePCs, s.ModuleEdges, s.Cmps, s.Cov, s.Features, s.Corpus, s.CorpusSize)
 }

@@ -12,7 +12,7 @@
  *   1 write   u16 count, bytes     write() the next count input bytes
  *   2 llseek  u32 offset, u8 whence
  *   3 ioctl   u8 nr, u64 arg       the driver's command space: one of
- *                                  its commands, or _IO(magic, nr & 0x7f)
+ *                                  its commands, or _IO(magic, nr & 0x3f)
  *                                  when nr's top bit is set; arg is a
  *                                  pointer to a scratch buffer when its
  *                                  low bit is 0
@@ -102,7 +102,7 @@ static unsigned long driver_cmd(uint8_t nr)
 	};
 
 	if (nr & 0x80)
-		return _IO(MMAPDRV_IOC_MAGIC, nr & 0x7f);
+		return _IO(MMAPDRV_IOC_MAGIC, nr & 0x3f);
 	return cmds[nr % 3];
 }
 

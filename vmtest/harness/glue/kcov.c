@@ -13,6 +13,13 @@
 // built without KCOV_INSTRUMENT_ALL, so almost every PC is the module's;
 // the filter drops the rest (another module built with KCOV_INSTRUMENT).
 //
+// Comparisons: an input that reached new module edges, and one in 16 of
+// the others, runs again with KCOV tracing the module's comparisons
+// (KCOV_TRACE_CMP, CONFIG_KCOV_ENABLE_COMPARISONS), and their operands go
+// to libFuzzer's comparison hooks, whose table its CMP mutation draws from:
+// the magic value an ioctl compares its argument against gets written into
+// the input. KMODVM_FUZZ_CMP=0 turns this off.
+//
 // The modules are named by the environment variable KMODVM_FUZZ_MODULE
 // (comma-separated). The glue prints "kmodvm-kcov: ..." lines on stderr:
 // the modules' text ranges at start, and the distinct module PCs and edges
@@ -68,7 +75,29 @@ static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 struct kcov {
 	int fd;
 	uint64_t *cover;
+	// cmp_fd traces comparisons (KCOV_TRACE_CMP): one task has one KCOV
+	// enabled at a time, so an input is run again under it (run_cmp).
+	// -1 once the kernel refused it.
+	int cmp_fd;
+	uint64_t *cmp;
+	unsigned since_cmp; // inputs since the last comparison trace
 };
+
+// A record of KCOV_TRACE_CMP is four words: type, the two operands, the
+// comparison's PC.
+#define CMP_WORDS 4
+// An input that reached new module edges has its comparisons traced, and
+// one in CMP_PERIOD of the others.
+#define CMP_PERIOD 16
+
+// libFuzzer's own comparison hooks: what they are given lands in its
+// table of recent compares, from which its CMP mutation writes one
+// operand where the input holds the other (or anywhere). Weak: a harness
+// linked without libFuzzer has none.
+void __sanitizer_cov_trace_cmp1(uint8_t a, uint8_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp2(uint16_t a, uint16_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp4(uint32_t a, uint32_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp8(uint64_t a, uint64_t b) __attribute__((weak));
 
 static __thread struct kcov *thread_kcov;
 
@@ -115,9 +144,14 @@ static uint64_t module_core_end(const char *mod)
 	return end;
 }
 
+// is_text says a section holds code that may run while fuzzing: not
+// .init.text, which the kernel frees once the module's init returned (and
+// hands to the next module loaded).
 static int is_text(const char *name)
 {
 	size_t n = strlen(name);
+	if (strncmp(name, ".init", 5) == 0)
+		return 0;
 	return strncmp(name, ".text", 5) == 0 || (n > 5 && strcmp(name + n - 5, ".text") == 0);
 }
 
@@ -182,19 +216,30 @@ static void load_ranges(void)
 	free(mods);
 }
 
+// kcov_buffer opens a KCOV file and maps its buffer.
+static int kcov_buffer(uint64_t **buf)
+{
+	int fd = open("/sys/kernel/debug/kcov", O_RDWR);
+	if (fd < 0)
+		die("open (the kernel needs CONFIG_KCOV and debugfs mounted)", "/sys/kernel/debug/kcov");
+	if (ioctl(fd, KCOV_INIT_TRACE, COVER_WORDS))
+		die("ioctl", "KCOV_INIT_TRACE");
+	*buf = mmap(NULL, COVER_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*buf == MAP_FAILED)
+		die("mmap", "kcov");
+	return fd;
+}
+
 static struct kcov *kcov_open(void)
 {
 	struct kcov *k = calloc(1, sizeof *k);
 	if (!k)
 		die("allocate", "kcov");
-	k->fd = open("/sys/kernel/debug/kcov", O_RDWR);
-	if (k->fd < 0)
-		die("open (the kernel needs CONFIG_KCOV and debugfs mounted)", "/sys/kernel/debug/kcov");
-	if (ioctl(k->fd, KCOV_INIT_TRACE, COVER_WORDS))
-		die("ioctl", "KCOV_INIT_TRACE");
-	k->cover = mmap(NULL, COVER_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
-	if (k->cover == MAP_FAILED)
-		die("mmap", "kcov");
+	k->fd = kcov_buffer(&k->cover);
+	k->cmp_fd = -1;
+	const char *cmp = getenv("KMODVM_FUZZ_CMP");
+	if (!cmp || strcmp(cmp, "0") != 0)
+		k->cmp_fd = kcov_buffer(&k->cmp);
 	if (ioctl(k->fd, KCOV_ENABLE, KCOV_TRACE_PC))
 		die("ioctl", "KCOV_ENABLE");
 	return k;
@@ -217,15 +262,17 @@ static int mark(uint8_t *bits, uint32_t i)
 	return 1;
 }
 
+static unsigned long ncmps;
+
 static void print_seen(void)
 {
-	fprintf(stderr, "kmodvm-kcov: inputs: %lu module pcs: %lu edges: %lu\n", ninputs, npcs, nedges);
+	fprintf(stderr, "kmodvm-kcov: inputs: %lu module pcs: %lu edges: %lu cmps: %lu\n", ninputs, npcs, nedges, ncmps);
 }
 
 // collect hashes the input's PCs, in the order the kernel ran them, into
 // edges: the previous PC's offset shifted, xor this one's, as AFL does,
 // so that the same blocks reached along other paths count apart.
-static void collect(struct kcov *k)
+static int collect(struct kcov *k)
 {
 	uint64_t n = __atomic_load_n(&k->cover[0], __ATOMIC_RELAXED);
 	if (n >= COVER_WORDS)
@@ -256,6 +303,7 @@ static void collect(struct kcov *k)
 			fprintf(stderr, "kmodvm-kcov: no PC of the module yet: is it built with KCOV_INSTRUMENT=y, and does the harness reach it?\n");
 	}
 	pthread_mutex_unlock(&seen_mu);
+	return grew;
 }
 
 static void at_exit(void)
@@ -271,12 +319,74 @@ __attribute__((constructor)) static void init(void)
 	atexit(at_exit);
 }
 
+// feed_cmps hands the module's comparisons to libFuzzer's hooks, by the
+// operands' size.
+static void feed_cmps(struct kcov *k)
+{
+	uint64_t n = __atomic_load_n(&k->cmp[0], __ATOMIC_RELAXED);
+	if (n > (COVER_WORDS - 1) / CMP_WORDS)
+		n = (COVER_WORDS - 1) / CMP_WORDS;
+	unsigned long fed = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t *r = &k->cmp[1 + i * CMP_WORDS];
+		uint64_t a = r[1], b = r[2];
+		if (!in_module(r[3]) || a == b)
+			continue;
+		fed++;
+		switch ((r[0] & KCOV_CMP_MASK) >> 1) {
+		case 0:
+			__sanitizer_cov_trace_cmp1(a, b);
+			break;
+		case 1:
+			__sanitizer_cov_trace_cmp2(a, b);
+			break;
+		case 2:
+			__sanitizer_cov_trace_cmp4(a, b);
+			break;
+		default:
+			__sanitizer_cov_trace_cmp8(a, b);
+		}
+	}
+	pthread_mutex_lock(&seen_mu);
+	ncmps += fed;
+	pthread_mutex_unlock(&seen_mu);
+}
+
+// run_cmp runs the input again with KCOV tracing comparisons instead of
+// PCs, and feeds their operands to libFuzzer: how it gets past the magic
+// values a module compares its input against. A kernel without
+// CONFIG_KCOV_ENABLE_COMPARISONS refuses the mode; fuzzing goes on
+// without it.
+static void run_cmp(struct kcov *k, const uint8_t *data, size_t size)
+{
+	if (ioctl(k->fd, KCOV_DISABLE, 0))
+		die("ioctl", "KCOV_DISABLE");
+	if (ioctl(k->cmp_fd, KCOV_ENABLE, KCOV_TRACE_CMP) == 0) {
+		__atomic_store_n(&k->cmp[0], 0, __ATOMIC_RELAXED);
+		kmodvm_user_TestOneInput(data, size);
+		if (ioctl(k->cmp_fd, KCOV_DISABLE, 0))
+			die("ioctl", "KCOV_DISABLE");
+		feed_cmps(k);
+	} else {
+		fprintf(stderr, "kmodvm-kcov: no comparison operands (KCOV_TRACE_CMP: %s; CONFIG_KCOV_ENABLE_COMPARISONS?)\n", strerror(errno));
+		close(k->cmp_fd);
+		k->cmp_fd = -1;
+	}
+	if (ioctl(k->fd, KCOV_ENABLE, KCOV_TRACE_PC))
+		die("ioctl", "KCOV_ENABLE");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!thread_kcov)
-		thread_kcov = kcov_open();
-	__atomic_store_n(&thread_kcov->cover[0], 0, __ATOMIC_RELAXED);
+	struct kcov *k = thread_kcov;
+	if (!k)
+		k = thread_kcov = kcov_open();
+	__atomic_store_n(&k->cover[0], 0, __ATOMIC_RELAXED);
 	int ret = kmodvm_user_TestOneInput(data, size);
-	collect(thread_kcov);
+	int grew = collect(k);
+	if (k->cmp_fd >= 0 && __sanitizer_cov_trace_cmp4 && (grew || ++k->since_cmp >= CMP_PERIOD)) {
+		k->since_cmp = 0;
+		run_cmp(k, data, size);
+	}
 	return ret;
 }
