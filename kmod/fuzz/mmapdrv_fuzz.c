@@ -11,15 +11,15 @@
  *   0 read    u16 count            read() into a scratch buffer
  *   1 write   u16 count, bytes     write() the next count input bytes
  *   2 llseek  u32 offset, u8 whence
- *   3 ioctl   u8 nr, u64 arg       the driver's command space: one of
+ *   3 ioctl   u8 nr, u8 arg        the driver's command space: one of
  *                                  its commands, or _IO(magic, nr & 0x3f)
  *                                  when nr's top bit is set; arg is a
  *                                  pointer to a scratch buffer when its
- *                                  low bit is 0
+ *                                  low bit is 0, else the number
  *   4 mmap    u8 pages, u8 pgoff, u8 flags
  *                                  map, touch each page, unmap
  *   5 reopen  u8 mode              read-only, write-only or both
- *   6 raw     u32 cmd, u64 arg     any ioctl command, as ioctl 3's arg
+ *   6 raw     u32 cmd, u64 arg     any ioctl command; arg as ioctl 3's
  *
  * Build and run: kmodvm fuzz --kernels 6.1-debug --module kmod
  *   --harness kmod/fuzz/mmapdrv_fuzz.c --duration 60s (docs/fuzzing.md).
@@ -88,9 +88,9 @@ static void do_mmap(int fd, struct input *in)
 	munmap(m, pages * PAGE);
 }
 
-static void do_ioctl(int fd, unsigned long cmd, struct input *in)
+static void do_ioctl(int fd, unsigned long cmd, struct input *in, int argbytes)
 {
-	uint64_t arg = take(in, 8);
+	uint64_t arg = take(in, argbytes);
 
 	ioctl(fd, cmd, (arg & 1) ? (unsigned long)arg : (unsigned long)scratch);
 }
@@ -128,13 +128,13 @@ static void step(int fd, struct input *in)
 		break;
 	}
 	case 3:
-		do_ioctl(fd, driver_cmd(take(in, 1)), in);
+		do_ioctl(fd, driver_cmd(take(in, 1)), in, 1);
 		break;
 	case 4:
 		do_mmap(fd, in);
 		break;
 	case 6:
-		do_ioctl(fd, (uint32_t)take(in, 4), in);
+		do_ioctl(fd, (uint32_t)take(in, 4), in, 8);
 		break;
 	}
 }
