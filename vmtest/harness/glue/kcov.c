@@ -22,7 +22,7 @@
 //
 // The modules are named by the environment variable KMODVM_FUZZ_MODULE
 // (comma-separated). The glue prints "kmodvm-kcov: ..." lines on stderr:
-// the modules' text ranges at start, and the distinct module PCs and edges
+// each module's text at start, and the distinct module PCs and edges
 // seen so far whenever they grew (at most once a second) and at exit.
 #include <dirent.h>
 #include <errno.h>
@@ -193,12 +193,15 @@ static void module_ranges(const char *mod)
 		ranges[nranges++] = (struct range){texts[i], end};
 		if (!modbase || texts[i] < modbase)
 			modbase = texts[i];
-		fprintf(stderr, "kmodvm-kcov: %s text 0x%" PRIx64 "-0x%" PRIx64 "\n", mod, texts[i], end);
 	}
 	if (nranges == before) {
 		fprintf(stderr, "kmodvm-kcov: no text sections of %s in %s (are section addresses hidden? run as root)\n", mod, dir);
 		fail();
 	}
+	uint64_t bytes = 0;
+	for (int i = before; i < nranges; i++)
+		bytes += ranges[i].end - ranges[i].start;
+	fprintf(stderr, "kmodvm-kcov: fuzzing %s: %d text sections, %" PRIu64 " bytes\n", mod, nranges - before, bytes);
 }
 
 // load_ranges reads the text of every module KMODVM_FUZZ_MODULE names
