@@ -27,6 +27,7 @@ type fuzzFlags struct {
 	fuzzArgs   []string
 	out        string
 	noSnapshot bool
+	noCmp      bool
 	faultGrace time.Duration
 }
 
@@ -65,6 +66,7 @@ too), 3 infrastructure error.`,
 	fl.StringVar(&f.harness, "harness", "", "libFuzzer harness, one C file defining LLVMFuzzerTestOneInput (default kmod/fuzz/mmapdrv_fuzz.c with the bundled module)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "how long each kernel's job fuzzes")
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
+	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (to measure what they bring)")
 	f.vm.add(fl, vmHelp{
 		module:     "module source directory (repeatable; default kmod, the bundled driver)",
 		tests:      "Go test package directory run in the guest before fuzzing (repeatable; default none)",
@@ -104,7 +106,7 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 	cfg := vmtest.Config{
 		Kernels: f.kernels, Arch: []string{a.Name}, TestTimeout: f.duration + fuzzMargin, FaultGrace: f.faultGrace,
 		CacheDir: g.cache, OutDir: out, Offline: g.offline, Progress: prog.step, Log: prog.log(), NoSnapshot: f.noSnapshot,
-		Fuzz: &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: f.libFuzzerArgs()},
+		Fuzz: &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: f.libFuzzerArgs(), NoCmp: f.noCmp},
 	}
 	f.vm.apply(&cfg)
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)

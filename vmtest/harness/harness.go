@@ -35,6 +35,9 @@ const (
 	// ModuleEnv names, in the binary's environment, the modules
 	// (comma-separated) whose text the glue keeps the coverage of.
 	ModuleEnv = "KMODVM_FUZZ_MODULE"
+	// NoCmpEnv, in the binary's environment, turns off the comparison
+	// operands the glue feeds libFuzzer.
+	NoCmpEnv = "KMODVM_FUZZ_CMP=0"
 )
 
 // Options says what to build.

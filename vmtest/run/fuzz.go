@@ -33,7 +33,11 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 	if err := initramfs.WriteBinary(layer, runcfg.FuzzPath, f.Binary); err != nil {
 		return "", event.TestBinary{}, err
 	}
+	env := []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")}
+	if f.NoCmp {
+		env = append(env, harness.NoCmpEnv)
+	}
 	return layer, event.TestBinary{Name: runcfg.FuzzName, Path: runcfg.FuzzPath, Plain: true, Args: f.Args,
-		Env:     []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")},
+		Env:     env,
 		Timeout: event.Duration(m.testTimeout), FaultGrace: event.Duration(m.faultGrace)}, nil
 }

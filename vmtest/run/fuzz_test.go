@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,18 +30,22 @@ func TestFuzzJob(t *testing.T) {
 	dep := event.Module{Name: "dep", Dep: true}
 	drv := event.Module{Name: "mmapdrv"}
 	kunit := event.Module{Name: "mmapdrv_kunit"}
+	modEnv := "KMODVM_FUZZ_MODULE=mmapdrv,mmapdrv_kunit"
 	for _, c := range []struct {
 		name, arch string
 		mods       []event.Module
+		noCmp      bool
+		env        []string
 		err        string
 	}{
-		{"ok", a.Name, []event.Module{dep, drv, kunit}, ""},
-		{"other arch", "kmodvm-other", []event.Module{drv}, "built for kmodvm-other"},
-		{"no module", a.Name, []event.Module{dep}, "needs a module under test"},
+		{"ok", a.Name, []event.Module{dep, drv, kunit}, false, []string{modEnv}, ""},
+		{"no comparison operands", a.Name, []event.Module{dep, drv, kunit}, true, []string{modEnv, "KMODVM_FUZZ_CMP=0"}, ""},
+		{"other arch", "kmodvm-other", []event.Module{drv}, false, nil, "built for kmodvm-other"},
+		{"no module", a.Name, []event.Module{dep}, false, nil, "needs a module under test"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			f := &runcfg.Fuzz{Binary: bin, Arch: c.arch, Args: []string{"-max_total_time=60"}}
+			f := &runcfg.Fuzz{Binary: bin, Arch: c.arch, Args: []string{"-max_total_time=60"}, NoCmp: c.noCmp}
 			layer, tb, err := fuzzJob(f, a, c.mods, m, dir)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
@@ -51,7 +56,7 @@ func TestFuzzJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tb.Plain || tb.Path != runcfg.FuzzPath || len(tb.Env) != 1 || tb.Env[0] != "KMODVM_FUZZ_MODULE=mmapdrv,mmapdrv_kunit" ||
+			if !tb.Plain || tb.Path != runcfg.FuzzPath || !slices.Equal(tb.Env, c.env) ||
 				time.Duration(tb.Timeout) != time.Hour || tb.Args[0] != "-max_total_time=60" {
 				t.Errorf("binary = %+v", tb)
 			}

@@ -9,6 +9,9 @@ type Fuzz struct {
 	// Args are libFuzzer's flags (-max_total_time=600, a corpus
 	// directory).
 	Args []string
+	// NoCmp turns off the comparison operands the KCOV glue feeds
+	// libFuzzer (its KMODVM_FUZZ_CMP=0): for measuring what they bring.
+	NoCmp bool
 }
 
 // FuzzName is the name the harness runs under: its test package in the
