@@ -21,13 +21,16 @@ FUZZTIME ?= 60s
 # toolchain userlands), what building a debug kernel from source adds
 # (flex, bison, bc, libelf and OpenSSL headers, lz4, cpio, patch, xz),
 # depmod, dpkg-deb, apt and debootstrap for kernels and toolchain
-# userlands, the archive keyring apt verifies them with; for make test also
+# userlands, the archive keyring apt verifies them with, clang with its
+# libFuzzer runtime and the static C++ library for kmodvm fuzz's harnesses;
+# for make test also
 # Chromium (the HTML report is checked in a real browser), shellcheck (for
 # actionlint), gdb (--gdb's test), tmux (kmodvm shell's) and lcov
 # (coverage.info is checked with lcov's own reader).
 DEB_DEPS := qemu-system-x86 qemu-system-arm gcc-12-aarch64-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
-	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils zstd
+	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils zstd \
+	clang-16 libclang-rt-16-dev libstdc++-12-dev
 TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz

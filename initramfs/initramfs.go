@@ -138,6 +138,27 @@ func WriteRun(path string, cfg event.RunConfig) error {
 	return nil
 }
 
+// WriteBinary writes a per-run layer holding the host's file src as the
+// executable name (kmodvm fuzz's harness, built for the run); never
+// cached.
+func WriteBinary(path, name, src string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	err = atomicfile.Write(path, func(f *os.File) error {
+		lw := newLayerWriter(f)
+		if err := lw.file(name, data, 0o755); err != nil {
+			return err
+		}
+		return lw.close()
+	})
+	if err != nil {
+		return fmt.Errorf("write layer %s: %w", path, err)
+	}
+	return nil
+}
+
 // Concat writes the image QEMU boots (it takes a single -initrd) by
 // concatenating layers; later layers win where paths collide. The copy uses
 // copy_file_range, so it costs little even for large layers.

@@ -36,6 +36,9 @@ func SnapshotDir(cacheDir string) string { return run.SnapshotDir(cacheDir) }
 // the runner below vmtest takes it too.
 type Config = runcfg.Config
 
+// Fuzz is a fuzz job (Config.Fuzz): a harness built by vmtest/harness.
+type Fuzz = runcfg.Fuzz
+
 // Step is a progress notification.
 type Step = runcfg.Step
 

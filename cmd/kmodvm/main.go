@@ -113,7 +113,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVar(&g.offline, "offline", false, "use only cached kernels and the cached archive index")
 	pf.StringSliceVar(&g.arch, "arch", nil, "architectures of the kernels selectors name, any of "+
 		strings.Join(arch.Names(), ", ")+", or "+vmtest.AllArches+" (default "+arch.Default+")")
-	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g))
+	root.AddCommand(newKernelsCmd(g), newBuildCmd(g), newRunCmd(g), newShellCmd(g), newFuzzCmd(g))
 	root.AddCommand(newReportCmd())
 	return root
 }

@@ -215,15 +215,35 @@ func TestRunBinaryEnvironment(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, evs := runAgentBinary(t, event.TestBinary{Name: "env", Path: script, Args: []string{"-x"}, Env: []string{"EXTRA=yes"}})
-	var out strings.Builder
-	for _, ev := range evs {
-		if ev.Type == event.Test && ev.Test.Action == "output" {
-			out.WriteString(ev.Test.Output)
+	// A plain binary (a fuzz harness) gets its arguments alone and is one
+	// test of its name, holding its output; a Go test binary's output
+	// outside its tests is its package's.
+	for _, c := range []struct {
+		plain      bool
+		args, test string
+		actions    string
+	}{{false, "-test.v=test2json -x", "", "start output pass"}, {true, "-x", "env", "start run output pass pass"}} {
+		_, evs := runAgentBinary(t, event.TestBinary{Name: "env", Path: script, Args: []string{"-x"}, Env: []string{"EXTRA=yes"}, Plain: c.plain})
+		var out strings.Builder
+		var actions []string
+		for _, ev := range evs {
+			if ev.Type != event.Test {
+				continue
+			}
+			actions = append(actions, ev.Test.Action)
+			if ev.Test.Action == "output" {
+				out.WriteString(ev.Test.Output)
+				if ev.Test.Test != c.test {
+					t.Errorf("plain %v: output of test %q, want %q", c.plain, ev.Test.Test, c.test)
+				}
+			}
 		}
-	}
-	want := "1 /nonexistent yes " + dir + " -test.v=test2json -x\n"
-	if out.String() != want {
-		t.Errorf("output = %q, want %q", out.String(), want)
+		want := "1 /nonexistent yes " + dir + " " + c.args + "\n"
+		if out.String() != want {
+			t.Errorf("plain %v: output = %q, want %q", c.plain, out.String(), want)
+		}
+		if got := strings.Join(actions, " "); got != c.actions {
+			t.Errorf("plain %v: actions %q, want %q", c.plain, got, c.actions)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func (a *Agent) runBinary(tb event.TestBinary) (*event.Exit, error) {
 		return nil, err
 	}
 	var lastOutput atomic.Int64 // when the binary last wrote, guest monotonic ns
-	conv, copied := a.streamOutput(tb.Name, out, stop, &lastOutput)
+	conv, copied := a.streamOutput(tb.Name, tb.Plain, out, stop, &lastOutput)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stall := a.stallWatch(time.Duration(tb.FaultGrace), &lastOutput)
@@ -78,7 +78,11 @@ func (a *Agent) startBinary(tb event.TestBinary) (cmd *exec.Cmd, out int, start 
 		return nil, 0, start, fmt.Errorf("pipe: %w", err)
 	}
 	w := os.NewFile(uintptr(p[1]), "test output")
-	cmd = exec.Command(tb.Path, append([]string{"-test.v=test2json"}, tb.Args...)...)
+	args := tb.Args
+	if !tb.Plain {
+		args = append([]string{"-test.v=test2json"}, args...)
+	}
+	cmd = exec.Command(tb.Path, args...)
 	cmd.Dir = filepath.Dir(tb.Path)
 	cmd.Env = append(append(append([]string{}, baseEnv...), tb.Env...),
 		event.EnvGuest+"=1", event.EnvConfig+"="+a.configPath)
@@ -98,7 +102,7 @@ func (a *Agent) startBinary(tb event.TestBinary) (cmd *exec.Cmd, out int, start 
 // streamOutput converts the output read from the pipe fd into Test events
 // of binary name, and keeps in lastOutput when it last came. copied closes
 // once the pipe has ended (or stop closed) and all of it is converted.
-func (a *Agent) streamOutput(name string, fd int, stop <-chan struct{}, lastOutput *atomic.Int64) (conv *converter, copied <-chan struct{}) {
+func (a *Agent) streamOutput(name string, plain bool, fd int, stop <-chan struct{}, lastOutput *atomic.Int64) (conv *converter, copied <-chan struct{}) {
 	// Output is read and time-stamped as the binary writes it, apart from
 	// converting and sending it, which waits on the slow serial port: the
 	// host matches kernel log records to tests by these times.
@@ -106,9 +110,14 @@ func (a *Agent) streamOutput(name string, fd int, stop <-chan struct{}, lastOutp
 	go readChunks(fd, chunks, stop)
 	var stamp int64
 	lastOutput.Store(event.Monotonic())
-	conv = newConverter(name, func(te event.TestEvent) {
+	emit := func(te event.TestEvent) {
 		a.emit(event.Event{Type: event.Test, Binary: name, Test: &te, Mono: stamp})
-	}, a.drainKmsg)
+	}
+	if plain {
+		conv = newPlainConverter(name, emit, a.drainKmsg)
+	} else {
+		conv = newConverter(name, emit, a.drainKmsg)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

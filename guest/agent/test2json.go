@@ -29,6 +29,10 @@ type converter struct {
 	needMarker bool              // framing lines carry ^V (test2json mode seen)
 	line       []byte            // unterminated input
 	mid        bool              // inside a line too long to hold
+	// plain is the one test a plain binary (event.TestBinary.Plain) is:
+	// all its output is that test's, and its exit status its result, so
+	// that the host attributes the kernel's findings to it as to a test.
+	plain string
 }
 
 const (
@@ -47,6 +51,15 @@ var (
 func newConverter(pkg string, emit func(event.TestEvent), beforeResult func()) *converter {
 	c := &converter{pkg: pkg, emit: emit, beforeResult: beforeResult, start: time.Now()}
 	c.send(event.TestEvent{Action: "start"})
+	return c
+}
+
+// newPlainConverter is newConverter for a plain binary: one test named
+// after the binary.
+func newPlainConverter(pkg string, emit func(event.TestEvent), beforeResult func()) *converter {
+	c := newConverter(pkg, emit, beforeResult)
+	c.plain = pkg
+	c.send(event.TestEvent{Action: "run", Test: pkg})
 	return c
 }
 
@@ -108,12 +121,21 @@ func (c *converter) Close(exitOK bool) {
 	case result == "":
 		result = "pass"
 	}
+	if c.plain != "" {
+		c.beforeResult()
+		c.send(event.TestEvent{Action: result, Test: c.plain, Elapsed: time.Since(c.start).Round(time.Millisecond).Seconds()})
+	}
 	c.testName = ""
 	c.beforeResult()
 	c.send(event.TestEvent{Action: result, Elapsed: time.Since(c.start).Round(time.Millisecond).Seconds()})
 }
 
 func (c *converter) handleLine(line []byte) {
+	if c.plain != "" {
+		c.testName = c.plain
+		c.output(line)
+		return
+	}
 	sawMarker := false
 	if c.needMarker && line[0] != marker {
 		c.output(line)

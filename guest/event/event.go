@@ -295,6 +295,11 @@ type TestBinary struct {
 	// a test left holding a lock the dead task took would otherwise wait
 	// for Timeout.
 	FaultGrace Duration `json:"fault_grace,omitempty"`
+	// Plain says the binary is no Go test (kmodvm fuzz's libFuzzer
+	// harness): it runs with Args alone, without -test.v=test2json, and is
+	// one test named Name, whose output is all the binary's (standard
+	// error included) and whose result is its exit status.
+	Plain bool `json:"plain,omitempty"`
 }
 
 // Duration is a time.Duration that encodes as a Go duration string.

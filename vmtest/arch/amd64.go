@@ -73,5 +73,6 @@ func amd64() *Arch {
 			// scancode atkbd reports as SysRq.
 			SysRq: []string{"alt", "sysrq"},
 		},
+		LibFuzzer: "x86_64",
 	}
 }

@@ -98,6 +98,13 @@ type Arch struct {
 
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
+
+	// LibFuzzer is the architecture's name in clang's runtime libraries
+	// (libclang_rt.fuzzer-<LibFuzzer>.a), set where kmodvm fuzz builds a
+	// harness for it: clang --target=<Triplet>, linked statically with
+	// Debian's libclang-rt-16-dev, whose amd64 package ships only the
+	// host's libraries. Empty: no fuzzing on this architecture.
+	LibFuzzer string
 }
 
 // ELF is an architecture's ELF dialect, as far as reading a relocatable

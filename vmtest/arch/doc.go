@@ -36,6 +36,6 @@
 //
 // Optional: RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource
 // (only for PVHOrBzImage), KVMFlags, Channels and ChannelModules,
-// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, each described
-// at its field.
+// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, LibFuzzer, each
+// described at its field.
 package arch

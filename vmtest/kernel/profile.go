@@ -29,6 +29,9 @@ type Profile struct {
 	// FaultInjection says that the kernel can make a task's N-th
 	// allocation fail (CONFIG_FAULT_INJECTION: /proc/thread-self/fail-nth).
 	FaultInjection bool
+	// KCOV says code built with KCOV_INSTRUMENT=y reports its coverage
+	// per task through /sys/kernel/debug/kcov: kmodvm fuzz needs it.
+	KCOV bool
 	// DebugInfo says that kbuild compiles modules for this kernel with
 	// DWARF by itself (CONFIG_DEBUG_INFO, which Debian's kernels set).
 	DebugInfo bool
@@ -82,6 +85,7 @@ func (k *Kernel) Profile() Profile {
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
 	p.FaultInjection = on("FAULT_INJECTION")
+	p.KCOV = on("KCOV")
 	p.DebugInfo = on("DEBUG_INFO")
 	if p.Slowdown > 1 {
 		p.BootTimeout = time.Duration(float64(stockBootTimeout) * p.Slowdown)

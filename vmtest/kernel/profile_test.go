@@ -16,7 +16,7 @@ func TestProfileFollowsTheConfig(t *testing.T) {
 		sanitizers   []string
 	}{
 		{"stock", "CONFIG_KFENCE=y\nCONFIG_DEBUG_LIST=y\n", 256, 1, nil, []string{"kfence"}},
-		{"debug", "CONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\nCONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y\nCONFIG_PROVE_LOCKING=y\nCONFIG_UBSAN=y\nCONFIG_KUNIT=y\nCONFIG_GCOV_KERNEL=y\n",
+		{"debug", "CONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\nCONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y\nCONFIG_PROVE_LOCKING=y\nCONFIG_UBSAN=y\nCONFIG_KUNIT=y\nCONFIG_GCOV_KERNEL=y\nCONFIG_KCOV=y\n",
 			1024, 4.5, []string{"kasan_multi_shot", "kmemleak=on"}, []string{"kasan", "kmemleak", "lockdep", "ubsan"}},
 		{"kcsan", "CONFIG_KCSAN=y\n# CONFIG_KASAN is not set\n", 512, 3, nil, []string{"kcsan"}},
 		{"no config", "", 256, 1, nil, nil},
@@ -34,8 +34,11 @@ func TestProfileFollowsTheConfig(t *testing.T) {
 			if p.MemoryMiB != c.mem || p.Slowdown != c.slowdown || !slices.Equal(p.Append, c.append) || !slices.Equal(p.Sanitizers, c.sanitizers) {
 				t.Errorf("profile = %+v", p)
 			}
-			if c.name == "debug" && (!p.KUnit || !p.Gcov || p.BootTimeout <= stockBootTimeout) {
-				t.Errorf("debug profile = %+v, want KUnit, gcov and a longer boot timeout", p)
+			if c.name == "debug" && (!p.KUnit || !p.Gcov || !p.KCOV || p.BootTimeout <= stockBootTimeout) {
+				t.Errorf("debug profile = %+v, want KUnit, gcov, KCOV and a longer boot timeout", p)
+			}
+			if c.name != "debug" && p.KCOV {
+				t.Errorf("profile = %+v: KCOV without CONFIG_KCOV", p)
 			}
 		})
 	}

@@ -48,6 +48,11 @@ func (run *kernelRun) build(ctx context.Context) bool {
 		makeArgs = append(makeArgs, "W=1")
 	}
 	makeArgs = append(makeArgs, r.cfg.MakeVars...)
+	if r.cfg.Fuzz != nil {
+		// The module's code reports its coverage to the fuzzer; the
+		// kernel's (no KCOV_INSTRUMENT_ALL) stays quiet.
+		makeArgs = append(makeArgs, "KCOV_INSTRUMENT=y")
+	}
 	for i, m := range r.cfg.Modules {
 		if !k.Profile().KUnit {
 			if only, any := kunitSuites(m); only {

@@ -64,6 +64,14 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 		bins[i].Timeout = event.Duration(m.testTimeout)
 		bins[i].FaultGrace = event.Duration(m.faultGrace)
 	}
+	var fuzzLayers []string
+	if f := r.cfg.Fuzz; f != nil {
+		layer, bin, err := fuzzJob(f, a, mods, m, dir)
+		if err != nil {
+			return nil, err
+		}
+		fuzzLayers, bins = []string{layer}, append(bins, bin)
+	}
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.Interactive(), FaultGrace: event.Duration(m.faultGrace),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
@@ -75,7 +83,7 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 		return nil, err
 	}
 	img := &guestImage{path: filepath.Join(dir, ".initramfs.cpio"), run: cfg,
-		layers: append(append(append([]string{}, g.layers...), kl), runLayer)}
+		layers: append(append(append(append([]string{}, g.layers...), kl), fuzzLayers...), runLayer)}
 	if r.cfg.Keep {
 		img.path = filepath.Join(dir, "initramfs.cpio")
 	}

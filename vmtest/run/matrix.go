@@ -89,8 +89,8 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	}
 	for _, n := range []struct {
 		on   bool
-		need kernelNeed
-	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}} {
+		need need
+	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}, {cfg.Fuzz != nil, needKCOV}} {
 		if !n.on {
 			continue
 		}

@@ -150,39 +150,45 @@ func (r *runner) planOne(ctx context.Context, pl *planning, raw, a string, s ker
 	pl.out = append(pl.out, planned{sel: raw, spec: spec, dir: spec.Name})
 }
 
-// kernelNeed is a kernel option a run's setting needs: a run that names
-// a kernel without it is a usage error.
-type kernelNeed struct {
+// need is a kernel option a kind of run needs, and who has it.
+type need struct {
 	option string                    // "CONFIG_GCOV_KERNEL"
-	has    func(kernel.Profile) bool // the option, read from a fetched kernel's config
+	has    func(kernel.Profile) bool // read from a fetched kernel's config
 	what   string                    // "coverage needs a kernel with gcov"
+	havers string                    // "the -debug and -kcsan kernels"
 }
 
-// needs are the options of the settings that need one.
-var (
-	needGcov   = kernelNeed{"CONFIG_GCOV_KERNEL", func(p kernel.Profile) bool { return p.Gcov }, "coverage needs a kernel with gcov"}
-	needFaults = kernelNeed{"CONFIG_FAULT_INJECTION", func(p kernel.Profile) bool { return p.FaultInjection },
-		"--inject-faults needs a kernel with fault injection"}
-)
+// needGcov is what --coverage needs: the kernel keeps the counters of code
+// built with gcov profiling and shows them in debugfs.
+var needGcov = need{option: "CONFIG_GCOV_KERNEL", has: func(p kernel.Profile) bool { return p.Gcov },
+	what: "coverage needs a kernel with gcov", havers: "the -debug and -kcsan kernels"}
 
-// checkNeed makes a run a usage error when one of its kernels lacks
-// need's option: from what the kernel is known to be made with (a source
-// build's fragments), else from its config once fetched (kept in the
-// cache for the run). A kernel that cannot be fetched is left to report
-// that.
-func (r *runner) checkNeed(ctx context.Context, plan []planned, need kernelNeed) error {
+// needFaults is what --inject-faults needs: a task's N-th allocation can
+// be made to fail (/proc/thread-self/fail-nth).
+var needFaults = need{option: "CONFIG_FAULT_INJECTION", has: func(p kernel.Profile) bool { return p.FaultInjection },
+	what: "--inject-faults needs a kernel with fault injection", havers: "the -debug and -kcsan kernels"}
+
+// needKCOV is what fuzzing needs: the module's coverage per task.
+var needKCOV = need{option: "CONFIG_KCOV", has: func(p kernel.Profile) bool { return p.KCOV },
+	what: "fuzzing needs a kernel with KCOV", havers: "the -debug kernels"}
+
+// checkNeed makes a run a usage error when one of its kernels lacks n's
+// option: from what the kernel is known to be made with (a source build's
+// fragments), else from its config once fetched (kept in the cache for
+// the run). A kernel that cannot be fetched is left to report that.
+func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 	var without, suggest []string
 	for _, p := range plan {
 		if p.spec == nil {
 			continue
 		}
-		v, known := p.spec.Config[need.option]
+		v, known := p.spec.Config[n.option]
 		if !known {
 			k, err := r.fetcher.Get(ctx, p.spec)
 			if err != nil {
 				continue
 			}
-			if need.has(k.Profile()) {
+			if n.has(k.Profile()) {
 				continue
 			}
 		} else if v == "y" {
@@ -196,11 +202,11 @@ func (r *runner) checkNeed(ctx context.Context, plan []planned, need kernelNeed)
 	if len(without) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("%s (%s), which %s lacks", need.what, need.option, strings.Join(without, ", "))
+	msg := fmt.Sprintf("%s (%s), which %s lacks", n.what, n.option, strings.Join(without, ", "))
 	if len(suggest) > 0 {
 		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
 	} else {
-		msg += "; the -debug and -kcsan kernels kmodvm builds from source have it (e.g. --kernels 6.1-debug)"
+		msg += fmt.Sprintf("; %s kmodvm builds from source have it (e.g. --kernels 6.1-debug)", n.havers)
 	}
 	return &runcfg.ErrConfig{Msg: msg}
 }

@@ -117,6 +117,12 @@ type Config struct {
 	// must have CONFIG_FAULT_INJECTION (the -debug ones do); a run that
 	// names one without it is an *ErrConfig.
 	InjectFaults bool
+	// Fuzz, if set, makes the run a fuzz job (kmodvm fuzz): the modules
+	// are built with KCOV_INSTRUMENT=y and the harness runs in each
+	// kernel's guest after the Tests, with the modules loaded. Every kernel
+	// must have CONFIG_KCOV (the -debug ones do); a run that names one
+	// without it is an *ErrConfig.
+	Fuzz *Fuzz
 	// W1 builds modules with W=1; Werror fails builds that warn.
 	W1, Werror bool
 	// MakeVars are VAR=value variables for the module builds' make

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+func TestParseFuzzStats(t *testing.T) {
+	full, err := os.ReadFile("testdata/fuzz/output.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, out string
+		want      fuzzStats
+	}{
+		{"final stats", string(full), fuzzStats{Execs: 5012, ExecsPerSec: 200, Cov: 21, Features: 99, Corpus: 18, CorpusSize: "340b",
+			ModulePCs: 33, ModuleEdges: 47, Cmps: 1204, Seen: true}},
+		{"status line only", "#4096\tpulse  cov: 21 ft: 98 corp: 17/311b lim: 43 exec/s: 204 rss: 30Mb\n",
+			fuzzStats{Execs: 4096, ExecsPerSec: 204, Cov: 21, Features: 98, Corpus: 17, CorpusSize: "311b", Seen: true}},
+		{"no libFuzzer", "kmodvm-kcov: KMODVM_FUZZ_MODULE is not set: name the module under test\n", fuzzStats{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := parseFuzzStats(c.out); got != c.want {
+				t.Errorf("got  %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}

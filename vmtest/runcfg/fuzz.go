@@ -1,0 +1,22 @@
+package runcfg
+
+// Fuzz is a fuzz job: a harness that vmtest/harness built for the
+// kernels' architecture, run in the guest as a binary of its own.
+type Fuzz struct {
+	// Binary is the harness on the host, built for Arch (a kernel of
+	// another architecture is its own error).
+	Binary, Arch string
+	// Args are libFuzzer's flags (-max_total_time=600, a corpus
+	// directory).
+	Args []string
+	// NoCmp turns off the comparison operands the KCOV glue feeds
+	// libFuzzer (its KMODVM_FUZZ_CMP=0): for measuring what they bring.
+	NoCmp bool
+}
+
+// FuzzName is the name the harness runs under: its test package in the
+// report. FuzzPath is where it lies in the guest.
+const (
+	FuzzName = "fuzz"
+	FuzzPath = "/fuzz/harness"
+)
