@@ -166,7 +166,8 @@ type Crash struct {
 	// line naming the faulting code ("RIP: 0010:func+0x1/0x2"), and
 	// FaultLR, where the architecture has a link register, the line
 	// naming its caller ("lr : func+0x1/0x2"). vmtest/dmesg reads every
-	// architecture's: a log says which it is.
+	// architecture's: a log says which it is. TraceStart is empty where
+	// the kernel prints no header before the frames (32-bit Arm).
 	TraceStart string
 	FaultIP    string
 	FaultLR    string

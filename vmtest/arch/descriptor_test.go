@@ -18,7 +18,7 @@ import (
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
 	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
-	"Crash.NMI": true, "Crash.NMIParams": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or

@@ -32,10 +32,10 @@
 //     ports; CommandLine.
 //   - Crash: IPRegister and IPInfo (with the fixture
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
-//     running guest), TraceStart and FaultIP.
+//     running guest) and FaultIP.
 //
-// Optional: GOARM (arm only), RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource
-// (only for PVHOrBzImage), KVMFlags, Channels and ChannelModules,
-// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, each described
-// at its field.
+// Optional: GOARM (arm only), RunsOn, ELF.Abs64 (none on 32 bits),
+// GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels and
+// ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
+// Crash.SysRq, each described at its field.
 package arch
