@@ -45,19 +45,23 @@ func (b *Builder) goInputs() (src, version, goarch string, err error) {
 // Base returns the base layer: the guest agent as /init, built for Linux
 // on the Builder's architecture without cgo, plus the device nodes and
 // directories of mkuimage's default root. It is cached by the agent's
-// sources, go.mod and go.sum, the GOARCH, the Go version and mkuimage's
+// sources, go.mod and go.sum, the GOARCH and GOARM, the Go version and mkuimage's
 // version.
 func (b *Builder) Base(ctx context.Context) (string, error) {
-	src, goVersion, goarch, err := b.goInputs()
+	src, goVersion, _, err := b.goInputs()
 	if err != nil {
 		return "", err
 	}
-	k := newKey("base", goVersion, "GOARCH="+goarch, goEnv(), depVersion("github.com/u-root/mkuimage"))
+	genv, err := b.goEnv()
+	if err != nil {
+		return "", err
+	}
+	k := newKey("base", goVersion, strings.Join(genv, " "), goEnv(), depVersion("github.com/u-root/mkuimage"))
 	if err := hashAgentSources(k, src); err != nil {
 		return "", err
 	}
 	return b.cached(ctx, "base-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
-		return buildBase(ctx, src, goarch, f.Name())
+		return buildBase(ctx, src, genv, f.Name())
 	})
 }
 
@@ -66,7 +70,7 @@ func (b *Builder) Base(ctx context.Context) (string, error) {
 // on its default root. The agent is /init itself rather than u-root's init
 // starting it as uinit: one exec less at boot, and nothing u-root's init
 // sets up is needed. mkuimage builds no Go itself: it cannot be cancelled.
-func buildBase(ctx context.Context, src, goarch, out string) error {
+func buildBase(ctx context.Context, src string, genv []string, out string) error {
 	tmp, err := os.MkdirTemp("", "kmodvm-mkuimage-")
 	if err != nil {
 		return err
@@ -76,7 +80,7 @@ func buildBase(ctx context.Context, src, goarch, out string) error {
 	// The flags mkuimage's binary builder uses: small and reproducible.
 	cmd := proc.Command(ctx, "go", "build", "-o", agent, "-gcflags=all=-l", "-ldflags=-s -w -buildid=", "-trimpath", ".")
 	cmd.Dir = filepath.Join(src, agentCmd)
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0"), genv...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("build the guest agent: %w", context.Cause(ctx))

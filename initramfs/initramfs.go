@@ -61,6 +61,15 @@ func (b *Builder) goarch() (string, error) {
 	return a.GOARCH, nil
 }
 
+// goEnv is the go command's GOARCH and GOARM for the guest's programs.
+func (b *Builder) goEnv() ([]string, error) {
+	a, err := arch.Lookup(b.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return a.GoEnv(), nil
+}
+
 // cache is the cache the layers are kept in.
 func (b *Builder) cache() (cachedir.Layout, error) {
 	if b.CacheDir != "" {

@@ -31,14 +31,14 @@ type TestPackage struct {
 //
 // A package's layer is keyed by every file of its module (except .git,
 // nested modules and directories the go command ignores), the Go version
-// the GOARCH and the Go environment, so a warm build never runs the go
+// the GOARCH, GOARM and the Go environment, so a warm build never runs the go
 // command.
 func (b *Builder) Tests(ctx context.Context, pkgs []TestPackage) ([]string, []event.TestBinary, error) {
 	goVersion, err := goVersion()
 	if err != nil {
 		return nil, nil, err
 	}
-	goarch, err := b.goarch()
+	genv, err := b.goEnv()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +58,7 @@ func (b *Builder) Tests(ctx context.Context, pkgs []TestPackage) ([]string, []ev
 			return nil, nil, fmt.Errorf("two test packages named %q: set TestPackage.Name", name)
 		}
 		seen[name] = true
-		layer, err := b.testLayer(ctx, dir, name, goVersion, goarch)
+		layer, err := b.testLayer(ctx, dir, name, goVersion, genv)
 		if err != nil {
 			return nil, nil, fmt.Errorf("test package %s: %w", p.Dir, err)
 		}
@@ -68,7 +68,7 @@ func (b *Builder) Tests(ctx context.Context, pkgs []TestPackage) ([]string, []ev
 	return layers, bins, nil
 }
 
-func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion, goarch string) (string, error) {
+func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion string, genv []string) (string, error) {
 	modRoot, err := findModuleRoot(dir)
 	if err != nil {
 		return "", err
@@ -77,7 +77,7 @@ func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion, goarch st
 	if err != nil {
 		return "", err
 	}
-	k := newKey("tests", name, filepath.ToSlash(rel), goVersion, "GOARCH="+goarch, goEnv())
+	k := newKey("tests", name, filepath.ToSlash(rel), goVersion, strings.Join(genv, " "), goEnv())
 	// A cache inside the module must not key the layers it holds.
 	c, err := b.cache()
 	if err != nil {
@@ -91,11 +91,11 @@ func (b *Builder) testLayer(ctx context.Context, dir, name, goVersion, goarch st
 		return "", fmt.Errorf("hash module %s: %w", modRoot, err)
 	}
 	return b.cached(ctx, "tests-"+name+"-"+k.sum()+".cpio", func(ctx context.Context, f *os.File) error {
-		return buildTestLayer(ctx, f, modRoot, rel, name, goarch)
+		return buildTestLayer(ctx, f, modRoot, rel, name, genv)
 	})
 }
 
-func buildTestLayer(ctx context.Context, f *os.File, modRoot, rel, name, goarch string) error {
+func buildTestLayer(ctx context.Context, f *os.File, modRoot, rel, name string, genv []string) error {
 	tmp, err := os.MkdirTemp("", "kmodvm-test-build-")
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func buildTestLayer(ctx context.Context, f *os.File, modRoot, rel, name, goarch 
 	// their stack traces, which come from the pclntab.
 	cmd := proc.Command(ctx, "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+filepath.ToSlash(rel))
 	cmd.Dir = modRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), genv...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go test -c: %w\n%s", err, out)
 	}

@@ -270,6 +270,8 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 				switch {
 				case arch.Must(k.Arch).Image == arch.ArmImage:
 					boot = "Image"
+				case arch.Must(k.Arch).Image == arch.ZImage:
+					boot = "zImage"
 				case k.Vmlinux == "":
 					boot = "bzImage (no PVH note)"
 				}

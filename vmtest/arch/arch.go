@@ -16,8 +16,11 @@ type Arch struct {
 	// Name is kmodvm's name for it: Debian's architecture name, which is
 	// also Go's where they agree ("amd64", "arm64").
 	Name string
-	// GOARCH builds the guest agent and the test binaries.
+	// GOARCH builds the guest agent and the test binaries, and GOARM,
+	// where GOARCH is arm, the instruction set and floating point they
+	// use: Go's default depends on the host that built the go command.
 	GOARCH string
+	GOARM  string
 	// Debian is the architecture of Debian's packages and the suffix of
 	// its kernel flavours ("amd64", "cloud-amd64").
 	Debian string
@@ -131,6 +134,10 @@ const (
 	// gzip-compressed as vmlinuz, which QEMU does not decompress for
 	// arm64 guests: the kernel cache keeps the decompressed Image.
 	ArmImage ImageKind = "arm64-image"
+	// ZImage: 32-bit Arm's self-decompressing zImage, Debian's vmlinuz
+	// as it is, which QEMU boots with -kernel (the virt machine passes
+	// its own device tree).
+	ZImage ImageKind = "arm-zimage"
 )
 
 // ChannelKind names the device behind ports beyond the UARTs.
@@ -166,7 +173,8 @@ type Crash struct {
 	// line naming the faulting code ("RIP: 0010:func+0x1/0x2"), and
 	// FaultLR, where the architecture has a link register, the line
 	// naming its caller ("lr : func+0x1/0x2"). vmtest/dmesg reads every
-	// architecture's: a log says which it is.
+	// architecture's: a log says which it is. TraceStart is empty where
+	// the kernel prints no header before the frames (32-bit Arm).
 	TraceStart string
 	FaultIP    string
 	FaultLR    string
@@ -207,6 +215,16 @@ func (a *Arch) MaxPorts() int {
 		return 31 // a virtio-serial device's default max_ports, less port 0
 	}
 	return a.MaxSerial
+}
+
+// GoEnv is the go command's environment that selects the guest's code:
+// GOARCH, and GOARM where the architecture sets it.
+func (a *Arch) GoEnv() []string {
+	env := []string{"GOARCH=" + a.GOARCH}
+	if a.GOARM != "" {
+		env = append(env, "GOARM="+a.GOARM)
+	}
+	return env
 }
 
 // Console is the kernel's console= value: the first serial port.

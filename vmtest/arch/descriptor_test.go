@@ -17,8 +17,8 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
-	"Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or
@@ -89,6 +89,9 @@ func checkNames(t *testing.T, a *Arch) {
 	if (a.ELF.Class == elf.ELFCLASS64) != (len(a.ELF.Abs64) > 0) {
 		t.Errorf("ELF class %v with Abs64 %v: a 64-bit object's DWARF holds 8-byte addresses, a 32-bit one's none", a.ELF.Class, a.ELF.Abs64)
 	}
+	if (a.GOARCH == "arm") != (a.GOARM != "") {
+		t.Errorf("GOARCH %s with GOARM %q: want GOARM exactly for arm", a.GOARCH, a.GOARM)
+	}
 	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
 		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)
 	}
@@ -103,7 +106,7 @@ func checkTree(t *testing.T, a *Arch) {
 	if pvh := a.Image == PVHOrBzImage; pvh != (a.PVHSource != "") || pvh && !strings.HasPrefix(a.PVHSource, dir) {
 		t.Errorf("Image %s with PVHSource %q: want one under %s exactly for %s", a.Image, a.PVHSource, dir, PVHOrBzImage)
 	}
-	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage}, a.Image) {
+	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage}, a.Image) {
 		t.Errorf("Image %q: the kernel cache and qemu know no such kind", a.Image)
 	}
 	if !slices.Contains([]ChannelKind{NoChannels, VirtioSerial}, a.Channels) ||
@@ -143,14 +146,14 @@ func TestHostFor(t *testing.T) {
 // define, where the host has the tools.
 func TestDescriptorsAgreeWithTools(t *testing.T) {
 	goarches := goLinuxArches(t)
-	cpus := debianCPUs(t)
+	cpus := debianArches(t)
 	for _, a := range All() {
 		if goarches != nil && !goarches["linux/"+a.GOARCH] {
 			t.Errorf("%s: go tool dist list has no linux/%s", a.Name, a.GOARCH)
 		}
 		bits := map[elf.Class]int{elf.ELFCLASS32: 32, elf.ELFCLASS64: 64}[a.ELF.Class]
-		if c, ok := cpus[a.Debian]; cpus != nil && (!ok || c.gnu+"-linux-gnu" != a.Triplet || c.bits != bits) {
-			t.Errorf("%s: dpkg's cputable has %+v for %s; want the CPU of triplet %s, %d bits (its ELF class)",
+		if c, ok := cpus[a.Debian]; cpus != nil && (!ok || c.triplet != a.Triplet || c.bits != bits) {
+			t.Errorf("%s: dpkg's tables have %+v for %s; want triplet %s, %d bits (its ELF class)",
 				a.Name, c, a.Debian, a.Triplet, bits)
 		}
 		bin, err := exec.LookPath(a.QEMU)
@@ -182,29 +185,66 @@ func goLinuxArches(t *testing.T) map[string]bool {
 	return set
 }
 
-type debianCPU struct {
-	gnu  string
-	bits int
+type debianArch struct {
+	triplet string
+	bits    int
 }
 
-// debianCPUs reads dpkg's table of Debian CPU names, or nil without dpkg.
-func debianCPUs(t *testing.T) map[string]debianCPU {
-	f, err := os.Open("/usr/share/dpkg/cputable")
+// debianArches reads dpkg's tables of Debian's Linux architectures (the
+// tuple table names armhf, of CPU arm and ABI eabihf; the CPU table each
+// CPU's GNU name and bits), or nil without dpkg.
+func debianArches(t *testing.T) map[string]debianArch {
+	cpus := dpkgTable(t, "cputable", 5)
+	tuples := dpkgTable(t, "tupletable", 2)
+	if cpus == nil || tuples == nil {
+		return nil
+	}
+	arches := map[string]debianArch{}
+	for _, tuple := range tuples {
+		abi, cpu, ok := strings.Cut(tuple[0], "-gnu-linux-")
+		if !ok {
+			continue // another libc or kernel
+		}
+		names := [][]string{{cpu, tuple[1]}}
+		if cpu == "<cpu>" {
+			names = nil
+			for _, c := range cpus {
+				names = append(names, []string{c[0], strings.ReplaceAll(tuple[1], "<cpu>", c[0])})
+			}
+		}
+		for _, n := range names {
+			for _, c := range cpus {
+				if c[0] != n[0] {
+					continue
+				}
+				bits, _ := strconv.Atoi(c[3])
+				triplet := c[1] + "-linux-gnu"
+				if abi != "base" {
+					triplet += abi
+				}
+				arches[n[1]] = debianArch{triplet, bits}
+			}
+		}
+	}
+	return arches
+}
+
+// dpkgTable reads the rows of at least n fields of one of dpkg's tables,
+// or nil without it.
+func dpkgTable(t *testing.T, name string, n int) [][]string {
+	f, err := os.Open("/usr/share/dpkg/" + name)
 	if err != nil {
-		t.Logf("no dpkg cputable: %v", err)
+		t.Logf("no dpkg %s: %v", name, err)
 		return nil
 	}
 	defer f.Close()
-	cpus := map[string]debianCPU{}
+	var rows [][]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// "<debian> <gnu> <regexp> <bits> <endianness>"
 		f := strings.Fields(sc.Text())
-		if len(f) < 5 || strings.HasPrefix(f[0], "#") {
-			continue
+		if len(f) >= n && !strings.HasPrefix(f[0], "#") {
+			rows = append(rows, f)
 		}
-		n, _ := strconv.Atoi(f[3])
-		cpus[f[0]] = debianCPU{f[1], n}
 	}
-	return cpus
+	return rows
 }

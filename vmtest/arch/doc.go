@@ -15,8 +15,8 @@
 // descriptor must fill in every field but the optional ones, and
 // TestDescriptors checks it does:
 //
-//   - Name, GOARCH (a `go tool dist list` linux value) and Debian; Flavour
-//     and Flavours, Debian's kernel flavours of it, no other
+//   - Name, GOARCH (a `go tool dist list` linux value), GOARM for arm,
+//     and Debian; Flavour and Flavours, Debian's kernel flavours of it, no other
 //     architecture's, and Suffixes, the selector suffix naming each but
 //     Flavour; PageSize of those kernels.
 //   - KernelArch (ARCH and SRCARCH), Triplet (Debian's GNU triplet, per
@@ -32,10 +32,10 @@
 //     ports; CommandLine.
 //   - Crash: IPRegister and IPInfo (with the fixture
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
-//     running guest), TraceStart and FaultIP.
+//     running guest) and FaultIP.
 //
-// Optional: RunsOn, ELF.Abs64 (none on 32 bits), GDBLink, PVHSource
-// (only for PVHOrBzImage), KVMFlags, Channels and ChannelModules,
-// Crash.NMI and NMIParams, Crash.FaultLR and Crash.SysRq, LibFuzzer, each
-// described at its field.
+// Optional: GOARM (arm only), RunsOn, ELF.Abs64 (none on 32 bits),
+// GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels and
+// ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
+// Crash.SysRq, LibFuzzer, each described at its field.
 package arch

@@ -81,6 +81,9 @@ type Index struct {
 	// Expired says which suites' indexes were past their Valid-Until
 	// date at Updated, and what to do; their kernels are left out.
 	Expired string `json:"expired,omitempty"`
+	// Missing says which suites' lists of which architectures the
+	// mirror did not serve; their kernels are left out.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Lookup returns every indexed version of the named package, newest first.
@@ -186,26 +189,32 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 	}
 	defer unlock()
 	out, err := a.apt(ctx, conf, "", nil, "apt-get", "update")
+	partial, err := listsOnly(out, err)
 	expired, err := freshOnly(err, a.suites())
 	if err != nil {
 		return nil, fmt.Errorf("apt-get update (mirror %s): %w", m.Main, err)
 	}
-	if cause := aptFailure(out); cause != "" {
+	if cause := aptFailure(out); cause != "" && !partial {
 		return nil, fmt.Errorf("%w: %s (check the network, or set %s)", ErrUnreachable, cause, EnvMirror)
 	}
 	ix := &Index{Format: indexFormat, Updated: time.Now().UTC(), Mirrors: m, Architectures: Architectures()}
 	if expired != nil {
 		ix.Expired = expired.Error()
 	}
+	var missing []string
 	for _, suite := range a.suites() {
 		if expired != nil && slices.Contains(expired.Suites, suite) {
 			continue // its lists, old or replayed, are not taken
 		}
-		pkgs, err := a.readLists(suite)
+		pkgs, absent, err := a.readLists(suite, partial)
 		if err != nil {
 			return nil, err
 		}
+		missing = append(missing, absent...)
 		ix.Packages = append(ix.Packages, pkgs...)
+	}
+	if len(missing) > 0 {
+		ix.Missing = fmt.Sprintf("%v: the Packages lists of %s", ErrMissing, strings.Join(missing, ", "))
 	}
 	if len(ix.Packages) == 0 {
 		return nil, fmt.Errorf("apt-get update fetched no kernel packages from %s", m.Main)
@@ -221,31 +230,42 @@ func (a *Archive) Update(ctx context.Context) (*Index, error) {
 }
 
 // readLists parses the Packages lists apt stored for suite, one per
-// architecture.
-func (a *Archive) readLists(suite string) ([]Package, error) {
+// architecture. A list of another architecture than the host's that the
+// mirror did not serve is left out, and named ("<suite> <architecture>")
+// in absent. The host's list is needed (its linux-kbuild builds every
+// module): without it the suite is left out when the mirror answered 404
+// for some list (partial; apt then takes none of a suite it had no lists
+// of before), and is an error otherwise.
+func (a *Archive) readLists(suite string, partial bool) (pkgs []Package, absent []string, err error) {
 	var files []string
-	for _, da := range Architectures() {
+	for i, da := range Architectures() {
 		pattern := filepath.Join(a.Dir, "lists", "*_dists_"+suite+"_main_binary-"+da+"_Packages")
 		found, _ := filepath.Glob(pattern)
+		switch {
+		case len(found) == 0 && i == 0 && partial:
+			return nil, []string{suite}, nil
+		case len(found) == 0 && i > 0:
+			absent = append(absent, suite+" "+da)
+			continue
+		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)
+			return nil, nil, fmt.Errorf("apt-get update left no Packages list for %s (%s)", suite, pattern)
 		}
 		files = append(files, found...)
 	}
-	var out []Package
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pkgs, err := ParsePackages(fh, suite, IsKernelPackage)
+		got, err := ParsePackages(fh, suite, IsKernelPackage)
 		fh.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, nil, fmt.Errorf("%s: %w", f, err)
 		}
-		out = append(out, pkgs...)
+		pkgs = append(pkgs, got...)
 	}
-	return out, nil
+	return pkgs, absent, nil
 }
 
 // ErrChecksum means a downloaded package does not match the archive's

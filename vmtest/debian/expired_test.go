@@ -35,8 +35,9 @@ func kernelParagraph(t *testing.T) string {
 // signedMirror serves a mirror whose suites each offer one kernel, their
 // InRelease files signed by a key made for the test and each valid until
 // the time suites gives it; it returns the mirror's URL and the keyring
-// that verifies it.
-func signedMirror(t *testing.T, suites map[string]time.Time) (url, keyring string) {
+// that verifies it. The lists absent names ("<suite> <architecture>") are
+// in the Release files but not served.
+func signedMirror(t *testing.T, suites map[string]time.Time, absent ...string) (url, keyring string) {
 	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
 		t.Skip("needs gpg")
@@ -63,8 +64,10 @@ func signedMirror(t *testing.T, suites map[string]time.Time) (url, keyring strin
 			if err := os.MkdirAll(filepath.Join(dists, filepath.Dir(rel)), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dists, rel), pkgs, 0o644); err != nil {
-				t.Fatal(err)
+			if !slices.Contains(absent, suite+" "+a) {
+				if err := os.WriteFile(filepath.Join(dists, rel), pkgs, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			release += fmt.Sprintf(" %x %d %s\n", sha256.Sum256(pkgs), len(pkgs), rel)
 		}

@@ -117,8 +117,13 @@ var patterns = []pattern{
 	// reports of the same faults, so that one bug has one name on both.
 	{kind: KindOops, key: "Unable to handle kernel ", start: re(`^Unable to handle kernel NULL pointer dereference`), title: "BUG: kernel NULL pointer dereference in $func"},
 	{kind: KindOops, key: "Unable to handle kernel ", start: re(`^Unable to handle kernel (?:paging request|execute from non-executable memory|write to read-only memory|access to user memory)`), title: "BUG: unable to handle page fault in $func"},
+	// 32-bit Arm says "Unhandled fault: page domain fault (0x01b) at 0x00000000" for an access the
+	// MMU's domains refuse (a NULL pointer under software PAN among them), then "Internal error: :
+	// 1b [#1] SMP ARM". An address in the first page is a NULL pointer's, as x86 tells them.
+	{kind: KindOops, key: "Unhandled fault: ", start: re(`^Unhandled fault: .* at 0x00000[0-9a-f]{3}$`), title: "BUG: kernel NULL pointer dereference in $func"},
+	{kind: KindOops, key: "Unhandled fault: ", start: re(`^Unhandled fault: .* at 0x[0-9a-f]+$`), title: "BUG: unable to handle page fault in $func"},
 	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
-	{kind: KindOops, key: " [#", start: re(`^(?:(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4}|Internal error: [A-Za-z ]+: [0-9a-f]+) \[#\d+\]`), title: "Oops in $func"},
+	{kind: KindOops, key: " [#", start: re(`^(?:(?:Oops: )?[A-Za-z][A-Za-z ]*: [0-9a-f]{4}|Internal error: [A-Za-z -]*: [0-9a-f]+) \[#\d+\]`), title: "Oops in $func"},
 	{kind: KindPanic, key: "Kernel panic - not syncing: ", start: re(`^Kernel panic - not syncing: (?P<what>.*?)\s*$`), title: "Kernel panic - not syncing: $what"},
 	// mm's checks of a page: "BUG: Bad page map in process mmapdrv.test  pte:8000000004a3b025
 	// pmd:05d8a067" (print_bad_pte) and "BUG: Bad page state in process x  pfn:04a3b" (bad_page).
@@ -211,10 +216,13 @@ var genericFuncs = re(`^(?:` +
 var traceLine = re(`^(?:` +
 	`\s*(?:\? +)?[A-Za-z0-9_.$]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_]+\])?.*|` + // frame
 	`\s*\[<(?:[0-9a-f]+|\(____ptrval____\))>\].*|` + // old-style frame
+	`\s*[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from .*|` + // 32-bit Arm's frame
 	`\s*(?:\? +)?0x[0-9a-f]{8,16}|` + // bare address
 	`\s*</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF|DB|MCE|VC)>|` +
 	`\s*(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|GS|CS|DS|ES|CR\d|DR\d|Code|PKRU|EFLAGS|ORIG_RAX):.*|` +
 	`\s*(?:EIP|EAX|EBX|ECX|EDX|ESI|EDI|EBP|ESP):.*|` + // 32-bit x86's, an NMI's after its frames
+	`\s*(?:pc|sp|r\d+) *: .*|\s*(?:Flags|Control|Stack|Register r\d+ information): .*|` + // 32-bit Arm's registers and stack
+	`\s*(?:Process \S+ \(pid: .*|Exception stack\(0x[0-9a-f]+ to 0x[0-9a-f]+\)|[0-9a-f]{4}:(?: +[0-9a-f]{8})+)|` +
 	`\s*R\d+: .*|` +
 	`Call [Tt]race:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
 	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
@@ -267,10 +275,15 @@ func crashAlternatives(field func(arch.Crash) string) string {
 }
 
 // frameLine is one call trace frame: "func+0x1a/0x40 [mod]", after an
-// old-style "[<address>] " and "? " for questionable frames, or a bare
-// address the kernel could not name. Groups: ?, func, offset, size,
+// old-style "[<address>] ", 32-bit Arm's "callee [mod] from " (the frame
+// is the return address in the caller), and "? " for questionable frames,
+// or a bare address the kernel could not name. Groups: ?, func, offset, size,
 // module, address.
-var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +)?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +)?(?:[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from )?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+
+// armFrame is a frame of 32-bit Arm's unwinder, which names the callee
+// before the return address: "callee [mod] from caller+0x1/0x2".
+var armFrame = re(`^\s*[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from [A-Za-z0-9_.$]+\+0x`)
 
 // taintedRE finds the taint flags on a "CPU: 0 PID: 1 Comm: x Tainted: G W OE 6.1.0" line.
 var taintedRE = re(`(?:Not tainted|Tainted: (?P<flags>[A-Z ]+?))(?:\s+\d+\.\d+|\s*$)`)

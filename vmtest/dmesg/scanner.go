@@ -345,6 +345,12 @@ func (r *report) note(text string) {
 	}
 	fr, ok := parseFrame(text)
 	switch {
+	case ok && !r.inTrace && armFrame.MatchString(text):
+		// 32-bit Arm prints no header before its trace: its first
+		// "callee from caller+0x1/0x2" line begins it.
+		r.inTrace = true
+		r.stacks = append(r.stacks, stack{call: true, frames: []Frame{fr}})
+		r.inStack = true
 	case ok && r.inStack:
 		st := &r.stacks[len(r.stacks)-1]
 		if len(st.frames) < maxFrames {

@@ -47,6 +47,7 @@ func TestA64BitDivisionBuildsOn64BitKernelsOnly(t *testing.T) {
 	}{
 		{"amd64", ""},
 		{"i386", "__divdi3"},
+		{"armhf", "__aeabi_ldivmod"},
 	} {
 		t.Run(c.arch, func(t *testing.T) {
 			k := kerneltest.GetFor(t, "6.1", c.arch)

@@ -1,6 +1,7 @@
 package symbol_test
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/symbol"
 )
@@ -95,8 +97,9 @@ func TestLinesMatchAddr2line(t *testing.T) {
 // every address of the code sections (or only of funcs, when given).
 func compareAddr2line(t *testing.T, path string, funcs []string) {
 	t.Helper()
-	if _, err := exec.LookPath("addr2line"); err != nil {
-		t.Skip("no addr2line (binutils)")
+	addr2line := binutil(t, path, "addr2line")
+	if _, err := exec.LookPath(addr2line); err != nil {
+		t.Skipf("no %s (binutils)", addr2line)
 	}
 	o := open(t, path)
 	checked := 0
@@ -108,7 +111,7 @@ func compareAddr2line(t *testing.T, path string, funcs []string) {
 		for off := sec.start; off < sec.end; off++ {
 			addrs = append(addrs, fmt.Sprintf("%#x", off))
 		}
-		out, err := exec.Command("addr2line", append([]string{"-a", "-i", "-f", "-e", path, "-j", sec.name}, addrs...)...).Output()
+		out, err := exec.Command(addr2line, append([]string{"-a", "-i", "-f", "-e", path, "-j", sec.name}, addrs...)...).Output()
 		if err != nil {
 			t.Fatalf("addr2line: %v", err)
 		}
@@ -136,6 +139,23 @@ func compareAddr2line(t *testing.T, path string, funcs []string) {
 	t.Logf("%d addresses of %s match addr2line", checked, path)
 }
 
+// binutil is the binutils program tool that reads the object at path: the
+// host's, or the cross binutils' of its architecture (the host's
+// addr2line names an armhf module's lines "$a" at line 0, its ARM mapping
+// symbols, not having applied R_ARM_ABS32 to the DWARF).
+func binutil(t *testing.T, path, tool string) string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if a := arch.ByMachine(f.Machine); a != nil {
+		return a.CrossCompile() + tool
+	}
+	return tool
+}
+
 type span struct {
 	name       string
 	start, end uint64
@@ -147,7 +167,7 @@ type span struct {
 // depend on how it reads the line table's gaps.
 func codeSections(t *testing.T, path string, funcs []string) []span {
 	t.Helper()
-	out, err := exec.Command("readelf", "-W", "-S", "-s", path).Output()
+	out, err := exec.Command(binutil(t, path, "readelf"), "-W", "-S", "-s", path).Output()
 	if err != nil {
 		t.Skipf("readelf: %v", err)
 	}

@@ -85,7 +85,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	initrd, err := buildInitramfs(tmp, *ko, a.GOARCH)
+	initrd, err := buildInitramfs(tmp, *ko, a.GoEnv())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -167,12 +167,12 @@ func buildFor(abi, tmp string) (bootImage, ko, archName string, err error) {
 	return k.BootImage(), res.Modules[0].Path, k.Arch, nil
 }
 
-// buildInitramfs packs the trigger, built for goarch, as /init and the
-// module as /faultmod.ko.
-func buildInitramfs(dir, ko, goarch string) (string, error) {
+// buildInitramfs packs the trigger, built with genv (GOARCH, GOARM), as
+// /init and the module as /faultmod.ko.
+func buildInitramfs(dir, ko string, genv []string) (string, error) {
 	bin := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/faultmod/trigger")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), genv...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build trigger: %v: %s", err, out)
 	}

@@ -60,8 +60,10 @@ func (p *Provider) loadIndex(ctx context.Context) (*debian.Index, error) {
 		}
 		return nil, err
 	}
-	if ix.Expired != "" {
-		p.logf("%s; the kernels of those suites are left out", ix.Expired)
+	for _, note := range []string{ix.Expired, ix.Missing} {
+		if note != "" {
+			p.logf("%s; the kernels of those suites are left out", note)
+		}
 	}
 	return ix, nil
 }

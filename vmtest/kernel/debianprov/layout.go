@@ -68,9 +68,13 @@ func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 }
 
 // keepBootImage keeps, of the kernel's images, the one QEMU boots,
-// compressed: arm64's raw Image, or amd64's PVH vmlinux instead of the
-// bzImage when the kernel has a PVH entry.
+// compressed: arm64's raw Image, 32-bit Arm's zImage, or amd64's PVH
+// vmlinux instead of the bzImage when the kernel has a PVH entry.
 func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
+	if a.Image == arch.ZImage {
+		// Debian's vmlinuz is the zImage QEMU boots, compressed already.
+		return nil
+	}
 	if a.Image == arch.ArmImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
 		// amd64's vmlinux, and unpacked per VM.

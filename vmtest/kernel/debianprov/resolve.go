@@ -17,6 +17,10 @@ import (
 var imageRoots = []struct{ prefix, suffix string }{
 	{"linux-binary-", ""},
 	{"linux-image-", "-unsigned"},
+	// Architectures Debian does not sign for Secure Boot (armhf) have
+	// no -unsigned package: the image is the build's root. Where an
+	// -unsigned one exists, that is the root, not the signed image.
+	{"linux-image-", ""},
 }
 
 // Builds lists every complete build the index offers, of every
@@ -69,6 +73,9 @@ func archBuilds(ix *debian.Index, a, host string) []kernel.Build {
 			abi := strings.TrimSuffix(strings.TrimPrefix(name, r.prefix), r.suffix)
 			series, flavour, ok := kernel.SplitABI(abi)
 			if !ok || seen[abi] || kernel.FlavourArch(flavour) != a {
+				continue
+			}
+			if _, signed := byName[r.prefix+abi+"-unsigned"]; signed && r.suffix == "" {
 				continue
 			}
 			if b, ok := assemble(byName, versions[0], abi); ok {
