@@ -15,12 +15,14 @@ import (
 // Debian's sources (cached after the first time), runs the bundled driver's
 // suite on them, and checks that the sanitizers were really there and
 // found nothing: a clean run on a kernel without them would prove nothing.
+// guest/failnth's own guest tests run there too: the kernel's fault
+// injection, which the suite's sweeps use, counts as they expect.
 func TestDebugKernelRunsTheBundledSuiteClean(t *testing.T) {
 	out := t.TempDir()
 	rep := vmtest.Run(t, vmtest.Config{
 		Kernels: kerneltest.DebugMatrix(),
 		Modules: []string{filepath.Join("..", "kmod")},
-		Tests:   []string{filepath.Join("..", "guest", "mmapdrv")},
+		Tests:   []string{filepath.Join("..", "guest", "mmapdrv"), filepath.Join("..", "guest", "failnth")},
 		OutDir:  out,
 		CPUs:    2,
 		Log:     testLog{t},
@@ -28,6 +30,9 @@ func TestDebugKernelRunsTheBundledSuiteClean(t *testing.T) {
 	for _, k := range rep.Kernels {
 		if k.Provider != "source" || k.Variant == "" || !strings.HasSuffix(k.ABI, "-"+k.Variant) {
 			t.Errorf("%s: provider %q variant %q ABI %q, want a source-built debug kernel", k.Name, k.Provider, k.Variant, k.ABI)
+		}
+		if k.Variant == "debug" {
+			wantPassed(t, k, "failnth", "TestSignalWhileArmedIsNotFailed")
 		}
 		dmesg, err := os.ReadFile(k.Files["dmesg.txt"])
 		if err != nil {
@@ -57,6 +62,20 @@ func TestDebugKernelRunsTheBundledSuiteClean(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wantPassed checks that the test name of package pkg ran and passed on k.
+func wantPassed(t *testing.T, k *report.Kernel, pkg, name string) {
+	t.Helper()
+	for _, tt := range k.Tests {
+		if tt.Package == pkg && tt.Name == name {
+			if tt.Status != report.Pass {
+				t.Errorf("%s: %s %s is %s:\n%s", k.Name, pkg, name, tt.Status, tt.Output)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: %s %s did not run", k.Name, pkg, name)
 }
 
 // testLog sends the run's diagnostic lines (the kernel build's progress)

@@ -158,8 +158,12 @@ func (in Injection) Calls() int { return in.N - in.Left }
 // a Go allocation that maps memory, or a first touch of a page, counts
 // too. So the control file is opened, and the buffers for arming and
 // reading back are made and written, before arming; the arming, the read
-// back and the disarming are single pwrite/pread calls. The error is
-// about the control file only.
+// back and the disarming are single pwrite/pread calls. A signal
+// delivered to the thread counts too (with fail_usercopy, its sigreturn's
+// copy is an injectable call, and failing it kills the program with a
+// SIGSEGV): the thread's asynchronous signals, the Go runtime's
+// preemption among them, wait from the arming to the disarming. The error
+// is about the control file only.
 func Run(n int, op func() error) (Injection, error) {
 	in := Injection{N: n}
 	if n < 1 {
@@ -167,6 +171,11 @@ func Run(n int, op func() error) (Injection, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	unblock, err := blockAsyncSignals()
+	if err != nil {
+		return in, err
+	}
+	defer unblock()
 	fd, err := unix.Open(Path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return in, fmt.Errorf("open %s: %w", Path, err)
