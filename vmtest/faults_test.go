@@ -250,14 +250,19 @@ func TestFaultAtomicSleepIsAFinding(t *testing.T) {
 	wantFinding(t, k, tt, "sleep in atomic context", "faultmod_ioctl")
 }
 
+// A Go panic fails its test and ends the binary: the tests after it are
+// listed, not run, saying why.
 func TestFaultGoPanicInTest(t *testing.T) {
 	t.Parallel()
-	k := faultRun(t, []string{"6.1"}, "TestAPass|TestGoPanic").Kernels[0]
+	k := faultRun(t, []string{"6.1"}, "TestAPass|TestGoPanic|TestZZAfterCrash").Kernels[0]
 	tt := test(t, k, "TestGoPanic")
 	if !tt.Status.Failed() || !strings.Contains(tt.Output, "assignment to entry in nil map") {
 		t.Errorf("TestGoPanic = %s, want failed with the panic:\n%s", tt.Status, tt.Output)
 	}
 	wantStatus(t, k, "TestAPass", report.Pass)
+	if after := wantStatus(t, k, "TestZZAfterCrash", report.NotRun); !strings.HasPrefix(after.Output, "not run: their binary ended before it ran") {
+		t.Errorf("TestZZAfterCrash says %q, want that its binary ended", after.Output)
+	}
 }
 
 // A kernel that panics before the agent reads the test's "=== RUN" line

@@ -42,10 +42,16 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 	for n := 1; col != nil && ctx.Err() == nil; n++ {
 		results := count(done)
 		left := leftover(bins, col, done)
-		if (len(left) == 0 && col.AgentDone()) || boot == nil || boot.Status == report.Error {
+		known := run.known()
+		if boot == nil || boot.Status == report.Error {
 			break
 		}
-		known := run.known()
+		if len(left) == 0 && col.AgentDone() {
+			// A binary that ended by itself in a test (a Go panic, an
+			// os.Exit) ran none after it, and none runs again.
+			notRun(kr, cfg.Tests, known, crashes, binaryEnded)
+			break
+		}
 		if boot.Status == report.NotRun { // the budget ended the VM
 			cutShort(kr, crashes)
 			notRun(kr, cfg.Tests, known, crashes, budget.spentText())
@@ -59,7 +65,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 			// Every test has a result, but those of a binary that ended
 			// before it ran them: by itself, or outside its tests (in
 			// TestMain, say), or in an order -test.shuffle hid.
-			if notRun(kr, cfg.Tests, known, append(crashes, crash), "their binary ended before it ran them, and is not run again") > 0 {
+			if notRun(kr, cfg.Tests, known, append(crashes, crash), binaryEnded) > 0 {
 				budget.begin(time.Now())
 			}
 			break
@@ -95,6 +101,9 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		kr.Note = strings.TrimSpace(kr.Note + " " + note)
 	}
 }
+
+// binaryEnded is why a test its binary never ran is not run.
+const binaryEnded = "their binary ended before it ran them, and is not run again"
 
 // count is how many tests done holds.
 func count(done map[string][]string) int {

@@ -143,6 +143,9 @@ func firstLine(s string) string {
 
 // notRunReason is what a test the crashes kept from running says.
 func notRunReason(crashes []string, why string) string {
+	if len(crashes) == 0 {
+		return "not run: " + why
+	}
 	verb := "crashed"
 	if len(crashes) > 1 {
 		verb = fmt.Sprintf("crashed %d times", len(crashes))

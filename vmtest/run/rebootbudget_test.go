@@ -123,6 +123,16 @@ func TestNotRunListsEveryTestLeft(t *testing.T) {
 	}
 }
 
+// A test no crash kept from running (its binary ended by itself) says
+// only why.
+func TestNotRunWithNoCrash(t *testing.T) {
+	kr := &report.Kernel{Tests: []*report.Test{{Package: "a", Name: "TestA1", Status: report.Fail}}}
+	notRun(kr, []event.TestBinary{{Name: "a"}}, map[string][]string{"a": {"TestA1", "TestA2"}}, nil, binaryEnded)
+	if len(kr.Tests) != 2 || kr.Tests[1].Name != "TestA2" || kr.Tests[1].Output != "not run: "+binaryEnded {
+		t.Errorf("got %d tests, the last %+v", len(kr.Tests), kr.Tests[len(kr.Tests)-1])
+	}
+}
+
 // A test the budget's end cut short says so, naming the crashes, before
 // what it printed; tests of the first VM and those with a reason keep
 // their output.
