@@ -79,17 +79,31 @@ func TestModuleSymbolsOfAReport(t *testing.T) {
 	}
 }
 
-// A check scans twice, the settle apart (the second scan reports what was
-// too young for the first), and stops at a scan that fails.
+// A check scans twice, the second starting at least the settle after the
+// first started (it reports what was too young for the first), with no
+// wait beyond a first scan that lasted that long, and stops at a scan
+// that fails.
 func TestKmemleakScansTwiceSettleApart(t *testing.T) {
 	const settle = 150 * time.Millisecond
-	var at []time.Time
-	err := kmemleakScans(func() error { at = append(at, time.Now()); return nil }, settle)
-	if err != nil || len(at) != 2 {
-		t.Fatalf("%d scans, %v; want two", len(at), err)
-	}
-	if gap := at[1].Sub(at[0]); gap < settle {
-		t.Errorf("the second scan came %v after the first, want at least %v", gap, settle)
+	for _, took := range []time.Duration{0, 2 * settle} {
+		var at []time.Time
+		err := kmemleakScans(func() error {
+			at = append(at, time.Now())
+			if len(at) == 1 {
+				time.Sleep(took)
+			}
+			return nil
+		}, settle)
+		if err != nil || len(at) != 2 {
+			t.Fatalf("%d scans, %v; want two", len(at), err)
+		}
+		gap := at[1].Sub(at[0])
+		if gap < max(settle, took) {
+			t.Errorf("a first scan of %v: the second started %v after it, want at least %v", took, gap, max(settle, took))
+		}
+		if took > settle && gap > took+settle/2 {
+			t.Errorf("a first scan of %v: the second started %v after it, want no wait beyond the scan", took, gap)
+		}
 	}
 	n, failed := 0, errors.New("EBUSY")
 	if err := kmemleakScans(func() error { n++; return failed }, settle); !errors.Is(err, failed) || n != 1 {
