@@ -3,6 +3,7 @@ package vmtest_test
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +54,10 @@ func TestFuzzFindsTheSeededIoctlBug(t *testing.T) {
 		t.Fatal(err)
 	}
 	const title = "KASAN: slab-out-of-bounds Write in mmapdrv_ioctl"
-	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-max_total_time=120", "-seed=1"}})
+	corpus := t.TempDir()
+	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-max_total_time=120", "-seed=1"}, Corpus: corpus})
 	job := fuzzTest(t, k)
+	checkCorpus(t, corpus, job.Output)
 	if !strings.Contains(job.Output, "kmodvm-kcov: inputs:") {
 		t.Errorf("the fuzz job's output lacks the glue's counts:\n%s", job.Output)
 	}
@@ -111,19 +114,23 @@ func fuzzSeeded(t *testing.T, mod string, f *vmtest.Fuzz) *report.Kernel {
 	return rep.Kernels[0]
 }
 
-// fuzzTest is k's fuzz job, which must have failed.
+// fuzzTest is k's fuzz job, which must have failed, once: the harness's
+// exit is no test of its own.
 func fuzzTest(t *testing.T, k *report.Kernel) *report.Test {
 	t.Helper()
+	var jobs []*report.Test
 	for _, tt := range k.Tests {
-		if tt.Package == "fuzz" && tt.Name == "fuzz" {
-			if tt.Status != report.Fail {
-				t.Fatalf("the fuzz job: %s, want fail; output:\n%s", tt.Status, tt.Output)
-			}
-			return tt
+		if tt.Package == "fuzz" {
+			jobs = append(jobs, tt)
 		}
 	}
-	t.Fatalf("no fuzz job among %+v", k.Tests)
-	return nil
+	if len(jobs) != 1 || jobs[0].Name != "fuzz" || jobs[0].Status != report.Fail {
+		for _, j := range jobs {
+			t.Errorf("%s: %s; output:\n%s", j.Name, j.Status, j.Output)
+		}
+		t.Fatalf("%d tests of the fuzz job, want one failed", len(jobs))
+	}
+	return jobs[0]
 }
 
 // checkSeededFinding checks k found the seeded bug, titled title, at
@@ -143,6 +150,26 @@ func checkSeededFinding(t *testing.T, k *report.Kernel, title string) {
 		return
 	}
 	t.Errorf("findings %+v: want %s", k.Bugs(), title)
+}
+
+// checkCorpus checks the corpus the job grew is in dir, each input named
+// by its sha1, and that the job's output says so instead of holding it.
+func checkCorpus(t *testing.T, dir, output string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if sum := sha1.Sum(b); err != nil || e.Name() != hex.EncodeToString(sum[:]) {
+			t.Errorf("corpus input %s: sha1 %x, %v", e.Name(), sum, err)
+		}
+	}
+	if len(entries) == 0 || !strings.Contains(output, fmt.Sprintf("the corpus of %d inputs kept in %s", len(entries), dir)) ||
+		strings.Contains(output, harness.CorpusLine) {
+		t.Errorf("%d inputs in %s; the job's output:\n%s", len(entries), dir, output)
+	}
 }
 
 // keptCrash is the path of the input k's fuzz job kept, whose sha1 must be

@@ -29,6 +29,7 @@ type fuzzFlags struct {
 	noSnapshot bool
 	noCmp      bool
 	replay     string
+	corpus     string
 	faultGrace time.Duration
 }
 
@@ -54,7 +55,8 @@ kmod/fuzz/mmapdrv_fuzz.c (docs/fuzzing.md).
 
 An input that a kernel report followed is kept in the kernel's --out
 directory as crash-<sha1>; --replay FILE runs that one input instead of
-fuzzing, and the kernel's repro.sh replays it too.
+fuzzing, and the kernel's repro.sh replays it too. The corpus libFuzzer
+grew is kept in --corpus, and seeds the next run given the same.
 
 Exit status: 0 no finding, 1 a kernel finding or a failed build (a harness
 that does not compile included), 2 usage error (a kernel without KCOV
@@ -71,6 +73,7 @@ too), 3 infrastructure error.`,
 	fl.StringVar(&f.harness, "harness", "", "libFuzzer harness, one C file defining LLVMFuzzerTestOneInput (default kmod/fuzz/mmapdrv_fuzz.c with the bundled module)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "how long each kernel's job fuzzes")
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
+	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
 	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
 	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (to measure what they bring)")
 	f.vm.add(fl, vmHelp{
@@ -99,6 +102,14 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
+	}
+	if f.corpus == "" {
+		f.corpus = filepath.Join(out, "corpus")
+	}
+	if f.replay == "" {
+		if err := os.MkdirAll(f.corpus, 0o755); err != nil {
+			return err
+		}
 	}
 	bin := filepath.Join(out, "fuzz-harness-"+a.Name)
 	err = harness.Build(cmd.Context(), harness.Options{Source: f.harness, Out: bin, Arch: a})
@@ -182,7 +193,7 @@ func (f *fuzzFlags) job(bin, arch string) (*vmtest.Fuzz, time.Duration) {
 	if f.replay != "" {
 		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay}, fuzzMargin
 	}
-	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp}, f.duration + fuzzMargin
+	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus}, f.duration + fuzzMargin
 }
 
 // fuzzArch is the one architecture a fuzz run's kernels are of: the

@@ -4,8 +4,9 @@
 // statically (the guest's u-root image has no libc), with libFuzzer and
 // kmodvm's glue: glue/kcov.c makes the module's kernel coverage
 // libFuzzer's, glue/kmsg.c ends the harness on a kernel report with the
-// input as libFuzzer's crash (crash.go reads it back). It runs on the host,
-// between the module build and the image, and knows neither.
+// input as libFuzzer's crash (crash.go reads it back), glue/corpus.c sends
+// libFuzzer's corpus to the host. It runs on the host, between the module
+// build and the image, and knows neither.
 package harness
 
 import (
@@ -24,13 +25,14 @@ import (
 )
 
 // glue is kmodvm's C glue, compiled into every harness: KCOV's coverage
-// (kcov.c) and the kernel log's watch (kmsg.c).
+// (kcov.c), the kernel log's watch (kmsg.c) and the corpus's copy to the
+// host (corpus.c).
 //
-//go:embed glue/kcov.c glue/kmsg.c
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c
 var glue embed.FS
 
 // glueFiles are glue's sources, in the order they are compiled.
-var glueFiles = []string{"kcov.c", "kmsg.c"}
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer
@@ -45,6 +47,9 @@ const (
 	// NoCmpEnv, in the binary's environment, turns off the comparison
 	// operands the glue feeds libFuzzer.
 	NoCmpEnv = "KMODVM_FUZZ_CMP=0"
+	// CorpusEnv names, in the binary's environment, libFuzzer's corpus
+	// directory, which the glue sends to the host at the end.
+	CorpusEnv = "KMODVM_FUZZ_CORPUS"
 )
 
 // Options says what to build.

@@ -1,6 +1,9 @@
 package run
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
+	"github.com/kmodvm/kmodvm/internal/atomicfile"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -37,23 +41,75 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 	if err := initramfs.WriteBinary(layers[0], runcfg.FuzzPath, f.Binary); err != nil {
 		return nil, event.TestBinary{}, err
 	}
-	args := f.Args
-	if f.Replay != "" {
-		// libFuzzer given a file runs that input once and exits.
-		input := path.Join(runcfg.FuzzReplayDir, filepath.Base(f.Replay))
-		layers = append(layers, filepath.Join(dir, "initramfs-fuzz-input.cpio"))
-		if err := initramfs.WriteData(layers[1], input, f.Replay); err != nil {
-			return nil, event.TestBinary{}, err
-		}
-		args = append(append([]string{}, args...), input)
-	}
 	env := []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")}
 	if f.NoCmp {
 		env = append(env, harness.NoCmpEnv)
 	}
-	return layers, event.TestBinary{Name: runcfg.FuzzName, Path: runcfg.FuzzPath, Plain: true, Args: args,
+	inputs, args, err := fuzzInputs(f, dir)
+	if err != nil {
+		return nil, event.TestBinary{}, err
+	}
+	if f.Corpus != "" && f.Replay == "" {
+		env = append(env, harness.CorpusEnv+"="+runcfg.FuzzCorpusDir)
+	}
+	return append(layers, inputs...), event.TestBinary{Name: runcfg.FuzzName, Path: runcfg.FuzzPath, Plain: true, Args: args,
 		Env:     env,
 		Timeout: event.Duration(m.testTimeout), FaultGrace: event.Duration(m.faultGrace)}, nil
+}
+
+// fuzzInputs writes the layer of the harness's inputs, and returns it and
+// libFuzzer's arguments: the input replayed, which libFuzzer given a file
+// runs once and exits, or the seed corpus, whose directory libFuzzer
+// writes the inputs it keeps into. A crash (the glue's abort on a kernel
+// report among them) exits 1, not libFuzzer's 77: a binary whose test
+// failed and that exits 1 is not blamed again in a test of its own.
+func fuzzInputs(f *runcfg.Fuzz, dir string) (layers, args []string, err error) {
+	args = append([]string{"-error_exitcode=1"}, f.Args...)
+	switch {
+	case f.Replay != "":
+		input := path.Join(runcfg.FuzzReplayDir, filepath.Base(f.Replay))
+		layer := filepath.Join(dir, "initramfs-fuzz-input.cpio")
+		return []string{layer}, append(args, input), initramfs.WriteData(layer, input, f.Replay)
+	case f.Corpus != "":
+		layer := filepath.Join(dir, "initramfs-fuzz-corpus.cpio")
+		return []string{layer}, append(args, runcfg.FuzzCorpusDir), initramfs.WriteDir(layer, runcfg.FuzzCorpusDir, f.Corpus)
+	}
+	return nil, args, nil
+}
+
+// fuzzOutputs keeps what the fuzz job's output in kr carries: the corpus
+// the glue sent (into f.Corpus) and the input of a kernel report (into
+// dir).
+func fuzzOutputs(kr *report.Kernel, dir string, f *runcfg.Fuzz) error {
+	err := keepFuzzCorpus(kr, f.Corpus)
+	return errors.Join(err, keepFuzzCrash(kr, dir))
+}
+
+// keepFuzzCorpus writes the corpus the glue sent into dir, each input
+// named by its sha1 as libFuzzer names them, and takes it out of the job's
+// output, which says how many there were instead.
+func keepFuzzCorpus(kr *report.Kernel, dir string) error {
+	for _, t := range kr.Tests {
+		if t.Package != runcfg.FuzzName || t.Name != runcfg.FuzzName || dir == "" {
+			continue
+		}
+		rest, inputs, err := harness.SplitCorpus(t.Output)
+		if err != nil || len(inputs) == 0 {
+			return err
+		}
+		for _, in := range inputs {
+			sum := sha1.Sum(in)
+			p := filepath.Join(dir, hex.EncodeToString(sum[:]))
+			if fileExists(p) { // the name is the content's
+				continue
+			}
+			if err := atomicfile.WriteBytes(p, in); err != nil {
+				return err
+			}
+		}
+		t.Output = rest + fmt.Sprintf("\n--- kmodvm: the corpus of %d inputs kept in %s", len(inputs), dir)
+	}
+	return nil
 }
 
 // keepFuzzCrash reads the fuzz job's output in kr: the input the glue

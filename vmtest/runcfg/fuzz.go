@@ -16,13 +16,20 @@ type Fuzz struct {
 	// that the harness runs once, at FuzzReplayDir in the guest, instead
 	// of fuzzing.
 	Replay string
+	// Corpus, if set, is a directory on the host: its files are the
+	// job's seeds (at FuzzCorpusDir in the guest, libFuzzer's corpus
+	// directory), and the corpus the job ends with is written back into
+	// it, each input named by its sha1. Not with Replay.
+	Corpus string
 }
 
 // FuzzName is the name the harness runs under: its test package in the
-// report. FuzzPath is where it lies in the guest, and FuzzReplayDir where
-// the input Replay names does, under its own name.
+// report. FuzzPath is where it lies in the guest, FuzzReplayDir where the
+// input Replay names does, under its own name, and FuzzCorpusDir the
+// corpus.
 const (
 	FuzzName      = "fuzz"
 	FuzzPath      = "/fuzz/harness"
 	FuzzReplayDir = "/fuzz/replay"
+	FuzzCorpusDir = "/fuzz/corpus"
 )

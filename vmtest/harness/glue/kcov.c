@@ -47,7 +47,11 @@ int kmodvm_user_TestOneInput(const uint8_t *data, size_t size);
 // kmsg.c's watch of the kernel's log: a report's first line after an
 // input ends the harness with that input as libFuzzer's crash.
 void kmodvm_kmsg_open(void);
-void kmodvm_kmsg_check(const uint8_t *data, size_t size);
+int kmodvm_kmsg_report(const uint8_t *data, size_t size);
+
+// corpus.c's copy of libFuzzer's corpus to the host, at the harness's end.
+void kmodvm_corpus_init(void);
+void kmodvm_corpus_emit(void);
 
 // Big enough for a driver's edges with few collisions, small enough that
 // libFuzzer's scan of it after every input costs little.
@@ -320,6 +324,18 @@ static int collect(struct kcov *k)
 static void at_exit(void)
 {
 	print_seen();
+	kmodvm_corpus_emit();
+}
+
+// kmsg_check ends the harness when the kernel reported a bug since the
+// last check: the corpus first (an abort runs no atexit handler), then
+// libFuzzer's deadly signal, which makes the input its crash.
+static void kmsg_check(const uint8_t *data, size_t size)
+{
+	if (kmodvm_kmsg_report(data, size)) {
+		kmodvm_corpus_emit();
+		abort();
+	}
 }
 
 // init reads the module's text before libFuzzer starts, so that a wrong
@@ -328,6 +344,7 @@ __attribute__((constructor)) static void init(void)
 {
 	load_ranges();
 	kmodvm_kmsg_open();
+	kmodvm_corpus_init();
 	atexit(at_exit);
 }
 
@@ -396,11 +413,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	__atomic_store_n(&k->cover[0], 0, __ATOMIC_RELAXED);
 	int ret = kmodvm_user_TestOneInput(data, size);
 	int grew = collect(k);
-	kmodvm_kmsg_check(data, size);
+	kmsg_check(data, size);
 	if (k->cmp_fd >= 0 && __sanitizer_cov_trace_cmp4 && (grew || ++k->since_cmp >= CMP_PERIOD)) {
 		k->since_cmp = 0;
 		run_cmp(k, data, size);
-		kmodvm_kmsg_check(data, size);
+		kmsg_check(data, size);
 	}
 	return ret;
 }

@@ -5,8 +5,9 @@
 // which input it was is lost among thousands. The glue reads the kernel's
 // log (/dev/kmsg, from its end at start) after every input, without
 // blocking; when a record is the first line of a kernel report it prints
-// the record and the input (base64) on stderr and aborts, so that libFuzzer
-// stops with that input as its crash and the host keeps it (crash-<sha1>).
+// the record and the input (base64) on stderr, and kcov.c aborts, so that
+// libFuzzer stops with that input as its crash and the host keeps it
+// (crash-<sha1>).
 //
 // The first lines are a list, not vmtest/dmesg's regular expressions: the
 // glue is C, static, in a guest with no libc of its own, and the check runs
@@ -94,18 +95,17 @@ void kmodvm_kmsg_open(void)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// print_input writes the input line: data as standard base64 with padding
-// (the host decodes it with encoding/base64's StdEncoding), in one write,
-// so that no other output splits it.
-static void print_input(const uint8_t *data, size_t size)
+// kmodvm_print_base64 writes a line to stderr: prefix, then data as
+// standard base64 with padding (the host decodes it with encoding/base64's
+// StdEncoding), in one write, so that no other output splits it.
+void kmodvm_print_base64(const char *prefix, const uint8_t *data, size_t size)
 {
-	static const char prefix[] = "kmodvm-fuzz: input ";
-	size_t len = sizeof prefix - 1 + (size + 2) / 3 * 4 + 1;
-	char *line = malloc(len), *o;
+	size_t plen = strlen(prefix);
+	char *line = malloc(plen + (size + 2) / 3 * 4 + 1), *o;
 	if (!line)
 		return;
-	memcpy(line, prefix, sizeof prefix - 1);
-	o = line + sizeof prefix - 1;
+	memcpy(line, prefix, plen);
+	o = line + plen;
 	for (size_t i = 0; i < size; i += 3) {
 		size_t n = size - i < 3 ? size - i : 3;
 		uint32_t v = (uint32_t)data[i] << 16;
@@ -123,21 +123,21 @@ static void print_input(const uint8_t *data, size_t size)
 	free(line);
 }
 
-// kmodvm_kmsg_check reads the records the kernel logged since the last
-// call, and on a report's first line ends the harness with the input as
-// libFuzzer's crash. A read of /dev/kmsg returns one record:
+// kmodvm_kmsg_report reads the records the kernel logged since the last
+// call, and on a report's first line prints it and the input and returns
+// 1: the caller ends the harness. A read of /dev/kmsg returns one record:
 // "prio,seq,usec,flags;text\n", then " KEY=value" lines.
-void kmodvm_kmsg_check(const uint8_t *data, size_t size)
+int kmodvm_kmsg_report(const uint8_t *data, size_t size)
 {
 	char rec[8192];
 	if (kmsg_fd < 0)
-		return;
+		return 0;
 	for (;;) {
 		ssize_t n = read(kmsg_fd, rec, sizeof rec - 1);
 		if (n < 0 && errno == EPIPE)
 			continue; // records overwritten before they were read: go on with the next
 		if (n <= 0)
-			return;
+			return 0;
 		rec[n] = 0;
 		char *text = strchr(rec, ';');
 		if (!text)
@@ -147,7 +147,7 @@ void kmodvm_kmsg_check(const uint8_t *data, size_t size)
 		if (!kmodvm_report_start(text))
 			continue;
 		fprintf(stderr, "kmodvm-fuzz: kernel report: %s\n", text);
-		print_input(data, size);
-		abort();
+		kmodvm_print_base64("kmodvm-fuzz: input ", data, size);
+		return 1;
 	}
 }
