@@ -33,7 +33,7 @@ func fuzzCrashLines(k *report.Kernel, output, replay string) []string {
 	case ok:
 		lines := []string{"kernel report after an input: " + c.Report}
 		if p, kept := k.Files[harness.CrashName(c.Input)]; kept && replay == "" {
-			lines = append(lines, "input kept: "+p, "replay: the same kmodvm fuzz command with --replay "+p)
+			lines = append(lines, "input kept: "+p, "to run it alone: the same kmodvm fuzz command with --replay "+p)
 		}
 		return lines
 	}

@@ -18,7 +18,7 @@ func TestFuzzCrashLines(t *testing.T) {
 		want              []string
 	}{
 		{"kernel report", kernelReport, "", []string{"kernel report after an input: BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 [m]",
-			"input kept: /out/k/" + crash, "replay: the same kmodvm fuzz command with --replay /out/k/" + crash}},
+			"input kept: /out/k/" + crash, "to run it alone: the same kmodvm fuzz command with --replay /out/k/" + crash}},
 		{"kernel report on replay", kernelReport, "/in/x", []string{"kernel report after an input: BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 [m]"}},
 		{"harness crash", "==1== ERROR: libFuzzer: deadly signal\n", "",
 			[]string{"the harness itself crashed (ERROR: libFuzzer: deadly signal): a bug in user space, not a kernel finding"}},
