@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -52,6 +53,41 @@ func (lw *layerWriter) mkdirs(name string) error {
 	}
 	lw.dirs[dir] = true
 	return lw.write(cpio.Directory(dir, 0o755))
+}
+
+// dir adds the directory name and its parents.
+func (lw *layerWriter) dir(name string) error {
+	name = strings.TrimPrefix(name, "/")
+	if err := lw.mkdirs(name); err != nil || lw.dirs[name] {
+		return err
+	}
+	lw.dirs[name] = true
+	return lw.write(cpio.Directory(name, 0o755))
+}
+
+// dirFiles adds the directory name with the regular files of the host's
+// directory src in it.
+func (lw *layerWriter) dirFiles(name, src string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	if err := lw.dir(name); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := lw.file(path.Join(name, e.Name()), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // file adds a regular file with the given content.

@@ -151,13 +151,40 @@ func WriteRun(path string, cfg event.RunConfig) error {
 // executable name (kmodvm fuzz's harness, built for the run); never
 // cached.
 func WriteBinary(path, name, src string) error {
+	return writeFileLayer(path, name, src, 0o755)
+}
+
+// WriteData is WriteBinary for a file a binary reads (the input kmodvm
+// fuzz --replay runs): not executable.
+func WriteData(path, name, src string) error {
+	return writeFileLayer(path, name, src, 0o644)
+}
+
+// WriteDir writes a per-run layer holding the regular files of the host's
+// directory src (not its subdirectories) under the directory name, which
+// it holds even when src is empty: kmodvm fuzz's seed corpus.
+func WriteDir(path, name, src string) error {
+	err := atomicfile.Write(path, func(f *os.File) error {
+		lw := newLayerWriter(f)
+		if err := lw.dirFiles(name, src); err != nil {
+			return err
+		}
+		return lw.close()
+	})
+	if err != nil {
+		return fmt.Errorf("write layer %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFileLayer(path, name, src string, perm uint64) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
 	err = atomicfile.Write(path, func(f *os.File) error {
 		lw := newLayerWriter(f)
-		if err := lw.file(name, data, 0o755); err != nil {
+		if err := lw.file(name, data, perm); err != nil {
 			return err
 		}
 		return lw.close()

@@ -28,6 +28,8 @@ type fuzzFlags struct {
 	out        string
 	noSnapshot bool
 	noCmp      bool
+	replay     string
+	corpus     string
 	faultGrace time.Duration
 }
 
@@ -51,6 +53,11 @@ reported (KASAN, WARN, BUG, Oops, ...).
 With no --module and --harness it fuzzes the bundled mmapdrv driver with
 kmod/fuzz/mmapdrv_fuzz.c (docs/fuzzing.md).
 
+An input that a kernel report followed is kept in the kernel's --out
+directory as crash-<sha1>; --replay FILE runs that one input instead of
+fuzzing, and the kernel's repro.sh replays it too. The corpus libFuzzer
+grew is kept in --corpus, and seeds the next run given the same.
+
 Exit status: 0 no finding, 1 a kernel finding or a failed build (a harness
 that does not compile included), 2 usage error (a kernel without KCOV
 too), 3 infrastructure error.`,
@@ -66,6 +73,8 @@ too), 3 infrastructure error.`,
 	fl.StringVar(&f.harness, "harness", "", "libFuzzer harness, one C file defining LLVMFuzzerTestOneInput (default kmod/fuzz/mmapdrv_fuzz.c with the bundled module)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "how long each kernel's job fuzzes")
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
+	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
+	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
 	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (to measure what they bring)")
 	f.vm.add(fl, vmHelp{
 		module:     "module source directory (repeatable; default kmod, the bundled driver)",
@@ -94,6 +103,14 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	if f.corpus == "" {
+		f.corpus = filepath.Join(out, "corpus")
+	}
+	if f.replay == "" {
+		if err := os.MkdirAll(f.corpus, 0o755); err != nil {
+			return err
+		}
+	}
 	bin := filepath.Join(out, "fuzz-harness-"+a.Name)
 	err = harness.Build(cmd.Context(), harness.Options{Source: f.harness, Out: bin, Arch: a})
 	var ce *harness.CompileError
@@ -103,10 +120,11 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 		return err
 	}
 	prog := newProgress(cmd.ErrOrStderr(), g, f.kernels, nil)
+	job, timeout := f.job(bin, a.Name)
 	cfg := vmtest.Config{
-		Kernels: f.kernels, Arch: []string{a.Name}, TestTimeout: f.duration + fuzzMargin, FaultGrace: f.faultGrace,
+		Kernels: f.kernels, Arch: []string{a.Name}, TestTimeout: timeout, FaultGrace: f.faultGrace,
 		CacheDir: g.cache, OutDir: out, Offline: g.offline, Progress: prog.step, Log: prog.log(), NoSnapshot: f.noSnapshot,
-		Fuzz: &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: f.libFuzzerArgs(), NoCmp: f.noCmp},
+		Fuzz: job,
 	}
 	f.vm.apply(&cfg)
 	rep, err := vmtest.RunMatrix(cmd.Context(), cfg)
@@ -123,7 +141,7 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 	}
 	rep.Host.Command = strings.Join(os.Args, " ")
 	paths, werr := f.report.write(rep, filepath.Join(out, "report.json"))
-	printFuzzResults(cmd, rep, g.verbose, paths)
+	printFuzzResults(cmd, rep, g.verbose, paths, f.replay)
 	switch {
 	case werr != nil:
 		return &exitError{code: exitInfra, err: werr}
@@ -156,7 +174,26 @@ func (f *fuzzFlags) useDefaults() error {
 	case f.duration <= 0:
 		return usagef("--duration %v: want a positive duration", f.duration)
 	}
+	if f.replay != "" {
+		p, err := filepath.Abs(f.replay)
+		if err != nil {
+			return usageError{err}
+		}
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			return usagef("--replay %s: want an input file (%v)", f.replay, err)
+		}
+		f.replay = p
+	}
 	return nil
+}
+
+// job is the fuzz job of the run and its binary's time: --duration and
+// the margin, or the margin alone for the one input of --replay.
+func (f *fuzzFlags) job(bin, arch string) (*vmtest.Fuzz, time.Duration) {
+	if f.replay != "" {
+		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay}, fuzzMargin
+	}
+	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus}, f.duration + fuzzMargin
 }
 
 // fuzzArch is the one architecture a fuzz run's kernels are of: the
@@ -189,14 +226,14 @@ func (f *fuzzFlags) libFuzzerArgs() []string {
 
 // printFuzzResults prints the run's outcome as run does, then each
 // kernel's fuzz job.
-func printFuzzResults(cmd *cobra.Command, rep *report.Report, verbose bool, paths []string) {
+func printFuzzResults(cmd *cobra.Command, rep *report.Report, verbose bool, paths []string, replay string) {
 	w := cmd.OutOrStdout()
 	printOutcome(w, rep, verbose)
 	fmt.Fprintln(w)
 	for _, k := range rep.Kernels {
 		for _, t := range k.Tests {
 			if t.Package == runcfg.FuzzName && t.Name == runcfg.FuzzName {
-				fmt.Fprintf(w, "fuzz %s: %s\n", k.Name, parseFuzzStats(t.Output))
+				printFuzzJob(w, k, t, replay)
 			}
 		}
 	}

@@ -28,6 +28,7 @@ func TestFuzzRefusesBeforeFetching(t *testing.T) {
 		{"harness without module", []string{"--harness", syntax}, false, exitUsage, "--module is required"},
 		{"two architectures", []string{"--arch", "all"}, false, exitUsage, "one architecture at a time"},
 		{"no duration", []string{"--duration", "0s"}, false, exitUsage, "--duration"},
+		{"no input to replay", []string{"--replay", filepath.Join(kmod, "no-such-input")}, false, exitUsage, "--replay"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := exec.LookPath(harness.DefaultClang); c.clang && err != nil {

@@ -2,15 +2,17 @@
 // libFuzzer harness (C, LLVMFuzzerTestOneInput driving the module's device)
 // compiled with clang's -fsanitize=fuzzer instrumentation and linked,
 // statically (the guest's u-root image has no libc), with libFuzzer and
-// kmodvm's KCOV glue (glue/kcov.c), which makes the module's kernel
-// coverage libFuzzer's. It runs on the host, between the module build and
-// the image, and knows neither.
+// kmodvm's glue: glue/kcov.c makes the module's kernel coverage
+// libFuzzer's, glue/kmsg.c ends the harness on a kernel report with the
+// input as libFuzzer's crash (crash.go reads it back), glue/corpus.c sends
+// libFuzzer's corpus to the host. It runs on the host, between the module
+// build and the image, and knows neither.
 package harness
 
 import (
 	"bytes"
 	"context"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -22,8 +24,15 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 )
 
-//go:embed glue/kcov.c
-var glue []byte
+// glue is kmodvm's C glue, compiled into every harness: KCOV's coverage
+// (kcov.c), the kernel log's watch (kmsg.c) and the corpus's copy to the
+// host (corpus.c).
+//
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c
+var glue embed.FS
+
+// glueFiles are glue's sources, in the order they are compiled.
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer
@@ -38,6 +47,9 @@ const (
 	// NoCmpEnv, in the binary's environment, turns off the comparison
 	// operands the glue feeds libFuzzer.
 	NoCmpEnv = "KMODVM_FUZZ_CMP=0"
+	// CorpusEnv names, in the binary's environment, libFuzzer's corpus
+	// directory, which the glue sends to the host at the end.
+	CorpusEnv = "KMODVM_FUZZ_CORPUS"
 )
 
 // Options says what to build.
@@ -91,11 +103,7 @@ func Build(ctx context.Context, o Options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	gluePath := filepath.Join(tmp, "kmodvm-kcov.c")
-	if err := os.WriteFile(gluePath, glue, 0o644); err != nil {
-		return err
-	}
-	user, glueObj := filepath.Join(tmp, "harness.o"), filepath.Join(tmp, "kmodvm-kcov.o")
+	user := filepath.Join(tmp, "harness.o")
 	// The harness is instrumented for libFuzzer (its own branches count
 	// too); the glue is not, or its loops over every PC would be coverage.
 	// The harness's comparisons are not traced: libFuzzer's table of
@@ -107,15 +115,16 @@ func Build(ctx context.Context, o Options) error {
 	if out, err := clangRun(ctx, clang, append(harnessArgs, "-c", o.Source, "-o", user)...); err != nil {
 		return compileFailed(o.Source, out, err)
 	}
-	if out, err := clangRun(ctx, clang, target, "-g", "-O2", "-Wall", "-Werror", "-c", gluePath, "-o", glueObj); err != nil {
-		return fmt.Errorf("kmodvm's KCOV glue does not compile: %v\n%s", err, out)
+	glueObjs, err := buildGlue(ctx, clang, target, tmp)
+	if err != nil {
+		return err
 	}
 	// -fsanitize=fuzzer would link libFuzzer's interceptors and UBSan's
 	// runtime, which find the functions they wrap with dlsym: in a static
 	// binary they find none and crash at start. libFuzzer alone needs no
 	// interceptor.
-	link := []string{target, "-static", "-o", o.Out, user, glueObj,
-		"-Wl,--whole-archive", rt, "-Wl,--no-whole-archive", "-lstdc++", "-lm", "-lpthread"}
+	link := append(append([]string{target, "-static", "-o", o.Out, user}, glueObjs...),
+		"-Wl,--whole-archive", rt, "-Wl,--no-whole-archive", "-lstdc++", "-lm", "-lpthread")
 	if out, err := clangRun(ctx, clang, link...); err != nil {
 		if strings.Contains(out, UserEntry) {
 			out += "(the harness defines no LLVMFuzzerTestOneInput)\n"
@@ -123,6 +132,27 @@ func Build(ctx context.Context, o Options) error {
 		return compileFailed(o.Source, out, err)
 	}
 	return nil
+}
+
+// buildGlue compiles the glue's sources in dir and returns their objects.
+func buildGlue(ctx context.Context, clang, target, dir string) ([]string, error) {
+	var objs []string
+	for _, name := range glueFiles {
+		src, err := glue.ReadFile("glue/" + name)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, "kmodvm-"+name)
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			return nil, err
+		}
+		obj := strings.TrimSuffix(path, ".c") + ".o"
+		if out, err := clangRun(ctx, clang, target, "-g", "-O2", "-Wall", "-Werror", "-c", path, "-o", obj); err != nil {
+			return nil, fmt.Errorf("kmodvm's glue %s does not compile: %v\n%s", name, err, out)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
 }
 
 // runtimeLib finds libFuzzer's static library in clang's runtime directory.

@@ -14,6 +14,7 @@ import (
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
+	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
@@ -30,23 +31,39 @@ func TestFuzzJob(t *testing.T) {
 	dep := event.Module{Name: "dep", Dep: true}
 	drv := event.Module{Name: "mmapdrv"}
 	kunit := event.Module{Name: "mmapdrv_kunit"}
+	input := filepath.Join(t.TempDir(), "crash-0123")
+	if err := os.WriteFile(input, []byte("the input"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	corpus := t.TempDir()
+	if err := os.WriteFile(filepath.Join(corpus, "seed1"), []byte("a seed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	modEnv := "KMODVM_FUZZ_MODULE=mmapdrv,mmapdrv_kunit"
 	for _, c := range []struct {
-		name, arch string
-		mods       []event.Module
-		noCmp      bool
-		env        []string
-		err        string
+		name, arch     string
+		mods           []event.Module
+		noCmp          bool
+		replay, corpus string
+		env            []string
+		// inputs is the last argument and what the inputs' layer holds,
+		// if there is one.
+		inputs []string
+		err    string
 	}{
-		{"ok", a.Name, []event.Module{dep, drv, kunit}, false, []string{modEnv}, ""},
-		{"no comparison operands", a.Name, []event.Module{dep, drv, kunit}, true, []string{modEnv, "KMODVM_FUZZ_CMP=0"}, ""},
-		{"other arch", "kmodvm-other", []event.Module{drv}, false, nil, "built for kmodvm-other"},
-		{"no module", a.Name, []event.Module{dep}, false, nil, "needs a module under test"},
+		{name: "ok", arch: a.Name, mods: []event.Module{dep, drv, kunit}, env: []string{modEnv}},
+		{name: "no comparison operands", arch: a.Name, mods: []event.Module{dep, drv, kunit}, noCmp: true, env: []string{modEnv, "KMODVM_FUZZ_CMP=0"}},
+		{name: "replay", arch: a.Name, mods: []event.Module{drv, kunit}, replay: input, corpus: corpus, env: []string{modEnv},
+			inputs: []string{"/fuzz/replay/crash-0123", "fuzz/replay/crash-0123", "the input"}},
+		{name: "corpus", arch: a.Name, mods: []event.Module{drv}, corpus: corpus, env: []string{"KMODVM_FUZZ_MODULE=mmapdrv", "KMODVM_FUZZ_CORPUS=/fuzz/corpus"},
+			inputs: []string{"/fuzz/corpus", "fuzz/corpus/seed1", "a seed"}},
+		{name: "other arch", arch: "kmodvm-other", mods: []event.Module{drv}, err: "built for kmodvm-other"},
+		{name: "no module", arch: a.Name, mods: []event.Module{dep}, err: "needs a module under test"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			f := &runcfg.Fuzz{Binary: bin, Arch: c.arch, Args: []string{"-max_total_time=60"}, NoCmp: c.noCmp}
-			layer, tb, err := fuzzJob(f, a, c.mods, m, dir)
+			f := &runcfg.Fuzz{Binary: bin, Arch: c.arch, Args: []string{"-max_total_time=60"}, NoCmp: c.noCmp, Replay: c.replay, Corpus: c.corpus}
+			layers, tb, err := fuzzJob(f, a, c.mods, m, dir)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err = %v, want %q", err, c.err)
@@ -57,12 +74,101 @@ func TestFuzzJob(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tb.Plain || tb.Path != runcfg.FuzzPath || !slices.Equal(tb.Env, c.env) ||
-				time.Duration(tb.Timeout) != time.Hour || tb.Args[0] != "-max_total_time=60" {
+				time.Duration(tb.Timeout) != time.Hour || tb.Args[0] != "-error_exitcode=1" || tb.Args[1] != "-max_total_time=60" {
 				t.Errorf("binary = %+v", tb)
 			}
-			b, err := os.ReadFile(layer)
+			b, err := os.ReadFile(layers[0])
 			if err != nil || !bytes.Contains(b, []byte("fuzz/harness")) || !bytes.Contains(b, []byte("\x7fELF the harness")) {
-				t.Errorf("layer %s (%v) lacks the harness", layer, err)
+				t.Errorf("layer %s (%v) lacks the harness", layers[0], err)
+			}
+			checkInputs(t, c.inputs, layers, tb.Args)
+		})
+	}
+}
+
+// checkInputs checks the inputs' layer and argument: want is libFuzzer's
+// last argument, then what the layer holds; with no want, neither is
+// there.
+func checkInputs(t *testing.T, want, layers, args []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if len(layers) != 1 || len(args) != 2 {
+			t.Errorf("layers %q, args %q: want the harness's layer and the flags only", layers, args)
+		}
+		return
+	}
+	if len(layers) != 2 || len(args) != 3 || args[2] != want[0] {
+		t.Fatalf("layers %q, args %q: want the inputs' layer and %s last", layers, args, want[0])
+	}
+	b, err := os.ReadFile(layers[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want[1:] {
+		if !bytes.Contains(b, []byte(w)) {
+			t.Errorf("layer %s lacks %q", layers[1], w)
+		}
+	}
+}
+
+// TestKeepFuzzCorpus: the corpus the glue sent is written into the corpus
+// directory, each input named by its sha1, and taken out of the job's
+// output.
+func TestKeepFuzzCorpus(t *testing.T) {
+	dir := t.TempDir()
+	job := &report.Test{Package: "fuzz", Name: "fuzz",
+		Output: "#1 INITED\nkmodvm-fuzz: corpus YWJj\nkmodvm-fuzz: corpus \nkmodvm-fuzz: sent the corpus: 2 inputs\n"}
+	kr := &report.Kernel{Tests: []*report.Test{job}}
+	if err := fuzzOutputs(kr, t.TempDir(), &runcfg.Fuzz{Corpus: dir}); err != nil {
+		t.Fatal(err)
+	}
+	want := "#1 INITED\nkmodvm-fuzz: sent the corpus: 2 inputs\n\n--- kmodvm: the corpus of 2 inputs kept in " + dir
+	if job.Output != want {
+		t.Errorf("output %q, want %q", job.Output, want)
+	}
+	for name, data := range map[string]string{"a9993e364706816aba3e25717850c26c9cd0d89d": "abc", "da39a3ee5e6b4b0d3255bfef95601890afd80709": ""} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != data {
+			t.Errorf("%s: %q, %v; want %q", name, b, err, data)
+		}
+	}
+}
+
+// TestKeepFuzzCrash: the input the glue printed with a kernel report is
+// kept in the kernel's directory as crash-<sha1>, named in the job's
+// output and the kernel's files; a crash of the harness is told apart.
+func TestKeepFuzzCrash(t *testing.T) {
+	const crashName = "crash-a9993e364706816aba3e25717850c26c9cd0d89d" // sha1("abc")
+	for _, c := range []struct {
+		name, out, file, note string
+		err                   bool
+	}{
+		{name: "kernel report", file: crashName, note: "is kept as",
+			out: "kmodvm-fuzz: kernel report: BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 [m]\nkmodvm-fuzz: input YWJj\n==1== ERROR: libFuzzer: deadly signal\n"},
+		{name: "harness crash", note: "the harness itself crashed (ERROR: libFuzzer: deadly signal): a bug in user space, not a kernel finding",
+			out: "==1== ERROR: libFuzzer: deadly signal\n"},
+		{name: "bad input line", err: true, note: "the harness's input line",
+			out: "kmodvm-fuzz: kernel report: BUG: x\nkmodvm-fuzz: input #\n"},
+		{name: "no crash", out: "Done 9 runs in 1 second(s)\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			job := &report.Test{Package: "fuzz", Name: "fuzz", Output: c.out}
+			kr := &report.Kernel{Tests: []*report.Test{{Package: "a", Name: "b"}, job}}
+			if err := keepFuzzCrash(kr, dir); (err != nil) != c.err {
+				t.Fatalf("err = %v, want an error %v", err, c.err)
+			}
+			if !strings.Contains(job.Output, c.note) || (c.note == "" && job.Output != c.out) {
+				t.Errorf("output %q, want the note %q", job.Output, c.note)
+			}
+			if c.file == "" {
+				if len(kr.Files) != 0 {
+					t.Errorf("files %v, want none", kr.Files)
+				}
+				return
+			}
+			p := filepath.Join(dir, c.file)
+			if b, err := os.ReadFile(p); err != nil || string(b) != "abc" || kr.Files[c.file] != p || !strings.Contains(job.Output, p) {
+				t.Errorf("%s: %q, %v; files %v; output %q", p, b, err, kr.Files, job.Output)
 			}
 		})
 	}

@@ -66,11 +66,11 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 	}
 	var fuzzLayers []string
 	if f := r.cfg.Fuzz; f != nil {
-		layer, bin, err := fuzzJob(f, a, mods, m, dir)
+		layers, bin, err := fuzzJob(f, a, mods, m, dir)
 		if err != nil {
 			return nil, err
 		}
-		fuzzLayers, bins = []string{layer}, append(bins, bin)
+		fuzzLayers, bins = layers, append(bins, bin)
 	}
 	cfg := event.RunConfig{Modules: mods, Tests: bins, Unload: true, Control: r.cfg.Interactive(), FaultGrace: event.Duration(m.faultGrace),
 		Kmemleak: slices.Contains(m.profile.Sanitizers, "kmemleak") && len(kos) > 0,

@@ -12,11 +12,24 @@ type Fuzz struct {
 	// NoCmp turns off the comparison operands the KCOV glue feeds
 	// libFuzzer (its KMODVM_FUZZ_CMP=0): for measuring what they bring.
 	NoCmp bool
+	// Replay, if set, is an input on the host (a crash-<sha1> a job kept)
+	// that the harness runs once, at FuzzReplayDir in the guest, instead
+	// of fuzzing.
+	Replay string
+	// Corpus, if set, is a directory on the host: its files are the
+	// job's seeds (at FuzzCorpusDir in the guest, libFuzzer's corpus
+	// directory), and the corpus the job ends with is written back into
+	// it, each input named by its sha1. Not with Replay.
+	Corpus string
 }
 
 // FuzzName is the name the harness runs under: its test package in the
-// report. FuzzPath is where it lies in the guest.
+// report. FuzzPath is where it lies in the guest, FuzzReplayDir where the
+// input Replay names does, under its own name, and FuzzCorpusDir the
+// corpus.
 const (
-	FuzzName = "fuzz"
-	FuzzPath = "/fuzz/harness"
+	FuzzName      = "fuzz"
+	FuzzPath      = "/fuzz/harness"
+	FuzzReplayDir = "/fuzz/replay"
+	FuzzCorpusDir = "/fuzz/corpus"
 )

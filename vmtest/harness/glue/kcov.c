@@ -20,6 +20,9 @@
 // the magic value an ioctl compares its argument against gets written into
 // the input. KMODVM_FUZZ_CMP=0 turns this off.
 //
+// A kernel report after an input ends the harness with that input as
+// libFuzzer's crash (kmsg.c).
+//
 // The modules are named by the environment variable KMODVM_FUZZ_MODULE
 // (comma-separated). The glue prints "kmodvm-kcov: ..." lines on stderr:
 // each module's text at start, and the distinct module PCs and edges
@@ -40,6 +43,15 @@
 #include <unistd.h>
 
 int kmodvm_user_TestOneInput(const uint8_t *data, size_t size);
+
+// kmsg.c's watch of the kernel's log: a report's first line after an
+// input ends the harness with that input as libFuzzer's crash.
+void kmodvm_kmsg_open(void);
+int kmodvm_kmsg_report(const uint8_t *data, size_t size);
+
+// corpus.c's copy of libFuzzer's corpus to the host, at the harness's end.
+void kmodvm_corpus_init(void);
+void kmodvm_corpus_emit(void);
 
 // Big enough for a driver's edges with few collisions, small enough that
 // libFuzzer's scan of it after every input costs little.
@@ -312,6 +324,18 @@ static int collect(struct kcov *k)
 static void at_exit(void)
 {
 	print_seen();
+	kmodvm_corpus_emit();
+}
+
+// kmsg_check ends the harness when the kernel reported a bug since the
+// last check: the corpus first (an abort runs no atexit handler), then
+// libFuzzer's deadly signal, which makes the input its crash.
+static void kmsg_check(const uint8_t *data, size_t size)
+{
+	if (kmodvm_kmsg_report(data, size)) {
+		kmodvm_corpus_emit();
+		abort();
+	}
 }
 
 // init reads the module's text before libFuzzer starts, so that a wrong
@@ -319,6 +343,8 @@ static void at_exit(void)
 __attribute__((constructor)) static void init(void)
 {
 	load_ranges();
+	kmodvm_kmsg_open();
+	kmodvm_corpus_init();
 	atexit(at_exit);
 }
 
@@ -387,9 +413,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	__atomic_store_n(&k->cover[0], 0, __ATOMIC_RELAXED);
 	int ret = kmodvm_user_TestOneInput(data, size);
 	int grew = collect(k);
+	kmsg_check(data, size);
 	if (k->cmp_fd >= 0 && __sanitizer_cov_trace_cmp4 && (grew || ++k->since_cmp >= CMP_PERIOD)) {
 		k->since_cmp = 0;
 		run_cmp(k, data, size);
+		kmsg_check(data, size);
 	}
 	return ret;
 }

@@ -1,0 +1,80 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/dmesg"
+)
+
+// kmsgTexts are the records' texts of the kernel logs vmtest/dmesg's tests
+// read, as /dev/kmsg gave them ("prio,seq,usec,flags;text").
+func kmsgTexts(t *testing.T) []string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join("..", "dmesg", "testdata", "report", "*", "*.kmsg"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no kernel logs under vmtest/dmesg/testdata/report (%v)", err)
+	}
+	var texts []string
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, text, ok := strings.Cut(line, ";"); ok && !strings.HasPrefix(line, " ") {
+				texts = append(texts, text)
+			}
+		}
+	}
+	return texts
+}
+
+// TestReportStartsAgreeWithDmesg holds the glue's list of reports' first
+// lines (glue/kmsg.c) against vmtest/dmesg's patterns on real kernel logs:
+// every bug report dmesg knows, but kmemleak's, ends the harness, and no
+// line that dmesg does not take for a report's start does.
+func TestReportStartsAgreeWithDmesg(t *testing.T) {
+	needClang(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "kmsg.c")
+	b, err := glue.ReadFile("glue/kmsg.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "reportstart")
+	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, "testdata/reportstart.c", src).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	texts := kmsgTexts(t)
+	cmd := exec.Command(bin)
+	cmd.Stdin = strings.NewReader(strings.Join(texts, "\n") + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	reports := 0
+	for i := 0; sc.Scan(); i++ {
+		glueSays := sc.Text() == "1"
+		kind, _, ok := dmesg.Header([]byte(texts[i]))
+		want := ok && kind.IsBug() && kind != dmesg.KindMemoryLeak
+		if want {
+			reports++
+		}
+		if glueSays != want {
+			t.Errorf("%q: the glue says %v, vmtest/dmesg %v (%q)", texts[i], glueSays, want, kind)
+		}
+	}
+	if reports < 20 {
+		t.Errorf("%d reports' first lines in the logs: want the logs of every kind", reports)
+	}
+}
