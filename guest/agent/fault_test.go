@@ -30,6 +30,8 @@ func TestFaultHeaders(t *testing.T) {
 		{"watchdog: Watchdog detected hard LOCKUP on cpu 1", true},
 		{"get_swap_device: Bad swap file entry 340392ce694072f9", true},
 		{"WARNING: CPU: 0 PID: 85 at faultmod.c:168 faultmod_ioctl+0x2a/0x200 [faultmod]", false},
+		{"BUG: KCSAN: data-race in do_nanosleep / hrtimer_wakeup", false},
+		{"BUG: KCSAN: data-race in sanmod_race_fn+0x5d/0xc0 [sanmod]", false},
 		{"faultmod: loading out-of-tree module taints kernel.", false},
 		{"INFO: task faultmod.test:91 blocked for more than 10 seconds.", false},
 	} {

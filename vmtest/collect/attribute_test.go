@@ -2,6 +2,9 @@ package collect
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,5 +137,38 @@ func TestKCSANRaceOutsideTheModulesIsTheKernels(t *testing.T) {
 	if len(own) != 1 || own[0] != "KCSAN: data-race in do_nanosleep / hrtimer_wakeup" ||
 		len(blamed) != 1 || blamed[0] != "KCSAN: data-race in sanmod_race_fn / sanmod_race_fn" {
 		t.Errorf("kernel's own %q, blamed %q", own, blamed)
+	}
+}
+
+// Real reports of 6.1-kcsan with the bundled driver: the seeded race of a
+// write() that takes no lock, two copies each called by the driver, is the
+// driver's; a race between RCU's quiescent-state check, run under the
+// driver's vfree in its exit, and the RCU softirq that interrupted it is
+// the kernel's, though the driver's exit is in one of its stacks.
+func TestKCSANRaceUnderAModuleCallIsTheKernels(t *testing.T) {
+	var log []byte
+	for _, name := range []string{"rcu-under-module-exit.console", "module-copies.console"} {
+		b, err := os.ReadFile(filepath.Join("..", "dmesg", "testdata", "kcsan", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, b...)
+	}
+	col := New(Options{})
+	col.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+	col.Handle(event.Event{Type: event.ModuleLoad, Mono: 2e9, Start: 1.5e9, Module: &event.Module{Name: "mmapdrv"}})
+	col.finish(log, report.Pass)
+	got := map[string]bool{}
+	for _, f := range col.kernel.Findings {
+		if f.Kind == "KCSAN" {
+			got[f.Title] = f.KernelOwn()
+		}
+	}
+	want := map[string]bool{
+		"KCSAN: data-race in rcu_all_qs / rcu_report_qs_rdp":  true,
+		"KCSAN: data-race in _copy_from_user / _copy_to_user": false,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("KCSAN findings (title: the kernel's own) %v, want %v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -243,29 +244,48 @@ func findingKey(f dmesg.Finding) string {
 }
 
 // kernelOwns reports whether a finding is the kernel's own: printed before
-// any module under test was loaded, or a data race between two pieces of
-// the kernel (KCSAN finds benign ones in timers and the scheduler whatever
-// runs).
+// any module under test was loaded, or a data race the modules under test
+// are no party to (KCSAN finds benign ones in timers, RCU and the
+// scheduler whatever runs).
 func (c *Collector) kernelOwns(tf timedFinding) bool {
-	return c.steps.kernelOwn(tf.mono) || (tf.f.Kind == dmesg.KindKCSAN && !c.touchesModules(tf.f))
+	return c.steps.kernelOwn(tf.mono) || (tf.f.Kind == dmesg.KindKCSAN && !c.modulesRace(tf.f))
 }
 
-// touchesModules reports whether a finding names, or has a frame in, a
-// module under test.
-func (c *Collector) touchesModules(f dmesg.Finding) bool {
-	under := map[string]bool{}
+// underTest says whether a frame is code of a module under test.
+func (c *Collector) underTest(fr dmesg.Frame) bool {
+	if fr.Module == "" {
+		return false
+	}
 	for _, m := range c.kernel.Modules {
-		if !m.Dep {
-			under[moddep.Name(m.Name)] = true
-		}
-	}
-	if under[moddep.Name(f.Module)] {
-		return true
-	}
-	for _, fr := range f.Frames {
-		if fr.Module != "" && under[moddep.Name(fr.Module)] {
+		if !m.Dep && moddep.Name(m.Name) == moddep.Name(fr.Module) {
 			return true
 		}
 	}
 	return false
+}
+
+// modulesRace reports whether the modules under test are a party to a
+// data race KCSAN reports: an access made by a module's own code (its
+// stack's first frame is the module's), or accesses each made on a
+// module's behalf (a module frame in each one's own context, as when two
+// of its calls copy to and from one buffer). A race between a kernel
+// function a module called and an interrupt that came meanwhile (RCU's
+// quiescent state under a module's vfree) is the kernel's: the
+// interrupt's own frames have no module, and the module's call is only
+// where the other access happened to run. A report whose accesses cannot
+// be read is the modules' when it has any frame of theirs.
+func (c *Collector) modulesRace(f dmesg.Finding) bool {
+	accs := dmesg.KCSANAccesses(f.Report)
+	if len(accs) == 0 {
+		return c.underTest(dmesg.Frame{Func: f.Func, Module: f.Module}) || slices.ContainsFunc(f.Frames, c.underTest)
+	}
+	each := true
+	for _, a := range accs {
+		own := a.Own()
+		if len(own) > 0 && c.underTest(own[0]) {
+			return true
+		}
+		each = each && slices.ContainsFunc(own, c.underTest)
+	}
+	return each
 }
