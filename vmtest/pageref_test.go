@@ -13,29 +13,39 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
-// seedPageRefBug copies kmod/ and drops the get_page of its fault handler
-// with testdata/pageref's sed script, so that the seeded driver cannot
-// drift from the bundled one: the copy differs by that one line.
-func seedPageRefBug(t *testing.T) string {
+// seedKmod copies kmod/ into a directory of the test's named name and
+// edits the copy's mmapdrv.c with the sed script testdata/script, so that
+// a seeded bug cannot drift from the bundled driver. It returns the
+// copy's directory and the driver's source before and after the edit, for
+// the caller to check that the script still does what it says.
+func seedKmod(t *testing.T, name, script string) (dir, before, after string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "pageref")
+	dir = filepath.Join(t.TempDir(), name)
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "kmod"))); err != nil {
 		t.Fatal(err)
 	}
 	src := filepath.Join(dir, "mmapdrv.c")
-	before, err := os.ReadFile(src)
+	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("sed", "-i", "-f", filepath.Join("..", "testdata", "pageref", "drop-get-page.sed"), src).CombinedOutput(); err != nil {
+	if out, err := exec.Command("sed", "-i", "-f", filepath.Join("..", "testdata", filepath.FromSlash(script)), src).CombinedOutput(); err != nil {
 		t.Fatalf("sed: %v\n%s", err, out)
 	}
-	after, err := os.ReadFile(src)
+	a, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(string(before), "get_page(page);") != 1 || strings.Contains(string(after), "get_page(") ||
-		strings.Count(string(before), "\n")-strings.Count(string(after), "\n") != 1 {
+	return dir, string(b), string(a)
+}
+
+// seedPageRefBug copies kmod/ and drops the get_page of its fault handler
+// with testdata/pageref's sed script: the copy differs by that one line.
+func seedPageRefBug(t *testing.T) string {
+	t.Helper()
+	dir, before, after := seedKmod(t, "pageref", "pageref/drop-get-page.sed")
+	if strings.Count(before, "get_page(page);") != 1 || strings.Contains(after, "get_page(") ||
+		strings.Count(before, "\n")-strings.Count(after, "\n") != 1 {
 		t.Fatalf("the sed script no longer drops exactly kmod/mmapdrv.c's one get_page(page): update testdata/pageref")
 	}
 	return dir

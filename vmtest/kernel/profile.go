@@ -20,6 +20,9 @@ type Profile struct {
 	BootTimeout time.Duration
 	// Append holds kernel parameters the configuration calls for.
 	Append []string
+	// CPUs is the guest CPU count the kernel's checkers need to see what
+	// they look for; 0 leaves the VM's default (one).
+	CPUs int
 	// Sanitizers names the checkers built in, as reports show them
 	// ("kasan", "kmemleak", "lockdep", "ubsan", "kcsan", "kfence").
 	Sanitizers []string
@@ -36,6 +39,20 @@ type Profile struct {
 	// DWARF by itself (CONFIG_DEBUG_INFO, which Debian's kernels set).
 	DebugInfo bool
 }
+
+// kcsanParams tune a KCSAN kernel to catch a race that lasts as long as
+// a test does. KCSAN samples: out of every kcsan.skip_watch memory
+// accesses a CPU makes (4000 by default, CONFIG_KCSAN_SKIP_WATCH; fewer
+// at random) it watches one for up to kcsan.udelay_task microseconds,
+// and a race is seen when the other CPU touches the same bytes in that
+// window. Its defaults suit a fuzzer that runs for hours; a driver's
+// test races for a second or two. Ten times as dense a sampling made
+// KCSAN report testdata/kcsanrace's race in most runs instead of none,
+// for a bundled suite about a fifth slower (bench/RESULTS.md, "KCSAN
+// sensitivity"). They are boot parameters, not the configuration's
+// defaults, so that changing them boots the cached kernel again instead
+// of building a new one; --append after them overrides.
+var kcsanParams = []string{"kcsan.skip_watch=400"}
 
 // stockBootTimeout covers a stock kernel's boot under TCG with margin.
 const stockBootTimeout = 90 * time.Second
@@ -63,6 +80,10 @@ func (k *Kernel) Profile() Profile {
 	if on("KCSAN") {
 		p.MemoryMiB = max(p.MemoryMiB, 512)
 		p.Slowdown *= 3
+		// A data race is two accesses at once: on one CPU KCSAN sees
+		// only a task's against an interrupt's.
+		p.CPUs = max(p.CPUs, 2)
+		p.Append = append(p.Append, kcsanParams...)
 		p.Sanitizers = append(p.Sanitizers, "kcsan")
 	}
 	if on("DEBUG_KMEMLEAK") {

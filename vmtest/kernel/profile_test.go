@@ -10,16 +10,16 @@ import (
 func TestProfileFollowsTheConfig(t *testing.T) {
 	cases := []struct {
 		name, config string
-		mem          int
+		mem, cpus    int
 		slowdown     float64
 		append       []string
 		sanitizers   []string
 	}{
-		{"stock", "CONFIG_KFENCE=y\nCONFIG_DEBUG_LIST=y\n", 256, 1, nil, []string{"kfence"}},
+		{"stock", "CONFIG_KFENCE=y\nCONFIG_DEBUG_LIST=y\n", 256, 0, 1, nil, []string{"kfence"}},
 		{"debug", "CONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\nCONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y\nCONFIG_PROVE_LOCKING=y\nCONFIG_UBSAN=y\nCONFIG_KUNIT=y\nCONFIG_GCOV_KERNEL=y\nCONFIG_KCOV=y\n",
-			1024, 4.5, []string{"kasan_multi_shot", "kmemleak=on"}, []string{"kasan", "kmemleak", "lockdep", "ubsan"}},
-		{"kcsan", "CONFIG_KCSAN=y\n# CONFIG_KASAN is not set\n", 512, 3, nil, []string{"kcsan"}},
-		{"no config", "", 256, 1, nil, nil},
+			1024, 0, 4.5, []string{"kasan_multi_shot", "kmemleak=on"}, []string{"kasan", "kmemleak", "lockdep", "ubsan"}},
+		{"kcsan", "CONFIG_KCSAN=y\n# CONFIG_KASAN is not set\n", 512, 2, 3, kcsanParams, []string{"kcsan"}},
+		{"no config", "", 256, 0, 1, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -31,7 +31,7 @@ func TestProfileFollowsTheConfig(t *testing.T) {
 				}
 			}
 			p := k.Profile()
-			if p.MemoryMiB != c.mem || p.Slowdown != c.slowdown || !slices.Equal(p.Append, c.append) || !slices.Equal(p.Sanitizers, c.sanitizers) {
+			if p.MemoryMiB != c.mem || p.CPUs != c.cpus || p.Slowdown != c.slowdown || !slices.Equal(p.Append, c.append) || !slices.Equal(p.Sanitizers, c.sanitizers) {
 				t.Errorf("profile = %+v", p)
 			}
 			if c.name == "debug" && (!p.KUnit || !p.Gcov || !p.KCOV || p.BootTimeout <= stockBootTimeout) {

@@ -25,6 +25,9 @@ type machine struct {
 func machineFor(c *runcfg.Config, k *kernel.Kernel, accel qemu.Accel) machine {
 	p := k.Profile()
 	m := machine{image: k.BootImage(), memoryMiB: c.MemoryMiB, cpus: c.CPUs, testTimeout: c.TestTimeout, bootTimeout: p.BootTimeout, profile: p}
+	if m.cpus <= 0 {
+		m.cpus = p.CPUs
+	}
 	if m.memoryMiB <= 0 {
 		m.memoryMiB = max(p.MemoryMiB, qemu.DefaultMemoryMiB)
 	}
