@@ -46,12 +46,12 @@ type Profile struct {
 // at random) it watches one for up to kcsan.udelay_task microseconds,
 // and a race is seen when the other CPU touches the same bytes in that
 // window. Its defaults suit a fuzzer that runs for hours; a driver's
-// test races for a second or two. Ten times as dense a sampling made
-// KCSAN report testdata/kcsanrace's race in most runs instead of none,
-// for a bundled suite about a fifth slower (bench/RESULTS.md, "KCSAN
-// sensitivity"). They are boot parameters, not the configuration's
-// defaults, so that changing them boots the cached kernel again instead
-// of building a new one; --append after them overrides.
+// test races for a second or two. Ten times as dense a sampling doubled
+// the share of runs in which KCSAN reported testdata/kcsanrace's race
+// within the 1.5 s of a suite's concurrency test (docs/kernels.md, "Data
+// races", has the rates and the cost). They are boot parameters, not the
+// configuration's defaults, so that changing them boots the cached kernel
+// again instead of building a new one; --append after them overrides.
 var kcsanParams = []string{"kcsan.skip_watch=400"}
 
 // stockBootTimeout covers a stock kernel's boot under TCG with margin.
