@@ -151,6 +151,16 @@ func build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Opt
 	args = append(append(append(append(args, k.MakeVars...), debugArgs(k)...), coverageArgs(o)...), o.MakeArgs...)
 	args = append(args, "modules")
 	cmd := tc.Command(ctx, []toolchain.Bind{{Path: k.Dir, ReadOnly: true}, {Path: out}}, "make", args...)
+	// The compilers' temporary files go under out (bound at the same
+	// path in a userland's chroot), and go with the build: a build
+	// cancelled mid-compile kills gcc before it removes its own, and
+	// they would stay in the user's TMPDIR.
+	tmp := filepath.Join(out, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(tmp)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	var log bytes.Buffer
 	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
 	cmd.Stdout, cmd.Stderr = &log, &log
