@@ -92,6 +92,11 @@ type Arch struct {
 	// Channels is how the VM gives the guest ports beyond MaxSerial:
 	// NoChannels, or VirtioSerial.
 	Channels ChannelKind
+	// ChannelDevice is QEMU's device of the virtio-serial controller,
+	// by the transport the machine has: "virtio-serial-device" on
+	// virtio-mmio (virt), "virtio-serial-pci" where virtio is on PCI
+	// only (pseries). Empty without channels.
+	ChannelDevice string
 	// ChannelModules are the in-kernel modules (Debian builds them as
 	// modules) the guest loads, in order, before it opens a channel.
 	ChannelModules []string
@@ -138,6 +143,10 @@ const (
 	// as it is, which QEMU boots with -kernel (the virt machine passes
 	// its own device tree).
 	ZImage ImageKind = "arm-zimage"
+	// ELFVmlinux: the kernel's ELF vmlinux, which Debian ships as it is
+	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
+	// -kernel; the kernel cache keeps it compressed, as amd64's vmlinux.
+	ELFVmlinux ImageKind = "elf-vmlinux"
 )
 
 // ChannelKind names the device behind ports beyond the UARTs.
