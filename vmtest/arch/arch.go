@@ -104,6 +104,11 @@ type Arch struct {
 	// console=<first serial port>; see amd64's for the reasons.
 	CommandLine []string
 
+	// NoSnapshot, where set, is why QEMU cannot restore a saved VM of
+	// the architecture so that its guest runs on: every VM boots
+	// instead. Empty where snapshots work.
+	NoSnapshot string
+
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
 
