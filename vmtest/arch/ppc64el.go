@@ -69,8 +69,8 @@ func ppc64el() *Arch {
 			IPRegister: "NIP",
 			IPInfo:     ipNIP,
 			TraceStart: "Call Trace:",
-			FaultIP:    "NIP [",
-			FaultLR:    "LR [",
+			FaultIP:    "NIP ",
+			FaultLR:    "LR ",
 		},
 	}
 }
