@@ -37,7 +37,9 @@ func (run *kernelRun) boot(ctx context.Context, v vmPlan) *collect.Collector {
 	k, kr := run.k, v.entry
 	snap := run.r.cfg.UseSnapshots() && len(v.img.layers) > 1
 	if why := arch.Must(k.Arch).NoSnapshot; snap && why != "" {
-		run.r.logf("%s: no snapshot on %s (%s); booting", kr.Name, arch.Must(k.Arch), why)
+		if v.n == 0 { // once per kernel, not per reboot
+			run.r.logf("%s: no snapshot on %s (%s); booting", kr.Name, arch.Must(k.Arch), why)
+		}
 		snap = false
 	}
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
