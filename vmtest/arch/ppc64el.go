@@ -18,15 +18,17 @@ var ipNIP = regexp.MustCompile(`\bNIP ([0-9a-fA-F]{16})\b`)
 // on pseries' PCI host bridge.
 func ppc64el() *Arch {
 	return &Arch{
-		Name:     "ppc64el",
-		GOARCH:   "ppc64le",
-		Debian:   "ppc64el",
-		Flavour:  "powerpc64le",
-		Flavours: []string{"powerpc64le"},
-		Suffixes: map[string]string{},
-		// 64 KiB: bookworm's 6.1 (CONFIG_PPC_64K_PAGES). Debian's 6.12
-		// and later powerpc64le kernels have 4 KiB pages, and trixie
-		// adds a powerpc64le-64k flavour; the field cannot say both.
+		Name:    "ppc64el",
+		GOARCH:  "ppc64le",
+		Debian:  "ppc64el",
+		Flavour: "powerpc64le",
+		// powerpc64le-64k: 64 KiB pages where the plain flavour has 4
+		// KiB (6.12 on), a selector suffix ("6.12-64k").
+		Flavours: []string{"powerpc64le", "powerpc64le-64k"},
+		Suffixes: map[string]string{"64k": "powerpc64le-64k"},
+		// 64 KiB: bookworm's 6.1 (CONFIG_PPC_64K_PAGES), and the -64k
+		// flavour. Debian's 6.12 and later powerpc64le kernels have 4
+		// KiB pages; the field cannot say both.
 		PageSize:   65536,
 		KernelArch: "powerpc",
 		Triplet:    "powerpc64le-linux-gnu",
