@@ -272,6 +272,8 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 					boot = "Image"
 				case arch.Must(k.Arch).Image == arch.ZImage:
 					boot = "zImage"
+				case arch.Must(k.Arch).Image == arch.ELFVmlinux:
+					boot = "vmlinux (ELF)"
 				case k.Vmlinux == "":
 					boot = "bzImage (no PVH note)"
 				}

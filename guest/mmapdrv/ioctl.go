@@ -2,23 +2,18 @@ package mmapdrv
 
 import "unsafe"
 
-// The generic _IOC layout of include/uapi/asm-generic/ioctl.h, which x86 and
-// arm64 use: nr in bits 0-7, type in 8-15, size in 16-29, direction in 30-31.
+// The _IOC layout: nr in bits 0-7, type in 8-15, then the size and the
+// direction, whose widths and values are the architecture's (ioctl_*.go).
 // Computed here rather than taken from cgo so that guest binaries stay
 // static; TestIoctlNumbersMatchCHeader pins them to what the C header yields.
 const (
 	iocNRBits   = 8
 	iocTypeBits = 8
-	iocSizeBits = 14
 
 	iocNRShift   = 0
 	iocTypeShift = iocNRShift + iocNRBits
 	iocSizeShift = iocTypeShift + iocTypeBits
 	iocDirShift  = iocSizeShift + iocSizeBits
-
-	iocNone  = 0
-	iocWrite = 1
-	iocRead  = 2
 )
 
 // Magic is the driver's ioctl type byte (MMAPDRV_IOC_MAGIC).
@@ -33,7 +28,7 @@ const (
 
 // IoctlCmd is a decoded ioctl number.
 type IoctlCmd struct {
-	Dir  uint32 // 0 none, 1 write, 2 read, 3 both (user's point of view)
+	Dir  uint32 // iocNone, iocWrite, iocRead or both (user's point of view)
 	Type uint32
 	NR   uint32
 	Size uint32

@@ -132,8 +132,9 @@ func TestForkChildSharesMapping(t *testing.T) {
 	if !bytes.Equal(shared, bytes.Repeat([]byte{'c'}, len(shared))) {
 		t.Error("parent's shared mapping does not show the child's stores")
 	}
-	got := make([]byte, pageSize)
-	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, shared) {
+	// read() ends at the buffer's size, inside the page on 64 KiB pages.
+	got := make([]byte, min(devSize(t, d), pageSize))
+	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, shared[:len(got)]) {
 		t.Errorf("read() does not show the child's stores (%v)", err)
 	}
 

@@ -92,12 +92,22 @@ type Arch struct {
 	// Channels is how the VM gives the guest ports beyond MaxSerial:
 	// NoChannels, or VirtioSerial.
 	Channels ChannelKind
+	// ChannelDevice is QEMU's device of the virtio-serial controller,
+	// by the transport the machine has: "virtio-serial-device" on
+	// virtio-mmio (virt), "virtio-serial-pci" where virtio is on PCI
+	// only (pseries). Empty without channels.
+	ChannelDevice string
 	// ChannelModules are the in-kernel modules (Debian builds them as
 	// modules) the guest loads, in order, before it opens a channel.
 	ChannelModules []string
 	// CommandLine is what every kernel command line starts with, after
 	// console=<first serial port>; see amd64's for the reasons.
 	CommandLine []string
+
+	// NoSnapshot, where set, is why QEMU cannot restore a saved VM of
+	// the architecture so that its guest runs on: every VM boots
+	// instead. Empty where snapshots work.
+	NoSnapshot string
 
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
@@ -138,6 +148,10 @@ const (
 	// as it is, which QEMU boots with -kernel (the virt machine passes
 	// its own device tree).
 	ZImage ImageKind = "arm-zimage"
+	// ELFVmlinux: the kernel's ELF vmlinux, which Debian ships as it is
+	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
+	// -kernel; the kernel cache keeps it compressed, as amd64's vmlinux.
+	ELFVmlinux ImageKind = "elf-vmlinux"
 )
 
 // ChannelKind names the device behind ports beyond the UARTs.

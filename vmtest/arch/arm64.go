@@ -48,6 +48,7 @@ func arm64() *Arch {
 		// virtio-serial ports (see Channels).
 		MaxSerial:      1,
 		Channels:       VirtioSerial,
+		ChannelDevice:  "virtio-serial-device",
 		ChannelModules: []string{"virtio_mmio", "virtio_console"},
 		CommandLine: []string{
 			"quiet",

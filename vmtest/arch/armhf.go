@@ -55,6 +55,7 @@ func armhf() *Arch {
 		// virt's one PL011, as on arm64; see there.
 		MaxSerial:      1,
 		Channels:       VirtioSerial,
+		ChannelDevice:  "virtio-serial-device",
 		ChannelModules: []string{"virtio_mmio", "virtio_console"},
 		CommandLine: []string{
 			"quiet",

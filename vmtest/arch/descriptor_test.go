@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +18,8 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelModules": true,
-	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or
@@ -106,17 +107,21 @@ func checkTree(t *testing.T, a *Arch) {
 	if pvh := a.Image == PVHOrBzImage; pvh != (a.PVHSource != "") || pvh && !strings.HasPrefix(a.PVHSource, dir) {
 		t.Errorf("Image %s with PVHSource %q: want one under %s exactly for %s", a.Image, a.PVHSource, dir, PVHOrBzImage)
 	}
-	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage}, a.Image) {
+	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage, ELFVmlinux}, a.Image) {
 		t.Errorf("Image %q: the kernel cache and qemu know no such kind", a.Image)
 	}
 	if !slices.Contains([]ChannelKind{NoChannels, VirtioSerial}, a.Channels) ||
-		(a.Channels == NoChannels) != (len(a.ChannelModules) == 0) {
-		t.Errorf("Channels %q with modules %q", a.Channels, a.ChannelModules)
+		(a.Channels == NoChannels) != (len(a.ChannelModules) == 0) ||
+		(a.Channels == NoChannels) != (a.ChannelDevice == "") {
+		t.Errorf("Channels %q with device %q and modules %q", a.Channels, a.ChannelDevice, a.ChannelModules)
 	}
 	if a.Crash.NMI != (len(a.Crash.NMIParams) > 0) {
 		t.Errorf("NMI %v with NMIParams %q: an injected NMI panics only through them", a.Crash.NMI, a.Crash.NMIParams)
 	}
 }
+
+// cpuHeader begins one CPU's registers in "info registers -a".
+var cpuHeader = regexp.MustCompile(`(?m)^CPU#\d+$`)
 
 // checkFixture reads each CPU's instruction pointer from QEMU's registers
 // of a guest of the architecture.
@@ -125,7 +130,9 @@ func checkFixture(t *testing.T, a *Arch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpus := strings.Count(string(b), "CPU#")
+	// Each CPU's registers begin with a line of its own, "CPU#0"; POWER's
+	// name the CPU again at the end of the NIP line.
+	cpus := len(cpuHeader.FindAllIndex(b, -1))
 	if got := a.IPs(string(b)); cpus == 0 || len(got) != cpus {
 		t.Errorf("IPs found %d instruction pointers for %d CPUs", len(got), cpus)
 	}

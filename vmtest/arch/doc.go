@@ -29,13 +29,13 @@
 //   - QEMU, Package (the Debian package shipping QEMU), GDB, Machine,
 //     TCGCPU, KVMCPU; Serial and MaxSerial, and Channels with their
 //     ChannelModules when the machine has fewer UARTs than a run needs
-//     ports; CommandLine.
+//     ports (and ChannelDevice, their controller); CommandLine.
 //   - Crash: IPRegister and IPInfo (with the fixture
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
 //     running guest) and FaultIP.
 //
 // Optional: GOARM (arm only), RunsOn, ELF.Abs64 (none on 32 bits),
-// GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels and
-// ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, LibFuzzer, each described at its field.
+// GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels,
+// ChannelDevice and ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
+// Crash.SysRq, LibFuzzer, NoSnapshot, each described at its field.
 package arch

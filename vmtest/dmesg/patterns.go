@@ -120,6 +120,11 @@ var patterns = []pattern{
 	// 32-bit Arm says "Unhandled fault: page domain fault (0x01b) at 0x00000000" for an access the
 	// MMU's domains refuse (a NULL pointer under software PAN among them), then "Internal error: :
 	// 1b [#1] SMP ARM". An address in the first page is a NULL pointer's, as x86 tells them.
+	// POWER says "BUG: Kernel NULL pointer dereference on read at 0x00000000" and "BUG: Unable to
+	// handle kernel data access at 0x5deadbeef0000100" (or instruction fetch), then "Oops: Kernel
+	// access of bad area, sig: 11 [#1]".
+	{kind: KindOops, key: "BUG: Kernel NULL pointer", start: re(`^BUG: Kernel NULL pointer dereference on `), title: "BUG: kernel NULL pointer dereference in $func"},
+	{kind: KindOops, key: "BUG: Unable to handle", start: re(`^BUG: Unable to handle (?:kernel data access|kernel instruction fetch|unknown paging fault)`), title: "BUG: unable to handle page fault in $func"},
 	{kind: KindOops, key: "Unhandled fault: ", start: re(`^Unhandled fault: .* at 0x00000[0-9a-f]{3}$`), title: "BUG: kernel NULL pointer dereference in $func"},
 	{kind: KindOops, key: "Unhandled fault: ", start: re(`^Unhandled fault: .* at 0x[0-9a-f]+$`), title: "BUG: unable to handle page fault in $func"},
 	{kind: KindGPF, key: "general protection fault", start: re(`^(?:Oops: )?general protection fault`), title: "general protection fault in $func"},
@@ -224,6 +229,8 @@ var traceLine = re(`^(?:` +
 	`\s*(?:pc|sp|r\d+) *: .*|\s*(?:Flags|Control|Stack|Register r\d+ information): .*|` + // 32-bit Arm's registers and stack
 	`\s*(?:Process \S+ \(pid: .*|Exception stack\(0x[0-9a-f]+ to 0x[0-9a-f]+\)|[0-9a-f]{4}:(?: +[0-9a-f]{8})+)|` +
 	`\s*R\d+: .*|` +
+	`\s*(?:\[[0-9a-f]{16}\] +){1,2}.*|\s*(?:NIP|LR) \[.*|` + // POWER's frames, its NIP and LR named
+	`\s*(?:NIP|LR|REGS|MSR|CFAR|IRQMASK|GPR\d\d|Instruction dump):.*|--- interrupt: .*|(?:<?[0-9a-f]{8}>? ?)+|` + // POWER's registers and code
 	`Call [Tt]race:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
 	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
 	`---\[ end .*` +
@@ -275,11 +282,12 @@ func crashAlternatives(field func(arch.Crash) string) string {
 }
 
 // frameLine is one call trace frame: "func+0x1a/0x40 [mod]", after an
-// old-style "[<address>] ", 32-bit Arm's "callee [mod] from " (the frame
+// old-style "[<address>] ", POWER's "[stack] [address] " (and the
+// "[address] " its NIP and LR lines leave after their prefix), 32-bit Arm's "callee [mod] from " (the frame
 // is the return address in the caller), and "? " for questionable frames,
 // or a bare address the kernel could not name. Groups: ?, func, offset, size,
 // module, address.
-var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +)?(?:[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from )?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +|(?:\[[0-9a-f]{16}\] +){1,2})?(?:[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from )?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
 
 // armFrame is a frame of 32-bit Arm's unwinder, which names the callee
 // before the return address: "callee [mod] from caller+0x1/0x2".

@@ -147,9 +147,8 @@ type Port struct {
 }
 
 // virtioSerialID is the QEMU id of the virtio-serial device that carries the
-// ports beyond the UARTs where the architecture uses channels: the
-// virtio-mmio transport, which the virt machine has and Debian's arm64
-// kernels drive with virtio_mmio.
+// ports beyond the UARTs where the architecture uses channels, on the
+// transport its Arch.ChannelDevice names.
 const virtioSerialID = "vser0"
 
 // arch resolves Config.Arch.
@@ -280,7 +279,7 @@ func (c *Config) args(accel Accel, backend func(i int, p Port) string) []string 
 			continue
 		}
 		if i == a.MaxSerial {
-			args = append(args, "-device", "virtio-serial-device,id="+virtioSerialID)
+			args = append(args, "-device", a.ChannelDevice+",id="+virtioSerialID)
 		}
 		args = append(args, "-device", fmt.Sprintf("virtserialport,bus=%s.0,nr=%d,chardev=%s,name=%s", virtioSerialID, i, p.Name, p.Name))
 	}

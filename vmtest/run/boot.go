@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
@@ -35,6 +36,12 @@ const maxBootAttempts = 2
 func (run *kernelRun) boot(ctx context.Context, v vmPlan) *collect.Collector {
 	k, kr := run.k, v.entry
 	snap := run.r.cfg.UseSnapshots() && len(v.img.layers) > 1
+	if why := arch.Must(k.Arch).NoSnapshot; snap && why != "" {
+		if v.n == 0 { // once per kernel, not per reboot
+			run.r.logf("%s: no snapshot on %s (%s); booting", kr.Name, arch.Must(k.Arch), why)
+		}
+		snap = false
+	}
 	for attempt := 1; attempt <= maxBootAttempts; attempt++ {
 		end := run.bootOnce(ctx, v, snap)
 		res, col, err := end.res, end.col, end.err

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,6 +162,9 @@ type span struct {
 	start, end uint64
 }
 
+// localEntryField is readelf's note of a POWER function's local entry point.
+var localEntryField = regexp.MustCompile(`\[<localentry>: \d+\]`)
+
 // codeSections lists the functions of path (of funcs, when given) as
 // spans of their sections, from readelf. The padding between functions
 // is left out: no frame points there, and binutils' answers for it
@@ -174,7 +178,9 @@ func codeSections(t *testing.T, path string, funcs []string) []span {
 	secs := map[int]string{}
 	var spans []span
 	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(strings.NewReplacer("[ ", "[").Replace(l))
+		// POWER's ELFv2 functions with a global entry point carry
+		// "[<localentry>: 8]" among the fields.
+		f := strings.Fields(localEntryField.ReplaceAllString(strings.NewReplacer("[ ", "[").Replace(l), ""))
 		if len(f) >= 8 && strings.HasPrefix(f[0], "[") && f[2] == "PROGBITS" && strings.Contains(f[1], "text") {
 			idx, _ := strconv.Atoi(strings.Trim(f[0], "[]"))
 			secs[idx] = f[1]

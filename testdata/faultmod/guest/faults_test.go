@@ -21,19 +21,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ioctl numbers from ../faultmod.h.
+// ioctl numbers from ../faultmod.h: _IO and _IOW of magic 'F', encoded
+// with the layout of the architecture the tests are built for
+// (ioc_*_test.go).
 const (
-	ioWarn       = 0x4601
-	ioOops       = 0x4602
-	ioBug        = 0x4603
-	ioPanic      = 0x4604
-	ioHangRead   = 0x4605
-	ioRelease    = 0x4606
-	ioSoftLockup = 0x4607
-	ioAtomic     = 0x4608
-	ioLeak       = 0x4609
-	ioUsercopy   = 0x4010460a
-	ioGPF        = 0x460b
+	ioWarn       = iocNone<<iocDirShift | 'F'<<8 | 0x01
+	ioOops       = iocNone<<iocDirShift | 'F'<<8 | 0x02
+	ioBug        = iocNone<<iocDirShift | 'F'<<8 | 0x03
+	ioPanic      = iocNone<<iocDirShift | 'F'<<8 | 0x04
+	ioHangRead   = iocNone<<iocDirShift | 'F'<<8 | 0x05
+	ioRelease    = iocNone<<iocDirShift | 'F'<<8 | 0x06
+	ioSoftLockup = iocNone<<iocDirShift | 'F'<<8 | 0x07
+	ioAtomic     = iocNone<<iocDirShift | 'F'<<8 | 0x08
+	ioLeak       = iocNone<<iocDirShift | 'F'<<8 | 0x09
+	ioUsercopy   = iocWrite<<iocDirShift | 16<<16 | 'F'<<8 | 0x0a
+	ioGPF        = iocNone<<iocDirShift | 'F'<<8 | 0x0b
 )
 
 const childEnv = "FAULTMOD_CHILD"

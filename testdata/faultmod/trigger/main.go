@@ -19,27 +19,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ioctl numbers, from faultmod.h.
+// ioctl numbers, from faultmod.h: _IO and _IOW of magic 'F', encoded with
+// the layout of the architecture the trigger is built for (ioc_*.go).
 var ioctls = map[string]uintptr{
-	"warn":       0x4601,
-	"oops":       0x4602,
-	"bug":        0x4603,
-	"panic":      0x4604,
-	"softlockup": 0x4607,
-	"rcustall":   0x460f,
-	"atomic":     0x4608,
-	"leak":       0x4609,
-	"usercopy":   0x4010460a,
-	"overflow":   0x4010460e,
-	"gpf":        0x460b,
-	"list":       0x460c,
-	"refcount":   0x460d,
+	"warn":       io(0x01),
+	"oops":       io(0x02),
+	"bug":        io(0x03),
+	"panic":      io(0x04),
+	"softlockup": io(0x07),
+	"rcustall":   io(0x0f),
+	"atomic":     io(0x08),
+	"leak":       io(0x09),
+	"usercopy":   iow(0x0a, 16),
+	"overflow":   iow(0x0e, 16),
+	"gpf":        io(0x0b),
+	"list":       io(0x0c),
+	"refcount":   io(0x0d),
 }
 
-const (
-	hangRead = 0x4605
-	release  = 0x4606
+var (
+	hangRead = io(0x05)
+	release  = io(0x06)
 )
+
+// io is _IO('F', nr) and iow _IOW('F', nr, a type of size bytes).
+func io(nr uintptr) uintptr { return iocNone<<iocDirShift | 'F'<<8 | nr }
+func iow(nr, size uintptr) uintptr {
+	return iocWrite<<iocDirShift | size<<16 | 'F'<<8 | nr
+}
 
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "child" {

@@ -25,7 +25,9 @@ func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 		return fmt.Errorf("no lib/modules/%s in the packages", abi)
 	}
 	k.ModulesDir = modDir
-	k.BzImage = firstExisting(filepath.Join(root, "boot", "vmlinuz-"+abi), filepath.Join(modDir, "vmlinuz"))
+	// POWER's package ships the ELF vmlinux, no vmlinuz.
+	k.BzImage = firstExisting(filepath.Join(root, "boot", "vmlinuz-"+abi), filepath.Join(modDir, "vmlinuz"),
+		filepath.Join(root, "boot", "vmlinux-"+abi), filepath.Join(modDir, "vmlinux"))
 	if k.BzImage == "" {
 		return fmt.Errorf("no vmlinuz for %s in the packages", abi)
 	}
@@ -68,12 +70,20 @@ func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 }
 
 // keepBootImage keeps, of the kernel's images, the one QEMU boots,
-// compressed: arm64's raw Image, 32-bit Arm's zImage, or amd64's PVH
-// vmlinux instead of the bzImage when the kernel has a PVH entry.
+// compressed: arm64's raw Image, 32-bit Arm's zImage, POWER's ELF
+// vmlinux, or amd64's PVH vmlinux instead of the bzImage when the kernel
+// has a PVH entry.
 func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
 	if a.Image == arch.ZImage {
 		// Debian's vmlinuz is the zImage QEMU boots, compressed already.
 		return nil
+	}
+	if a.Image == arch.ELFVmlinux {
+		// QEMU boots the ELF as it is; kept compressed (40-60 MB
+		// raw), unpacked per VM.
+		vmlinux, err := compressKernel(k.BzImage)
+		k.Vmlinux, k.BzImage = vmlinux, ""
+		return err
 	}
 	if a.Image == arch.ArmImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
