@@ -15,6 +15,7 @@
 // follows vmtest/dmesg's patterns (every kind of bug report but kmemleak's,
 // which a scan finds long after the input); harness_test.go checks the two
 // agree on the kernel logs of vmtest/dmesg/testdata.
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -123,6 +124,33 @@ void kmodvm_print_base64(const char *prefix, const uint8_t *data, size_t size)
 	free(line);
 }
 
+// print_dedup_token prints text as libFuzzer's DEDUP_TOKEN, which its crash
+// minimizer compares between the input and a smaller one: a different
+// report is another bug, and stops it. Whole decimal numbers (CPU and PID,
+// a line number, a task's pid) become N, as they differ between runs of
+// one bug; hex offsets and names stay.
+static void print_dedup_token(const char *text)
+{
+	char key[512];
+	size_t o = 0;
+	for (const char *p = text; *p && o < sizeof key - 2; p++) {
+		int prev_word = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+		if (isdigit((unsigned char)*p) && !prev_word) {
+			const char *e = p;
+			while (isdigit((unsigned char)*e))
+				e++;
+			if (!isalnum((unsigned char)*e) && *e != '_') {
+				key[o++] = 'N';
+				p = e - 1;
+				continue;
+			}
+		}
+		key[o++] = *p;
+	}
+	key[o] = 0;
+	fprintf(stderr, "DEDUP_TOKEN: kmodvm %s\n", key);
+}
+
 // kmodvm_kmsg_report reads the records the kernel logged since the last
 // call, and on a report's first line prints it and the input and returns
 // 1: the caller ends the harness. A read of /dev/kmsg returns one record:
@@ -147,6 +175,7 @@ int kmodvm_kmsg_report(const uint8_t *data, size_t size)
 		if (!kmodvm_report_start(text))
 			continue;
 		fprintf(stderr, "kmodvm-fuzz: kernel report: %s\n", text);
+		print_dedup_token(text);
 		kmodvm_print_base64("kmodvm-fuzz: input ", data, size);
 		return 1;
 	}
