@@ -39,9 +39,12 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 	if len(modules) == 0 {
 		return nil, event.TestBinary{}, fmt.Errorf("fuzzing needs a module under test, and none was built for this kernel")
 	}
-	layers := []string{runcfg.ArtifactName(filepath.Join(dir, "initramfs-fuzz.cpio"), n)}
-	if err := initramfs.WriteBinary(layers[0], runcfg.FuzzPath, f.Binary); err != nil {
-		return nil, event.TestBinary{}, err
+	// The harness's layer is the first VM's: the binary is the same.
+	layers := []string{filepath.Join(dir, "initramfs-fuzz.cpio")}
+	if n == 0 || !fileExists(layers[0]) {
+		if err := initramfs.WriteBinary(layers[0], runcfg.FuzzPath, f.Binary); err != nil {
+			return nil, event.TestBinary{}, err
+		}
 	}
 	env := []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")}
 	if f.NoCmp {
@@ -167,6 +170,6 @@ func keepFuzzCrash(kr *report.Kernel, job *report.Test, dir string, orig, min ha
 	if how != "" {
 		line += "; " + how
 	}
-	job.Output += fmt.Sprintf("\n--- kmodvm: the input before the kernel's report %q is kept (kmodvm fuzz --replay %s runs it again)\n%s)", orig.Report, p, line)
+	job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q: its input is kept (kmodvm fuzz --replay %s runs it again)\n%s)", orig.Report, p, line)
 	return nil
 }

@@ -117,9 +117,9 @@ func (fr *fuzzRun) summary() string {
 		titles = append(titles, fmt.Sprintf("%s (x%d)", t, fr.seen[t]))
 		total += fr.seen[t]
 	}
-	s := fmt.Sprintf("%s%d VMs, %s of fuzzing; %d kernel findings", harness.SummaryLine, fr.vms, fr.spent.Round(time.Second), total)
+	s := fmt.Sprintf("%s%s, %s of fuzzing; %s", harness.SummaryLine, plural(fr.vms, "VM"), fr.spent.Round(time.Second), plural(total, "kernel finding"))
 	if len(titles) > 0 {
-		s += fmt.Sprintf(" of %d titles: %s", len(titles), strings.Join(titles, "; "))
+		s += fmt.Sprintf(" of %s: %s", plural(len(titles), "title"), strings.Join(titles, "; "))
 	}
 	return s
 }
@@ -231,4 +231,12 @@ func mergeFuzzVM(kr *report.Kernel, job *report.Test, vm *report.Kernel, vjob *r
 	if vjob.Status != report.Pass && job.Status == report.Pass {
 		job.Status = vjob.Status
 	}
+}
+
+// plural is "1 VM", "2 VMs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
