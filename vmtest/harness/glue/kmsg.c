@@ -124,16 +124,15 @@ void kmodvm_print_base64(const char *prefix, const uint8_t *data, size_t size)
 	free(line);
 }
 
-// print_dedup_token prints text as libFuzzer's DEDUP_TOKEN, which its crash
-// minimizer compares between the input and a smaller one: a different
-// report is another bug, and stops it. Whole decimal numbers (CPU and PID,
-// a line number, a task's pid) become N, as they differ between runs of
-// one bug; hex offsets and names stay.
-static void print_dedup_token(const char *text)
+// kmodvm_report_key writes into key (of size bytes) the report's line text
+// as libFuzzer's crash minimizer compares it, its DEDUP_TOKEN: a
+// different report is another bug, and stops it. Whole decimal numbers
+// (CPU and PID, a line number, a task's pid) become N, as they differ
+// between runs of one bug; hex offsets and names stay.
+void kmodvm_report_key(const char *text, char *key, size_t size)
 {
-	char key[512];
 	size_t o = 0;
-	for (const char *p = text; *p && o < sizeof key - 2; p++) {
+	for (const char *p = text; *p && o + 1 < size; p++) {
 		int prev_word = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
 		if (isdigit((unsigned char)*p) && !prev_word) {
 			const char *e = p;
@@ -148,7 +147,6 @@ static void print_dedup_token(const char *text)
 		key[o++] = *p;
 	}
 	key[o] = 0;
-	fprintf(stderr, "DEDUP_TOKEN: kmodvm %s\n", key);
 }
 
 // kmodvm_kmsg_report reads the records the kernel logged since the last
@@ -175,7 +173,9 @@ int kmodvm_kmsg_report(const uint8_t *data, size_t size)
 		if (!kmodvm_report_start(text))
 			continue;
 		fprintf(stderr, "kmodvm-fuzz: kernel report: %s\n", text);
-		print_dedup_token(text);
+		char key[512];
+		kmodvm_report_key(text, key, sizeof key);
+		fprintf(stderr, "DEDUP_TOKEN: kmodvm %s\n", key);
 		kmodvm_print_base64("kmodvm-fuzz: input ", data, size);
 		return 1;
 	}
