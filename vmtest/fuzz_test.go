@@ -37,9 +37,12 @@ func seedFuzzBug(t *testing.T) string {
 
 // A short fuzz job of the bundled harness on the driver with the seeded
 // shallow bug finds it: the job's test fails with KASAN's report, placed
-// at the driver's line, and the input that ran before the report is kept
-// as crash-<sha1>. Replayed (Fuzz.Replay), that input alone brings the
-// same finding.
+// at the driver's line, and the input that ran before the report,
+// minimized in a fresh VM, is kept as crash-<sha1>. Fuzzing goes on in
+// fresh VMs for the time left, finding the bug again, which is counted.
+// The input with more operations appended, replayed and minimized,
+// shrinks; replayed (Fuzz.Replay), the input kept alone brings the same
+// finding.
 func TestFuzzFindsTheSeededIoctlBug(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a debug kernel; not in -short mode")
@@ -55,7 +58,10 @@ func TestFuzzFindsTheSeededIoctlBug(t *testing.T) {
 	}
 	const title = "KASAN: slab-out-of-bounds Write in mmapdrv_ioctl"
 	corpus := t.TempDir()
-	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-max_total_time=120", "-seed=1"}, Corpus: corpus})
+	start := time.Now()
+	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-seed=1"}, Corpus: corpus,
+		Duration: 45 * time.Second, Minimize: 60 * time.Second})
+	t.Logf("the fuzz job, its minimizer and the VMs after: %s", time.Since(start).Round(time.Second))
 	job := fuzzTest(t, k)
 	checkCorpus(t, corpus, job.Output)
 	if !strings.Contains(job.Output, "kmodvm-kcov: inputs:") {
@@ -63,13 +69,47 @@ func TestFuzzFindsTheSeededIoctlBug(t *testing.T) {
 	}
 	checkSeededFinding(t, k, title)
 	crash := keptCrash(t, k)
-	if !strings.Contains(job.Output, crash) {
-		t.Errorf("the fuzz job's output does not name %s", crash)
-	}
+	checkMinimized(t, job.Output, crash)
+	checkWentOn(t, job.Output)
+	crash = checkShrinks(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Minimize: 60 * time.Second}, crash, title)
 	replayed := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Replay: crash})
 	fuzzTest(t, replayed)
 	checkSeededFinding(t, replayed, title)
 	checkReproReplays(t, replayed, crash)
+}
+
+// checkShrinks replays the input crash with operations after the seeded
+// bug's appended (the bundled harness reads an input as a program of
+// them), minimized (f.Minimize), and checks the input kept is smaller and
+// brought the same finding. It returns the input kept.
+func checkShrinks(t *testing.T, mod string, f *vmtest.Fuzz, crash, title string) string {
+	t.Helper()
+	b, err := os.ReadFile(crash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := filepath.Join(t.TempDir(), "padded")
+	// Reads (opcode 0 modulo 7, then a 16-bit count), after a zero that
+	// the last operation may take as its missing operand, as it was.
+	if err := os.WriteFile(padded, append(b, 0x00, 0x00, 0x04, 0x00, 0x07, 0x02, 0x00, 0x0e), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.Replay = padded
+	start := time.Now()
+	k := fuzzSeeded(t, mod, f)
+	t.Logf("the padded input's replay and its minimizer: %s", time.Since(start).Round(time.Second))
+	job := fuzzTest(t, k)
+	checkSeededFinding(t, k, title)
+	kept := keptCrash(t, k)
+	min, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("minimized: %d bytes, from %d", len(min), len(b)+8)
+	if len(min) >= len(b)+8 || !strings.Contains(job.Output, fmt.Sprintf("(%d bytes, minimized from %d; the original: ", len(min), len(b)+8)) {
+		t.Errorf("%s: %d bytes, not fewer than the %d replayed; output:\n%s", kept, len(min), len(b)+8, job.Output)
+	}
+	return kept
 }
 
 // checkReproReplays checks k's repro.sh boots the image with the input
@@ -191,4 +231,57 @@ func keptCrash(t *testing.T, k *report.Kernel) string {
 	}
 	t.Fatalf("no crash-<sha1> among the kernel's files %v", k.Files)
 	return ""
+}
+
+// checkMinimized checks the input kept, crash, is named in the job's
+// output and no larger than the one the job ran before the report; when
+// smaller, the original is kept beside it.
+func checkMinimized(t *testing.T, output, crash string) {
+	t.Helper()
+	c, ok, err := harness.ParseCrash(output)
+	if !ok || err != nil {
+		t.Fatalf("no kernel report and input in the job's output (%v):\n%s", err, output)
+	}
+	kept, err := os.ReadFile(crash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(output) {
+		if strings.HasPrefix(l, harness.KeptLine+crash+" ") {
+			line = strings.TrimSpace(l)
+		}
+	}
+	t.Logf("%s (the job ran %d bytes before the report)", line, len(c.Input))
+	switch {
+	case line == "":
+		t.Errorf("the job's output does not name %s on a line of its own:\n%s", crash, output)
+	case len(kept) > len(c.Input):
+		t.Errorf("%s: %d bytes, more than the %d the job ran", crash, len(kept), len(c.Input))
+	case len(kept) < len(c.Input) && !strings.Contains(line, fmt.Sprintf("(%d bytes, minimized from %d; the original: ", len(kept), len(c.Input))):
+		t.Errorf("%s is smaller than the original, and the line does not say so: %s", crash, line)
+	case len(kept) == len(c.Input) && !strings.Contains(line, "-minimize_crash"):
+		t.Errorf("%s was not minimized, and the line does not say what the minimizer did: %s", crash, line)
+	}
+}
+
+// checkWentOn checks the job went on in a fresh VM after its first
+// finding (the seeded bug is found in seconds, well within the job's
+// duration), finding it again, counted.
+func checkWentOn(t *testing.T, output string) {
+	t.Helper()
+	var vms, findings int
+	for l := range strings.Lines(output) {
+		if sum, ok := strings.CutPrefix(l, harness.SummaryLine); ok {
+			t.Logf("fuzzed in %s", strings.TrimSpace(sum))
+			fmt.Sscanf(sum, "%d VMs", &vms)
+			if _, f, ok := strings.Cut(sum, "; "); ok {
+				fmt.Sscanf(f, "%d kernel findings", &findings)
+			}
+		}
+	}
+	if vms < 2 || findings < 2 || !strings.Contains(output, "=== kmodvm: fuzzing goes on in a fresh VM (VM 2)") ||
+		!strings.Contains(output, "again: its input is not kept again") {
+		t.Errorf("%d VMs, %d findings: want the job to go on after its finding and find it again; output:\n%s", vms, findings, output)
+	}
 }

@@ -19,18 +19,23 @@ import (
 // fuzzFlags are kmodvm fuzz's: its own, then the VM's and the reports'
 // as run has them.
 type fuzzFlags struct {
-	vm         vmFlags
-	report     reportFlags
-	kernels    []string
-	harness    string
-	duration   time.Duration
-	fuzzArgs   []string
-	out        string
-	noSnapshot bool
-	noCmp      bool
-	replay     string
-	corpus     string
-	faultGrace time.Duration
+	vm       vmFlags
+	report   reportFlags
+	kernels  []string
+	harness  string
+	duration time.Duration
+	minimize time.Duration
+	// replayMinimize is minimize when --replay is given and
+	// --minimize-time named: a replay runs its input once, and minimizes
+	// it only when asked.
+	replayMinimize time.Duration
+	fuzzArgs       []string
+	out            string
+	noSnapshot     bool
+	noCmp          bool
+	replay         string
+	corpus         string
+	faultGrace     time.Duration
 }
 
 // fuzzMargin is the time a fuzz job's binary gets beyond --duration:
@@ -53,10 +58,14 @@ reported (KASAN, WARN, BUG, Oops, ...).
 With no --module and --harness it fuzzes the bundled mmapdrv driver with
 kmod/fuzz/mmapdrv_fuzz.c (docs/fuzzing.md).
 
-An input that a kernel report followed is kept in the kernel's --out
-directory as crash-<sha1>; --replay FILE runs that one input instead of
-fuzzing, and the kernel's repro.sh replays it too. The corpus libFuzzer
-grew is kept in --corpus, and seeds the next run given the same.
+An input that a kernel report followed is minimized in a fresh VM
+(--minimize-time) and kept in the kernel's --out directory as
+crash-<sha1>, the original beside it as original-<sha1>; fuzzing then goes
+on in a fresh VM until --duration is spent, a finding seen before counted,
+not kept again. --replay FILE runs one input instead of fuzzing (and
+minimizes it, given --minimize-time), and the kernel's repro.sh replays it
+too. The corpus libFuzzer grew is kept in --corpus, and seeds the next
+run given the same.
 
 Exit status: 0 no finding, 1 a kernel finding or a failed build (a harness
 that does not compile included), 2 usage error (a kernel without KCOV
@@ -65,13 +74,17 @@ too), 3 infrastructure error.`,
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q (use --kernels, --module, --harness)", args)
 			}
+			if cmd.Flags().Changed("minimize-time") {
+				f.replayMinimize = f.minimize
+			}
 			return runFuzz(cmd, g, f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.kernels, "kernels", "k", []string{"6.1-debug"}, "kernel selectors with KCOV, comma-separated")
 	fl.StringVar(&f.harness, "harness", "", "libFuzzer harness, one C file defining LLVMFuzzerTestOneInput (default kmod/fuzz/mmapdrv_fuzz.c with the bundled module)")
-	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "how long each kernel's job fuzzes")
+	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "how long each kernel's job fuzzes (in fresh VMs after a finding, until it is spent)")
+	fl.DurationVar(&f.minimize, "minimize-time", time.Minute, "how long libFuzzer's crash minimizer has, in a fresh VM, to shrink the input of a kernel finding (0: not minimized)")
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
 	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
 	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
@@ -173,6 +186,8 @@ func (f *fuzzFlags) useDefaults() error {
 		return usagef("--module is required with --harness")
 	case f.duration <= 0:
 		return usagef("--duration %v: want a positive duration", f.duration)
+	case f.minimize < 0:
+		return usagef("--minimize-time %v: want a duration, 0 for none", f.minimize)
 	}
 	if f.replay != "" {
 		p, err := filepath.Abs(f.replay)
@@ -191,9 +206,10 @@ func (f *fuzzFlags) useDefaults() error {
 // the margin, or the margin alone for the one input of --replay.
 func (f *fuzzFlags) job(bin, arch string) (*vmtest.Fuzz, time.Duration) {
 	if f.replay != "" {
-		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay}, fuzzMargin
+		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay, Minimize: f.replayMinimize}, fuzzMargin
 	}
-	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus}, f.duration + fuzzMargin
+	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus,
+		Duration: f.duration, Minimize: f.minimize}, f.duration + fuzzMargin
 }
 
 // fuzzArch is the one architecture a fuzz run's kernels are of: the
@@ -216,12 +232,11 @@ func fuzzArch(names []string) (*arch.Arch, error) {
 	return a, nil
 }
 
-// libFuzzerArgs are the harness's flags: the time budget, the final
-// statistics the summary reads, crash files in the guest's /tmp, then the
-// user's.
+// libFuzzerArgs are the harness's flags: the final statistics the summary
+// reads, crash files in the guest's /tmp, then the user's. The time
+// budget is the job's Duration: each VM's is what is left of it.
 func (f *fuzzFlags) libFuzzerArgs() []string {
-	secs := max(int(f.duration.Round(time.Second)/time.Second), 1)
-	return append([]string{fmt.Sprintf("-max_total_time=%d", secs), "-print_final_stats=1", "-artifact_prefix=/tmp/"}, f.fuzzArgs...)
+	return append([]string{"-print_final_stats=1", "-artifact_prefix=/tmp/"}, f.fuzzArgs...)
 }
 
 // printFuzzResults prints the run's outcome as run does, then each

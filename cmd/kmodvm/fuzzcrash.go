@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -17,25 +18,20 @@ func printFuzzJob(w io.Writer, k *report.Kernel, t *report.Test, replay string) 
 	} else {
 		fmt.Fprintf(w, "fuzz %s: %s\n", k.Name, parseFuzzStats(t.Output))
 	}
-	for _, l := range fuzzCrashLines(k, t.Output, replay) {
+	for _, l := range fuzzCrashLines(t.Output, replay) {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
 }
 
 // fuzzCrashLines say what ended a fuzz job, from its output: the kernel
-// report the glue saw and the input kept (its path in k's files), or the
-// harness's own crash.
-func fuzzCrashLines(k *report.Kernel, output, replay string) []string {
+// report the glue saw and the inputs kept, or the harness's own crash.
+func fuzzCrashLines(output, replay string) []string {
 	c, ok, err := harness.ParseCrash(output)
 	switch {
 	case err != nil:
 		return []string{"the input of the kernel report is lost: " + err.Error()}
 	case ok:
-		lines := []string{"kernel report after an input: " + c.Report}
-		if p, kept := k.Files[harness.CrashName(c.Input)]; kept && replay == "" {
-			lines = append(lines, "input kept: "+p, "to run it alone: the same kmodvm fuzz command with --replay "+p)
-		}
-		return lines
+		return append([]string{"kernel report after an input: " + c.Report}, keptLines(output)...)
 	}
 	if line, crashed := harness.HarnessCrash(output); crashed {
 		return []string{"the harness itself crashed (" + line + "): a bug in user space, not a kernel finding"}
@@ -44,4 +40,20 @@ func fuzzCrashLines(k *report.Kernel, output, replay string) []string {
 		return []string{"no kernel report after the input"}
 	}
 	return nil
+}
+
+// keptLines are the host's lines in a fuzz job's output about the inputs
+// kept (each with how to run it alone) and, last, the VMs it fuzzed in.
+func keptLines(output string) []string {
+	var lines []string
+	for l := range strings.Lines(output) {
+		l = strings.TrimSpace(l)
+		if kept, ok := strings.CutPrefix(l, harness.KeptLine); ok {
+			p, _, _ := strings.Cut(kept, " ")
+			lines = append(lines, "input kept: "+kept, "to run it alone: the same kmodvm fuzz command with --replay "+p)
+		} else if sum, ok := strings.CutPrefix(l, harness.SummaryLine); ok {
+			lines = append(lines, "fuzzed in "+sum)
+		}
+	}
+	return lines
 }

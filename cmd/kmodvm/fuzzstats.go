@@ -42,16 +42,18 @@ var (
 
 // parseFuzzStats reads a fuzz job's output: the last status line wins, and
 // libFuzzer's final statistics (-print_final_stats=1), when it printed
-// them, over it.
+// them, over it. A job that went on in fresh VMs has one such part per
+// VM: the inputs run are their sum, the rest the last VM's.
 func parseFuzzStats(out string) fuzzStats {
 	var s fuzzStats
+	done := 0 // the execs of the VMs before, whose jobs ended with their final statistics
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if m := statusLine.FindStringSubmatch(line); m != nil {
 			s.Seen = true
-			s.Execs, s.Cov, s.Features, s.Corpus = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4])
+			s.Execs, s.Cov, s.Features, s.Corpus = done+atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4])
 			s.CorpusSize = m[5]
 			if m[6] != "" {
 				s.ExecsPerSec = atoi(m[6])
@@ -59,7 +61,8 @@ func parseFuzzStats(out string) fuzzStats {
 		} else if m := finalStat.FindStringSubmatch(line); m != nil {
 			switch m[1] {
 			case "number_of_executed_units":
-				s.Execs = atoi(m[2])
+				done += atoi(m[2])
+				s.Execs = done
 			case "average_exec_per_sec":
 				s.ExecsPerSec = atoi(m[2])
 			}

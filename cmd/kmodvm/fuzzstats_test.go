@@ -18,6 +18,8 @@ func TestParseFuzzStats(t *testing.T) {
 			ModulePCs: 33, ModuleEdges: 47, Cmps: 1204, Seen: true}},
 		{"status line only", "#4096\tpulse  cov: 21 ft: 98 corp: 17/311b lim: 43 exec/s: 204 rss: 30Mb\n",
 			fuzzStats{Execs: 4096, ExecsPerSec: 204, Cov: 21, Features: 98, Corpus: 17, CorpusSize: "311b", Seen: true}},
+		{"two VMs", "stat::number_of_executed_units: 3000\n=== kmodvm: fuzzing goes on in a fresh VM (VM 2)\n#512\tpulse  cov: 21 ft: 98 corp: 17/311b lim: 43 exec/s: 256 rss: 30Mb\n",
+			fuzzStats{Execs: 3512, ExecsPerSec: 256, Cov: 21, Features: 98, Corpus: 17, CorpusSize: "311b", Seen: true}},
 		{"no libFuzzer", "kmodvm-kcov: KMODVM_FUZZ_MODULE is not set: name the module under test\n", fuzzStats{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -74,3 +74,35 @@ func TestHarnessCrash(t *testing.T) {
 		}
 	}
 }
+
+// A crash minimizer's output holds a report and input per smaller input
+// that still crashed; the smallest of the same bug is the one kept, and a
+// smaller input of another bug is not.
+func TestSmallest(t *testing.T) {
+	const key = "DEDUP_TOKEN: kmodvm BUG: KASAN: slab-out-of-bounds in f+0x4ab/0x4e0 [m]\n"
+	crash := func(report, key, input string) string {
+		return "kmodvm-fuzz: kernel report: " + report + "\n" + key + "kmodvm-fuzz: input " + input + "\n==9== ERROR: libFuzzer: deadly signal\n"
+	}
+	orig := KernelCrash{Report: "BUG: KASAN: slab-out-of-bounds in f+0x4ab/0x4e0 [m]", Key: strings.TrimPrefix(strings.TrimSpace(key), KeyLine), Input: []byte("12345678")}
+	for _, c := range []struct {
+		name, out string
+		want      string
+		ok        bool
+	}{
+		{name: "two steps", ok: true, want: "123",
+			out: "CRASH_MIN: minimizing crash input\n" + crash(orig.Report, key, "MTIzNDU=") + "CRASH_MIN: ...\n" + crash(orig.Report, key, "MTIz")},
+		{name: "another bug, smaller", ok: true, want: "12345",
+			out: crash(orig.Report, key, "MTIzNDU=") + crash("WARNING: CPU: 0 PID: 7 at x.c:1 g+0x1/0x2", "DEDUP_TOKEN: kmodvm WARNING: CPU: N PID: N at x.c:N g+0x1/0x2\n", "MQ==")},
+		{name: "not reproduced", want: "12345678", out: "ERROR: the input /fuzz/replay/x did not crash\n"},
+		{name: "no smaller", want: "12345678", out: "CRASH_MIN: failed to minimize beyond /tmp/m (8 bytes), exiting\n"},
+	} {
+		cs, err := ParseCrashes(c.out, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, ok := Smallest(orig, cs)
+		if ok != c.ok || string(got.Input) != c.want {
+			t.Errorf("%s: %q, %v; want %q, %v", c.name, got.Input, ok, c.want, c.ok)
+		}
+	}
+}

@@ -25,14 +25,14 @@ import (
 )
 
 // glue is kmodvm's C glue, compiled into every harness: KCOV's coverage
-// (kcov.c), the kernel log's watch (kmsg.c) and the corpus's copy to the
-// host (corpus.c).
+// (kcov.c), the kernel log's watch (kmsg.c), the corpus's copy to the
+// host (corpus.c) and the popen of libFuzzer's crash minimizer (popen.c).
 //
-//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c
 var glue embed.FS
 
 // glueFiles are glue's sources, in the order they are compiled.
-var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c"}
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer
@@ -122,8 +122,9 @@ func Build(ctx context.Context, o Options) error {
 	// -fsanitize=fuzzer would link libFuzzer's interceptors and UBSan's
 	// runtime, which find the functions they wrap with dlsym: in a static
 	// binary they find none and crash at start. libFuzzer alone needs no
-	// interceptor.
-	link := append(append([]string{target, "-static", "-o", o.Out, user}, glueObjs...),
+	// interceptor. libFuzzer's popen is the glue's (popen.c): the guest
+	// has no shell.
+	link := append(append([]string{target, "-static", "-o", o.Out, "-Wl,--wrap=popen,--wrap=pclose", user}, glueObjs...),
 		"-Wl,--whole-archive", rt, "-Wl,--no-whole-archive", "-lstdc++", "-lm", "-lpthread")
 	if out, err := clangRun(ctx, clang, link...); err != nil {
 		if strings.Contains(out, UserEntry) {

@@ -78,3 +78,46 @@ func TestReportStartsAgreeWithDmesg(t *testing.T) {
 		t.Errorf("%d reports' first lines in the logs: want the logs of every kind", reports)
 	}
 }
+
+// TestReportKey: the key of a report's first line, which libFuzzer's crash
+// minimizer compares (its DEDUP_TOKEN), is one for two runs of one bug
+// (CPU, PID, line numbers, a task's pid vary) and keeps what tells bugs
+// apart (the function and its offset, the module, the kind).
+func TestReportKey(t *testing.T) {
+	needClang(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "kmsg.c")
+	b, err := glue.ReadFile("glue/kmsg.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "reportkey")
+	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, "testdata/reportkey.c", src).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cases := []struct{ line, want string }{
+		{"BUG: KASAN: slab-out-of-bounds in mmapdrv_ioctl+0x4ab/0x4e0 [mmapdrv]", "BUG: KASAN: slab-out-of-bounds in mmapdrv_ioctl+0x4ab/0x4e0 [mmapdrv]"},
+		{"WARNING: CPU: 0 PID: 57 at drivers/x/mmapdrv.c:172 mmapdrv_ioctl+0x40/0x80 [mmapdrv]", "WARNING: CPU: N PID: N at drivers/x/mmapdrv.c:N mmapdrv_ioctl+0x40/0x80 [mmapdrv]"},
+		{"INFO: task harness:123 blocked for more than 120 seconds.", "INFO: task harness:N blocked for more than N seconds."},
+		{"UBSAN: array-index-out-of-bounds in mmapdrv2.c:40:9", "UBSAN: array-index-out-of-bounds in mmapdrv2.c:N:N"},
+	}
+	var in strings.Builder
+	for _, c := range cases {
+		in.WriteString(c.line + "\n")
+	}
+	cmd := exec.Command(bin)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	for i, c := range cases {
+		if i >= len(got) || got[i] != c.want {
+			t.Errorf("%q: key %q, want %q", c.line, got, c.want)
+		}
+	}
+}

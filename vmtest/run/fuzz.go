@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/initramfs"
@@ -23,8 +24,9 @@ import (
 // layers of the kernel's image (kept in its directory, for repro.sh, which
 // then replays the input too) and returns the binary the agent runs after
 // the tests: plain (no test2json), told which modules' coverage to keep
-// (those under test), bounded as a test binary is.
-func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir string) ([]string, event.TestBinary, error) {
+// (those under test), bounded as a test binary is. n names the layers of
+// a later VM's job (runcfg.ArtifactName): the first's stay for repro.sh.
+func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir string, n int) ([]string, event.TestBinary, error) {
 	if f.Arch != a.Name {
 		return nil, event.TestBinary{}, fmt.Errorf("the fuzz harness is built for %s, this kernel is %s", f.Arch, a.Name)
 	}
@@ -37,15 +39,18 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 	if len(modules) == 0 {
 		return nil, event.TestBinary{}, fmt.Errorf("fuzzing needs a module under test, and none was built for this kernel")
 	}
+	// The harness's layer is the first VM's: the binary is the same.
 	layers := []string{filepath.Join(dir, "initramfs-fuzz.cpio")}
-	if err := initramfs.WriteBinary(layers[0], runcfg.FuzzPath, f.Binary); err != nil {
-		return nil, event.TestBinary{}, err
+	if n == 0 || !fileExists(layers[0]) {
+		if err := initramfs.WriteBinary(layers[0], runcfg.FuzzPath, f.Binary); err != nil {
+			return nil, event.TestBinary{}, err
+		}
 	}
 	env := []string{harness.ModuleEnv + "=" + strings.Join(modules, ",")}
 	if f.NoCmp {
 		env = append(env, harness.NoCmpEnv)
 	}
-	inputs, args, err := fuzzInputs(f, dir)
+	inputs, args, err := fuzzInputs(f, dir, n)
 	if err != nil {
 		return nil, event.TestBinary{}, err
 	}
@@ -62,86 +67,109 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 // runs once and exits, or the seed corpus, whose directory libFuzzer
 // writes the inputs it keeps into. A crash (the glue's abort on a kernel
 // report among them) exits 1, not libFuzzer's 77: a binary whose test
-// failed and that exits 1 is not blamed again in a test of its own.
-func fuzzInputs(f *runcfg.Fuzz, dir string) (layers, args []string, err error) {
-	args = append([]string{"-error_exitcode=1"}, f.Args...)
+// failed and that exits 1 is not blamed again in a test of its own. The
+// job's Duration is libFuzzer's -max_total_time, before the user's flags.
+func fuzzInputs(f *runcfg.Fuzz, dir string, n int) (layers, args []string, err error) {
+	args = []string{"-error_exitcode=1"}
+	if f.Duration > 0 && f.Replay == "" {
+		args = append(args, fmt.Sprintf("-max_total_time=%d", max(int(f.Duration.Round(time.Second)/time.Second), 1)))
+	}
+	args = append(args, f.Args...)
 	switch {
 	case f.Replay != "":
 		input := path.Join(runcfg.FuzzReplayDir, filepath.Base(f.Replay))
-		layer := filepath.Join(dir, "initramfs-fuzz-input.cpio")
+		layer := runcfg.ArtifactName(filepath.Join(dir, "initramfs-fuzz-input.cpio"), n)
 		return []string{layer}, append(args, input), initramfs.WriteData(layer, input, f.Replay)
 	case f.Corpus != "":
-		layer := filepath.Join(dir, "initramfs-fuzz-corpus.cpio")
+		layer := runcfg.ArtifactName(filepath.Join(dir, "initramfs-fuzz-corpus.cpio"), n)
 		return []string{layer}, append(args, runcfg.FuzzCorpusDir), initramfs.WriteDir(layer, runcfg.FuzzCorpusDir, f.Corpus)
 	}
 	return nil, args, nil
 }
 
 // fuzzOutputs keeps what the fuzz job's output in kr carries: the corpus
-// the glue sent (into f.Corpus) and the input of a kernel report (into
-// dir).
-func fuzzOutputs(kr *report.Kernel, dir string, f *runcfg.Fuzz) error {
+// the glue sent (into f.Corpus), and returns the kernel report and its
+// input, if the glue printed one. A crash of the harness itself is said
+// to be one, not a kernel finding.
+func fuzzOutputs(kr *report.Kernel, f *runcfg.Fuzz) (harness.KernelCrash, bool, error) {
 	err := keepFuzzCorpus(kr, f.Corpus)
-	return errors.Join(err, keepFuzzCrash(kr, dir))
+	job := fuzzJobOf(kr)
+	if job == nil {
+		return harness.KernelCrash{}, false, err
+	}
+	c, ok, cerr := harness.ParseCrash(job.Output)
+	if cerr != nil {
+		job.Output += "\n--- kmodvm: " + cerr.Error()
+	} else if line, crashed := harness.HarnessCrash(job.Output); !ok && crashed {
+		job.Output += "\n--- kmodvm: the harness itself crashed (" + line + "): a bug in user space, not a kernel finding"
+	}
+	return c, ok, errors.Join(err, cerr)
+}
+
+// fuzzJobOf is kr's fuzz job, nil if it has none.
+func fuzzJobOf(kr *report.Kernel) *report.Test {
+	for _, t := range kr.Tests {
+		if t.Package == runcfg.FuzzName && t.Name == runcfg.FuzzName {
+			return t
+		}
+	}
+	return nil
 }
 
 // keepFuzzCorpus writes the corpus the glue sent into dir, each input
 // named by its sha1 as libFuzzer names them, and takes it out of the job's
 // output, which says how many there were instead.
 func keepFuzzCorpus(kr *report.Kernel, dir string) error {
-	for _, t := range kr.Tests {
-		if t.Package != runcfg.FuzzName || t.Name != runcfg.FuzzName || dir == "" {
+	t := fuzzJobOf(kr)
+	if t == nil || dir == "" {
+		return nil
+	}
+	rest, inputs, err := harness.SplitCorpus(t.Output)
+	if err != nil || len(inputs) == 0 {
+		return err
+	}
+	for _, in := range inputs {
+		sum := sha1.Sum(in)
+		p := filepath.Join(dir, hex.EncodeToString(sum[:]))
+		if fileExists(p) { // the name is the content's
 			continue
 		}
-		rest, inputs, err := harness.SplitCorpus(t.Output)
-		if err != nil || len(inputs) == 0 {
+		if err := atomicfile.WriteBytes(p, in); err != nil {
 			return err
 		}
-		for _, in := range inputs {
-			sum := sha1.Sum(in)
-			p := filepath.Join(dir, hex.EncodeToString(sum[:]))
-			if fileExists(p) { // the name is the content's
-				continue
-			}
-			if err := atomicfile.WriteBytes(p, in); err != nil {
-				return err
-			}
-		}
-		t.Output = rest + fmt.Sprintf("\n--- kmodvm: the corpus of %d inputs kept in %s", len(inputs), dir)
 	}
+	t.Output = rest + fmt.Sprintf("\n--- kmodvm: the corpus of %d inputs kept in %s", len(inputs), dir)
 	return nil
 }
 
-// keepFuzzCrash reads the fuzz job's output in kr: the input the glue
-// printed with a kernel report is written into the kernel's directory as
-// crash-<sha1> and named in the job's output and kr's files; a crash of
-// the harness itself is said to be one, not a kernel finding.
-func keepFuzzCrash(kr *report.Kernel, dir string) error {
-	for _, t := range kr.Tests {
-		if t.Package != runcfg.FuzzName || t.Name != runcfg.FuzzName {
-			continue
-		}
-		c, ok, err := harness.ParseCrash(t.Output)
-		if err != nil {
-			t.Output += "\n--- kmodvm: " + err.Error()
-			return err
-		}
-		if !ok {
-			if line, crashed := harness.HarnessCrash(t.Output); crashed {
-				t.Output += "\n--- kmodvm: the harness itself crashed (" + line + "): a bug in user space, not a kernel finding"
-			}
-			continue
-		}
-		name := harness.CrashName(c.Input)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, c.Input, 0o644); err != nil {
-			return err
-		}
-		if kr.Files == nil {
-			kr.Files = map[string]string{}
-		}
-		kr.Files[name] = p
-		t.Output += fmt.Sprintf("\n--- kmodvm: the input before the kernel's report %q is kept as %s (kmodvm fuzz --replay %s runs it again)", c.Report, p, p)
+// keepFuzzCrash writes the input kept for the kernel report orig into the
+// kernel's directory dir as crash-<sha1>: min's, the minimizer's smallest
+// (orig itself when it found none), and orig's too as original-<sha1>
+// when that is another. It names them in kr's files and the job's output,
+// with how (what the minimizer did).
+func keepFuzzCrash(kr *report.Kernel, job *report.Test, dir string, orig, min harness.KernelCrash, how string) error {
+	name := harness.CrashName(min.Input)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, min.Input, 0o644); err != nil {
+		return err
 	}
+	if kr.Files == nil {
+		kr.Files = map[string]string{}
+	}
+	kr.Files[name] = p
+	line := fmt.Sprintf("%s%s (%d bytes", harness.KeptLine, p, len(min.Input))
+	if len(min.Input) != len(orig.Input) {
+		oname := harness.OriginalPrefix + strings.TrimPrefix(harness.CrashName(orig.Input), harness.CrashPrefix)
+		op := filepath.Join(dir, oname)
+		if err := os.WriteFile(op, orig.Input, 0o644); err != nil {
+			return err
+		}
+		kr.Files[oname] = op
+		line += fmt.Sprintf(", minimized from %d; the original: %s", len(orig.Input), op)
+	}
+	if how != "" {
+		line += "; " + how
+	}
+	job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q: its input is kept (kmodvm fuzz --replay %s runs it again)\n%s)", orig.Report, p, line)
 	return nil
 }

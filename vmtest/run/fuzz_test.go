@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
@@ -63,7 +64,7 @@ func TestFuzzJob(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			f := &runcfg.Fuzz{Binary: bin, Arch: c.arch, Args: []string{"-max_total_time=60"}, NoCmp: c.noCmp, Replay: c.replay, Corpus: c.corpus}
-			layers, tb, err := fuzzJob(f, a, c.mods, m, dir)
+			layers, tb, err := fuzzJob(f, a, c.mods, m, dir, 0)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err = %v, want %q", err, c.err)
@@ -119,7 +120,7 @@ func TestKeepFuzzCorpus(t *testing.T) {
 	job := &report.Test{Package: "fuzz", Name: "fuzz",
 		Output: "#1 INITED\nkmodvm-fuzz: corpus YWJj\nkmodvm-fuzz: corpus \nkmodvm-fuzz: sent the corpus: 2 inputs\n"}
 	kr := &report.Kernel{Tests: []*report.Test{job}}
-	if err := fuzzOutputs(kr, t.TempDir(), &runcfg.Fuzz{Corpus: dir}); err != nil {
+	if _, _, err := fuzzOutputs(kr, &runcfg.Fuzz{Corpus: dir}); err != nil {
 		t.Fatal(err)
 	}
 	want := "#1 INITED\nkmodvm-fuzz: sent the corpus: 2 inputs\n\n--- kmodvm: the corpus of 2 inputs kept in " + dir
@@ -133,16 +134,15 @@ func TestKeepFuzzCorpus(t *testing.T) {
 	}
 }
 
-// TestKeepFuzzCrash: the input the glue printed with a kernel report is
-// kept in the kernel's directory as crash-<sha1>, named in the job's
-// output and the kernel's files; a crash of the harness is told apart.
-func TestKeepFuzzCrash(t *testing.T) {
-	const crashName = "crash-a9993e364706816aba3e25717850c26c9cd0d89d" // sha1("abc")
+// TestFuzzOutputsCrash: the input the glue printed with a kernel report
+// is read from the job's output; a crash of the harness is told apart.
+func TestFuzzOutputsCrash(t *testing.T) {
 	for _, c := range []struct {
-		name, out, file, note string
-		err                   bool
+		name, out, note string
+		input           string
+		err             bool
 	}{
-		{name: "kernel report", file: crashName, note: "is kept as",
+		{name: "kernel report", input: "abc",
 			out: "kmodvm-fuzz: kernel report: BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 [m]\nkmodvm-fuzz: input YWJj\n==1== ERROR: libFuzzer: deadly signal\n"},
 		{name: "harness crash", note: "the harness itself crashed (ERROR: libFuzzer: deadly signal): a bug in user space, not a kernel finding",
 			out: "==1== ERROR: libFuzzer: deadly signal\n"},
@@ -151,24 +151,59 @@ func TestKeepFuzzCrash(t *testing.T) {
 		{name: "no crash", out: "Done 9 runs in 1 second(s)\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
 			job := &report.Test{Package: "fuzz", Name: "fuzz", Output: c.out}
 			kr := &report.Kernel{Tests: []*report.Test{{Package: "a", Name: "b"}, job}}
-			if err := keepFuzzCrash(kr, dir); (err != nil) != c.err {
-				t.Fatalf("err = %v, want an error %v", err, c.err)
+			got, ok, err := fuzzOutputs(kr, &runcfg.Fuzz{})
+			if (err != nil) != c.err || ok != (c.input != "") || string(got.Input) != c.input {
+				t.Fatalf("%+v, %v, %v; want input %q, an error %v", got, ok, err, c.input, c.err)
 			}
 			if !strings.Contains(job.Output, c.note) || (c.note == "" && job.Output != c.out) {
 				t.Errorf("output %q, want the note %q", job.Output, c.note)
 			}
-			if c.file == "" {
-				if len(kr.Files) != 0 {
-					t.Errorf("files %v, want none", kr.Files)
-				}
-				return
+		})
+	}
+}
+
+// TestKeepFuzzCrash: the input kept for a kernel report is written into
+// the kernel's directory as crash-<sha1>, named in the job's output and
+// the kernel's files; a minimized one beside the original, kept as
+// original-<sha1>.
+func TestKeepFuzzCrash(t *testing.T) {
+	orig := harness.KernelCrash{Report: "BUG: x", Input: []byte("abcdef")}
+	for _, c := range []struct {
+		name  string
+		min   string
+		files []string
+		note  string
+	}{
+		{name: "not minimized", min: "abcdef", files: []string{"crash-1f8ac10f23c5b5bc1167bda84b833e5c057a77d2"},
+			note: "(6 bytes; not minimized: x)"},
+		{name: "minimized", min: "abc", files: []string{"crash-a9993e364706816aba3e25717850c26c9cd0d89d", "original-1f8ac10f23c5b5bc1167bda84b833e5c057a77d2"},
+			note: "(3 bytes, minimized from 6; the original: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			job := &report.Test{Package: "fuzz", Name: "fuzz"}
+			kr := &report.Kernel{Tests: []*report.Test{job}}
+			min := orig
+			min.Input = []byte(c.min)
+			how := ""
+			if c.min == "abcdef" {
+				how = "not minimized: x"
 			}
-			p := filepath.Join(dir, c.file)
-			if b, err := os.ReadFile(p); err != nil || string(b) != "abc" || kr.Files[c.file] != p || !strings.Contains(job.Output, p) {
-				t.Errorf("%s: %q, %v; files %v; output %q", p, b, err, kr.Files, job.Output)
+			if err := keepFuzzCrash(kr, job, dir, orig, min, how); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range c.files {
+				p := filepath.Join(dir, name)
+				if _, err := os.Stat(p); err != nil || kr.Files[name] != p {
+					t.Errorf("%s: %v; files %v", name, err, kr.Files)
+				}
+			}
+			kept := filepath.Join(dir, c.files[0])
+			if len(kr.Files) != len(c.files) || !strings.Contains(job.Output, harness.KeptLine+kept+" "+c.note) ||
+				!strings.Contains(job.Output, "--replay "+kept) {
+				t.Errorf("files %v; output %q, want %s %s", kr.Files, job.Output, kept, c.note)
 			}
 		})
 	}

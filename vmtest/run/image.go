@@ -66,7 +66,7 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 	}
 	var fuzzLayers []string
 	if f := r.cfg.Fuzz; f != nil {
-		layers, bin, err := fuzzJob(f, a, mods, m, dir)
+		layers, bin, err := fuzzJob(f, a, mods, m, dir, 0)
 		if err != nil {
 			return nil, err
 		}

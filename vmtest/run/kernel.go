@@ -150,12 +150,10 @@ func (run *kernelRun) run(ctx context.Context) {
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
 	}
-	symbolize(run.k, kr, run.built)
-	if f := run.r.cfg.Fuzz; f != nil {
-		if err := fuzzOutputs(kr, run.dir, f); err != nil && run.r.cfg.Log != nil {
-			fmt.Fprintf(run.r.cfg.Log, "%s: the fuzz job's corpus or crash: %v\n", kr.Name, err)
-		}
+	if run.r.cfg.Fuzz != nil {
+		run.fuzz(ctx)
 	}
+	symbolize(run.k, kr, run.built)
 	// After the reboots' findings joined and symbolization named them:
 	// one finding per bug from here on, in every report.
 	kr.DedupFindings()

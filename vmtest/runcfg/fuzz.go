@@ -1,5 +1,7 @@
 package runcfg
 
+import "time"
+
 // Fuzz is a fuzz job: a harness that vmtest/harness built for the
 // kernels' architecture, run in the guest as a binary of its own.
 type Fuzz struct {
@@ -21,6 +23,14 @@ type Fuzz struct {
 	// directory), and the corpus the job ends with is written back into
 	// it, each input named by its sha1. Not with Replay.
 	Corpus string
+	// Duration, if set, is the time the job fuzzes (libFuzzer's
+	// -max_total_time, not in Args then): a job a kernel finding ended
+	// with time left goes on in a fresh VM from the corpus, until it is
+	// spent. Zero runs one VM, Args bounding it. Not with Replay.
+	Duration time.Duration
+	// Minimize, if set, is the time libFuzzer's crash minimizer has, in a
+	// fresh VM, to shrink the input a job kept.
+	Minimize time.Duration
 }
 
 // FuzzName is the name the harness runs under: its test package in the

@@ -15,6 +15,7 @@
 // follows vmtest/dmesg's patterns (every kind of bug report but kmemleak's,
 // which a scan finds long after the input); harness_test.go checks the two
 // agree on the kernel logs of vmtest/dmesg/testdata.
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -123,6 +124,31 @@ void kmodvm_print_base64(const char *prefix, const uint8_t *data, size_t size)
 	free(line);
 }
 
+// kmodvm_report_key writes into key (of size bytes) the report's line text
+// as libFuzzer's crash minimizer compares it, its DEDUP_TOKEN: a
+// different report is another bug, and stops it. Whole decimal numbers
+// (CPU and PID, a line number, a task's pid) become N, as they differ
+// between runs of one bug; hex offsets and names stay.
+void kmodvm_report_key(const char *text, char *key, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = text; *p && o + 1 < size; p++) {
+		int prev_word = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+		if (isdigit((unsigned char)*p) && !prev_word) {
+			const char *e = p;
+			while (isdigit((unsigned char)*e))
+				e++;
+			if (!isalnum((unsigned char)*e) && *e != '_') {
+				key[o++] = 'N';
+				p = e - 1;
+				continue;
+			}
+		}
+		key[o++] = *p;
+	}
+	key[o] = 0;
+}
+
 // kmodvm_kmsg_report reads the records the kernel logged since the last
 // call, and on a report's first line prints it and the input and returns
 // 1: the caller ends the harness. A read of /dev/kmsg returns one record:
@@ -147,6 +173,9 @@ int kmodvm_kmsg_report(const uint8_t *data, size_t size)
 		if (!kmodvm_report_start(text))
 			continue;
 		fprintf(stderr, "kmodvm-fuzz: kernel report: %s\n", text);
+		char key[512];
+		kmodvm_report_key(text, key, sizeof key);
+		fprintf(stderr, "DEDUP_TOKEN: kmodvm %s\n", key);
 		kmodvm_print_base64("kmodvm-fuzz: input ", data, size);
 		return 1;
 	}

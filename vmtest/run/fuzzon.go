@@ -1,0 +1,242 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/harness"
+	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
+)
+
+// fuzzMinSlice is the least time a fresh VM fuzzes for: less is spent
+// mostly on the VM's start.
+const fuzzMinSlice = 10 * time.Second
+
+// fuzzRun is one kernel's fuzzing over its VMs: the next VM's number (its
+// artifacts' n), how many fuzzed, the time their jobs took, and how often
+// each finding's title came.
+type fuzzRun struct {
+	n, vms int
+	spent  time.Duration
+	seen   map[string]int
+	order  []string
+}
+
+// fuzz keeps what the kernel's fuzz job found (the corpus; the input of a
+// kernel report, minimized) and, when a finding ended it with time of
+// Fuzz.Duration left, fuzzes on from the corpus in fresh VMs restored from
+// the kernel's snapshot until that time is spent. A finding whose title an
+// earlier VM found is counted, not kept again. A replayed input that
+// brought a kernel report is kept (minimized) too. The VMs join the kernel's
+// report as reboots; their jobs' output and findings join the first job.
+//
+// The reboot loop (reboot) also starts fresh VMs, but for the tests a
+// crash left without a result, within a budget of reboots after the first
+// crash; a fuzz job that a finding ended left no test, and what bounds its
+// VMs is the time left of its duration. This loop shares its parts: the
+// image's again, boot, the run's deadline.
+func (run *kernelRun) fuzz(ctx context.Context) {
+	f, kr := run.r.cfg.Fuzz, run.entry
+	c, ok, err := fuzzOutputs(kr, f)
+	run.fuzzErr(err)
+	job := fuzzJobOf(kr)
+	if job == nil {
+		return
+	}
+	fr := &fuzzRun{n: len(kr.Reboots) + 1, vms: 1, spent: elapsedOf(job), seen: map[string]int{}}
+	if f.Replay != "" {
+		if ok {
+			run.fuzzErr(run.keepFinding(ctx, fr, job, c))
+		}
+		return
+	}
+	title := fuzzTitle(c)
+	for ok && ctx.Err() == nil {
+		if fr.found(title) {
+			run.fuzzErr(run.keepFinding(ctx, fr, job, c))
+		} else {
+			job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q again: its input is not kept again", c.Report)
+		}
+		left := f.Duration - fr.spent
+		if f.Duration <= 0 {
+			break
+		}
+		if left < fuzzMinSlice {
+			job.Output += fmt.Sprintf("\n--- kmodvm: %s of --duration left, less than a fresh VM's %s: fuzzing ends", left.Round(time.Second), fuzzMinSlice)
+			break
+		}
+		if _, bootable := run.budget.bootable(); !bootable {
+			job.Output += fmt.Sprintf("\n--- kmodvm: %s of --duration left, but not before the run's deadline: fuzzing ends", left.Round(time.Second))
+			break
+		}
+		job.Output += fmt.Sprintf("\n=== kmodvm: fuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.vms+1, left.Round(time.Second))
+		g := *f
+		g.Duration = left
+		vm := run.fuzzVM(ctx, &g, fr.n, run.m, "fuzzing goes on after a finding")
+		fr.n++
+		fr.vms++
+		c, ok, err = fuzzOutputs(vm, f)
+		run.fuzzErr(err)
+		title = fuzzTitle(c)
+		vjob := fuzzJobOf(vm)
+		if vjob == nil {
+			job.Output += "\n--- kmodvm: the VM ran no fuzz job: " + vm.Error
+			ok = false
+		} else {
+			fr.spent += elapsedOf(vjob)
+		}
+		mergeFuzzVM(kr, job, vm, vjob)
+	}
+	job.Output += "\n" + fr.summary()
+}
+
+// found counts a finding of title and says whether it is new.
+func (fr *fuzzRun) found(title string) bool {
+	fr.seen[title]++
+	if fr.seen[title] > 1 {
+		return false
+	}
+	fr.order = append(fr.order, title)
+	return true
+}
+
+// summary is the job output's last line: the VMs, their time, and each
+// title found with how often.
+func (fr *fuzzRun) summary() string {
+	var titles []string
+	total := 0
+	for _, t := range fr.order {
+		titles = append(titles, fmt.Sprintf("%s (x%d)", t, fr.seen[t]))
+		total += fr.seen[t]
+	}
+	s := fmt.Sprintf("%s%s, %s of fuzzing; %s", harness.SummaryLine, plural(fr.vms, "VM"), fr.spent.Round(time.Second), plural(total, "kernel finding"))
+	if len(titles) > 0 {
+		s += fmt.Sprintf(" of %s: %s", plural(len(titles), "title"), strings.Join(titles, "; "))
+	}
+	return s
+}
+
+// fuzzErr logs what could not be kept of a fuzz job's results.
+func (run *kernelRun) fuzzErr(err error) {
+	if err != nil {
+		run.r.logf("%s: the fuzz job's corpus or crash: %v", run.entry.Name, err)
+	}
+}
+
+// elapsedOf is t's time.
+func elapsedOf(t *report.Test) time.Duration {
+	return time.Duration(t.Elapsed * float64(time.Second))
+}
+
+// machineOf is m with its binaries' timeout and fault grace at least
+// bound (a minimizer is silent while a step runs).
+func machineOf(m machine, bound time.Duration) machine {
+	m.testTimeout = max(m.testTimeout, bound)
+	m.faultGrace = max(m.faultGrace, bound)
+	return m
+}
+
+// fuzzTitle names the finding of the kernel report c for deduplication:
+// the glue's key of its first line (harness.KeyLine), else the line.
+func fuzzTitle(c harness.KernelCrash) string {
+	if c.Key != "" {
+		return c.Key
+	}
+	return c.Report
+}
+
+// fuzzVM boots a fresh VM (restored from the kernel's snapshot, as the
+// first) that runs the fuzz job f alone, as VM n, on machine m, and
+// returns its report.
+func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machine, why string) *report.Kernel {
+	kr := run.entry
+	vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Status: report.Error, Files: map[string]string{}}
+	run.budget.fitTests(&m)
+	img, err := run.fuzzImage(f, m, n)
+	if err != nil {
+		vm.Error = "the fuzz VM's image: " + err.Error()
+		return vm
+	}
+	if !run.r.cfg.Keep {
+		defer os.Remove(img.path)
+	}
+	run.step(runcfg.PhaseBoot, fmt.Sprintf("VM %d: %s", n, why))
+	run.boot(ctx, vmPlan{img: img, m: m, entry: vm, n: n})
+	return vm
+}
+
+// fuzzImage is the first VM's image with the fuzz job f alone: no tests
+// before it (the first VM ran them), no kmemleak check after it (the
+// first VM's was; it costs a minute a VM).
+func (run *kernelRun) fuzzImage(f *runcfg.Fuzz, m machine, n int) (*guestImage, error) {
+	a, err := arch.Lookup(run.k.Arch)
+	if err != nil {
+		return nil, err
+	}
+	fuzzLayers, bin, err := fuzzJob(f, a, run.img.run.Modules, m, run.dir, n)
+	if err != nil {
+		return nil, err
+	}
+	base := *run.img
+	base.layers = nil
+	for _, l := range run.img.layers {
+		if !strings.HasPrefix(filepath.Base(l), "initramfs-fuzz") {
+			base.layers = append(base.layers, l)
+		}
+	}
+	last := len(base.layers) - 1
+	base.layers = append(append(base.layers[:last:last], fuzzLayers...), base.layers[last])
+	next := run.img.run
+	next.Tests, next.Kmemleak, next.InjectFaults = []event.TestBinary{bin}, false, nil
+	return base.again(next, n)
+}
+
+// mergeFuzzVM adds a later fuzz VM's results to the kernel's: its boot
+// among the reboots, its artifacts, its findings (but the kernel's own,
+// which the first VM reported) on the first job, and its job's output
+// (vjob's, nil when it ran none) after the first job's.
+func mergeFuzzVM(kr *report.Kernel, job *report.Test, vm *report.Kernel, vjob *report.Test) {
+	if vm.Boot != nil {
+		kr.Reboots = append(kr.Reboots, vm.Boot)
+	}
+	for name, p := range vm.Files {
+		kr.Files[name] = p
+	}
+	if vjob == nil {
+		return
+	}
+	index := map[int]int{}
+	for i, f := range vm.Findings {
+		if !f.KernelOwn() {
+			index[i] = len(kr.Findings)
+			kr.Findings = append(kr.Findings, f)
+		}
+	}
+	for _, i := range vjob.Findings {
+		if j, ok := index[i]; ok {
+			job.Findings = append(job.Findings, j)
+		}
+	}
+	sort.Ints(job.Findings)
+	job.Elapsed += vjob.Elapsed
+	job.Output += "\n" + vjob.Output
+	if vjob.Status != report.Pass && job.Status == report.Pass {
+		job.Status = vjob.Status
+	}
+}
+
+// plural is "1 VM", "2 VMs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
