@@ -150,22 +150,8 @@ func build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Opt
 	args := append([]string{"-C", k.KDir, "M=" + work, "-j" + strconv.Itoa(jobs)}, a.MakeArgs()...)
 	args = append(append(append(append(args, k.MakeVars...), debugArgs(k)...), coverageArgs(o)...), o.MakeArgs...)
 	args = append(args, "modules")
-	cmd := tc.Command(ctx, []toolchain.Bind{{Path: k.Dir, ReadOnly: true}, {Path: out}}, "make", args...)
-	// The compilers' temporary files go under out (bound at the same
-	// path in a userland's chroot), and go with the build: a build
-	// cancelled mid-compile kills gcc before it removes its own, and
-	// they would stay in the user's TMPDIR.
-	tmp := filepath.Join(out, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return r, err
-	}
-	defer os.RemoveAll(tmp)
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
-	var log bytes.Buffer
-	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
-	cmd.Stdout, cmd.Stderr = &log, &log
-	runErr := cmd.Run()
-	r.Log = log.Bytes()
+	var runErr error
+	r.Log, runErr = runMake(ctx, k, tc, out, args)
 	r.Duration = time.Since(start)
 	if err := os.WriteFile(r.LogPath, r.Log, 0o644); err != nil {
 		return r, err
@@ -343,4 +329,24 @@ func collectModules(dir string) ([]Module, error) {
 	})
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
 	return mods, err
+}
+
+// runMake runs make with args for k's modules in out and returns its
+// output, headed by what ran. The compilers' temporary files go under
+// out (bound at the same path in a userland's chroot) and go with the
+// build: a build cancelled mid-compile kills gcc before it removes its
+// own, and they would stay in the user's TMPDIR.
+func runMake(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, out string, args []string) ([]byte, error) {
+	cmd := tc.Command(ctx, []toolchain.Bind{{Path: k.Dir, ReadOnly: true}, {Path: out}}, "make", args...)
+	tmp := filepath.Join(out, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	var log bytes.Buffer
+	fmt.Fprintf(&log, "# kernel %s, toolchain %s\n# make %s\n", k.Name, tc, strings.Join(args, " "))
+	cmd.Stdout, cmd.Stderr = &log, &log
+	err := cmd.Run()
+	return log.Bytes(), err
 }
