@@ -35,11 +35,10 @@ func kmsgTexts(t *testing.T) []string {
 	return texts
 }
 
-// TestReportStartsAgreeWithDmesg holds the glue's list of reports' first
-// lines (glue/kmsg.c) against vmtest/dmesg's patterns on real kernel logs:
-// every bug report dmesg knows, but kmemleak's, ends the harness, and no
-// line that dmesg does not take for a report's start does.
-func TestReportStartsAgreeWithDmesg(t *testing.T) {
+// withKmsgGlue compiles the host program main (a C file) with the glue's
+// kmsg.c and returns the binary.
+func withKmsgGlue(t *testing.T, main string) string {
+	t.Helper()
 	needClang(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "kmsg.c")
@@ -50,10 +49,19 @@ func TestReportStartsAgreeWithDmesg(t *testing.T) {
 	if err := os.WriteFile(src, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "reportstart")
-	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, "testdata/reportstart.c", src).CombinedOutput(); err != nil {
+	bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(main), ".c"))
+	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, main, src).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestReportStartsAgreeWithDmesg holds the glue's list of reports' first
+// lines (glue/kmsg.c) against vmtest/dmesg's patterns on real kernel logs:
+// every bug report dmesg knows, but kmemleak's, ends the harness, and no
+// line that dmesg does not take for a report's start does.
+func TestReportStartsAgreeWithDmesg(t *testing.T) {
+	bin := withKmsgGlue(t, "testdata/reportstart.c")
 	texts := kmsgTexts(t)
 	cmd := exec.Command(bin)
 	cmd.Stdin = strings.NewReader(strings.Join(texts, "\n") + "\n")
@@ -84,20 +92,7 @@ func TestReportStartsAgreeWithDmesg(t *testing.T) {
 // (CPU, PID, line numbers, a task's pid vary) and keeps what tells bugs
 // apart (the function and its offset, the module, the kind).
 func TestReportKey(t *testing.T) {
-	needClang(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "kmsg.c")
-	b, err := glue.ReadFile("glue/kmsg.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(src, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "reportkey")
-	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, "testdata/reportkey.c", src).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	bin := withKmsgGlue(t, "testdata/reportkey.c")
 	cases := []struct{ line, want string }{
 		{"BUG: KASAN: slab-out-of-bounds in mmapdrv_ioctl+0x4ab/0x4e0 [mmapdrv]", "BUG: KASAN: slab-out-of-bounds in mmapdrv_ioctl+0x4ab/0x4e0 [mmapdrv]"},
 		{"WARNING: CPU: 0 PID: 57 at drivers/x/mmapdrv.c:172 mmapdrv_ioctl+0x40/0x80 [mmapdrv]", "WARNING: CPU: N PID: N at drivers/x/mmapdrv.c:N mmapdrv_ioctl+0x40/0x80 [mmapdrv]"},
