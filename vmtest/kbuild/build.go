@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/arch"
@@ -160,6 +161,10 @@ func build(ctx context.Context, k *kernel.Kernel, tc *toolchain.Toolchain, o Opt
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
+		}
+		if bytes.Contains(r.Log, []byte(noSpace)) {
+			// A full disk is the machine's, not the module's.
+			return r, fmt.Errorf("build for %s: %w: the compiler could not write its output in %s", k.Name, syscall.ENOSPC, out)
 		}
 		return r, fmt.Errorf("%w for %s: %v%s", ErrBuild, k.Name, runErr, firstErrors(r.Errors, r.Log))
 	}
@@ -330,6 +335,9 @@ func collectModules(dir string) ([]Module, error) {
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
 	return mods, err
 }
+
+// noSpace is how gcc, as, ld and make say ENOSPC (strerror's text).
+const noSpace = "No space left on device"
 
 // runMake runs make with args for k's modules in out and returns its
 // output, headed by what ran. The compilers' temporary files go under
