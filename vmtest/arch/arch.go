@@ -144,9 +144,9 @@ const (
 	// gzip-compressed as vmlinuz, which QEMU does not decompress for
 	// arm64 guests: the kernel cache keeps the decompressed Image.
 	ArmImage ImageKind = "arm64-image"
-	// ZImage: 32-bit Arm's self-decompressing zImage, Debian's vmlinuz
-	// as it is, which QEMU boots with -kernel (the virt machine passes
-	// its own device tree).
+	// ZImage: a self-decompressing image, Debian's vmlinuz as it is,
+	// which QEMU boots with -kernel: 32-bit Arm's zImage (the virt
+	// machine passes its own device tree), s390's bzImage.
 	ZImage ImageKind = "arm-zimage"
 	// ELFVmlinux: the kernel's ELF vmlinux, which Debian ships as it is
 	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
