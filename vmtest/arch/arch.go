@@ -192,6 +192,12 @@ type Crash struct {
 	TraceStart string
 	FaultIP    string
 	FaultLR    string
+	// TrapAfter says the address a WARN's or BUG's report names (the
+	// PSW on s390) is past the trapping instruction: s390's monitor call
+	// completes before its interruption, and the kernel itself looks the
+	// bug table up at the address minus the instruction's length. The
+	// symbolizer then reads it as a return address.
+	TrapAfter bool
 	// SysRq are the keys (QMP send-key qcodes) that, held with a letter
 	// on the guest's keyboard, press that SysRq key: how the host asks a
 	// hung guest for its blocked tasks and CPUs when nothing in it

@@ -70,6 +70,7 @@ func s390x() *Arch {
 			IPInfo:     ipPSW,
 			TraceStart: "Call Trace:",
 			FaultIP:    "Krnl PSW : ",
+			TrapAfter:  true,
 		},
 	}
 }
