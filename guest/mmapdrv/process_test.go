@@ -84,7 +84,7 @@ func TestSecondProcessSeesWrites(t *testing.T) {
 //go:nosplit
 //go:norace
 func forkTouch(p unsafe.Pointer, n uintptr, want, put byte) (int, syscall.Errno) {
-	pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, cloneArg0, cloneArg1, 0, 0, 0, 0)
 	if errno != 0 || pid != 0 {
 		return int(pid), errno
 	}

@@ -144,9 +144,9 @@ const (
 	// gzip-compressed as vmlinuz, which QEMU does not decompress for
 	// arm64 guests: the kernel cache keeps the decompressed Image.
 	ArmImage ImageKind = "arm64-image"
-	// ZImage: 32-bit Arm's self-decompressing zImage, Debian's vmlinuz
-	// as it is, which QEMU boots with -kernel (the virt machine passes
-	// its own device tree).
+	// ZImage: a self-decompressing image, Debian's vmlinuz as it is,
+	// which QEMU boots with -kernel: 32-bit Arm's zImage (the virt
+	// machine passes its own device tree), s390's bzImage.
 	ZImage ImageKind = "arm-zimage"
 	// ELFVmlinux: the kernel's ELF vmlinux, which Debian ships as it is
 	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
@@ -192,6 +192,12 @@ type Crash struct {
 	TraceStart string
 	FaultIP    string
 	FaultLR    string
+	// TrapAfter says the address a WARN's or BUG's report names (the
+	// PSW on s390) is past the trapping instruction: s390's monitor call
+	// completes before its interruption, and the kernel itself looks the
+	// bug table up at the address minus the instruction's length. The
+	// symbolizer then reads it as a return address.
+	TrapAfter bool
 	// SysRq are the keys (QMP send-key qcodes) that, held with a letter
 	// on the guest's keyboard, press that SysRq key: how the host asks a
 	// hung guest for its blocked tasks and CPUs when nothing in it

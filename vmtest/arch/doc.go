@@ -18,7 +18,8 @@
 //   - Name, GOARCH (a `go tool dist list` linux value), GOARM for arm,
 //     and Debian; Flavour and Flavours, Debian's kernel flavours of it, no other
 //     architecture's, and Suffixes, the selector suffix naming each but
-//     Flavour; PageSize of those kernels.
+//     Flavour (none where Debian builds one flavour); PageSize of those
+//     kernels.
 //   - KernelArch (ARCH and SRCARCH), Triplet (Debian's GNU triplet, per
 //     /usr/share/dpkg/cputable), TreeImage under arch/<KernelArch>/, and
 //     Image, how QEMU boots it (a new ImageKind needs the kernel cache and
@@ -34,8 +35,8 @@
 //     testdata/<name>-info-registers.txt, QEMU's "info registers -a" of a
 //     running guest) and FaultIP.
 //
-// Optional: GOARM (arm only), RunsOn, ELF.Abs64 (none on 32 bits),
+// Optional: GOARM (arm only), Suffixes (one flavour), RunsOn, ELF.Abs64 (none on 32 bits),
 // GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels,
 // ChannelDevice and ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, LibFuzzer, NoSnapshot, each described at its field.
+// Crash.SysRq, Crash.TrapAfter, LibFuzzer, NoSnapshot, each described at its field.
 package arch

@@ -231,6 +231,7 @@ var traceLine = re(`^(?:` +
 	`\s*R\d+: .*|` +
 	`\s*(?:\[[0-9a-f]{16}\] +){1,2}.*|\s*(?:NIP|LR) \[.*|` + // POWER's frames, its NIP and LR named
 	`\s*(?:NIP|LR|REGS|MSR|CFAR|IRQMASK|GPR\d\d|Instruction dump):.*|--- interrupt: .*|(?:<?[0-9a-f]{8}>? ?)+|` + // POWER's registers and code
+	`\s*\(\[<[0-9a-f]+>\].*\)|Last Breaking-Event-Address:|` + // s390's return address in parentheses, its last branch
 	`Call [Tt]race:|Modules linked in:.*|Kernel Offset:.*|note: .*|Showing stack for process.*|` +
 	`CPU: \d+ (?:UID: \d+ )?PID: .*|Tainted: .*|Hardware name: .*|Stopper: .*|Workqueue: .*|irq event stamp: .*|(?:hard|soft)irqs last .*|` +
 	`---\[ end .*` +
@@ -283,11 +284,17 @@ func crashAlternatives(field func(arch.Crash) string) string {
 
 // frameLine is one call trace frame: "func+0x1a/0x40 [mod]", after an
 // old-style "[<address>] ", POWER's "[stack] [address] " (and the
-// "[address] " its NIP and LR lines leave after their prefix), 32-bit Arm's "callee [mod] from " (the frame
+// "[address] " its NIP and LR lines leave after their prefix), the
+// "mask address (" s390's Krnl PSW line leaves, 32-bit Arm's "callee [mod] from " (the frame
 // is the return address in the caller), and "? " for questionable frames,
 // or a bare address the kernel could not name. Groups: ?, func, offset, size,
 // module, address.
-var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +|(?:\[[0-9a-f]{16}\] +){1,2})?(?:[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from )?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+var frameLine = re(`^\s*(?:\[<(?:[0-9a-f]+|\(____ptrval____\))>\] +|(?:\[[0-9a-f]{16}\] +){1,2}|[0-9a-f]{16} [0-9a-f]{16} \()?(?:[A-Za-z0-9_.$]+(?: \[[A-Za-z0-9_]+\])? from )?(\? +)?(?:([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_]+)[^\]]*\])?|0x([0-9a-f]{8,16})\s*$)`)
+
+// stackEnd ends a stack without ending the report: s390's last branch
+// before the fault, whose one frame follows the call trace and is none of
+// its frames.
+var stackEnd = re(`^\s*Last Breaking-Event-Address:\s*$`)
 
 // armFrame is a frame of 32-bit Arm's unwinder, which names the callee
 // before the return address: "callee [mod] from caller+0x1/0x2".

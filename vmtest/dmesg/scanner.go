@@ -359,7 +359,7 @@ func (r *report) note(text string) {
 	case ok:
 		r.stacks = append(r.stacks, stack{frames: []Frame{fr}})
 		r.inStack = true
-	case !traceLine.MatchString(text):
+	case stackEnd.MatchString(text), !traceLine.MatchString(text):
 		r.inStack = false
 	}
 }

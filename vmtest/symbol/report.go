@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/moddep"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -44,10 +45,12 @@ type Symbolizer struct {
 func (s *Symbolizer) Kernel(kr *report.Kernel) {
 	before, was := report.Dedup(kr.Findings)
 	renamed := false
+	a, err := arch.Lookup(kr.Arch)
+	trapAfter := err == nil && a.Crash.TrapAfter
 	for i := range kr.Findings {
 		f := &kr.Findings[i]
 		if f.PC != nil {
-			s.frame(kr, f.PC, false)
+			s.frame(kr, f.PC, trapAfter && (f.Kind == "WARNING" || f.Kind == "BUG"))
 		}
 		if f.LR != nil {
 			s.frame(kr, f.LR, true)
