@@ -152,6 +152,11 @@ const (
 	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
 	// -kernel; the kernel cache keeps it compressed, as amd64's vmlinux.
 	ELFVmlinux ImageKind = "elf-vmlinux"
+	// RiscvImage: RISC-V's flat Image, which QEMU's virt machine loads
+	// as it is after OpenSBI. Debian ships it gzip-compressed as
+	// vmlinuz, which QEMU 7.2 does not decompress for RISC-V: the kernel
+	// cache keeps the decompressed Image, as for ArmImage.
+	RiscvImage ImageKind = "riscv-image"
 )
 
 // ChannelKind names the device behind ports beyond the UARTs.

@@ -18,7 +18,7 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
+	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
 	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
@@ -107,7 +107,7 @@ func checkTree(t *testing.T, a *Arch) {
 	if pvh := a.Image == PVHOrBzImage; pvh != (a.PVHSource != "") || pvh && !strings.HasPrefix(a.PVHSource, dir) {
 		t.Errorf("Image %s with PVHSource %q: want one under %s exactly for %s", a.Image, a.PVHSource, dir, PVHOrBzImage)
 	}
-	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage, ELFVmlinux}, a.Image) {
+	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage, ELFVmlinux, RiscvImage}, a.Image) {
 		t.Errorf("Image %q: the kernel cache and qemu know no such kind", a.Image)
 	}
 	if !slices.Contains([]ChannelKind{NoChannels, VirtioSerial}, a.Channels) ||

@@ -1,0 +1,73 @@
+package arch
+
+import (
+	"debug/elf"
+	"regexp"
+)
+
+func init() { register(riscv64) }
+
+// ipRiscvPC finds RISC-V's program counter in "info registers": QEMU
+// prints " pc       ffffffff80123456" on a line of its own for each CPU.
+var ipRiscvPC = regexp.MustCompile(`(?m)^ pc +([0-9a-fA-F]{16})\b`)
+
+// riscv64 is 64-bit RISC-V (Debian's riscv64 kernels, official from
+// trixie: 6.12 on) on QEMU's virt machine, entered through OpenSBI (QEMU's
+// default firmware): the 16550 UART for the console, the other ports on
+// virtio-serial over virtio-mmio, the shared memory on virt's PCIe host.
+func riscv64() *Arch {
+	return &Arch{
+		Name:       "riscv64",
+		GOARCH:     "riscv64",
+		Debian:     "riscv64",
+		Flavour:    "riscv64",
+		Flavours:   []string{"riscv64"},
+		PageSize:   4096,
+		KernelArch: "riscv",
+		Triplet:    "riscv64-linux-gnu",
+		TreeImage:  "arch/riscv/boot/Image",
+		Image:      RiscvImage,
+		ELF: ELF{
+			Machine: elf.EM_RISCV,
+			Class:   elf.ELFCLASS64,
+			// The kernel builds modules with -mno-relax: their debug
+			// sections hold plain absolute relocations, no ADD/SUB
+			// pairs to resolve.
+			Abs64: []uint32{uint32(elf.R_RISCV_64)},
+			Abs32: []uint32{uint32(elf.R_RISCV_32)},
+		},
+		QEMU:    "qemu-system-riscv64",
+		Package: "qemu-system-misc",
+		GDB:     "gdb-multiarch",
+		GDBLink: true,
+		// virt's default firmware (-bios default) is OpenSBI, which
+		// Debian's opensbi package ships and QEMU finds on its own.
+		Machine: []string{"-M", "virt"},
+		// rv64: QEMU's generic RV64GC with the extensions it
+		// implements on by default, what Debian's kernels require.
+		TCGCPU: "rv64",
+		KVMCPU: "host",
+		Serial: "ttyS",
+		// virt has one 16550; the agent's other ports are
+		// virtio-serial ports (see Channels).
+		MaxSerial:      1,
+		Channels:       VirtioSerial,
+		ChannelDevice:  "virtio-serial-device",
+		ChannelModules: []string{"virtio_mmio", "virtio_console"},
+		CommandLine: []string{
+			"quiet",
+			"panic=-1",
+			"nokaslr",
+			"panic_print=0x40",
+			"sysctl.kernel.hung_task_timeout_secs=10",
+			"sysrq_always_enabled",
+		},
+		Crash: Crash{
+			IPRegister: "pc",
+			IPInfo:     ipRiscvPC,
+			TraceStart: "Call Trace:",
+			FaultIP:    "epc : ",
+			FaultLR:    "ra : ",
+		},
+	}
+}
