@@ -36,6 +36,12 @@ type Arch struct {
 	Suffixes map[string]string
 	// PageSize is the page size, in bytes, of the Flavours' kernels.
 	PageSize int
+	// FirstSeries, where set, is the oldest kernel series Debian builds
+	// for the architecture, and why ("6.12", riscv64 is official from
+	// trixie): a selector of an older series is an error that says so,
+	// instead of only listing the series that exist. Empty: Debian's
+	// oldest suite kmodvm reads has its kernels.
+	FirstSeries, FirstReason string
 
 	// RunsOn are the GOARCH of the other hosts whose CPUs run this
 	// architecture's code and whose compiler builds its kernels'

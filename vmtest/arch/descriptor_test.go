@@ -19,7 +19,7 @@ import (
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
 	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
-	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or
@@ -92,6 +92,9 @@ func checkNames(t *testing.T, a *Arch) {
 	}
 	if (a.GOARCH == "arm") != (a.GOARM != "") {
 		t.Errorf("GOARCH %s with GOARM %q: want GOARM exactly for arm", a.GOARCH, a.GOARM)
+	}
+	if (a.FirstSeries == "") != (a.FirstReason == "") {
+		t.Errorf("FirstSeries %q with FirstReason %q: want both or neither", a.FirstSeries, a.FirstReason)
 	}
 	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
 		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)

@@ -17,16 +17,20 @@ var ipRiscvPC = regexp.MustCompile(`(?m)^ pc +([0-9a-fA-F]{16})\b`)
 // virtio-serial over virtio-mmio, the shared memory on virt's PCIe host.
 func riscv64() *Arch {
 	return &Arch{
-		Name:       "riscv64",
-		GOARCH:     "riscv64",
-		Debian:     "riscv64",
-		Flavour:    "riscv64",
-		Flavours:   []string{"riscv64"},
-		PageSize:   4096,
-		KernelArch: "riscv",
-		Triplet:    "riscv64-linux-gnu",
-		TreeImage:  "arch/riscv/boot/Image",
-		Image:      RiscvImage,
+		Name:     "riscv64",
+		GOARCH:   "riscv64",
+		Debian:   "riscv64",
+		Flavour:  "riscv64",
+		Flavours: []string{"riscv64"},
+		PageSize: 4096,
+		// bookworm's riscv64 was an unofficial port (debian-ports),
+		// outside the archive.
+		FirstSeries: "6.12",
+		FirstReason: "Debian's riscv64 is official from trixie, whose kernel is 6.12; bookworm's 6.1 has no riscv64 build",
+		KernelArch:  "riscv",
+		Triplet:     "riscv64-linux-gnu",
+		TreeImage:   "arch/riscv/boot/Image",
+		Image:       RiscvImage,
 		ELF: ELF{
 			Machine: elf.EM_RISCV,
 			Class:   elf.ELFCLASS64,
