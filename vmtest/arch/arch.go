@@ -115,6 +115,12 @@ type Arch struct {
 	// instead. Empty where snapshots work.
 	NoSnapshot string
 
+	// PoweroffExits says the machine's power-off device ends QEMU itself,
+	// exit status 0, without the QMP SHUTDOWN event a power-off sends
+	// elsewhere (QEMU 7.2's sifive_test on RISC-V's virt calls exit):
+	// such an exit is the guest's power-off, not a crash.
+	PoweroffExits bool
+
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
 

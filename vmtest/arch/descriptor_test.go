@@ -19,7 +19,7 @@ import (
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
 	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
-	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "PoweroffExits": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or

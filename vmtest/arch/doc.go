@@ -37,5 +37,5 @@
 // Optional: GOARM (arm only), Suffixes (where Flavour is the only one), RunsOn, ELF.Abs64 (none on 32 bits),
 // GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels,
 // ChannelDevice and ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, LibFuzzer, NoSnapshot, FirstSeries and FirstReason, each described at its field.
+// Crash.SysRq, LibFuzzer, NoSnapshot, FirstSeries and FirstReason, PoweroffExits, each described at its field.
 package arch
