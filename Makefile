@@ -26,13 +26,14 @@ FUZZTIME ?= 60s
 # libFuzzer runtime and the static C++ library for kmodvm fuzz's harnesses;
 # for make test also
 # Chromium (the HTML report is checked in a real browser), shellcheck (for
-# actionlint), gdb (--gdb's test), tmux (kmodvm shell's) and lcov
-# (coverage.info is checked with lcov's own reader).
+# actionlint), gdb (--gdb's test), tmux (kmodvm shell's), lcov
+# (coverage.info is checked with lcov's own reader) and riscv64's binutils (its symbolizer test
+# compares with riscv64-linux-gnu-addr2line).
 DEB_DEPS := qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc opensbi gcc-12-aarch64-linux-gnu gcc-12-arm-linux-gnueabihf gcc-12-powerpc64le-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils zstd \
 	clang-16 libclang-rt-16-dev libstdc++-12-dev
-TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov
+TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov binutils-riscv64-linux-gnu
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.

@@ -142,6 +142,12 @@ type ELF struct {
 	// Abs64 and Abs32 are the relocation types that store a symbol's
 	// address plus addend as 8 and 4 bytes: the ones DWARF sections use.
 	Abs64, Abs32 []uint32
+	// Add and Sub are the relocation types that add a symbol's address
+	// plus addend to, or subtract it from, the value in place, by the
+	// bytes they cover: RISC-V's pairs, which hold the lengths of code
+	// in a .ko's DWARF (address advances, high_pc) because linker
+	// relaxation could change them. Empty elsewhere.
+	Add, Sub map[uint32]int
 }
 
 // ImageKind names how a kernel of the architecture is booted.

@@ -18,7 +18,7 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
+	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "ELF.Add": true, "ELF.Sub": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
 	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "PoweroffExits": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true,
 }
 

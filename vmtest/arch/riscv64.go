@@ -34,11 +34,20 @@ func riscv64() *Arch {
 		ELF: ELF{
 			Machine: elf.EM_RISCV,
 			Class:   elf.ELFCLASS64,
-			// The kernel builds modules with -mno-relax: their debug
-			// sections hold plain absolute relocations, no ADD/SUB
-			// pairs to resolve.
-			Abs64: []uint32{uint32(elf.R_RISCV_64)},
-			Abs32: []uint32{uint32(elf.R_RISCV_32)},
+			Abs64:   []uint32{uint32(elf.R_RISCV_64)},
+			Abs32:   []uint32{uint32(elf.R_RISCV_32)},
+			// gcc-14's assembler writes a .ko's line advances as
+			// ADD16/SUB16 pairs and its functions' lengths as
+			// ADD64/SUB64 (mmapdrv.ko: 514 and 57 of them), -mno-relax
+			// notwithstanding.
+			Add: map[uint32]int{
+				uint32(elf.R_RISCV_ADD8): 1, uint32(elf.R_RISCV_ADD16): 2,
+				uint32(elf.R_RISCV_ADD32): 4, uint32(elf.R_RISCV_ADD64): 8,
+			},
+			Sub: map[uint32]int{
+				uint32(elf.R_RISCV_SUB8): 1, uint32(elf.R_RISCV_SUB16): 2,
+				uint32(elf.R_RISCV_SUB32): 4, uint32(elf.R_RISCV_SUB64): 8,
+			},
 		},
 		QEMU:    "qemu-system-riscv64",
 		Package: "qemu-system-misc",
