@@ -16,22 +16,24 @@ TESTFLAGS ?= -timeout 80m
 FUZZTIME ?= 60s
 
 # Debian packages the host needs: QEMU for x86 (amd64 and i386 guests), arm (arm64, armhf),
-# ppc (ppc64el) and misc (s390x), the module build's tools (make, gcc, pahole, libelf, perl and
-# python3 for W=1), bookworm's arm64, armhf, ppc64el and s390x cross compilers (the other releases' live in their
-# toolchain userlands), what building a debug kernel from source adds
+# ppc (ppc64el) and misc (s390x, and riscv64 with opensbi, the firmware its virt machine
+# boots), the module build's tools (make, gcc, pahole, libelf, perl and python3 for W=1),
+# bookworm's arm64, armhf, ppc64el and s390x cross compilers (the other releases' live in their
+# toolchain userlands: riscv64's, trixie's gcc-14, only there), what building a debug kernel from source adds
 # (flex, bison, bc, libelf and OpenSSL headers, lz4, cpio, patch, xz),
 # depmod, dpkg-deb, apt and debootstrap for kernels and toolchain
 # userlands, the archive keyring apt verifies them with, clang with its
 # libFuzzer runtime and the static C++ library for kmodvm fuzz's harnesses;
 # for make test also
 # Chromium (the HTML report is checked in a real browser), shellcheck (for
-# actionlint), gdb (--gdb's test), tmux (kmodvm shell's) and lcov
-# (coverage.info is checked with lcov's own reader).
-DEB_DEPS := qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc gcc-12-aarch64-linux-gnu gcc-12-arm-linux-gnueabihf gcc-12-powerpc64le-linux-gnu gcc-12-s390x-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
+# actionlint), gdb (--gdb's test), tmux (kmodvm shell's), lcov
+# (coverage.info is checked with lcov's own reader) and riscv64's binutils (its symbolizer test
+# compares with riscv64-linux-gnu-addr2line).
+DEB_DEPS := qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc opensbi gcc-12-aarch64-linux-gnu gcc-12-arm-linux-gnueabihf gcc-12-powerpc64le-linux-gnu gcc-12-s390x-linux-gnu make gcc libc6-dev libelf1 dwarves perl python3 kmod dpkg apt \
 	debootstrap debian-archive-keyring util-linux ca-certificates \
 	flex bison bc libelf-dev libssl-dev lz4 cpio patch xz-utils zstd \
 	clang-16 libclang-rt-16-dev libstdc++-12-dev
-TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov
+TEST_DEPS := chromium shellcheck gdb gdb-multiarch tmux lcov binutils-riscv64-linux-gnu
 
 # Fuzz targets: package and function. make test runs each briefly; make fuzz
 # longer.

@@ -268,7 +268,7 @@ func newKernelsFetchCmd(g *globalFlags) *cobra.Command {
 				}
 				boot := "vmlinux (PVH)"
 				switch {
-				case arch.Must(k.Arch).Image == arch.ArmImage:
+				case arch.Must(k.Arch).Image == arch.ArmImage, arch.Must(k.Arch).Image == arch.RiscvImage:
 					boot = "Image"
 				case arch.Must(k.Arch).Image == arch.ZImage:
 					boot = "zImage"

@@ -36,6 +36,12 @@ type Arch struct {
 	Suffixes map[string]string
 	// PageSize is the page size, in bytes, of the Flavours' kernels.
 	PageSize int
+	// FirstSeries, where set, is the oldest kernel series Debian builds
+	// for the architecture, and why ("6.12", riscv64 is official from
+	// trixie): a selector of an older series is an error that says so,
+	// instead of only listing the series that exist. Empty: Debian's
+	// oldest suite kmodvm reads has its kernels.
+	FirstSeries, FirstReason string
 
 	// RunsOn are the GOARCH of the other hosts whose CPUs run this
 	// architecture's code and whose compiler builds its kernels'
@@ -109,6 +115,12 @@ type Arch struct {
 	// instead. Empty where snapshots work.
 	NoSnapshot string
 
+	// PoweroffExits says the machine's power-off device ends QEMU itself,
+	// exit status 0, without the QMP SHUTDOWN event a power-off sends
+	// elsewhere (QEMU 7.2's sifive_test on RISC-V's virt calls exit):
+	// such an exit is the guest's power-off, not a crash.
+	PoweroffExits bool
+
 	// Crash is how the kernel and QEMU describe a crash or a hang on it.
 	Crash Crash
 
@@ -130,6 +142,12 @@ type ELF struct {
 	// Abs64 and Abs32 are the relocation types that store a symbol's
 	// address plus addend as 8 and 4 bytes: the ones DWARF sections use.
 	Abs64, Abs32 []uint32
+	// Add and Sub are the relocation types that add a symbol's address
+	// plus addend to, or subtract it from, the value in place, by the
+	// bytes they cover: RISC-V's pairs, which hold the lengths of code
+	// in a .ko's DWARF (address advances, high_pc) because linker
+	// relaxation could change them. Empty elsewhere.
+	Add, Sub map[uint32]int
 }
 
 // ImageKind names how a kernel of the architecture is booted.
@@ -152,6 +170,11 @@ const (
 	// for POWER (/boot/vmlinux-<abi>) and QEMU's pseries loads with
 	// -kernel; the kernel cache keeps it compressed, as amd64's vmlinux.
 	ELFVmlinux ImageKind = "elf-vmlinux"
+	// RiscvImage: RISC-V's flat Image, which QEMU's virt machine loads
+	// as it is after OpenSBI. Debian ships it gzip-compressed as
+	// vmlinuz, which QEMU 7.2 does not decompress for RISC-V: the kernel
+	// cache keeps the decompressed Image, as for ArmImage.
+	RiscvImage ImageKind = "riscv-image"
 )
 
 // ChannelKind names the device behind ports beyond the UARTs.

@@ -18,9 +18,8 @@ import (
 // optional are the fields a descriptor may leave zero (see the package
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
-	"GOARM": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
-	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "Crash.FaultLR": true, "Crash.SysRq": true, "Crash.TrapAfter": true,
-	"Suffixes": true,
+	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "ELF.Add": true, "ELF.Sub": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "PoweroffExits": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true, "Crash.TrapAfter": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or
@@ -94,6 +93,9 @@ func checkNames(t *testing.T, a *Arch) {
 	if (a.GOARCH == "arm") != (a.GOARM != "") {
 		t.Errorf("GOARCH %s with GOARM %q: want GOARM exactly for arm", a.GOARCH, a.GOARM)
 	}
+	if (a.FirstSeries == "") != (a.FirstReason == "") {
+		t.Errorf("FirstSeries %q with FirstReason %q: want both or neither", a.FirstSeries, a.FirstReason)
+	}
 	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
 		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)
 	}
@@ -108,7 +110,7 @@ func checkTree(t *testing.T, a *Arch) {
 	if pvh := a.Image == PVHOrBzImage; pvh != (a.PVHSource != "") || pvh && !strings.HasPrefix(a.PVHSource, dir) {
 		t.Errorf("Image %s with PVHSource %q: want one under %s exactly for %s", a.Image, a.PVHSource, dir, PVHOrBzImage)
 	}
-	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage, ELFVmlinux}, a.Image) {
+	if !slices.Contains([]ImageKind{PVHOrBzImage, ArmImage, ZImage, ELFVmlinux, RiscvImage}, a.Image) {
 		t.Errorf("Image %q: the kernel cache and qemu know no such kind", a.Image)
 	}
 	if !slices.Contains([]ChannelKind{NoChannels, VirtioSerial}, a.Channels) ||

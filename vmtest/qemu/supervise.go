@@ -111,9 +111,13 @@ func (v *VM) classify() ExitReason {
 	case shutdown == "guest-reset":
 		return ExitReset
 	}
+	ws, ok := v.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ok && ws.Exited() && ws.ExitStatus() == 0 && shutdown == "" && v.arch.PoweroffExits {
+		return ExitPoweroff
+	}
 	// QEMU exits 1 by itself when it cannot set the machine up (bad
 	// kernel, bad option); anything else without a SHUTDOWN is a crash.
-	if ws, ok := v.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Exited() && ws.ExitStatus() != 0 && shutdown == "" {
+	if ok && ws.Exited() && ws.ExitStatus() != 0 && shutdown == "" {
 		return ExitQEMUError
 	}
 	return ExitCrash

@@ -52,9 +52,11 @@ func TestFaultmodReportsResolveToTheirSourceLines(t *testing.T) {
 	}
 	// Other architectures' real logs, in directories named
 	// <series>-<arch>: i386's and armhf's 32-bit objects relocate their
-	// DWARF with REL, ppc64el's with RELA's R_PPC64_ADDR64.
+	// DWARF with REL, ppc64el's with RELA's R_PPC64_ADDR64, s390x's with
+	// R_390_64, and riscv64's (6.12: Debian has no riscv64 6.1) with
+	// RISC-V's ADD/SUB pairs besides R_RISCV_64 and R_RISCV_32.
 	all = append(all, logs{"6.1", "i386", "6.1-i386"}, logs{"6.1", "armhf", "6.1-armhf"}, logs{"6.1", "ppc64el", "6.1-ppc64el"},
-		logs{"6.1", "s390x", "6.1-s390x"})
+		logs{"6.1", "s390x", "6.1-s390x"}, logs{"6.12", "riscv64", "6.12-riscv64"})
 	for _, l := range all {
 		sel := l.dir
 		t.Run(sel, func(t *testing.T) {

@@ -3,6 +3,7 @@ package symbol
 import (
 	"debug/dwarf"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -223,6 +224,10 @@ func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []
 		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || int(s.Section) >= len(bases) {
 			continue
 		}
+		val := bases[s.Section] + s.Value + uint64(rel.addend)
+		if applyPair(a.ELF, order, b, rel, val) {
+			continue
+		}
 		width := uint64(relocWidth(a.ELF, rel.typ))
 		if width == 0 || rel.off+width > uint64(len(b)) {
 			continue
@@ -234,7 +239,7 @@ func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []
 				addend = order.Uint64(b[rel.off:])
 			}
 		}
-		val := bases[s.Section] + s.Value + addend
+		val = bases[s.Section] + s.Value + addend
 		if width == 8 {
 			order.PutUint64(b[rel.off:], val)
 		} else {
@@ -242,6 +247,51 @@ func relocate(f *elf.File, b []byte, r *elf.Section, syms []elf.Symbol, bases []
 		}
 	}
 	return nil
+}
+
+// applyPair applies rel when it is one of the architecture's ADD or SUB
+// relocations (RISC-V's), which add val to the value in place or subtract
+// it: an ADD and a SUB at one place leave the distance of their symbols.
+// It reports whether rel was one.
+func applyPair(e arch.ELF, order binary.ByteOrder, b []byte, rel reloc, val uint64) bool {
+	width, add := e.Add[rel.typ]
+	if !add {
+		width = e.Sub[rel.typ]
+	}
+	if width == 0 {
+		return false
+	}
+	if rel.off+uint64(width) > uint64(len(b)) {
+		return true
+	}
+	at := b[rel.off:]
+	var cur uint64
+	switch width {
+	case 1:
+		cur = uint64(at[0])
+	case 2:
+		cur = uint64(order.Uint16(at))
+	case 4:
+		cur = uint64(order.Uint32(at))
+	default:
+		cur = order.Uint64(at)
+	}
+	if add {
+		cur += val
+	} else {
+		cur -= val
+	}
+	switch width {
+	case 1:
+		at[0] = byte(cur)
+	case 2:
+		order.PutUint16(at, uint16(cur))
+	case 4:
+		order.PutUint32(at, uint32(cur))
+	default:
+		order.PutUint64(at, cur)
+	}
+	return true
 }
 
 // reloc is one relocation entry of either ELF class.

@@ -28,6 +28,14 @@ const fixture = "testdata/inline.o"
 //	    -c -o inline-386.o inline.c
 const fixture386 = "testdata/inline-386.o"
 
+// testdata/inline-riscv64.o is inline.c built for riscv64 by trixie's
+// gcc-14 as the kernel builds a module's code (medany, no relaxation);
+// its DWARF still holds line advances and lengths as ADD/SUB pairs:
+//
+//	riscv64-linux-gnu-gcc-14 -mcmodel=medany -mno-relax -g -O2 -fno-asynchronous-unwind-tables \
+//	    -fdebug-prefix-map=$PWD=/build/mod -c -o inline-riscv64.o inline.c
+const fixtureRiscv64 = "testdata/inline-riscv64.o"
+
 func open(t *testing.T, path string) *symbol.Object {
 	t.Helper()
 	o, err := symbol.Open(path)
@@ -87,9 +95,10 @@ func TestSectionsOfARelocatableObjectDoNotOverlap(t *testing.T) {
 // resolves it (the behaviour Lines follows), in the x86-64 object (RELA
 // relocations of ELF64) and its i386 build (REL of ELF32: the addends in
 // place), whose two code sections overlap unless the relocations of its
-// DWARF are applied.
+// DWARF are applied, and its riscv64 build, whose line table advances
+// nowhere unless its ADD16/SUB16 pairs are.
 func TestLinesMatchAddr2line(t *testing.T) {
-	for _, path := range []string{fixture, fixture386} {
+	for _, path := range []string{fixture, fixture386, fixtureRiscv64} {
 		t.Run(filepath.Base(path), func(t *testing.T) { compareAddr2line(t, path, nil) })
 	}
 }

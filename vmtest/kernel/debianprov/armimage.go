@@ -15,11 +15,21 @@ import (
 // (Documentation/arch/arm64/booting.rst).
 const armImageMagic = 0x644d5241
 
-// armImage returns the path of an uncompressed arm64 Image for the
-// vmlinuz at path: path itself when it is one (Debian's 6.1), else the
-// gzip stream it holds (QEMU boots a compressed arm64 kernel only through
-// firmware, not with -kernel's direct boot) decompressed into out.
-func armImage(path, out string) (string, error) {
+// riscvImageMagic is "RSC\x05" at offset 56 of a RISC-V Image header
+// (Documentation/arch/riscv/boot-image-header.rst), the place and size of
+// arm64's magic.
+const riscvImageMagic = 0x05435352
+
+// flatImage returns the path of an uncompressed arm64 or RISC-V Image
+// (riscv says which) for the vmlinuz at path: path itself when it is one
+// (Debian's arm64 6.1), else the gzip stream it holds (QEMU boots a
+// compressed kernel of either only through firmware, not with -kernel's
+// direct boot) decompressed into out.
+func flatImage(path, out string, riscv bool) (string, error) {
+	isImage, what := isArmImage, "an arm64 Image"
+	if riscv {
+		isImage, what = isRiscvImage, "a RISC-V Image"
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -31,11 +41,11 @@ func armImage(path, out string) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	head = head[:n]
-	if isArmImage(head) {
+	if isImage(head) {
 		return path, nil
 	}
 	if !bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
-		return "", fmt.Errorf("%s: neither an arm64 Image nor gzip-compressed", path)
+		return "", fmt.Errorf("%s: neither %s nor gzip-compressed", path, what)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
@@ -48,12 +58,16 @@ func armImage(path, out string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("decompress %s: %w", path, err)
 	}
-	if !isArmImage(image) {
-		return "", fmt.Errorf("%s: the decompressed kernel is not an arm64 Image", path)
+	if !isImage(image) {
+		return "", fmt.Errorf("%s: the decompressed kernel is not %s", path, what)
 	}
 	return out, atomicfile.WriteBytes(out, image)
 }
 
 func isArmImage(b []byte) bool {
 	return len(b) >= 64 && binary.LittleEndian.Uint32(b[56:]) == armImageMagic
+}
+
+func isRiscvImage(b []byte) bool {
+	return len(b) >= 64 && binary.LittleEndian.Uint32(b[56:]) == riscvImageMagic
 }

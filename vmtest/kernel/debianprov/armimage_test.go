@@ -22,7 +22,7 @@ func TestArmImageKeepsARawImage(t *testing.T) {
 	if err := os.WriteFile(path, armHeader(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := armImage(path, filepath.Join(dir, "Image"))
+	got, err := flatImage(path, filepath.Join(dir, "Image"), false)
 	if err != nil || got != path {
 		t.Errorf("armImage = %s, %v; want the vmlinuz itself", got, err)
 	}
@@ -38,7 +38,7 @@ func TestArmImageDecompressesGzip(t *testing.T) {
 	if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := armImage(path, out)
+	got, err := flatImage(path, out, false)
 	if err != nil || got != out {
 		t.Fatalf("armImage = %s, %v; want %s", got, err, out)
 	}
@@ -49,7 +49,32 @@ func TestArmImageDecompressesGzip(t *testing.T) {
 	if err := os.WriteFile(path, make([]byte, 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := armImage(path, out); err == nil {
+	if _, err := flatImage(path, out, false); err == nil {
 		t.Error("armImage accepted a file without the arm64 magic")
+	}
+}
+
+// TestRiscvImage: a RISC-V Image is recognised by its own magic, and an
+// arm64 Image is not one.
+func TestRiscvImage(t *testing.T) {
+	dir := t.TempDir()
+	h := make([]byte, 4096)
+	binary.LittleEndian.PutUint32(h[56:], riscvImageMagic)
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(h)
+	zw.Close()
+	path, out := filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "Image")
+	if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := flatImage(path, out, true); err != nil || got != out {
+		t.Fatalf("flatImage = %s, %v; want %s", got, err, out)
+	}
+	if err := os.WriteFile(path, armHeader(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flatImage(path, out, true); err == nil {
+		t.Error("an arm64 Image passed for a RISC-V one")
 	}
 }

@@ -70,7 +70,7 @@ func layoutDebian(ctx context.Context, root string, k *kernel.Kernel) error {
 }
 
 // keepBootImage keeps, of the kernel's images, the one QEMU boots,
-// compressed: arm64's raw Image, 32-bit Arm's zImage, POWER's ELF
+// compressed: arm64's and RISC-V's raw Image, 32-bit Arm's zImage, POWER's ELF
 // vmlinux, or amd64's PVH vmlinux instead of the bzImage when the kernel
 // has a PVH entry.
 func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
@@ -85,10 +85,10 @@ func keepBootImage(root string, k *kernel.Kernel, a *arch.Arch) error {
 		k.Vmlinux, k.BzImage = vmlinux, ""
 		return err
 	}
-	if a.Image == arch.ArmImage {
+	if a.Image == arch.ArmImage || a.Image == arch.RiscvImage {
 		// The raw Image QEMU boots (30-40 MB) is kept compressed like
 		// amd64's vmlinux, and unpacked per VM.
-		img, err := armImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"))
+		img, err := flatImage(k.BzImage, filepath.Join(filepath.Dir(root), "Image"), a.Image == arch.RiscvImage)
 		if err != nil {
 			return err
 		}

@@ -166,6 +166,11 @@ func Resolve(builds []kernel.Build, sel kernel.Selector) (kernel.Build, error) {
 			return kernel.Build{}, fmt.Errorf("%s: a path is not a Debian kernel", sel)
 		}
 	}
+	if a, err := arch.Lookup(sel.Arch()); err == nil && a.FirstSeries != "" && sel.Kind == kernel.Series &&
+		seriesNumber(sel.Series) < seriesNumber(a.FirstSeries) {
+		return kernel.Build{}, fmt.Errorf("%w: %q: Debian has no %s kernel before %s (%s)",
+			kernel.ErrNotFound, sel.Raw, a.Name, a.FirstSeries, a.FirstReason)
+	}
 	return kernel.Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
 		kernel.ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
 }
