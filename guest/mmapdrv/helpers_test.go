@@ -36,11 +36,18 @@ func openDev(t testing.TB, flags int) *Device {
 	return d
 }
 
+// devSize is the buffer's size, which t's test allocates and maps: a size
+// out of the driver's range (a GET_SIZE written at the wrong width reads
+// as the size shifted by 32 bits on a big-endian machine) fails t here,
+// before it allocates terabytes.
 func devSize(t testing.TB, d *Device) int64 {
 	t.Helper()
 	size, err := d.Size()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if size < 1 || size > MaxBufSize {
+		t.Fatalf("Size() = %d (%#x): out of the driver's range 1..%d", size, size, MaxBufSize)
 	}
 	return size
 }

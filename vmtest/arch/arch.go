@@ -34,8 +34,11 @@ type Arch struct {
 	// ("cloud-amd64", "rt-686-pae", and "686" beside "686-pae"), so each
 	// is spelled out.
 	Suffixes map[string]string
-	// PageSize is the page size, in bytes, of the Flavours' kernels.
-	PageSize int
+	// PageSize is the page size, in bytes, of the Flavours' kernels, and
+	// PageSizes that of the flavours built for another ("arm64-16k"):
+	// the suite of a module with an mmap() path asks for each.
+	PageSize  int
+	PageSizes map[string]int
 	// FirstSeries, where set, is the oldest kernel series Debian builds
 	// for the architecture, and why ("6.12", riscv64 is official from
 	// trixie): a selector of an older series is an error that says so,
@@ -307,6 +310,15 @@ func (a *Arch) SuffixOf(flavour string) string {
 		}
 	}
 	return ""
+}
+
+// PageSizeOf is the page size, in bytes, of flavour's kernels, one of
+// Flavours.
+func (a *Arch) PageSizeOf(flavour string) int {
+	if n, ok := a.PageSizes[flavour]; ok {
+		return n
+	}
+	return a.PageSize
 }
 
 // CompilerPackage is the Debian package of compiler cc ("gcc-12") that

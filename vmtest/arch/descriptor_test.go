@@ -19,7 +19,7 @@ import (
 // doc); every other field, including one added later, must be set.
 var optional = map[string]bool{
 	"GOARM": true, "Suffixes": true, "GDBLink": true, "PVHSource": true, "RunsOn": true, "ELF.Abs64": true, "ELF.Add": true, "ELF.Sub": true, "KVMFlags": true, "Channels": true, "ChannelDevice": true, "ChannelModules": true,
-	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "PoweroffExits": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true, "Crash.TrapAfter": true,
+	"Crash.TraceStart": true, "Crash.NMI": true, "Crash.NMIParams": true, "LibFuzzer": true, "NoSnapshot": true, "FirstSeries": true, "PoweroffExits": true, "FirstReason": true, "Crash.FaultLR": true, "Crash.SysRq": true, "Crash.TrapAfter": true, "PageSizes": true,
 }
 
 // unset lists the fields of v, a struct of this package, that are zero (or
@@ -96,8 +96,15 @@ func checkNames(t *testing.T, a *Arch) {
 	if (a.FirstSeries == "") != (a.FirstReason == "") {
 		t.Errorf("FirstSeries %q with FirstReason %q: want both or neither", a.FirstSeries, a.FirstReason)
 	}
-	if a.PageSize < 4096 || bits.OnesCount(uint(a.PageSize)) != 1 {
-		t.Errorf("PageSize %d is not a power of two of at least 4K", a.PageSize)
+	for _, f := range a.Flavours {
+		if n := a.PageSizeOf(f); n < 4096 || bits.OnesCount(uint(n)) != 1 {
+			t.Errorf("page size %d of %s is not a power of two of at least 4K", n, f)
+		}
+	}
+	for f, n := range a.PageSizes {
+		if f == a.Flavour || !slices.Contains(a.Flavours, f) || n == a.PageSize {
+			t.Errorf("PageSizes[%s] = %d: want another flavour than the plain one, of another page size than PageSize %d", f, n, a.PageSize)
+		}
 	}
 }
 

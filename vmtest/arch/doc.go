@@ -38,5 +38,5 @@
 // Optional: GOARM (arm only), Suffixes (where Flavour is the only one), RunsOn, ELF.Abs64 (none on 32 bits), ELF.Add and ELF.Sub (RISC-V),
 // GDBLink, PVHSource (only for PVHOrBzImage), KVMFlags, Channels,
 // ChannelDevice and ChannelModules, Crash.TraceStart, NMI and NMIParams, Crash.FaultLR and
-// Crash.SysRq, Crash.TrapAfter, LibFuzzer, NoSnapshot, FirstSeries and FirstReason, PoweroffExits, each described at its field.
+// Crash.SysRq, Crash.TrapAfter, PageSizes (where every flavour has PageSize), LibFuzzer, NoSnapshot, FirstSeries and FirstReason, PoweroffExits, each described at its field.
 package arch

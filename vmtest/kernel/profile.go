@@ -103,6 +103,15 @@ func (k *Kernel) Profile() Profile {
 	if on("KFENCE") {
 		p.Sanitizers = append(p.Sanitizers, "kfence")
 	}
+	if on("PAGE_SIZE_16KB") {
+		// Measured on Debian's 6.12 of 16 KiB pages in 256 MiB: 140 MiB
+		// available after the image, the reserved memory and 64 MiB of
+		// CMA, which vmalloc cannot use, and the slabs hold whole 16 KiB
+		// pages (59 MiB at the OOM): a module's 64 MiB vmalloc buffer
+		// finds no room. 320 MiB passed the bundled suite, 384 leaves a
+		// margin.
+		p.MemoryMiB = max(p.MemoryMiB, 384)
+	}
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
 	p.FaultInjection = on("FAULT_INJECTION")

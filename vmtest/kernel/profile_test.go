@@ -19,6 +19,8 @@ func TestProfileFollowsTheConfig(t *testing.T) {
 		{"debug", "CONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\nCONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y\nCONFIG_PROVE_LOCKING=y\nCONFIG_UBSAN=y\nCONFIG_KUNIT=y\nCONFIG_GCOV_KERNEL=y\nCONFIG_KCOV=y\n",
 			1024, 0, 4.5, []string{"kasan_multi_shot", "kmemleak=on"}, []string{"kasan", "kmemleak", "lockdep", "ubsan"}},
 		{"kcsan", "CONFIG_KCSAN=y\n# CONFIG_KASAN is not set\n", 512, 2, 3, kcsanParams, []string{"kcsan"}},
+		{"16 KiB pages", "CONFIG_PAGE_SIZE_16KB=y\nCONFIG_PAGE_SHIFT=14\n", 384, 0, 1, nil, nil},
+		{"64 KiB pages", "CONFIG_PAGE_SIZE_64KB=y\nCONFIG_PAGE_SHIFT=16\n", 256, 0, 1, nil, nil},
 		{"no config", "", 256, 0, 1, nil, nil},
 	}
 	for _, c := range cases {
