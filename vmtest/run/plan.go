@@ -115,7 +115,11 @@ func (pl *planning) settleMissing(multi bool) {
 			pl.unknown = append(pl.unknown, m.err.Error())
 			continue
 		}
-		note := fmt.Sprintf("%s names no %s kernel (%v): skipped", m.raw, m.arch, m.err)
+		why, ok := kernel.ShortLack(m.err)
+		if !ok {
+			why = m.err.Error()
+		}
+		note := fmt.Sprintf("%s on %s: skipped (%s)", m.raw, m.arch, why)
 		pl.out = append(pl.out, planned{sel: m.raw, skip: note, arch: m.arch, dir: m.raw + "-" + m.arch})
 	}
 }
