@@ -115,7 +115,8 @@ func baseline(cells []gridCell, series string) (secs float64, how string) {
 // writeGrid writes RESULTS-arch.md to path and prints it.
 func writeGrid(path string, m gridMeasurements, arches []string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# kmodvm per-architecture benchmark\n\nMeasured by `make bench-arch` (bench/main.go -grid) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "# kmodvm per-architecture benchmark\n\nMeasured by `make bench-arch` (bench/main.go -grid) on %s: `go run ./bench %s`.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(&b, "## Machine\n\n%s- load average (1, 5, 15 min) when the rounds started: %s; when the report was written: %s (above %d, other work shared the CPUs: compare ratios, not seconds)\n"+
 		"- CPU time stolen by the hypervisor during the rounds (/proc/stat): %s\n\n",
 		machine.Describe(), m.loadStart, loadAverage(), runtime.NumCPU(), m.steal)
