@@ -106,7 +106,9 @@ func newKernelsListCmd(g *globalFlags) *cobra.Command {
 		Short: "Show what selectors resolve to and what is cached",
 		Long: `Show what the selectors (default: the default matrix) resolve to and
 whether each is cached. --available lists every build the archive offers;
---json prints a list for CI matrices.`,
+--json prints a list for CI matrices. With several architectures (--arch
+all) the list is the grid: a series one of them lacks is a row saying so
+in a line, and only a selector none of them has is an error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A malformed selector is a usage error, whether or not the
 			// archive index can be had.
