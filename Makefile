@@ -2,6 +2,7 @@
 #
 #   make run    the bundled module and its suite on the default kernel matrix
 #   make test   vet, unit tests and the VM tests on the default matrix
+#   make test-arch  the bundled suite on every architecture's kernels
 #
 # Both install what they need first (make deps). Run them as root on a
 # Debian or Ubuntu machine with Go 1.26 or later.
@@ -41,7 +42,7 @@ FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelec
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
 	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
-.PHONY: all deps build run test unit vet lint fuzz bench bench-arm64 bench-debug test-debug soak clean
+.PHONY: all deps build run test test-arch unit vet lint fuzz bench bench-arm64 bench-arch bench-debug test-debug soak clean
 
 all: build
 
@@ -71,6 +72,16 @@ test: deps vet
 	$(GO) test $(TESTFLAGS) -run 'TestFault' ./vmtest -faults.cold
 	$(MAKE) fuzz FUZZTIME=5s
 
+# The architecture grid: the bundled module and suite on every architecture
+# (--arch all) x every default series, plus the page-size flavours
+# (6.12-64k: ppc64el's, 6.12-16k: arm64's), in one kmodvm run. A series or
+# flavour an architecture lacks is a skipped cell of the report, not an error.
+ARCH_KERNELS ?= 5.10,6.1,6.12,7.3,6.12-64k,6.12-16k
+ARCH_OUT ?= kmodvm-out-arch
+test-arch: deps build
+	./$(BIN) run --arch all --kernels $(ARCH_KERNELS) --W1 --out $(ARCH_OUT) \
+		--junit $(ARCH_OUT)/junit.xml --markdown $(ARCH_OUT)/report.md --html $(ARCH_OUT)/report.html
+
 lint: vet
 	scripts/actionlint.sh
 
@@ -93,6 +104,15 @@ bench: deps
 # The same on both architectures, side by side: bench/RESULTS-arm64.md.
 bench-arm64: deps
 	$(GO) run ./bench -rounds 3 -arch amd64,arm64 -out bench/RESULTS-arm64.md
+
+# The bundled suite per architecture beside amd64, all in one run:
+# start to hello, module build and suite time, and each suite's ratio to
+# amd64's: bench/RESULTS-arch.md. BENCH_ARCH_KERNELS gives every
+# architecture a kernel (riscv64 has no 6.1, i386 no 6.12).
+BENCH_ARCH_KERNELS ?= 6.1,6.12
+BENCH_ARCH_ROUNDS ?= 3
+bench-arch: deps
+	$(GO) run ./bench -grid -rounds $(BENCH_ARCH_ROUNDS) -arch all -kernels $(BENCH_ARCH_KERNELS)
 
 # The debug kernel's section of bench/RESULTS.md: a cold build into an
 # empty cache (about half an hour on two cores), warm fetch, entry size,

@@ -5,7 +5,9 @@
 // booting a trivial init that powers off (as many at a time as there are
 // CPUs); the warm guest-image build, warm kernel fetches, and the bundled
 // suite's run, for the kernels of one or more architectures (-arch
-// amd64,arm64).
+// amd64,arm64). With -grid it measures instead, per architecture, the
+// bundled suite's start, module build and test time beside the default
+// architecture's, every architecture in the same run (RESULTS-arch.md).
 //
 // Rounds alternate floor, cold-boot run and snapshot run so that machine
 // noise hits all three; ratios are taken within a round and the median
@@ -40,6 +42,10 @@ import (
 
 func main() {
 	o := parseFlags()
+	if o.grid {
+		writeGrid(o.out, measureGrid(context.Background(), o), o.arches)
+		return
+	}
 	writeResults(o.out, measure(context.Background(), o))
 }
 
@@ -50,18 +56,26 @@ type benchFlags struct {
 	sels   []string
 	cold   bool
 	arches []string
+	grid   bool
 }
 
 func parseFlags() benchFlags {
 	rounds := flag.Int("rounds", 3, "alternating rounds of floor and framework")
-	out := flag.String("out", "bench/RESULTS.md", "results file")
+	out := flag.String("out", "", "results file (default bench/RESULTS.md, with -grid bench/RESULTS-arch.md)")
 	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
-	archFlag := flag.String("arch", "amd64", "architectures of the kernels, comma-separated: each selector once per architecture")
+	archFlag := flag.String("arch", arch.Default, "architectures of the kernels, comma-separated (or all): each selector once per architecture")
+	grid := flag.Bool("grid", false, "measure the bundled suite per architecture instead (RESULTS-arch.md)")
 	flag.Parse()
+	if *out == "" {
+		*out = "bench/RESULTS.md"
+		if *grid {
+			*out = "bench/RESULTS-arch.md"
+		}
+	}
 	arches, err := vmtest.Arches(strings.Split(*archFlag, ","))
 	check(err)
-	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches}
+	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches, grid: *grid}
 }
 
 // selectors are the kernels' selectors, each once per architecture.

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
@@ -91,156 +87,6 @@ exact ABI (6.1.0-57-amd64), or a path to a local kernel build.`,
 	}
 	cmd.AddCommand(newKernelsListCmd(g), newKernelsFetchCmd(g), newKernelsPruneCmd(g), newKernelsVerifyCmd(g))
 	return cmd
-}
-
-// kernelRow is one line of `kmodvm kernels list --json`.
-type kernelRow struct {
-	Selector string `json:"selector"`
-	ABI      string `json:"abi"`
-	ID       string `json:"id,omitempty"`
-	Provider string `json:"provider,omitempty"`
-	Arch     string `json:"arch,omitempty"`
-	Variant  string `json:"variant,omitempty"`
-	Note     string `json:"note,omitempty"`
-	Series   string `json:"series,omitempty"`
-	Flavour  string `json:"flavour,omitempty"`
-	Version  string `json:"version,omitempty"`
-	Suite    string `json:"suite,omitempty"`
-	Compiler string `json:"compiler,omitempty"`
-	Cached   bool   `json:"cached"`
-	// Unusable says why the cached copy cannot be used (damaged, or
-	// made by another kmodvm): the next fetch makes it again.
-	Unusable string `json:"unusable,omitempty"`
-	Error    string `json:"error,omitempty"`
-}
-
-func newKernelsListCmd(g *globalFlags) *cobra.Command {
-	var available, asJSON bool
-	cmd := &cobra.Command{
-		Use:   "list [selector...]",
-		Short: "Show what selectors resolve to and what is cached",
-		Long: `Show what the selectors (default: the default matrix) resolve to and
-whether each is cached. --available lists every build the archive offers;
---json prints a list for CI matrices.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// A malformed selector is a usage error, whether or not the
-			// archive index can be had.
-			sels, err := parseSelectors(args, g.arch)
-			if err != nil {
-				return err
-			}
-			f := g.fetcher()
-			deb := debianprov.Of(f)
-			f.Log, deb.Log = nil, nil
-			ix, err := deb.Index(cmd.Context())
-			if err != nil {
-				return err
-			}
-			builds := debianprov.Builds(ix)
-			var rows []kernelRow
-			if available {
-				arches, err := vmtest.Arches(g.arch)
-				if err != nil {
-					return usageError{err}
-				}
-				for _, b := range builds {
-					if spec := debianprov.Spec(b); slices.Contains(arches, spec.Arch) {
-						rows = append(rows, specRow(f, b.ABI, spec))
-					}
-				}
-				if slices.Contains(arches, arch.Default) { // kmodvm builds the default architecture's debug kernels
-					rows = append(rows, sourceRows(cmd.Context(), f, builds)...)
-				}
-			} else {
-				for _, sel := range sels {
-					spec, err := f.ResolveSpec(cmd.Context(), sel)
-					if err != nil {
-						rows = append(rows, kernelRow{Selector: sel.Raw, Error: err.Error()})
-						continue
-					}
-					rows = append(rows, specRow(f, sel.Raw, spec))
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
-					return err
-				}
-			} else {
-				printRows(cmd.OutOrStdout(), rows, ix.Updated)
-			}
-			for _, r := range rows {
-				if r.Error != "" {
-					return &exitError{code: exitUsage}
-				}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&available, "available", false, "list every kernel build the archive offers")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
-}
-
-func specRow(f *kernel.Fetcher, sel string, s *kernel.Spec) kernelRow {
-	r := kernelRow{Selector: sel, ABI: s.Name, ID: s.ID(), Provider: s.Provider, Arch: s.Arch, Series: s.Series,
-		Flavour: s.Flavour, Variant: s.Variant, Version: s.Version, Note: s.Note}
-	if s.Debian != nil {
-		r.Suite = s.Debian.Suite
-	}
-	if s.InPlace {
-		r.Cached = true
-	} else if k, err := f.Cache.Get(s.ID()); err == nil {
-		r.Cached, r.Compiler = true, k.Compiler
-	} else if errors.Is(err, kernel.ErrCorrupt) {
-		r.Unusable = err.Error()
-	}
-	return r
-}
-
-// sourceRows lists the kernels kmodvm can build from source: each variant
-// of each series whose newest stock build has sources in the archive.
-func sourceRows(ctx context.Context, f *kernel.Fetcher, builds []kernel.Build) []kernelRow {
-	var rows []kernelRow
-	seen := map[string]bool{}
-	for _, b := range builds {
-		if b.Flavour != arch.Must(arch.Default).Flavour || seen[b.Series] {
-			continue
-		}
-		seen[b.Series] = true
-		for _, v := range kernel.Variants() {
-			sel, err := kernel.ParseSelector(b.Series + "-" + v)
-			if err != nil {
-				continue
-			}
-			if spec, err := f.ResolveSpec(ctx, sel); err == nil {
-				rows = append(rows, specRow(f, sel.Raw, spec))
-			}
-		}
-	}
-	return rows
-}
-
-func printRows(w io.Writer, rows []kernelRow, updated time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SELECTOR\tKERNEL\tVERSION\tSUITE\tCACHED")
-	for _, r := range rows {
-		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", r.Selector, r.Error)
-			continue
-		}
-		cached := "no"
-		switch {
-		case r.Cached:
-			cached = "yes"
-		case r.Unusable != "":
-			cached = "unusable (fetch makes it again)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Selector, r.ABI, r.Version, r.Suite, cached)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "(archive index of %s)\n", updated.Local().Format("2006-01-02 15:04"))
 }
 
 func newKernelsFetchCmd(g *globalFlags) *cobra.Command {

@@ -22,6 +22,9 @@ func printMatrix(w io.Writer, rep *report.Report) {
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
+	if rep.MultiArch() {
+		cells("arch", func(k *report.Kernel) string { return k.Arch })
+	}
 	cells("", func(k *report.Kernel) string { return k.Name })
 	cells("build", func(k *report.Kernel) string {
 		if k.Build == nil {
@@ -51,6 +54,9 @@ func printMatrix(w io.Writer, rep *report.Report) {
 		return st
 	})
 	cells("tests", func(k *report.Kernel) string {
+		if k.Status == report.Skip && k.Build == nil {
+			return "skip"
+		}
 		c := k.Counts()
 		return fmt.Sprintf("%d/%d", c.Pass, c.Pass+c.Fail+c.Other)
 	})

@@ -70,6 +70,7 @@ func TestReportMergeExitStatus(t *testing.T) {
 	}{
 		{"all parts pass", []string{pass510, pass61}, exitOK},
 		{"a failed test fails the merge", []string{pass510, fail612}, exitFailed},
+		{"a series an architecture lacks (a skipped cell) does not", []string{filepath.Join("..", "..", "vmtest", "report", "testdata", "runs", "multiarch", "report.json")}, exitOK},
 		{"an infrastructure error outranks a failure", []string{fail612, broken73, pass61}, exitInfra},
 		{"a partial part is an infrastructure error", []string{pass510, partial}, exitInfra},
 		{"a kernel whose part is missing is an infrastructure error", []string{"--expect", "5.10,6.1", pass510}, exitInfra},

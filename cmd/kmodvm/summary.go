@@ -33,8 +33,24 @@ func printSummary(w io.Writer, rep *report.Report, verbose bool) {
 	if printFailures(w, rep) {
 		fmt.Fprintln(w)
 	}
-	for _, k := range rep.Kernels {
-		printKernel(w, rep, k, verbose)
+	if !rep.MultiArch() {
+		for _, k := range rep.Kernels {
+			printKernel(w, rep, k, verbose)
+		}
+		return
+	}
+	// A run of several architectures: each one's kernels under a line
+	// saying how it went.
+	for i, s := range rep.ArchSummaries() {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s: %s\n", s.Arch, s.Text())
+		for _, k := range rep.Kernels {
+			if k.Arch == s.Arch || (k.Arch == "" && i == 0) {
+				printKernel(w, rep, k, verbose)
+			}
+		}
 	}
 }
 
@@ -115,6 +131,11 @@ func printSource(w io.Writer, f report.Finding, indent string) {
 // and where its logs are; with verbose, its tests that did not pass and
 // their output.
 func printKernel(w io.Writer, rep *report.Report, k *report.Kernel, verbose bool) {
+	if k.Status == report.Skip && k.Build == nil {
+		// A series the architecture lacks: the note says it.
+		fmt.Fprintf(w, "%s %-24s %-5s %s\n", report.Mark(k.Status), k.Name, k.Status, k.Note)
+		return
+	}
 	c := k.Counts()
 	fmt.Fprintf(w, "%s %-24s %-5s %s  (fetch %.1fs, build %.1fs, boot %.1fs, tests %.1fs)\n",
 		report.Mark(k.Status), k.Name, k.Status, countsText(c), k.Timing.Fetch, k.Timing.Build, k.Timing.Boot, k.Timing.Tests)

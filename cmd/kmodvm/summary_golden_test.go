@@ -15,7 +15,7 @@ import (
 // nothing wrong is as short as it was. go test -update rewrites the
 // files in testdata/summary (review the diff!).
 func TestSummaryGolden(t *testing.T) {
-	for _, name := range []string{"pass", "warn", "panic-reboot", "oops-hang", "vm-hang", "flood", "html"} {
+	for _, name := range []string{"pass", "warn", "panic-reboot", "oops-hang", "vm-hang", "flood", "html", "multiarch"} {
 		path := filepath.Join("..", "..", "vmtest", "report", "testdata", "runs", name, "report.json")
 		if name == "html" {
 			path = filepath.Join("..", "..", "vmtest", "report", "testdata", "html", "report.json")

@@ -158,6 +158,32 @@ type Build struct {
 // ErrNotFound means no kernel matches a selector.
 var ErrNotFound = errors.New("no such kernel")
 
+// LackError is an ErrNotFound for a kernel an architecture lacks (Debian
+// builds no i386 6.12), said two ways: Error in full, for a run of one
+// architecture, where the selector is a mistake to fix; Short in a line,
+// for a run of several, where it is one skipped cell of a grid.
+type LackError struct {
+	// Short is the line: "Debian has no i386 kernel for 6.12; newest 6.1".
+	Short string
+	// Detail is the full message, without ErrNotFound's words.
+	Detail string
+}
+
+func (e *LackError) Error() string { return ErrNotFound.Error() + ": " + e.Detail }
+
+// Unwrap makes a LackError an ErrNotFound.
+func (e *LackError) Unwrap() error { return ErrNotFound }
+
+// ShortLack returns the one-line reason of the LackError in err's chain,
+// or ok false when there is none.
+func ShortLack(err error) (short string, ok bool) {
+	var l *LackError
+	if errors.As(err, &l) {
+		return l.Short, true
+	}
+	return "", false
+}
+
 // SplitABI returns the series and the flavour of a Debian kernel release
 // ("6.1.0-57-" + flavour: "6.1" and the flavour); ok is false when abi is
 // none.

@@ -4,5 +4,7 @@
 //
 // One Report holds a run's kernels; each kernel holds its build, boot,
 // module loads, tests and kernel-log findings. Reports from several CI jobs
-// merge into one.
+// merge into one. A report of several architectures has one kernel per
+// kernel and architecture, and every rendering groups them by
+// architecture (arches.go); one of a single architecture shows none of it.
 package report

@@ -73,8 +73,11 @@ type page struct {
 	Matrix     matrix
 	Legend     []cell
 	Phases     []string
-	KCounts    struct{ Pass, Fail, Error int }
-	Tests      Counts
+	KCounts    struct{ Pass, Fail, Error, Skip int }
+	// Arches, in a report of several architectures, are the matrix's
+	// column groups, one per architecture, with how each went.
+	Arches []archView
+	Tests  Counts
 }
 
 // cell is one square of the grid, or a status badge elsewhere.
@@ -133,6 +136,7 @@ func newPage(r *Report, opts HTMLOptions) *page {
 		p.count(kv)
 	}
 	p.Verdict = verdictCell(r)
+	p.Arches = archViews(r)
 	p.Matrix = newMatrix(p.Kernels, keys)
 	p.Failed = failureViews(r.Failures(), p.Kernels, index)
 	if len(p.Failed) > maxOpenFailures {
@@ -151,6 +155,8 @@ func (p *page) count(kv *kernelView) {
 		p.KCounts.Pass++
 	case kv.Status == Error:
 		p.KCounts.Error++
+	case kv.Status == Skip:
+		p.KCounts.Skip++
 	default:
 		p.KCounts.Fail++
 	}

@@ -60,14 +60,20 @@ type junitMessage struct {
 // WriteJUnit writes r as JUnit XML.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	out := junitSuites{Name: "kmodvm"}
+	multi := r.MultiArch()
 	for _, k := range r.Kernels {
-		s := junitSuite{Name: k.Name, Time: k.Timing.Total}
-		for _, p := range [][2]string{{"abi", k.ABI}, {"version", k.Version}, {"origin", k.Origin}, {"status", string(k.Status)}} {
+		// A report of several architectures names each suite with its
+		// architecture, and says it, so that CI groups them.
+		s, arch := junitSuite{Name: k.Name, Time: k.Timing.Total}, ""
+		if multi {
+			s.Name, arch = KernelLabel(k), k.Arch
+		}
+		for _, p := range [][2]string{{"abi", k.ABI}, {"arch", arch}, {"version", k.Version}, {"origin", k.Origin}, {"status", string(k.Status)}} {
 			if p[1] != "" {
 				s.Properties = append(s.Properties, junitProperty{p[0], p[1]})
 			}
 		}
-		class := "kmodvm." + k.Name
+		class := "kmodvm." + s.Name
 		s.Cases = append(s.Cases, stepCases(k, class)...)
 		for _, t := range k.Tests {
 			c := junitCase{Name: t.Name, Classname: class + "." + t.Package, Time: t.Elapsed, SystemOut: t.Output}
@@ -118,6 +124,10 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 // stepCases renders a kernel's build, boot and module loads as test cases.
 func stepCases(k *Kernel, class string) []junitCase {
 	var cases []junitCase
+	if k.Status == Skip && k.Build == nil {
+		// A series the kernel's architecture lacks, in a run of several.
+		return append(cases, junitCase{Name: "kernel", Classname: class, Skipped: &junitMessage{Message: k.Note}})
+	}
 	if k.Error != "" && k.Build == nil {
 		cases = append(cases, junitCase{Name: "setup", Classname: class, Error: &junitMessage{Message: k.Error}})
 		return cases

@@ -99,6 +99,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		title += " (partial: the run was interrupted)"
 	}
 	fmt.Fprintf(&b, "## %s\n\n%s\n\n", title, r.verdictLine())
+	r.writeArchMarkdown(&b)
 	r.writeWhatFailed(&b)
 	keys := r.TestKeys()
 	byKernel := make([]map[TestKey]*Test, len(r.Kernels))
@@ -120,17 +121,24 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 // verdictLine says how the run went in one line.
 func (r *Report) verdictLine() string {
 	var c Counts
-	passed := 0
+	passed, lacking := 0, 0
 	for _, k := range r.Kernels {
 		kc := k.Counts()
 		c.Pass, c.Fail, c.Skip = c.Pass+kc.Pass, c.Fail+kc.Fail, c.Skip+kc.Skip
-		if k.Status == Pass {
+		switch k.Status {
+		case Pass:
 			passed++
+		case Skip:
+			lacking++
 		}
 	}
 	st := verdictCell(r).Status
-	return fmt.Sprintf("%s **%s**: %d of %d kernels passed; tests: %d passed, %d failed, %d skipped",
-		Mark(st), st, passed, len(r.Kernels), c.Pass, c.Fail, c.Skip)
+	kernels := fmt.Sprintf("%d of %d kernels passed", passed, len(r.Kernels)-lacking)
+	if lacking > 0 {
+		kernels += fmt.Sprintf(" (%d more lacking: skipped)", lacking)
+	}
+	return fmt.Sprintf("%s **%s**: %s; tests: %d passed, %d failed, %d skipped",
+		Mark(st), st, kernels, c.Pass, c.Fail, c.Skip)
 }
 
 // writeMatrix writes the table: a row for each step, each test that did
@@ -150,6 +158,9 @@ func (r *Report) writeMatrix(b *strings.Builder, keys []TestKey, byKernel []map[
 			fmt.Fprintf(b, " %s |", cell(i, k))
 		}
 		b.WriteString("\n")
+	}
+	if r.MultiArch() {
+		row("**arch**", func(_ int, k *Kernel) string { return mdEscape(k.Arch) })
 	}
 	for _, s := range mdStepRows {
 		row(s.name, func(_ int, k *Kernel) string { return s.cell(k) })

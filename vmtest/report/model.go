@@ -283,10 +283,11 @@ func (k *Kernel) Counts() Counts {
 	return c
 }
 
-// Failed reports whether any kernel failed or has no verdict.
+// Failed reports whether any kernel failed or has no verdict. A skipped
+// kernel (a series one architecture of the run lacks) is neither.
 func (r *Report) Failed() bool {
 	for _, k := range r.Kernels {
-		if k.Status != Pass {
+		if k.Status != Pass && k.Status != Skip {
 			return true
 		}
 	}
@@ -304,9 +305,17 @@ func (r *Report) InfraError() bool {
 }
 
 // Sort orders kernels by name and tests by package and name, so that
-// reports compare and merge deterministically.
+// reports compare and merge deterministically; a report of several
+// architectures by architecture first, so that it stays grouped.
 func (r *Report) Sort() {
-	sort.SliceStable(r.Kernels, func(i, j int) bool { return kernelLess(r.Kernels[i], r.Kernels[j]) })
+	multi := r.MultiArch()
+	sort.SliceStable(r.Kernels, func(i, j int) bool {
+		a, b := r.Kernels[i], r.Kernels[j]
+		if multi && a.Arch != b.Arch {
+			return a.Arch < b.Arch
+		}
+		return kernelLess(a, b)
+	})
 }
 
 func kernelLess(a, b *Kernel) bool { return versionLess(a.Name, b.Name) }

@@ -63,7 +63,7 @@ func (run *kernelRun) step(p runcfg.Phase, detail string) {
 // is in the returned report entry.
 func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 	start := time.Now()
-	kr = &report.Kernel{Name: p.name(), Selector: p.sel, Status: report.Error, Files: map[string]string{}}
+	kr = &report.Kernel{Name: p.name(), Selector: p.sel, Arch: p.arch, Status: report.Error, Files: map[string]string{}}
 	defer func() {
 		if p := recover(); p != nil {
 			kr.Status, kr.Error = report.Error, fmt.Sprintf("kmodvm bug: %v\n%s", p, debug.Stack())
@@ -72,7 +72,7 @@ func (r *runner) kernel(ctx context.Context, p planned) (kr *report.Kernel) {
 		r.step(kr.Selector, kr.Name, runcfg.PhaseDone, string(kr.Status))
 	}()
 	if p.skip != "" {
-		kr.Status, kr.Arch, kr.Note = report.Skip, p.arch, p.skip
+		kr.Status, kr.Note = report.Skip, p.skip
 		return kr
 	}
 	if r.cfg.Timeout > 0 {

@@ -105,6 +105,7 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	rep := &report.Report{Schema: report.SchemaVersion, Started: time.Now().UTC(),
 		Host: report.Host{Name: host, Accel: string(r.accel), CPUs: cfg.Parallel(), Kmodvm: buildVersion()}}
 	rep.Kernels = r.kernels(ctx, plan)
+	rep.GroupByArch()
 	cancel()
 	r.guestRun.Wait()
 	if cfg.Coverage && cfg.OutDir != "" {

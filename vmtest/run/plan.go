@@ -39,7 +39,9 @@ type planned struct {
 	dir string
 	// skip, in a run of several architectures, says why architecture
 	// arch has no kernel for the selector that others have (Debian has
-	// no i386 6.12): a skipped cell, not a usage error.
+	// no i386 6.12): a skipped cell, not a usage error. arch is also set
+	// where err is, so that the report puts the error with its
+	// architecture.
 	skip, arch string
 }
 
@@ -115,7 +117,11 @@ func (pl *planning) settleMissing(multi bool) {
 			pl.unknown = append(pl.unknown, m.err.Error())
 			continue
 		}
-		note := fmt.Sprintf("%s names no %s kernel (%v): skipped", m.raw, m.arch, m.err)
+		why, ok := kernel.ShortLack(m.err)
+		if !ok {
+			why = m.err.Error()
+		}
+		note := fmt.Sprintf("%s on %s: skipped (%s)", m.raw, m.arch, why)
 		pl.out = append(pl.out, planned{sel: m.raw, skip: note, arch: m.arch, dir: m.raw + "-" + m.arch})
 	}
 }
@@ -134,7 +140,7 @@ func (r *runner) planOne(ctx context.Context, pl *planning, raw, a string, s ker
 	}
 	pl.resolved[raw] = true
 	if err != nil {
-		pl.out = append(pl.out, planned{sel: raw, err: err, dir: raw})
+		pl.out = append(pl.out, planned{sel: raw, err: err, dir: raw, arch: a})
 		return
 	}
 	id := spec.ID()

@@ -35,7 +35,8 @@ func (tableProvider) Resolve(_ context.Context, s kernel.Selector) (*kernel.Spec
 		return nil, errors.New("the archive is unreachable")
 	case "7.7":
 		if s.Arch() != arch.Default {
-			return nil, fmt.Errorf("%w: %q matches no %s kernel", kernel.ErrNotFound, s.Raw, s.Arch())
+			return nil, fmt.Errorf("%w (the index is old)", &kernel.LackError{Short: "the table has no " + s.Arch() + " 7.7",
+				Detail: fmt.Sprintf("%q matches no %s kernel; nearest: a long list", s.Raw, s.Arch())})
 		}
 	}
 	name := series + ".0-1-amd64"
@@ -74,7 +75,7 @@ func TestPlanSkipsASeriesAnArchitectureLacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(p) != 2 || p[0].spec == nil || p[1].skip == "" || p[1].arch != other || p[1].name() != "7.7 ("+other+")" ||
-		!strings.Contains(p[1].skip, "7.7 names no "+other+" kernel") {
+		p[1].skip != "7.7 on "+other+": skipped (the table has no "+other+" 7.7)" {
 		t.Fatalf("plan = %+v, want 7.7 planned and skipped on %s", p, other)
 	}
 	for _, c := range []struct {

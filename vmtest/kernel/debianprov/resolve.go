@@ -3,6 +3,7 @@ package debianprov
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,11 +169,41 @@ func Resolve(builds []kernel.Build, sel kernel.Selector) (kernel.Build, error) {
 	}
 	if a, err := arch.Lookup(sel.Arch()); err == nil && a.FirstSeries != "" && sel.Kind == kernel.Series &&
 		seriesNumber(sel.Series) < seriesNumber(a.FirstSeries) {
-		return kernel.Build{}, fmt.Errorf("%w: %q: Debian has no %s kernel before %s (%s)",
-			kernel.ErrNotFound, sel.Raw, a.Name, a.FirstSeries, a.FirstReason)
+		return kernel.Build{}, &kernel.LackError{
+			Short:  fmt.Sprintf("Debian has no %s kernel before %s", a.Name, a.FirstSeries),
+			Detail: fmt.Sprintf("%q: Debian has no %s kernel before %s (%s)", sel.Raw, a.Name, a.FirstSeries, a.FirstReason)}
 	}
-	return kernel.Build{}, fmt.Errorf("%w: %q matches no Debian kernel; nearest available: %s",
-		kernel.ErrNotFound, sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))
+	return kernel.Build{}, &kernel.LackError{Short: lack(builds, sel),
+		Detail: fmt.Sprintf("%q matches no Debian kernel; nearest available: %s", sel.Raw, strings.Join(Nearest(builds, sel, 4), ", "))}
+}
+
+// lack says in a line that sel's architecture has no kernel sel names,
+// and which series of sel's flavour it has instead: the newest, when sel
+// is newer than all, the oldest when older, else all of them.
+func lack(builds []kernel.Build, sel kernel.Selector) string {
+	msg := fmt.Sprintf("Debian has no %s kernel for %s", sel.Arch(), sel.Raw)
+	var have []string
+	for _, b := range builds {
+		if b.Flavour == sel.Flavour && !slices.Contains(have, b.Series) {
+			have = append(have, b.Series)
+		}
+	}
+	if len(have) == 0 || sel.Kind != kernel.Series {
+		return msg
+	}
+	sort.Slice(have, func(i, j int) bool { return seriesNumber(have[i]) > seriesNumber(have[j]) })
+	// A flavour's suffix ("-64k") goes with each series named.
+	suffix := strings.TrimPrefix(sel.Raw, sel.Series)
+	for i := range have {
+		have[i] += suffix
+	}
+	switch want := seriesNumber(sel.Series); {
+	case want > seriesNumber(have[0]):
+		return msg + "; newest " + have[0]
+	case want < seriesNumber(have[len(have)-1]):
+		return msg + "; oldest " + have[len(have)-1]
+	}
+	return msg + "; it has " + strings.Join(have, ", ")
 }
 
 // Older returns up to n builds of b's series, flavour and architecture

@@ -130,7 +130,8 @@ func (p *Provider) Resolve(ctx context.Context, sel kernel.Selector) (*kernel.Sp
 	}
 	if a := sel.Arch(); a != arch.Default {
 		// The guest fragment is x86's (PVH, q35's ACPI, 8250 UARTs).
-		return nil, fmt.Errorf("%w: %q: kmodvm builds -%s kernels for %s only, not %s", kernel.ErrNotFound, sel.Raw, sel.Variant, arch.Default, a)
+		return nil, &kernel.LackError{Short: fmt.Sprintf("kmodvm builds -%s kernels for %s only", sel.Variant, arch.Default),
+			Detail: fmt.Sprintf("%q: kmodvm builds -%s kernels for %s only, not %s", sel.Raw, sel.Variant, arch.Default, a)}
 	}
 	stockSel := sel
 	stockSel.Variant, stockSel.Flavour = "", arch.Must(arch.Default).Flavour
