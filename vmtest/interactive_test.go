@@ -29,15 +29,23 @@ func mmapRun(t *testing.T) vmtest.Config {
 // With GDB the guest waits with its modules loaded; gdb, attached in batch
 // mode with the printed command, stops in the module's mmap handler when
 // the guest's test calls mmap, at a line of the module's own source. On
-// arm64 the command runs gdb-multiarch.
+// the other architectures the command runs gdb-multiarch; riscv64 has
+// no 6.1, so it runs 6.12.
 func TestGDBStopsTheGuestTestInAModuleFunction(t *testing.T) {
-	for _, c := range []struct{ arch, gdb string }{{"amd64", "gdb"}, {"arm64", "gdb-multiarch"}} {
+	for _, c := range []struct{ arch, gdb, series string }{
+		{"amd64", "gdb", "6.1"},
+		{"arm64", "gdb-multiarch", "6.1"},
+		{"ppc64el", "gdb-multiarch", "6.1"},
+		{"s390x", "gdb-multiarch", "6.1"},
+		{"riscv64", "gdb-multiarch", "6.12"},
+	} {
 		t.Run(c.arch, func(t *testing.T) {
 			if _, err := exec.LookPath(c.gdb); err != nil {
 				t.Skipf("needs %s (apt-get install %[1]s)", c.gdb)
 			}
 			cfg := mmapRun(t)
 			cfg.Arch = []string{c.arch}
+			cfg.Kernels = []string{c.series}
 			gdbStops(t, cfg, c.gdb)
 		})
 	}
@@ -112,6 +120,7 @@ read:
 	if k.Status != report.Pass {
 		t.Errorf("%s: %s: %s", k.Name, k.Status, k.Error)
 	}
+	t.Logf("gdb's output:\n%s", out.String())
 	if s := out.String(); !strings.Contains(s, "Breakpoint 1, mmapdrv_mmap (") || !strings.Contains(s, "mmapdrv.c:") {
 		t.Errorf("gdb did not stop in mmapdrv_mmap:\n%s\n%s", s, gdbErr.String())
 	}
