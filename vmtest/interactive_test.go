@@ -38,6 +38,7 @@ func TestGDBStopsTheGuestTestInAModuleFunction(t *testing.T) {
 		{"ppc64el", "gdb-multiarch", "6.1"},
 		{"s390x", "gdb-multiarch", "6.1"},
 		{"riscv64", "gdb-multiarch", "6.12"},
+		{"armhf", "gdb-multiarch", "6.1"},
 	} {
 		t.Run(c.arch, func(t *testing.T) {
 			if _, err := exec.LookPath(c.gdb); err != nil {

@@ -21,6 +21,7 @@ func TestCLIShellInATerminal(t *testing.T) {
 		{"ppc64el", "6.1"},
 		{"s390x", "6.1"},
 		{"riscv64", "6.12"},
+		{"armhf", "6.1"},
 	} {
 		t.Run(c.arch, func(t *testing.T) { shellSession(t, c.arch, c.series) })
 	}
