@@ -131,9 +131,25 @@ read:
 }
 
 // repro.sh boots the kernel's VM again without kmodvm: the agent runs the
-// same tests and reports them on the events file beside the script.
+// same tests and reports them on the events file beside the script, on
+// amd64 and on the architectures whose ports are virtio-serial ones.
 func TestReproScriptReplaysTheKernelsVM(t *testing.T) {
-	cfg := mmapRun(t)
+	for _, c := range []struct{ arch, series string }{
+		{"amd64", "6.1"},
+		{"ppc64el", "6.1"},
+		{"s390x", "6.1"},
+		{"riscv64", "6.12"},
+		{"armhf", "6.1"},
+	} {
+		t.Run(c.arch, func(t *testing.T) {
+			cfg := mmapRun(t)
+			cfg.Arch, cfg.Kernels = []string{c.arch}, []string{c.series}
+			reproReplays(t, cfg)
+		})
+	}
+}
+
+func reproReplays(t *testing.T, cfg vmtest.Config) {
 	rep, err := vmtest.RunMatrix(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
