@@ -29,15 +29,24 @@ func mmapRun(t *testing.T) vmtest.Config {
 // With GDB the guest waits with its modules loaded; gdb, attached in batch
 // mode with the printed command, stops in the module's mmap handler when
 // the guest's test calls mmap, at a line of the module's own source. On
-// arm64 the command runs gdb-multiarch.
+// the other architectures the command runs gdb-multiarch; riscv64 has
+// no 6.1, so it runs 6.12.
 func TestGDBStopsTheGuestTestInAModuleFunction(t *testing.T) {
-	for _, c := range []struct{ arch, gdb string }{{"amd64", "gdb"}, {"arm64", "gdb-multiarch"}} {
+	for _, c := range []struct{ arch, gdb, series string }{
+		{"amd64", "gdb", "6.1"},
+		{"arm64", "gdb-multiarch", "6.1"},
+		{"ppc64el", "gdb-multiarch", "6.1"},
+		{"s390x", "gdb-multiarch", "6.1"},
+		{"riscv64", "gdb-multiarch", "6.12"},
+		{"armhf", "gdb-multiarch", "6.1"},
+	} {
 		t.Run(c.arch, func(t *testing.T) {
 			if _, err := exec.LookPath(c.gdb); err != nil {
 				t.Skipf("needs %s (apt-get install %[1]s)", c.gdb)
 			}
 			cfg := mmapRun(t)
 			cfg.Arch = []string{c.arch}
+			cfg.Kernels = []string{c.series}
 			gdbStops(t, cfg, c.gdb)
 		})
 	}
@@ -112,6 +121,7 @@ read:
 	if k.Status != report.Pass {
 		t.Errorf("%s: %s: %s", k.Name, k.Status, k.Error)
 	}
+	t.Logf("gdb's output:\n%s", out.String())
 	if s := out.String(); !strings.Contains(s, "Breakpoint 1, mmapdrv_mmap (") || !strings.Contains(s, "mmapdrv.c:") {
 		t.Errorf("gdb did not stop in mmapdrv_mmap:\n%s\n%s", s, gdbErr.String())
 	}
@@ -121,9 +131,25 @@ read:
 }
 
 // repro.sh boots the kernel's VM again without kmodvm: the agent runs the
-// same tests and reports them on the events file beside the script.
+// same tests and reports them on the events file beside the script, on
+// amd64 and on the architectures whose ports are virtio-serial ones.
 func TestReproScriptReplaysTheKernelsVM(t *testing.T) {
-	cfg := mmapRun(t)
+	for _, c := range []struct{ arch, series string }{
+		{"amd64", "6.1"},
+		{"ppc64el", "6.1"},
+		{"s390x", "6.1"},
+		{"riscv64", "6.12"},
+		{"armhf", "6.1"},
+	} {
+		t.Run(c.arch, func(t *testing.T) {
+			cfg := mmapRun(t)
+			cfg.Arch, cfg.Kernels = []string{c.arch}, []string{c.series}
+			reproReplays(t, cfg)
+		})
+	}
+}
+
+func reproReplays(t *testing.T, cfg vmtest.Config) {
 	rep, err := vmtest.RunMatrix(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

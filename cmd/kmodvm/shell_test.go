@@ -11,15 +11,23 @@ import (
 
 // A person's session, typed into a terminal: the shell shows the guest's
 // kernel and the loaded module, and `exit` powers the VM off and ends
-// kmodvm with status 0. On arm64 the shell's port is a virtio-serial port,
-// no terminal: the agent relays it through a pseudo-terminal.
+// kmodvm with status 0. Beyond amd64 the shell's port is a virtio-serial
+// port, no terminal: the agent relays it through a pseudo-terminal. riscv64
+// has no 6.1, so it runs 6.12.
 func TestCLIShellInATerminal(t *testing.T) {
-	for _, arch := range []string{"amd64", "arm64"} {
-		t.Run(arch, func(t *testing.T) { shellSession(t, arch) })
+	for _, c := range []struct{ arch, series string }{
+		{"amd64", "6.1"},
+		{"arm64", "6.1"},
+		{"ppc64el", "6.1"},
+		{"s390x", "6.1"},
+		{"riscv64", "6.12"},
+		{"armhf", "6.1"},
+	} {
+		t.Run(c.arch, func(t *testing.T) { shellSession(t, c.arch, c.series) })
 	}
 }
 
-func shellSession(t *testing.T, arch string) {
+func shellSession(t *testing.T, arch, series string) {
 	bin := kmodvmBinary(t)
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("needs tmux (apt-get install tmux)")
@@ -27,7 +35,7 @@ func shellSession(t *testing.T, arch string) {
 	session := "kmodvm-shell-test-" + filepath.Base(t.TempDir())
 	status := filepath.Join(t.TempDir(), "status")
 	script := strings.Join(append(append([]string{bin, "shell"}, cacheFlag()...),
-		"--arch", arch, "-k", "6.1", "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
+		"--arch", arch, "-k", series, "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
 		"; echo $? >" + status + "; sleep 600"
 	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", script).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
@@ -63,7 +71,7 @@ func shellSession(t *testing.T, arch string) {
 		}
 	}
 	send("cat /proc/version")
-	waitFor("Linux version 6.1.", time.Minute)
+	waitFor("Linux version "+series+".", time.Minute)
 	send("lsmod")
 	waitFor("mmapdrv ", time.Minute)
 	send("exit")

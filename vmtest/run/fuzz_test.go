@@ -224,3 +224,17 @@ func TestCheckNeedKCOV(t *testing.T) {
 		t.Errorf("without KCOV: %v", err)
 	}
 }
+
+// TestCheckNeedForeignArch: a stock kernel of an architecture kmodvm builds
+// no -debug kernel for is not pointed at a -debug selector that would be
+// no such kernel; the error says which architecture's kernels have it.
+func TestCheckNeedForeignArch(t *testing.T) {
+	r := &runner{}
+	stock := &kernel.Spec{Name: "6.1.0-57-powerpc64le", Series: "6.1", Arch: "ppc64el", Config: map[string]string{"CONFIG_GCOV_KERNEL": "n"}}
+	err := r.checkNeed(context.Background(), []planned{{spec: stock}}, needGcov)
+	var ce *runcfg.ErrConfig
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "6.1.0-57-powerpc64le lacks") ||
+		strings.Contains(err.Error(), "--kernels") || !strings.Contains(err.Error(), "for "+arch.Default+" only") {
+		t.Errorf("gcov on a ppc64el kernel: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,4 +48,19 @@ func linkForGDB(ctx context.Context, a *arch.Arch, m runcfg.DebugModule, dir str
 		return "", fmt.Errorf("%s (binutils-%s): %v: %s", objcopy, a.Triplet, err, strings.TrimSpace(string(b)))
 	}
 	return out, nil
+}
+
+// bigEndian says whether the first of mods whose object can be read is a
+// big-endian ELF: the byte order gdb must be told when it has no kernel
+// to take it from.
+func bigEndian(mods []runcfg.DebugModule) bool {
+	for _, m := range mods {
+		f, err := elf.Open(m.Path)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		return f.ByteOrder == binary.BigEndian
+	}
+	return false
 }

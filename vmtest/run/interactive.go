@@ -165,6 +165,11 @@ func debuggerCommand(d runcfg.Debugger) string {
 	args := []string{gdb, "-q", "-ex", "set confirm off", "-ex", "set pagination off"}
 	if d.Vmlinux != "" {
 		args = append(args, d.Vmlinux)
+	} else if bigEndian(d.Modules) {
+		// With no executable gdb-multiarch takes the host's byte order
+		// even for an s390 target: it reads every register backwards and
+		// never sees its breakpoint's address as the PC.
+		args = append(args, "-ex", "set endian big")
 	}
 	args = append(args, "-ex", "target remote "+d.Address)
 	for _, m := range d.Modules {

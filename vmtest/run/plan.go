@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kmodvm/kmodvm/internal/cachedir"
+	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/debianprov"
 	"github.com/kmodvm/kmodvm/vmtest/kernel/srcbuild"
@@ -184,6 +185,7 @@ var needKCOV = need{option: "CONFIG_KCOV", has: func(p kernel.Profile) bool { re
 // the run). A kernel that cannot be fetched is left to report that.
 func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 	var without, suggest []string
+	foreign := false
 	for _, p := range plan {
 		if p.spec == nil {
 			continue
@@ -201,7 +203,11 @@ func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 			continue
 		}
 		without = append(without, p.spec.Name)
-		if p.spec.Series != "" {
+		// The kernels built from source are the default architecture's
+		// only: another's -debug selector is no such kernel.
+		if a := p.spec.Arch; a != "" && a != arch.Default {
+			foreign = true
+		} else if p.spec.Series != "" {
 			suggest = append(suggest, p.spec.Series+"-debug")
 		}
 	}
@@ -209,9 +215,12 @@ func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 		return nil
 	}
 	msg := fmt.Sprintf("%s (%s), which %s lacks", n.what, n.option, strings.Join(without, ", "))
-	if len(suggest) > 0 {
+	switch {
+	case len(suggest) > 0:
 		msg += fmt.Sprintf("; the kernels kmodvm builds from source have it: --kernels %s", strings.Join(suggest, ","))
-	} else {
+	case foreign:
+		msg += fmt.Sprintf("; only %s kmodvm builds from source have it, and it builds them for %s only", n.havers, arch.Default)
+	default:
 		msg += fmt.Sprintf("; %s kmodvm builds from source have it (e.g. --kernels 6.1-debug)", n.havers)
 	}
 	return &runcfg.ErrConfig{Msg: msg}
