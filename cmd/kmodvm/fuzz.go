@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type fuzzFlags struct {
 	replay         string
 	corpus         string
 	faultGrace     time.Duration
+	// jobs is --jobs: fuzz jobs at once per kernel (0: one per host CPU).
+	jobs int
 }
 
 // fuzzMargin is the time a fuzz job's binary gets beyond --duration:
@@ -88,7 +91,8 @@ too), 3 infrastructure error.`,
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
 	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
 	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
-	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (to measure what they bring)")
+	fl.IntVarP(&f.jobs, "jobs", "j", 1, "fuzz jobs at once per kernel, each in VMs of its own sharing --corpus (0: one per host CPU; more than the host's CPUs are cut to them)")
+	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (a benchmark knob: to measure what they bring)")
 	f.vm.add(fl, vmHelp{
 		module:     "module source directory (repeatable; default kmod, the bundled driver)",
 		tests:      "Go test package directory run in the guest before fuzzing (repeatable; default none)",
@@ -188,6 +192,8 @@ func (f *fuzzFlags) useDefaults() error {
 		return usagef("--duration %v: want a positive duration", f.duration)
 	case f.minimize < 0:
 		return usagef("--minimize-time %v: want a duration, 0 for none", f.minimize)
+	case f.jobs < 0:
+		return usagef("--jobs %d: want a number of jobs, 0 for one per host CPU", f.jobs)
 	}
 	if f.replay != "" {
 		p, err := filepath.Abs(f.replay)
@@ -209,7 +215,18 @@ func (f *fuzzFlags) job(bin, arch string) (*vmtest.Fuzz, time.Duration) {
 		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay, Minimize: f.replayMinimize}, fuzzMargin
 	}
 	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus,
-		Duration: f.duration, Minimize: f.minimize}, f.duration + fuzzMargin
+		Duration: f.duration, Minimize: f.minimize, Jobs: fuzzJobs(f.jobs, runtime.NumCPU())}, f.duration + fuzzMargin
+}
+
+// fuzzJobs is the jobs a kernel fuzzes with for --jobs asked on a host
+// of cpus CPUs: at most one per CPU, since under TCG each guest CPU is a
+// host thread, and more jobs only split the same CPUs (0 asks for one
+// per CPU).
+func fuzzJobs(asked, cpus int) int {
+	if asked == 0 || asked > cpus {
+		return max(cpus, 1)
+	}
+	return asked
 }
 
 // fuzzArch is the one architecture a fuzz run's kernels are of: the

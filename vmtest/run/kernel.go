@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -35,7 +36,13 @@ type kernelRun struct {
 	img *guestImage
 	// knownByBinary caches known.
 	knownByBinary map[string][]string
+	// vms counts the VMs after the first (nextVM): reboots and fuzz
+	// jobs' VMs, which may run at once, each drawing its own number.
+	vms atomic.Int64
 }
+
+// nextVM is the number (vmPlan.n) of the kernel's next VM after the first.
+func (run *kernelRun) nextVM() int { return int(run.vms.Add(1)) }
 
 // vmPlan is one VM of a kernel's run: the first, or a reboot's.
 type vmPlan struct {
@@ -146,12 +153,13 @@ func (run *kernelRun) run(ctx context.Context) {
 	}
 	img.modules = run.built
 	run.img = img
+	jobs := run.startFuzzJobs(ctx)
 	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr})
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
 	}
 	if run.r.cfg.Fuzz != nil {
-		run.fuzz(ctx)
+		run.fuzz(ctx, jobs)
 	}
 	symbolize(run.k, kr, run.built)
 	// After the reboots' findings joined and symbolization named them:

@@ -28,6 +28,12 @@ type Fuzz struct {
 	// with time left goes on in a fresh VM from the corpus, until it is
 	// spent. Zero runs one VM, Args bounding it. Not with Replay.
 	Duration time.Duration
+	// Jobs, if above 1, is how many jobs fuzz at once on each kernel:
+	// the first in the kernel's first VM after its tests, the others
+	// each in VMs of their own started beside it, all from Corpus and
+	// writing into it, a finding's title kept once among them. Not with
+	// Replay.
+	Jobs int
 	// Minimize, if set, is the time libFuzzer's crash minimizer has, in a
 	// fresh VM, to shrink the input a job kept.
 	Minimize time.Duration
