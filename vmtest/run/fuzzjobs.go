@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -63,7 +64,7 @@ func (run *kernelRun) fuzzJob(ctx context.Context, k int, sh *fuzzShared) fuzzJo
 	g := *f
 	g.Args = fr.args
 	n := run.nextVM()
-	vm := run.fuzzVM(ctx, &g, n, run.m, fmt.Sprintf("fuzz job %d", k))
+	vm := run.fuzzVM(ctx, &g, n, run.m, fmt.Sprintf("fuzz job %d", k), k)
 	c, ok, err := fuzzOutputs(vm, f)
 	run.fuzzErr(err)
 	job := fuzzJobOf(vm)
@@ -117,4 +118,44 @@ func jobArgs(args []string, k int) []string {
 		}
 	}
 	return out
+}
+
+// firstFuzzJob is the fuzz job the kernel's first VM runs: 1 when it
+// fuzzes, 0 when it does not (no fuzz job, or a replay).
+func (run *kernelRun) firstFuzzJob() int {
+	if f := run.r.cfg.Fuzz; f != nil && f.Replay == "" {
+		return 1
+	}
+	return 0
+}
+
+// fuzzStatusEvery bounds how often a fuzz job's status goes to the run's
+// progress: libFuzzer prints a line for every input that reached
+// anything new, hundreds a second at the start.
+const fuzzStatusEvery = time.Second
+
+// fuzzStatus is the collector's Output for a VM of fuzz job job (nil for
+// none): libFuzzer's status lines, at most one each fuzzStatusEvery, and
+// every line of the glue's that names a kernel report go to the run's
+// progress as the job's (runcfg.FuzzStep).
+func (run *kernelRun) fuzzStatus(job int) func(binary, text string) {
+	if job == 0 {
+		return nil
+	}
+	var last time.Time
+	return func(binary, text string) {
+		if binary != runcfg.FuzzName {
+			return
+		}
+		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+			status := strings.HasPrefix(line, "#") && strings.Contains(line, " cov: ")
+			if status && time.Since(last) < fuzzStatusEvery {
+				continue
+			}
+			if status || strings.HasPrefix(line, harness.ReportLine) {
+				last = time.Now()
+				run.step(runcfg.PhaseTests, runcfg.FuzzStep(job, line))
+			}
+		}
+	}
 }

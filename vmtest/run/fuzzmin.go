@@ -61,7 +61,7 @@ func (run *kernelRun) minimize(ctx context.Context, e *report.Kernel, c harness.
 		Args: append(append([]string{}, f.Args...), "-minimize_crash=1", fmt.Sprintf("-runs=%d", minimizeRuns),
 			fmt.Sprintf("-max_total_time=%d", secs), "-exact_artifact_path=/tmp/kmodvm-minimized")}
 	start := time.Now()
-	vm := run.fuzzVM(ctx, &g, run.nextVM(), machineOf(run.m, f.Minimize+minimizeMargin), "minimizing a finding's input")
+	vm := run.fuzzVM(ctx, &g, run.nextVM(), machineOf(run.m, f.Minimize+minimizeMargin), "minimizing a finding's input", 0)
 	took := time.Since(start).Round(time.Second)
 	job := fuzzJobOf(vm)
 	if job == nil {

@@ -104,7 +104,7 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 		job.Output += fmt.Sprintf("\n=== kmodvm: %sfuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.tag(), fr.vms+1, left.Round(time.Second))
 		g := *f
 		g.Duration, g.Args = left, fr.args
-		vm := run.fuzzVM(ctx, &g, run.nextVM(), run.m, "fuzzing goes on after a finding")
+		vm := run.fuzzVM(ctx, &g, run.nextVM(), run.m, "fuzzing goes on after a finding", fr.job)
 		fr.vms++
 		var err error
 		c, ok, err = fuzzOutputs(vm, f)
@@ -203,8 +203,8 @@ func fuzzTitle(c harness.KernelCrash) string {
 
 // fuzzVM boots a fresh VM (restored from the kernel's snapshot, as the
 // first) that runs the fuzz job f alone, as VM n, on machine m, and
-// returns its report.
-func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machine, why string) *report.Kernel {
+// returns its report. job is the job it fuzzes for (0 for a minimizer's).
+func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machine, why string, job int) *report.Kernel {
 	kr := run.entry
 	vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Status: report.Error, Files: map[string]string{}}
 	run.budget.fitTests(&m)
@@ -217,7 +217,7 @@ func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machi
 		defer os.Remove(img.path)
 	}
 	run.step(runcfg.PhaseBoot, fmt.Sprintf("VM %d: %s", n, why))
-	run.boot(ctx, vmPlan{img: img, m: m, entry: vm, n: n})
+	run.boot(ctx, vmPlan{img: img, m: m, entry: vm, n: n, fuzzJob: job})
 	return vm
 }
 

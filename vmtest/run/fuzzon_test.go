@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // TestMinimized reads a crash minimizer's output: the smallest input of
@@ -131,5 +133,30 @@ func TestMergeFuzzVM(t *testing.T) {
 	if job.Output != "first\nsecond" || job.Elapsed != 15 || len(kr.Findings) != 2 || len(job.Findings) != 2 || job.Findings[1] != 1 ||
 		len(kr.Reboots) != 1 || kr.Files["console.reboot2.log"] == "" {
 		t.Errorf("job %+v, findings %+v, reboots %d, files %v", job, kr.Findings, len(kr.Reboots), kr.Files)
+	}
+}
+
+// TestFuzzStatus: a fuzz job's status lines reach the run's progress as
+// its own, at most one a second, its kernel report lines all; a
+// minimizer's VM (job 0) sends none.
+func TestFuzzStatus(t *testing.T) {
+	var got []string
+	cfg := &runcfg.Config{Progress: func(s runcfg.Step) {
+		if job, line, ok := runcfg.ParseFuzzStep(s.Detail); ok && s.Phase == runcfg.PhaseTests {
+			got = append(got, fmt.Sprintf("%d %s", job, line))
+		}
+	}}
+	run := &kernelRun{r: &runner{cfg: cfg}, entry: &report.Kernel{Selector: "6.1-debug", Name: "6.1.192-debug"}}
+	if run.fuzzStatus(0) != nil {
+		t.Error("a minimizer's VM reports a fuzz job's status")
+	}
+	out := run.fuzzStatus(2)
+	out(runcfg.FuzzName, "INFO: Seed: 1\n#2\tINITED cov: 8 ft: 12 corp: 1/1b exec/s: 0 rss: 24Mb\n")
+	out(runcfg.FuzzName, "#3\tNEW    cov: 9 ft: 13 corp: 2/2b lim: 4 exec/s: 0 rss: 24Mb\n")
+	out(runcfg.FuzzName, harness.ReportLine+"BUG: KASAN: x\n")
+	out("suite", "#4\tNEW    cov: 9 ft: 14 corp: 3/3b lim: 4 exec/s: 0 rss: 24Mb\n")
+	want := []string{"2 #2\tINITED cov: 8 ft: 12 corp: 1/1b exec/s: 0 rss: 24Mb", "2 " + harness.ReportLine + "BUG: KASAN: x"}
+	if !slices.Equal(got, want) {
+		t.Errorf("steps %q, want %q", got, want)
 	}
 }

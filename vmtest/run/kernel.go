@@ -59,6 +59,9 @@ type vmPlan struct {
 	// cut, for a reboot's VM, says whether the reboot budget ended it
 	// (the VM's context was canceled for it).
 	cut func() bool
+	// fuzzJob, for a VM that fuzzes, is its job's number (from 1): its
+	// status lines go to the run's progress as that job's.
+	fuzzJob int
 }
 
 // step reports the kernel's progress.
@@ -154,7 +157,7 @@ func (run *kernelRun) run(ctx context.Context) {
 	img.modules = run.built
 	run.img = img
 	jobs := run.startFuzzJobs(ctx)
-	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr})
+	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr, fuzzJob: run.firstFuzzJob()})
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
 	}
