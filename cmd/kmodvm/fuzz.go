@@ -39,6 +39,8 @@ type fuzzFlags struct {
 	faultGrace     time.Duration
 	// jobs is --jobs: fuzz jobs at once per kernel (0: one per host CPU).
 	jobs int
+	// coverage is --coverage: the corpus replayed on gcov's path after.
+	coverage bool
 }
 
 // fuzzMargin is the time a fuzz job's binary gets beyond --duration:
@@ -92,6 +94,7 @@ too), 3 infrastructure error.`,
 	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
 	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
 	fl.IntVarP(&f.jobs, "jobs", "j", 1, "fuzz jobs at once per kernel, each in VMs of its own sharing --corpus (0: one per host CPU; more than the host's CPUs are cut to them)")
+	fl.BoolVar(&f.coverage, "coverage", false, "then replay the corpus once with the modules built with gcov profiling (as run --coverage) and report the lines it reached; lcov tracefiles in --out")
 	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (a benchmark knob: to measure what they bring)")
 	f.vm.add(fl, vmHelp{
 		module:     "module source directory (repeatable; default kmod, the bundled driver)",
@@ -156,9 +159,17 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 		}
 		return err
 	}
+	if f.coverage && f.replay == "" && !rep.Partial {
+		if err := fuzzCoverage(cmd, g, f, job, out, rep); err != nil {
+			return err
+		}
+	}
 	rep.Host.Command = strings.Join(os.Args, " ")
 	paths, werr := f.report.write(rep, filepath.Join(out, "report.json"))
 	printFuzzResults(cmd, rep, g.verbose, paths, f.replay)
+	if p := filepath.Join(out, runcfg.CoverageFile); f.coverage && fileExists(p) {
+		fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\n", p)
+	}
 	switch {
 	case werr != nil:
 		return &exitError{code: exitInfra, err: werr}
@@ -266,10 +277,12 @@ func printFuzzResults(cmd *cobra.Command, rep *report.Report, verbose bool, path
 		for _, t := range k.Tests {
 			if t.Package == runcfg.FuzzName && t.Name == runcfg.FuzzName {
 				printFuzzJob(w, k, t, replay)
+				printCorpusCoverage(w, k)
 			}
 		}
 	}
 	for _, p := range paths {
 		fmt.Fprintf(w, "report: %s\n", p)
 	}
+
 }

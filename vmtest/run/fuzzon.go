@@ -89,7 +89,7 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 		} else {
 			job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q again: its input is not kept again", c.Report)
 		}
-		left := f.Duration - fr.spent
+		left := max(f.Duration-fr.spent, 0)
 		if f.Duration <= 0 {
 			break
 		}
