@@ -44,6 +44,12 @@ func (run *kernelRun) startFuzzJobs(ctx context.Context) *fuzzJobs {
 	if f == nil || f.Replay != "" || f.Jobs <= 1 {
 		return js
 	}
+	if run.r.cfg.Coverage {
+		// The first VM's gcov data replaces what came before it, which
+		// would be the other jobs' VMs' that ended first.
+		run.r.logf("%s: one fuzz job, not %d: with Coverage the jobs would clear each other's gcov data", run.entry.Name, f.Jobs)
+		return js
+	}
 	run.known() // read once, before VMs run at once
 	js.jobs = make([]fuzzJobEnd, f.Jobs-1)
 	for i := range js.jobs {

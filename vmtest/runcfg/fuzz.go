@@ -37,7 +37,7 @@ type Fuzz struct {
 	// the first in the kernel's first VM after its tests, the others
 	// each in VMs of their own started beside it, all from Corpus and
 	// writing into it, a finding's title kept once among them. Not with
-	// Replay.
+	// Replay, nor with Config.Coverage (one job runs).
 	Jobs int
 	// Minimize, if set, is the time libFuzzer's crash minimizer has, in a
 	// fresh VM, to shrink the input a job kept.
