@@ -52,8 +52,9 @@ func fuzzCoverage(cmd *cobra.Command, g *globalFlags, f *fuzzFlags, job *vmtest.
 		cov = &report.Report{}
 	}
 	prog.finish(cov)
-	if err != nil {
-		return fmt.Errorf("--coverage: replaying the corpus: %w", err)
+	if err != nil { // a kernel without gcov among them, say: the fuzz run's result stands
+		cov = &report.Report{}
+		fmt.Fprintf(cmd.ErrOrStderr(), "kmodvm: --coverage: replaying the corpus: %v\n", err)
 	}
 	takeCorpusCoverage(rep, cov)
 	files := rep.Coverage()
