@@ -42,7 +42,7 @@ FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelec
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
 	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
-.PHONY: all deps build run test test-arch unit vet lint fuzz bench bench-arm64 bench-arch bench-debug test-debug soak clean
+.PHONY: all deps build run test test-arch unit vet lint fuzz bench bench-arm64 bench-arch bench-debug bench-fuzz test-debug soak clean
 
 all: build
 
@@ -120,6 +120,14 @@ bench-arch: deps
 DEBUG_KERNEL ?= 6.1-debug
 bench-debug: deps
 	$(GO) run ./bench/debugkernel -kernel $(DEBUG_KERNEL)
+
+# The fuzzing section of bench/RESULTS.md: execs/s of the bundled driver's
+# harness on a debug kernel, and the magic-compare power test, FUZZ_SEEDS
+# seeds each way with FUZZ_BUDGET a try (5 x 5 min: about an hour).
+FUZZ_SEEDS ?= 5
+FUZZ_BUDGET ?= 5m
+bench-fuzz: deps
+	$(GO) run ./bench/fuzzbench -kernel $(DEBUG_KERNEL) -seeds $(FUZZ_SEEDS) -budget $(FUZZ_BUDGET)
 
 # The debug-kernel VM tests on more kernels than make test's one (each is
 # built from source once, cached): KMODVM_TEST_DEBUG_KERNELS.

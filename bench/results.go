@@ -67,11 +67,15 @@ func writeResults(path string, m measurements) {
 	if len(m.colds) > 0 {
 		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", m.colds[0].index)
 	}
-	// make bench-debug writes its own section (a debug kernel's cold build
-	// takes a quarter of an hour); keep it.
+	// make bench-debug and make bench-fuzz write their own sections (a
+	// debug kernel's cold build takes a quarter of an hour, the fuzzing
+	// benchmark's tries minutes each); keep them.
 	if old, err := os.ReadFile(path); err == nil {
-		if i, j := strings.Index(string(old), "<!-- debug-kernels -->"), strings.Index(string(old), "<!-- /debug-kernels -->"); i >= 0 && j > i {
-			b.WriteString("\n" + string(old[i:j]) + "<!-- /debug-kernels -->\n")
+		for _, name := range []string{"debug-kernels", "fuzz"} {
+			begin, end := "<!-- "+name+" -->", "<!-- /"+name+" -->"
+			if i, j := strings.Index(string(old), begin), strings.Index(string(old), end); i >= 0 && j > i {
+				b.WriteString("\n" + string(old[i:j]) + end + "\n")
+			}
 		}
 	}
 	check(os.WriteFile(path, []byte(b.String()), 0o644))

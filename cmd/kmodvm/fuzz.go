@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,6 +37,10 @@ type fuzzFlags struct {
 	replay         string
 	corpus         string
 	faultGrace     time.Duration
+	// jobs is --jobs: fuzz jobs at once per kernel (0: one per host CPU).
+	jobs int
+	// coverage is --coverage: the corpus replayed on gcov's path after.
+	coverage bool
 }
 
 // fuzzMargin is the time a fuzz job's binary gets beyond --duration:
@@ -88,7 +93,9 @@ too), 3 infrastructure error.`,
 	fl.StringArrayVar(&f.fuzzArgs, "fuzz-arg", nil, "libFuzzer flag for the harness, e.g. -max_len=256 (repeatable)")
 	fl.StringVar(&f.corpus, "corpus", "", "corpus directory: the job's seeds, and where the corpus it grew is kept, each input named by its sha1 (default <out>/corpus)")
 	fl.StringVar(&f.replay, "replay", "", "run this one input (a crash-<sha1> a job kept) with the harness instead of fuzzing")
-	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (to measure what they bring)")
+	fl.IntVarP(&f.jobs, "jobs", "j", 1, "fuzz jobs at once per kernel, each in VMs of its own sharing --corpus (0: one per host CPU; more than the host's CPUs are cut to them)")
+	fl.BoolVar(&f.coverage, "coverage", false, "then replay the corpus once with the modules built with gcov profiling (as run --coverage) and report the lines it reached; lcov tracefiles in --out")
+	fl.BoolVar(&f.noCmp, "no-cmp", false, "do not feed libFuzzer the operands of the module's comparisons (a benchmark knob: to measure what they bring)")
 	f.vm.add(fl, vmHelp{
 		module:     "module source directory (repeatable; default kmod, the bundled driver)",
 		tests:      "Go test package directory run in the guest before fuzzing (repeatable; default none)",
@@ -152,9 +159,17 @@ func runFuzz(cmd *cobra.Command, g *globalFlags, f *fuzzFlags) error {
 		}
 		return err
 	}
+	if f.coverage && f.replay == "" && !rep.Partial {
+		if err := fuzzCoverage(cmd, g, f, job, out, rep); err != nil {
+			return err
+		}
+	}
 	rep.Host.Command = strings.Join(os.Args, " ")
 	paths, werr := f.report.write(rep, filepath.Join(out, "report.json"))
 	printFuzzResults(cmd, rep, g.verbose, paths, f.replay)
+	if p := filepath.Join(out, runcfg.CoverageFile); f.coverage && fileExists(p) {
+		fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\n", p)
+	}
 	switch {
 	case werr != nil:
 		return &exitError{code: exitInfra, err: werr}
@@ -188,6 +203,8 @@ func (f *fuzzFlags) useDefaults() error {
 		return usagef("--duration %v: want a positive duration", f.duration)
 	case f.minimize < 0:
 		return usagef("--minimize-time %v: want a duration, 0 for none", f.minimize)
+	case f.jobs < 0:
+		return usagef("--jobs %d: want a number of jobs, 0 for one per host CPU", f.jobs)
 	}
 	if f.replay != "" {
 		p, err := filepath.Abs(f.replay)
@@ -209,7 +226,18 @@ func (f *fuzzFlags) job(bin, arch string) (*vmtest.Fuzz, time.Duration) {
 		return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.fuzzArgs, NoCmp: f.noCmp, Replay: f.replay, Minimize: f.replayMinimize}, fuzzMargin
 	}
 	return &vmtest.Fuzz{Binary: bin, Arch: arch, Args: f.libFuzzerArgs(), NoCmp: f.noCmp, Corpus: f.corpus,
-		Duration: f.duration, Minimize: f.minimize}, f.duration + fuzzMargin
+		Duration: f.duration, Minimize: f.minimize, Jobs: fuzzJobs(f.jobs, runtime.NumCPU())}, f.duration + fuzzMargin
+}
+
+// fuzzJobs is the jobs a kernel fuzzes with for --jobs asked on a host
+// of cpus CPUs: at most one per CPU, since under TCG each guest CPU is a
+// host thread, and more jobs only split the same CPUs (0 asks for one
+// per CPU).
+func fuzzJobs(asked, cpus int) int {
+	if asked == 0 || asked > cpus {
+		return max(cpus, 1)
+	}
+	return asked
 }
 
 // fuzzArch is the one architecture a fuzz run's kernels are of: the
@@ -249,10 +277,12 @@ func printFuzzResults(cmd *cobra.Command, rep *report.Report, verbose bool, path
 		for _, t := range k.Tests {
 			if t.Package == runcfg.FuzzName && t.Name == runcfg.FuzzName {
 				printFuzzJob(w, k, t, replay)
+				printCorpusCoverage(w, k)
 			}
 		}
 	}
 	for _, p := range paths {
 		fmt.Fprintf(w, "report: %s\n", p)
 	}
+
 }

@@ -27,6 +27,7 @@ func TestFuzzRefusesBeforeFetching(t *testing.T) {
 		{"harness does not compile", []string{"--module", kmod, "--harness", syntax}, true, exitFailed, "syntax.c:7:"},
 		{"harness without module", []string{"--harness", syntax}, false, exitUsage, "--module is required"},
 		{"two architectures", []string{"--arch", "all"}, false, exitUsage, "one architecture at a time"},
+		{"negative jobs", []string{"--jobs", "-1"}, false, exitUsage, "--jobs"},
 		{"no duration", []string{"--duration", "0s"}, false, exitUsage, "--duration"},
 		{"no input to replay", []string{"--replay", filepath.Join(kmod, "no-such-input")}, false, exitUsage, "--replay"},
 	} {
@@ -44,5 +45,16 @@ func TestFuzzRefusesBeforeFetching(t *testing.T) {
 				t.Errorf("exit %d (%v), want %d with %q", got, err, c.code, c.want)
 			}
 		})
+	}
+}
+
+// TestFuzzJobs: --jobs is cut to the host's CPUs, and 0 asks for them.
+func TestFuzzJobs(t *testing.T) {
+	for _, c := range []struct{ asked, cpus, want int }{
+		{1, 2, 1}, {2, 2, 2}, {4, 2, 2}, {0, 8, 8}, {0, 0, 1}, {3, 8, 3},
+	} {
+		if got := fuzzJobs(c.asked, c.cpus); got != c.want {
+			t.Errorf("fuzzJobs(%d, %d) = %d, want %d", c.asked, c.cpus, got, c.want)
+		}
 	}
 }

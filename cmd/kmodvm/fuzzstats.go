@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kmodvm/kmodvm/vmtest/harness"
 )
 
 // fuzzStats is what a fuzz job's output says of it: libFuzzer's status
@@ -29,6 +31,10 @@ type fuzzStats struct {
 	ModulePCs, ModuleEdges, Cmps int
 	// Seen says a status line or the glue's count was found at all.
 	Seen bool
+	// Jobs is how many jobs fuzzed at once (kmodvm fuzz --jobs): the
+	// inputs run and the rate are their sums, the coverage the most any
+	// reached, the corpus the largest any kept.
+	Jobs int
 }
 
 var (
@@ -40,11 +46,42 @@ var (
 	glueLine = regexp.MustCompile(`^kmodvm-kcov: inputs: \d+ module pcs: (\d+) edges: (\d+)(?: cmps: (\d+))?`)
 )
 
-// parseFuzzStats reads a fuzz job's output: the last status line wins, and
+// parseFuzzStats reads a fuzz job's output, each job's part
+// (harness.JobLine begins those after the first) on its own, and adds
+// them up.
+func parseFuzzStats(out string) fuzzStats {
+	var total fuzzStats
+	for i, part := range strings.Split(out, "\n"+harness.JobLine) {
+		s := parseJobStats(part)
+		if i == 0 {
+			total = s
+			continue
+		}
+		if !s.Seen {
+			continue
+		}
+		if !total.Seen {
+			total = s
+			total.Jobs = 0
+		} else {
+			total.Execs += s.Execs
+			total.ExecsPerSec += s.ExecsPerSec
+			total.Cov, total.Features = max(total.Cov, s.Cov), max(total.Features, s.Features)
+			total.ModulePCs, total.ModuleEdges, total.Cmps = max(total.ModulePCs, s.ModulePCs), max(total.ModuleEdges, s.ModuleEdges), total.Cmps+s.Cmps
+			if s.Corpus > total.Corpus {
+				total.Corpus, total.CorpusSize = s.Corpus, s.CorpusSize
+			}
+		}
+		total.Jobs = max(total.Jobs, 1) + 1
+	}
+	return total
+}
+
+// parseJobStats reads one job's output: the last status line wins, and
 // libFuzzer's final statistics (-print_final_stats=1), when it printed
 // them, over it. A job that went on in fresh VMs has one such part per
 // VM: the inputs run are their sum, the rest the last VM's.
-func parseFuzzStats(out string) fuzzStats {
+func parseJobStats(out string) fuzzStats {
 	var s fuzzStats
 	done := 0 // the execs of the VMs before, whose jobs ended with their final statistics
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -84,6 +121,10 @@ func (s fuzzStats) String() string {
 	if !s.Seen {
 		return "no libFuzzer status in the output"
 	}
-	return fmt.Sprintf("%d execs (%d/s), module: %d PCs, %d edges, %d comparison operands; libFuzzer cov: %d ft: %d; corpus %d inputs (%s)",
-		s.Execs, s.ExecsPerSec, s.ModulePCs, s.ModuleEdges, s.Cmps, s.Cov, s.Features, s.Corpus, s.CorpusSize)
+	jobs := ""
+	if s.Jobs > 1 {
+		jobs = fmt.Sprintf(" in %d jobs", s.Jobs)
+	}
+	return fmt.Sprintf("%d execs (%d/s)%s, module: %d PCs, %d edges, %d comparison operands; libFuzzer cov: %d ft: %d; corpus %d inputs (%s)",
+		s.Execs, s.ExecsPerSec, jobs, s.ModulePCs, s.ModuleEdges, s.Cmps, s.Cov, s.Features, s.Corpus, s.CorpusSize)
 }

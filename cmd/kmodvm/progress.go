@@ -73,10 +73,11 @@ type plain struct {
 	quiet, verbose bool
 	start          time.Time
 	last           map[string]vmtest.Phase
+	fuzz           fuzzLive
 }
 
 func newPlain(w io.Writer, quiet, verbose bool) *plain {
-	return &plain{w: w, quiet: quiet, verbose: verbose, start: time.Now(), last: map[string]vmtest.Phase{}}
+	return &plain{w: w, quiet: quiet, verbose: verbose, start: time.Now(), last: map[string]vmtest.Phase{}, fuzz: fuzzLive{}}
 }
 
 func (p *plain) step(s vmtest.Step) {
@@ -85,6 +86,13 @@ func (p *plain) step(s vmtest.Step) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// A fuzz job's numbers: a line each plainFuzzEvery, and at a finding.
+	if j, finding, ok := p.fuzz.take(s); ok {
+		if j.due(s.At, finding) {
+			fmt.Fprintf(p.w, "[%6.1fs] %-24s %s\n", s.At.Sub(p.start).Seconds(), s.Kernel, j)
+		}
+		return
+	}
 	again := p.last[s.Kernel] == s.Phase
 	p.last[s.Kernel] = s.Phase
 	if again && !p.verbose {

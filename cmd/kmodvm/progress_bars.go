@@ -52,10 +52,14 @@ type bars struct {
 	byName  map[string]*row
 	expect  map[string]int
 	out     *lineWriter
+	// fuzz are the fuzz jobs' numbers, and jobBars their lines, below
+	// the kernels', one per job, by the jobLive they show.
+	fuzz    fuzzLive
+	jobBars map[*jobLive]*mpb.Bar
 }
 
 func newBars(w io.Writer, kernels []string, verbose bool, expect map[string]int, opts ...mpb.ContainerOption) *bars {
-	b := &bars{verbose: verbose, byName: map[string]*row{}, expect: expect}
+	b := &bars{verbose: verbose, byName: map[string]*row{}, expect: expect, fuzz: fuzzLive{}, jobBars: map[*jobLive]*mpb.Bar{}}
 	b.p = mpb.New(append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithRefreshRate(200 * time.Millisecond)}, opts...)...)
 	b.out = &lineWriter{w: b.p}
 	for _, k := range kernels {
@@ -143,6 +147,17 @@ func (r *row) describe() string {
 
 func (b *bars) step(s vmtest.Step) {
 	b.mu.Lock()
+	if j, _, ok := b.fuzz.take(s); ok {
+		_, shown := b.jobBars[j]
+		if !shown {
+			b.jobBars[j] = nil // added below, once
+		}
+		b.mu.Unlock()
+		if !shown {
+			b.addJobBar(j)
+		}
+		return
+	}
 	r := b.rowForSelector(s.Selector, s.Kernel)
 	if r == nil {
 		r = b.rowFor(s.Kernel)
@@ -285,6 +300,11 @@ func (b *bars) finish(rep *report.Report) {
 	for _, r := range b.rows {
 		ends = append(ends, end{r.bar, r.tested, r.final == "" && !r.started})
 	}
+	for _, bar := range b.jobBars {
+		if bar != nil {
+			ends = append(ends, end{bar: bar})
+		}
+	}
 	b.mu.Unlock()
 	for _, e := range ends {
 		if e.fill {
@@ -302,4 +322,17 @@ func verdict(k *report.Kernel) string {
 	}
 	c := k.Counts()
 	return countsText(c)
+}
+
+// addJobBar adds fuzz job j's line: its numbers, redrawn in place. The
+// caller must not hold b.mu (see step).
+func (b *bars) addJobBar(j *jobLive) {
+	bar := b.p.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return fmt.Sprintf("   %s  %s", j.kernel, j)
+	})))
+	b.mu.Lock()
+	b.jobBars[j] = bar
+	b.mu.Unlock()
 }

@@ -25,6 +25,9 @@ func (c *Collector) test(ev event.Event) {
 		return
 	}
 	b := c.binary(ev.Binary, ev.Mono)
+	if te.Action == "output" && c.output != nil {
+		c.output(ev.Binary, te.Output)
+	}
 	if te.Test == "" {
 		if te.Action == "output" && b.output.Len() < maxTestOutput {
 			b.output.WriteString(te.Output)

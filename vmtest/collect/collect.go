@@ -51,6 +51,8 @@ type Collector struct {
 	kernel   *report.Kernel
 	dmesg    io.Writer // dmesg.txt
 	progress func(detail string)
+	// output is Options.Output.
+	output func(binary, text string)
 
 	hello, done bool
 	helloAt     time.Time
@@ -106,6 +108,9 @@ type Options struct {
 	Progress func(detail string)
 	// Live learns of each test's start and end as the guest reports them.
 	Live func(Live)
+	// Output hears each piece of a test's output as it arrives (a line,
+	// mostly), with its binary: a fuzz job's status shown while it runs.
+	Output func(binary, text string)
 	// Heard learns of each event's type as the collector takes it, and
 	// Record of each kernel log record's text: what a watch on the
 	// guest's progress needs, without a decoder of its own.
@@ -125,7 +130,7 @@ type Options struct {
 
 // New returns a Collector for one VM's events.
 func New(o Options) *Collector {
-	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live,
+	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live, output: o.Output,
 		heard: o.Heard, record: o.Record, testOrder: o.Order, allow: o.Allow, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
 }
 

@@ -154,6 +154,25 @@ func TestBinaryCrashWithoutTestsBecomesATest(t *testing.T) {
 	}
 }
 
+// Output hears each test's output as it comes, a binary's own (no test)
+// too, and nothing else.
+func TestOutputHeardAsItComes(t *testing.T) {
+	var got []string
+	c := New(Options{Output: func(bin, text string) { got = append(got, bin+": "+text) }})
+	c.Handle(event.Event{Type: event.BinaryStart, Binary: "fuzz", Mono: 1})
+	for i, te := range []event.TestEvent{
+		{Action: "run", Test: "fuzz"},
+		{Action: "output", Test: "fuzz", Output: "#2\tINITED cov: 8 ft: 12\n"},
+		{Action: "output", Output: "outside a test\n"},
+		{Action: "fail", Test: "fuzz"},
+	} {
+		c.Handle(event.Event{Type: event.Test, Binary: "fuzz", Mono: int64(i + 2), Test: &te})
+	}
+	if want := "fuzz: #2\tINITED cov: 8 ft: 12\n|fuzz: outside a test\n"; strings.Join(got, "|") != want {
+		t.Errorf("heard %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
 // Heartbeats, and event types this host does not know, change nothing in
 // the report; the watch hooks hear every event and every kernel log record.
 func TestHeartbeatsAndUnknownTypesChangeNothing(t *testing.T) {

@@ -26,10 +26,13 @@ const (
 // the job ran before the report, kept beside a smaller one the minimizer
 // found. SummaryLine begins the job output's last line when it fuzzed:
 // its VMs, their time and the findings' titles, each with how often.
+// JobLine begins the output of each job beside the first (kmodvm fuzz
+// --jobs), which follows the first's.
 const (
 	KeptLine       = "--- kmodvm: input kept: "
 	OriginalPrefix = "original-"
 	SummaryLine    = "--- kmodvm: fuzzed in "
+	JobLine        = "=== kmodvm: fuzz job "
 )
 
 // CrashPrefix begins the name of a kept input, as libFuzzer names its own:

@@ -117,7 +117,7 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	console := &tailBuffer{max: maxConsoleScan}
 	var consoleMu sync.Mutex
 	watch := watchStuck(run.stuckGrace(v))
-	col := run.collector(files[2], watch, v.img.run.Tests)
+	col := run.collector(files[2], watch, v.img.run.Tests, v.fuzzJob)
 	pr, pw := io.Pipe()
 	decoded := make(chan struct{})
 	go func() {
@@ -202,11 +202,13 @@ func openArtifacts(dir string, n int) ([3]*artifact, error) {
 
 // collector returns a collector for a VM of the kernel running bins,
 // writing the kernel log to dmesg, telling the run's progress and hooks of
-// the tests, and watch of the events and the kernel log.
-func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch, bins []event.TestBinary) *collect.Collector {
+// the tests (and of fuzz job fuzzJob's status, if not 0), and watch of
+// the events and the kernel log.
+func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch, bins []event.TestBinary, fuzzJob int) *collect.Collector {
 	sel, name := run.entry.Selector, run.entry.Name
 	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) },
-		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins), Allow: run.r.allow}
+		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins), Allow: run.r.allow,
+		Output: run.fuzzStatus(fuzzJob)}
 	if test := run.r.hooks.Test; test != nil {
 		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
 	}

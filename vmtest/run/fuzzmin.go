@@ -23,10 +23,11 @@ const minimizeMargin = 30 * time.Second
 
 // keepFinding minimizes the input of the kernel report c (Fuzz.Minimize)
 // and keeps it, and the original when it shrank, in the kernel's
-// directory, saying so in the job's output.
-func (run *kernelRun) keepFinding(ctx context.Context, fr *fuzzRun, job *report.Test, c harness.KernelCrash) error {
-	min, how := run.minimize(ctx, fr, c)
-	return keepFuzzCrash(run.entry, job, run.dir, c, min, how)
+// directory, saying so in the job's output and e's files (e is the
+// report of the job's first VM: the kernel's, or a job's beside it).
+func (run *kernelRun) keepFinding(ctx context.Context, e *report.Kernel, job *report.Test, c harness.KernelCrash) error {
+	min, how := run.minimize(ctx, e, c)
+	return keepFuzzCrash(e, job, run.dir, c, min, how)
 }
 
 // minimize runs libFuzzer's crash minimizer (-minimize_crash=1) on c's
@@ -36,8 +37,9 @@ func (run *kernelRun) keepFinding(ctx context.Context, fr *fuzzRun, job *report.
 // (harness.Smallest), and what it did. The glue's abort on a kernel
 // report is what makes each try a crash or not to libFuzzer; its
 // DEDUP_TOKEN, the report's line, stops the minimizer at another bug. Its
-// output is kept beside the input, as minimize-<sha1>.log.
-func (run *kernelRun) minimize(ctx context.Context, fr *fuzzRun, c harness.KernelCrash) (harness.KernelCrash, string) {
+// output is kept beside the input, as minimize-<sha1>.log, named in e's
+// files.
+func (run *kernelRun) minimize(ctx context.Context, e *report.Kernel, c harness.KernelCrash) (harness.KernelCrash, string) {
 	f := run.r.cfg.Fuzz
 	if f.Minimize <= 0 {
 		return c, ""
@@ -59,8 +61,7 @@ func (run *kernelRun) minimize(ctx context.Context, fr *fuzzRun, c harness.Kerne
 		Args: append(append([]string{}, f.Args...), "-minimize_crash=1", fmt.Sprintf("-runs=%d", minimizeRuns),
 			fmt.Sprintf("-max_total_time=%d", secs), "-exact_artifact_path=/tmp/kmodvm-minimized")}
 	start := time.Now()
-	vm := run.fuzzVM(ctx, &g, fr.n, machineOf(run.m, f.Minimize+minimizeMargin), "minimizing a finding's input")
-	fr.n++
+	vm := run.fuzzVM(ctx, &g, run.nextVM(), machineOf(run.m, f.Minimize+minimizeMargin), "minimizing a finding's input", 0)
 	took := time.Since(start).Round(time.Second)
 	job := fuzzJobOf(vm)
 	if job == nil {
@@ -68,7 +69,7 @@ func (run *kernelRun) minimize(ctx context.Context, fr *fuzzRun, c harness.Kerne
 	}
 	log := filepath.Join(run.dir, "minimize-"+strings.TrimPrefix(harness.CrashName(c.Input), harness.CrashPrefix)+".log")
 	if err := os.WriteFile(log, []byte(job.Output), 0o644); err == nil {
-		run.entry.Files[filepath.Base(log)] = log
+		e.Files[filepath.Base(log)] = log
 	}
 	return minimized(c, job.Output, took)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -20,52 +21,75 @@ import (
 // mostly on the VM's start.
 const fuzzMinSlice = 10 * time.Second
 
-// fuzzRun is one kernel's fuzzing over its VMs: the next VM's number (its
-// artifacts' n), how many fuzzed, the time their jobs took, and how often
-// each finding's title came.
+// fuzzRun is one fuzz job of a kernel over its VMs: the job's number
+// (1 for the one in the kernel's first VM), how many VMs it fuzzed in, the
+// time their jobs took, its libFuzzer flags, and the kernel's titles
+// found, which its jobs share.
 type fuzzRun struct {
-	n, vms int
-	spent  time.Duration
-	seen   map[string]int
-	order  []string
+	job, vms int
+	spent    time.Duration
+	args     []string
+	sh       *fuzzShared
+}
+
+// fuzzShared is what a kernel's fuzz jobs share: how often each finding's
+// title came, in the order first found.
+type fuzzShared struct {
+	mu    sync.Mutex
+	seen  map[string]int
+	order []string
 }
 
 // fuzz keeps what the kernel's fuzz job found (the corpus; the input of a
 // kernel report, minimized) and, when a finding ended it with time of
 // Fuzz.Duration left, fuzzes on from the corpus in fresh VMs restored from
-// the kernel's snapshot until that time is spent. A finding whose title an
-// earlier VM found is counted, not kept again. A replayed input that
-// brought a kernel report is kept (minimized) too. The VMs join the kernel's
-// report as reboots; their jobs' output and findings join the first job.
+// the kernel's snapshot until that time is spent (fuzzOn). A replayed
+// input that brought a kernel report is kept (minimized) too. The jobs
+// beside it (Fuzz.Jobs, started by startFuzzJobs) do the same in VMs of
+// their own; their results join the first job's once all have ended, and
+// its output's last line counts them all.
+func (run *kernelRun) fuzz(ctx context.Context, jobs *fuzzJobs) {
+	f, kr := run.r.cfg.Fuzz, run.entry
+	c, ok, err := fuzzOutputs(kr, f)
+	run.fuzzErr(err)
+	job := fuzzJobOf(kr)
+	fr := &fuzzRun{job: 1, vms: 1, args: f.Args, sh: jobs.sh}
+	if job != nil {
+		fr.spent = elapsedOf(job)
+		if f.Replay != "" {
+			if ok {
+				run.fuzzErr(run.keepFinding(ctx, kr, job, c))
+			}
+			return
+		}
+		run.fuzzOn(ctx, fr, kr, job, c, ok)
+	}
+	job, frs := jobs.wait(kr, job)
+	if job != nil {
+		job.Output += "\n" + summary(append([]*fuzzRun{fr}, frs...))
+	}
+}
+
+// fuzzOn goes on fuzzing as fr's job after its VM e's job ended: while a
+// kernel report ended the latest VM's (c, ok) with time of Fuzz.Duration
+// left, it keeps the finding (unless fr's kernel found its title before:
+// then it is counted) and fuzzes on in a fresh VM from the corpus. The VMs
+// join e as reboots; their jobs' output and findings join job.
 //
 // The reboot loop (reboot) also starts fresh VMs, but for the tests a
 // crash left without a result, within a budget of reboots after the first
 // crash; a fuzz job that a finding ended left no test, and what bounds its
 // VMs is the time left of its duration. This loop shares its parts: the
 // image's again, boot, the run's deadline.
-func (run *kernelRun) fuzz(ctx context.Context) {
-	f, kr := run.r.cfg.Fuzz, run.entry
-	c, ok, err := fuzzOutputs(kr, f)
-	run.fuzzErr(err)
-	job := fuzzJobOf(kr)
-	if job == nil {
-		return
-	}
-	fr := &fuzzRun{n: len(kr.Reboots) + 1, vms: 1, spent: elapsedOf(job), seen: map[string]int{}}
-	if f.Replay != "" {
-		if ok {
-			run.fuzzErr(run.keepFinding(ctx, fr, job, c))
-		}
-		return
-	}
-	title := fuzzTitle(c)
+func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel, job *report.Test, c harness.KernelCrash, ok bool) {
+	f := run.r.cfg.Fuzz
 	for ok && ctx.Err() == nil {
-		if fr.found(title) {
-			run.fuzzErr(run.keepFinding(ctx, fr, job, c))
+		if fr.found(fuzzTitle(c)) {
+			run.fuzzErr(run.keepFinding(ctx, e, job, c))
 		} else {
 			job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q again: its input is not kept again", c.Report)
 		}
-		left := f.Duration - fr.spent
+		left := max(f.Duration-fr.spent, 0)
 		if f.Duration <= 0 {
 			break
 		}
@@ -77,15 +101,14 @@ func (run *kernelRun) fuzz(ctx context.Context) {
 			job.Output += fmt.Sprintf("\n--- kmodvm: %s of --duration left, but not before the run's deadline: fuzzing ends", left.Round(time.Second))
 			break
 		}
-		job.Output += fmt.Sprintf("\n=== kmodvm: fuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.vms+1, left.Round(time.Second))
+		job.Output += fmt.Sprintf("\n=== kmodvm: %sfuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.tag(), fr.vms+1, left.Round(time.Second))
 		g := *f
-		g.Duration = left
-		vm := run.fuzzVM(ctx, &g, fr.n, run.m, "fuzzing goes on after a finding")
-		fr.n++
+		g.Duration, g.Args = left, fr.args
+		vm := run.fuzzVM(ctx, &g, run.nextVM(), run.m, "fuzzing goes on after a finding", fr.job)
 		fr.vms++
+		var err error
 		c, ok, err = fuzzOutputs(vm, f)
 		run.fuzzErr(err)
-		title = fuzzTitle(c)
 		vjob := fuzzJobOf(vm)
 		if vjob == nil {
 			job.Output += "\n--- kmodvm: the VM ran no fuzz job: " + vm.Error
@@ -93,31 +116,56 @@ func (run *kernelRun) fuzz(ctx context.Context) {
 		} else {
 			fr.spent += elapsedOf(vjob)
 		}
-		mergeFuzzVM(kr, job, vm, vjob)
+		mergeFuzzVM(e, job, vm, vjob)
 	}
-	job.Output += "\n" + fr.summary()
 }
 
-// found counts a finding of title and says whether it is new.
+// tag names fr's job in its output's lines: nothing for the first, the
+// only one by default.
+func (fr *fuzzRun) tag() string {
+	if fr.job == 1 {
+		return ""
+	}
+	return fmt.Sprintf("job %d: ", fr.job)
+}
+
+// found counts a finding of title and says whether it is new to the
+// kernel's jobs.
 func (fr *fuzzRun) found(title string) bool {
-	fr.seen[title]++
-	if fr.seen[title] > 1 {
+	sh := fr.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.seen[title]++
+	if sh.seen[title] > 1 {
 		return false
 	}
-	fr.order = append(fr.order, title)
+	sh.order = append(sh.order, title)
 	return true
 }
 
-// summary is the job output's last line: the VMs, their time, and each
-// title found with how often.
-func (fr *fuzzRun) summary() string {
+// summary is the job output's last line: the jobs (frs, the first the
+// kernel's first VM's), their VMs and time, and each title found with how
+// often.
+func summary(frs []*fuzzRun) string {
+	sh := frs[0].sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	var titles []string
 	total := 0
-	for _, t := range fr.order {
-		titles = append(titles, fmt.Sprintf("%s (x%d)", t, fr.seen[t]))
-		total += fr.seen[t]
+	for _, t := range sh.order {
+		titles = append(titles, fmt.Sprintf("%s (x%d)", t, sh.seen[t]))
+		total += sh.seen[t]
 	}
-	s := fmt.Sprintf("%s%s, %s of fuzzing; %s", harness.SummaryLine, plural(fr.vms, "VM"), fr.spent.Round(time.Second), plural(total, "kernel finding"))
+	vms, spent := 0, time.Duration(0)
+	for _, fr := range frs {
+		vms += fr.vms
+		spent += fr.spent
+	}
+	s := harness.SummaryLine + plural(vms, "VM")
+	if len(frs) > 1 {
+		s += fmt.Sprintf(" (%d jobs at once)", len(frs))
+	}
+	s += fmt.Sprintf(", %s of fuzzing; %s", spent.Round(time.Second), plural(total, "kernel finding"))
 	if len(titles) > 0 {
 		s += fmt.Sprintf(" of %s: %s", plural(len(titles), "title"), strings.Join(titles, "; "))
 	}
@@ -155,8 +203,8 @@ func fuzzTitle(c harness.KernelCrash) string {
 
 // fuzzVM boots a fresh VM (restored from the kernel's snapshot, as the
 // first) that runs the fuzz job f alone, as VM n, on machine m, and
-// returns its report.
-func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machine, why string) *report.Kernel {
+// returns its report. job is the job it fuzzes for (0 for a minimizer's).
+func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machine, why string, job int) *report.Kernel {
 	kr := run.entry
 	vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Status: report.Error, Files: map[string]string{}}
 	run.budget.fitTests(&m)
@@ -169,7 +217,7 @@ func (run *kernelRun) fuzzVM(ctx context.Context, f *runcfg.Fuzz, n int, m machi
 		defer os.Remove(img.path)
 	}
 	run.step(runcfg.PhaseBoot, fmt.Sprintf("VM %d: %s", n, why))
-	run.boot(ctx, vmPlan{img: img, m: m, entry: vm, n: n})
+	run.boot(ctx, vmPlan{img: img, m: m, entry: vm, n: n, fuzzJob: job})
 	return vm
 }
 

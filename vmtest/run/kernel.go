@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -35,7 +36,13 @@ type kernelRun struct {
 	img *guestImage
 	// knownByBinary caches known.
 	knownByBinary map[string][]string
+	// vms counts the VMs after the first (nextVM): reboots and fuzz
+	// jobs' VMs, which may run at once, each drawing its own number.
+	vms atomic.Int64
 }
+
+// nextVM is the number (vmPlan.n) of the kernel's next VM after the first.
+func (run *kernelRun) nextVM() int { return int(run.vms.Add(1)) }
 
 // vmPlan is one VM of a kernel's run: the first, or a reboot's.
 type vmPlan struct {
@@ -52,6 +59,9 @@ type vmPlan struct {
 	// cut, for a reboot's VM, says whether the reboot budget ended it
 	// (the VM's context was canceled for it).
 	cut func() bool
+	// fuzzJob, for a VM that fuzzes, is its job's number (from 1): its
+	// status lines go to the run's progress as that job's.
+	fuzzJob int
 }
 
 // step reports the kernel's progress.
@@ -146,12 +156,13 @@ func (run *kernelRun) run(ctx context.Context) {
 	}
 	img.modules = run.built
 	run.img = img
-	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr})
+	jobs := run.startFuzzJobs(ctx)
+	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr, fuzzJob: run.firstFuzzJob()})
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
 	}
 	if run.r.cfg.Fuzz != nil {
-		run.fuzz(ctx)
+		run.fuzz(ctx, jobs)
 	}
 	symbolize(run.k, kr, run.built)
 	// After the reboots' findings joined and symbolization named them:

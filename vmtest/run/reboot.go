@@ -81,7 +81,10 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		}
 		run.budget.fitTests(&m)
 		sweep = col.Resume(sweep)
-		nextImg, err := againFor(img, rest, done, m, n, sweep)
+		// The VM's number names its artifacts: a fuzz job's VMs may be
+		// running beside the reboots and draw numbers too.
+		vmn := run.nextVM()
+		nextImg, err := againFor(img, rest, done, m, vmn, sweep)
 		if err != nil {
 			notRun(kr, cfg.Tests, known, crashes, "the reboot's image could not be written: "+err.Error())
 			break
@@ -92,7 +95,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		run.step(runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
 		vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
 		vctx, cut, stop := budget.bound(ctx)
-		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: n, cut: cut})
+		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: vmn, cut: cut})
 		stop()
 		crash, boot, bins = crashOf(vm), vm.Boot, rest
 		mergeReboot(kr, vm)

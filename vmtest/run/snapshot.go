@@ -14,6 +14,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // snapshotShareMiB is the memory a snapshot's VM shares with the host to
@@ -32,8 +33,10 @@ func SnapshotDir(cacheDir string) string { return cachedir.Layout{Root: cacheDir
 // snapshotConfig is qcfg's VM at the agent's idle point: the base layer
 // only, the control port, the shared memory. Everything that differs
 // between runs of one kernel (modules, tests, the run's configuration)
-// comes later, so one snapshot serves them all.
-func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
+// comes later, so one snapshot serves them all. n is the VM's number
+// (vmPlan.n): VMs of a kernel that run at once (kmodvm fuzz's jobs) each
+// share a file of their own.
+func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string, n int) qemu.Config {
 	s := qcfg
 	s.Initrd = img.layers[0]
 	s.Serial = append(append([]qemu.Port{}, qcfg.Serial[:2]...),
@@ -43,7 +46,7 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 	s.Saveable = true
 	// In the kernel's directory, as a boot's image is: the VM's QEMU
 	// command line names the run it belongs to.
-	s.SharePath = filepath.Join(dir, ".share.mem")
+	s.SharePath = runcfg.ArtifactName(filepath.Join(dir, ".share.mem"), n)
 	return s
 }
 
@@ -54,8 +57,8 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 // errSnapshotUnused means the run's guest never started.
 func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPlan) (res *qemu.Result, how string, err error) {
 	r, k, img := run.r, run.k, v.img
-	scfg := snapshotConfig(qcfg, img, run.dir)
-	if scfg.Initrd, err = run.idleImage(ctx, img, len(scfg.Serial)); err != nil {
+	scfg := snapshotConfig(qcfg, img, run.dir, v.n)
+	if scfg.Initrd, err = run.idleImage(ctx, img, len(scfg.Serial), v.n); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
 	}
 	store := &qemu.Snapshots{Dir: SnapshotDir(r.cfg.CacheRoot())}
@@ -129,8 +132,9 @@ func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPla
 // where the agent's ports need drivers the kernel builds as modules
 // (arm64's virtio-serial), those modules and a configuration that lists
 // only them, for the agent to load before it opens its ports. Both are the
-// kernel's, not the run's: the snapshot still serves every module.
-func (run *kernelRun) idleImage(ctx context.Context, img *guestImage, ports int) (string, error) {
+// kernel's, not the run's: the snapshot still serves every module. n is
+// the VM's number: VMs that run at once write files of their own.
+func (run *kernelRun) idleImage(ctx context.Context, img *guestImage, ports, n int) (string, error) {
 	k, dir := run.k, run.dir
 	a, err := arch.Lookup(k.Arch)
 	if err != nil {
@@ -144,11 +148,11 @@ func (run *kernelRun) idleImage(ctx context.Context, img *guestImage, ports int)
 	if err != nil {
 		return "", err
 	}
-	runLayer := filepath.Join(dir, "initramfs-idle-run.cpio")
+	runLayer := runcfg.ArtifactName(filepath.Join(dir, "initramfs-idle-run.cpio"), n)
 	if err := initramfs.WriteRun(runLayer, event.RunConfig{Modules: mods}); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, ".initramfs-idle.cpio")
+	path := runcfg.ArtifactName(filepath.Join(dir, ".initramfs-idle.cpio"), n)
 	return path, initramfs.Concat(path, img.layers[0], kl, runLayer)
 }
 

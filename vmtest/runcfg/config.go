@@ -187,7 +187,8 @@ type Step struct {
 	Kernel   string
 	Phase    Phase
 	// Detail says more: "42% of 85 MB" while fetching; during tests "N
-	// run" when a test starts and "pass TestX" (fail, skip) when it ends.
+	// run" when a test starts and "pass TestX" (fail, skip) when it ends,
+	// and a fuzz job's status lines as it runs (FuzzStep).
 	Detail string
 	At     time.Time
 }

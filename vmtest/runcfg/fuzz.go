@@ -1,6 +1,11 @@
 package runcfg
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Fuzz is a fuzz job: a harness that vmtest/harness built for the
 // kernels' architecture, run in the guest as a binary of its own.
@@ -28,6 +33,12 @@ type Fuzz struct {
 	// with time left goes on in a fresh VM from the corpus, until it is
 	// spent. Zero runs one VM, Args bounding it. Not with Replay.
 	Duration time.Duration
+	// Jobs, if above 1, is how many jobs fuzz at once on each kernel:
+	// the first in the kernel's first VM after its tests, the others
+	// each in VMs of their own started beside it, all from Corpus and
+	// writing into it, a finding's title kept once among them. Not with
+	// Replay, nor with Config.Coverage (one job runs).
+	Jobs int
 	// Minimize, if set, is the time libFuzzer's crash minimizer has, in a
 	// fresh VM, to shrink the input a job kept.
 	Minimize time.Duration
@@ -43,3 +54,28 @@ const (
 	FuzzReplayDir = "/fuzz/replay"
 	FuzzCorpusDir = "/fuzz/corpus"
 )
+
+// fuzzStepPrefix begins the detail of a tests step (Step.Detail) that is a
+// fuzz job's line as it runs (FuzzStep).
+const fuzzStepPrefix = "fuzz job "
+
+// FuzzStep is the detail of a tests step that passes on a line of fuzz
+// job job's output while it runs (libFuzzer's status lines, the glue's
+// kernel report lines): what a live view per job shows.
+func FuzzStep(job int, line string) string {
+	return fmt.Sprintf("%s%d: %s", fuzzStepPrefix, job, line)
+}
+
+// ParseFuzzStep reads a detail FuzzStep made: the job and its line.
+func ParseFuzzStep(detail string) (job int, line string, ok bool) {
+	rest, ok := strings.CutPrefix(detail, fuzzStepPrefix)
+	if !ok {
+		return 0, "", false
+	}
+	num, line, ok := strings.Cut(rest, ": ")
+	job, err := strconv.Atoi(num)
+	if !ok || err != nil || job < 1 {
+		return 0, "", false
+	}
+	return job, line, true
+}
