@@ -90,6 +90,8 @@ func TestMarkdownFaultSites(t *testing.T) {
 			Fault: &FaultPoint{Op: "load", Module: "sweepmod", Nth: 1, Injected: true, Stack: loaderStack, Error: "cannot allocate memory", Errno: 12}},
 		{Package: PointPackage, Name: "load/sweepmod/fail-nth=2", Status: Fail, Findings: []int{0},
 			Fault: &FaultPoint{Op: "load", Module: "sweepmod", Nth: 2, Injected: true, Stack: initStack, Error: "cannot allocate memory", Errno: 12}},
+		{Package: PointPackage, Name: "load/sweepmod/fail-nth=2/pass=2", Status: Fail, Findings: []int{0},
+			Fault: &FaultPoint{Op: "load", Module: "sweepmod", Nth: 2, Injected: true, Stack: initStack, Error: "cannot allocate memory", Errno: 12}},
 	}}
 	var b strings.Builder
 	if err := (&Report{Kernels: []*Kernel{k}}).WriteMarkdown(&b); err != nil {
@@ -98,7 +100,7 @@ func TestMarkdownFaultSites(t *testing.T) {
 	for _, want := range []string{
 		"### Failure sites (--inject-faults)",
 		"| ✅ | load sweepmod: `load_module+0x1a2` (outside the module) | fail-nth=1 | nothing; load returned cannot allocate memory |",
-		"| ❌ | load sweepmod: `sweepmod/sweepmod.c:31 in sweepmod_init` | fail-nth=2 | 🐞 memory leak in sweepmod_init at sweepmod/sweepmod.c:24 |",
+		"| ❌ | load sweepmod: `sweepmod/sweepmod.c:31 in sweepmod_init` | fail-nth=2, fail-nth=2 (pass 2) | 🐞 memory leak in sweepmod_init at sweepmod/sweepmod.c:24 |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())

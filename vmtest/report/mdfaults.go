@@ -65,7 +65,12 @@ func pointNames(points []*Test) string {
 			names = append(names, fmt.Sprintf("and %d more", len(points)-i))
 			break
 		}
-		names = append(names, fmt.Sprintf("fail-nth=%d", t.Fault.Nth))
+		name := fmt.Sprintf("fail-nth=%d", t.Fault.Nth)
+		if _, pass, ok := strings.Cut(t.Name, "/pass="); ok {
+			// The same n again in a later pass is another point.
+			name += " (pass " + pass + ")"
+		}
+		names = append(names, name)
 	}
 	return strings.Join(names, ", ")
 }
