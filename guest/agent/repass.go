@@ -28,7 +28,9 @@ type hit struct {
 }
 
 // repass runs op's points around those that hit the module again, as
-// passes 2, 3, ..., while a pass finds a new site.
+// passes 2, 3, ..., while a pass finds a new site. A VM given a share of
+// the points (FaultSweep.Shares) runs its share of the window around
+// its own hits: the names stay the one VM's, each point run once.
 func (s *sweeper) repass(op string, calls int) {
 	seen := map[string]bool{}
 	lo, hi := 0, 0
@@ -48,7 +50,7 @@ func (s *sweeper) repass(op string, calls int) {
 	}
 	for pass := 2; pass <= maxPasses && s.broken == ""; pass++ {
 		before := len(s.hits)
-		for n := max(lo-windowMargin, 1); n <= hi+windowMargin && s.broken == ""; n++ {
+		for n := s.sw.FirstFrom(lo - windowMargin); n <= hi+windowMargin && s.broken == ""; n += s.sw.Step() {
 			if !s.point(&event.Point{Op: op, Module: s.name, Nth: n, Calls: calls, Pass: pass}) {
 				return
 			}
