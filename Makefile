@@ -41,7 +41,7 @@ FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelec
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
 	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
-.PHONY: all deps build run test unit vet lint fuzz bench bench-arm64 bench-debug test-debug soak clean
+.PHONY: all deps build run test unit vet lint fuzz bench bench-arm64 bench-debug bench-sweep test-debug soak clean
 
 all: build
 
@@ -100,6 +100,11 @@ bench-arm64: deps
 DEBUG_KERNEL ?= 6.1-debug
 bench-debug: deps
 	$(GO) run ./bench/debugkernel -kernel $(DEBUG_KERNEL)
+
+# The fault-injection sweep's section of bench/RESULTS.md: the bundled
+# driver's sweep on the debug kernel, in one VM and in two.
+bench-sweep: deps
+	$(GO) run ./bench -sweep -sweep-kernel $(DEBUG_KERNEL) -rounds 1
 
 # The debug-kernel VM tests on more kernels than make test's one (each is
 # built from source once, cached): KMODVM_TEST_DEBUG_KERNELS.

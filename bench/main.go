@@ -5,7 +5,9 @@
 // booting a trivial init that powers off (as many at a time as there are
 // CPUs); the warm guest-image build, warm kernel fetches, and the bundled
 // suite's run, for the kernels of one or more architectures (-arch
-// amd64,arm64).
+// amd64,arm64). With -sweep it measures only a debug kernel's
+// fault-injection sweep, in one VM and in two (bench/sweep.go), into a
+// section of its own that the full run keeps.
 //
 // Rounds alternate floor, cold-boot run and snapshot run so that machine
 // noise hits all three; ratios are taken within a round and the median
@@ -40,6 +42,10 @@ import (
 
 func main() {
 	o := parseFlags()
+	if o.sweep {
+		writeSweep(context.Background(), o.out, o.sweepKernel, o.note, o.rounds)
+		return
+	}
 	writeResults(o.out, measure(context.Background(), o))
 }
 
@@ -50,6 +56,10 @@ type benchFlags struct {
 	sels   []string
 	cold   bool
 	arches []string
+	// sweep measures only the fault-injection sweep's section, on
+	// sweepKernel, with note on the conditions.
+	sweep             bool
+	sweepKernel, note string
 }
 
 func parseFlags() benchFlags {
@@ -58,10 +68,14 @@ func parseFlags() benchFlags {
 	kernels := flag.String("kernels", strings.Join(vmtest.DefaultKernels(), ","), "kernel selectors")
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
 	archFlag := flag.String("arch", "amd64", "architectures of the kernels, comma-separated: each selector once per architecture")
+	sweep := flag.Bool("sweep", false, "measure only the fault-injection sweep (the bundled driver's, 1 VM and 2) and replace its section of -out")
+	sweepKernel := flag.String("sweep-kernel", "6.1-debug", "the kernel of -sweep")
+	note := flag.String("note", "", "with -sweep, a sentence about the conditions of the run, printed with the results")
 	flag.Parse()
 	arches, err := vmtest.Arches(strings.Split(*archFlag, ","))
 	check(err)
-	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches}
+	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches,
+		sweep: *sweep, sweepKernel: *sweepKernel, note: *note}
 }
 
 // selectors are the kernels' selectors, each once per architecture.

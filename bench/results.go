@@ -67,11 +67,14 @@ func writeResults(path string, m measurements) {
 	if len(m.colds) > 0 {
 		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", m.colds[0].index)
 	}
-	// make bench-debug writes its own section (a debug kernel's cold build
-	// takes a quarter of an hour); keep it.
+	// make bench-debug and make bench-sweep write their own sections (a
+	// debug kernel's cold build takes a quarter of an hour, its sweeps
+	// minutes); keep them.
 	if old, err := os.ReadFile(path); err == nil {
-		if i, j := strings.Index(string(old), "<!-- debug-kernels -->"), strings.Index(string(old), "<!-- /debug-kernels -->"); i >= 0 && j > i {
-			b.WriteString("\n" + string(old[i:j]) + "<!-- /debug-kernels -->\n")
+		for _, m := range [][2]string{{"<!-- debug-kernels -->", "<!-- /debug-kernels -->"}, {sweepBegin, sweepEnd}} {
+			if sec := keepSection(string(old), m[0], m[1]); sec != "" {
+				b.WriteString("\n" + sec)
+			}
 		}
 	}
 	check(os.WriteFile(path, []byte(b.String()), 0o644))

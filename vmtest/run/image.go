@@ -77,6 +77,9 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
 	if r.cfg.InjectFaults {
 		cfg.InjectFaults = &event.FaultSweep{Tests: true}
+		if run.shares > 1 {
+			cfg.InjectFaults.Shares = run.shares
+		}
 	}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest/kernel"
@@ -35,6 +37,10 @@ type kernelRun struct {
 	img *guestImage
 	// knownByBinary caches known.
 	knownByBinary map[string][]string
+	// shares is how many VMs sweep the kernel's fault-injection points
+	// (sweepVMs); vms counts its VMs after the first (nextVM).
+	shares int
+	vms    atomic.Int32
 }
 
 // vmPlan is one VM of a kernel's run: the first, or a reboot's.
@@ -133,6 +139,7 @@ func (run *kernelRun) run(ctx context.Context) {
 		return
 	}
 	run.budget.fitTests(&run.m)
+	run.shares = run.sweepVMs()
 	run.step(runcfg.PhaseImage, "")
 	imgStart := time.Now()
 	img, err := run.image(ctx)
@@ -146,9 +153,20 @@ func (run *kernelRun) run(ctx context.Context) {
 	}
 	img.modules = run.built
 	run.img = img
+	wait := func() []*report.Kernel { return nil }
+	if run.shares > 1 {
+		wait = run.startShares(ctx, run.shares)
+	}
 	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr})
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
+	}
+	if shares := wait(); len(shares) > 0 {
+		for _, s := range shares {
+			mergeShare(kr, s)
+		}
+		sortPoints(kr)
+		kr.Note = strings.TrimSpace(fmt.Sprintf("%s The fault-injection sweep ran in %d VMs at once (--sweep-jobs).", kr.Note, run.shares))
 	}
 	if run.r.cfg.Fuzz != nil {
 		run.fuzz(ctx)

@@ -81,7 +81,8 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		}
 		run.budget.fitTests(&m)
 		sweep = col.Resume(sweep)
-		nextImg, err := againFor(img, rest, done, m, n, sweep)
+		vmn := run.nextVM()
+		nextImg, err := againFor(img, rest, done, m, vmn, sweep)
 		if err != nil {
 			notRun(kr, cfg.Tests, known, crashes, "the reboot's image could not be written: "+err.Error())
 			break
@@ -92,7 +93,7 @@ func (run *kernelRun) reboot(ctx context.Context, col *collect.Collector) {
 		run.step(runcfg.PhaseBoot, fmt.Sprintf("reboot %d: the tests left after a crash or hang", n))
 		vm := &report.Kernel{Name: kr.Name, Selector: kr.Selector, Files: map[string]string{}}
 		vctx, cut, stop := budget.bound(ctx)
-		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: n, cut: cut})
+		col = run.boot(vctx, vmPlan{img: nextImg, m: m, entry: vm, n: vmn, cut: cut})
 		stop()
 		crash, boot, bins = crashOf(vm), vm.Boot, rest
 		mergeReboot(kr, vm)
@@ -227,6 +228,14 @@ func mergeReboot(kr, again *report.Kernel) {
 	if again.Boot != nil {
 		kr.Reboots = append(kr.Reboots, again.Boot)
 	}
+	joinVM(kr, again, true, "after a reboot")
+}
+
+// joinVM adds the results of another VM of the kernel (again) to its
+// report kr: its artifacts, its findings but the kernel's own, its tests
+// (marked AfterReboot with afterReboot) and its verdict, its error said
+// to come from where.
+func joinVM(kr, again *report.Kernel, afterReboot bool, where string) {
 	for name, path := range again.Files {
 		kr.Files[name] = path
 	}
@@ -243,7 +252,7 @@ func mergeReboot(kr, again *report.Kernel) {
 		have[report.TestKey{Package: t.Package, Name: t.Name}] = i
 	}
 	for _, t := range again.Tests {
-		t.AfterReboot = true
+		t.AfterReboot = t.AfterReboot || afterReboot
 		var fs []int
 		for _, i := range t.Findings {
 			if j, ok := index[i]; ok {
@@ -268,5 +277,5 @@ func mergeReboot(kr, again *report.Kernel) {
 	if kr.Status == report.Pass {
 		kr.Status = again.Status
 	}
-	kr.Error = strings.TrimPrefix(kr.Error+"; after a reboot: "+again.Error, "; ")
+	kr.Error = strings.TrimPrefix(kr.Error+"; "+where+": "+again.Error, "; ")
 }
