@@ -166,7 +166,11 @@ func (a *Agent) Run() error {
 		}
 		return nil
 	}
+	// After the sweep, whose counts a failure at random would move; off
+	// before the unload.
+	stop := a.scopeFaults(cfg)
 	a.runTests(cfg.Tests)
+	stop()
 	a.endRun(cfg, leaks)
 	return nil
 }

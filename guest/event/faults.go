@@ -114,3 +114,20 @@ const DefaultMaxPoints = 2000
 
 // SweepKey is FaultSweep.From's key of an operation on a module.
 func SweepKey(op, module string) string { return op + "/" + module }
+
+// FaultScope asks the agent to make the injectable calls made from one
+// module's code fail at random while the tests run (issue 22's scoped
+// mode): the kernel's stack-trace filter holds the failures to calls
+// with a frame in the module and none in its dependencies, whoever
+// makes them (the tests' tasks, the kernel's own). It needs
+// CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; without it the agent says
+// so and nothing fails.
+type FaultScope struct {
+	// Module names the module whose calls fail; "" is the first module
+	// under test.
+	Module string `json:"module,omitempty"`
+	// Probability is the percent of its calls that fail, 1 to 100;
+	// Times bounds the failures (0: none).
+	Probability int `json:"probability"`
+	Times       int `json:"times,omitempty"`
+}

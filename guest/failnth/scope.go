@@ -1,7 +1,10 @@
 package failnth
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -107,4 +110,37 @@ func Span(rs ...Range) Range {
 		out.Start, out.End = min(out.Start, r.Start), max(out.End, r.End)
 	}
 	return out
+}
+
+// ErrNoFilter: the kernel has no stack-trace filter
+// (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER), so a Scope cannot hold its
+// failures to the code it names: none is made.
+var ErrNoFilter = errors.New("the kernel has no fault-injection stack-trace filter (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER): failures cannot be limited to a module's code")
+
+// Apply sets s's knobs under root for the kinds of call whose filter the
+// kernel has, and returns what turns them off and the kinds that do not
+// fail (ScopeAttrs' directories). A kind without the filter is left
+// alone: its failures would hit the whole kernel.
+func (s Scope) Apply(root string) (restore func() error, left []string, err error) {
+	knobs, err := s.Knobs()
+	if err != nil {
+		return nil, nil, err
+	}
+	var kept []Knob
+	for _, attr := range ScopeAttrs {
+		if _, err := os.Stat(filepath.Join(root, attr, "require-start")); err != nil {
+			left = append(left, attr)
+			continue
+		}
+		for _, k := range knobs {
+			if filepath.Dir(k.Path) == attr {
+				kept = append(kept, k)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return nil, left, ErrNoFilter
+	}
+	restore, _, err = Apply(root, kept)
+	return restore, left, err
 }

@@ -1,6 +1,7 @@
 package failnth
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,5 +117,36 @@ func TestSpan(t *testing.T) {
 		if got := Span(c.rs...); got != c.want {
 			t.Errorf("Span(%v) = %v, want %v", c.rs, got, c.want)
 		}
+	}
+}
+
+// A kernel whose knobs have no filter gets no scoped failures: they
+// would hit every caller.
+func TestScopeApplyNeedsTheFilter(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"failslab/probability", "fail_page_alloc/probability", "fail_page_alloc/require-start", "fail_page_alloc/require-end"} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), []byte("0"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := Scope{Require: Range{0x1000, 0x2000}, Probability: 10}
+	_, left, err := s.Apply(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(left, []string{"failslab", "fail_usercopy"}) {
+		t.Errorf("left %v, want failslab (no filter) and fail_usercopy (none)", left)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "failslab/probability")); string(b) != "0" {
+		t.Errorf("failslab, without its filter, got probability %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "fail_page_alloc/probability")); string(b) != "10" {
+		t.Errorf("fail_page_alloc/probability is %q, want 10", b)
+	}
+	if _, _, err := s.Apply(filepath.Join(root, "failslab")); !errors.Is(err, ErrNoFilter) {
+		t.Errorf("a tree with no filter: %v, want ErrNoFilter", err)
 	}
 }
