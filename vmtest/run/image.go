@@ -81,6 +81,9 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 			cfg.InjectFaults.Shares = run.shares
 		}
 	}
+	if p := r.cfg.ScopeFaults; p > 0 {
+		cfg.ScopeFaults = &event.FaultScope{Probability: p}
+	}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {
 		return nil, err

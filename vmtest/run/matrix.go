@@ -93,7 +93,7 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	for _, n := range []struct {
 		on   bool
 		need need
-	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}, {cfg.Fuzz != nil, needKCOV}} {
+	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}, {cfg.ScopeFaults > 0, needFaultFilter}, {cfg.Fuzz != nil, needKCOV}} {
 		if !n.on {
 			continue
 		}

@@ -168,6 +168,11 @@ var needGcov = need{option: "CONFIG_GCOV_KERNEL", has: func(p kernel.Profile) bo
 var needFaults = need{option: "CONFIG_FAULT_INJECTION", has: func(p kernel.Profile) bool { return p.FaultInjection },
 	what: "--inject-faults needs a kernel with fault injection", havers: "the -debug and -kcsan kernels"}
 
+// needFaultFilter is what scoped fault injection needs: failures held to
+// calls from the module's code.
+var needFaultFilter = need{option: "CONFIG_FAULT_INJECTION_STACKTRACE_FILTER", has: func(p kernel.Profile) bool { return p.FaultFilter },
+	what: "scoped fault injection needs a kernel with the fault-injection stack-trace filter", havers: "the -debug kernels of 6.2 and later on amd64, and every -debug kernel on arm64,"}
+
 // needKCOV is what fuzzing needs: the module's coverage per task.
 var needKCOV = need{option: "CONFIG_KCOV", has: func(p kernel.Profile) bool { return p.KCOV },
 	what: "fuzzing needs a kernel with KCOV", havers: "the -debug kernels"}

@@ -35,3 +35,13 @@ func TestValidateChecksTheAllowList(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateScopedFaults(t *testing.T) {
+	for p, ok := range map[int]bool{-1: false, 0: true, 1: true, 100: true, 101: false} {
+		cfg := runcfg.Config{Tests: []string{t.TempDir()}, Kernels: []string{"6.1"}, ScopeFaults: p}
+		var ce *runcfg.ErrConfig
+		if err := validate(&cfg); (err == nil) != ok || (err != nil && !errors.As(err, &ce)) {
+			t.Errorf("--scoped-faults %d: %v, want ok %v (an *ErrConfig when not)", p, err, ok)
+		}
+	}
+}

@@ -117,6 +117,13 @@ type Config struct {
 	// must have CONFIG_FAULT_INJECTION (the -debug ones do); a run that
 	// names one without it is an *ErrConfig.
 	InjectFaults bool
+	// ScopeFaults, from 1 to 100, makes that percent of the calls made
+	// from the first module under test's own code (its dependencies'
+	// not) fail at random while the tests run, by the kernel's
+	// stack-trace filter. Every kernel must have
+	// CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; a run that names one
+	// without it is an *ErrConfig.
+	ScopeFaults int
 	// SweepJobs is how many VMs sweep one kernel's points at once, each
 	// every SweepJobs-th point (docs/fault-injection.md); 0 means
 	// SweepVMs' default, 1 one VM.
