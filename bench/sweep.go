@@ -63,7 +63,9 @@ func measureSweep(ctx context.Context, sel string, rounds int) [][]sweepRun {
 		cfg := vmtest.Config{Kernels: []string{sel}, Modules: []string{"kmod"}, Tests: []string{"guest/mmapdrv"},
 			OutDir: filepath.Join(tmp, fmt.Sprintf("out-%d-%d", round, vms)), CPUs: 2, Jobs: 1,
 			InjectFaults: vms > 0, SweepJobs: vms}
-		log.Printf("sweep bench, round %d: %s", round+1, sweepHow(vms))
+		if round >= 0 {
+			log.Printf("sweep bench, round %d: %s", round+1, sweepHow(vms))
+		}
 		var rep *report.Report
 		wall := timeIt(func() { rep = mustRun(ctx, cfg) })
 		if len(rep.Kernels) == 0 || rep.Kernels[0].Status == report.Error {
