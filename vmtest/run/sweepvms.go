@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/guest/event"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
@@ -106,6 +107,27 @@ func (run *kernelRun) sweepShare(ctx context.Context, sw *event.FaultSweep) *rep
 		sw = col.Resume(sw)
 	}
 	return share
+}
+
+// vmEnded tells the run's hooks that a VM of the kernel ended, with its
+// report kr. Alone, a VM ends every test still open with it; beside
+// others (the sweep's VMs), it ends only its own tests, each with its
+// result: the other VMs' run on.
+func (run *kernelRun) vmEnded(kr *report.Kernel) {
+	hook := run.r.hooks.Test
+	switch {
+	case hook == nil:
+	case run.shares <= 1:
+		hook(kr.Selector, kr.Name, collect.Live{VM: kr})
+	default:
+		for _, t := range kr.Tests {
+			lt := collect.Live{Package: t.Package, Name: t.Name, End: t}
+			for _, i := range t.Findings {
+				lt.Findings = append(lt.Findings, kr.Findings[i])
+			}
+			hook(kr.Selector, kr.Name, lt)
+		}
+	}
 }
 
 // mergeShare adds a sweep VM's report (its reboots joined) to the

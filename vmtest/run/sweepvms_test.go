@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -72,6 +73,34 @@ func TestPassOf(t *testing.T) {
 	for name, want := range map[string]int{"load/m/fail-nth=3": 1, "load/m/fail-nth=3/pass=2": 2, "unload/m/fail-nth=12/pass=4": 4} {
 		if got := passOf(&report.Test{Name: name}); got != want {
 			t.Errorf("passOf(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// A VM that ends beside others ends only its own tests in the live view
+// (vmtest.Run's subtests); alone, it ends the kernel's open ones with it.
+func TestVMEndedBesideOthersEndsItsOwnTests(t *testing.T) {
+	vm := &report.Kernel{Selector: "6.1-debug", Name: "k", Findings: []report.Finding{{Title: "leak"}},
+		Tests: []*report.Test{point("load", 2, 1), point("load", 4, 1)}}
+	vm.Tests[1].Findings = []int{0}
+	for _, c := range []struct {
+		shares int
+		want   string
+	}{{1, "vm"}, {2, "load/m/fail-nth=2:0 load/m/fail-nth=4:1"}} {
+		var got []string
+		r := &runner{hooks: Hooks{Test: func(sel, name string, lt collect.Live) {
+			switch {
+			case sel != "6.1-debug" || name != "k":
+				t.Errorf("the hook heard of %s %s", sel, name)
+			case lt.VM != nil:
+				got = append(got, "vm")
+			default:
+				got = append(got, lt.Name+":"+strconv.Itoa(len(lt.Findings)))
+			}
+		}}}
+		(&kernelRun{r: r, shares: c.shares}).vmEnded(vm)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%d VMs: the hook heard %v, want %s", c.shares, got, c.want)
 		}
 	}
 }
