@@ -162,8 +162,8 @@ func (run *kernelRun) run(ctx context.Context) {
 		run.reboot(ctx, col)
 	}
 	if shares := wait(); len(shares) > 0 {
-		for _, s := range shares {
-			mergeShare(kr, s)
+		for i, s := range shares {
+			mergeShare(kr, s, i+2)
 		}
 		sortPoints(kr)
 		kr.Note = strings.TrimSpace(fmt.Sprintf("%s The fault-injection sweep ran in %d VMs at once (--sweep-jobs).", kr.Note, run.shares))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,8 +133,19 @@ func (run *kernelRun) vmEnded(kr *report.Kernel) {
 
 // mergeShare adds a sweep VM's report (its reboots joined) to the
 // kernel's: its boot among the sweep's VMs, its reboots among the
-// kernel's, its points and their findings.
-func mergeShare(kr, share *report.Kernel) {
+// kernel's, its points and their findings. A point of a later pass that
+// another VM ran too (both VMs' points hit the module, and their windows
+// met) keeps its result under its name and the VM's, n of the sweep's.
+func mergeShare(kr, share *report.Kernel, n int) {
+	have := map[report.TestKey]bool{}
+	for _, t := range kr.Tests {
+		have[report.TestKey{Package: t.Package, Name: t.Name}] = true
+	}
+	for _, t := range share.Tests {
+		if t.Fault != nil && have[report.TestKey{Package: t.Package, Name: t.Name}] {
+			t.Name = fmt.Sprintf("%s/vm=%d", t.Name, n)
+		}
+	}
 	if share.Boot != nil {
 		kr.SweepVMs = append(kr.SweepVMs, share.Boot)
 	}
@@ -191,7 +203,10 @@ func passOf(t *report.Test) int {
 	if !ok {
 		return 1
 	}
-	n := 1
-	fmt.Sscan(p, &n)
+	p, _, _ = strings.Cut(p, "/")
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return 1
+	}
 	return n
 }

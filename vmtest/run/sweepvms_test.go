@@ -39,12 +39,12 @@ func TestSweepSharesMergeInOneVMsOrder(t *testing.T) {
 		Note:     pvhResetNote + " The sweep's share 2 stopped.",
 		Boot:     &report.Boot{Status: report.Pass, Snapshot: "restored"},
 		Findings: []report.Finding{leak},
-		Tests:    []*report.Test{point("load", 2, 1), point("load", 4, 1), point("load", 2, 2), point("load", 4, 2), point("unload", 2, 1)}}
+		Tests:    []*report.Test{point("load", 2, 1), point("load", 4, 1), point("load", 2, 2), point("load", 3, 2), point("load", 4, 2), point("unload", 2, 1)}}
 	share.Tests[1].Status, share.Tests[1].Findings = report.Fail, []int{0}
-	mergeShare(kr, share)
+	mergeShare(kr, share, 2)
 	sortPoints(kr)
 	want := "load/m/fail-nth=1 load/m/fail-nth=2 load/m/fail-nth=3 load/m/fail-nth=4 " +
-		"load/m/fail-nth=2/pass=2 load/m/fail-nth=3/pass=2 load/m/fail-nth=4/pass=2 " +
+		"load/m/fail-nth=2/pass=2 load/m/fail-nth=3/pass=2 load/m/fail-nth=3/pass=2/vm=2 load/m/fail-nth=4/pass=2 " +
 		"unload/m/fail-nth=1 unload/m/fail-nth=2 TestMmap"
 	if got := names(kr.Tests); got != want {
 		t.Errorf("merged tests:\n got %s\nwant %s", got, want)
@@ -64,13 +64,13 @@ func TestSweepSharesMergeInOneVMsOrder(t *testing.T) {
 	}
 	// No stacks: one unknown site for each operation, with all its points.
 	sites := kr.FaultSites()
-	if len(sites) != 2 || len(sites[0].Points) != 7 || sites[0].Worst != report.Fail || len(sites[1].Points) != 2 {
+	if len(sites) != 2 || len(sites[0].Points) != 8 || sites[0].Worst != report.Fail || len(sites[1].Points) != 2 {
 		t.Errorf("failure sites: %+v", sites)
 	}
 }
 
 func TestPassOf(t *testing.T) {
-	for name, want := range map[string]int{"load/m/fail-nth=3": 1, "load/m/fail-nth=3/pass=2": 2, "unload/m/fail-nth=12/pass=4": 4} {
+	for name, want := range map[string]int{"load/m/fail-nth=3": 1, "load/m/fail-nth=3/pass=2": 2, "unload/m/fail-nth=12/pass=4": 4, "load/m/fail-nth=3/pass=3/vm=2": 3} {
 		if got := passOf(&report.Test{Name: name}); got != want {
 			t.Errorf("passOf(%q) = %d, want %d", name, got, want)
 		}
