@@ -85,7 +85,11 @@ func (run *kernelRun) sweepShare(ctx context.Context, sw *event.FaultSweep) *rep
 		if !run.r.cfg.Keep {
 			defer os.Remove(img.path)
 		}
-		run.step(runcfg.PhaseBoot, fmt.Sprintf("sweep VM %d of %d (share %d)", n, sw.Shares, sw.Share+1))
+		why := fmt.Sprintf("the sweep's share %d of %d", sw.Share+1, sw.Shares)
+		if !first {
+			why += ", after a crash or hang"
+		}
+		run.step(runcfg.PhaseBoot, why)
 		vctx, cut, stop := ctx, func() bool { return false }, func() {}
 		if !first {
 			vctx, cut, stop = budget.bound(ctx)
