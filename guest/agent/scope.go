@@ -23,8 +23,9 @@ func (a *Agent) scopeFaults(cfg event.RunConfig) (stop func()) {
 		a.logf("scoped faults: %v", err)
 		return stop
 	}
-	name, deps := scopeModules(cfg.Modules, sc.Module)
-	require, ok := moduleRange(name)
+	mod, deps := scopeModules(cfg.Modules, sc.Module)
+	name := moduleName(mod)
+	require, ok := moduleRange(mod)
 	if !ok {
 		a.logf("scoped faults: %s is not loaded: nothing fails", name)
 		return stop
@@ -54,27 +55,52 @@ func (a *Agent) scopeFaults(cfg event.RunConfig) (stop func()) {
 
 // scopeModules returns the module named (the first under test when
 // name is "") and the dependencies of the run.
-func scopeModules(mods []event.Module, name string) (string, []string) {
-	var deps []string
+func scopeModules(mods []event.Module, name string) (event.Module, []event.Module) {
+	var deps []event.Module
+	var mod event.Module
 	for _, m := range mods {
-		n := moduleName(m)
 		switch {
 		case m.Dep:
-			deps = append(deps, n)
-		case name == "" && !m.Early:
-			name = n
+			deps = append(deps, m)
+		case mod.Path == "" && mod.Name == "" && !m.Early && (name == "" || moduleName(m) == name):
+			mod = m
 		}
 	}
-	return name, deps
+	if mod.Path == "" && mod.Name == "" {
+		mod.Name = name
+	}
+	return mod, deps
 }
 
-// moduleRange is where module name lies, from /proc/modules.
-func moduleRange(name string) (failnth.Range, bool) {
-	m := loadedModule(name, nil)
-	if m == nil || m.Base == 0 || m.Size == 0 {
+// moduleRange is where module m's code lies: the span of its text
+// sections but the init code's (whose failures are the sweep's, and
+// which a test that reloads the module would meet: a reload lands where
+// the module was, and an init that fails leaves the suite without it),
+// from sysfs and the module file; else all of it, from /proc/modules.
+func moduleRange(m event.Module) (failnth.Range, bool) {
+	lm := loadedModule(moduleName(m), sectionSizer{}.of(m.Path))
+	if lm == nil || lm.Base == 0 || lm.Size == 0 {
 		return failnth.Range{}, false
 	}
-	return failnth.Range{Start: m.Base, End: m.Base + m.Size}, true
+	if r := textSpan(lm.Sections, lm.Sizes); !r.Empty() {
+		return r, true
+	}
+	return failnth.Range{Start: lm.Base, End: lm.Base + lm.Size}, true
+}
+
+// textSpan is the span of the text sections (".text", ".text.*",
+// ".exit.text") of a module loaded at addrs, with sizes.
+func textSpan(addrs, sizes map[string]uint64) failnth.Range {
+	var rs []failnth.Range
+	for name, a := range addrs {
+		if name != ".text" && !strings.HasPrefix(name, ".text.") && name != ".exit.text" {
+			continue
+		}
+		if n := sizes[name]; a != 0 && n > 0 {
+			rs = append(rs, failnth.Range{Start: a, End: a + n})
+		}
+	}
+	return failnth.Span(rs...)
 }
 
 // rejectRange is the one range the filter rejects: the span of deps

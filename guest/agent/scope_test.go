@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -31,9 +30,21 @@ func TestScopeModules(t *testing.T) {
 	for _, c := range []struct {
 		named, want string
 	}{{"", "mydrv"}, {"other", "other"}} {
-		name, deps := scopeModules(mods, c.named)
-		if name != c.want || !slices.Equal(deps, []string{"dep1", "dep2"}) {
-			t.Errorf("scopeModules(%q) = %q, %v; want %q, [dep1 dep2]", c.named, name, deps, c.want)
+		mod, deps := scopeModules(mods, c.named)
+		if moduleName(mod) != c.want || len(deps) != 2 || deps[0].Name != "dep1" || deps[1].Name != "dep2" {
+			t.Errorf("scopeModules(%q) = %q, %v; want %q, [dep1 dep2]", c.named, moduleName(mod), deps, c.want)
 		}
+	}
+}
+
+// The scope is the module's text, its init code left out.
+func TestTextSpan(t *testing.T) {
+	addrs := map[string]uint64{".text": 0x1000, ".text.unlikely": 0x1800, ".exit.text": 0x1900, ".init.text": 0x9000, ".data": 0x3000, ".rodata": 0x2000}
+	sizes := map[string]uint64{".text": 0x700, ".text.unlikely": 0x80, ".exit.text": 0x20, ".init.text": 0x100, ".data": 0x100, ".rodata": 0x100}
+	if got, want := textSpan(addrs, sizes), (failnth.Range{Start: 0x1000, End: 0x1920}); got != want {
+		t.Errorf("textSpan = %#x, want %#x", got, want)
+	}
+	if got := textSpan(addrs, nil); !got.Empty() {
+		t.Errorf("textSpan without sizes = %#x, want none", got)
 	}
 }
