@@ -78,8 +78,9 @@ type FaultSweep struct {
 	// init swallowed it), where the failure may show later.
 	Tests bool `json:"tests,omitempty"`
 	// Shares, above 1, splits the points among that many VMs sweeping at
-	// once: this one runs the N with N-1 = Share modulo Shares, on every
-	// pass. A stride, not a range: the module's own sites lie together
+	// once: this one runs the N with N-1 = Share modulo Shares on the
+	// first pass, and the whole window around its own hits on the later
+	// ones (the agent's repass). A stride, not a range: the module's own sites lie together
 	// (its init's calls come after the loader's), and their points are
 	// the dear ones (the tests run on an instance a swallowed failure
 	// left), so a stride spreads them over the VMs; and no VM needs the
