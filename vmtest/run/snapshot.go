@@ -14,6 +14,7 @@ import (
 	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
+	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
 
 // snapshotShareMiB is the memory a snapshot's VM shares with the host to
@@ -33,7 +34,7 @@ func SnapshotDir(cacheDir string) string { return cachedir.Layout{Root: cacheDir
 // only, the control port, the shared memory. Everything that differs
 // between runs of one kernel (modules, tests, the run's configuration)
 // comes later, so one snapshot serves them all.
-func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
+func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string, n int) qemu.Config {
 	s := qcfg
 	s.Initrd = img.layers[0]
 	s.Serial = append(append([]qemu.Port{}, qcfg.Serial[:2]...),
@@ -42,8 +43,10 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 	s.ShareMiB = snapshotShareMiB
 	s.Saveable = true
 	// In the kernel's directory, as a boot's image is: the VM's QEMU
-	// command line names the run it belongs to.
-	s.SharePath = filepath.Join(dir, ".share.mem")
+	// command line names the run it belongs to. One for each VM (n, as
+	// its artifacts): the sweep's VMs run at once, and a VM truncates
+	// the file as it starts and removes it as it ends.
+	s.SharePath = runcfg.ArtifactName(filepath.Join(dir, ".share.mem"), n)
 	return s
 }
 
@@ -54,7 +57,7 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string) qemu.Config {
 // errSnapshotUnused means the run's guest never started.
 func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPlan) (res *qemu.Result, how string, err error) {
 	r, k, img := run.r, run.k, v.img
-	scfg := snapshotConfig(qcfg, img, run.dir)
+	scfg := snapshotConfig(qcfg, img, run.dir, v.n)
 	if scfg.Initrd, err = run.idleImage(ctx, img, len(scfg.Serial)); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
 	}
