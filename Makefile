@@ -42,7 +42,7 @@ FUZZ_TARGETS := ./vmtest/debian:FuzzParsePackages ./vmtest/kernel:FuzzParseSelec
 	./vmtest/report:FuzzReadJSON ./vmtest/dmesg:FuzzScan ./guest/event:FuzzDecoder \
 	./vmtest/ktap:FuzzParse ./vmtest/coverage:FuzzParseGcov ./vmtest/coverage:FuzzParseLCOV
 
-.PHONY: all deps build run test test-arch unit vet lint fuzz bench bench-arm64 bench-arch bench-debug bench-fuzz test-debug soak clean
+.PHONY: all deps build run test test-arch unit vet lint fuzz bench bench-arm64 bench-arch bench-debug bench-fuzz bench-sweep test-debug soak clean
 
 all: build
 
@@ -128,6 +128,10 @@ FUZZ_SEEDS ?= 5
 FUZZ_BUDGET ?= 5m
 bench-fuzz: deps
 	$(GO) run ./bench/fuzzbench -kernel $(DEBUG_KERNEL) -seeds $(FUZZ_SEEDS) -budget $(FUZZ_BUDGET)
+# The fault-injection sweep's section of bench/RESULTS.md: the bundled
+# driver's sweep on the debug kernel, in one VM and in two.
+bench-sweep: deps
+	$(GO) run ./bench -sweep -sweep-kernel $(DEBUG_KERNEL) -rounds 1
 
 # The debug-kernel VM tests on more kernels than make test's one (each is
 # built from source once, cached): KMODVM_TEST_DEBUG_KERNELS.

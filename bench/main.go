@@ -8,6 +8,9 @@
 // amd64,arm64). With -grid it measures instead, per architecture, the
 // bundled suite's start, module build and test time beside the default
 // architecture's, every architecture in the same run (RESULTS-arch.md).
+// With -sweep it measures only a debug kernel's fault-injection sweep, in
+// one VM and in two (bench/sweep.go), into a section of its own that the
+// full run keeps.
 //
 // Rounds alternate floor, cold-boot run and snapshot run so that machine
 // noise hits all three; ratios are taken within a round and the median
@@ -42,6 +45,10 @@ import (
 
 func main() {
 	o := parseFlags()
+	if o.sweep {
+		writeSweep(context.Background(), o.out, o.sweepKernel, o.note, o.rounds)
+		return
+	}
 	if o.grid {
 		writeGrid(o.out, measureGrid(context.Background(), o), o.arches)
 		return
@@ -57,6 +64,10 @@ type benchFlags struct {
 	cold   bool
 	arches []string
 	grid   bool
+	// sweep measures only the fault-injection sweep's section, on
+	// sweepKernel, with note on the conditions.
+	sweep             bool
+	sweepKernel, note string
 }
 
 func parseFlags() benchFlags {
@@ -66,6 +77,9 @@ func parseFlags() benchFlags {
 	cold := flag.Bool("cold", true, "also time cold fetches into an empty temporary cache")
 	archFlag := flag.String("arch", arch.Default, "architectures of the kernels, comma-separated (or all): each selector once per architecture")
 	grid := flag.Bool("grid", false, "measure the bundled suite per architecture instead (RESULTS-arch.md)")
+	sweep := flag.Bool("sweep", false, "measure only the fault-injection sweep (the bundled driver's, 1 VM and 2) and replace its section of -out")
+	sweepKernel := flag.String("sweep-kernel", "6.1-debug", "the kernel of -sweep")
+	note := flag.String("note", "", "with -sweep, a sentence about the conditions of the run, printed with the results")
 	flag.Parse()
 	if *out == "" {
 		*out = "bench/RESULTS.md"
@@ -75,7 +89,8 @@ func parseFlags() benchFlags {
 	}
 	arches, err := vmtest.Arches(strings.Split(*archFlag, ","))
 	check(err)
-	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches, grid: *grid}
+	return benchFlags{rounds: *rounds, out: *out, sels: strings.Split(*kernels, ","), cold: *cold, arches: arches, grid: *grid,
+		sweep: *sweep, sweepKernel: *sweepKernel, note: *note}
 }
 
 // selectors are the kernels' selectors, each once per architecture.

@@ -67,14 +67,14 @@ func writeResults(path string, m measurements) {
 	if len(m.colds) > 0 {
 		fmt.Fprintf(&b, "\nArchive index update (apt-get update of 7 suites, index of kernel packages): %.1f s.\n", m.colds[0].index)
 	}
-	// make bench-debug and make bench-fuzz write their own sections (a
-	// debug kernel's cold build takes a quarter of an hour, the fuzzing
-	// benchmark's tries minutes each); keep them.
+	// make bench-debug, make bench-fuzz and make bench-sweep write their
+	// own sections (a debug kernel's cold build takes a quarter of an
+	// hour, the fuzzing benchmark's tries and the sweeps minutes each);
+	// keep them.
 	if old, err := os.ReadFile(path); err == nil {
-		for _, name := range []string{"debug-kernels", "fuzz"} {
-			begin, end := "<!-- "+name+" -->", "<!-- /"+name+" -->"
-			if i, j := strings.Index(string(old), begin), strings.Index(string(old), end); i >= 0 && j > i {
-				b.WriteString("\n" + string(old[i:j]) + end + "\n")
+		for _, m := range [][2]string{{"<!-- debug-kernels -->", "<!-- /debug-kernels -->"}, {"<!-- fuzz -->", "<!-- /fuzz -->"}, {sweepBegin, sweepEnd}} {
+			if sec := keepSection(string(old), m[0], m[1]); sec != "" {
+				b.WriteString("\n" + sec)
 			}
 		}
 	}

@@ -75,9 +75,12 @@ func addDebugInfoFlag(fs *pflag.FlagSet, p *bool) {
 	fs.BoolVar(p, "kernel-debuginfo", false, "give the kernel's own frames source lines (and gdb the kernel's symbols): downloads a Debian kernel's -dbg package once into the cache (0.8-1.2 GB; about 630 MB kept per kernel)")
 }
 
-// addInjectFaultsFlag adds --inject-faults.
-func addInjectFaultsFlag(fs *pflag.FlagSet, p *bool) {
+// addInjectFaultsFlag adds --inject-faults, --sweep-jobs and
+// --scoped-faults.
+func addInjectFaultsFlag(fs *pflag.FlagSet, p *bool, jobs, scoped *int) {
 	fs.BoolVar(p, "inject-faults", false, "before the tests, load and unload each module with each of its allocations failing in turn (fail-nth), each point a result load/<module>/fail-nth=N judged by what the kernel found (kernels with CONFIG_FAULT_INJECTION: the -debug ones; docs/fault-injection.md)")
+	fs.IntVar(jobs, "sweep-jobs", 0, "VMs sweeping one kernel's --inject-faults points at once, each every n-th point (default: the CPUs shared among the kernels run at once, at most 4; 1: one VM)")
+	fs.IntVar(scoped, "scoped-faults", 0, "while the tests run, make this percent (1-100) of the calls made from the first module's own code fail at random, its dependencies' not (kernels with CONFIG_FAULT_INJECTION_STACKTRACE_FILTER: -debug ones of 6.2 and later on amd64; docs/fault-injection.md)")
 }
 
 // defaultKernelsHelp ends a --kernels help line with the matrix an empty

@@ -27,6 +27,8 @@ type runFlags struct {
 	werror, w1  bool
 	coverage    bool
 	faults      bool
+	sweepJobs   int
+	scoped      int
 	shard       string
 	keep        bool
 	noSnapshot  bool
@@ -83,7 +85,7 @@ infrastructure error (kmodvm or the VM broke).`,
 	fl.BoolVar(&f.werror, "werror", false, "fail module builds that warn")
 	fl.BoolVar(&f.w1, "W1", false, "build modules with W=1")
 	fl.BoolVar(&f.coverage, "coverage", false, "build modules with gcov profiling and report the lines the tests ran (kernels with CONFIG_GCOV_KERNEL: the -debug ones); lcov tracefiles in --out")
-	addInjectFaultsFlag(fl, &f.faults)
+	addInjectFaultsFlag(fl, &f.faults, &f.sweepJobs, &f.scoped)
 	fl.BoolVar(&f.noSnapshot, "no-snapshot", false, "boot every VM instead of restoring the kernel's snapshot of a booted guest (docs/snapshots.md)")
 	fl.BoolVar(&f.keep, "keep", false, "keep each kernel's guest image in its --out directory (initramfs.cpio) for repro.sh, instead of the cache's layers")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i of n of the kernels (i/n), e.g. one CI job each; merge with `kmodvm report merge`")
@@ -112,7 +114,7 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	cfg := vmtest.Config{
 		Kernels: kernels, Arch: g.arch, TestArgs: f.testArgs,
 		Jobs: f.jobs, Timeout: f.timeout, TestTimeout: f.testTimeout, FaultGrace: f.faultGrace, MaxReboots: f.maxReboots, RebootTime: f.rebootTime,
-		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Coverage: f.coverage, InjectFaults: f.faults, Offline: g.offline,
+		CacheDir: g.cache, OutDir: out, W1: f.w1, Werror: f.werror, Coverage: f.coverage, InjectFaults: f.faults, SweepJobs: f.sweepJobs, ScopeFaults: f.scoped, Offline: g.offline,
 		Progress: prog.step, Log: prog.log(), Keep: f.keep, NoSnapshot: f.noSnapshot, Allow: rules,
 	}
 	f.vm.apply(&cfg)

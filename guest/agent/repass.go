@@ -28,7 +28,12 @@ type hit struct {
 }
 
 // repass runs op's points around those that hit the module again, as
-// passes 2, 3, ..., while a pass finds a new site.
+// passes 2, 3, ..., while a pass finds a new site. A VM given a share of
+// the points (FaultSweep.Shares) runs every point of the window around
+// its own hits, not its share of them: a module's sites often lie a
+// fixed number of calls apart (sweepmod's two), so that one VM's share
+// holds all of them, and a count that moved by one put the skipped
+// site among the points of a VM that never saw the module.
 func (s *sweeper) repass(op string, calls int) {
 	seen := map[string]bool{}
 	lo, hi := 0, 0

@@ -114,7 +114,7 @@ func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.Fault
 			return false
 		}
 	}
-	if !moduleLoaded(s.name) {
+	if !moduleLoaded(s.name) && !sw.Only {
 		if err := a.guarded(s.grace, func() error { return s.l.load(m) }); err != nil {
 			a.logf("inject faults: %s does not load again after its sweep: %v", s.name, err)
 			if a.notLoaded == nil {
@@ -127,8 +127,11 @@ func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.Fault
 }
 
 // sweep runs op's points: it counts op's injectable calls, then fails
-// each in turn from FaultSweep.From on, until a point meets no failure
-// or MaxPoints ran.
+// each in turn from FaultSweep.From on (those of its share,
+// FaultSweep.Shares), until a point meets no failure or MaxPoints ran.
+// Each VM of a split sweep counts for itself: a count is one load
+// (a point's cost), and a VM that took it from the host would have to
+// wait for another to make it.
 func (s *sweeper) sweep(op string) {
 	if slices.Contains(s.sw.Done, event.SweepKey(op, s.name)) {
 		return
@@ -144,7 +147,7 @@ func (s *sweeper) sweep(op string) {
 	}
 	s.hits = nil
 	from := max(s.sw.From[event.SweepKey(op, s.name)], 1)
-	for n := from; n < from+limit && s.broken == ""; n++ {
+	for n := s.sw.FirstFrom(from); n < from+limit && s.broken == ""; n += s.sw.Step() {
 		p := &event.Point{Op: op, Module: s.name, Nth: n, Calls: calls}
 		if !s.point(p) || !p.Injected {
 			break

@@ -271,6 +271,9 @@ type RunConfig struct {
 	// InjectFaults, if set, sweeps each module's load and unload with
 	// fail-nth before the tests (FaultSweep, FaultPoint).
 	InjectFaults *FaultSweep `json:"inject_faults,omitempty"`
+	// ScopeFaults, if set, makes the module's own injectable calls fail
+	// at random while the tests run (FaultScope).
+	ScopeFaults *FaultScope `json:"scope_faults,omitempty"`
 }
 
 // DefaultTestTimeout bounds a test binary whose configuration names no

@@ -77,6 +77,36 @@ type FaultSweep struct {
 	// although the failure was injected in the module's own code (its
 	// init swallowed it), where the failure may show later.
 	Tests bool `json:"tests,omitempty"`
+	// Shares, above 1, splits the points among that many VMs sweeping at
+	// once: this one runs the N with N-1 = Share modulo Shares on the
+	// first pass, and the whole window around its own hits on the later
+	// ones (the agent's repass). A stride, not a range: the module's own sites lie together
+	// (its init's calls come after the loader's), and their points are
+	// the dear ones (the tests run on an instance a swallowed failure
+	// left), so a stride spreads them over the VMs; and no VM needs the
+	// count of calls before it starts.
+	Shares int `json:"shares,omitempty"`
+	Share  int `json:"share,omitempty"`
+	// Only: the VM sweeps and ends (a leak check after the sweep, no
+	// tests): another VM of the kernel runs them.
+	Only bool `json:"only,omitempty"`
+}
+
+// Runs reports whether the VM given sw runs point n (see Shares).
+func (sw *FaultSweep) Runs(n int) bool {
+	return sw.Shares <= 1 || (n-1)%sw.Shares == sw.Share
+}
+
+// Step is the distance between the points the VM runs.
+func (sw *FaultSweep) Step() int { return max(sw.Shares, 1) }
+
+// FirstFrom is the first point from n on the VM runs.
+func (sw *FaultSweep) FirstFrom(n int) int {
+	n = max(n, 1)
+	if sw.Shares <= 1 {
+		return n
+	}
+	return n + ((sw.Share-(n-1))%sw.Shares+sw.Shares)%sw.Shares
 }
 
 // DefaultMaxPoints bounds a sweep whose MaxPoints is 0: a load of a
@@ -85,3 +115,20 @@ const DefaultMaxPoints = 2000
 
 // SweepKey is FaultSweep.From's key of an operation on a module.
 func SweepKey(op, module string) string { return op + "/" + module }
+
+// FaultScope asks the agent to make the injectable calls made from one
+// module's code fail at random while the tests run (issue 22's scoped
+// mode): the kernel's stack-trace filter holds the failures to calls
+// with a frame in the module and none in its dependencies, whoever
+// makes them (the tests' tasks, the kernel's own). It needs
+// CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; without it the agent says
+// so and nothing fails.
+type FaultScope struct {
+	// Module names the module whose calls fail; "" is the first module
+	// under test.
+	Module string `json:"module,omitempty"`
+	// Probability is the percent of its calls that fail, 1 to 100;
+	// Times bounds the failures (0: none).
+	Probability int `json:"probability"`
+	Times       int `json:"times,omitempty"`
+}

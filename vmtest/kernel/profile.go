@@ -32,6 +32,10 @@ type Profile struct {
 	// FaultInjection says that the kernel can make a task's N-th
 	// allocation fail (CONFIG_FAULT_INJECTION: /proc/thread-self/fail-nth).
 	FaultInjection bool
+	// FaultFilter says that the kernel can hold injected failures to
+	// calls from a span of code (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER:
+	// require-start and require-end).
+	FaultFilter bool
 	// KCOV says code built with KCOV_INSTRUMENT=y reports its coverage
 	// per task through /sys/kernel/debug/kcov: kmodvm fuzz needs it.
 	KCOV bool
@@ -115,6 +119,7 @@ func (k *Kernel) Profile() Profile {
 	p.KUnit = on("KUNIT")
 	p.Gcov = on("GCOV_KERNEL")
 	p.FaultInjection = on("FAULT_INJECTION")
+	p.FaultFilter = on("FAULT_INJECTION_STACKTRACE_FILTER")
 	p.KCOV = on("KCOV")
 	p.DebugInfo = on("DEBUG_INFO")
 	if p.Slowdown > 1 {

@@ -80,7 +80,11 @@ type Kernel struct {
 	Boot  *Boot  `json:"boot,omitempty"`
 	// Reboots are the VMs booted after Boot to run the tests a crash, a
 	// hang or a stalled test left (Test.AfterReboot marks their results).
-	Reboots  []*Boot   `json:"reboots,omitempty"`
+	Reboots []*Boot `json:"reboots,omitempty"`
+	// SweepVMs are the VMs that swept a share of the fault-injection
+	// points beside Boot's (kmodvm run --inject-faults --sweep-jobs),
+	// each ending after its share; their reboots are among Reboots.
+	SweepVMs []*Boot   `json:"sweep_vms,omitempty"`
 	Modules  []Module  `json:"modules,omitempty"`
 	Tests    []*Test   `json:"tests,omitempty"`
 	Findings []Finding `json:"findings,omitempty"`

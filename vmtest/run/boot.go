@@ -80,9 +80,7 @@ func (run *kernelRun) boot(ctx context.Context, v vmPlan) *collect.Collector {
 		if err := keepGcda(col, run.dir, v.n); err != nil {
 			kr.Note = strings.TrimSpace(kr.Note + " Coverage: " + err.Error())
 		}
-		if run.r.hooks.Test != nil {
-			run.r.hooks.Test(kr.Selector, kr.Name, collect.Live{VM: kr})
-		}
+		run.vmEnded(kr)
 		return col
 	}
 	return nil

@@ -77,6 +77,12 @@ func (run *kernelRun) image(ctx context.Context) (*guestImage, error) {
 		KUnit:    m.profile.KUnit && len(kos) > 0, Coverage: gcovDirs}
 	if r.cfg.InjectFaults {
 		cfg.InjectFaults = &event.FaultSweep{Tests: true}
+		if run.shares > 1 {
+			cfg.InjectFaults.Shares = run.shares
+		}
+	}
+	if p := r.cfg.ScopeFaults; p > 0 {
+		cfg.ScopeFaults = &event.FaultScope{Probability: p}
 	}
 	runLayer := filepath.Join(dir, "initramfs-run.cpio")
 	if err := initramfs.WriteRun(runLayer, cfg); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,9 +37,12 @@ type kernelRun struct {
 	img *guestImage
 	// knownByBinary caches known.
 	knownByBinary map[string][]string
-	// vms counts the VMs after the first (nextVM): reboots and fuzz
-	// jobs' VMs, which may run at once, each drawing its own number.
-	vms atomic.Int64
+	// shares is how many VMs sweep the kernel's fault-injection points
+	// (sweepVMs). vms counts the VMs after the first (nextVM): reboots,
+	// fuzz jobs' and sweep shares' VMs, which may run at once, each
+	// drawing its own number.
+	shares int
+	vms    atomic.Int64
 }
 
 // nextVM is the number (vmPlan.n) of the kernel's next VM after the first.
@@ -143,6 +147,7 @@ func (run *kernelRun) run(ctx context.Context) {
 		return
 	}
 	run.budget.fitTests(&run.m)
+	run.shares = run.sweepVMs()
 	run.step(runcfg.PhaseImage, "")
 	imgStart := time.Now()
 	img, err := run.image(ctx)
@@ -156,10 +161,21 @@ func (run *kernelRun) run(ctx context.Context) {
 	}
 	img.modules = run.built
 	run.img = img
+	wait := func() []*report.Kernel { return nil }
+	if run.shares > 1 {
+		wait = run.startShares(ctx, run.shares)
+	}
 	jobs := run.startFuzzJobs(ctx)
 	col := run.boot(ctx, vmPlan{img: img, m: run.m, entry: kr, fuzzJob: run.firstFuzzJob()})
 	if !run.r.cfg.Interactive() {
 		run.reboot(ctx, col)
+	}
+	if shares := wait(); len(shares) > 0 {
+		for i, s := range shares {
+			mergeShare(kr, s, i+2)
+		}
+		sortPoints(kr)
+		kr.Note = strings.TrimSpace(fmt.Sprintf("%s The fault-injection sweep ran in %d VMs at once (--sweep-jobs).", kr.Note, run.shares))
 	}
 	if run.r.cfg.Fuzz != nil {
 		run.fuzz(ctx, jobs)

@@ -55,6 +55,9 @@ type runner struct {
 	guest     map[string]*guestBuild // by arch; none until a build starts, or after one was canceled
 	guestRun  sync.WaitGroup
 	selectors sync.Map // kernel name -> selector, for download progress
+	// kernelCount is how many kernels the run has to run (not skipped):
+	// with Config.Parallel, how many share the CPUs.
+	kernelCount int
 }
 
 // Hooks let a caller (vmtest.Run) follow a run as it goes. Each is
@@ -90,7 +93,7 @@ func Matrix(ctx context.Context, cfg runcfg.Config, h Hooks) (*report.Report, er
 	for _, n := range []struct {
 		on   bool
 		need need
-	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}, {cfg.Fuzz != nil, needKCOV}} {
+	}{{cfg.Coverage, needGcov}, {cfg.InjectFaults, needFaults}, {cfg.ScopeFaults > 0, needFaultFilter}, {cfg.Fuzz != nil, needKCOV}} {
 		if !n.on {
 			continue
 		}
@@ -184,6 +187,11 @@ func (r *runner) claimOut() (release func(), err error) {
 // ends are reported as not run.
 func (r *runner) kernels(ctx context.Context, plan []planned) []*report.Kernel {
 	out := make([]*report.Kernel, len(plan))
+	for _, p := range plan {
+		if p.skip == "" {
+			r.kernelCount++
+		}
+	}
 	sem := make(chan struct{}, r.cfg.Parallel())
 	var wg sync.WaitGroup
 	for i, p := range plan {

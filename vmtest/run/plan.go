@@ -163,6 +163,11 @@ type need struct {
 	has    func(kernel.Profile) bool // read from a fetched kernel's config
 	what   string                    // "coverage needs a kernel with gcov"
 	havers string                    // "the -debug and -kcsan kernels"
+	// example is a selector of a kernel that has it ("" for 6.1-debug);
+	// notBySeries: a series' -debug kernel need not have it, so none is
+	// suggested for the series of a kernel without it.
+	example     string
+	notBySeries bool
 }
 
 // needGcov is what --coverage needs: the kernel keeps the counters of code
@@ -174,6 +179,12 @@ var needGcov = need{option: "CONFIG_GCOV_KERNEL", has: func(p kernel.Profile) bo
 // be made to fail (/proc/thread-self/fail-nth).
 var needFaults = need{option: "CONFIG_FAULT_INJECTION", has: func(p kernel.Profile) bool { return p.FaultInjection },
 	what: "--inject-faults needs a kernel with fault injection", havers: "the -debug and -kcsan kernels"}
+
+// needFaultFilter is what scoped fault injection needs: failures held to
+// calls from the module's code.
+var needFaultFilter = need{option: "CONFIG_FAULT_INJECTION_STACKTRACE_FILTER", has: func(p kernel.Profile) bool { return p.FaultFilter },
+	what: "scoped fault injection needs a kernel with the fault-injection stack-trace filter", havers: "the -debug kernels of 6.2 and later on amd64, and every -debug kernel on arm64,",
+	example: "7.3-debug", notBySeries: true}
 
 // needKCOV is what fuzzing needs: the module's coverage per task.
 var needKCOV = need{option: "CONFIG_KCOV", has: func(p kernel.Profile) bool { return p.KCOV },
@@ -207,7 +218,7 @@ func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 		// only: another's -debug selector is no such kernel.
 		if a := p.spec.Arch; a != "" && a != arch.Default {
 			foreign = true
-		} else if p.spec.Series != "" {
+		} else if p.spec.Series != "" && !n.notBySeries {
 			suggest = append(suggest, p.spec.Series+"-debug")
 		}
 	}
@@ -221,7 +232,11 @@ func (r *runner) checkNeed(ctx context.Context, plan []planned, n need) error {
 	case foreign:
 		msg += fmt.Sprintf("; only %s kmodvm builds from source have it, and it builds them for %s only", n.havers, arch.Default)
 	default:
-		msg += fmt.Sprintf("; %s kmodvm builds from source have it (e.g. --kernels 6.1-debug)", n.havers)
+		example := n.example
+		if example == "" {
+			example = "6.1-debug"
+		}
+		msg += fmt.Sprintf("; %s kmodvm builds from source have it (e.g. --kernels %s)", n.havers, example)
 	}
 	return &runcfg.ErrConfig{Msg: msg}
 }

@@ -230,6 +230,14 @@ func mergeReboot(kr, again *report.Kernel) {
 	if again.Boot != nil {
 		kr.Reboots = append(kr.Reboots, again.Boot)
 	}
+	joinVM(kr, again, true, "after a reboot")
+}
+
+// joinVM adds the results of another VM of the kernel (again) to its
+// report kr: its artifacts, its findings but the kernel's own, its tests
+// (marked AfterReboot with afterReboot) and its verdict, its error said
+// to come from where.
+func joinVM(kr, again *report.Kernel, afterReboot bool, where string) {
 	for name, path := range again.Files {
 		kr.Files[name] = path
 	}
@@ -246,7 +254,7 @@ func mergeReboot(kr, again *report.Kernel) {
 		have[report.TestKey{Package: t.Package, Name: t.Name}] = i
 	}
 	for _, t := range again.Tests {
-		t.AfterReboot = true
+		t.AfterReboot = t.AfterReboot || afterReboot
 		var fs []int
 		for _, i := range t.Findings {
 			if j, ok := index[i]; ok {
@@ -271,5 +279,5 @@ func mergeReboot(kr, again *report.Kernel) {
 	if kr.Status == report.Pass {
 		kr.Status = again.Status
 	}
-	kr.Error = strings.TrimPrefix(kr.Error+"; after a reboot: "+again.Error, "; ")
+	kr.Error = strings.TrimPrefix(kr.Error+"; "+where+": "+again.Error, "; ")
 }

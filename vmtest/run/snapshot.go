@@ -34,8 +34,8 @@ func SnapshotDir(cacheDir string) string { return cachedir.Layout{Root: cacheDir
 // only, the control port, the shared memory. Everything that differs
 // between runs of one kernel (modules, tests, the run's configuration)
 // comes later, so one snapshot serves them all. n is the VM's number
-// (vmPlan.n): VMs of a kernel that run at once (kmodvm fuzz's jobs) each
-// share a file of their own.
+// (vmPlan.n): VMs of a kernel that run at once (kmodvm fuzz's jobs, the
+// sweep's shares) each share a file of their own.
 func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string, n int) qemu.Config {
 	s := qcfg
 	s.Initrd = img.layers[0]
@@ -45,7 +45,9 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string, n int) qemu.C
 	s.ShareMiB = snapshotShareMiB
 	s.Saveable = true
 	// In the kernel's directory, as a boot's image is: the VM's QEMU
-	// command line names the run it belongs to.
+	// command line names the run it belongs to. One for each VM (n, as
+	// its artifacts): VMs of a kernel run at once, and a VM truncates
+	// the file as it starts and removes it as it ends.
 	s.SharePath = runcfg.ArtifactName(filepath.Join(dir, ".share.mem"), n)
 	return s
 }

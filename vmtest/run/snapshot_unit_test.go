@@ -1,8 +1,11 @@
 package run
 
 import (
+	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/vmtest/qemu"
 )
 
 // The run's layers go to the guest in order, in as few batches of shared
@@ -27,5 +30,17 @@ func TestBatchLayersFillTheSharedMemoryInOrder(t *testing.T) {
 	}
 	if _, err := batchLayers([]int64{10, 101}, 100); err == nil {
 		t.Error("a layer larger than the shared memory was batched")
+	}
+}
+
+// The VMs of a kernel that run at once (the sweep's) share memory with
+// the host through files of their own: a VM truncates its file as it
+// starts, writes the run's layers there, and removes it as it ends.
+func TestSnapshotShareFileIsEachVMsOwn(t *testing.T) {
+	img := &guestImage{layers: []string{"base.cpio", "run.cpio"}}
+	q := qemu.Config{Serial: []qemu.Port{{Name: "console"}, {Name: "events"}}}
+	first, second := snapshotConfig(q, img, "/k", 0), snapshotConfig(q, img, "/k", 2)
+	if first.SharePath == second.SharePath || filepath.Dir(first.SharePath) != "/k" || filepath.Dir(second.SharePath) != "/k" {
+		t.Errorf("share files %q and %q, want two in /k", first.SharePath, second.SharePath)
 	}
 }

@@ -20,6 +20,9 @@ func validate(c *runcfg.Config) error {
 	if c.Interactive() && len(c.Selectors()) != 1 {
 		return &runcfg.ErrConfig{Msg: "a shell or a debugger needs exactly one kernel"}
 	}
+	if c.ScopeFaults < 0 || c.ScopeFaults > 100 {
+		return &runcfg.ErrConfig{Msg: fmt.Sprintf("scoped faults: %d%% of the module's calls, want 1 to 100", c.ScopeFaults)}
+	}
 	for _, d := range append(append([]string{}, c.Modules...), c.Tests...) {
 		if info, err := os.Stat(d); err != nil || !info.IsDir() {
 			return &runcfg.ErrConfig{Msg: fmt.Sprintf("%s: not a directory", d)}

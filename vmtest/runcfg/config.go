@@ -117,6 +117,17 @@ type Config struct {
 	// must have CONFIG_FAULT_INJECTION (the -debug ones do); a run that
 	// names one without it is an *ErrConfig.
 	InjectFaults bool
+	// ScopeFaults, from 1 to 100, makes that percent of the calls made
+	// from the first module under test's own code (its dependencies'
+	// not) fail at random while the tests run, by the kernel's
+	// stack-trace filter. Every kernel must have
+	// CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; a run that names one
+	// without it is an *ErrConfig.
+	ScopeFaults int
+	// SweepJobs is how many VMs sweep one kernel's points at once, each
+	// every SweepJobs-th point (docs/fault-injection.md); 0 means
+	// SweepVMs' default, 1 one VM.
+	SweepJobs int
 	// Fuzz, if set, makes the run a fuzz job (kmodvm fuzz): the modules
 	// are built with KCOV_INSTRUMENT=y and the harness runs in each
 	// kernel's guest after the Tests, with the modules loaded. Every kernel
@@ -255,6 +266,26 @@ func (c *Config) Parallel() int {
 		n = min(n, max(1, avail/(mem+200)))
 	}
 	return n
+}
+
+// maxSweepVMs bounds the default of SweepJobs: past it a sweep's VMs
+// cost more in starts and leak checks than they save.
+const maxSweepVMs = 4
+
+// SweepVMs is how many VMs sweep one kernel's points, with kernels
+// kernels run at once, each VM of memMiB: SweepJobs, or the CPUs (and
+// memory) Parallel counts shared among the kernels, at most maxSweepVMs.
+// One budget of VMs: a run of one kernel on two CPUs sweeps in two VMs,
+// a run of six kernels there in one each.
+func (c *Config) SweepVMs(kernels, memMiB int) int {
+	if c.SweepJobs > 0 {
+		return c.SweepJobs
+	}
+	n := min(runtime.NumCPU(), maxSweepVMs)
+	if avail := availableMiB(); avail > 0 && memMiB > 0 {
+		n = min(n, avail/(memMiB+200))
+	}
+	return max(1, n/max(1, min(kernels, c.Parallel())))
 }
 
 // availableMiB reads MemAvailable from /proc/meminfo; 0 if unknown.

@@ -1,6 +1,7 @@
 package runcfg
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 
@@ -47,6 +48,26 @@ func TestArchesNamesEachArchitectureOnce(t *testing.T) {
 		got, err := Arches(c.in)
 		if (err != nil) != c.bad || !slices.Equal(got, c.want) {
 			t.Errorf("Arches(%q) = %q, %v; want %q, error %v", c.in, got, err, c.want, c.bad)
+		}
+	}
+}
+
+// SweepJobs given is the sweep's VMs; by default the CPUs are shared
+// among the kernels run at once, one VM each at least, at most four.
+func TestSweepVMs(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, c := range []struct {
+		name            string
+		cfg             Config
+		kernels, lo, hi int
+	}{
+		{"given", Config{SweepJobs: 3}, 8, 3, 3},
+		{"one kernel", Config{Jobs: 8}, 1, 1, min(cpus, maxSweepVMs)},
+		{"as many kernels as CPUs", Config{Jobs: cpus}, cpus, 1, 1},
+		{"more kernels than run at once", Config{Jobs: 1}, 6, 1, min(cpus, maxSweepVMs)},
+	} {
+		if got := c.cfg.SweepVMs(c.kernels, 256); got < c.lo || got > c.hi {
+			t.Errorf("%s: SweepVMs(%d) = %d, want %d to %d", c.name, c.kernels, got, c.lo, c.hi)
 		}
 	}
 }
