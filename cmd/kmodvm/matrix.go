@@ -12,8 +12,32 @@ import (
 // printMatrix prints the compatibility matrix a run ends with: kernels
 // across; the build, boot, module loads, test counts and kernel-log
 // findings down, then every test that did not pass somewhere. (The full
-// matrix of every test is in the Markdown and HTML reports.)
+// matrix of every test is in the Markdown and HTML reports.) A run of
+// several architectures gets one matrix each: the whole grid in one is
+// too wide for any terminal.
 func printMatrix(w io.Writer, rep *report.Report) {
+	if !rep.MultiArch() {
+		printArchMatrix(w, rep)
+		return
+	}
+	for i, a := range rep.Arches() {
+		sub := *rep
+		sub.Kernels = nil
+		for _, k := range rep.Kernels {
+			if k.Arch == a {
+				sub.Kernels = append(sub.Kernels, k)
+			}
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s:\n", a)
+		printArchMatrix(w, &sub)
+	}
+}
+
+// printArchMatrix prints one matrix of rep's kernels.
+func printArchMatrix(w io.Writer, rep *report.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	cells := func(name string, cell func(k *report.Kernel) string) {
 		row := []string{name}
@@ -21,9 +45,6 @@ func printMatrix(w io.Writer, rep *report.Report) {
 			row = append(row, cell(k))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	if rep.MultiArch() {
-		cells("arch", func(k *report.Kernel) string { return k.Arch })
 	}
 	cells("", func(k *report.Kernel) string { return k.Name })
 	cells("build", func(k *report.Kernel) string {
