@@ -103,7 +103,7 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 		}
 		job.Output += fmt.Sprintf("\n=== kmodvm: %sfuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.tag(), fr.vms+1, left.Round(time.Second))
 		g := *f
-		g.Duration, g.Args = left, fr.args
+		g.Duration, g.Args = left, vmArgs(fr.args, fr.vms+1, f.Jobs)
 		vm := run.fuzzVM(ctx, &g, run.nextVM(), run.m, "fuzzing goes on after a finding", fr.job)
 		fr.vms++
 		var err error
