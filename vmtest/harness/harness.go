@@ -28,11 +28,11 @@ import (
 // (kcov.c), the kernel log's watch (kmsg.c), the corpus's copy to the
 // host (corpus.c) and the popen of libFuzzer's crash minimizer (popen.c).
 //
-//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c glue/ring.c
 var glue embed.FS
 
 // glueFiles are glue's sources, in the order they are compiled.
-var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c"}
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c", "ring.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer

@@ -78,6 +78,9 @@ func (run *kernelRun) fuzzJob(ctx context.Context, k int, sh *fuzzShared) fuzzJo
 		return fuzzJobEnd{fr: fr, vm: vm}
 	}
 	fr.spent = elapsedOf(job)
+	if !ok {
+		c, ok = run.fromRing(ctx, fr, vm, vm, job)
+	}
 	job.Output = fmt.Sprintf("%s%d, beside the first, in a VM of its own (its console: %s)\n", harness.JobLine, k, runcfg.ArtifactName("console.log", n)) + job.Output
 	run.fuzzOn(ctx, fr, vm, job, c, ok)
 	return fuzzJobEnd{fr: fr, vm: vm, job: job}

@@ -56,6 +56,9 @@ func (run *kernelRun) fuzz(ctx context.Context, jobs *fuzzJobs) {
 	fr := &fuzzRun{job: 1, vms: 1, args: f.Args, sh: jobs.sh}
 	if job != nil {
 		fr.spent = elapsedOf(job)
+		if !ok && f.Replay == "" {
+			c, ok = run.fromRing(ctx, fr, kr, kr, job)
+		}
 		if f.Replay != "" {
 			if ok {
 				run.fuzzErr(run.keepFinding(ctx, kr, job, c))
@@ -115,6 +118,9 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 			ok = false
 		} else {
 			fr.spent += elapsedOf(vjob)
+			if !ok {
+				c, ok = run.fromRing(ctx, fr, e, vm, vjob)
+			}
 		}
 		mergeFuzzVM(e, job, vm, vjob)
 	}
@@ -141,6 +147,13 @@ func (fr *fuzzRun) found(title string) bool {
 	}
 	sh.order = append(sh.order, title)
 	return true
+}
+
+// known says whether fr's kernel's jobs found title before.
+func (fr *fuzzRun) known(title string) bool {
+	fr.sh.mu.Lock()
+	defer fr.sh.mu.Unlock()
+	return fr.sh.seen[title] > 0
 }
 
 // summary is the job output's last line: the jobs (frs, the first the

@@ -124,7 +124,9 @@ func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPla
 		}
 		return r.unused(vm, err)
 	}
+	ring := run.openRing(vm)
 	res, err = vm.Wait()
+	run.keepRing(ring, v)
 	return res, how, err
 }
 
