@@ -11,6 +11,7 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
+	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
 // seedFuzzPanic copies kmod/ and adds testdata/fuzzbug's ioctl command
@@ -51,9 +52,17 @@ func TestFuzzPanicInputFromRing(t *testing.T) {
 	}
 	const title = "Kernel panic - not syncing: kmodvm-fuzzbug: seeded panic"
 	start := time.Now()
-	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-seed=1"}, Duration: 20 * time.Second})
+	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-seed=1"}, Duration: 30 * time.Second})
 	t.Logf("the fuzz job and its replays: %s", time.Since(start).Round(time.Second))
-	job := fuzzTest(t, k)
+	var job *report.Test
+	for _, tt := range k.Tests {
+		if tt.Package == "fuzz" && tt.Name == "fuzz" {
+			job = tt
+		}
+	}
+	if job == nil || job.Status != report.Crash {
+		t.Fatalf("the fuzz job is %v, want one that the panic crashed", job)
+	}
 	if strings.Contains(job.Output, harness.InputLine) {
 		t.Fatalf("the glue printed an input before the panic:\n%s", job.Output)
 	}

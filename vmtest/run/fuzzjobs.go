@@ -77,7 +77,7 @@ func (run *kernelRun) fuzzJob(ctx context.Context, k int, sh *fuzzShared) fuzzJo
 	if job == nil {
 		return fuzzJobEnd{fr: fr, vm: vm}
 	}
-	fr.spent = elapsedOf(job)
+	fr.spent = vmFuzzTime(vm, job)
 	if !ok {
 		c, ok = run.fromRing(ctx, fr, vm, vm, job)
 	}

@@ -117,7 +117,7 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 			job.Output += "\n--- kmodvm: the VM ran no fuzz job: " + vm.Error
 			ok = false
 		} else {
-			fr.spent += elapsedOf(vjob)
+			fr.spent += vmFuzzTime(vm, vjob)
 			if !ok {
 				c, ok = run.fromRing(ctx, fr, e, vm, vjob)
 			}
@@ -190,6 +190,16 @@ func (run *kernelRun) fuzzErr(err error) {
 	if err != nil {
 		run.r.logf("%s: the fuzz job's corpus or crash: %v", run.entry.Name, err)
 	}
+}
+
+// vmFuzzTime is the time the fuzz job vjob of a later fuzz VM vm took:
+// its own, or, for a job the VM's end cut (a panic: the test has no time
+// of its own), the VM's run after its agent started, which is the job's.
+func vmFuzzTime(vm *report.Kernel, vjob *report.Test) time.Duration {
+	if d := elapsedOf(vjob); d > 0 {
+		return d
+	}
+	return time.Duration(vm.Timing.Tests * float64(time.Second))
 }
 
 // elapsedOf is t's time.

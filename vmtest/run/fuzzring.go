@@ -32,21 +32,27 @@ func (run *kernelRun) openRing(vm *qemu.VM) *os.File {
 	return f
 }
 
-// keepRing reads the glue's ring from share, the ended VM v's shared
-// memory, and keeps the inputs it held in v's artifacts
-// (lastInputsFile), named in its report's files.
-func (run *kernelRun) keepRing(share *os.File, v vmPlan) {
-	if share == nil {
-		return
+// keepRing reads the glue's ring from the ended VM v's shared memory and
+// keeps the inputs it held in v's artifacts (lastInputsFile), named in
+// its report's files. A restored VM's writes are in QEMU's private
+// pages: what the VM read of them before the host ended it (res's
+// ShareTail, after a panic or a hang); else share, the file, which holds
+// them when the VM mapped it shared (one booted to make the snapshot).
+func (run *kernelRun) keepRing(res *qemu.Result, share *os.File, v vmPlan) {
+	if share != nil {
+		defer share.Close()
 	}
-	defer share.Close()
-	fi, err := share.Stat()
-	if err != nil || fi.Size() < harness.RingBytes {
-		return
+	mem := res.ShareTail
+	if mem == nil && share != nil {
+		if fi, err := share.Stat(); err == nil && fi.Size() >= harness.RingBytes {
+			mem = make([]byte, harness.RingBytes)
+			if _, err := share.ReadAt(mem, fi.Size()-harness.RingBytes); err != nil {
+				mem = nil
+			}
+		}
 	}
-	mem := make([]byte, harness.RingBytes)
-	if _, err := share.ReadAt(mem, fi.Size()-harness.RingBytes); err != nil {
-		return
+	if res.ShareTailError != "" {
+		run.r.logf("%s: the fuzz inputs' ring: %s", run.entry.Name, res.ShareTailError)
 	}
 	ins, err := harness.ParseRing(mem)
 	if err != nil {
@@ -128,7 +134,7 @@ func (run *kernelRun) fromRing(ctx context.Context, fr *fuzzRun, e, vm *report.K
 		}
 		again, console := run.replayInputs(ctx, ins[i:i+1], title)
 		if again {
-			say("input %d of the %d (the %s last) brings the report back alone (its replay's console: %s)", i+1, len(ins), ordinal(len(ins)-i), console)
+			say("input %d of the %d, oldest first (%d bytes), brings the report back alone (its replay's console: %s)", i+1, len(ins), len(ins[i]), console)
 			return harness.KernelCrash{Report: title, Key: title, Input: ins[i]}, true
 		}
 	}
@@ -178,20 +184,4 @@ func (run *kernelRun) replayInputs(ctx context.Context, ins [][]byte, title stri
 		}
 	}
 	return false, console
-}
-
-// ordinal is "1st", "2nd", "3rd", "4th", ...
-func ordinal(n int) string {
-	suffix := "th"
-	if n%100 < 11 || n%100 > 13 {
-		switch n % 10 {
-		case 1:
-			suffix = "st"
-		case 2:
-			suffix = "nd"
-		case 3:
-			suffix = "rd"
-		}
-	}
-	return fmt.Sprintf("%d%s", n, suffix)
 }

@@ -5,10 +5,13 @@
 // machine cannot go on) or a hang ends the guest before the glue reads
 // the log, and the input with it. So each input goes, before it runs,
 // into a ring in the memory the host shares with the guest (the
-// ivshmem-plain device that carries a restored VM's files, BAR 2): the
-// guest's stores are the host file's bytes at once, and nothing the
-// kernel does after them can take them back. The host reads the ring
-// after the VM ended (vmtest/harness/ring.go) and replays its inputs.
+// ivshmem-plain device that carries a restored VM's files, BAR 2): no
+// later kernel code path can take a store back. A restored VM maps that
+// memory privately, so the stores stay in QEMU's pages: the glue makes a
+// panic stop the guest instead of resetting it, and the host reads the
+// ring through QEMU before it ends a VM that panicked or hung
+// (qemu.Config.ShareTail; vmtest/harness/ring.go parses it), then
+// replays its inputs.
 //
 // A memory copy per input costs nothing a syscall would: a write to a
 // serial port or to the agent's stream is a trap to the VMM and a copy
@@ -97,6 +100,15 @@ void kmodvm_ring_open(void)
 	memcpy(ring + 8, &slots, 4);
 	memcpy(ring + 12, &slot, 4);
 	memcpy(ring, "KMVRING1", 8);
+	// A restored VM keeps the guest's writes to the memory in QEMU's own
+	// pages, which go with QEMU: a panic must not reset the guest (the
+	// command line's panic=-1) but leave it stopped, so that the host
+	// reads the ring before it ends the VM, after its grace.
+	int fd = open("/proc/sys/kernel/panic", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0\n", 2) != 2)
+		fprintf(stderr, "kmodvm-fuzz: /proc/sys/kernel/panic: a panic will reset the guest before the host reads the last inputs\n");
+	if (fd >= 0)
+		close(fd);
 }
 
 // kmodvm_ring_put writes the input about to run into the ring's next
