@@ -52,6 +52,12 @@ func (v *VM) shareBAR() (addr, size uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	return parseShareBAR(raw)
+}
+
+// parseShareBAR finds the ivshmem device's BAR 2 in query-pci's answer,
+// behind bridges too.
+func parseShareBAR(raw json.RawMessage) (addr, size uint64, err error) {
 	type device struct {
 		ID struct {
 			Vendor, Device int
