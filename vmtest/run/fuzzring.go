@@ -78,20 +78,25 @@ func (run *kernelRun) keepRing(res *qemu.Result, share *os.File, v vmPlan) {
 }
 
 // lastInputs are the inputs the glue's ring held when vm, a fuzz VM
-// before any merge, ended, oldest first.
+// before any merge, ended, oldest first. The kernel's first VM's report
+// may hold a reboot's too (the tests a crash left): its own is the one
+// without a reboot's number.
 func lastInputs(vm *report.Kernel) [][]byte {
-	for name, p := range vm.Files {
-		if !strings.HasPrefix(name, strings.TrimSuffix(lastInputsFile, ".bin")) {
-			continue
+	p, ok := vm.Files[lastInputsFile]
+	for name, q := range vm.Files {
+		if !ok && strings.HasPrefix(name, strings.TrimSuffix(lastInputsFile, ".bin")) {
+			p, ok = q, true
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		ins, _ := harness.DecodeSeq(b)
-		return ins
 	}
-	return nil
+	if !ok {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	ins, _ := harness.DecodeSeq(b)
+	return ins
 }
 
 // jobFinding is the title of the first finding (not the kernel's own)
