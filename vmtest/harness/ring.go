@@ -22,6 +22,16 @@ const (
 	ringSlotHeader = 16
 )
 
+// The host's lines in a fuzz job's output about a finding that ended the
+// guest before the glue printed its input: RingLine, then the title
+// quoted, then what the host replays; SeqKeptLine, then the path of the
+// sequence kept when no input alone brought the finding back, and what
+// it holds.
+const (
+	RingLine    = "--- kmodvm: the guest ended with the kernel's report "
+	SeqKeptLine = "--- kmodvm: last inputs kept: "
+)
+
 // SeqPrefix begins the name of a sequence of inputs kept when none of
 // them alone brought a finding back: crash-seq-<sha1 of the file>.
 const SeqPrefix = "crash-seq-"

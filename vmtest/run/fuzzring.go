@@ -131,7 +131,7 @@ func (run *kernelRun) fromRing(ctx context.Context, fr *fuzzRun, e, vm *report.K
 		return harness.KernelCrash{Report: title, Key: title}, true
 	}
 	say := func(format string, a ...any) { vjob.Output += "\n--- kmodvm: " + fmt.Sprintf(format, a...) }
-	say("the kernel's report %q came with no input from the harness (the guest ended first): replaying the last %d inputs, newest first, each alone in a fresh VM", title, len(ins))
+	vjob.Output += fmt.Sprintf("\n%s%q, before the harness printed its input: replaying the last %d inputs, newest first, each alone in a fresh VM", harness.RingLine, title, len(ins))
 	for i := len(ins) - 1; i >= 0; i-- {
 		if _, ok := run.budget.bootable(); !ok {
 			say("no time left before the run's deadline to replay more")
@@ -155,7 +155,7 @@ func (run *kernelRun) fromRing(ctx context.Context, fr *fuzzRun, e, vm *report.K
 		return harness.KernelCrash{}, false
 	}
 	e.Files[name] = p
-	say("the kernel's report %q: its last %d inputs are kept in order as %s (each input's length, 4 bytes little endian, then its bytes)", title, len(ins), p)
+	vjob.Output += fmt.Sprintf("\n%s%s (the last %d inputs before %q, in order: each input's length, 4 bytes little endian, then its bytes)", harness.SeqKeptLine, p, len(ins), title)
 	return harness.KernelCrash{}, false
 }
 
