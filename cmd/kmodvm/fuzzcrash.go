@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/vmtest/harness"
@@ -33,6 +34,9 @@ func fuzzCrashLines(output, replay string) []string {
 	case ok:
 		return append([]string{"kernel report after an input: " + c.Report}, keptLines(output)...)
 	}
+	if title, ok := ringTitle(output); ok {
+		return append([]string{"kernel report that ended the guest: " + title}, keptLines(output)...)
+	}
 	if line, crashed := harness.HarnessCrash(output); crashed {
 		return []string{"the harness itself crashed (" + line + "): a bug in user space, not a kernel finding"}
 	}
@@ -51,9 +55,27 @@ func keptLines(output string) []string {
 		if kept, ok := strings.CutPrefix(l, harness.KeptLine); ok {
 			p, _, _ := strings.Cut(kept, " ")
 			lines = append(lines, "input kept: "+kept, "to run it alone: the same kmodvm fuzz command with --replay "+p)
+		} else if seq, ok := strings.CutPrefix(l, harness.SeqKeptLine); ok {
+			lines = append(lines, "last inputs kept: "+seq)
 		} else if sum, ok := strings.CutPrefix(l, harness.SummaryLine); ok {
 			lines = append(lines, "fuzzed in "+sum)
 		}
 	}
 	return lines
+}
+
+// ringTitle is the title of the first finding that ended a fuzz VM's
+// guest before the glue printed its input (the host's harness.RingLine).
+func ringTitle(output string) (string, bool) {
+	for l := range strings.Lines(output) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), harness.RingLine)
+		if !ok {
+			continue
+		}
+		if title, err := strconv.QuotedPrefix(rest); err == nil {
+			t, _ := strconv.Unquote(title)
+			return t, true
+		}
+	}
+	return "", false
 }

@@ -5,7 +5,8 @@
 // kmodvm's glue: glue/kcov.c makes the module's kernel coverage
 // libFuzzer's, glue/kmsg.c ends the harness on a kernel report with the
 // input as libFuzzer's crash (crash.go reads it back), glue/corpus.c sends
-// libFuzzer's corpus to the host. It runs on the host, between the module
+// libFuzzer's corpus to the host, glue/ring.c keeps the last inputs where
+// the host finds them after a panic (ring.go reads them). It runs on the host, between the module
 // build and the image, and knows neither.
 package harness
 
@@ -26,13 +27,14 @@ import (
 
 // glue is kmodvm's C glue, compiled into every harness: KCOV's coverage
 // (kcov.c), the kernel log's watch (kmsg.c), the corpus's copy to the
-// host (corpus.c) and the popen of libFuzzer's crash minimizer (popen.c).
+// host (corpus.c), the popen of libFuzzer's crash minimizer (popen.c) and
+// the ring of the last inputs (ring.c).
 //
-//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c glue/ring.c
 var glue embed.FS
 
 // glueFiles are glue's sources, in the order they are compiled.
-var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c"}
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c", "ring.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer

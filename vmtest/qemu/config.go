@@ -102,6 +102,11 @@ type Config struct {
 	// VM; empty means one in Dir. A caller's own directory in it names
 	// the VM's QEMU on the host (ps, /proc) as the caller's.
 	SharePath string
+	// ShareTail, if positive, asks for the last ShareTail bytes of the
+	// shared memory as the guest left them in Result.ShareTail when the
+	// host ends the VM (after a panic's grace, Stuck, a deadline): the
+	// guest's writes to it, which a restored VM keeps in QEMU's memory.
+	ShareTail int
 
 	sharePath  string  // the shared memory's file, set by Start
 	ram        ramFile // the guest RAM's file, set by Start

@@ -61,4 +61,10 @@ type Result struct {
 	// killed"); Stderr the tail of its standard error and output.
 	ExitStatus string
 	Stderr     string
+	// ShareTail is the last Config.ShareTail bytes of the shared memory
+	// as the guest left them, read before a VM the host ended (a panic's
+	// grace, Stuck, a deadline) was killed; nil otherwise, with
+	// ShareTailError saying why when the read failed.
+	ShareTail      []byte
+	ShareTailError string
 }

@@ -53,17 +53,20 @@ func (v *VM) supervise(ctx context.Context) {
 			panicCh = nil
 			graceTimer = time.After(grace)
 		case <-graceTimer:
+			v.saveShareTail()
 			v.quit()
 		case cause := <-v.cfg.Stuck:
 			v.res.Cause = cause
 			v.res.SysRq = v.pressSysRq(stuckSysrqWait)
 			v.sampleIPs(stuckRegsTime)
+			v.saveShareTail()
 			v.end(ExitStuck)
 			return
 		case <-ctx.Done():
 			reason := ExitCanceled
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				reason = ExitTimeout
+				v.saveShareTail()
 				v.diagnoseHang()
 			}
 			v.end(reason)

@@ -76,6 +76,17 @@ func fuzzInputs(f *runcfg.Fuzz, dir string, n int) (layers, args []string, err e
 	}
 	args = append(args, f.Args...)
 	switch {
+	case f.Replay != "" && isDir(f.Replay):
+		// Inputs to run in order, in one process (the glue's ring's).
+		layer := runcfg.ArtifactName(filepath.Join(dir, "initramfs-fuzz-input.cpio"), n)
+		ents, err := os.ReadDir(f.Replay)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range ents {
+			args = append(args, path.Join(runcfg.FuzzReplayDir, e.Name()))
+		}
+		return []string{layer}, args, initramfs.WriteDir(layer, runcfg.FuzzReplayDir, f.Replay)
 	case f.Replay != "":
 		input := path.Join(runcfg.FuzzReplayDir, filepath.Base(f.Replay))
 		layer := runcfg.ArtifactName(filepath.Join(dir, "initramfs-fuzz-input.cpio"), n)
@@ -172,4 +183,10 @@ func keepFuzzCrash(kr *report.Kernel, job *report.Test, dir string, orig, min ha
 	}
 	job.Output += fmt.Sprintf("\n--- kmodvm: the kernel's report %q: its input is kept (kmodvm fuzz --replay %s runs it again)\n%s)", orig.Report, p, line)
 	return nil
+}
+
+// isDir says p is a directory.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -77,7 +77,10 @@ func (run *kernelRun) fuzzJob(ctx context.Context, k int, sh *fuzzShared) fuzzJo
 	if job == nil {
 		return fuzzJobEnd{fr: fr, vm: vm}
 	}
-	fr.spent = elapsedOf(job)
+	fr.spent = vmFuzzTime(vm, job)
+	if !ok {
+		c, ok = run.fromRing(ctx, fr, vm, vm, job)
+	}
 	job.Output = fmt.Sprintf("%s%d, beside the first, in a VM of its own (its console: %s)\n", harness.JobLine, k, runcfg.ArtifactName("console.log", n)) + job.Output
 	run.fuzzOn(ctx, fr, vm, job, c, ok)
 	return fuzzJobEnd{fr: fr, vm: vm, job: job}
@@ -115,12 +118,26 @@ func (js *fuzzJobs) wait(kr *report.Kernel, job *report.Test) (*report.Test, []*
 // jobArgs are job k's libFuzzer flags: args, with a -seed=N named there
 // made N+k-1, so that jobs of a seeded run are distinct and each
 // reproducible.
-func jobArgs(args []string, k int) []string {
+func jobArgs(args []string, k int) []string { return seedArgs(args, k-1) }
+
+// vmArgs are the flags of the VM v (1 for its first) of a job whose own
+// flags are args, among jobs jobs at once: a -seed=S there (the job's,
+// N+k-1 for job k) becomes S+(v-1)*jobs, so that a VM that goes on after
+// a finding does not replay its job's mutations from the start, and no
+// two VMs of a seeded run share a seed: job k's VM v fuzzes with
+// N+(k-1)+(v-1)*jobs.
+func vmArgs(args []string, v, jobs int) []string {
+	return seedArgs(args, (v-1)*max(jobs, 1))
+}
+
+// seedArgs is args with a -seed=N named there made N+delta; libFuzzer's
+// 0 ("pick one") stays.
+func seedArgs(args []string, delta int) []string {
 	out := append([]string{}, args...)
 	for i, a := range out {
 		v, ok := strings.CutPrefix(a, "-seed=")
 		if n, err := strconv.Atoi(v); ok && err == nil && n != 0 {
-			out[i] = "-seed=" + strconv.Itoa(n+k-1)
+			out[i] = "-seed=" + strconv.Itoa(n+delta)
 		}
 	}
 	return out

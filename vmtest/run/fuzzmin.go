@@ -71,7 +71,11 @@ func (run *kernelRun) minimize(ctx context.Context, e *report.Kernel, c harness.
 	if err := os.WriteFile(log, []byte(job.Output), 0o644); err == nil {
 		e.Files[filepath.Base(log)] = log
 	}
-	return minimized(c, job.Output, took)
+	min, how := minimized(c, job.Output, took)
+	if _, died := jobFinding(vm, job); died && len(min.Input) == len(c.Input) && !strings.Contains(job.Output, harness.ReportLine) {
+		how = "not minimized: the input ends the kernel (a panic or hang), and libFuzzer's minimizer tries its steps in that kernel"
+	}
+	return min, how
 }
 
 // minimized reads the minimizer's output: the smallest input of the same

@@ -56,6 +56,9 @@ func (run *kernelRun) fuzz(ctx context.Context, jobs *fuzzJobs) {
 	fr := &fuzzRun{job: 1, vms: 1, args: f.Args, sh: jobs.sh}
 	if job != nil {
 		fr.spent = elapsedOf(job)
+		if !ok && f.Replay == "" {
+			c, ok = run.fromRing(ctx, fr, kr, kr, job)
+		}
 		if f.Replay != "" {
 			if ok {
 				run.fuzzErr(run.keepFinding(ctx, kr, job, c))
@@ -103,7 +106,7 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 		}
 		job.Output += fmt.Sprintf("\n=== kmodvm: %sfuzzing goes on in a fresh VM (VM %d), %s of --duration left", fr.tag(), fr.vms+1, left.Round(time.Second))
 		g := *f
-		g.Duration, g.Args = left, fr.args
+		g.Duration, g.Args = left, vmArgs(fr.args, fr.vms+1, f.Jobs)
 		vm := run.fuzzVM(ctx, &g, run.nextVM(), run.m, "fuzzing goes on after a finding", fr.job)
 		fr.vms++
 		var err error
@@ -114,7 +117,10 @@ func (run *kernelRun) fuzzOn(ctx context.Context, fr *fuzzRun, e *report.Kernel,
 			job.Output += "\n--- kmodvm: the VM ran no fuzz job: " + vm.Error
 			ok = false
 		} else {
-			fr.spent += elapsedOf(vjob)
+			fr.spent += vmFuzzTime(vm, vjob)
+			if !ok {
+				c, ok = run.fromRing(ctx, fr, e, vm, vjob)
+			}
 		}
 		mergeFuzzVM(e, job, vm, vjob)
 	}
@@ -141,6 +147,13 @@ func (fr *fuzzRun) found(title string) bool {
 	}
 	sh.order = append(sh.order, title)
 	return true
+}
+
+// known says whether fr's kernel's jobs found title before.
+func (fr *fuzzRun) known(title string) bool {
+	fr.sh.mu.Lock()
+	defer fr.sh.mu.Unlock()
+	return fr.sh.seen[title] > 0
 }
 
 // summary is the job output's last line: the jobs (frs, the first the
@@ -177,6 +190,16 @@ func (run *kernelRun) fuzzErr(err error) {
 	if err != nil {
 		run.r.logf("%s: the fuzz job's corpus or crash: %v", run.entry.Name, err)
 	}
+}
+
+// vmFuzzTime is the time the fuzz job vjob of a later fuzz VM vm took:
+// its own, or, for a job the VM's end cut (a panic: the test has no time
+// of its own), the VM's run after its agent started, which is the job's.
+func vmFuzzTime(vm *report.Kernel, vjob *report.Test) time.Duration {
+	if d := elapsedOf(vjob); d > 0 {
+		return d
+	}
+	return time.Duration(vm.Timing.Tests * float64(time.Second))
 }
 
 // elapsedOf is t's time.

@@ -95,6 +95,39 @@ func TestJobArgs(t *testing.T) {
 	}
 }
 
+// TestVMArgs: each VM a seeded job goes on in after a finding gets a seed
+// of its own, distinct from every other VM's of every job; an unseeded
+// job's stay unseeded.
+func TestVMArgs(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		v, jobs int
+		want    string
+	}{
+		{[]string{"-seed=5", "-max_len=64"}, 1, 1, "-seed=5 -max_len=64"},
+		{[]string{"-seed=5", "-max_len=64"}, 2, 1, "-seed=6 -max_len=64"},
+		{[]string{"-seed=5"}, 3, 0, "-seed=7"},
+		{[]string{"-seed=6"}, 2, 2, "-seed=8"},
+		{[]string{"-seed=0"}, 4, 2, "-seed=0"},
+		{[]string{"-runs=9"}, 4, 2, "-runs=9"},
+	} {
+		if got := strings.Join(vmArgs(c.args, c.v, c.jobs), " "); got != c.want {
+			t.Errorf("vmArgs(%q, %d, %d) = %q, want %q", c.args, c.v, c.jobs, got, c.want)
+		}
+	}
+	// Three jobs of -seed=1, four VMs each: twelve seeds, none twice.
+	seen := map[string]string{}
+	for k := 1; k <= 3; k++ {
+		for v := 1; v <= 4; v++ {
+			s := vmArgs(jobArgs([]string{"-seed=1"}, k), v, 3)[0]
+			if other, ok := seen[s]; ok {
+				t.Errorf("job %d VM %d has %s, as %s has", k, v, s, other)
+			}
+			seen[s] = fmt.Sprintf("job %d VM %d", k, v)
+		}
+	}
+}
+
 // TestFuzzJobsWait: the jobs beside the first join its test (output,
 // findings, the longest time) and their VMs the reboots; without a first
 // job, the kernel gets one.

@@ -13,6 +13,7 @@ import (
 	"github.com/kmodvm/kmodvm/initramfs"
 	"github.com/kmodvm/kmodvm/internal/cachedir"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
 )
@@ -60,6 +61,9 @@ func snapshotConfig(qcfg qemu.Config, img *guestImage, dir string, n int) qemu.C
 func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPlan) (res *qemu.Result, how string, err error) {
 	r, k, img := run.r, run.k, v.img
 	scfg := snapshotConfig(qcfg, img, run.dir, v.n)
+	if r.cfg.Fuzz != nil {
+		scfg.ShareTail = harness.RingBytes
+	}
 	if scfg.Initrd, err = run.idleImage(ctx, img, len(scfg.Serial), v.n); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errSnapshotUnused, err)
 	}
@@ -126,7 +130,9 @@ func (run *kernelRun) runSnapshot(ctx context.Context, qcfg qemu.Config, v vmPla
 		}
 		return r.unused(vm, err)
 	}
+	ring := run.openRing(vm)
 	res, err = vm.Wait()
+	run.keepRing(res, ring, v)
 	return res, how, err
 }
 

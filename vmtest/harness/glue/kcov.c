@@ -47,6 +47,8 @@ int kmodvm_user_TestOneInput(const uint8_t *data, size_t size);
 // kmsg.c's watch of the kernel's log: a report's first line after an
 // input ends the harness with that input as libFuzzer's crash.
 void kmodvm_kmsg_open(void);
+void kmodvm_ring_open(void);
+void kmodvm_ring_put(const uint8_t *data, size_t size);
 int kmodvm_kmsg_report(const uint8_t *data, size_t size);
 
 // corpus.c's copy of libFuzzer's corpus to the host, at the harness's end.
@@ -344,6 +346,7 @@ __attribute__((constructor)) static void init(void)
 {
 	load_ranges();
 	kmodvm_kmsg_open();
+	kmodvm_ring_open();
 	kmodvm_corpus_init();
 	atexit(at_exit);
 }
@@ -410,6 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kcov *k = thread_kcov;
 	if (!k)
 		k = thread_kcov = kcov_open();
+	kmodvm_ring_put(data, size);
 	__atomic_store_n(&k->cover[0], 0, __ATOMIC_RELAXED);
 	int ret = kmodvm_user_TestOneInput(data, size);
 	int grew = collect(k);
