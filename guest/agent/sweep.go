@@ -92,6 +92,8 @@ type sweeper struct {
 	// hits are the points of the operation swept whose failure hit the
 	// module's own code, and where.
 	hits []hit
+	// lastTick is the kernel's jiffies read at the end of the last point.
+	lastTick uint64
 }
 
 // sweepModule sweeps m's load, then its unload, and loads it again as
@@ -214,7 +216,7 @@ func (s *sweeper) point(p *event.Point) bool {
 	}
 	begun := *p
 	begun.Begun = true
-	s.a.emit(event.Event{Type: event.FaultPoint, Point: &begun})
+	s.a.emit(event.Event{Type: event.FaultPoint, Point: &begun, Jiffies: s.nextTick()})
 	start := event.Monotonic()
 	var in failnth.Injection
 	var err error
@@ -241,8 +243,29 @@ func (s *sweeper) point(p *event.Point) bool {
 	// its allocation's jiffies, and points are shorter than the drift
 	// of jiffies from the guest's clock over a sweep under emulation.
 	ev.Jiffies, _ = readJiffies()
+	if ev.Jiffies != nil {
+		s.lastTick = ev.Jiffies.Jiffies
+	}
 	s.a.emit(ev)
 	return s.broken == ""
+}
+
+// nextTick waits for a tick of the kernel's after the one the last
+// point's end was read in, and returns the jiffies read then (nil if
+// unread). A leak's allocation is dated by its jiffies alone, and under
+// emulation a tick can outlast the end of one point and the start of
+// the next: a point that began in the tick the last one ended in had
+// the leak of its load's init put on the point before it. Waiting costs
+// a tick or less per point.
+func (s *sweeper) nextTick() *event.Jiffies {
+	deadline := time.Now().Add(time.Second)
+	for {
+		j, err := readJiffies()
+		if err != nil || j.Jiffies > s.lastTick || time.Now().After(deadline) {
+			return j
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // after checks what the point left and brings the guest back to the

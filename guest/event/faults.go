@@ -6,7 +6,8 @@ import "strconv"
 // (RunConfig.InjectFaults): Point says which; Start, Mono, Err and Errno
 // are the operation's as on ModuleLoad; Msg is what the kernel logged
 // while it ran (the injected failure's line and the failed call's
-// stack); Jiffies, on the end, the kernel's ticks read then. A point's
+// stack); Jiffies, on both, the kernel's ticks read then (a point
+// begins in a tick after the one the point before ended in). A point's
 // event comes twice: with Point.Begun before it is armed (a VM that dies
 // now died in it), and when it is done.
 const FaultPoint Type = "fault_point"

@@ -78,8 +78,8 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 	}
 	idx := len(c.kernel.Findings)
 	tr, step := c.testSpanning(lo, hi), c.steps.at(lo)
-	if tr == nil {
-		tr = c.pointAt(lo, hi)
+	if tr == nil || tr.t.Fault != nil {
+		tr = c.leakPoint(f.Report, tr, lo, hi)
 	}
 	if step != c.steps.at(hi) {
 		step = ""
@@ -103,6 +103,26 @@ func (c *Collector) addLeak(f dmesg.Finding, lr leakReport, size uint64) {
 		rf.Step = "unload " + mod
 	}
 	c.kernel.Findings = append(c.kernel.Findings, rf)
+}
+
+// leakPoint returns the sweep point a leaked object of report rep,
+// allocated from guest time lo to hi, was allocated in: the one whose
+// jiffies hold the object's; else spanning, the point spanning that
+// time, if any; else the one most of that time overlaps. The jiffies
+// come first: the time, mapped from them, is good to a tick only where
+// the kernel's ticks keep time, which under emulation they do not.
+func (c *Collector) leakPoint(rep string, spanning *testRun, lo, hi int64) *testRun {
+	if m := leakJiffiesRe.FindStringSubmatch(rep); m != nil {
+		if j, err := strconv.ParseUint(m[1], 10, 64); err == nil {
+			if tr := c.pointInTick(j); tr != nil {
+				return tr
+			}
+		}
+	}
+	if spanning != nil {
+		return spanning
+	}
+	return c.pointAt(lo, hi)
 }
 
 // testSpanning returns the innermost test running from guest time lo to

@@ -31,7 +31,14 @@ type sweepState struct {
 	// carry the failed call's stack.
 	open *testRun
 	log  strings.Builder
+	// ticks are the points' spans in the kernel's jiffies, read as each
+	// began and ended: the agent begins a point in a tick after the one
+	// the point before ended in, so that a leak's jiffies name its point.
+	ticks map[*testRun]tickSpan
 }
+
+// tickSpan is a point's first and last jiffies; 0 for unread.
+type tickSpan struct{ first, last uint64 }
 
 // maxOpenLog bounds the kernel log kept for the point running.
 const maxOpenLog = 64 << 10
@@ -85,6 +92,7 @@ func (c *Collector) point(ev event.Event) {
 			s.next[key] = p.Nth + 1 // a point that kills the VM is not run again
 		}
 	}
+	s.noteTick(tr, p.Begun, ev.Jiffies)
 	if p.Begun {
 		s.open = tr
 		s.log.Reset()
@@ -139,6 +147,40 @@ func (c *Collector) leftBehind() {
 		l.tr.t.Status = report.Fail
 		c.kernel.Findings = append(c.kernel.Findings, f)
 	}
+}
+
+// noteTick keeps the jiffies read as a point began or ended.
+func (s *sweepState) noteTick(tr *testRun, begun bool, j *event.Jiffies) {
+	if j == nil {
+		return
+	}
+	if s.ticks == nil {
+		s.ticks = map[*testRun]tickSpan{}
+	}
+	span := s.ticks[tr]
+	if begun {
+		span.first = j.Jiffies
+	} else {
+		span.last = j.Jiffies
+	}
+	s.ticks[tr] = span
+}
+
+// pointInTick returns the one sweep point whose span of jiffies holds
+// tick, or nil: none or more than one (an agent that did not wait for a
+// new tick between points).
+func (c *Collector) pointInTick(tick uint64) *testRun {
+	var found *testRun
+	for tr, span := range c.sweep.ticks {
+		if span.first == 0 || span.last == 0 || tick < span.first || tick > span.last {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = tr
+	}
+	return found
 }
 
 // pointAt returns the sweep point whose run overlaps guest time lo to

@@ -144,3 +144,44 @@ func TestSweepResume(t *testing.T) {
 		t.Error("no sweep resumed as one")
 	}
 }
+
+// A leak's jiffies name the point it was allocated in, where the time
+// mapped from them falls in the point before: under emulation the
+// agent stamps its events well after it reads the jiffies, and a tick
+// outlasts the gap between two points.
+func TestSweepLeakByTick(t *testing.T) {
+	const j0 = 4294667796 // at 1 s, 250 Hz
+	tick := func(n uint64, at float64) *event.Jiffies { return &event.Jiffies{Jiffies: j0 + n, Mono: s(at)} }
+	point := func(nth int, begun, end float64, first, last *event.Jiffies) []event.Event {
+		p := event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: nth, Calls: 2, Injected: true}
+		b := p
+		b.Begun, b.Injected = true, false
+		return []event.Event{
+			{Type: event.FaultPoint, Point: &b, Mono: s(begun), Jiffies: first},
+			{Type: event.FaultPoint, Point: &p, Start: s(begun), Mono: s(end), Err: "cannot allocate memory", Errno: 12, Jiffies: last},
+		}
+	}
+	evs := []event.Event{
+		{Type: event.Hello, Mono: s(1), Jiffies: tick(0, 1)},
+		load("sweepmod", s(1.5), s(1.6), placeAt(0xffffffffa0010000, 0)),
+	}
+	evs = append(evs, point(1, 4.9, 5.038, tick(975, 4.899), tick(1000, 5.0))...)
+	evs = append(evs, point(2, 5.043, 5.09, tick(1001, 5.004), tick(1010, 5.08))...)
+	leak := strings.Replace(sweepLeak, "jiffies 4294668796", "jiffies 4294668797", 1)
+	evs = append(evs, event.Event{Type: event.Kmemleak, Stage: event.StageAfterTests, Msg: leak, Mono: s(21), Jiffies: tick(5000, 21)})
+	c := New(Options{})
+	for _, ev := range evs {
+		c.Handle(ev)
+	}
+	kr := &report.Kernel{}
+	c.Finish(kr, End{Status: report.Pass})
+	for _, tt := range kr.Tests {
+		want := 0
+		if tt.Name == "load/sweepmod/fail-nth=2" {
+			want = 1
+		}
+		if len(tt.Findings) != want {
+			t.Errorf("%s: findings %v, want %d (the leak is point 2's)", tt.Name, tt.Findings, want)
+		}
+	}
+}
