@@ -116,8 +116,10 @@ func (c *Collector) binaryEnd(ev event.Event) {
 		// A plain binary (kmodvm fuzz's harness) is one test named after
 		// it, which its end settled: that test tells how it ended, and
 		// the kernel's findings while it ran stay its own, not a second
-		// test's of the same name.
+		// test's of the same name. Its result is stamped with its last
+		// output, before a fault that silenced it: it lasts to the end.
 		self.t.Status = st
+		self.end = max(self.end, b.end)
 		self.t.Output += b.output.String() + end
 		return
 	}
