@@ -202,6 +202,9 @@ func (a *Agent) runTests(tests []event.TestBinary) []event.BinaryResult {
 			ev.Err = err.Error()
 		}
 		a.emit(ev)
+		if ringWanted(tb, exit, err) {
+			a.sendFuzzRing(tb.Name)
+		}
 		results = append(results, event.BinaryResult{Binary: tb.Name, Exit: exit, Err: ev.Err})
 	}
 	return results

@@ -69,6 +69,7 @@ const (
 	Kmemleak     Type = "kmemleak"      // Stage, Msg (the kmemleak report read then), Jiffies, Symbols
 	KUnit        Type = "kunit"         // Suite and Msg: the suite's KTAP results file
 	Gcov         Type = "gcov"          // Stage and Chunk: a piece of a module's gcov data (.gcda)
+	FuzzRing     Type = "fuzz_ring"     // Chunk: a piece of the fuzz glue's ring, gzip-compressed (FuzzRingBytes), its Path the binary's name
 	Log          Type = "log"           // Msg: an agent diagnostic
 	Heartbeat    Type = "heartbeat"     // nothing else: the agent lives (see HeartbeatInterval)
 	Done         Type = "done"          // last event before power-off; Err if the run was aborted
@@ -179,6 +180,15 @@ type FileChunk struct {
 // MaxChunk bounds FileChunk.Data: base64 makes it a third larger, and the
 // line must stay under MaxLine.
 const MaxChunk = 32 << 10
+
+// FuzzRingBytes is the size of the fuzz glue's ring of the last inputs
+// (vmtest/harness/glue/ring.c): the last FuzzRingBytes of the memory a
+// restored VM shares with the host. The agent sends it (FuzzRing) when a
+// plain binary, the fuzz harness, dies by a signal or does not die: an
+// Oops in its system call, which the kernel survives, takes the input
+// the glue would have printed, and the VM then ends by itself, its
+// memory's private pages with it, before the host could read them.
+const FuzzRingBytes = 1 << 20
 
 // Kmemleak and gcov stages.
 const (

@@ -111,8 +111,19 @@ func (c *Collector) binaryEnd(ev event.Event) {
 	case ev.Exit.TimedOut:
 		st = report.Timeout
 	}
-	t := &report.Test{Package: b.name, Name: b.name, Status: st, Elapsed: ev.Exit.Elapsed,
-		Output: b.output.String() + "\n--- kmodvm: " + describeExit(ev.Exit) + "\n" + ev.Exit.BlockedTasks}
+	end := "\n--- kmodvm: " + describeExit(ev.Exit) + "\n" + ev.Exit.BlockedTasks
+	if self := b.tests[b.name]; self != nil {
+		// A plain binary (kmodvm fuzz's harness) is one test named after
+		// it, which its end settled: that test tells how it ended, and
+		// the kernel's findings while it ran stay its own, not a second
+		// test's of the same name. Its result is stamped with its last
+		// output, before a fault that silenced it: it lasts to the end.
+		self.t.Status = st
+		self.end = max(self.end, b.end)
+		self.t.Output += b.output.String() + end
+		return
+	}
+	t := &report.Test{Package: b.name, Name: b.name, Status: st, Elapsed: ev.Exit.Elapsed, Output: b.output.String() + end}
 	c.order = append(c.order, &testRun{t: t, start: b.start, end: b.end, ended: true})
 }
 

@@ -80,6 +80,7 @@ type Collector struct {
 	history      history      // every module instance, the tests' own loads too
 	kunit        kunitResults
 	gcda         gcdaFiles // the modules' gcov data
+	fuzzRing     *gcdaFile // the fuzz glue's ring, gzip-compressed (FuzzRing)
 	sweep        sweepState
 	stats        event.Stats
 	steps        steps
@@ -294,6 +295,10 @@ func (c *Collector) Handle(ev event.Event) {
 		c.kunit.event(ev.Msg)
 	case event.Gcov:
 		c.gcda.add(ev.Stage, ev.Chunk)
+	case event.FuzzRing:
+		if ev.Chunk != nil {
+			c.fuzzRing = c.fuzzRing.put(ev.Chunk)
+		}
 	case event.Log:
 		c.logAgent(ev.Msg)
 	case event.Done:

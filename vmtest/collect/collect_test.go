@@ -154,6 +154,44 @@ func TestBinaryCrashWithoutTestsBecomesATest(t *testing.T) {
 	}
 }
 
+// A plain binary (the fuzz harness) the agent killed, or that died by a
+// signal, stays its one test, which tells how it ended and keeps the
+// kernel's findings during it; no second test of its name.
+func TestPlainBinaryKilledStaysOneTest(t *testing.T) {
+	for _, exit := range []*event.Exit{
+		{Code: -1, Signal: "SIGKILL", Stalled: true, Fault: "invalid opcode: 0000 [#1] SMP KASAN", BlockedTasks: "sysrq: Show Blocked State"},
+		{Code: -1, Signal: "SIGSEGV"},
+	} {
+		c := New(Options{})
+		c.Handle(event.Event{Type: event.BinaryStart, Binary: "fuzz", Mono: 1})
+		for i, te := range []event.TestEvent{
+			{Action: "run", Test: "fuzz"},
+			{Action: "output", Test: "fuzz", Output: "#2\tINITED cov: 8 ft: 12\n"},
+			{Action: "fail", Test: "fuzz"},
+		} {
+			c.Handle(event.Event{Type: event.Test, Binary: "fuzz", Mono: int64(i + 2), Test: &te})
+		}
+		// The fault comes after the test's last output, which stamped its
+		// result, and before the binary's end.
+		for i, text := range []string{
+			"------------[ cut here ]------------",
+			"kernel BUG at drivers/misc/mmapdrv.c:167!",
+			"invalid opcode: 0000 [#1] SMP KASAN",
+			"RIP: 0010:mmapdrv_ioctl+0x3af/0x420 [mmapdrv]",
+			"---[ end trace 0000000000000000 ]---",
+		} {
+			c.Handle(event.Event{Type: event.Kmsg, Kmsg: &event.KmsgRecord{Seq: uint64(100 + i), Level: 4, Usec: 5000, Text: text}})
+		}
+		c.Handle(event.Event{Type: event.BinaryEnd, Binary: "fuzz", Mono: 10_000_000, Exit: exit})
+		c.finish(nil, report.Crash)
+		want := map[bool]report.Status{true: report.Fail, false: report.Crash}[exit.Stalled]
+		if len(c.kernel.Tests) != 1 || c.kernel.Tests[0].Status != want || !strings.Contains(c.kernel.Tests[0].Output, describeExit(exit)) ||
+			len(c.kernel.Tests[0].Findings) != 1 {
+			t.Errorf("%s: tests = %+v, want one %s", exit.Signal, c.kernel.Tests, want)
+		}
+	}
+}
+
 // Output hears each test's output as it comes, a binary's own (no test)
 // too, and nothing else.
 func TestOutputHeardAsItComes(t *testing.T) {

@@ -28,19 +28,35 @@ func (g gcdaFiles) add(stage string, c *event.FileChunk) {
 		m = map[string]*gcdaFile{}
 		g[stage] = m
 	}
-	f := m[c.Path]
-	if c.Offset == 0 {
-		f = &gcdaFile{size: c.Size}
+	if f := m[c.Path].put(c); f != nil {
 		m[c.Path] = f
 	}
+}
+
+// put adds chunk c to f, the file so far (nil before its first piece),
+// and returns the file: a chunk at offset 0 starts it over; nil when its
+// first piece was lost.
+func (f *gcdaFile) put(c *event.FileChunk) *gcdaFile {
+	if c.Offset == 0 {
+		f = &gcdaFile{size: c.Size}
+	}
 	if f == nil {
-		return // its first piece was lost
+		return nil
 	}
 	if c.Offset != int64(len(f.data)) || c.Size != f.size || int64(len(f.data)+len(c.Data)) > f.size {
 		f.broken = true
-		return
+		return f
 	}
 	f.data = append(f.data, c.Data...)
+	return f
+}
+
+// whole is the file's bytes when all arrived, else nil.
+func (f *gcdaFile) whole() []byte {
+	if f == nil || f.broken || int64(len(f.data)) != f.size {
+		return nil
+	}
+	return f.data
 }
 
 // whole returns the files that arrived whole, by guest path: the reading
@@ -49,8 +65,8 @@ func (g gcdaFiles) whole() map[string][]byte {
 	out := map[string][]byte{}
 	for _, stage := range []string{event.StageAfterTests, event.StageAfterUnload} {
 		for p, f := range g[stage] {
-			if !f.broken && int64(len(f.data)) == f.size {
-				out[p] = f.data
+			if b := f.whole(); b != nil {
+				out[p] = b
 			}
 		}
 	}

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/kmodvm/kmodvm/guest/event"
 )
 
 // RingBytes is the size of the glue's ring of the last inputs
 // (glue/ring.c): the last RingBytes of the memory a restored VM shares
 // with the host. The host's files must end before it.
-const RingBytes = 1 << 20
+const RingBytes = event.FuzzRingBytes
 
 // The ring's layout, as glue/ring.c writes it.
 const (

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 func testInitramfs(t *testing.T) string {
 	t.Helper()
 	initramfsOnce.Do(func() {
-		initramfsPath, initramfsErr = buildInitramfs(testTmp)
+		initramfsPath, initramfsErr = buildInitramfs(testTmp, arch.Must(arch.Default).GOARCH)
 	})
 	if initramfsErr != nil {
 		t.Fatalf("build initramfs: %v", initramfsErr)
@@ -46,10 +46,11 @@ func testInitramfs(t *testing.T) string {
 	return initramfsPath
 }
 
-func buildInitramfs(dir string) (string, error) {
+// buildInitramfs builds the test init for goarch into dir and packs it.
+func buildInitramfs(dir, goarch string) (string, error) {
 	bin := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/init")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch.Must(arch.Default).GOARCH)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", &exec.Error{Name: "go build: " + string(out), Err: err}
 	}

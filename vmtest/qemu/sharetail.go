@@ -45,6 +45,9 @@ func (v *VM) saveShareTail() {
 	v.res.ShareTail = b
 }
 
+// unmappedBAR is query-pci's address of a BAR the guest has not mapped.
+const unmappedBAR = ^uint64(0)
+
 // shareBAR is the guest physical address and size of the ivshmem
 // device's memory (BAR 2), from QMP's query-pci.
 func (v *VM) shareBAR() (addr, size uint64, err error) {
@@ -56,7 +59,9 @@ func (v *VM) shareBAR() (addr, size uint64, err error) {
 }
 
 // parseShareBAR finds the ivshmem device's BAR 2 in query-pci's answer,
-// behind bridges too.
+// behind bridges too. QEMU reports a BAR whose memory decoding the guest
+// left off at the all-ones address (an arm64 guest, which no firmware set
+// up, before the agent enables the device): no memory to read there.
 func parseShareBAR(raw json.RawMessage) (addr, size uint64, err error) {
 	type device struct {
 		ID struct {
@@ -82,7 +87,7 @@ func parseShareBAR(raw json.RawMessage) (addr, size uint64, err error) {
 		for _, d := range ds {
 			if d.ID.Vendor == 0x1af4 && d.ID.Device == 0x1110 {
 				for _, r := range d.Regions {
-					if r.Bar == 2 && r.Address != 0 {
+					if r.Bar == 2 && r.Address != 0 && r.Address != unmappedBAR {
 						addr, size = r.Address, r.Size
 						return true
 					}

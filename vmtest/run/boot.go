@@ -139,6 +139,7 @@ func (run *kernelRun) bootOnce(ctx context.Context, v vmPlan, snap bool) vmResul
 	end.col = col
 	pw.Close()
 	<-decoded
+	run.keepAgentRing(col, v)
 	if aerr := closeArtifacts(files[:]); aerr != nil {
 		end.err = errors.Join(end.err, aerr)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/qemu"
 	"github.com/kmodvm/kmodvm/vmtest/report"
@@ -38,6 +39,8 @@ func (run *kernelRun) openRing(vm *qemu.VM) *os.File {
 // pages: what the VM read of them before the host ended it (res's
 // ShareTail, after a panic or a hang); else share, the file, which holds
 // them when the VM mapped it shared (one booted to make the snapshot).
+// A VM that ended by itself after the harness died (keepAgentRing) left
+// neither.
 func (run *kernelRun) keepRing(res *qemu.Result, share *os.File, v vmPlan) {
 	if share != nil {
 		defer share.Close()
@@ -54,6 +57,30 @@ func (run *kernelRun) keepRing(res *qemu.Result, share *os.File, v vmPlan) {
 	if res.ShareTailError != "" {
 		run.r.logf("%s: the fuzz inputs' ring: %s", run.entry.Name, res.ShareTailError)
 	}
+	run.keepInputs(mem, v)
+}
+
+// keepAgentRing keeps, from the ended VM v's events (col), the ring the
+// agent sent when the fuzz harness died by a signal or did not die (an
+// Oops in its system call, which the kernel survived: the VM then ends
+// by itself, its private pages with it), unless keepRing kept one.
+func (run *kernelRun) keepAgentRing(col *collect.Collector, v vmPlan) {
+	if run.r.cfg.Fuzz == nil {
+		return
+	}
+	if _, kept := v.entry.Files[runcfg.ArtifactName(lastInputsFile, v.n)]; kept {
+		return
+	}
+	mem, err := col.FuzzRing()
+	if err != nil {
+		run.r.logf("%s: %v", run.entry.Name, err)
+	}
+	run.keepInputs(mem, v)
+}
+
+// keepInputs keeps the inputs the ring mem held (nil: none) as v's
+// lastInputsFile.
+func (run *kernelRun) keepInputs(mem []byte, v vmPlan) {
 	ins, err := harness.ParseRing(mem)
 	if err != nil {
 		run.r.logf("%s: %v", run.entry.Name, err)

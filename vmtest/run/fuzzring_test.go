@@ -2,6 +2,8 @@ package run
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/vmtest/arch"
+	"github.com/kmodvm/kmodvm/vmtest/collect"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 	"github.com/kmodvm/kmodvm/vmtest/runcfg"
@@ -86,4 +89,60 @@ func TestVMFuzzTime(t *testing.T) {
 	if got := vmFuzzTime(vm, &report.Test{Status: report.Crash}); got != 7500*time.Millisecond {
 		t.Errorf("a cut job's time: %v", got)
 	}
+}
+
+// TestKeepAgentRing: the ring the agent sent after the harness died is
+// kept as the VM's last inputs, oldest first, when the host read none
+// itself; a ring the host kept (keepRing) stays.
+func TestKeepAgentRing(t *testing.T) {
+	ring := make([]byte, harness.RingBytes)
+	le := binary.LittleEndian
+	copy(ring, "KMVRING1")
+	le.PutUint32(ring[8:], 2)
+	le.PutUint32(ring[12:], 4096)
+	le.PutUint64(ring[16:], 3)
+	for slot, in := range map[int]string{0: "third", 1: "second"} {
+		s := ring[64+slot*4096:]
+		le.PutUint64(s, uint64(3-slot))
+		le.PutUint32(s[8:], uint32(len(in)))
+		le.PutUint32(s[12:], uint32(len(in)))
+		copy(s[16:], in)
+	}
+	col := collect.New(collect.Options{})
+	z := gzipped(t, ring)
+	col.Handle(event.Event{Type: event.FuzzRing, Chunk: &event.FileChunk{Path: "fuzz", Size: int64(len(z)), Data: z}})
+	for _, c := range []struct {
+		name string
+		kept map[string]string
+		want [][]byte
+	}{
+		{"the agent's", nil, [][]byte{[]byte("second"), []byte("third")}},
+		{"the host's before", map[string]string{"fuzz-last-inputs.reboot1.bin": "host"}, nil},
+	} {
+		dir := t.TempDir()
+		run := &kernelRun{r: &runner{cfg: &runcfg.Config{Fuzz: &runcfg.Fuzz{}}}, entry: &report.Kernel{}, dir: dir}
+		vm := &report.Kernel{Files: c.kept}
+		run.keepAgentRing(col, vmPlan{entry: vm, n: 1})
+		if c.want == nil {
+			if vm.Files["fuzz-last-inputs.reboot1.bin"] != "host" {
+				t.Errorf("%s: the host's ring replaced: %v", c.name, vm.Files)
+			}
+			continue
+		}
+		if got := lastInputs(vm); !slices.EqualFunc(got, c.want, bytes.Equal) {
+			t.Errorf("%s: last inputs %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return z.Bytes()
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ func main() {
 		hang()
 	case "echo":
 		echo()
+	case "ivshmem":
+		ivshmem()
+		hang()
 	default:
 		fmt.Printf("init: unknown mode %q\n", mode)
 	}
@@ -135,6 +139,36 @@ func sysrq(c byte) {
 	if err := os.WriteFile("/proc/sysrq-trigger", []byte{c}, 0); err != nil {
 		fmt.Println("init: sysrq:", err)
 	}
+}
+
+// ivshmem enables the ivshmem device, as kmodvm's agent does to map its
+// memory (without a driver or firmware that did, an arm64 guest leaves
+// its memory decoding off, and QEMU reports no BAR address), then prints
+// its sysfs resource file, each line prefixed "init: ivshmem resource: ",
+// then "init: ivshmem done": the BARs as the guest's PCI setup placed
+// them, for the host to compare with QEMU's view of the same VM.
+func ivshmem() {
+	os.Mkdir("/sys", 0o755)
+	unix.Mount("sysfs", "/sys", "sysfs", 0, "")
+	devs, _ := filepath.Glob("/sys/bus/pci/devices/*")
+	for _, d := range devs {
+		v, _ := os.ReadFile(filepath.Join(d, "vendor"))
+		id, _ := os.ReadFile(filepath.Join(d, "device"))
+		if strings.TrimSpace(string(v)) != "0x1af4" || strings.TrimSpace(string(id)) != "0x1110" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(d, "enable"), []byte("1"), 0); err != nil {
+			fmt.Println("init: ivshmem:", err)
+		}
+		b, err := os.ReadFile(filepath.Join(d, "resource"))
+		if err != nil {
+			fmt.Println("init: ivshmem:", err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			fmt.Println("init: ivshmem resource: " + line)
+		}
+	}
+	fmt.Println("init: ivshmem done")
 }
 
 // hang idles forever without letting the Go runtime see a deadlock (which
