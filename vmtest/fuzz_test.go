@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,22 +16,35 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
+// seedFuzz copies kmod/ and applies testdata/fuzzbug's sed script,
+// which must leave marker in the driver.
+func seedFuzz(t *testing.T, script, marker string) string {
+	t.Helper()
+	dir, _, after := seedKmod(t, "fuzzbug", "fuzzbug/"+script)
+	if !strings.Contains(after, marker) {
+		t.Fatalf("%s no longer seeds kmod/mmapdrv.c's ioctl: update testdata/fuzzbug", script)
+	}
+	return dir
+}
+
 // seedFuzzBug copies kmod/ and adds testdata/fuzzbug's ioctl command that
 // writes past a 16-byte allocation.
 func seedFuzzBug(t *testing.T) string {
+	return seedFuzz(t, "ioctl-oob.sed", "_IO(MMAPDRV_IOC_MAGIC, 0x2a)")
+}
+
+// bundledHarness builds kmod/'s harness for the default architecture.
+func bundledHarness(t *testing.T) (*arch.Arch, string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "fuzzbug")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "kmod"))); err != nil {
+	a, err := arch.Lookup(arch.Default)
+	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(dir, "mmapdrv.c")
-	if out, err := exec.Command("sed", "-i", "-f", filepath.Join("..", "testdata", "fuzzbug", "ioctl-oob.sed"), src).CombinedOutput(); err != nil {
-		t.Fatalf("sed: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "harness")
+	if err := harness.Build(t.Context(), harness.Options{Source: filepath.Join("..", "kmod", "fuzz", "mmapdrv_fuzz.c"), Out: bin, Arch: a}); err != nil {
+		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(src); err != nil || !strings.Contains(string(b), "_IO(MMAPDRV_IOC_MAGIC, 0x2a)") {
-		t.Fatalf("the sed script no longer seeds kmod/mmapdrv.c's ioctl (%v): update testdata/fuzzbug", err)
-	}
-	return dir
+	return a, bin
 }
 
 // A short fuzz job of the bundled harness on the driver with the seeded
@@ -48,14 +60,7 @@ func TestFuzzFindsTheSeededIoctlBug(t *testing.T) {
 		t.Skip("boots a debug kernel; not in -short mode")
 	}
 	mod := seedFuzzBug(t)
-	a, err := arch.Lookup(arch.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "harness")
-	if err := harness.Build(t.Context(), harness.Options{Source: filepath.Join("..", "kmod", "fuzz", "mmapdrv_fuzz.c"), Out: bin, Arch: a}); err != nil {
-		t.Fatal(err)
-	}
+	a, bin := bundledHarness(t)
 	const title = "KASAN: slab-out-of-bounds Write in mmapdrv_ioctl"
 	corpus := t.TempDir()
 	start := time.Now()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
-	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 )
 
@@ -24,14 +23,7 @@ func TestFuzzJobsShareTheCorpusAndFindings(t *testing.T) {
 		t.Skip("boots a debug kernel; not in -short mode")
 	}
 	mod := seedFuzzBug(t)
-	a, err := arch.Lookup(arch.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "harness")
-	if err := harness.Build(t.Context(), harness.Options{Source: filepath.Join("..", "kmod", "fuzz", "mmapdrv_fuzz.c"), Out: bin, Arch: a}); err != nil {
-		t.Fatal(err)
-	}
+	a, bin := bundledHarness(t)
 	corpus := t.TempDir()
 	start := time.Now()
 	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-seed=1"}, Corpus: corpus,

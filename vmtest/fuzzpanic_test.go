@@ -1,15 +1,11 @@
 package vmtest_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kmodvm/kmodvm/vmtest"
-	"github.com/kmodvm/kmodvm/vmtest/arch"
 	"github.com/kmodvm/kmodvm/vmtest/harness"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
@@ -17,19 +13,7 @@ import (
 // seedFuzzPanic copies kmod/ and adds testdata/fuzzbug's ioctl command
 // that panics the kernel.
 func seedFuzzPanic(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "fuzzpanic")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "kmod"))); err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(dir, "mmapdrv.c")
-	if out, err := exec.Command("sed", "-i", "-f", filepath.Join("..", "testdata", "fuzzbug", "ioctl-panic.sed"), src).CombinedOutput(); err != nil {
-		t.Fatalf("sed: %v\n%s", err, out)
-	}
-	if b, err := os.ReadFile(src); err != nil || !strings.Contains(string(b), "seeded panic") {
-		t.Fatalf("the sed script no longer seeds kmod/mmapdrv.c's ioctl (%v): update testdata/fuzzbug", err)
-	}
-	return dir
+	return seedFuzz(t, "ioctl-panic.sed", "seeded panic")
 }
 
 // A fuzz job on the driver whose seeded command panics the kernel: the
@@ -42,14 +26,7 @@ func TestFuzzPanicInputFromRing(t *testing.T) {
 		t.Skip("boots a debug kernel; not in -short mode")
 	}
 	mod := seedFuzzPanic(t)
-	a, err := arch.Lookup(arch.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "harness")
-	if err := harness.Build(t.Context(), harness.Options{Source: filepath.Join("..", "kmod", "fuzz", "mmapdrv_fuzz.c"), Out: bin, Arch: a}); err != nil {
-		t.Fatal(err)
-	}
+	a, bin := bundledHarness(t)
 	const title = "Kernel panic - not syncing: kmodvm-fuzzbug: seeded panic"
 	start := time.Now()
 	k := fuzzSeeded(t, mod, &vmtest.Fuzz{Binary: bin, Arch: a.Name, Args: []string{"-seed=1"}, Duration: 30 * time.Second})
