@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,17 +33,25 @@ func shellSession(t *testing.T, arch, series string) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("needs tmux (apt-get install tmux)")
 	}
-	session := "kmodvm-shell-test-" + filepath.Base(t.TempDir())
+	// Unique per run and architecture: t.TempDir's base name is "001" in
+	// every subtest.
+	session := fmt.Sprintf("kmodvm-shell-test-%d-%s", os.Getpid(), arch)
 	status := filepath.Join(t.TempDir(), "status")
 	script := strings.Join(append(append([]string{bin, "shell"}, cacheFlag()...),
 		"--arch", arch, "-k", series, "-m", repo(t, "kmod"), "-t", repo(t, "guest/mmapdrv")), " ") +
 		"; echo $? >" + status + "; sleep 600"
-	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", script).CombinedOutput(); err != nil {
+	// A tmux server of the session's own (-L): the server the sessions
+	// would share exits when the last one is killed, and a session
+	// started as it exits fails ("server exited unexpectedly").
+	tmux := func(args ...string) *exec.Cmd {
+		return exec.Command("tmux", append([]string{"-L", session}, args...)...)
+	}
+	if out, err := tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", script).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}
-	defer exec.Command("tmux", "kill-session", "-t", session).Run()
+	defer tmux("kill-server").Run()
 	pane := func() string {
-		out, _ := exec.Command("tmux", "capture-pane", "-p", "-J", "-S", "-200", "-t", session).Output()
+		out, _ := tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session).Output()
 		return string(out)
 	}
 	waitFor := func(what string, d time.Duration) {
@@ -55,7 +64,7 @@ func shellSession(t *testing.T, arch, series string) {
 		t.Fatalf("no %q in the terminal after %v:\n%s", what, d, pane())
 	}
 	send := func(line string) {
-		if out, err := exec.Command("tmux", "send-keys", "-t", session, line, "Enter").CombinedOutput(); err != nil {
+		if out, err := tmux("send-keys", "-t", session, line, "Enter").CombinedOutput(); err != nil {
 			t.Fatalf("tmux send-keys: %v\n%s", err, out)
 		}
 	}
