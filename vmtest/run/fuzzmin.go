@@ -17,6 +17,10 @@ import (
 // smaller inputs it tries before it gives up on finding one that crashes.
 const minimizeRuns = 2000
 
+// minimizerCrashed is what libFuzzer's -minimize_crash prints once the
+// input brought its crash, before it tries smaller ones.
+const minimizerCrashed = "caused a crash"
+
 // minimizeMargin is what the minimizer's binary gets beyond Fuzz.Minimize:
 // libFuzzer's and the glue's start, the last step's end.
 const minimizeMargin = 30 * time.Second
@@ -71,8 +75,19 @@ func (run *kernelRun) minimize(ctx context.Context, e *report.Kernel, c harness.
 	if err := os.WriteFile(log, []byte(job.Output), 0o644); err == nil {
 		e.Files[filepath.Base(log)] = log
 	}
-	min, how := minimized(c, job.Output, took)
-	if _, died := jobFinding(vm, job); died && len(min.Input) == len(c.Input) && !strings.Contains(job.Output, harness.ReportLine) {
+	_, died := jobFinding(vm, job)
+	return minimizeResult(c, job.Output, took, died)
+}
+
+// minimizeResult is minimized's answer, unless the minimizer's VM died
+// (a kernel finding ended it) before the minimizer saw its crash: then
+// the input ends the kernel the minimizer's steps run in. A minimizer
+// that saw its crash ran its steps, and what it said stands: their
+// output (the glue's report line among it) is libFuzzer's to read, not
+// in the job's.
+func minimizeResult(c harness.KernelCrash, output string, took time.Duration, died bool) (harness.KernelCrash, string) {
+	min, how := minimized(c, output, took)
+	if died && !strings.Contains(output, minimizerCrashed) && len(min.Input) == len(c.Input) && !strings.Contains(output, harness.ReportLine) {
 		how = "not minimized: the input ends the kernel (a panic or hang), and libFuzzer's minimizer tries its steps in that kernel"
 	}
 	return min, how
@@ -88,7 +103,7 @@ func minimized(c harness.KernelCrash, output string, took time.Duration) (harnes
 	if min, ok := harness.Smallest(c, cs); ok {
 		return min, fmt.Sprintf("minimized by libFuzzer's -minimize_crash in a fresh VM, %s, the same report", took)
 	}
-	if strings.Contains(output, "caused a crash") {
+	if strings.Contains(output, minimizerCrashed) {
 		return c, fmt.Sprintf("libFuzzer's -minimize_crash found no smaller input in a fresh VM in %s", took)
 	}
 	return c, "not minimized: the input alone did not reproduce the report in a fresh VM (the kernel's state after the inputs before it may be part of the bug)"

@@ -2,6 +2,8 @@ package run
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -191,5 +193,33 @@ func TestFuzzStatus(t *testing.T) {
 	want := []string{"2 #2\tINITED cov: 8 ft: 12 corp: 1/1b exec/s: 0 rss: 24Mb", "2 " + harness.ReportLine + "BUG: KASAN: x"}
 	if !slices.Equal(got, want) {
 		t.Errorf("steps %q, want %q", got, want)
+	}
+}
+
+// TestMinimizeResult: a minimizer that saw its crash and found nothing
+// smaller says so, even though the kernel report ended its VM's job
+// (testdata/minimize/no-smaller.log: a real minimizer's output on 6.1-debug
+// for a 2-byte input of testdata/fuzzbug's seeded bug); one that never
+// saw its crash in a VM that died says the input ends the kernel.
+func TestMinimizeResult(t *testing.T) {
+	out, err := os.ReadFile(filepath.Join("testdata", "minimize", "no-smaller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const line = "BUG: KASAN: slab-out-of-bounds in mmapdrv_ioctl+0x4ab/0x4e0 [mmapdrv]"
+	orig := harness.KernelCrash{Report: line, Key: line, Input: []byte{0x2a, 0x00}}
+	for _, c := range []struct {
+		name, out string
+		died      bool
+		how       string
+	}{
+		{"saw its crash, VM died", string(out), true, "libFuzzer's -minimize_crash found no smaller input"},
+		{"saw its crash", string(out), false, "libFuzzer's -minimize_crash found no smaller input"},
+		{"never saw it, VM died", "INFO: Seed: 1\n", true, "not minimized: the input ends the kernel"},
+		{"never saw it", "INFO: Seed: 1\n", false, "not minimized: the input alone did not reproduce"},
+	} {
+		if _, how := minimizeResult(orig, c.out, 42*time.Second, c.died); !strings.HasPrefix(how, c.how) {
+			t.Errorf("%s: %q, want %q...", c.name, how, c.how)
+		}
 	}
 }
