@@ -4,9 +4,13 @@
  *
  * The input is a program: each operation is an opcode byte followed by its
  * arguments, taken from the input as far as it goes (missing bytes read as
- * zero). Every input opens the device afresh and closes it at the end, so
- * inputs do not depend on each other beyond the buffer's contents, which
- * the driver keeps across opens (as a file would).
+ * zero). Every input starts on the same open file at offset 0, so inputs
+ * do not depend on each other beyond the buffer's contents, which the
+ * driver keeps across opens (as a file would). That file is opened once
+ * and kept: an open and a close cost a debug kernel under TCG about a
+ * fifth of an input's time (0.45 of 2.2 ms, measured), and the driver
+ * keeps no per-open state. The open and release paths are fuzzed by the
+ * reopen operation, whose file is closed at the input's end.
  *
  *   0 read    u16 count            read() into a scratch buffer
  *   1 write   u16 count, bytes     write() the next count input bytes
@@ -64,12 +68,20 @@ static uint64_t take(struct input *in, int bytes)
 /* scratch is what read(), write() and ioctl() pointers point at. */
 static uint8_t scratch[1 << 16];
 
+/* dev is the file every input starts on. */
+static int dev = -1;
+
+static void release(int fd)
+{
+	if (fd >= 0 && fd != dev)
+		close(fd);
+}
+
 static int reopen(int fd, uint8_t mode)
 {
 	static const int modes[] = { O_RDONLY, O_WRONLY, O_RDWR };
 
-	if (fd >= 0)
-		close(fd);
+	release(fd);
 	return open(DEVICE, modes[mode % 3]);
 }
 
@@ -142,7 +154,13 @@ static void step(int fd, struct input *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
-	int fd = open(DEVICE, O_RDWR);
+	int fd;
+
+	if (dev < 0)
+		dev = open(DEVICE, O_RDWR);
+	if (dev >= 0)
+		lseek(dev, 0, SEEK_SET);
+	fd = dev;
 
 	for (int i = 0; i < MAX_OPS && in.left; i++) {
 		if (in.p[0] % NOPS == 5) {
@@ -155,7 +173,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			take(&in, 1);
 	}
-	if (fd >= 0)
-		close(fd);
+	release(fd);
 	return 0;
 }
