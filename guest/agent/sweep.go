@@ -94,6 +94,8 @@ type sweeper struct {
 	hits []hit
 	// lastTick is the kernel's jiffies read at the end of the last point.
 	lastTick uint64
+	// tested is, by site, the point whose instance the tests ran on.
+	tested map[string]string
 }
 
 // sweepModule sweeps m's load, then its unload, and loads it again as
@@ -279,9 +281,8 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 	if failedLoad || (p.Op == event.OpUnload && opErr == nil) {
 		p.Leftover = s.leftover(loaded)
 	}
-	if p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && moduleSite(log, s.name) != "" {
-		p.Tests = true
-		s.a.runTests(pointBinaries(s.cfg.Tests, p))
+	if site := moduleSite(log, s.name); p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && site != "" {
+		s.testInstance(p, site)
 	}
 	if !loaded {
 		return
@@ -289,6 +290,30 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 	if err := s.a.guarded(s.grace, func() error { return unload(s.name) }); err != nil {
 		s.broken = fmt.Sprintf("unload %s after %s point %d: %v", s.name, p.Op, p.Nth, err)
 	}
+}
+
+// testInstance runs the tests on the instance p's load left, its failure
+// at site in the module, unless a point before it with the same site ran
+// them (Point.TestedBy).
+func (s *sweeper) testInstance(p *event.Point, site string) {
+	if s.claimTests(p, site) {
+		s.a.runTests(pointBinaries(s.cfg.Tests, p))
+	}
+}
+
+// claimTests marks p as the point whose instance the tests run on for
+// site and says so, or names the point that ran them for site before.
+func (s *sweeper) claimTests(p *event.Point, site string) bool {
+	if by, ok := s.tested[site]; ok {
+		p.TestedBy = by
+		return false
+	}
+	if s.tested == nil {
+		s.tested = map[string]string{}
+	}
+	s.tested[site] = p.Name()
+	p.Tests = true
+	return true
 }
 
 // leftover lists what a module gone (or that should be) left behind.

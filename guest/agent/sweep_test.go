@@ -51,3 +51,26 @@ func TestLoadSweepKnobs(t *testing.T) {
 		}
 	}
 }
+
+// The tests run once per module site a swallowed failure hit: a later
+// point (of any pass) with the same site names the point that ran them.
+func TestClaimTestsOncePerSite(t *testing.T) {
+	s := &sweeper{}
+	const init0, init1 = "m_init+0xc7/0x1000 [m]", "m_init+0x2f/0x1000 [m]"
+	for _, c := range []struct {
+		p      event.Point
+		site   string
+		run    bool
+		tested string
+	}{
+		{event.Point{Op: event.OpLoad, Module: "m", Nth: 263}, init0, true, ""},
+		{event.Point{Op: event.OpLoad, Module: "m", Nth: 269}, init0, false, "load/m/fail-nth=263"},
+		{event.Point{Op: event.OpLoad, Module: "m", Nth: 40}, init1, true, ""},
+		{event.Point{Op: event.OpLoad, Module: "m", Nth: 263, Pass: 2}, init0, false, "load/m/fail-nth=263"},
+	} {
+		p := c.p
+		if run := s.claimTests(&p, c.site); run != c.run || p.Tests != c.run || p.TestedBy != c.tested {
+			t.Errorf("point %s at %s: run %v, Tests %v, TestedBy %q; want %v, %q", p.Name(), c.site, run, p.Tests, p.TestedBy, c.run, c.tested)
+		}
+	}
+}

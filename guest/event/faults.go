@@ -42,6 +42,14 @@ type Point struct {
 	// Tests: the test binaries ran on the instance the load left, as
 	// binaries named PointBinary.
 	Tests bool `json:"tests,omitempty"`
+	// TestedBy names the point (Name) whose instance the tests ran on
+	// instead of this one's: its failure hit the module at the same
+	// site (the same call in the module's code), so the module went on
+	// from there the same way. One run of the suite per site, not per
+	// point: a module's call that the kernel absorbed failures under
+	// (misc_register's sysfs and uevent allocations) is met by a dozen
+	// points of a sweep, each a minute of tests on a debug kernel.
+	TestedBy string `json:"tested_by,omitempty"`
 	// Leftover is what a failed load left behind: the module still
 	// loaded, /sys/module/<name>, /dev entries that were not there
 	// before the sweep. Each is a finding of the point.

@@ -104,6 +104,7 @@ func (c *Collector) point(ev event.Event) {
 	}
 	fp := tr.t.Fault
 	fp.Injected, fp.Loaded, fp.Tests, fp.Leftover = p.Injected, p.Loaded, p.Tests, p.Leftover
+	fp.TestedBy = p.TestedBy
 	fp.Error, fp.Errno = ev.Err, ev.Errno
 	frames, _ := dmesg.InjectedStack(ev.Msg)
 	for _, fr := range frames {

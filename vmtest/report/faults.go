@@ -30,9 +30,12 @@ type FaultPoint struct {
 	Error    string `json:"error,omitempty"`
 	// Loaded: the module was there after the operation (a load that
 	// succeeded in spite of the failure; an unload that failed). Tests:
-	// the test binaries ran on that instance.
-	Loaded bool `json:"loaded,omitempty"`
-	Tests  bool `json:"tests,omitempty"`
+	// the test binaries ran on that instance. TestedBy: they ran instead
+	// on the instance of this point, an earlier one whose failure hit the
+	// module at the same site.
+	Loaded   bool   `json:"loaded,omitempty"`
+	Tests    bool   `json:"tests,omitempty"`
+	TestedBy string `json:"tested_by,omitempty"`
 	// Leftover is what a failed load (or a done unload) left behind.
 	Leftover []string `json:"leftover,omitempty"`
 	// Stack is the failed call's, innermost first, as the kernel logged
@@ -106,6 +109,8 @@ func (p *FaultPoint) Summary() string {
 	switch {
 	case p.Error != "":
 		fmt.Fprintf(&b, "; returned %s (errno %d)", p.Error, p.Errno)
+	case p.Op == "load" && p.TestedBy != "":
+		b.WriteString("; loaded in spite of it; the tests ran on the instance of " + p.TestedBy + ", its failure at the same site")
 	case p.Op == "load":
 		b.WriteString("; loaded in spite of it")
 	default:

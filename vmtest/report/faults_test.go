@@ -44,6 +44,8 @@ func TestFaultPointSummary(t *testing.T) {
 			"load of m with injectable call 7 of 9 failing at sweepmod/sweepmod.c:31 in sweepmod_init; returned cannot allocate memory (errno 12)"},
 		{FaultPoint{Op: "load", Module: "sweepmod", Nth: 2, Injected: true, Stack: initStack},
 			"load of sweepmod with injectable call 2 failing at sweepmod/sweepmod.c:31 in sweepmod_init; loaded in spite of it"},
+		{FaultPoint{Op: "load", Module: "sweepmod", Nth: 5, Injected: true, Stack: initStack, Loaded: true, TestedBy: "load/sweepmod/fail-nth=2"},
+			"load of sweepmod with injectable call 5 failing at sweepmod/sweepmod.c:31 in sweepmod_init; loaded in spite of it; the tests ran on the instance of load/sweepmod/fail-nth=2, its failure at the same site"},
 		{FaultPoint{Op: "unload", Module: "m", Nth: 4, Calls: 3},
 			"unload of m with injectable call 4 of 3 not reached: nothing failed"},
 	} {

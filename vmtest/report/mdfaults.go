@@ -101,7 +101,7 @@ func siteFindings(k *Kernel, s FaultSite) string {
 	switch {
 	case p.Error != "":
 		return "nothing; " + p.Op + " returned " + p.Error
-	case p.Loaded && p.Tests:
+	case p.Loaded && (p.Tests || p.TestedBy != ""):
 		return "nothing; loaded in spite of it, the tests ran on it"
 	default:
 		return "nothing; " + p.Op + " succeeded in spite of it"
