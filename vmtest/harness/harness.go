@@ -30,11 +30,11 @@ import (
 // host (corpus.c), the popen of libFuzzer's crash minimizer (popen.c) and
 // the ring of the last inputs (ring.c).
 //
-//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c glue/ring.c
+//go:embed glue/kcov.c glue/kmsg.c glue/corpus.c glue/popen.c glue/ring.c glue/hints.c
 var glue embed.FS
 
 // glueFiles are glue's sources, in the order they are compiled.
-var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c", "ring.c"}
+var glueFiles = []string{"kcov.c", "kmsg.c", "corpus.c", "popen.c", "ring.c", "hints.c"}
 
 const (
 	// DefaultClang is the compiler: bookworm's clang with its libFuzzer

@@ -68,11 +68,17 @@ func fuzzJob(f *runcfg.Fuzz, a *arch.Arch, mods []event.Module, m machine, dir s
 // writes the inputs it keeps into. A crash (the glue's abort on a kernel
 // report among them) exits 1, not libFuzzer's 77: a binary whose test
 // failed and that exits 1 is not blamed again in a test of its own. The
-// job's Duration is libFuzzer's -max_total_time, before the user's flags.
+// job's Duration is libFuzzer's -max_total_time, before the user's flags;
+// so is -len_control=100, libFuzzer's default, which it turns off when a
+// harness has a custom mutator (the glue's hints.c is one): inputs grow
+// from short, as without one.
 func fuzzInputs(f *runcfg.Fuzz, dir string, n int) (layers, args []string, err error) {
 	args = []string{"-error_exitcode=1"}
 	if f.Duration > 0 && f.Replay == "" {
 		args = append(args, fmt.Sprintf("-max_total_time=%d", max(int(f.Duration.Round(time.Second)/time.Second), 1)))
+	}
+	if f.Replay == "" {
+		args = append(args, "-len_control=100")
 	}
 	args = append(args, f.Args...)
 	switch {

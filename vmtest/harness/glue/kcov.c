@@ -18,7 +18,9 @@
 // (KCOV_TRACE_CMP, CONFIG_KCOV_ENABLE_COMPARISONS), and their operands go
 // to libFuzzer's comparison hooks, whose table its CMP mutation draws from:
 // the magic value an ioctl compares its argument against gets written into
-// the input. KMODVM_FUZZ_CMP=0 turns this off.
+// the input. They go to hints.c's table too, whose mutator writes them
+// where the input holds the value compared. KMODVM_FUZZ_CMP=0 turns this
+// off.
 //
 // A kernel report after an input ends the harness with that input as
 // libFuzzer's crash (kmsg.c).
@@ -54,6 +56,9 @@ int kmodvm_kmsg_report(const uint8_t *data, size_t size);
 // corpus.c's copy of libFuzzer's corpus to the host, at the harness's end.
 void kmodvm_corpus_init(void);
 void kmodvm_corpus_emit(void);
+
+// hints.c's table of the module's comparison operands, for its mutator.
+void kmodvm_hint_add(uint64_t a, uint64_t b, int size, int constant);
 
 // Big enough for a driver's edges with few collisions, small enough that
 // libFuzzer's scan of it after every input costs little.
@@ -365,6 +370,7 @@ static void feed_cmps(struct kcov *k)
 		if (!in_module(r[3]) || a == b)
 			continue;
 		fed++;
+		kmodvm_hint_add(a, b, 1 << ((r[0] & KCOV_CMP_MASK) >> 1), r[0] & KCOV_CMP_CONST);
 		switch ((r[0] & KCOV_CMP_MASK) >> 1) {
 		case 0:
 			__sanitizer_cov_trace_cmp1(a, b);
