@@ -2,8 +2,9 @@
 // into inputs by a mutator of the glue's, as syzkaller's hints do.
 //
 // kcov.c traces an input's comparisons in the module now and then
-// (KCOV_TRACE_CMP) and gives each pair of operands to libFuzzer's
-// comparison hooks. Those fill its table of recent compares: 32 slots
+// (KCOV_TRACE_CMP) and hands the records here (kmodvm_cmps_feed), which
+// gives each pair of operands to libFuzzer's comparison hooks. Those fill
+// its table of recent compares: 32 slots
 // chosen by the operands' xor, overwritten by the next input's compares,
 // and drawn from by one mutation in a dozen. An ioctl that compares its
 // command against one magic value beside a switch of a dozen cases loses
@@ -18,6 +19,7 @@
 //
 // A harness that defines LLVMFuzzerCustomMutator itself keeps its own:
 // the glue's is weak, and the hints then reach libFuzzer's table only.
+#include <linux/kcov.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +31,19 @@
 #define HINT_TRIES 16
 
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+// libFuzzer's own comparison hooks: what they are given lands in its
+// table of recent compares, from which its CMP mutation writes one
+// operand where the input holds the other (or anywhere). Weak: a harness
+// linked without libFuzzer has none.
+void __sanitizer_cov_trace_cmp1(uint8_t a, uint8_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp2(uint16_t a, uint16_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp4(uint32_t a, uint32_t b) __attribute__((weak));
+void __sanitizer_cov_trace_cmp8(uint64_t a, uint64_t b) __attribute__((weak));
+
+// A record of KCOV_TRACE_CMP is four words: type, the two operands, the
+// comparison's PC.
+#define CMP_WORDS 4
 
 struct hint {
 	uint64_t from, to; // the input's value, what to write instead
@@ -71,6 +86,42 @@ void kmodvm_hint_add(uint64_t a, uint64_t b, int size, int constant)
 	put(b, a, size);
 	if (!constant)
 		put(a, b, size);
+}
+
+int kmodvm_cmps_traced(void)
+{
+	return __sanitizer_cov_trace_cmp4 != NULL;
+}
+
+// kmodvm_cmps_feed hands the operands of the n records at recs whose PC
+// in_module takes for the module's to libFuzzer's hooks, by their size,
+// and to the hints; returns how many.
+unsigned long kmodvm_cmps_feed(const uint64_t *recs, uint64_t n, int (*in_module)(uint64_t pc))
+{
+	unsigned long fed = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		const uint64_t *r = &recs[i * CMP_WORDS];
+		uint64_t a = r[1], b = r[2];
+		int size = (r[0] & KCOV_CMP_MASK) >> 1;
+		if (!in_module(r[3]) || a == b)
+			continue;
+		fed++;
+		kmodvm_hint_add(a, b, 1 << size, r[0] & KCOV_CMP_CONST);
+		switch (size) {
+		case 0:
+			__sanitizer_cov_trace_cmp1(a, b);
+			break;
+		case 1:
+			__sanitizer_cov_trace_cmp2(a, b);
+			break;
+		case 2:
+			__sanitizer_cov_trace_cmp4(a, b);
+			break;
+		default:
+			__sanitizer_cov_trace_cmp8(a, b);
+		}
+	}
+	return fed;
 }
 
 static uint64_t next_rand(uint64_t *s)

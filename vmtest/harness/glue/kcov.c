@@ -57,8 +57,13 @@ int kmodvm_kmsg_report(const uint8_t *data, size_t size);
 void kmodvm_corpus_init(void);
 void kmodvm_corpus_emit(void);
 
-// hints.c's table of the module's comparison operands, for its mutator.
-void kmodvm_hint_add(uint64_t a, uint64_t b, int size, int constant);
+// hints.c: the operands of n comparison records (KCOV_TRACE_CMP's, four
+// words each) whose PC is the module's, to libFuzzer and to the glue's
+// mutator; returns how many it took.
+unsigned long kmodvm_cmps_feed(const uint64_t *recs, uint64_t n, int (*in_module)(uint64_t pc));
+// hints.c: whether libFuzzer's comparison hooks are linked in (not in a
+// harness linked without libFuzzer).
+int kmodvm_cmps_traced(void);
 
 // Big enough for a driver's edges with few collisions, small enough that
 // libFuzzer's scan of it after every input costs little.
@@ -102,21 +107,11 @@ struct kcov {
 	unsigned since_cmp; // inputs since the last comparison trace
 };
 
-// A record of KCOV_TRACE_CMP is four words: type, the two operands, the
-// comparison's PC.
+// A record of KCOV_TRACE_CMP is four words (hints.c reads them).
 #define CMP_WORDS 4
 // An input that reached new module edges has its comparisons traced, and
 // one in CMP_PERIOD of the others.
 #define CMP_PERIOD 16
-
-// libFuzzer's own comparison hooks: what they are given lands in its
-// table of recent compares, from which its CMP mutation writes one
-// operand where the input holds the other (or anywhere). Weak: a harness
-// linked without libFuzzer has none.
-void __sanitizer_cov_trace_cmp1(uint8_t a, uint8_t b) __attribute__((weak));
-void __sanitizer_cov_trace_cmp2(uint16_t a, uint16_t b) __attribute__((weak));
-void __sanitizer_cov_trace_cmp4(uint32_t a, uint32_t b) __attribute__((weak));
-void __sanitizer_cov_trace_cmp8(uint64_t a, uint64_t b) __attribute__((weak));
 
 static __thread struct kcov *thread_kcov;
 
@@ -356,35 +351,13 @@ __attribute__((constructor)) static void init(void)
 	atexit(at_exit);
 }
 
-// feed_cmps hands the module's comparisons to libFuzzer's hooks, by the
-// operands' size.
+// feed_cmps hands the records of the module's comparisons to hints.c.
 static void feed_cmps(struct kcov *k)
 {
 	uint64_t n = __atomic_load_n(&k->cmp[0], __ATOMIC_RELAXED);
 	if (n > (COVER_WORDS - 1) / CMP_WORDS)
 		n = (COVER_WORDS - 1) / CMP_WORDS;
-	unsigned long fed = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t *r = &k->cmp[1 + i * CMP_WORDS];
-		uint64_t a = r[1], b = r[2];
-		if (!in_module(r[3]) || a == b)
-			continue;
-		fed++;
-		kmodvm_hint_add(a, b, 1 << ((r[0] & KCOV_CMP_MASK) >> 1), r[0] & KCOV_CMP_CONST);
-		switch ((r[0] & KCOV_CMP_MASK) >> 1) {
-		case 0:
-			__sanitizer_cov_trace_cmp1(a, b);
-			break;
-		case 1:
-			__sanitizer_cov_trace_cmp2(a, b);
-			break;
-		case 2:
-			__sanitizer_cov_trace_cmp4(a, b);
-			break;
-		default:
-			__sanitizer_cov_trace_cmp8(a, b);
-		}
-	}
+	unsigned long fed = kmodvm_cmps_feed(&k->cmp[1], n, in_module);
 	pthread_mutex_lock(&seen_mu);
 	ncmps += fed;
 	pthread_mutex_unlock(&seen_mu);
@@ -424,7 +397,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret = kmodvm_user_TestOneInput(data, size);
 	int grew = collect(k);
 	kmsg_check(data, size);
-	if (k->cmp_fd >= 0 && __sanitizer_cov_trace_cmp4 && (grew || ++k->since_cmp >= CMP_PERIOD)) {
+	if (k->cmp_fd >= 0 && kmodvm_cmps_traced() && (grew || ++k->since_cmp >= CMP_PERIOD)) {
 		k->since_cmp = 0;
 		run_cmp(k, data, size);
 		kmsg_check(data, size);
