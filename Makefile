@@ -137,7 +137,7 @@ bench-sweep: deps
 # built from source once, cached): KMODVM_TEST_DEBUG_KERNELS.
 DEBUG_KERNELS ?= 6.1-debug,7.3-debug,6.1-kcsan
 test-debug: deps
-	KMODVM_TEST_DEBUG_KERNELS=$(DEBUG_KERNELS) $(GO) test $(TESTFLAGS) -run 'TestDebugKernel|TestSanitizers|TestInjectFaults|TestFailEach' -v ./vmtest
+	KMODVM_TEST_DEBUG_KERNELS=$(DEBUG_KERNELS) $(GO) test $(TESTFLAGS) -run 'TestDebugKernel|TestSanitizers|TestInjectFaults|TestFailEach|TestScopedFaults' -v ./vmtest
 
 # Soak: the bundled suite on the kernel matrix, SOAK_ROUNDS times (13 x 4
 # kernels = 52 boots, about 6 minutes here), bounded by SOAK_DURATION;

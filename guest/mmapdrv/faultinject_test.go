@@ -62,8 +62,8 @@ func TestBadUserPointersAreEFAULT(t *testing.T) {
 // last backwards: the init's allocations are among them, after the
 // module loader's own.
 func TestInitUnwindsFailedAllocations(t *testing.T) {
-	path := restoreAfter(t)
 	testenv.EnableFaultInjection(t)
+	path := restoreAfter(t)
 	if err := testenv.UnloadModule(ModuleName); err != nil {
 		t.Fatal(err)
 	}

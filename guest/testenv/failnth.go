@@ -18,6 +18,14 @@ import (
 // gives how many calls were still to go, 0 once the failure was injected.
 const FailNthPath = failnth.Path
 
+// scopedFaults reports whether failures are being injected at random
+// (kmodvm run --scoped-faults sets failslab's probability while the
+// tests run; fail-nth and FailEach leave it 0).
+func scopedFaults() bool {
+	b, err := os.ReadFile(failnth.DebugFS + "/failslab/probability")
+	return err == nil && len(b) > 0 && b[0] != '0'
+}
+
 // faultSettings counts the tests of this process that need syzkaller's
 // settings (failnth.Knobs, nothing logged per failure) set: the first
 // sets them, the last to end restores them, so that tests running in
@@ -32,12 +40,16 @@ var faultSettings struct {
 // EnableFaultInjection prepares the kernel for FailNth until t ends: it
 // sets syzkaller's fault-injection settings (those of them the kernel
 // has) and restores them after. It skips t outside a kmodvm guest and on
-// kernels without fail-nth, naming the -debug kernels, which have it.
+// kernels without fail-nth, naming the -debug kernels, which have it,
+// and while the run's --scoped-faults hold the kernel's failures.
 func EnableFaultInjection(t testing.TB) {
 	t.Helper()
 	SkipIfNotVM(t)
 	if _, err := os.Stat(FailNthPath); err != nil {
 		t.Skipf("no %s: the kernel has no fault injection (CONFIG_FAULT_INJECTION, with CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_DEBUG_FS); the -debug kernels have it: kmodvm run -k 6.1-debug", FailNthPath)
+	}
+	if scopedFaults() {
+		t.Skip("the run's --scoped-faults fail the module's calls at random and hold every injected failure, fail-nth's too, to the module's code: a test that injects failures of its own cannot count them (run it without --scoped-faults)")
 	}
 	faultSettings.Lock()
 	defer faultSettings.Unlock()

@@ -64,6 +64,10 @@ type Collector struct {
 	findings    []timedFinding
 	kmsgRecords int
 	lostKmsg    int // records in batches that could not be decoded
+	// scoped and injected: Options.Scoped, and the times of the failures
+	// the kernel injected (scoped.go).
+	scoped   bool
+	injected []int64
 	// kmsgNext is the sequence number the next kernel log record should
 	// have; holes in the sequence (kmsgHoles) are records lost in the
 	// guest, except for those already counted as lost in damaged batches
@@ -127,12 +131,17 @@ type Options struct {
 	// kernel log, the console or kmemleak) one matches is marked allowed
 	// and fails neither its test nor the kernel.
 	Allow allow.List
+	// Scoped: the module's calls failed at random while the tests ran
+	// (--scoped-faults); a failed test those failures explain is
+	// skipped (scoped.go).
+	Scoped bool
 }
 
 // New returns a Collector for one VM's events.
 func New(o Options) *Collector {
 	return &Collector{kernel: &report.Kernel{}, dmesg: o.Dmesg, progress: o.Progress, live: o.Live, output: o.Output,
-		heard: o.Heard, record: o.Record, testOrder: o.Order, allow: o.Allow, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{}}
+		heard: o.Heard, record: o.Record, testOrder: o.Order, allow: o.Allow, binaries: map[string]*binaryRun{}, gcda: gcdaFiles{},
+		scoped: o.Scoped}
 }
 
 // Decode feeds c the events read from r until r ends, and then the
@@ -327,6 +336,7 @@ func (c *Collector) kmsg(r *event.KmsgRecord) {
 		fmt.Fprintln(c.dmesg, line)
 	}
 	c.kunit.record(r.Usec*1000-c.kmsgOffset, r.Text)
+	c.noteInjected(r.Text, r.Usec*1000-c.kmsgOffset)
 	c.sweep.record(r.Text)
 	for _, f := range c.scanner.Feed([]byte(line)) {
 		c.findings = append(c.findings, timedFinding{f: f, mono: c.monoOf(f)})

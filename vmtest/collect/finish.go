@@ -152,6 +152,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 	}
 	c.leftBehind()
 	c.leakFindings()
+	c.excuseScoped()
 	if f, ok := c.lostRecords(); ok {
 		c.kernel.Findings = append(c.kernel.Findings, f)
 	}

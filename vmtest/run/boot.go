@@ -207,7 +207,7 @@ func (run *kernelRun) collector(dmesg io.Writer, watch *stuckWatch, bins []event
 	sel, name := run.entry.Selector, run.entry.Name
 	opts := collect.Options{Dmesg: dmesg, Progress: func(d string) { run.step(runcfg.PhaseTests, d) },
 		Heard: watch.heard, Record: watch.record, Order: run.testOrder(bins), Allow: run.r.allow,
-		Output: run.fuzzStatus(fuzzJob)}
+		Output: run.fuzzStatus(fuzzJob), Scoped: run.r.cfg.ScopeFaults > 0}
 	if test := run.r.hooks.Test; test != nil {
 		opts.Live = func(lt collect.Live) { test(sel, name, lt) }
 	}
