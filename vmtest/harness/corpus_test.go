@@ -15,17 +15,7 @@ import (
 func TestCorpusSent(t *testing.T) {
 	needClang(t)
 	dir := t.TempDir()
-	srcs := []string{"testdata/corpussend.c"}
-	for _, name := range []string{"corpus.c", "kmsg.c"} {
-		b, err := glue.ReadFile("glue/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srcs = append(srcs, filepath.Join(dir, name))
-		if err := os.WriteFile(srcs[len(srcs)-1], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srcs := append([]string{"testdata/corpussend.c"}, glueSources(t, dir, "corpus.c", "kmsg.c")...)
 	bin := filepath.Join(dir, "corpussend")
 	if out, err := exec.Command(DefaultClang, append([]string{"-O1", "-o", bin}, srcs...)...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -16,6 +16,25 @@ import (
 
 // needClang skips a test on a machine without the compiler, which make
 // deps installs.
+// glueSources writes the named glue sources (glue/<name>) into dir and
+// returns their paths, for the tests that build part of the glue on the
+// host.
+func glueSources(t *testing.T, dir string, names ...string) []string {
+	t.Helper()
+	var paths []string
+	for _, name := range names {
+		b, err := glue.ReadFile("glue/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Join(dir, name))
+		if err := os.WriteFile(paths[len(paths)-1], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths
+}
+
 func needClang(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath(DefaultClang); err != nil {

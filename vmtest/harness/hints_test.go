@@ -18,14 +18,7 @@ import (
 func TestHintsFindTheMagicCommand(t *testing.T) {
 	needClang(t)
 	dir := t.TempDir()
-	src, err := glue.ReadFile("glue/hints.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hints := filepath.Join(dir, "hints.c")
-	if err := os.WriteFile(hints, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	hints := glueSources(t, dir, "hints.c")[0]
 	bin := filepath.Join(dir, "hintsfind")
 	if out, err := exec.Command(DefaultClang, "-g", "-O1", "-fsanitize=fuzzer", "-fno-sanitize-coverage=trace-cmp", "-Wall", "-Werror",
 		"testdata/hintsfind.c", hints, "-o", bin).CombinedOutput(); err != nil {

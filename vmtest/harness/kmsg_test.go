@@ -41,14 +41,7 @@ func withKmsgGlue(t *testing.T, main string) string {
 	t.Helper()
 	needClang(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "kmsg.c")
-	b, err := glue.ReadFile("glue/kmsg.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(src, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src := glueSources(t, dir, "kmsg.c")[0]
 	bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(main), ".c"))
 	if out, err := exec.Command(DefaultClang, "-O1", "-o", bin, main, src).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
