@@ -29,7 +29,7 @@ func (c *Collector) test(ev event.Event) {
 		c.output(ev.Binary, te.Output)
 	}
 	if te.Test == "" {
-		if te.Action == "output" && b.output.Len() < maxTestOutput {
+		if te.Action == "output" && keepOutput(b.output.Len(), te.Output) {
 			b.output.WriteString(te.Output)
 		}
 		return
@@ -49,10 +49,9 @@ func (c *Collector) test(ev event.Event) {
 	}
 	switch te.Action {
 	case "output":
-		if len(tr.t.Output) < maxTestOutput {
-			tr.t.Output += te.Output
-		}
+		tr.addOutput(te.Output)
 	case "pass", "fail", "skip":
+		tr.flush()
 		tr.t.Status = map[string]report.Status{"pass": report.Pass, "fail": report.Fail, "skip": report.Skip}[te.Action]
 		tr.t.Elapsed = te.Elapsed
 		tr.end, tr.ended = ev.Mono, true
@@ -120,6 +119,7 @@ func (c *Collector) binaryEnd(ev event.Event) {
 		// output, before a fault that silenced it: it lasts to the end.
 		self.t.Status = st
 		self.end = max(self.end, b.end)
+		self.flush()
 		self.t.Output += b.output.String() + end
 		return
 	}

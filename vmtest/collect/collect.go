@@ -28,9 +28,6 @@ import (
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
-// maxTestOutput bounds the output kept per test; the rest is in events.jsonl.
-const maxTestOutput = 64 << 10
-
 // kindKmsgLost is the kind of the finding that says the kernel log has a
 // hole: records the agent never read (the guest's ring buffer overran) or
 // that did not arrive. A hole may have held a KASAN or lockdep report, so
@@ -223,6 +220,10 @@ type testRun struct {
 	t          *report.Test
 	start, end int64
 	ended      bool
+	// more is the output kept past maxTestOutput (output.go), added to
+	// t.Output once the test ends: a builder, not a string grown line by
+	// line, for a fuzz job's megabytes of corpus.
+	more strings.Builder
 }
 
 // seqHole is a run of kernel log records missing from the stream.

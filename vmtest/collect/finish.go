@@ -119,6 +119,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 	c.unfinishedBinaries()
 	c.sweep.settleOpen()
 	for _, tr := range c.order {
+		tr.flush()
 		if !tr.ended || tr.t.Status == report.NotRun {
 			tr.t.Status = vmEnd
 			tr.t.Output += c.vmEndNote(vmEnd)
