@@ -2,6 +2,7 @@ package debianprov
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -64,10 +65,17 @@ func archBuilds(ix *debian.Index, a, host string) []kernel.Build {
 	for _, ps := range byName {
 		sort.SliceStable(ps, func(i, j int) bool { return debian.CompareVersions(ps[i].Version, ps[j].Version) > 0 })
 	}
+	// The roots in imageRoots' order, each over the names sorted: an ABI
+	// with more than one root (7.x's linux-binary-<abi> and the
+	// linux-image-<abi> that depends on it) is always the first's, not
+	// whichever the map gave first, which made the same selector name
+	// two builds of other IDs from one run to the next.
+	names := slices.Sorted(maps.Keys(byName))
 	seen := map[string]bool{}
 	var out []kernel.Build
-	for name, versions := range byName {
-		for _, r := range imageRoots {
+	for _, r := range imageRoots {
+		for _, name := range names {
+			versions := byName[name]
 			if !strings.HasPrefix(name, r.prefix) || !strings.HasSuffix(name, r.suffix) {
 				continue
 			}

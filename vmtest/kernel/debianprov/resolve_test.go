@@ -174,3 +174,32 @@ func TestOlderBuildsOfTheSameSeriesFlavourAndArch(t *testing.T) {
 		t.Errorf("older than 5.10.0-46-arm64: %q", got)
 	}
 }
+
+// 7.x's linux-image-<abi> is a package that depends on linux-binary-<abi>:
+// both are roots of the same build, and the build is always the
+// linux-binary one (imageRoots' order), whatever order the map of names
+// gives: the same selector must name the same build, of the same ID, in
+// every run, or an offline lookup misses the kernel fetched before.
+func TestResolveRootIsTheSameEveryTime(t *testing.T) {
+	sel, _ := kernel.ParseSelector("7.3")
+	var first string
+	for i := 0; i < 30; i++ {
+		b, err := Resolve(fixtureBuilds(t), sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range b.Packages {
+			names = append(names, p.Name)
+		}
+		got := strings.Join(names, " ")
+		if strings.Contains(got, "linux-image-") {
+			t.Fatalf("7.3's build rooted at the linux-image meta package: %s", got)
+		}
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Fatalf("7.3 resolved to %s, then to %s", first, got)
+		}
+	}
+}
