@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kmodvm/kmodvm/vmtest/dmesg"
 	"github.com/kmodvm/kmodvm/vmtest/report"
 )
 
@@ -19,14 +20,10 @@ import (
 // while it ran (it logs at most 10 in 5 s, so none logged does not mean
 // none happened). A finding fails its test and the kernel as always.
 
-// injectedLine begins the kernel's record of each failure it injects
-// (the fault attributes' verbose=2 prints it, with the call's stack).
-const injectedLine = "FAULT_INJECTION: forcing a failure"
-
 // noteInjected keeps the time of an injected failure's record, under
 // scoped faults (mono: the guest's monotonic ns).
 func (c *Collector) noteInjected(text string, mono int64) {
-	if c.scoped && strings.HasPrefix(text, injectedLine) {
+	if c.scoped && strings.HasPrefix(text, dmesg.InjectedHeader) {
 		c.injected = append(c.injected, mono)
 	}
 }
