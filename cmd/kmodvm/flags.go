@@ -79,7 +79,7 @@ func addDebugInfoFlag(fs *pflag.FlagSet, p *bool) {
 // --scoped-faults.
 func addInjectFaultsFlag(fs *pflag.FlagSet, p *bool, jobs, scoped *int) {
 	fs.BoolVar(p, "inject-faults", false, "before the tests, load and unload each module with each of its allocations failing in turn (fail-nth), each point a result load/<module>/fail-nth=N judged by what the kernel found (kernels with CONFIG_FAULT_INJECTION: the -debug ones; docs/fault-injection.md)")
-	fs.IntVar(jobs, "sweep-jobs", 0, "VMs sweeping one kernel's --inject-faults points at once, each every n-th point (default: the CPUs shared among the kernels run at once, at most 4; 1: one VM)")
+	fs.IntVar(jobs, "sweep-jobs", 0, "VMs sweeping one kernel's --inject-faults points at once, each every n-th point (default: the host's CPUs shared among the kernels run at once, each VM taking --cpus of them, at most 4; 1: one VM)")
 	fs.IntVar(scoped, "scoped-faults", 0, "while the tests run, make this percent (1-100) of the calls made from the first module's own code fail at random, its dependencies' not (kernels with CONFIG_FAULT_INJECTION_STACKTRACE_FILTER: -debug ones of 6.2 and later on amd64; docs/fault-injection.md)")
 }
 

@@ -29,7 +29,10 @@ import (
 type Agent struct {
 	enc *event.Encoder
 	// notLoaded are the modules whose load failed: they are not unloaded.
-	notLoaded  map[string]bool
+	notLoaded map[string]bool
+	// rcuNormal is the kernel's RCU expedited setting, which a fault
+	// sweep changes but for the tests (rcuExpeditedKnob).
+	rcuNormal  string
 	configPath string
 	kmsg       *kmsgStream
 	// controlDev is the control port's device, from the command line.

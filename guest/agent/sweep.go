@@ -68,6 +68,9 @@ func (a *Agent) sweepFaults(cfg event.RunConfig) {
 			a.logf("inject faults: restore the knobs: %v", err)
 		}
 	}()
+	a.rcuNormal = rcuExpedited()
+	setRCUExpedited("1")
+	defer setRCUExpedited(a.rcuNormal)
 	for _, m := range cfg.Modules {
 		if m.Dep || m.Early || a.notLoaded[moduleName(m)] {
 			continue
@@ -297,7 +300,9 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 // them (Point.TestedBy).
 func (s *sweeper) testInstance(p *event.Point, site string) {
 	if s.claimTests(p, site) {
+		setRCUExpedited(s.a.rcuNormal)
 		s.a.runTests(pointBinaries(s.cfg.Tests, p))
+		setRCUExpedited("1")
 	}
 }
 

@@ -53,7 +53,8 @@ func TestArchesNamesEachArchitectureOnce(t *testing.T) {
 }
 
 // SweepJobs given is the sweep's VMs; by default the CPUs are shared
-// among the kernels run at once, one VM each at least, at most four.
+// among the kernels run at once, each VM taking its guest CPUs, one VM
+// each at least, at most four.
 func TestSweepVMs(t *testing.T) {
 	cpus := runtime.NumCPU()
 	for _, c := range []struct {
@@ -65,6 +66,8 @@ func TestSweepVMs(t *testing.T) {
 		{"one kernel", Config{Jobs: 8}, 1, 1, min(cpus, maxSweepVMs)},
 		{"as many kernels as CPUs", Config{Jobs: cpus}, cpus, 1, 1},
 		{"more kernels than run at once", Config{Jobs: 1}, 6, 1, min(cpus, maxSweepVMs)},
+		{"guests of as many CPUs as the host", Config{Jobs: 1, CPUs: cpus}, 1, 1, 1},
+		{"guests of two CPUs", Config{Jobs: 1, CPUs: 2}, 1, 1, max(1, min(cpus/2, maxSweepVMs))},
 	} {
 		if got := c.cfg.SweepVMs(c.kernels, 256); got < c.lo || got > c.hi {
 			t.Errorf("%s: SweepVMs(%d) = %d, want %d to %d", c.name, c.kernels, got, c.lo, c.hi)
