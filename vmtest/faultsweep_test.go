@@ -3,6 +3,7 @@ package vmtest_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,82 @@ func wantLeak(t *testing.T, k *report.Kernel, s report.FaultSite, file string, l
 		if own := at.FuncLine(); f.Kind != "memory leak" || !ok || own.File != file || own.Line != line {
 			t.Errorf("%s: %s: %s at %s, want a memory leak at %s:%d", k.Name, p.Name, f.Headline(), at.Where(), file, line)
 		}
+	}
+}
+
+// With swallow=1 sweepmod's init stores through the NULL its third
+// allocation's failure left: the point kills the kernel (KASAN's
+// null-ptr-deref, a general protection fault). The VM booted after it
+// goes on from there, in the first pass and in the later ones, with the
+// sites the VMs before met: the second allocation's leak is still found,
+// no point a VM died in runs again, and the suite runs on the module
+// loaded as it is.
+func TestInjectFaultsGoesOnAfterACrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots a debug kernel; not in -short mode")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", "sweepmod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "sweepmod.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "sweepmod.c")
+	// The leak is of what the first allocation got, found at the points
+	// failing the second.
+	leakAt, crashAt := lineOf(t, string(src), "s = kzalloc("), lineOf(t, string(src), "*(u32 *)s->scratch =")
+	start := time.Now()
+	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
+		Kernels:      kerneltest.DebugMatrix()[:1],
+		Modules:      []string{dir},
+		Tests:        []string{filepath.Join(dir, "test")},
+		Params:       []string{"sweepmod.swallow=1"},
+		InjectFaults: true,
+		SweepJobs:    1,
+		OutDir:       t.TempDir(),
+		Log:          testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := rep.Kernels[0]
+	killed := map[int]string{}
+	later, leak, crash := 0, false, false
+	for _, tt := range k.Tests {
+		switch {
+		case tt.Fault == nil:
+			if tt.Status != report.Pass {
+				t.Errorf("%s: %s %s", tt.Package, tt.Name, tt.Status)
+			}
+			continue
+		case strings.Contains(tt.Name, "/pass="):
+			later++
+		}
+		if tt.Status == report.Crash {
+			if by, ok := killed[tt.Fault.Nth]; ok {
+				t.Errorf("%s ran again after %s killed a VM", tt.Name, by)
+			}
+			killed[tt.Fault.Nth] = tt.Name
+		}
+		for _, i := range tt.Findings {
+			at, ok := k.Findings[i].Source()
+			if !ok || at.FuncLine().File != file {
+				continue
+			}
+			leak = leak || (k.Findings[i].Kind == "memory leak" && at.FuncLine().Line == leakAt)
+			crash = crash || (tt.Status == report.Crash && at.FuncLine().Line == crashAt)
+		}
+	}
+	t.Logf("%s: %d reboots; points VMs died in: %v; %d points of later passes; the run took %v", k.Name, len(k.Reboots), killed, later, time.Since(start).Round(time.Second))
+	if len(k.Reboots) == 0 || len(killed) == 0 || !crash {
+		t.Errorf("want a point that killed the VM at sweepmod.c:%d: reboots %d, killed %v", crashAt, len(k.Reboots), killed)
+	}
+	if later == 0 {
+		t.Error("no later pass ran after the crash")
+	}
+	if !leak {
+		t.Errorf("the leak at sweepmod.c:%d was not found", leakAt)
 	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/kmodvm/kmodvm/guest/event"
@@ -27,12 +28,9 @@ const (
 	quietPasses  = 2
 )
 
-// hit is a point whose failure hit the module's code, at site: its first
-// frame there as the kernel printed it.
-type hit struct {
-	n    int
-	site string
-}
+// hit is a point whose failure hit the module's code, at its site: its
+// first frame there as the kernel printed it.
+type hit = event.Hit
 
 // repass runs op's points around those that hit the module again, as
 // passes 2, 3, ..., while passes find new sites. A VM given a share of
@@ -41,28 +39,30 @@ type hit struct {
 // fixed number of calls apart (sweepmod's two), so that one VM's share
 // holds all of them, and a count that moved by one put the skipped
 // site among the points of a VM that never saw the module.
-func (s *sweeper) repass(op string, calls int) {
-	passes(s.hits, func(pass, n int) ([]hit, bool) {
+func (s *sweeper) repass(op string, calls int, before event.PassState) {
+	passes(s.hits, before, func(pass, n int) ([]hit, bool) {
 		before := len(s.hits)
 		ok := s.broken == "" && s.point(&event.Point{Op: op, Module: s.name, Nth: n, Calls: calls, Pass: pass})
 		return s.hits[before:], ok && s.broken == ""
 	})
 }
 
-// passes runs the later passes over the window around first, the first
-// pass's hits, with point, which runs point n of a pass and returns its
-// hits and whether the sweep can go on.
-func passes(first []hit, point func(pass, n int) ([]hit, bool)) {
+// passes runs the later passes over the window around first, the hits
+// so far, with point, which runs point n of a pass and returns its hits
+// and whether the sweep can go on. After a VM that died in point After
+// of pass Pass (resumed), they go on after that point, counting the
+// quiet passes from none; a point a VM died in is not run again.
+func passes(first []hit, resumed event.PassState, point func(pass, n int) ([]hit, bool)) {
 	seen := map[string]bool{}
 	lo, hi := 0, 0
 	note := func(hits []hit) (fresh bool) {
 		for _, h := range hits {
-			fresh = fresh || !seen[h.site]
-			seen[h.site] = true
-			if lo == 0 || h.n < lo {
-				lo = h.n
+			fresh = fresh || !seen[h.Site]
+			seen[h.Site] = true
+			if lo == 0 || h.N < lo {
+				lo = h.N
 			}
-			hi = max(hi, h.n)
+			hi = max(hi, h.N)
 		}
 		return fresh
 	}
@@ -70,9 +70,12 @@ func passes(first []hit, point func(pass, n int) ([]hit, bool)) {
 		return
 	}
 	quiet := 0
-	for pass := 2; pass <= maxPasses && quiet < quietPasses; pass++ {
+	for pass := max(2, resumed.Pass); pass <= maxPasses && quiet < quietPasses; pass++ {
 		var found []hit
 		for n := max(lo-windowMargin, 1); n <= hi+windowMargin; n++ {
+			if (pass == resumed.Pass && n <= resumed.After) || slices.Contains(resumed.Killed, n) {
+				continue
+			}
 			hits, ok := point(pass, n)
 			found = append(found, hits...)
 			if !ok {

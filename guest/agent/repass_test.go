@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
 )
 
 // TestPasses runs the later passes over loads whose module sites stand
@@ -25,19 +27,19 @@ func TestPasses(t *testing.T) {
 			// 6.1-debug: a second pass met the first and third sites
 			// again but not the second, which the third pass met.
 			"a quiet pass is not the end",
-			[]hit{{204, a}, {208, c}},
+			[]hit{{N: 204, Site: a}, {N: 208, Site: c}},
 			[]map[int]string{{204: a, 208: c}, {206: a, 208: b, 210: c}, {204: a, 206: b, 208: c}, {}},
 			[]string{"2:200-212", "3:200-212", "4:200-214", "5:200-214"},
 		},
 		{
 			"two quiet passes end them",
-			[]hit{{204, a}, {206, b}, {208, c}},
+			[]hit{{N: 204, Site: a}, {N: 206, Site: b}, {N: 208, Site: c}},
 			[]map[int]string{{204: a, 206: b, 208: c}, {205: a}, {}},
 			[]string{"2:200-212", "3:200-212"},
 		},
 		{
 			"a new site starts the count again",
-			[]hit{{206, b}},
+			[]hit{{N: 206, Site: b}},
 			[]map[int]string{{206: b}, {204: a}, {210: c}, {}, {}},
 			[]string{"2:202-210", "3:202-210", "4:200-210", "5:200-214"},
 		},
@@ -46,14 +48,14 @@ func TestPasses(t *testing.T) {
 			var order []int
 			lo := map[int]int{}
 			hi := map[int]int{}
-			passes(tc.first, func(pass, n int) ([]hit, bool) {
+			passes(tc.first, event.PassState{}, func(pass, n int) ([]hit, bool) {
 				if _, ok := lo[pass]; !ok {
 					lo[pass] = n
 					order = append(order, pass)
 				}
 				hi[pass] = n
 				if site, ok := tc.sites[pass-2][n]; ok {
-					return []hit{{n, site}}, true
+					return []hit{{N: n, Site: site}}, true
 				}
 				return nil, true
 			})
@@ -72,11 +74,33 @@ func TestPasses(t *testing.T) {
 // passes there.
 func TestPassesStop(t *testing.T) {
 	points := 0
-	passes([]hit{{10, "init+0x10"}}, func(pass, n int) ([]hit, bool) {
+	passes([]hit{{N: 10, Site: "init+0x10"}}, event.PassState{}, func(pass, n int) ([]hit, bool) {
 		points++
 		return nil, n < 8
 	})
 	if points != 3 {
 		t.Errorf("%d points ran, want 3 (6, 7, 8)", points)
+	}
+}
+
+// TestPassesResumed: after a VM that died in point 205 of pass 3, the
+// passes go on after it, over the window of every hit so far, and count
+// the quiet passes from none; the points VMs died in are not run again.
+func TestPassesResumed(t *testing.T) {
+	first := []hit{{N: 204, Site: "init+0x45"}, {N: 206, Site: "init+0x8d"}, {N: 208, Site: "init+0xfa"}}
+	var ran []string
+	lo := map[int]int{}
+	passes(first, event.PassState{Pass: 3, After: 205, Killed: []int{205, 210}}, func(pass, n int) ([]hit, bool) {
+		if n == 205 || n == 210 {
+			t.Errorf("pass %d ran point %d, which killed a VM", pass, n)
+		}
+		if _, ok := lo[pass]; !ok {
+			lo[pass] = n
+			ran = append(ran, fmt.Sprintf("%d:%d", pass, n))
+		}
+		return nil, true
+	})
+	if want := []string{"3:206", "4:200"}; !slices.Equal(ran, want) {
+		t.Errorf("passes began at %v, want %v", ran, want)
 	}
 }

@@ -3,10 +3,13 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"os"
+	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kmodvm/kmodvm/guest/event"
 	"github.com/kmodvm/kmodvm/guest/failnth"
@@ -93,11 +96,12 @@ type sweeper struct {
 	devs   []string // /dev with the module unloaded, before the sweep
 	broken string   // why the sweep cannot go on, once it cannot
 	// hits are the points of the operation swept whose failure hit the
-	// module's own code, and where.
+	// module's own code, and where, a VM's before this one's included.
 	hits []hit
 	// lastTick is the kernel's jiffies read at the end of the last point.
 	lastTick uint64
-	// tested is, by site, the point whose instance the tests ran on.
+	// tested is, by site, the point whose instance the tests ran on, in
+	// this VM or one before it (FaultSweep.Tested).
 	tested map[string]string
 }
 
@@ -105,7 +109,7 @@ type sweeper struct {
 // it is. It reports false when the guest is left in no state to go on.
 func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.FaultSweep) bool {
 	s := &sweeper{a: a, l: &loader{compressed: compressedFinit()}, m: m, name: moduleName(m), cfg: cfg, sw: sw,
-		grace: time.Duration(cfg.FaultGrace)}
+		grace: time.Duration(cfg.FaultGrace), tested: maps.Clone(sw.Tested)}
 	if err := unload(s.name); err != nil {
 		a.logf("inject faults: %s does not unload before its sweep: %v", s.name, err)
 		return true
@@ -135,12 +139,15 @@ func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.Fault
 
 // sweep runs op's points: it counts op's injectable calls, then fails
 // each in turn from FaultSweep.From on (those of its share,
-// FaultSweep.Shares), until a point meets no failure or MaxPoints ran.
-// Each VM of a split sweep counts for itself: a count is one load
-// (a point's cost), and a VM that took it from the host would have to
-// wait for another to make it.
+// FaultSweep.Shares), until a point meets no failure or MaxPoints ran,
+// then the later passes. Each VM of a split sweep counts for itself: a
+// count is one load (a point's cost), and a VM that took it from the
+// host would have to wait for another to make it. A VM booted again
+// after one died in a later pass goes on with that pass
+// (FaultSweep.Passes).
 func (s *sweeper) sweep(op string) {
-	if slices.Contains(s.sw.Done, event.SweepKey(op, s.name)) {
+	key := event.SweepKey(op, s.name)
+	if slices.Contains(s.sw.Done, key) {
 		return
 	}
 	calls, err := s.count(op)
@@ -152,15 +159,16 @@ func (s *sweeper) sweep(op string) {
 	if limit <= 0 {
 		limit = event.DefaultMaxPoints
 	}
-	s.hits = nil
-	from := max(s.sw.From[event.SweepKey(op, s.name)], 1)
-	for n := s.sw.FirstFrom(from); n < from+limit && s.broken == ""; n += s.sw.Step() {
+	before := s.sw.Passes[key]
+	s.hits = slices.Clone(before.Hits)
+	from := max(s.sw.From[key], 1)
+	for n := s.sw.FirstFrom(from); n < from+limit && s.broken == "" && before.Pass < 2; n += s.sw.Step() {
 		p := &event.Point{Op: op, Module: s.name, Nth: n, Calls: calls}
 		if !s.point(p) || !p.Injected {
 			break
 		}
 	}
-	s.repass(op, calls)
+	s.repass(op, calls, before)
 }
 
 // count returns how many injectable calls op makes with none failed,
@@ -191,8 +199,12 @@ func (s *sweeper) run(op string, n int) (failnth.Injection, error) {
 	defer done()
 	var in failnth.Injection
 	var ctl error
-	err = s.a.guarded(s.grace, func() error {
-		in, ctl = failnth.Run(n, call)
+	var tid atomic.Int64
+	err = s.a.guardedTask(s.grace, &tid, func() error {
+		in, ctl = failnth.Run(n, func() error {
+			tid.Store(int64(unix.Gettid())) // no injectable call
+			return call()
+		})
 		return in.Err
 	})
 	if errors.Is(err, errWedged) {
@@ -226,8 +238,8 @@ func (s *sweeper) point(p *event.Point) bool {
 	var in failnth.Injection
 	var err error
 	log := s.a.capture(func() { in, err = s.run(p.Op, p.Nth) })
-	if site := moduleSite(log, s.name); site != "" {
-		s.hits = append(s.hits, hit{n: p.Nth, site: site})
+	if p.Site = moduleSite(log, s.name); p.Site != "" {
+		s.hits = append(s.hits, hit{N: p.Nth, Site: p.Site})
 	}
 	if errors.Is(err, errWedged) {
 		s.a.abandon(fmt.Sprintf("%s point %d of %s: %v", p.Op, p.Nth, s.name, err))
@@ -284,8 +296,8 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 	if failedLoad || (p.Op == event.OpUnload && opErr == nil) {
 		p.Leftover = s.leftover(loaded)
 	}
-	if site := moduleSite(log, s.name); p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && site != "" {
-		s.testInstance(p, site)
+	if p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && p.Site != "" {
+		s.testInstance(p, p.Site)
 	}
 	if !loaded {
 		return
@@ -319,22 +331,6 @@ func (s *sweeper) claimTests(p *event.Point, site string) bool {
 	s.tested[site] = p.Name()
 	p.Tests = true
 	return true
-}
-
-// leftover lists what a module gone (or that should be) left behind.
-func (s *sweeper) leftover(loaded bool) []string {
-	var left []string
-	if loaded {
-		left = append(left, "module "+s.name+" still loaded")
-	} else if _, err := os.Stat("/sys/module/" + s.name); err == nil {
-		left = append(left, "/sys/module/"+s.name)
-	}
-	for _, d := range listDev() {
-		if !slices.Contains(s.devs, d) {
-			left = append(left, "/dev/"+d)
-		}
-	}
-	return left
 }
 
 // pointBinaries are the binaries run on a point's instance, under names
@@ -377,21 +373,4 @@ func (a *Agent) capture(fn func()) string {
 		return ""
 	}
 	return a.kmsg.Capture(fn)
-}
-
-// listDev lists /dev's top-level names, sorted.
-func listDev() []string {
-	ents, _ := os.ReadDir("/dev")
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-// moduleLoaded reports whether the kernel has module name, live or
-// coming or going.
-func moduleLoaded(name string) bool {
-	_, err := os.Stat("/sys/module/" + name + "/initstate")
-	return err == nil
 }

@@ -50,6 +50,11 @@ type Point struct {
 	// (misc_register's sysfs and uevent allocations) is met by a dozen
 	// points of a sweep, each a minute of tests on a debug kernel.
 	TestedBy string `json:"tested_by,omitempty"`
+	// Site is the first frame of the module's own code in the stack of
+	// the call that failed, as the kernel printed it
+	// ("mymod_init+0x8b/0x1000 [mymod]"); "" when the failure hit no code
+	// of the module's.
+	Site string `json:"site,omitempty"`
 	// Leftover is what a failed load left behind: the module still
 	// loaded, /sys/module/<name>, /dev entries that were not there
 	// before the sweep. Each is a finding of the point.
@@ -80,6 +85,14 @@ type FaultSweep struct {
 	// Done lists the operations ("op/module") a VM before swept to their
 	// end: they are not swept again.
 	Done []string `json:"done,omitempty"`
+	// Passes is, by "op/module", where a VM before this one left the
+	// later passes over the module's sites (a VM that died in a point):
+	// the passes go on from there, not from nothing.
+	Passes map[string]PassState `json:"passes,omitempty"`
+	// Tested is, by site (Point.Site), the point whose instance the
+	// tests ran on in a VM before this one: they do not run again for
+	// that site.
+	Tested map[string]string `json:"tested,omitempty"`
 	// MaxPoints bounds each operation's points (0: DefaultMaxPoints).
 	MaxPoints int `json:"max_points,omitempty"`
 	// Tests runs the test binaries on an instance whose load succeeded
@@ -99,6 +112,26 @@ type FaultSweep struct {
 	// Only: the VM sweeps and ends (a leak check after the sweep, no
 	// tests): another VM of the kernel runs them.
 	Only bool `json:"only,omitempty"`
+}
+
+// PassState is what the VMs before knew of one operation's passes.
+type PassState struct {
+	// Hits are the points whose failure hit the module's code, of every
+	// pass: the later passes' window is the span of them all.
+	Hits []Hit `json:"hits,omitempty"`
+	// Pass and After: the VM died in point After of pass Pass (2 on),
+	// which goes on after it; 0 when it died in the first.
+	Pass  int `json:"pass,omitempty"`
+	After int `json:"after,omitempty"`
+	// Killed are the points (N) VMs died in, on any pass: the later
+	// passes do not run them again, each a fault grace and a reboot.
+	Killed []int `json:"killed,omitempty"`
+}
+
+// Hit is a point whose failure hit the module's code: its N and site.
+type Hit struct {
+	N    int    `json:"n"`
+	Site string `json:"site"`
 }
 
 // Runs reports whether the VM given sw runs point n (see Shares).

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -22,6 +23,15 @@ type sweepState struct {
 	// would run; done lists the operations swept to their end.
 	next map[string]int
 	done map[string]bool
+	// current is the operation of the last point begun: an operation's
+	// sweep ends when a point of another one begins.
+	current string
+	// hits are, by event.SweepKey, the points whose failure hit the
+	// module's code, of every pass; tested is, by site, the point whose
+	// instance the tests ran on: a VM booted again goes on with them
+	// (event.FaultSweep.Passes, Tested).
+	hits   map[string][]event.Hit
+	tested map[string]string
 	// left are the findings of what points left behind, added at Finish.
 	left []pointLeft
 	// finished counts the points that ended.
@@ -29,8 +39,9 @@ type sweepState struct {
 	// open is the point begun and not yet ended, and log what the kernel
 	// logged since it began: a point the VM dies in has no end event to
 	// carry the failed call's stack.
-	open *testRun
-	log  strings.Builder
+	open     *testRun
+	openPass int
+	log      strings.Builder
 	// ticks are the points' spans in the kernel's jiffies, read as each
 	// began and ended: the agent begins a point in a tick after the one
 	// the point before ended in, so that a leak's jiffies name its point.
@@ -79,6 +90,7 @@ func (c *Collector) point(ev event.Event) {
 	s := &c.sweep
 	if s.points == nil {
 		s.points, s.next, s.done = map[string]*testRun{}, map[string]int{}, map[string]bool{}
+		s.hits, s.tested = map[string][]event.Hit{}, map[string]string{}
 	}
 	name := p.Name()
 	key := event.SweepKey(p.Op, p.Module)
@@ -93,8 +105,14 @@ func (c *Collector) point(ev event.Event) {
 		}
 	}
 	s.noteTick(tr, p.Begun, ev.Jiffies)
+	if p.Begun && s.current != key {
+		if s.current != "" {
+			s.done[s.current] = true
+		}
+		s.current = key
+	}
 	if p.Begun {
-		s.open = tr
+		s.open, s.openPass = tr, p.Pass
 		s.log.Reset()
 		return
 	}
@@ -118,6 +136,12 @@ func (c *Collector) point(ev event.Event) {
 	}
 	if !p.Injected && p.Pass <= 1 {
 		s.done[key] = true
+	}
+	if p.Site != "" {
+		s.hits[key] = append(s.hits[key], event.Hit{N: p.Nth, Site: p.Site})
+		if p.Tests {
+			s.tested[p.Site] = name
+		}
 	}
 	s.finished++
 }
@@ -206,22 +230,50 @@ func (c *Collector) pointAt(lo, hi int64) *testRun {
 
 // Resume returns the sweep a VM booted again after this one should run:
 // sw's, from after the last point this VM began, without the operations
-// it swept to their end. Nil when sw is.
+// it swept to their end, with what the VMs so far knew of the later
+// passes (their hits, the pass and point this one died in) and of the
+// sites the tests ran for. Nil when sw is.
 func (c *Collector) Resume(sw *event.FaultSweep) *event.FaultSweep {
 	if sw == nil {
 		return nil
 	}
+	s := &c.sweep
 	out := *sw
-	out.From = map[string]int{}
-	for k, n := range sw.From {
-		out.From[k] = n
+	out.From = maps.Clone(sw.From)
+	if out.From == nil {
+		out.From = map[string]int{}
 	}
-	for k, n := range c.sweep.next {
-		out.From[k] = n
+	maps.Copy(out.From, s.next)
+	out.Tested = maps.Clone(sw.Tested)
+	if len(s.tested) > 0 && out.Tested == nil {
+		out.Tested = map[string]string{}
+	}
+	maps.Copy(out.Tested, s.tested)
+	out.Passes = map[string]event.PassState{}
+	for k, ps := range sw.Passes {
+		ps.Hits = slices.Clone(ps.Hits)
+		out.Passes[k] = ps
+	}
+	for k, hits := range s.hits {
+		ps := out.Passes[k]
+		ps.Hits = append(ps.Hits, hits...)
+		out.Passes[k] = ps
+	}
+	died := ""
+	if tr := s.open; tr != nil && !tr.ended {
+		died = event.SweepKey(tr.t.Fault.Op, tr.t.Fault.Module)
+		ps := out.Passes[died]
+		ps.Killed = append(slices.Clone(ps.Killed), tr.t.Fault.Nth)
+		if s.openPass >= 2 {
+			ps.Pass, ps.After = s.openPass, tr.t.Fault.Nth
+		}
+		out.Passes[died] = ps
 	}
 	out.Done = append([]string{}, sw.Done...)
-	for k := range c.sweep.done {
-		if !slices.Contains(out.Done, k) {
+	for k := range s.done {
+		// An operation whose first pass ended is not done while the VM
+		// died in one of its later passes.
+		if k != died && !slices.Contains(out.Done, k) {
 			out.Done = append(out.Done, k)
 		}
 	}

@@ -185,3 +185,50 @@ func TestSweepLeakByTick(t *testing.T) {
 		}
 	}
 }
+
+// A VM that died in a later pass's point hands the next VM the hits of
+// every pass, the pass and point to go on after, and the sites the tests
+// ran for; the operation is not done, though its first pass ended. An
+// operation before it, whose sweep ended when the next one's began, is.
+func TestSweepResumeInALaterPass(t *testing.T) {
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.Hello, Mono: s(1)})
+	at := s(2)
+	point := func(p event.Point, end bool) {
+		begun := p
+		begun.Begun = true
+		c.Handle(event.Event{Type: event.FaultPoint, Point: &begun, Mono: at})
+		at += s(0.05)
+		if end {
+			c.Handle(event.Event{Type: event.FaultPoint, Point: &p, Mono: at})
+			at += s(0.05)
+		}
+	}
+	const a, b = "sweepmod_init+0x21/0x1000 [sweepmod]", "sweepmod_init+0x8b/0x1000 [sweepmod]"
+	point(event.Point{Op: event.OpLoad, Module: "other", Nth: 1}, true) // not injected: done
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 1, Injected: true}, true)
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 2, Injected: true, Site: a}, true)
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 3, Injected: true, Loaded: true, Tests: true, Site: b}, true)
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 4}, true) // the first pass's end
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 2, Pass: 2, Injected: true, Site: a}, true)
+	point(event.Point{Op: event.OpLoad, Module: "sweepmod", Nth: 3, Pass: 2}, false) // died in it
+	if !c.PointOpen() {
+		t.Fatal("the point the VM died in is not open")
+	}
+	before := &event.FaultSweep{Tests: true, Passes: map[string]event.PassState{
+		"load/sweepmod": {Hits: []event.Hit{{N: 7, Site: b}}}}, Tested: map[string]string{"x": "load/x/fail-nth=1"}}
+	next := c.Resume(before)
+	ps := next.Passes["load/sweepmod"]
+	if ps.Pass != 2 || ps.After != 3 || len(ps.Killed) != 1 || ps.Killed[0] != 3 || len(ps.Hits) != 4 || ps.Hits[0].N != 7 || ps.Hits[3] != (event.Hit{N: 2, Site: a}) {
+		t.Errorf("passes %+v", ps)
+	}
+	if len(next.Done) != 1 || next.Done[0] != "load/other" {
+		t.Errorf("done %q, want load/other only", next.Done)
+	}
+	if next.Tested[b] != "load/sweepmod/fail-nth=3" || next.Tested["x"] == "" || len(next.Tested) != 2 {
+		t.Errorf("tested %v", next.Tested)
+	}
+	if len(before.Passes["load/sweepmod"].Hits) != 1 || len(before.Tested) != 1 {
+		t.Errorf("the sweep resumed changed: %+v", before)
+	}
+}
