@@ -186,3 +186,50 @@ func TestInjectFaultsGoesOnAfterACrash(t *testing.T) {
 		t.Errorf("the leak at sweepmod.c:%d was not found", leakAt)
 	}
 }
+
+// testdata/leftmod's init leaves its class registered when the
+// allocation after it fails: the point that fails it, at the
+// allocation's line, has the finding of what it left behind, and no
+// later point is blamed for it.
+func TestInjectFaultsNamesWhatAFailedLoadLeft(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots a debug kernel; not in -short mode")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", "leftmod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "leftmod.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, line := filepath.Join(dir, "leftmod.c"), lineOf(t, string(src), "leftmod_buf = kzalloc(")
+	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
+		Kernels:      kerneltest.DebugMatrix()[:1],
+		Modules:      []string{dir},
+		InjectFaults: true,
+		SweepJobs:    1,
+		OutDir:       t.TempDir(),
+		Log:          testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := rep.Kernels[0]
+	var blamed []string
+	for _, tt := range k.Tests {
+		for _, i := range tt.Findings {
+			f := k.Findings[i]
+			if f.Kind != "left behind" || !strings.Contains(f.Title, "/sys/class/leftmod") {
+				continue
+			}
+			blamed = append(blamed, tt.Name)
+			if site := tt.Fault.Site(); site == nil || site.FuncLine().File != file || site.FuncLine().Line != line {
+				t.Errorf("%s left the class behind, its failure at %+v; want %s:%d", tt.Name, site, file, line)
+			}
+		}
+	}
+	if len(blamed) != 1 {
+		t.Errorf("points blamed for /sys/class/leftmod: %v; want one", blamed)
+	}
+}

@@ -86,15 +86,17 @@ func (a *Agent) sweepFaults(cfg event.RunConfig) {
 
 // sweeper sweeps one module.
 type sweeper struct {
-	a      *Agent
-	l      *loader
-	m      event.Module
-	name   string
-	cfg    event.RunConfig
-	sw     *event.FaultSweep
-	grace  time.Duration
-	devs   []string // /dev with the module unloaded, before the sweep
-	broken string   // why the sweep cannot go on, once it cannot
+	a     *Agent
+	l     *loader
+	m     event.Module
+	name  string
+	cfg   event.RunConfig
+	sw    *event.FaultSweep
+	grace time.Duration
+	// before is what was registered with the module unloaded, before
+	// the sweep (registered), and what the tests made since.
+	before []string
+	broken string // why the sweep cannot go on, once it cannot
 	// hits are the points of the operation swept whose failure hit the
 	// module's own code, and where, a VM's before this one's included.
 	hits []hit
@@ -114,7 +116,7 @@ func (a *Agent) sweepModule(m event.Module, cfg event.RunConfig, sw *event.Fault
 		a.logf("inject faults: %s does not unload before its sweep: %v", s.name, err)
 		return true
 	}
-	s.devs = listDev()
+	s.before = registered()
 	s.sweep(event.OpLoad)
 	if s.broken == "" {
 		s.sweep(event.OpUnload)
@@ -313,8 +315,17 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 func (s *sweeper) testInstance(p *event.Point, site string) {
 	if s.claimTests(p, site) {
 		setRCUExpedited(s.a.rcuNormal)
+		had := registered()
 		s.a.runTests(pointBinaries(s.cfg.Tests, p))
 		setRCUExpedited("1")
+		// What the tests registered (a loop device, another module's
+		// class) is not the module's to leave behind.
+		for _, r := range registered() {
+			if _, ok := slices.BinarySearch(had, r); !ok {
+				s.before = append(s.before, r)
+			}
+		}
+		slices.Sort(s.before)
 	}
 }
 
