@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kmodvm/kmodvm/guest/event"
 )
 
 // registered lists this machine's registrations sorted, without the
@@ -21,6 +24,34 @@ func TestRegistered(t *testing.T) {
 	for name, want := range map[string]bool{"1": true, "4242": true, "": false, "self": false, "12a": false} {
 		if isPID(name) != want {
 			t.Errorf("isPID(%q) = %v", name, !want)
+		}
+	}
+}
+
+// The registrations are listed after a failure in the module's init or
+// exit, or one with no stack; not after one in the loader before the
+// init, nor in the unload's free_module after the exit (6.1-debug's
+// reports of a sweep of mmapdrv and sweepmod).
+func TestModuleCodeRan(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, c := range []struct {
+		op, log string
+		want    bool
+	}{
+		{event.OpLoad, read("../../vmtest/dmesg/testdata/failslab-6.1.txt"), true},
+		{event.OpLoad, read("testdata/failures/load-loader-6.1.txt"), false},
+		{event.OpUnload, read("testdata/failures/unload-free_module-6.1.txt"), false},
+		{event.OpLoad, "mmapdrv: something\n", true},
+		{event.OpUnload, "", true},
+	} {
+		if got := moduleCodeRan(c.op, c.log); got != c.want {
+			t.Errorf("%s, log starting %.60q: %v, want %v", c.op, c.log, got, c.want)
 		}
 	}
 }

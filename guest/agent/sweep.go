@@ -296,7 +296,7 @@ func (s *sweeper) after(p *event.Point, opErr error, log string) {
 	p.Loaded = loaded
 	failedLoad := p.Op == event.OpLoad && opErr != nil
 	if failedLoad || (p.Op == event.OpUnload && opErr == nil) {
-		p.Leftover = s.leftover(loaded)
+		p.Leftover = s.leftover(loaded, moduleCodeRan(p.Op, log))
 	}
 	if p.Op == event.OpLoad && opErr == nil && s.sw.Tests && len(s.cfg.Tests) > 0 && p.Site != "" {
 		s.testInstance(p, p.Site)
