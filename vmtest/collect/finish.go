@@ -126,7 +126,7 @@ func (c *Collector) finish(console []byte, vmEnd report.Status) {
 		}
 		c.kernel.Tests = append(c.kernel.Tests, tr.t)
 	}
-	c.kernel.Tests = append(c.kernel.Tests, c.kunit.tests()...)
+	c.kernel.Tests = append(c.kernel.Tests, c.kunit.tests(c.inPoint)...)
 	sort.SliceStable(c.findings, func(i, j int) bool { return c.findings[i].mono < c.findings[j].mono })
 	for _, tf := range c.findings {
 		rf := reportFinding(tf.f)

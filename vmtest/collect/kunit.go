@@ -11,6 +11,9 @@ import (
 // "kernel/kunit/<suite>", apart from any Go test binary's name.
 const kunitPackage = "kernel/kunit/"
 
+// IsKUnit reports whether a report's package is a KUnit suite's.
+func IsKUnit(pkg string) bool { return strings.HasPrefix(pkg, kunitPackage) }
+
 // maxKUnitLog bounds the kernel log kept for reading KTAP from when the
 // kernel has no KUnit debugfs.
 const maxKUnitLog = 4 << 20
@@ -54,12 +57,16 @@ func (k *kunitResults) record(mono int64, text string) {
 // a parameterized case (its log is reset for each parameter), and results
 // past the event's size limit are cut (read after the suite ended, they
 // parse as a crash).
-func (k *kunitResults) tests() []*report.Test {
+//
+// The KTAP logged while a sweep point ran (inPoint, by the record's
+// time) is the point's output, its suites run with a call failing: not
+// the run's results.
+func (k *kunitResults) tests(inPoint func(mono int64) bool) []*report.Test {
 	var logged []*ktap.Test
 	if k.since != 0 {
 		var b strings.Builder
 		for _, r := range k.log {
-			if r.mono >= k.since {
+			if r.mono >= k.since && !inPoint(r.mono) {
 				b.WriteString(r.text)
 				b.WriteByte('\n')
 			}

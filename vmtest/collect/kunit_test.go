@@ -138,3 +138,22 @@ func TestCollectorTakesTheLogWhereTheResultsEventWasCut(t *testing.T) {
 	}
 	wantKUnit(t, c, want)
 }
+
+// The KTAP a module's suites log while a sweep point loads it, a call
+// failing, are the point's: a share VM of a sweep, which never runs the
+// tests nor reads debugfs, reported every point's cases as the run's
+// (7.3-debug: 2,900 KUnit results, 79 of them failed by the injected
+// failure). The suites logged outside the points are the run's.
+func TestCollectorLeavesTheKUnitOfSweepPointsToThem(t *testing.T) {
+	c := New(Options{})
+	c.Handle(event.Event{Type: event.Hello, Mono: 1e9})
+	p := event.Point{Op: event.OpLoad, Module: "mmapdrv_kunit", Nth: 7, Injected: true}
+	begun := p
+	begun.Begun = true
+	c.Handle(event.Event{Type: event.FaultPoint, Point: &begun, Mono: 2e9})
+	feedLog(c, []string{"    # Subtest: mmapdrv_checks", "    1..1", "    not ok 1 fits_test", "not ok 1 mmapdrv_checks"}, 0, 2100000)
+	c.Handle(event.Event{Type: event.FaultPoint, Point: &p, Mono: 3e9})
+	feedLog(c, []string{"    # Subtest: mmapdrv_checks", "    1..1", "    ok 1 fits_test", "ok 1 mmapdrv_checks"}, 4, 4000000)
+	c.finish(nil, report.Pass)
+	wantKUnit(t, c, []string{"kernel/kunit/mmapdrv_checks fits_test=pass"})
+}

@@ -228,6 +228,18 @@ func (c *Collector) pointAt(lo, hi int64) *testRun {
 	return best
 }
 
+// inPoint reports whether guest time mono fell in a sweep point's run,
+// from its begun event to its end (to the VM's end for the point it
+// died in).
+func (c *Collector) inPoint(mono int64) bool {
+	for _, tr := range c.sweep.points {
+		if mono >= tr.start && (!tr.ended || mono <= tr.end) {
+			return true
+		}
+	}
+	return false
+}
+
 // Resume returns the sweep a VM booted again after this one should run:
 // sw's, from after the last point this VM began, without the operations
 // it swept to their end, with what the VMs so far knew of the later

@@ -137,6 +137,11 @@ func (run *kernelRun) vmEnded(kr *report.Kernel) {
 // another VM ran too (both VMs' points hit the module, and their windows
 // met) keeps its result under its name and the VM's, n of the sweep's.
 func mergeShare(kr, share *report.Kernel, n int) {
+	// The suites a KUnit module ran as the share's VM loaded it outside
+	// its points (to count the calls, before an unload point) are not
+	// the run's: the first VM reports those of the module loaded as it
+	// is, from debugfs, which a sweep VM never reads.
+	share.Tests = slices.DeleteFunc(share.Tests, func(t *report.Test) bool { return collect.IsKUnit(t.Package) })
 	have := map[report.TestKey]bool{}
 	for _, t := range kr.Tests {
 		have[report.TestKey{Package: t.Package, Name: t.Name}] = true

@@ -29,7 +29,8 @@ func names(ts []*report.Test) string {
 
 // The points of a sweep split between two VMs read, once merged, as one
 // VM's: load's first pass, its later passes, then unload's, in order,
-// where the first point stood, the tests after them.
+// where the first point stood, the tests after them; the KUnit suites
+// the share's VM logged are left out.
 func TestSweepSharesMergeInOneVMsOrder(t *testing.T) {
 	kr := &report.Kernel{Status: report.Pass, Files: map[string]string{}, Note: pvhResetNote,
 		Tests: []*report.Test{point("load", 1, 1), point("load", 3, 1), point("load", 3, 2), point("unload", 1, 1),
@@ -39,7 +40,10 @@ func TestSweepSharesMergeInOneVMsOrder(t *testing.T) {
 		Note:     pvhResetNote + " The sweep's share 2 stopped.",
 		Boot:     &report.Boot{Status: report.Pass, Snapshot: "restored"},
 		Findings: []report.Finding{leak},
-		Tests:    []*report.Test{point("load", 2, 1), point("load", 4, 1), point("load", 2, 2), point("load", 3, 2), point("load", 4, 2), point("unload", 2, 1)}}
+		Tests: []*report.Test{point("load", 2, 1), point("load", 4, 1), point("load", 2, 2), point("load", 3, 2), point("load", 4, 2), point("unload", 2, 1),
+			// A KUnit module's suite, run as the share loaded it outside its
+			// points: not the run's.
+			{Package: "kernel/kunit/m_checks", Name: "fits", Status: report.Pass}}}
 	share.Tests[1].Status, share.Tests[1].Findings = report.Fail, []int{0}
 	mergeShare(kr, share, 2)
 	sortPoints(kr)
