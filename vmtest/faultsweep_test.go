@@ -20,20 +20,9 @@ import (
 // clean (the loader's own, the first and third allocations', whose
 // unwinding is right), and so are the suite and the unload sweep.
 func TestInjectFaultsNamesTheSeededLeak(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and boots a debug kernel; not in -short mode")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "sweepmod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(dir, "sweepmod.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "sweepmod.c")
-	lines := []int{lineOf(t, string(src), "s = kzalloc("), lineOf(t, string(src), "s->table = kcalloc("),
-		lineOf(t, string(src), "s->scratch = kmalloc(")}
+	dir, file, src := sweepModule(t, "sweepmod")
+	lines := []int{lineOf(t, src, "s = kzalloc("), lineOf(t, src, "s->table = kcalloc("),
+		lineOf(t, src, "s->scratch = kmalloc(")}
 	start := time.Now()
 	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
 		Kernels:      kerneltest.DebugMatrix(),
@@ -118,36 +107,13 @@ func wantLeak(t *testing.T, k *report.Kernel, s report.FaultSite, file string, l
 // no point a VM died in runs again, and the suite runs on the module
 // loaded as it is.
 func TestInjectFaultsGoesOnAfterACrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and boots a debug kernel; not in -short mode")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "sweepmod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(dir, "sweepmod.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "sweepmod.c")
+	dir, file, src := sweepModule(t, "sweepmod")
 	// The leak is of what the first allocation got, found at the points
 	// failing the second.
-	leakAt, crashAt := lineOf(t, string(src), "s = kzalloc("), lineOf(t, string(src), "*(u32 *)s->scratch =")
+	leakAt, crashAt := lineOf(t, src, "s = kzalloc("), lineOf(t, src, "*(u32 *)s->scratch =")
 	start := time.Now()
-	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
-		Kernels:      kerneltest.DebugMatrix()[:1],
-		Modules:      []string{dir},
-		Tests:        []string{filepath.Join(dir, "test")},
-		Params:       []string{"sweepmod.swallow=1"},
-		InjectFaults: true,
-		SweepJobs:    1,
-		OutDir:       t.TempDir(),
-		Log:          testLog{t},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := rep.Kernels[0]
+	k := sweepInOneVM(t, vmtest.Config{Modules: []string{dir}, Tests: []string{filepath.Join(dir, "test")},
+		Params: []string{"sweepmod.swallow=1"}})
 	killed := map[int]string{}
 	later, leak, crash := 0, false, false
 	for _, tt := range k.Tests {
@@ -192,30 +158,9 @@ func TestInjectFaultsGoesOnAfterACrash(t *testing.T) {
 // allocation's line, has the finding of what it left behind, and no
 // later point is blamed for it.
 func TestInjectFaultsNamesWhatAFailedLoadLeft(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and boots a debug kernel; not in -short mode")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "leftmod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(dir, "leftmod.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, line := filepath.Join(dir, "leftmod.c"), lineOf(t, string(src), "leftmod_buf = kzalloc(")
-	rep, err := vmtest.RunMatrix(t.Context(), vmtest.Config{
-		Kernels:      kerneltest.DebugMatrix()[:1],
-		Modules:      []string{dir},
-		InjectFaults: true,
-		SweepJobs:    1,
-		OutDir:       t.TempDir(),
-		Log:          testLog{t},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := rep.Kernels[0]
+	dir, file, src := sweepModule(t, "leftmod")
+	line := lineOf(t, src, "leftmod_buf = kzalloc(")
+	k := sweepInOneVM(t, vmtest.Config{Modules: []string{dir}})
 	var blamed []string
 	for _, tt := range k.Tests {
 		for _, i := range tt.Findings {
@@ -232,4 +177,36 @@ func TestInjectFaultsNamesWhatAFailedLoadLeft(t *testing.T) {
 	if len(blamed) != 1 {
 		t.Errorf("points blamed for /sys/class/leftmod: %v; want one", blamed)
 	}
+}
+
+// sweepModule is testdata/<name>'s directory, its source file's path
+// and text, for a debug kernel's sweep (skipped in -short mode).
+func sweepModule(t *testing.T, name string) (dir, file, src string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and boots a debug kernel; not in -short mode")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(dir, name+".c")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, file, string(b)
+}
+
+// sweepInOneVM runs cfg's modules and tests with --inject-faults, in one
+// sweep VM, on the first debug kernel, and returns its report.
+func sweepInOneVM(t *testing.T, cfg vmtest.Config) *report.Kernel {
+	t.Helper()
+	cfg.Kernels, cfg.InjectFaults, cfg.SweepJobs = kerneltest.DebugMatrix()[:1], true, 1
+	cfg.OutDir, cfg.Log = t.TempDir(), testLog{t}
+	rep, err := vmtest.RunMatrix(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Kernels[0]
 }
