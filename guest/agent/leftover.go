@@ -24,15 +24,22 @@ func (s *sweeper) leftover(loaded, codeRan bool) []string {
 	if !codeRan {
 		return left
 	}
-	var more []string
-	for _, p := range registered() {
-		if _, ok := slices.BinarySearch(s.before, p); !ok {
-			more = append(more, p)
-		}
-	}
+	more := registeredSince(s.before)
 	s.before = append(s.before, more...)
 	slices.Sort(s.before)
 	return append(left, more...)
+}
+
+// registeredSince lists what is registered now that was not in before,
+// a sorted list of registered's.
+func registeredSince(before []string) []string {
+	var more []string
+	for _, p := range registered() {
+		if _, ok := slices.BinarySearch(before, p); !ok {
+			more = append(more, p)
+		}
+	}
+	return more
 }
 
 // moduleCodeRan reports whether the module's init (op load) or exit (op
@@ -46,11 +53,10 @@ func (s *sweeper) leftover(loaded, codeRan bool) []string {
 // 6.1-debug, and most of a load's points fail the loader's calls, before
 // the init runs.
 func moduleCodeRan(op, log string) bool {
-	i := strings.Index(log, "FAULT_INJECTION: forcing a failure")
-	if i < 0 {
+	stack, ok := injectedReport(log)
+	if !ok {
 		return true
 	}
-	stack := log[i:]
 	if op == event.OpLoad {
 		return strings.Contains(stack, " do_one_initcall+")
 	}

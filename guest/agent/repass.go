@@ -92,15 +92,26 @@ func passes(first []hit, resumed event.PassState, point func(pass, n int) ([]hit
 // moduleSite returns the first frame of module name in the stack of an
 // injected failure's report, as the kernel printed it, or "".
 func moduleSite(log, name string) string {
-	i := strings.Index(log, "FAULT_INJECTION: forcing a failure")
-	if i < 0 {
+	report, ok := injectedReport(log)
+	if !ok {
 		return ""
 	}
-	for _, line := range strings.Split(log[i:], "\n") {
+	for _, line := range strings.Split(report, "\n") {
 		line = strings.TrimSpace(line)
 		if strings.HasSuffix(line, " ["+name+"]") && !strings.HasPrefix(line, "?") {
 			return line
 		}
 	}
 	return ""
+}
+
+// injectedReport returns the kernel's report of an injected failure in
+// log, from its first line on, and whether log has one (a failure made
+// with __GFP_NOWARN is silent).
+func injectedReport(log string) (string, bool) {
+	i := strings.Index(log, "FAULT_INJECTION: forcing a failure")
+	if i < 0 {
+		return "", false
+	}
+	return log[i:], true
 }

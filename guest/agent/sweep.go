@@ -320,11 +320,7 @@ func (s *sweeper) testInstance(p *event.Point, site string) {
 		setRCUExpedited("1")
 		// What the tests registered (a loop device, another module's
 		// class) is not the module's to leave behind.
-		for _, r := range registered() {
-			if _, ok := slices.BinarySearch(had, r); !ok {
-				s.before = append(s.before, r)
-			}
-		}
+		s.before = append(s.before, registeredSince(had)...)
 		slices.Sort(s.before)
 	}
 }
